@@ -1,0 +1,116 @@
+"""Tokenising, truncate / partition examples, and length-grouped dynamic padding.
+
+Each example is one encoder input: a whole document cut to max_len (`truncate`) or one
+consecutive chunk of it (`partition`), carrying its document's index so chunk
+predictions can be averaged back per document and the document's bag of words found.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+
+@dataclass(frozen=True)
+class Example:
+    doc: int                 # index of the document in the split
+    input_ids: tuple[int, ...]
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor       # (B, T)
+    attention_mask: torch.Tensor  # (B, T)
+    docs: torch.Tensor            # (B,) document index of each row
+    labels: torch.Tensor          # (B,)
+    bow: Optional[torch.Tensor]   # (B, V) dense counts, TopicBERT only
+    real_tokens: int
+    padded_tokens: int
+
+    def to(self, device: torch.device) -> "Batch":
+        move = lambda t: t.to(device, non_blocking=True) if t is not None else None  # noqa: E731
+        return Batch(move(self.input_ids), move(self.attention_mask), self.docs,
+                     move(self.labels), move(self.bow), self.real_tokens, self.padded_tokens)
+
+
+def make_examples(token_ids: Sequence[Sequence[int]], max_len: int, mode: str, cls_id: int,
+                  sep_id: int, partition_budget: int = 512) -> list[Example]:
+    """Encoder inputs of at most max_len pieces, [CLS] and [SEP] included."""
+    body = max_len - 2
+    examples = []
+    for doc, ids in enumerate(token_ids):
+        if mode == "truncate":
+            chunks = [ids[:body]]
+        elif mode == "partition":
+            max_chunks = max(1, partition_budget // max_len)
+            chunks = [ids[start:start + body] for start in range(0, len(ids), body)][:max_chunks] or [ids[:0]]
+        else:
+            raise ValueError(f"unknown mode {mode!r}")
+        examples.extend(Example(doc, (cls_id, *chunk, sep_id)) for chunk in chunks)
+    return examples
+
+
+def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int,
+                         group_batches: int = 50) -> list[list[int]]:
+    """Batches of similar length, in random order, so little padding is computed.
+
+    Shuffle, sort inside windows of `group_batches` batches, cut into batches, shuffle the
+    batches: randomness stays, padding mostly goes.
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    window = batch_size * group_batches
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort([-lengths[i] for i in chunk], kind="stable")]
+        batches.extend(chunk[i:i + batch_size].tolist() for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def sorted_order(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Evaluation batches: longest first, no shuffling."""
+    order = np.argsort([-n for n in lengths], kind="stable")
+    return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+
+
+def collate(examples: Sequence[Example], labels: np.ndarray, bow: Optional[sp.csr_matrix],
+            pad_id: int) -> Batch:
+    """Pad to the longest example in the batch; densify only this batch's bag of words."""
+    width = max(len(e.input_ids) for e in examples)
+    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, example in enumerate(examples):
+        input_ids[row, :len(example.input_ids)] = torch.tensor(example.input_ids)
+        attention_mask[row, :len(example.input_ids)] = 1
+    docs = torch.tensor([e.doc for e in examples], dtype=torch.long)
+    real = int(attention_mask.sum())
+    dense_bow = torch.from_numpy(bow[docs.numpy()].toarray()) if bow is not None else None
+    return Batch(input_ids, attention_mask, docs, torch.from_numpy(labels[docs.numpy()]).long(),
+                 dense_bow, real, input_ids.numel() - real)
+
+
+def iterate_batches(examples: Sequence[Example], order: list[list[int]], labels: np.ndarray,
+                    bow: Optional[sp.csr_matrix], pad_id: int) -> Iterator[Batch]:
+    for batch_indices in order:
+        yield collate([examples[i] for i in batch_indices], labels, bow, pad_id)
+
+
+def average_chunk_probabilities(probabilities: torch.Tensor, docs: torch.Tensor, n_docs: int) -> torch.Tensor:
+    """(N_examples, C) chunk softmaxes -> (n_docs, C): the mean over each document's chunks."""
+    sums = torch.zeros((n_docs, probabilities.shape[1]), dtype=probabilities.dtype)
+    sums.index_add_(0, docs, probabilities)
+    counts = torch.bincount(docs, minlength=n_docs).clamp(min=1).unsqueeze(1).to(probabilities.dtype)
+    return sums / counts
+
+
+def tokenize(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """Word-piece ids of each text, whole (no special tokens, no truncation)."""
+    # the tokenizer warns about texts over its model length; they are cut later, on purpose
+    tokenizer.model_max_length = int(1e30)
+    return tokenizer(list(texts), add_special_tokens=False, truncation=False,
+                     return_attention_mask=False, return_token_type_ids=False)["input_ids"]

