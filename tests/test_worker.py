@@ -1,0 +1,416 @@
+"""The queue: worker, runner callbacks, cancel, recovery, resume, and the services around them."""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import psutil
+import pytest
+
+from topicbert import runner, services, worker
+from topicbert.config import RunConfig
+from topicbert.store import Store, hostname
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TOPICBERT_DEVICE", "cpu")  # no torch import to find the device
+    with Store() as s:
+        yield s
+
+
+def config(**changes) -> RunConfig:
+    return RunConfig(corpus="tiny.csv", device="cpu").replace(**changes)
+
+
+def wait_for(condition, timeout: float = 30.0, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def group_alive(pgid: int) -> list[psutil.Process]:
+    return worker._group_members({pgid})
+
+
+# ---------------------------------------------------------------- cancel
+
+def test_cancel_kills_the_whole_process_group(store):
+    run_id = store.create_run(config())
+    store.claim_next_run(None, "cpu", hostname())
+    # a leader, two children, and one that ignores SIGTERM (it needs the SIGKILL)
+    script = ("sleep 300 & sleep 300 & "
+              f"{sys.executable} -c 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              "time.sleep(300)' & wait")
+    leader = subprocess.Popen(["sh", "-c", script], start_new_session=True)
+    store.set_process(run_id, leader.pid, leader.pid)
+    wait_for(lambda: len(group_alive(leader.pid)) == 4)
+
+    began = time.monotonic()
+    assert services.cancel_run(store, run_id, grace=1.0)
+    assert group_alive(leader.pid) == []
+    assert time.monotonic() - began < 6.0
+    leader.wait(timeout=5)
+    assert store.get_run(run_id)["status"] == "cancelled"
+    assert not services.cancel_run(store, run_id)  # nothing left to cancel
+
+
+def test_cancel_of_a_queued_run_and_resume(store):
+    run_id = store.create_run(config())
+    assert services.cancel_run(store, run_id)
+    assert store.get_run(run_id)["status"] == "cancelled"
+    assert services.resume_run(store, run_id)
+    assert store.get_run(run_id)["status"] == "queued" and store.get_run(run_id)["resume"]
+    assert not services.resume_run(store, run_id)  # queued already
+
+
+# ---------------------------------------------------------------- worker
+
+def fake_runner(monkeypatch, code: str) -> None:
+    monkeypatch.setattr(worker, "runner_command", lambda run_id, nproc: [sys.executable, "-c", code])
+
+
+def test_run_that_raises_becomes_failed_with_its_error(store, monkeypatch):
+    fake_runner(monkeypatch, "raise RuntimeError('boom from the run')")
+    run_id = store.create_run(config())
+    assert worker.Worker(store, device="cpu", poll_seconds=0.05).run(exit_when_idle=True) == 0
+    run = store.get_run(run_id)
+    assert run["status"] == "failed"
+    assert "exited with code 1" in run["error"] and "RuntimeError: boom from the run" in run["error"]
+
+
+def test_run_killed_by_a_signal_becomes_interrupted(store, monkeypatch):
+    fake_runner(monkeypatch, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    run_id = store.create_run(config())
+    worker.Worker(store, device="cpu", poll_seconds=0.05).run(exit_when_idle=True)
+    run = store.get_run(run_id)
+    assert run["status"] == "interrupted" and "signal 9" in run["error"]
+
+
+def test_worker_runs_queue_in_order_one_at_a_time(store, monkeypatch):
+    fake_runner(monkeypatch, "import time; time.sleep(0.3)")  # exits 0 without recording: failed
+    ids = [store.create_run(config()) for _ in range(3)]
+    w = worker.Worker(store, device="cpu", poll_seconds=0.05)
+    w.claim()
+    assert list(w.children) == [ids[0]]  # max_parallel 1
+    w.run(exit_when_idle=True)
+    runs = [store.get_run(i) for i in ids]
+    assert [r["status"] for r in runs] == ["failed"] * 3 and "without recording" in runs[0]["error"]
+    assert runs[0]["started_at"] < runs[1]["started_at"] < runs[2]["started_at"]
+    assert store.get_worker(w.worker_id)["state"] == "stopped"
+
+
+def test_worker_kills_a_run_cancelled_elsewhere(store, monkeypatch):
+    fake_runner(monkeypatch, "import time; time.sleep(300)")
+    run_id = store.create_run(config())
+    w = worker.Worker(store, device="cpu")
+    w.claim()
+    pid = store.get_run(run_id)["pid"]
+    store.cancel(run_id)  # as another host would: status only
+    w.enforce_cancels()
+    w.reap()
+    assert not worker.process_alive(pid) and w.children == {}
+    assert store.get_run(run_id)["status"] == "cancelled"
+
+
+def test_recover_marks_runs_whose_process_is_gone(store):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead, alive, far_stale, far_fresh = (store.create_run(config()) for _ in range(4))
+    for run_id in (dead, alive):
+        store.claim_run(run_id, None, "cpu", host=hostname())
+    store.set_process(dead, gone.pid, gone.pid)
+    store.set_process(alive, os.getpid(), os.getpgid(0))  # this test process: alive, born before the claim
+    for run_id in (far_stale, far_fresh):
+        store.claim_run(run_id, None, "cpu", host="another-host")
+    store.db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time() - 3600, far_stale))
+
+    lost = worker.Worker(store, device="cpu").recover()
+    assert sorted(lost) == sorted([dead, far_stale])
+    assert store.get_run(dead)["status"] == "interrupted" and "is gone" in store.get_run(dead)["error"]
+    assert store.get_run(alive)["status"] == "running" and store.get_run(far_fresh)["status"] == "running"
+
+
+def test_recover_spares_a_run_its_live_worker_is_starting(store):
+    run_id = store.create_run(config())
+    claimer = store.register_worker(os.getpid(), "cpu")
+    store.claim_next_run(claimer, "cpu", hostname())  # no pid yet
+    assert worker.Worker(store, device="cpu").recover() == []
+    store.update_worker(claimer, "stopped")
+    assert worker.Worker(store, device="cpu").recover() == [run_id]
+
+
+def test_process_alive_rejects_reused_pids():
+    assert worker.process_alive(os.getpid())
+    assert not worker.process_alive(os.getpid(), started_at=time.time() - 3600 * 24 * 365)
+    assert not worker.process_alive(None)
+
+
+def test_ensure_worker_starts_one_detached_worker(store):
+    assert services.ensure_worker(store)
+    assert not services.ensure_worker(store)  # reserved: a second caller starts none
+    row = wait_for(lambda: next((w for w in store.alive_workers() if w["state"] == "idle"), None))
+    assert row["pid"] and row["device"] == "cpu"
+    os.kill(row["pid"], signal.SIGTERM)
+    wait_for(lambda: store.get_worker(row["id"])["state"] == "stopped")
+
+
+# ---------------------------------------------------------------- runner callbacks (fake training)
+
+def fake_result(cfg: RunConfig, topics=None):
+    summary = {"name": cfg.name, "test_macro_f1": 0.8, "val_macro_f1": 0.75}
+    return types.SimpleNamespace(config=cfg, summary=lambda: dict(summary), per_class={"a": {"f1": 0.8}},
+                                 confusion=[[1]], classes=["a"], topics=topics, train_seconds=40.0)
+
+
+def fake_training(monkeypatch, plan):
+    """Replace topicbert.train with one that replays `plan(callbacks, resume)`."""
+    module = types.ModuleType("topicbert.train")
+    module.choose_device = lambda requested: types.SimpleNamespace(type="cpu", index=None)
+    module.train = lambda cfg, run_dir, callbacks=(), resume=False: plan(cfg, list(callbacks), resume)
+    monkeypatch.setitem(sys.modules, "topicbert.train", module)
+
+
+def evaluate(callbacks, step, f1, spe=10):
+    for cb in callbacks:
+        cb.on_step(step, 20)
+        cb.on_evaluate(step, step / spe, step * 2.0, {"val_macro_f1": f1, "val_micro_f1": f1, "val_loss": 1.0,
+                                                      "train_loss": 1.0})
+        cb.on_checkpoint(step, step / spe, Path("checkpoint"))
+
+
+def start(callbacks, start_step):
+    for cb in callbacks:
+        cb.on_start({"device": "cpu", "start_step": start_step, "total_steps": 20, "steps_per_epoch": 10,
+                     "start_epoch": start_step / 10, "classes": ["a"], "n_train": 1, "n_val": 1, "n_test": 1})
+
+
+def claim(store, run_id):
+    assert store.claim_next_run(None, "cpu", hostname())["id"] == run_id
+
+
+def test_runner_records_progress_metrics_energy_topics_and_end(store, monkeypatch):
+    def plan(cfg, callbacks, resume):
+        start(callbacks, 0)
+        evaluate(callbacks, 10, 0.6)
+        evaluate(callbacks, 20, 0.7)
+        result = fake_result(cfg, topics=[[("goal", 2.0), ("team", 1.0)]])
+        for cb in callbacks:
+            cb.on_end(result)
+        return result
+    fake_training(monkeypatch, plan)
+    run_id = store.create_run(config())
+    claim(store, run_id)
+    assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 0
+    run = store.get_run(run_id)
+    assert run["status"] == "done" and run["step"] == 20 and run["total_steps"] == 20
+    assert run["best_metrics"]["step"] == 20 and run["final_metrics"]["test_macro_f1"] == 0.8
+    assert run["checkpoint_step"] == 20 and "measured" in run["energy_info"]
+    assert [r["step"] for r in store.list_metrics(run_id, "val_macro_f1")] == [10, 20]
+    energy = store.list_energy(run_id)
+    assert [e["step"] for e in energy] == [10, 20, 20]  # each evaluation, then the end
+    assert all(a["kwh"] <= b["kwh"] for a, b in zip(energy, energy[1:]))
+    assert store.get_topics(run_id) == [[("goal", 2.0), ("team", 1.0)]]
+
+
+def test_runner_records_a_raising_run_as_failed(store, monkeypatch):
+    def plan(cfg, callbacks, resume):
+        start(callbacks, 0)
+        raise ValueError("no column 'label' in tiny.csv")
+    fake_training(monkeypatch, plan)
+    run_id = store.create_run(config())
+    claim(store, run_id)
+    assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 1
+    run = store.get_run(run_id)
+    assert run["status"] == "failed" and "ValueError: no column 'label' in tiny.csv" in run["error"]
+    assert "Traceback" in run["error"]
+
+
+def test_resumed_run_continues_its_curves(store, monkeypatch):
+    def first(cfg, callbacks, resume):
+        start(callbacks, 0)
+        evaluate(callbacks, 5, 0.5)
+        evaluate(callbacks, 10, 0.6)
+        for cb in callbacks:  # evaluated at 15, then died before the checkpoint
+            cb.on_evaluate(15, 1.5, 30.0, {"val_macro_f1": 0.9, "val_micro_f1": 0.9, "val_loss": 1.0,
+                                           "train_loss": 1.0})
+        raise RuntimeError("killed")
+    fake_training(monkeypatch, first)
+    run_id = store.create_run(config())
+    claim(store, run_id)
+    assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 1
+    assert services.resume_run(store, run_id)
+
+    def second(cfg, callbacks, resume):
+        assert resume
+        start(callbacks, 10)  # the checkpoint's step
+        evaluate(callbacks, 15, 0.65)
+        evaluate(callbacks, 20, 0.7)
+        result = fake_result(cfg)
+        for cb in callbacks:
+            cb.on_end(result)
+    fake_training(monkeypatch, second)
+    claim(store, run_id)
+    run = store.get_run(run_id)
+    assert runner.execute(store, run_id, config(), Path(run["run_dir"]), resume=run["resume"]) == 0
+    f1 = store.list_metrics(run_id, "val_macro_f1")
+    assert [(m["step"], m["value"]) for m in f1] == [(5, 0.5), (10, 0.6), (15, 0.65), (20, 0.7)]
+    assert store.get_run(run_id)["best_metrics"]["step"] == 20  # the lost 0.9 at step 15 is forgotten
+    energy = store.list_energy(run_id)
+    assert [e["step"] for e in energy] == [5, 10, 15, 20, 20]
+    assert all(a["kwh"] <= b["kwh"] for a, b in zip(energy, energy[1:]))  # cumulative over both attempts
+
+
+# ---------------------------------------------------------------- services and the command line
+
+def test_submit_pairs_a_bert_512_baseline(store):
+    cfg = config(max_len=128, limit_train=50, split_col="split", seed=7, epochs=2, model="tiny")
+    tb_id, base_id = services.submit_run(store, cfg, pair_baseline=True)
+    assert store.get_run(tb_id)["paired_run_id"] == base_id
+    baseline = RunConfig.from_dict(store.get_run(base_id)["config"])
+    assert baseline == cfg.replace(variant="bert", max_len=512, mode="truncate")
+    assert baseline.name == "BERT-512"
+    assert services.submit_run(store, cfg) == [base_id + 1]
+    with pytest.raises(ValueError):
+        services.submit_run(store, baseline, pair_baseline=True)
+
+
+def test_export_writes_metrics_and_codecarbon_columns(store, tmp_path):
+    from codecarbon.output_methods.emissions_data import EmissionsData
+    import dataclasses
+
+    run_id = store.create_run(config())
+    store.add_metrics(run_id, 10, 1.0, 20.0, {"val_macro_f1": 0.6, "val_loss": 0.9})
+    store.add_energy(run_id, 10, 1.0, 20.0, {"duration_s": 25.0, "kwh": 0.002, "kg_co2e": 0.001, "cpu_kwh": 0.001,
+                                             "gpu_kwh": 0.0, "ram_kwh": 0.001, "cpu_power_w": 5.0,
+                                             "gpu_power_w": 0.0, "ram_power_w": 3.0, "country": "USA",
+                                             "country_name": "United States", "codecarbon": {"os": "Linux"}})
+    metrics_path, emissions_path = services.export_run(store, run_id, tmp_path / "out")
+    with metrics_path.open() as f:
+        assert list(csv.DictReader(f)) == [{"step": "10", "epoch": "1.0", "wall_seconds": "20.0",
+                                            "val_loss": "0.9", "val_macro_f1": "0.6"}]
+    with emissions_path.open() as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == [field.name for field in dataclasses.fields(EmissionsData)]
+    assert rows[0]["energy_consumed"] == "0.002" and rows[0]["emissions_rate"] == str(0.001 / 25.0)
+    assert rows[0]["country_iso_code"] == "USA" and rows[0]["run_id"] == str(run_id) and rows[0]["os"] == "Linux"
+
+
+def test_status_line_starts_with_the_id(store):
+    run_id = store.create_run(config())
+    store.set_progress(run_id, 5, 20)
+    store.add_metrics(run_id, 5, 0.5, 3.0, {"val_macro_f1": 0.61234})
+    line = services.format_status(store.run_overview(run_id)[0])
+    assert line.split()[:3] == [str(run_id), "queued", "TopicBERT-128"]
+    assert "step 5/20 (25%)" in line and "0.6123" in line
+
+
+def test_register_cli_commands():
+    parser = argparse.ArgumentParser()
+    services.register_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["submit", "--corpus", "x.csv", "--pair-baseline", "--max-len", "256"])
+    assert args.handler is services.cmd_submit and args.pair_baseline and args.max_len == 256
+    assert parser.parse_args(["worker", "--exit-when-idle"]).exit_when_idle
+    assert parser.parse_args(["status"]).run_id is None
+    assert parser.parse_args(["cancel", "3"]).run_id == 3
+    assert parser.parse_args(["export", "3", "--out", "d"]).out == "d"
+
+
+def test_command_line_round_trip(store, capsys, tmp_path):
+    assert services.cmd_submit(_submit_args(tmp_path)) == 0
+    out = capsys.readouterr().out.split("\n")
+    run_id = int(out[0].split("\t")[0])
+    assert services.cmd_status(argparse.Namespace(run_id=None, limit=10)) == 0
+    assert capsys.readouterr().out.startswith(f"{run_id + 1:>4}  queued")  # newest first: the baseline
+    assert services.cmd_cancel(argparse.Namespace(run_id=run_id)) == 0
+    assert services.cmd_cancel(argparse.Namespace(run_id=run_id)) == 2
+    assert services.cmd_resume(argparse.Namespace(run_id=run_id)) == 0
+    assert services.cmd_export(argparse.Namespace(run_id=run_id, out=str(tmp_path / "x"))) == 0
+    assert services.cmd_status(argparse.Namespace(run_id=999, limit=10)) == 2
+
+
+def _submit_args(tmp_path):
+    parser = argparse.ArgumentParser()
+    services.register_cli(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["submit", "--corpus", str(tmp_path / "c.csv"), "--pair-baseline", "--device", "cpu"])
+
+
+# ---------------------------------------------------------------- real training (tiny BERT)
+
+def start_worker(*options: str, wait: bool = False):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "topicbert.worker", "--poll", "0.2", *options]
+    if wait:
+        return subprocess.run(command, env=env, timeout=500, capture_output=True, text=True)
+    return subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def whole_evaluations(table: list[dict]) -> bool:
+    names = {"val_macro_f1", "val_micro_f1", "val_loss", "train_loss", "val_perplexity"}
+    steps = [row["step"] for row in table]
+    return all(names <= set(row) for row in table) and steps == sorted(set(steps))
+
+
+@pytest.mark.slow
+def test_kill_9_of_worker_and_run_then_resume_finishes(store, tiny_config):
+    run_id = services.submit_run(store, tiny_config.replace(epochs=6, eval_every_steps=3))[0]
+    first = start_worker()
+    wait_for(lambda: (store.get_run(run_id)["checkpoint_step"] or 0) >= 6, timeout=300, every=0.2)
+    pgid = store.get_run(run_id)["pgid"]
+    os.kill(first.pid, signal.SIGKILL)
+    os.killpg(pgid, signal.SIGKILL)
+    first.wait()
+    wait_for(lambda: not group_alive(pgid))
+
+    # consistent: every evaluation recorded whole, energy only at evaluations
+    run = store.get_run(run_id)
+    table = store.metrics_table(run_id)
+    assert run["status"] == "running" and whole_evaluations(table)
+    assert {e["step"] for e in store.list_energy(run_id)} <= {row["step"] for row in table}
+    assert max(row["step"] for row in table) >= run["checkpoint_step"] >= 6
+
+    assert worker.Worker(store, device="cpu").recover() == [run_id]  # what a new worker does first
+    assert services.resume_run(store, run_id)
+    done = start_worker("--exit-when-idle", wait=True)
+    run = store.get_run(run_id)
+    assert run["status"] == "done", (run["error"], done.stderr[-2000:])
+    table = store.metrics_table(run_id)
+    assert whole_evaluations(table) and table[-1]["step"] == run["total_steps"]
+    walls = [row["wall_seconds"] for row in table]
+    assert walls == sorted(walls)  # the resumed curve continues the first one
+    energy = store.list_energy(run_id)
+    assert all(a["kwh"] <= b["kwh"] and a["kg_co2e"] <= b["kg_co2e"] for a, b in zip(energy, energy[1:]))
+    assert run["final_metrics"]["test_macro_f1"] >= 0 and len(store.get_topics(run_id)) == 5
+
+
+@pytest.mark.slow
+def test_two_process_torchrun_run_completes(store, tiny_config):
+    run_id = services.submit_run(store, tiny_config.replace(nproc=2))[0]
+    done = start_worker("--exit-when-idle", wait=True)
+    run = store.get_run(run_id)
+    assert run["status"] == "done", (run["error"], done.stderr[-2000:])
+    assert whole_evaluations(store.metrics_table(run_id)) and run["final_metrics"]["test_macro_f1"] >= 0
+    assert run["energy_info"]["tracking_mode"] == "machine"  # the ranks are metered together
+
+
+def test_status_line_says_why_a_run_failed(store):
+    run_id = store.create_run(config())
+    store.claim_next_run(None, "cpu", hostname())
+    store.finish_run(run_id, "failed", "Traceback (most recent call last):\n  ...\nCorpusError: no file tiny.csv\n")
+    assert services.format_status(store.run_overview(run_id)[0]).endswith("(CorpusError: no file tiny.csv)")
