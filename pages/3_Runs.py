@@ -1,0 +1,63 @@
+"""Runs: a live table of every run; cancel, resume, and each run's error and log."""
+from pathlib import Path
+
+import streamlit as st
+
+from topicbert import services, views
+from topicbert.store import ACTIVE, RESUMABLE, Store
+from topicbert.worker import log_tail
+
+REFRESH_SECONDS = 3
+RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+               "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
+               "kWh": st.column_config.NumberColumn(format="%.5f"),
+               "kg CO2e": st.column_config.NumberColumn(format="%.5f")}
+
+st.set_page_config(page_title="Runs · TopicBERT Studio", page_icon="🌱", layout="wide")
+st.html(Path(__file__).parents[1] / "assets" / "style.css")
+
+st.title("Runs")
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_table() -> None:
+    # only this part reruns every few seconds; a fresh connection each time (threads differ)
+    with Store() as store:
+        frame = views.runs_frame(store, limit=200)
+    if frame.empty:
+        st.info("No runs yet: queue one on the Train page, or the demo pair on the home page.")
+    else:
+        st.dataframe(frame, hide_index=True, column_config=RUN_COLUMNS)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def run_detail() -> None:
+    with Store() as store:
+        runs = store.list_runs(limit=200)
+        if not runs:
+            return
+        labels = {run["id"]: f"{views.run_label(run)} ({run['status']})" for run in runs}
+        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_selected")
+        run = store.get_run(run_id)
+        left, right, _ = st.columns([1, 1, 4])
+        if left.button("Cancel", key="runs_cancel", disabled=run["status"] not in ACTIVE,
+                       help="stop a queued or running run; its processes end within seconds"):
+            services.cancel_run(store, run_id)
+            run = store.get_run(run_id)
+        if right.button("Resume", key="runs_resume", disabled=run["status"] not in RESUMABLE,
+                        help="queue an interrupted, cancelled or failed run again, from its last checkpoint"):
+            services.resume_run(store, run_id)
+            run = store.get_run(run_id)
+    st.text(f"Status: {run['status']}" + (f", checkpoint at step {run['checkpoint_step']}"
+                                          if run["checkpoint_step"] else ""))
+    if run["error"]:
+        st.subheader("Error")
+        st.code(run["error"], language=None, wrap_lines=True)
+    with st.expander("Log (last lines)", expanded=run["status"] in ("running", "failed")):
+        log = log_tail(run["log_path"])
+        st.code(log or "(no log yet)", language=None, wrap_lines=True)
+
+
+live_table()
+st.subheader("One run")
+run_detail()

@@ -1,0 +1,85 @@
+"""Documents: search the test documents, and see one's text, topic mixture and both models' probabilities."""
+from pathlib import Path
+
+import streamlit as st
+
+from topicbert import explore, plots, views
+from topicbert.run_files import RunPredictions, load_predictions
+from topicbert.store import Store
+
+st.set_page_config(page_title="Documents · TopicBERT Studio", page_icon="🌱", layout="wide")
+st.html(Path(__file__).parents[1] / "assets" / "style.css")
+
+
+def stamp(run_dir: str | None) -> float:
+    path = Path(run_dir or "") / "test_predictions.npz"
+    return path.stat().st_mtime if run_dir and path.exists() else 0.0
+
+
+@st.cache_data(max_entries=6, show_spinner="Loading the test documents...")
+def predictions(run_dir: str | None, mtime: float) -> RunPredictions | None:
+    return load_predictions(run_dir)
+
+
+st.title("Documents")
+
+with Store() as store:
+    runs = [run for run in views.finished_runs(store) if run["variant"] == "topicbert"]
+    if not runs:
+        st.info("No finished TopicBERT run yet: its test documents appear here once it ends.")
+        st.stop()
+    labels = {run["id"]: views.run_label(run) for run in runs}
+    run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key="documents_run")
+    run = store.get_run(run_id)
+    baseline_run = store.get_run(run["paired_run_id"]) if run["paired_run_id"] else None
+    topic_names = explore.topic_labels(store.get_topics(run_id))
+
+results = predictions(run["run_dir"], stamp(run["run_dir"]))
+if results is None:
+    st.warning("This run's test results (test_predictions.npz, test_documents.json) are missing from its folder.")
+    st.stop()
+baseline = None
+if baseline_run is not None and baseline_run["status"] == "done":
+    baseline = predictions(baseline_run["run_dir"], stamp(baseline_run["run_dir"]))
+    if baseline is not None and not explore.same_documents(results, baseline):
+        st.warning("The baseline was tested on other documents, so it is left out here.")
+        baseline = None
+if baseline is None:
+    st.caption("No finished baseline paired with this run: only TopicBERT's predictions are shown.")
+
+frame = explore.documents_frame(results, baseline, topic_names)
+
+st.subheader("Find documents")
+a, b = st.columns(2)
+query = a.text_input("Search the text", key="documents_query")
+agreement = b.selectbox("Which", explore.AGREEMENTS, key="documents_agreement", disabled=baseline is None)
+c, d, e = st.columns(3)
+true_labels = c.multiselect("True label", results.classes, key="documents_true")
+predicted = d.multiselect("Predicted by TopicBERT", results.classes, key="documents_predicted")
+topics = e.multiselect("Dominant topic", sorted(set(frame["dominant topic"])) if "dominant topic" in frame else [],
+                       key="documents_topic")
+shown = explore.filter_documents(frame, query, true_labels, predicted, topics, agreement, texts=results.texts)
+st.text(f"{len(shown):,} of {len(frame):,} test documents")
+st.dataframe(shown, hide_index=True, height=300)
+if shown.empty:
+    st.stop()
+
+st.subheader("One document")
+doc = st.selectbox("Document", shown["doc"].tolist(), key="documents_doc",
+                   format_func=lambda i: f"{i}: {frame.at[i, 'text'][:80]}")
+row = frame.loc[doc]
+st.text(f"True label: {row['true label']}   TopicBERT: {row['TopicBERT']}"
+        + (f"   baseline: {row['baseline']}" if "baseline" in row else ""))
+# the text as text: "<script>" in a document shows as those characters
+st.code(results.texts[doc], language=None, wrap_lines=True)
+left, right = st.columns(2)
+mixtures = results.topic_mixtures
+if mixtures is not None:
+    names = topic_names if len(topic_names) == mixtures.shape[1] else [str(k + 1) for k in range(mixtures.shape[1])]
+    left.plotly_chart(plots.visualize_topic_mixture(mixtures[doc], names), key="documents_mixture")
+probabilities = {labels[run_id]: results.probabilities[doc]}
+if baseline is not None:
+    probabilities[views.run_label(baseline_run)] = baseline.probabilities[doc]
+right.plotly_chart(plots.visualize_class_probabilities(
+    probabilities, results.classes, baseline=views.run_label(baseline_run) if baseline is not None else None),
+    key="documents_probabilities")

@@ -1,0 +1,206 @@
+"""The app's pages under Streamlit's AppTest, against a store made here.
+
+One module-wide store holds a saved corpus and a finished TopicBERT run with its paired
+BERT baseline, trained for real with the tiny random BERT (seconds on CPU), with metrics,
+energy readings, topics and test results written as the runner writes them. The worker
+and the built-in corpus are swapped out: no process is started, no package is read.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import synthetic_documents
+from topicbert import corpora, services
+from topicbert.config import RunConfig
+from topicbert.corpus import load_corpus
+from topicbert.runner import StoreReporter
+from topicbert.store import Store
+from topicbert.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
+EVIL = "<script>alert('x')</script>"
+TIMEOUT = 120
+
+
+def energy_row(kwh: float, seconds: float) -> dict:
+    """A cumulative reading as energy.EnergyReading.to_row() gives it (CPU estimated, RAM estimated)."""
+    return {"duration_s": seconds, "cpu_kwh": kwh * 0.8, "gpu_kwh": 0.0, "ram_kwh": kwh * 0.2, "kwh": kwh,
+            "kg_co2e": kwh * 0.4, "cpu_power_w": 40.0, "gpu_power_w": 0.0, "ram_power_w": 10.0,
+            "country": "USA", "country_name": "United States", "carbon_intensity": 400.0,
+            "cpu_measured": False, "gpu_measured": None, "ram_measured": False,
+            "measured": "cpu estimated (cpu_load, 85 W TDP); ram estimated (per-DIMM model); gpu not used",
+            "codecarbon": {}}
+
+
+def finish(store: Store, run_id: int, config: RunConfig, watts: float) -> None:
+    """Train a queued run in this process and record it as the runner would."""
+    run = store.get_run(run_id)
+    store.claim_run(run_id, None, "cpu")
+    reporter = StoreReporter(store, run_id)
+    result = train(config, Path(run["run_dir"]), [reporter])
+    for reading in store.metrics_table(run_id):
+        kwh = watts * reading["wall_seconds"] / 3.6e6
+        store.add_energy(run_id, reading["step"], reading["epoch"], reading["wall_seconds"],
+                         energy_row(kwh, reading["wall_seconds"]))
+    assert result is not None
+    store.finish_run(run_id, "done")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, tiny_model_dir):
+    """TOPICBERT_HOME with a saved corpus (one test document holds a script tag) and a finished pair."""
+    folder = tmp_path_factory.mktemp("home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TOPICBERT_HOME", str(folder))
+    rows = synthetic_documents(30) + [(f"game team {EVIL} score goal match", "sport")]
+    csv = folder / "tiny.csv"
+    csv.write_text("text,label,split\n" + "".join(
+        f'"{text}",{label},{"test" if i % 4 == 0 else "train"}\n' for i, (text, label) in enumerate(rows[::-1])))
+    with Store() as store:
+        corpus_id = corpora.register_corpus(store, load_corpus(csv, split_col="split"), "tiny <b>corpus</b>")
+        config = RunConfig(**corpora.run_settings(store.get_corpus(corpus_id)), model=str(tiny_model_dir),
+                           variant="topicbert", max_len=32, epochs=2, batch_size=8, n_topics=5, tm_hidden=16,
+                           bow_min_df=1, bow_drop_top=0.0, nvdm_pretrain_epochs=3, lr=1e-3, eval_batch_size=16,
+                           device="cpu")
+        topic_id, baseline_id = services.submit_run(store, config, pair_baseline=True)
+        finish(store, topic_id, config, watts=30.0)
+        finish(store, baseline_id, services.baseline_config(config), watts=60.0)
+        store.create_run(config.replace(max_len=64))  # one run still queued
+    yield folder
+    patch.undo()
+
+
+@pytest.fixture
+def app(home, monkeypatch):
+    """AppTest of a page with the worker and the built-in corpus swapped out."""
+    monkeypatch.setenv("TOPICBERT_HOME", str(home))
+    monkeypatch.setattr(services, "ensure_worker", lambda store, *a, **k: False)
+    monkeypatch.setattr(corpora, "ensure_builtin_corpus", lambda store: None)
+
+    def make(page: str) -> AppTest:
+        return AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
+    return make
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_on_an_empty_store(page, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path))
+    monkeypatch.setattr(services, "ensure_worker", lambda store, *a, **k: False)
+    monkeypatch.setattr(corpora, "ensure_builtin_corpus", lambda store: None)
+    at = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_with_runs(page, app):
+    at = app(page).run()
+    assert not at.exception, at.exception
+
+
+def test_home_queues_the_demo_pair(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path))
+    started = []
+    monkeypatch.setattr(services, "ensure_worker", lambda store, *a, **k: started.append(1) or True)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()  # lists the BBC News sample
+    assert not at.exception
+    at.button(key="home_demo").click().run()
+    with Store(tmp_path / "topicbert.db") as store:
+        runs = store.list_runs()
+        assert [r["name"] for r in runs] == ["BERT-512", "TopicBERT-128"]
+        assert runs[1]["paired_run_id"] == runs[0]["id"]
+        assert runs[1]["config"]["limit_train"] == 300
+        assert store.get_corpus(runs[1]["corpus_id"])["name"] == corpora.BUILTIN_NAME
+    assert started
+
+
+def test_corpora_upload_error_is_shown_and_nothing_saved(app, home):
+    at = app("pages/1_Corpora.py").run()
+    at.file_uploader(key="corpora_upload").upload("bad.csv", b"text,label\nonly one class,a\nanother,a\n").run()
+    assert not at.exception
+    assert any("only 1 class" in e.value for e in at.error)
+    with Store() as store:
+        assert [c["name"] for c in store.list_corpora()] == ["tiny <b>corpus</b>"]
+
+
+def test_corpora_upload_summarises_and_saves(app, home):
+    rows = "".join(f'"{text}",{label}\n' for text, label in synthetic_documents(5))
+    at = app("pages/1_Corpora.py").run()
+    at.file_uploader(key="corpora_upload").upload("mine.csv", ("text,label\n" + rows).encode()).run()
+    assert not at.exception
+    assert [s.value for s in at.selectbox][:2] == ["text", "label"]
+    assert len(at.get("plotly_chart")) == 2  # classes and lengths
+    at.text_input(key="corpora_name").set_value("mine").run()
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and at.success
+    with Store() as store:
+        saved = store.find_corpus("mine")
+    assert saved["n_docs"] == 15 and saved["n_classes"] == 3
+
+
+def test_train_shows_the_estimate_and_queues_a_pair(app, home):
+    at = app("pages/2_Train.py").run()
+    assert not at.exception
+    assert any("word pieces" in c.value for c in at.caption)
+    with Store() as store:
+        before = len(store.list_runs())
+    at.button[1].click().run()  # "Queue"
+    assert not at.exception and at.success
+    with Store() as store:
+        runs = store.list_runs()
+    assert len(runs) == before + 2 and runs[1]["paired_run_id"] == runs[0]["id"]
+    assert runs[0]["name"] == "BERT-512" and runs[1]["name"] == "TopicBERT-128"
+    for run in runs[:2]:
+        with Store() as store:
+            services.cancel_run(store, run["id"])
+
+
+def test_runs_cancel(app, home):
+    at = app("pages/3_Runs.py").run()
+    with Store() as store:
+        queued = store.list_runs("queued")[0]
+    at.selectbox(key="runs_selected").set_value(queued["id"]).run()
+    at.button(key="runs_cancel").click().run()
+    assert not at.exception
+    with Store() as store:
+        assert store.get_run(queued["id"])["status"] == "cancelled"
+        store.requeue(queued["id"], resume=False)
+
+
+def test_compare_defaults_to_the_pair(app, home):
+    at = app("pages/4_Compare.py").run()
+    assert not at.exception
+    assert len(at.multiselect(key="compare_runs").value) == 2
+    summary = at.dataframe[0].value
+    assert list(summary["role"]) == ["topicbert", "baseline"]
+    assert summary["speedup (x)"].iloc[1] == pytest.approx(1.0)
+    assert summary["energy"].tolist() == ["estimated", "estimated"]
+    assert len(at.get("plotly_chart")) == 4
+
+
+def test_topics_map_is_offline(app, home):
+    at = app("pages/5_Topics.py").run()
+    assert not at.exception
+    frames = at.get("iframe")
+    assert frames, "no components.html"
+    html = frames[0].proto.srcdoc
+    assert "new LDAvis(" in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", html, re.I)
+    table = at.dataframe[0].value
+    assert len(table) == 5 and "NPMI" in table
+
+
+def test_documents_show_text_as_text(app, home):
+    at = app("pages/6_Documents.py").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) > 1
+    at.text_input(key="documents_query").set_value("alert").run()
+    assert len(at.dataframe[0].value) == 1
+    assert not at.exception
+    assert any(EVIL in code.value for code in at.code)
+    assert EVIL not in "".join(m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 2
