@@ -225,9 +225,12 @@ def make_optimizer(model: TopicBERT, config: RunConfig) -> torch.optim.Optimizer
 
 def epoch_batches(split: SplitData, config: RunConfig, epoch: int, rank: int, world_size: int) -> list[list[int]]:
     order = length_grouped_order(split.example_lengths, config.batch_size, seed=config.seed * 1000 + epoch)
-    per_rank = len(order) // world_size if world_size > 1 else len(order)
-    # every rank takes the same number of disjoint batches, so DDP's all-reduces line up
-    return order[rank::world_size][:per_rank]
+    if world_size == 1:
+        return order
+    # each rank takes its share of every global batch: the same steps, batch size and data as
+    # one process, so learning rates and schedules carry over; a tail batch too small to share
+    # is dropped so every rank's all-reduces line up
+    return [batch[rank::world_size] for batch in order if len(batch) >= world_size]
 
 
 def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), resume: bool = False,
