@@ -158,13 +158,14 @@ def test_workers(store):
 def test_racing_claimers_never_claim_a_run_twice(store):
     run_ids = {store.create_run(config()) for _ in range(120)}
     outputs = run_processes("""
-        import json, sys
+        import json, sys, time
         from topicbert.store import Store
         me = int(sys.argv[1])
         claimed = []
         with Store() as store:
             while (run := store.claim_next_run(me, "cpu", host=f"host{me}", max_running=10**6)) is not None:
                 claimed.append(run["id"])
+                time.sleep(0.005)  # as a worker does between claims: the others get their turn
         print(json.dumps(claimed))
     """, 4, store.path.parent)
     claims = [json.loads(out) for out in outputs]
