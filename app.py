@@ -1,4 +1,4 @@
-"""Home: what the Studio does, the background worker, recent runs, and the demo pair."""
+"""The app: the sidebar's pages, and Home (what the Studio does, the worker, recent runs, the demo pair)."""
 from pathlib import Path
 
 import streamlit as st
@@ -9,28 +9,12 @@ from topicbert.markdown import escape
 from topicbert.store import Store
 from topicbert.worker import WORKER_MAX_AGE
 
+ROOT = Path(__file__).parent
 REFRESH_SECONDS = 5
 RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
                "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
-               "kWh": st.column_config.NumberColumn(format="%.5f"),
-               "kg CO2e": st.column_config.NumberColumn(format="%.5f")}
-
-st.set_page_config(page_title="TopicBERT Studio", page_icon="🌱", layout="wide")
-st.html(Path(__file__).parent / "assets" / "style.css")
-
-st.title("TopicBERT Studio")
-st.markdown(
-    "TopicBERT Studio fine-tunes **TopicBERT** (a BERT encoder that reads only 128 or 256 word pieces, "
-    "helped by a neural topic model of the whole document) and a **BERT-512** baseline on your corpus, "
-    "in the background. It then shows what the cheaper model costs in macro-F1 and what it saves in "
-    "training time, energy and CO2.")
-
-with Store() as store:
-    with st.spinner("Adding the built-in BBC News sample to the corpus list..."):
-        corpora.ensure_builtin_corpus(store)
-    # training never runs in this process: a worker does, and one is started if none answers
-    if services.ensure_worker(store):
-        st.toast("Started a background worker.")
+               "kWh": st.column_config.NumberColumn(format="%.6f"),
+               "g CO2e": st.column_config.NumberColumn(format="%.3f")}
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -44,27 +28,50 @@ def live_status() -> None:
     if recent.empty:
         st.info("No runs yet: queue the demo pair below, or pick your own settings on the Train page.")
     else:
-        st.dataframe(recent, hide_index=True, column_config=RUN_COLUMNS)
+        st.dataframe(recent, hide_index=True, column_config=RUN_COLUMNS, placeholder="–")  # "–": not measured yet
 
 
-live_status()
+def home() -> None:
+    st.set_page_config(page_title="TopicBERT Studio", page_icon="🌱", layout="wide")
+    st.html(ROOT / "assets" / "style.css")
 
-st.subheader("Demo")
-with Store() as store:
-    try:
-        demo = corpora.demo_corpus(store)
-    except CorpusError as error:
-        demo = None
-        st.error(escape(error))
-    settings = views.DEMO_SETTINGS
-    if demo is None:
-        st.info("No corpus in the list yet: add one on the Corpora page.")
-    else:
-        st.text(f"TopicBERT-{settings['max_len']} and BERT-512 on corpus {demo['name']}: "
-                f"{settings['limit_train']} training, {settings['limit_eval']} validation and "
-                f"{settings['limit_eval']} test documents (stratified), {settings['epochs']} epochs.")
-        if st.button("Run the demo pair", type="primary", key="home_demo"):
-            ids = services.submit_run(store, views.demo_config(demo), pair_baseline=True)
-            services.ensure_worker(store)
-            st.success(f"Queued runs #{ids[0]} (TopicBERT) and #{ids[1]} (BERT-512 baseline). "
-                       "Follow them on the Runs page; compare them on Compare once they finish.")
+    st.title("TopicBERT Studio")
+    st.markdown(
+        "TopicBERT Studio fine-tunes **TopicBERT** (a BERT encoder that reads only 128 or 256 word pieces, "
+        "helped by a neural topic model of the whole document) and a **BERT-512** baseline on your corpus, "
+        "in the background. It then shows what the cheaper model costs in macro-F1 and what it saves in "
+        "training time, energy and CO2.")
+
+    with Store() as store:
+        with st.spinner("Adding the built-in BBC News sample to the corpus list..."):
+            corpora.ensure_builtin_corpus(store)
+        # training never runs in this process: a worker does, and one is started if none answers
+        if services.ensure_worker(store):
+            st.toast("Started a background worker.")
+
+    live_status()
+
+    st.subheader("Demo")
+    with Store() as store:
+        try:
+            demo = corpora.demo_corpus(store)
+        except CorpusError as error:
+            demo = None
+            st.error(escape(error))
+        settings = views.DEMO_SETTINGS
+        if demo is None:
+            st.info("No corpus in the list yet: add one on the Corpora page.")
+        else:
+            st.text(f"TopicBERT-{settings['max_len']} and BERT-512 on the corpus “{demo['name']}”: "
+                    f"{settings['limit_train']} training, {settings['limit_eval']} validation and "
+                    f"{settings['limit_eval']} test documents (stratified), {settings['epochs']} epochs.")
+            if st.button("Run the demo pair", type="primary", key="home_demo"):
+                ids = services.submit_run(store, views.demo_config(demo), pair_baseline=True)
+                services.ensure_worker(store)
+                st.success(f"Queued runs #{ids[0]} (TopicBERT) and #{ids[1]} (BERT-512 baseline). "
+                           "Follow them on the Runs page; compare them on Compare once they finish.")
+
+
+# the sidebar: "Home" (not the script's file name "app"), then every page in pages/, in file order
+st.navigation([st.Page(home, title="Home", default=True),
+               *(st.Page(str(page.relative_to(ROOT))) for page in sorted((ROOT / "pages").glob("*.py")))]).run()

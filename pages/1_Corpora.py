@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from topicbert import corpora, plots
+from topicbert import corpora, plots, views
 from topicbert.batching import tokenize
 from topicbert.corpus import Corpus, CorpusError, load_corpus, summarize
 from topicbert.encoders import ModelNotFoundError, load_tokenizer
@@ -73,7 +73,10 @@ if uploaded is not None:
                            split_col=pick("Split column (train / validation / test)", "split", "corpora_split_col",
                                           optional=True))
             st.caption("First rows")
-            st.dataframe(preview, hide_index=True)
+            # the text column narrow enough that the label and split columns show beside it
+            st.dataframe(preview, hide_index=True, column_config={
+                name: st.column_config.Column(width="medium" if name == columns["text_col"] else "small")
+                for name in names})
         try:
             corpus = read(str(path), **columns, stamp=path.stat().st_mtime)
         except CorpusError as error:
@@ -100,9 +103,9 @@ with right:
         a, b, c, d = st.columns(4)
         a.metric("documents", f"{summary['n_docs']:,}")
         b.metric("classes", len(summary["classes"]))
-        c.metric("encoding fallbacks", summary["encoding_fallbacks"],
-                 help="documents that were not UTF-8 and were read as cp1252 or latin-1")
-        d.metric("empty documents dropped", summary["dropped_empty"])
+        c.metric("not UTF-8", summary["encoding_fallbacks"],
+                 help="documents that were not UTF-8 and were read as cp1252 or latin-1 (encoding fallbacks)")
+        d.metric("empty, dropped", summary["dropped_empty"], help="empty documents, left out of the corpus")
         splits = {split: sum(per_class.values()) for split, per_class in summary["counts"].items()}
         st.text("Documents per split: " + ", ".join(f"{split} {n:,}" for split, n in splits.items()))
         per_class = {label: sum(summary["counts"][split][label] for split in summary["counts"])
@@ -117,7 +120,8 @@ with right:
         saved = store.list_corpora()  # read last, so a corpus saved just now is listed
     if saved:
         st.dataframe(pd.DataFrame([{"id": row["id"], "name": row["name"], "documents": row["n_docs"],
-                                    "classes": row["n_classes"], "source": row["source"]} for row in saved]),
-                     hide_index=True)
+                                    "classes": row["n_classes"], "source": views.source_name(row["source"])}
+                                   for row in saved]),
+                     hide_index=True, column_config={"documents": st.column_config.NumberColumn(format="localized")})
     else:
         st.info("No corpus saved yet.")

@@ -57,8 +57,9 @@ with st.form("train_form"):
                              format_func=lambda i: f"{listed[i]['name']} ({listed[i]['n_docs']:,} documents)")
     left, right = st.columns(2)
     encoder_kind = left.selectbox("Encoder", ENCODERS, key="train_encoder_kind")
-    encoder_name = right.text_input("Hugging Face id or folder (for those two choices)", key="train_encoder_name",
-                                    placeholder="e.g. bert-base-uncased or /models/my-bert")
+    encoder_name = right.text_input("Hugging Face id or local folder", key="train_encoder_name",
+                                    placeholder="e.g. bert-base-uncased or /models/my-bert",
+                                    help="for the two other encoder choices; the default encoder needs none")
     a, b = st.columns(2)
     preset = a.selectbox("Model and length", list(views.PRESETS), index=list(views.PRESETS).index("TopicBERT-128"),
                          key="train_preset", help="BERT-x and TopicBERT-x: the encoder sees at most x word pieces")
@@ -70,14 +71,14 @@ with st.form("train_form"):
     epochs = c1.number_input("Epochs", 1, 100, DEFAULTS.epochs, key="train_epochs")
     batch_size = c2.number_input("Batch size", 1, 512, DEFAULTS.batch_size, key="train_batch_size")
     n_topics = c3.number_input("Topics", 2, 1000, DEFAULTS.n_topics, key="train_topics")
-    alpha = c4.number_input("Alpha (weight of classification in the loss)", 0.01, 1.0, DEFAULTS.alpha, 0.05,
-                            key="train_alpha")
+    alpha = c4.number_input("Alpha", 0.01, 1.0, DEFAULTS.alpha, 0.05, key="train_alpha",
+                            help="the weight of classification in the loss; the topic model's is 1 - alpha")
     c5, c6, c7, c8 = st.columns(4)
     lr = c5.number_input("Learning rate (encoder)", 1e-7, 1e-2, DEFAULTS.lr, format="%.1e", step=1e-5, key="train_lr")
     nproc = c6.number_input("Processes (torchrun)", 1, 64, DEFAULTS.nproc, key="train_nproc")
     limit_train = c7.number_input("Training documents (0: all)", 0, 10_000_000, 0, key="train_limit_train")
-    limit_eval = c8.number_input("Validation and test documents each (0: all)", 0, 10_000_000, 0,
-                                 key="train_limit_eval")
+    limit_eval = c8.number_input("Evaluation documents (0: all)", 0, 10_000_000, 0, key="train_limit_eval",
+                                 help="validation and test documents, each (a stratified subset; 0: all of them)")
     pair = st.checkbox("Queue with BERT-512 baseline", value=True, key="train_pair",
                        help="the same settings with BERT at 512 word pieces: the paper's reference")
     e, q = st.columns([1, 5])
@@ -98,6 +99,7 @@ except ConfigError as error:
     st.error(escape(error))
     st.stop()
 
+queued_message = st.empty()  # under the buttons, where the eye is, not below the projection
 st.subheader("Projected cost")
 try:
     with Store() as store:
@@ -106,14 +108,17 @@ except (ModelNotFoundError, CorpusError) as error:
     st.error(escape(error))
     st.stop()
 table = pd.DataFrame([{"run": c.name, "training word pieces": e.pieces, "time": views.format_duration(e.seconds),
-                       "kWh": e.kwh, "kg CO2e": e.kg_co2e} for c, e in zip(configs, estimates)])
-st.dataframe(table, hide_index=True, column_config={"kWh": st.column_config.NumberColumn(format="%.4f"),
-                                                      "kg CO2e": st.column_config.NumberColumn(format="%.4f")})
-for c, e in zip(configs, estimates):
-    st.caption(f"{c.name}: {e.how}")
+                       "kWh": e.kwh, "g CO2e": 1000 * e.kg_co2e} for c, e in zip(configs, estimates)])
+st.dataframe(table, hide_index=True,
+             column_config={"training word pieces": st.column_config.NumberColumn(format="localized"),
+                            "kWh": st.column_config.NumberColumn(format="%.6f"),
+                            "g CO2e": st.column_config.NumberColumn(format="%.3f")})
+with st.expander("How these figures are estimated"):
+    for c, e in zip(configs, estimates):
+        st.caption(f"{c.name}: {e.how}")
 
-if queue_clicked:
+if queue_clicked:  # after the projection: an encoder or corpus that cannot be read stops it above
     with Store() as store:
         ids = services.submit_run(store, config, pair_baseline=pair)
         services.ensure_worker(store)
-    st.success("Queued " + " and ".join(f"#{i}" for i in ids) + ": follow them on the Runs page.")
+    queued_message.success("Queued " + " and ".join(f"#{i}" for i in ids) + ": follow them on the Runs page.")

@@ -10,8 +10,8 @@ from topicbert.worker import log_tail
 REFRESH_SECONDS = 3
 RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
                "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
-               "kWh": st.column_config.NumberColumn(format="%.5f"),
-               "kg CO2e": st.column_config.NumberColumn(format="%.5f")}
+               "kWh": st.column_config.NumberColumn(format="%.6f"),
+               "g CO2e": st.column_config.NumberColumn(format="%.3f")}
 
 st.set_page_config(page_title="Runs · TopicBERT Studio", page_icon="🌱", layout="wide")
 st.html(Path(__file__).parents[1] / "assets" / "style.css")
@@ -27,7 +27,7 @@ def live_table() -> None:
     if frame.empty:
         st.info("No runs yet: queue one on the Train page, or the demo pair on the home page.")
     else:
-        st.dataframe(frame, hide_index=True, column_config=RUN_COLUMNS)
+        st.dataframe(frame, hide_index=True, column_config=RUN_COLUMNS, placeholder="–")  # "–": not measured yet
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -39,13 +39,13 @@ def run_detail() -> None:
         labels = {run["id"]: f"{views.run_label(run)} ({run['status']})" for run in runs}
         run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_selected")
         run = store.get_run(run_id)
-        left, right, _ = st.columns([1, 1, 4])
-        if left.button("Cancel", key="runs_cancel", disabled=run["status"] not in ACTIVE,
-                       help="stop a queued or running run; its processes end within seconds"):
+        buttons = st.container(horizontal=True)  # side by side, not spread over columns
+        if buttons.button("Cancel", key="runs_cancel", disabled=run["status"] not in ACTIVE,
+                          help="stop a queued or running run; its processes end within seconds"):
             services.cancel_run(store, run_id)
             run = store.get_run(run_id)
-        if right.button("Resume", key="runs_resume", disabled=run["status"] not in RESUMABLE,
-                        help="queue an interrupted, cancelled or failed run again, from its last checkpoint"):
+        if buttons.button("Resume", key="runs_resume", disabled=run["status"] not in RESUMABLE,
+                          help="queue an interrupted, cancelled or failed run again, from its last checkpoint"):
             services.resume_run(store, run_id)
             run = store.get_run(run_id)
     st.text(f"Status: {run['status']}" + (f", checkpoint at step {run['checkpoint_step']}"

@@ -4,16 +4,17 @@ from pathlib import Path
 import streamlit as st
 
 from topicbert import plots, views
+from topicbert.markdown import escape
 from topicbert.store import Store
 
-COST_COLUMNS = {"kg_co2e": "kg CO2e", "kwh": "kWh"}
+COST_COLUMNS = {"kg_co2e": "g CO2e", "kwh": "kWh"}
 SUMMARY_COLUMNS = {
     "test macro-F1": st.column_config.NumberColumn(format="%.4f"),
     "F1 retained (%)": st.column_config.NumberColumn(format="%.1f"),
     "train time (s)": st.column_config.NumberColumn(format="%.0f"),
     "speedup (x)": st.column_config.NumberColumn(format="%.2f"),
-    "kWh": st.column_config.NumberColumn(format="%.5f"),
-    "kg CO2e": st.column_config.NumberColumn(format="%.5f"),
+    "kWh": st.column_config.NumberColumn(format="%.6f"),
+    "g CO2e": st.column_config.NumberColumn(format="%.3f"),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f"),
 }
 
@@ -51,10 +52,13 @@ right.plotly_chart(plots.visualize_f1_curves(f1, "wall_seconds"), key="compare_f
 st.plotly_chart(plots.visualize_co2_curves(co2), key="compare_co2")
 
 st.subheader("Summary")
-st.dataframe(summary, hide_index=True, column_config=SUMMARY_COLUMNS)
+# every run here is done, and how each was metered is a sentence: both stay in the CSV, out of the table
+st.dataframe(summary.drop(columns=["status", "metering"]), hide_index=True, column_config=SUMMARY_COLUMNS,
+             placeholder="–")  # no baseline chosen: no ratios
 st.caption("Retained F1, speedup and energy saved are against the reference baseline. Energy is measured where "
-           "codecarbon read hardware counters (RAPL, NVML) and estimated from its power model elsewhere; "
-           "the metering column says which.")
+           "codecarbon read hardware counters (RAPL, NVML) and estimated from its power model elsewhere:")
+for run, how in zip(summary["run"], summary["metering"]):
+    st.caption(escape(f"{run}: {how or 'no energy reading'}"))
 st.download_button("Download the summary (CSV)", summary.to_csv(index=False), file_name="topicbert-compare.csv",
                    mime="text/csv", key="compare_download_summary")
 

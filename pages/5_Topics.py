@@ -54,7 +54,7 @@ if html is None:
     st.stop()
 st.caption("Topics keep the model's order: topic 1 on the map is the model's first topic, as in the table below. "
            "The map is drawn by LDAvis, with its scripts bundled: it needs no internet.")
-st.iframe(html, height=880)  # our own page: words sit in its JSON with "<" escaped
+st.iframe(html, height="content")  # our own page: words sit in its JSON with "<" escaped; it scales to fit
 
 st.subheader("Top words")
 try:

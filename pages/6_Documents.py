@@ -60,7 +60,10 @@ topics = e.multiselect("Dominant topic", sorted(set(frame["dominant topic"])) if
                        key="documents_topic")
 shown = explore.filter_documents(frame, query, true_labels, predicted, topics, agreement, texts=results.texts)
 st.text(f"{len(shown):,} of {len(frame):,} test documents")
-st.dataframe(shown, hide_index=True, height=300)
+# the short columns first and the text preview last: every column shows, the preview takes what is left
+st.dataframe(shown, hide_index=True, height=300, column_order=[*shown.columns.drop("text"), "text"],
+             column_config={"doc": st.column_config.NumberColumn(width="small"),
+                            "dominant topic": st.column_config.TextColumn(width="medium")})
 if shown.empty:
     st.stop()
 
@@ -70,8 +73,9 @@ doc = st.selectbox("Document", shown["doc"].tolist(), key="documents_doc",
 row = frame.loc[doc]
 st.text(f"True label: {row['true label']}   TopicBERT: {row['TopicBERT']}"
         + (f"   baseline: {row['baseline']}" if "baseline" in row else ""))
-# the text as text: "<script>" in a document shows as those characters
-st.code(results.texts[doc], language=None, wrap_lines=True)
+# the text as text: "<script>" in a document shows as those characters (the container's key styles it as prose)
+with st.container(key="documents_text"):
+    st.code(results.texts[doc], language=None, wrap_lines=True)
 left, right = st.columns(2)
 mixtures = results.topic_mixtures
 if mixtures is not None:

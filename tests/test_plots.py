@@ -73,7 +73,8 @@ def test_co2_curves_sorted_by_time():
     fig = plots.visualize_co2_curves(frame)
     topic = next(t for t in fig.data if t.name == "TopicBERT-128")
     assert list(topic.x) == [6, 12, 18]
-    assert list(topic.y) == pytest.approx([0.001, 0.002, 0.003])
+    assert list(topic.y) == pytest.approx([1.0, 2.0, 3.0])  # kg in the data, grams on the chart
+    assert fig.layout.yaxis.title.text == "g CO2e"
     base = next(t for t in fig.data if "baseline" in t.name)
     assert base.line.dash == "dash"
 
@@ -105,6 +106,16 @@ def test_visualize_pareto_marks_front_and_names():
     assert list(baselines.text) == ["BERT-512", "BERT-128"]
     assert list(baselines.marker.symbol) == ["square", "square-open"]  # BERT-128 is off the front
     assert fig.layout.xaxis.title.text == "kWh"
+
+
+def test_visualize_pareto_shows_co2_in_grams_and_f1_from_zero():
+    rows = pd.DataFrame({"run": ["TopicBERT-128", "BERT-512"], "role": ["topicbert", "baseline"],
+                         "test_macro_f1": [0.2, 0.2], "kg_co2e": [0.000005, 0.000009]})
+    fig = plots.visualize_pareto(rows)
+    assert list(fig.data[1].x) == pytest.approx([0.005]) and list(fig.data[2].x) == pytest.approx([0.009])
+    assert fig.layout.xaxis.title.text == "g CO2e" and fig.layout.xaxis.exponentformat == "none"
+    assert fig.layout.yaxis.autorangeoptions.minallowed == 0
+    assert list(rows["kg_co2e"]) == [0.000005, 0.000009]  # the caller's frame is left as it was
 
 
 def test_visualize_pareto_without_rows():
@@ -165,6 +176,7 @@ def test_ldavis_html_is_self_contained_and_escaped():
     assert EVIL not in html
     assert html.count("<script>") == 3 and html.count("</script>") == 3
     assert "\\u003cscript>alert(1)\\u003c/script>" in html
+    assert "style.zoom" in html  # scaled down to the frame's width, not cut off
 
 
 def test_ldavis_keeps_model_topic_order():

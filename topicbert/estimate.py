@@ -92,7 +92,8 @@ def estimate_run(config: RunConfig, lengths: Sequence[int], history: Sequence[Pa
     watts, power_how = _power(history)
     seconds = pieces * seconds_per_piece
     kwh = watts * seconds / 3.6e6
-    how = (f"{pieces:,} training word pieces ({config.epochs} epoch(s) of the training documents cut to "
+    epochs = f"{config.epochs} epoch" + ("s" if config.epochs != 1 else "")
+    how = (f"{pieces:,} training word pieces ({epochs} of the training documents cut to "
            f"{config.max_len}); {speed_how}; {power_how}; CO2 at {kg_per_kwh * 1000:,.0f} g per kWh "
            f"({intensity_source}).")
     return Estimate(seconds=seconds, kwh=kwh, kg_co2e=kwh * kg_per_kwh, pieces=pieces, how=how)

@@ -21,7 +21,9 @@ BASELINE_MARKER = "square"
 # colour-blind friendly (Okabe-Ito) without grey, which is the baseline's
 RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 CURVE_X = {"epoch": "epoch", "wall_seconds": "wall time (s)"}
-COLUMN_TITLES = {"kg_co2e": "kg CO2e", "kwh": "kWh", "test_macro_f1": "test macro-F1"}
+COLUMN_TITLES = {"kg_co2e": "g CO2e", "kwh": "kWh", "test_macro_f1": "test macro-F1"}
+# shown in other units than stored: CO2 in grams, as the tables and the command line show it
+COLUMN_SCALES = {"kg_co2e": 1000.0}
 TEMPLATE = "plotly_white"
 
 
@@ -31,8 +33,13 @@ def plain(text: object) -> str:
 
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    # the legend in one row under the title, not beside the plot: half-width charts keep their width;
+    # numbers in full ("0.00002", not plotly's "20µ", which reads as micro-kilograms)
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, template=TEMPLATE,
-                      legend_title_text="", margin=dict(l=60, r=20, t=60, b=50))
+                      legend=dict(title_text="", orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+                      margin=dict(l=60, r=20, t=80, b=50))
+    fig.update_xaxes(exponentformat="none")
+    fig.update_yaxes(exponentformat="none")
     return fig
 
 
@@ -69,7 +76,10 @@ def _role_lines(frame: pd.DataFrame, x: str, y: str, y_format: str) -> go.Figure
     """One line per run; baselines grey, dashed, square markers, so they read apart in any colour."""
     fig = go.Figure()
     colour = 0
-    for run, rows in frame.groupby("run", sort=False):
+    # baselines drawn first, under the runs compared with them (a run level with its baseline stays
+    # visible); the legend still lists the runs first (legendrank)
+    groups = sorted(frame.groupby("run", sort=False), key=lambda group: not _is_baseline(group[1]["role"].iloc[0]))
+    for run, rows in groups:
         rows = rows.dropna(subset=[x, y]).sort_values(x)
         baseline = _is_baseline(rows["role"].iloc[0]) if len(rows) else False
         if baseline:
@@ -81,7 +91,7 @@ def _role_lines(frame: pd.DataFrame, x: str, y: str, y_format: str) -> go.Figure
         name = plain(run)
         fig.add_trace(go.Scatter(
             x=rows[x], y=rows[y], name=name + (" (baseline)" if baseline else ""), mode="lines+markers",
-            line=line, marker=marker,
+            line=line, marker=marker, legendrank=2000 if baseline else 1000,
             hovertemplate=f"{name}<br>{CURVE_X.get(x, x)} %{{x}}<br>%{{y:{y_format}}}<extra></extra>"))
     return fig
 
@@ -95,13 +105,16 @@ def visualize_f1_curves(curves: pd.DataFrame, x: str = "epoch") -> go.Figure:
         raise ValueError(f"x must be one of {sorted(CURVE_X)}, not {x!r}")
     fig = _role_lines(curves, x, "value", ".4f")
     fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))  # F1 never leaves [0, 1]
-    return _layout(fig, f"Validation macro-F1 by {CURVE_X[x]}", CURVE_X[x], "validation macro-F1")
+    return _layout(fig, f"Validation macro-F1 by {CURVE_X[x].removesuffix(' (s)')}", CURVE_X[x],
+                   "validation macro-F1")
 
 
 def visualize_co2_curves(readings: pd.DataFrame) -> go.Figure:
-    """Cumulative kg CO2e per run against wall time (columns run, role, wall_seconds, kg_co2e)."""
-    fig = _role_lines(readings, "wall_seconds", "kg_co2e", ".3g")
-    return _layout(fig, "Cumulative emissions", CURVE_X["wall_seconds"], "kg CO2e")
+    """Cumulative CO2 per run against wall time (columns run, role, wall_seconds, kg_co2e), drawn in grams."""
+    grams = readings.assign(g_co2e=readings["kg_co2e"] * COLUMN_SCALES["kg_co2e"])
+    fig = _role_lines(grams, "wall_seconds", "g_co2e", ".3g")
+    fig.update_yaxes(rangemode="tozero")
+    return _layout(fig, "Cumulative emissions", CURVE_X["wall_seconds"], COLUMN_TITLES["kg_co2e"])
 
 
 # ---------------------------------------------------------------- accuracy against cost
@@ -130,6 +143,7 @@ def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_
     Rows missing F1 or cost are left out. With a `role` column, baselines are drawn apart.
     """
     data = rows.dropna(subset=[f1, cost]).reset_index(drop=True)
+    data[cost] = data[cost].astype(float) * COLUMN_SCALES.get(cost, 1.0)
     front = pareto_front(list(zip(data[f1].astype(float), data[cost].astype(float))))
     baseline = data["role"].map(_is_baseline) if "role" in data else pd.Series(False, index=data.index)
     on_front = data.index.isin(front)
@@ -144,12 +158,14 @@ def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_
         labels = [plain(v) for v in part[name]]
         fig.add_trace(go.Scatter(
             x=part[cost], y=part[f1], mode="markers+text", text=labels, textposition="top center", cliponaxis=False,
-            name="baseline runs" if is_baseline else "runs",
+            name="baseline runs" if is_baseline else "TopicBERT runs",
             marker=dict(symbol=[(BASELINE_MARKER if is_baseline else "circle") + ("" if front_ else "-open")
                                 for front_ in on_front[part.index]],
                         size=12, color=BASELINE_COLOR if is_baseline else RUN_COLORS[0],
                         line=dict(width=2, color=BASELINE_COLOR if is_baseline else RUN_COLORS[0])),
-            hovertemplate=f"%{{text}}<br>{cost} %{{x:.3g}}<br>{f1} %{{y:.4f}}<extra></extra>"))
+            hovertemplate=f"%{{text}}<br>{COLUMN_TITLES.get(cost, cost)} %{{x:.3g}}<br>"
+                          f"{COLUMN_TITLES.get(f1, f1)} %{{y:.4f}}<extra></extra>"))
+    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))  # F1 never leaves [0, 1]
     cost_title = COLUMN_TITLES.get(cost, cost)
     return _layout(fig, f"Test macro-F1 against {cost_title} (filled: on the Pareto front)", cost_title,
                    COLUMN_TITLES.get(f1, f1))
@@ -202,7 +218,20 @@ LDAVIS_PAGE = """<!DOCTYPE html>
 <script>{ldavis}</script>
 </head><body style="background-color:white;">
 <div id="{visid}"></div>
-<script>new LDAvis("#{visid}", {data});</script>
+<script>
+new LDAvis("#{visid}", {data});
+// LDAvis draws at a fixed ~1,200 px: scale it down to the frame's width rather than cut it off
+(function () {{
+  const vis = document.getElementById("{visid}");
+  function fit() {{
+    vis.style.zoom = 1;
+    const wide = vis.scrollWidth;  // the map's own zoom, so the frame's height follows it down
+    if (wide > 0) vis.style.zoom = Math.min(1, document.documentElement.clientWidth / (wide + 16));
+  }}
+  fit();
+  window.addEventListener("resize", fit);
+}})();
+</script>
 </body></html>
 """
 

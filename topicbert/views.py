@@ -6,6 +6,7 @@ so pages stay layouts and these stay testable without Streamlit.
 from __future__ import annotations
 
 import time
+from pathlib import PurePath
 from typing import Optional, Sequence
 
 import numpy as np
@@ -26,7 +27,7 @@ DEMO_SETTINGS = {"variant": "topicbert", "max_len": 128, "limit_train": 300, "li
 # the Train page's choices, as the paper names its models: (variant, max_len)
 PRESETS = {"BERT-512": ("bert", 512), "TopicBERT-512": ("topicbert", 512), "TopicBERT-256": ("topicbert", 256),
            "TopicBERT-128": ("topicbert", 128), "TopicBERT-64": ("topicbert", 64)}
-RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "kg CO2e", "device", "baseline"]
+RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "device", "baseline"]
 
 
 def run_label(run: dict) -> str:
@@ -38,6 +39,11 @@ def role_of(run: dict) -> str:
     return BASELINE_ROLE if run["variant"] == "bert" else TOPICBERT_ROLE
 
 
+def _grams(kg: Optional[float]) -> Optional[float]:
+    """Tables show CO2 in grams (as the command line does): a run on a CPU emits grams, not kilograms."""
+    return None if kg is None else 1000 * kg
+
+
 def format_duration(seconds: Optional[float]) -> str:
     if seconds is None or not np.isfinite(seconds):
         return ""
@@ -47,6 +53,19 @@ def format_duration(seconds: Optional[float]) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+# ---------------------------------------------------------------- corpora
+
+def source_name(source: Optional[str]) -> str:
+    """Where a corpus came from, short: the uploaded file's name, a folder's name, or a packaged
+    corpus's path inside its package (not the whole site-packages path)."""
+    if not source:
+        return ""
+    parts = PurePath(source).parts
+    if "site-packages" in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index("site-packages"):])
+    return parts[-1]
 
 
 # ---------------------------------------------------------------- runs
@@ -67,11 +86,11 @@ def _progress(run: dict) -> float:
 
 
 def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None) -> pd.DataFrame:
-    """One row per run, newest first: status, progress (0-1), ETA, latest val macro-F1, kWh, CO2."""
+    """One row per run, newest first: status, progress (0-1), ETA, latest val macro-F1, kWh, g CO2e."""
     now = time.time() if now is None else now
     rows = [{"id": run["id"], "run": run["name"], "status": run["status"], "progress": _progress(run),
              "ETA": format_duration(eta_seconds(run, now)), "val macro-F1": run["val_macro_f1"],
-             "kWh": run["kwh"], "kg CO2e": run["kg_co2e"], "device": run["device"] or "",
+             "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]), "device": run["device"] or "",
              "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else ""}
             for run in store.run_overview(limit=limit)]
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
@@ -163,7 +182,7 @@ def _ratio(value: Optional[float], reference: Optional[float]) -> float:
 
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int]) -> pd.DataFrame:
     """One row per run: test macro-F1 and its share of the baseline's, train time and speedup,
-    kWh, kg CO2e and energy saved against the baseline, and how the energy was metered."""
+    kWh, g CO2e and energy saved against the baseline, and how the energy was metered."""
     runs = _runs(store, run_ids)
     costs = {run["id"]: _cost(store, run) for run in runs}
     base_run = store.get_run(baseline_id) if baseline_id is not None else None
@@ -177,11 +196,11 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
             "F1 retained (%)": 100 * _ratio(cost["f1"], base.get("f1")),
             "train time (s)": cost["seconds"],
             "speedup (x)": _ratio(base.get("seconds"), cost["seconds"]),
-            "kWh": cost["kwh"], "kg CO2e": cost["kg"],
+            "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
             "energy saved (%)": 100 * (1 - _ratio(cost["kwh"], base.get("kwh"))),
             "energy": cost["metering"], "metering": cost["how"]})
     return pd.DataFrame(rows, columns=["run", "role", "status", "test macro-F1", "F1 retained (%)", "train time (s)",
-                                       "speedup (x)", "kWh", "kg CO2e", "energy saved (%)", "energy", "metering"])
+                                       "speedup (x)", "kWh", "g CO2e", "energy saved (%)", "energy", "metering"])
 
 
 def pareto_frame(store: Store, corpus_id: Optional[int]) -> pd.DataFrame:
