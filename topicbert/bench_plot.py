@@ -20,8 +20,9 @@ def save_pareto_png(rows: list[dict], path: Path, title: str = "") -> None:
     for row, x, y in zip(rows, kwh, f1):
         ax.annotate(row["name"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ordered = sorted(front, key=lambda i: kwh[i])
+    # front points ringed in red, joined when there are several
     ax.plot([kwh[i] for i in ordered], [f1[i] for i in ordered], color="#e45756", linestyle="--",
-            marker="o", label="Pareto front", zorder=2)
+            marker="o", markersize=11, markerfacecolor="none", markeredgewidth=2, label="Pareto front", zorder=2)
     ax.set_xlabel("training energy (kWh)")
     ax.set_ylabel("test macro-F1")
     ax.set_title(f"F1 against energy{': ' + title if title else ''}")
