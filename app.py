@@ -3,6 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._shared import RUN_COLUMNS
 from topicbert import corpora, services, views
 from topicbert.corpus import CorpusError
 from topicbert.markdown import escape
@@ -11,10 +12,6 @@ from topicbert.worker import WORKER_MAX_AGE
 
 ROOT = Path(__file__).parent
 REFRESH_SECONDS = 5
-RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
-               "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
-               "kWh": st.column_config.NumberColumn(format="%.6f"),
-               "g CO2e": st.column_config.NumberColumn(format="%.3f")}
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -74,4 +71,4 @@ def home() -> None:
 
 # the sidebar: "Home" (not the script's file name "app"), then every page in pages/, in file order
 st.navigation([st.Page(home, title="Home", default=True),
-               *(st.Page(str(page.relative_to(ROOT))) for page in sorted((ROOT / "pages").glob("*.py")))]).run()
+               *(st.Page(str(page.relative_to(ROOT))) for page in sorted((ROOT / "pages").glob("[!_]*.py")))]).run()

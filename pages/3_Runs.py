@@ -3,15 +3,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._shared import RUN_COLUMNS
 from topicbert import services, views
 from topicbert.store import ACTIVE, RESUMABLE, Store
 from topicbert.worker import log_tail
 
 REFRESH_SECONDS = 3
-RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
-               "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
-               "kWh": st.column_config.NumberColumn(format="%.6f"),
-               "g CO2e": st.column_config.NumberColumn(format="%.3f")}
 
 st.set_page_config(page_title="Runs · TopicBERT Studio", page_icon="🌱", layout="wide")
 st.html(Path(__file__).parents[1] / "assets" / "style.css")

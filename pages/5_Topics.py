@@ -3,7 +3,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from topicbert import explore, plots, views
+from pages._shared import choose_topicbert_run
+from topicbert import explore, plots
 from topicbert.config import RunConfig
 from topicbert.corpus import CorpusError, load_corpus
 from topicbert.markdown import escape
@@ -39,13 +40,8 @@ def quality(run_dir: str, config_json: str, topics: list, mtime: float) -> tuple
 st.title("Topics")
 
 with Store() as store:
-    runs = [run for run in views.finished_runs(store) if run["variant"] == "topicbert"]
-    if not runs:
-        st.info("No finished TopicBERT run yet: its topics appear here once it ends.")
-        st.stop()
-    labels = {run["id"]: views.run_label(run) for run in runs}
-    run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key="topics_run")
-    run = store.get_run(run_id)
+    run = choose_topicbert_run(store, "its topics", key="topics_run")
+    run_id = run["id"]
     topics = store.get_topics(run_id)
 
 html = topic_map(run["run_dir"], stamp(run["run_dir"]))

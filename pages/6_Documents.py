@@ -3,6 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._shared import choose_topicbert_run
 from topicbert import explore, plots, views
 from topicbert.run_files import RunPredictions, load_predictions
 from topicbert.store import Store
@@ -24,13 +25,8 @@ def predictions(run_dir: str | None, mtime: float) -> RunPredictions | None:
 st.title("Documents")
 
 with Store() as store:
-    runs = [run for run in views.finished_runs(store) if run["variant"] == "topicbert"]
-    if not runs:
-        st.info("No finished TopicBERT run yet: its test documents appear here once it ends.")
-        st.stop()
-    labels = {run["id"]: views.run_label(run) for run in runs}
-    run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key="documents_run")
-    run = store.get_run(run_id)
+    run = choose_topicbert_run(store, "its test documents", key="documents_run")
+    run_id = run["id"]
     baseline_run = store.get_run(run["paired_run_id"]) if run["paired_run_id"] else None
     topic_names = explore.topic_labels(store.get_topics(run_id))
 
@@ -81,7 +77,7 @@ mixtures = results.topic_mixtures
 if mixtures is not None:
     names = topic_names if len(topic_names) == mixtures.shape[1] else [str(k + 1) for k in range(mixtures.shape[1])]
     left.plotly_chart(plots.visualize_topic_mixture(mixtures[doc], names), key="documents_mixture")
-probabilities = {labels[run_id]: results.probabilities[doc]}
+probabilities = {views.run_label(run): results.probabilities[doc]}
 if baseline is not None:
     probabilities[views.run_label(baseline_run)] = baseline.probabilities[doc]
 right.plotly_chart(plots.visualize_class_probabilities(

@@ -36,21 +36,24 @@ class Batch:
                      move(self.labels), move(self.bow), self.real_tokens, self.padded_tokens)
 
 
+def chunk_spans(n_pieces: int, max_len: int, mode: str, partition_budget: int = 512) -> list[tuple[int, int]]:
+    """(start, end) of the word pieces each encoder input of one document holds ([CLS]/[SEP] aside)."""
+    body = max_len - 2
+    if mode == "truncate":
+        return [(0, min(n_pieces, body))]
+    if mode == "partition":
+        max_chunks = max(1, partition_budget // max_len)
+        spans = [(start, min(start + body, n_pieces)) for start in range(0, n_pieces, body)][:max_chunks]
+        return spans or [(0, 0)]
+    raise ValueError(f"unknown mode {mode!r}")
+
+
 def make_examples(token_ids: Sequence[Sequence[int]], max_len: int, mode: str, cls_id: int,
                   sep_id: int, partition_budget: int = 512) -> list[Example]:
     """Encoder inputs of at most max_len pieces, [CLS] and [SEP] included."""
-    body = max_len - 2
-    examples = []
-    for doc, ids in enumerate(token_ids):
-        if mode == "truncate":
-            chunks = [ids[:body]]
-        elif mode == "partition":
-            max_chunks = max(1, partition_budget // max_len)
-            chunks = [ids[start:start + body] for start in range(0, len(ids), body)][:max_chunks] or [ids[:0]]
-        else:
-            raise ValueError(f"unknown mode {mode!r}")
-        examples.extend(Example(doc, (cls_id, *chunk, sep_id)) for chunk in chunks)
-    return examples
+    return [Example(doc, (cls_id, *ids[start:end], sep_id))
+            for doc, ids in enumerate(token_ids)
+            for start, end in chunk_spans(len(ids), max_len, mode, partition_budget)]
 
 
 def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int,

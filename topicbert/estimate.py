@@ -7,10 +7,10 @@ two CPU cores) stands in, and the explanation says so.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from .batching import chunk_spans
 from .config import RunConfig
 
 # DESIGN.md, measured on two CPU cores with the default encoder and attention dropout 0:
@@ -42,17 +42,10 @@ class Estimate:
 
 
 def training_pieces(lengths: Sequence[int], config: RunConfig) -> int:
-    """Word pieces the encoder reads in training: documents cut as batching.make_examples cuts them
+    """Word pieces the encoder reads in training: documents cut as the batching cuts them
     ([CLS] and [SEP] counted), times the epochs. `lengths`: the training documents' word pieces."""
-    body = config.max_len - 2
-    per_epoch = 0
-    for n in lengths:
-        if config.mode == "truncate":
-            per_epoch += min(n, body) + 2
-        else:
-            max_chunks = max(1, config.partition_budget // config.max_len)
-            chunks = min(max(1, math.ceil(n / body)), max_chunks)
-            per_epoch += min(n, chunks * body) + 2 * chunks
+    per_epoch = sum(end - start + 2 for n in lengths
+                    for start, end in chunk_spans(n, config.max_len, config.mode, config.partition_budget))
     return per_epoch * config.epochs
 
 

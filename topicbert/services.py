@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from .cli_options import add_run_options, config_from_args
 from .config import ConfigError, RunConfig
@@ -169,26 +170,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_cancel(args: argparse.Namespace) -> int:
+def _act_on_run(run_id: int, act: Callable[[Store, int], bool], done: Callable[[dict], str],
+                refusal: str) -> int:
+    """Run `act(store, run_id)`; print `done(run)`, or why the run refused."""
     with Store() as store:
-        if cancel_run(store, args.run_id):
-            print(f"{args.run_id}\tcancelled")
+        if act(store, run_id):
+            print(done(store.get_run(run_id)))
             return 0
-        run = store.get_run(args.run_id)
-        print(f"error: run {args.run_id} " + (f"is {run['status']}: nothing to cancel" if run else "does not exist"),
+        run = store.get_run(run_id)
+        print(f"error: run {run_id} " + (f"is {run['status']}: {refusal}" if run else "does not exist"),
               file=sys.stderr)
         return 2
 
 
+def cmd_cancel(args: argparse.Namespace) -> int:
+    return _act_on_run(args.run_id, cancel_run, lambda run: f"{run['id']}\tcancelled", "nothing to cancel")
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
-    with Store() as store:
-        if resume_run(store, args.run_id):
-            print(f"{args.run_id}\tqueued (resumes from step {store.get_run(args.run_id)['checkpoint_step'] or 0})")
-            return 0
-        run = store.get_run(args.run_id)
-        print(f"error: run {args.run_id} " + (f"is {run['status']}: only an interrupted, cancelled or failed run "
-                                              f"can be resumed" if run else "does not exist"), file=sys.stderr)
-        return 2
+    return _act_on_run(args.run_id, resume_run,
+                       lambda run: f"{run['id']}\tqueued (resumes from step {run['checkpoint_step'] or 0})",
+                       "only an interrupted, cancelled or failed run can be resumed")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

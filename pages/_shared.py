@@ -1,0 +1,24 @@
+"""Widgets more than one page shows (not a page itself: app.py lists only files without a leading _)."""
+from typing import Optional
+
+import streamlit as st
+
+from topicbert import views
+from topicbert.store import Store
+
+# how the runs table (Home and Runs) shows its numbers
+RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+               "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
+               "kWh": st.column_config.NumberColumn(format="%.6f"),
+               "g CO2e": st.column_config.NumberColumn(format="%.3f")}
+
+
+def choose_topicbert_run(store: Store, what: str, key: str) -> Optional[dict]:
+    """A select box of finished TopicBERT runs; stops the page with a word when there is none."""
+    runs = [run for run in views.finished_runs(store) if run["variant"] == "topicbert"]
+    if not runs:
+        st.info(f"No finished TopicBERT run yet: {what} appear here once it ends.")
+        st.stop()
+    labels = {run["id"]: views.run_label(run) for run in runs}
+    run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key=key)
+    return store.get_run(run_id)
