@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -63,6 +64,32 @@ def test_training_is_repeatable_on_cpu(tiny_config, tmp_path):
     assert first.test_macro_f1 == second.test_macro_f1
     assert np.array_equal(np.load(tmp_path / "a" / "test_predictions.npz")["probabilities"],
                           np.load(tmp_path / "b" / "test_predictions.npz")["probabilities"])
+
+
+def test_speed_switches_change_how_not_what_is_trained(tiny_config, tmp_path):
+    class Checkpointed(Callback):
+        def __init__(self):
+            self.paths = []
+
+        def on_checkpoint(self, step, epoch, path):
+            self.paths.append(path)
+
+    plain = Checkpointed()
+    grouped = train(tiny_config.replace(variant="bert", resumable_checkpoints=False), tmp_path / "grouped", [plain])
+    random_batches = train(tiny_config.replace(variant="bert", length_grouping=False), tmp_path / "random")
+    assert plain.paths == [] and not (tmp_path / "grouped" / "checkpoint").exists()
+    assert (tmp_path / "grouped" / "best" / "head.safetensors").exists()
+    assert (tmp_path / "random" / "checkpoint" / "state.json").exists()
+    # the same documents either way; grouping only saves padding
+    assert grouped.tokens_processed == random_batches.tokens_processed
+    assert grouped.padded_fraction < random_batches.padded_fraction
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("cc") is None, reason="torch.compile on CPU needs a C compiler")
+def test_compiled_training_runs(tiny_config, tmp_path):
+    result = train(tiny_config.replace(variant="bert", epochs=1, compile=True), tmp_path)
+    assert 0 <= result.test_macro_f1 <= 1 and result.tokens_processed > 0
 
 
 def test_resume_continues_step_and_wall_clock(tiny_config, tmp_path):

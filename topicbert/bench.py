@@ -19,6 +19,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from .batching import collate
+from .callbacks import Callback
 from .config import RunConfig
 from .data import PreparedData, load_run_corpus, prepare_data
 from .encoders import load_tokenizer
@@ -32,13 +33,24 @@ DEFAULT_VARIANTS = "bert-512,topicbert-512,topicbert-256,topicbert-128,topicbert
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "20news-bydate.zip"
 
 
+# ablation suffixes: each switches one speed change off (or on) for a row of its own
+SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True}}
+
+
 def parse_variant(name: str) -> dict:
-    """'topicbert-128-partition' -> {variant: topicbert, max_len: 128, mode: partition}."""
-    parts = name.strip().lower().split("-")
+    """'topicbert-128-partition' -> {variant: topicbert, max_len: 128, mode: partition};
+    'bert-512+nogroup' adds {length_grouping: False}."""
+    base, *switches = name.strip().lower().split("+")
+    parts = base.split("-")
     if len(parts) not in (2, 3) or parts[0] not in ("bert", "topicbert") or not parts[1].isdigit():
-        raise ValueError(f"variant {name!r} is not like bert-512 or topicbert-128[-partition]")
-    mode = parts[2] if len(parts) == 3 else "truncate"
-    return {"variant": parts[0], "max_len": int(parts[1]), "mode": mode}
+        raise ValueError(f"variant {name!r} is not like bert-512 or topicbert-128[-partition][+switch]")
+    unknown = [s for s in switches if s not in SWITCHES]
+    if unknown:
+        raise ValueError(f"variant {name!r}: unknown switch {unknown[0]!r}; known: {', '.join(SWITCHES)}")
+    settings = {"variant": parts[0], "max_len": int(parts[1]), "mode": parts[2] if len(parts) == 3 else "truncate"}
+    for switch in switches:
+        settings.update(SWITCHES[switch])
+    return settings
 
 
 @dataclass
@@ -94,37 +106,65 @@ def measure_variant(config: RunConfig, data: PreparedData, work_dir: Path, pad_i
         inference_kwh_per_1000_docs=inference.kwh / len(data.test) * 1000)
 
 
-def loop_overhead(config: RunConfig, data: PreparedData, pad_id: int, n_steps: int = 12) -> dict:
-    """Our trainer's seconds per step against a bare forward/backward/step over the same batches."""
+class _StepClock(Callback):
+    """Seconds between consecutive optimiser steps of train(): each step's whole cost after the first."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._last: Optional[float] = None
+
+    def on_step(self, step: int, total_steps: int) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.seconds.append(now - self._last)
+        self._last = now
+
+
+def loop_overhead(config: RunConfig, data: PreparedData, pad_id: int, n_steps: int = 8, rounds: int = 3) -> dict:
+    """Our trainer's seconds per step against a bare forward/backward/step over the same batches.
+
+    Rounds alternate bare and ours; step i of one is paired with step i of the other (the
+    same batch) and the overhead is the median of those ratios, so a burst of load from
+    elsewhere on the machine spoils a few pairs, not the figure.
+    """
     device = choose_device(config.device)
-    one_epoch = config.replace(epochs=1, nvdm_pretrain_epochs=1)
-    subset = replace(data, train=data.train.head(n_steps * config.batch_size))
+    one_epoch = config.replace(epochs=1, nvdm_pretrain_epochs=1, resumable_checkpoints=False, compile=False)
+    few = config.eval_batch_size  # train()'s own evaluations are not timed: keep them short
+    subset = replace(data, train=data.train.head(n_steps * config.batch_size),
+                     validation=data.validation.head(few), test=data.test.head(few))
     batches = epoch_batches(subset.train, one_epoch, 0, 0, 1)
     train_split = subset.train
     collated = [collate([train_split.examples[i] for i in b], train_split.labels, train_split.bow, pad_id).to(device)
                 for b in batches]
 
-    def bare() -> float:
+    def bare() -> list[float]:
         torch.manual_seed(config.seed)
         model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
         model.train()
         optimizer = make_optimizer(model, config)
-        started = time.perf_counter()
+        seconds = []
         for batch in collated:
+            started = time.perf_counter()
             model(batch.input_ids, batch.attention_mask, batch.bow, batch.labels).loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-        return (time.perf_counter() - started) / len(collated)
+            seconds.append(time.perf_counter() - started)
+        return seconds[1:]  # the first step warms allocators up, as _StepClock leaves it out
 
-    def ours() -> float:
+    def ours() -> list[float]:
+        clock = _StepClock()
         with tempfile.TemporaryDirectory() as tmp:
-            return train(one_epoch, Path(tmp), data=subset).step_seconds / len(batches)
+            train(one_epoch, Path(tmp), callbacks=[clock], data=subset)
+        return clock.seconds
 
-    # bare runs either side of ours, so a drift in machine load hits both alike
-    bare_before, ours_seconds, bare_after = bare(), ours(), bare()
-    bare_seconds = (bare_before + bare_after) / 2
-    return {"steps": len(batches), "ours_seconds_per_step": ours_seconds, "bare_seconds_per_step": bare_seconds,
-            "overhead": ours_seconds / bare_seconds - 1}
+    ratios, bare_steps, our_steps = [], [], []
+    for _ in range(rounds):
+        bare_round, our_round = bare(), ours()
+        ratios += [o / b for o, b in zip(our_round, bare_round)]
+        bare_steps += bare_round
+        our_steps += our_round
+    return {"steps": len(ratios), "rounds": rounds, "ours_seconds_per_step": statistics.median(our_steps),
+            "bare_seconds_per_step": statistics.median(bare_steps), "overhead": statistics.median(ratios) - 1}
 
 
 def _progress(name: str, seed: int, m: Measurement) -> None:
@@ -180,8 +220,9 @@ def run_bench(corpus_path: str, variants: Sequence[str], epochs: int, seeds: int
     overhead = None
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(base.seed, base.seed + seeds):
+            # nothing here is ever resumed: no row pays for writing resumable checkpoints
             seeded = base.replace(corpus=corpus_path, epochs=epochs, seed=seed, limit_train=limit_train,
-                                  limit_eval=limit_eval)
+                                  limit_eval=limit_eval, resumable_checkpoints=False)
             corpus = load_run_corpus(seeded)
             for name in names:
                 config = seeded.replace(**parse_variant(name))
@@ -225,7 +266,10 @@ def register_cli(commands) -> None:
     bench = commands.add_parser("bench", help="every variant side by side, with energy and speedups")
     bench.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="default: ../shared/data/20news-bydate.zip")
     add_corpus_options(bench)
-    bench.add_argument("--variants", default=DEFAULT_VARIANTS)
+    bench.add_argument("--variants", default=DEFAULT_VARIANTS,
+                       help="comma-separated, like bert-512,topicbert-128-partition; a suffix +nogroup "
+                            "(random instead of length-grouped batches) or +compile (torch.compile) "
+                            "adds an ablation row")
     bench.add_argument("--epochs", type=int, default=1)
     bench.add_argument("--seeds", type=int, default=1)
     bench.add_argument("--limit-train", type=int, default=None)
@@ -249,8 +293,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(markdown_table(report["rows"]))
     if report["loop_overhead"]:
         o = report["loop_overhead"]
-        print(f"\nloop overhead: {o['overhead']:+.1%} ({o['ours_seconds_per_step']:.3f} s/step ours, "
-              f"{o['bare_seconds_per_step']:.3f} s/step bare, {o['steps']} steps)")
+        print(f"\nloop overhead: {o['overhead']:+.1%}, median of {o['steps']} paired steps over {o['rounds']} "
+              f"rounds ({o['ours_seconds_per_step']:.3f} s/step ours, {o['bare_seconds_per_step']:.3f} s/step bare)")
     if args.json_file:
         Path(args.json_file).write_text(json.dumps(report, indent=1))
     if args.plot:

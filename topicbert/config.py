@@ -59,6 +59,12 @@ class RunConfig:
     nvdm_pretrain_epochs: int = 50
     nvdm_patience: int = 5
     eval_every_steps: Optional[int] = None
+    # speed switches, kept so the benchmark can ablate each one (bench variant suffixes)
+    length_grouping: bool = True
+    compile: bool = False
+    # a resumable checkpoint (model + optimiser state) after every evaluation; the
+    # benchmark switches it off since nothing there is ever resumed
+    resumable_checkpoints: bool = True
 
     # where and how
     device: str = "auto"

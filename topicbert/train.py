@@ -224,7 +224,10 @@ def make_optimizer(model: TopicBERT, config: RunConfig) -> torch.optim.Optimizer
 
 
 def epoch_batches(split: SplitData, config: RunConfig, epoch: int, rank: int, world_size: int) -> list[list[int]]:
-    order = length_grouped_order(split.example_lengths, config.batch_size, seed=config.seed * 1000 + epoch)
+    # without grouping, every window is one batch: plain random batches
+    group_batches = 50 if config.length_grouping else 1
+    order = length_grouped_order(split.example_lengths, config.batch_size, seed=config.seed * 1000 + epoch,
+                                 group_batches=group_batches)
     if world_size == 1:
         return order
     # each rank takes its share of every global batch: the same steps, batch size and data as
@@ -279,6 +282,9 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
             model, device_ids=[device.index] if device.type == "cuda" else None)
     else:
         ddp_model = model
+    if config.compile:
+        # dynamic shapes: length-grouped batches vary in width, and each width would recompile
+        ddp_model = torch.compile(ddp_model, dynamic=True)
     step = state["step"]
     for cb in callbacks:
         cb.on_start({"device": str(device), "n_train": len(data.train), "n_val": len(data.validation),
@@ -298,9 +304,10 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
             state.update(step=step, wall_seconds=wall())
             for cb in callbacks:
                 cb.on_evaluate(step, epoch, state["wall_seconds"], metrics)
-            path = checkpoints.save_resumable(model, optimizer, scheduler, state)
-            for cb in callbacks:
-                cb.on_checkpoint(step, epoch, path)
+            if config.resumable_checkpoints:
+                path = checkpoints.save_resumable(model, optimizer, scheduler, state)
+                for cb in callbacks:
+                    cb.on_checkpoint(step, epoch, path)
         if distributed:
             dist.barrier()
 
