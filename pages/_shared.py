@@ -1,6 +1,4 @@
 """Widgets more than one page shows (not a page itself: app.py lists only files without a leading _)."""
-from typing import Optional
-
 import streamlit as st
 
 from topicbert import views
@@ -13,7 +11,7 @@ RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value
                "g CO2e": st.column_config.NumberColumn(format="%.3f")}
 
 
-def choose_topicbert_run(store: Store, what: str, key: str) -> Optional[dict]:
+def choose_topicbert_run(store: Store, what: str, key: str) -> dict:
     """A select box of finished TopicBERT runs; stops the page with a word when there is none."""
     runs = [run for run in views.finished_runs(store) if run["variant"] == "topicbert"]
     if not runs:

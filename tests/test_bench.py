@@ -25,8 +25,9 @@ def test_parse_variant_names():
 def test_bench_command_rows_json_and_plot(tiny_model_dir, tiny_corpus_csv, tmp_path, monkeypatch):
     monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
     out, png = tmp_path / "bench.json", tmp_path / "bench.png"
+    variants = "bert-512,topicbert-32,topicbert-32-partition,bert-512+nogroup"
     command = [sys.executable, "-m", "topicbert", "bench", "--corpus", str(tiny_corpus_csv), "--model",
-               str(tiny_model_dir), "--variants", "bert-512,topicbert-32,topicbert-32-partition,bert-512+nogroup", "--epochs", "1",
+               str(tiny_model_dir), "--variants", variants, "--epochs", "1",
                "--hf-trainer", "--device", "cpu", "--json", str(out), "--plot", str(png)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -56,8 +56,12 @@ def make_examples(token_ids: Sequence[Sequence[int]], max_len: int, mode: str, c
             for start, end in chunk_spans(len(ids), max_len, mode, partition_budget)]
 
 
+# batches per sorting window: wide enough to find similar lengths, narrow enough to stay random
+GROUP_BATCHES = 50
+
+
 def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int,
-                         group_batches: int = 50) -> list[list[int]]:
+                         group_batches: int = GROUP_BATCHES) -> list[list[int]]:
     """Batches of similar length, in random order, so little padding is computed.
 
     Shuffle, sort inside windows of `group_batches` batches, cut into batches, shuffle the

@@ -18,7 +18,8 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from transformers import get_linear_schedule_with_warmup
 
-from .batching import average_chunk_probabilities, iterate_batches, length_grouped_order, sorted_order
+from .batching import (GROUP_BATCHES, average_chunk_probabilities, iterate_batches, length_grouped_order,
+                       sorted_order)
 from .callbacks import Callback
 from .config import RunConfig
 from .data import PreparedData, SplitData, prepare_data
@@ -225,7 +226,7 @@ def make_optimizer(model: TopicBERT, config: RunConfig) -> torch.optim.Optimizer
 
 def epoch_batches(split: SplitData, config: RunConfig, epoch: int, rank: int, world_size: int) -> list[list[int]]:
     # without grouping, every window is one batch: plain random batches
-    group_batches = 50 if config.length_grouping else 1
+    group_batches = GROUP_BATCHES if config.length_grouping else 1
     order = length_grouped_order(split.example_lengths, config.batch_size, seed=config.seed * 1000 + epoch,
                                  group_batches=group_batches)
     if world_size == 1:
