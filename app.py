@@ -3,12 +3,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._shared import RUN_COLUMNS
-from topicbert import corpora, services, views
-from topicbert.corpus import CorpusError
-from topicbert.markdown import escape
-from topicbert.store import Store
-from topicbert.worker import WORKER_MAX_AGE
+from topicbert.data.corpus import CorpusError
+from topicbert.runs import saved_corpora, services
+from topicbert.runs.store import Store
+from topicbert.runs.worker import WORKER_MAX_AGE
+from topicbert.studio import frames, launch
+from topicbert.studio.text import escape
+from widgets import RUN_COLUMNS, page_setup
 
 ROOT = Path(__file__).parent
 REFRESH_SECONDS = 5
@@ -17,8 +18,8 @@ REFRESH_SECONDS = 5
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_status() -> None:
     with Store() as store:
-        summary = views.worker_summary(store, WORKER_MAX_AGE)
-        recent = views.runs_frame(store, limit=10)
+        summary = frames.worker_summary(store, WORKER_MAX_AGE)
+        recent = frames.runs_frame(store, limit=10)
     st.subheader("Worker")
     st.text(summary)
     st.subheader("Recent runs")
@@ -29,8 +30,7 @@ def live_status() -> None:
 
 
 def home() -> None:
-    st.set_page_config(page_title="TopicBERT Studio", page_icon="🌱", layout="wide")
-    st.html(ROOT / "assets" / "style.css")
+    page_setup("")
 
     st.title("TopicBERT Studio")
     st.markdown(
@@ -41,7 +41,7 @@ def home() -> None:
 
     with Store() as store:
         with st.spinner("Adding the built-in BBC News sample to the corpus list..."):
-            corpora.ensure_builtin_corpus(store)
+            saved_corpora.ensure_builtin_corpus(store)
         # training never runs in this process: a worker does, and one is started if none answers
         if services.ensure_worker(store):
             st.toast("Started a background worker.")
@@ -51,11 +51,11 @@ def home() -> None:
     st.subheader("Demo")
     with Store() as store:
         try:
-            demo = corpora.demo_corpus(store)
+            demo = saved_corpora.demo_corpus(store)
         except CorpusError as error:
             demo = None
             st.error(escape(error))
-        settings = views.DEMO_SETTINGS
+        settings = launch.DEMO_SETTINGS
         if demo is None:
             st.info("No corpus in the list yet: add one on the Corpora page.")
         else:
@@ -63,7 +63,7 @@ def home() -> None:
                     f"{settings['limit_train']} training, {settings['limit_eval']} validation and "
                     f"{settings['limit_eval']} test documents (stratified), {settings['epochs']} epochs.")
             if st.button("Run the demo pair", type="primary", key="home_demo"):
-                ids = services.submit_run(store, views.demo_config(demo), pair_baseline=True)
+                ids = services.submit_run(store, launch.demo_config(demo), pair_baseline=True)
                 services.ensure_worker(store)
                 st.success(f"Queued runs #{ids[0]} (TopicBERT) and #{ids[1]} (BERT-512 baseline). "
                            "Follow them on the Runs page; compare them on Compare once they finish.")

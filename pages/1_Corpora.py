@@ -4,18 +4,19 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from topicbert import corpora, plots, views
-from topicbert.batching import tokenize
-from topicbert.corpus import Corpus, CorpusError, load_corpus, summarize
-from topicbert.encoders import ModelNotFoundError, load_tokenizer
-from topicbert.markdown import escape
-from topicbert.store import Store
-from topicbert.upload import JSONL_TYPES, TABLE_TYPES, UPLOAD_TYPES, kind, preview_rows, stash_upload
+from topicbert.data.batching import tokenize
+from topicbert.data.corpus import Corpus, CorpusError, load_corpus, summarize
+from topicbert.data.upload import JSONL_TYPES, TABLE_TYPES, UPLOAD_TYPES, kind, preview_rows, stash_upload
+from topicbert.model.encoders import ModelNotFoundError, load_tokenizer
+from topicbert.runs import saved_corpora
+from topicbert.runs.store import Store
+from topicbert.studio import figures, frames
+from topicbert.studio.text import escape
+from widgets import page_setup
 
 NO_SPLIT = "(none: draw 80/10/10)"
 
-st.set_page_config(page_title="Corpora · TopicBERT Studio", page_icon="🌱", layout="wide")
-st.html(Path(__file__).parents[1] / "assets" / "style.css")
+page_setup("Corpora")
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -39,7 +40,7 @@ def summary_of(path: str, text_col: str, label_col: str, split_col: str | None, 
 st.title("Corpora")
 
 with Store() as store:
-    corpora.ensure_builtin_corpus(store)
+    saved_corpora.ensure_builtin_corpus(store)
     upload_dir = store.path.parent / "uploads"
 
 left, right = st.columns([2, 3], gap="large")
@@ -87,7 +88,7 @@ if uploaded is not None:
                 if st.form_submit_button("Save corpus", type="primary"):
                     with Store() as store:
                         try:
-                            corpus_id = corpora.register_corpus(store, corpus, name)
+                            corpus_id = saved_corpora.register_corpus(store, corpus, name)
                             st.success(f"Saved as corpus {corpus_id}: pick it on the Train page.")
                         except CorpusError as error:
                             st.error(escape(error))
@@ -110,9 +111,9 @@ with right:
         st.text("Documents per split: " + ", ".join(f"{split} {n:,}" for split, n in splits.items()))
         per_class = {label: sum(summary["counts"][split][label] for split in summary["counts"])
                      for label in summary["classes"]}
-        st.plotly_chart(plots.visualize_class_counts(per_class), key="corpora_classes")
+        st.plotly_chart(figures.visualize_class_counts(per_class), key="corpora_classes")
         if "pieces" in summary:
-            st.plotly_chart(plots.visualize_length_histogram(summary["pieces"]["lengths"]), key="corpora_lengths")
+            st.plotly_chart(figures.visualize_length_histogram(summary["pieces"]["lengths"]), key="corpora_lengths")
             st.caption("Lengths in word pieces of the default encoder's tokenizer. The lines mark the encoder "
                        "lengths TopicBERT and BERT are trained at: what lies right of a line is cut.")
     st.subheader("Saved corpora")
@@ -120,7 +121,7 @@ with right:
         saved = store.list_corpora()  # read last, so a corpus saved just now is listed
     if saved:
         st.dataframe(pd.DataFrame([{"id": row["id"], "name": row["name"], "documents": row["n_docs"],
-                                    "classes": row["n_classes"], "source": views.source_name(row["source"])}
+                                    "classes": row["n_classes"], "source": frames.source_name(row["source"])}
                                    for row in saved]),
                      hide_index=True, column_config={"documents": st.column_config.NumberColumn(format="localized")})
     else:

@@ -1,22 +1,19 @@
 """Train: choose a corpus, an encoder and a preset, see what it will cost, and queue it."""
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
 
-from topicbert import corpora, energy, services, views
 from topicbert.config import MODES, ConfigError, RunConfig
-from topicbert.corpus import CorpusError
-from topicbert.encoders import ModelNotFoundError, load_tokenizer
-from topicbert.estimate import Estimate, estimate_run
-from topicbert.markdown import escape
-from topicbert.store import Store, hostname
+from topicbert.data.corpus import CorpusError
+from topicbert.model.encoders import ModelNotFoundError, load_tokenizer
+from topicbert.runs import saved_corpora, services
+from topicbert.runs.store import Store, hostname
+from topicbert.studio import launch
+from topicbert.studio.text import escape
+from widgets import page_setup
 
 ENCODERS = ("default (all-MiniLM-L6-v2, installed)", "a Hugging Face id (in the local cache)", "a local folder")
 DEFAULTS = RunConfig(corpus="")
 
-st.set_page_config(page_title="Train · TopicBERT Studio", page_icon="🌱", layout="wide")
-st.html(Path(__file__).parents[1] / "assets" / "style.css")
+page_setup("Train")
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the tokenizer...")
@@ -27,25 +24,18 @@ def tokenizer(model: str):
 @st.cache_data(max_entries=8, show_spinner="Counting the training documents' word pieces...")
 def train_lengths(config_json: str) -> list[int]:
     config = RunConfig.from_json(config_json)
-    return views.train_piece_lengths(config, tokenizer(config.model))
+    return launch.train_piece_lengths(config, tokenizer(config.model))
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
 def grid_intensity() -> tuple[float, str]:
-    code, country, grams = energy.carbon_intensity(energy.country_code())
-    return grams / 1000, f"codecarbon's figure for {country}; set TOPICBERT_COUNTRY to change it"
-
-
-def projection(store: Store, config: RunConfig) -> Estimate:
-    kg_per_kwh, source = grid_intensity()
-    return estimate_run(config, train_lengths(config.to_json()), views.past_runs(store, hostname()),
-                        kg_per_kwh, source)
+    return launch.grid_intensity()
 
 
 st.title("Train")
 
 with Store() as store:
-    corpora.ensure_builtin_corpus(store)
+    saved_corpora.ensure_builtin_corpus(store)
     listed = {row["id"]: row for row in store.list_corpora() if row["path"]}
 if not listed:
     st.info("No corpus yet: add one on the Corpora page.")
@@ -61,7 +51,7 @@ with st.form("train_form"):
                                     placeholder="e.g. bert-base-uncased or /models/my-bert",
                                     help="for the two other encoder choices; the default encoder needs none")
     a, b = st.columns(2)
-    preset = a.selectbox("Model and length", list(views.PRESETS), index=list(views.PRESETS).index("TopicBERT-128"),
+    preset = a.selectbox("Model and length", list(launch.PRESETS), index=list(launch.PRESETS).index("TopicBERT-128"),
                          key="train_preset", help="BERT-x and TopicBERT-x: the encoder sees at most x word pieces")
     mode = b.selectbox("Mode", MODES, key="train_mode",
                        help="truncate: the first x pieces; partition: the document cut into x-piece chunks "
@@ -85,16 +75,11 @@ with st.form("train_form"):
     e.form_submit_button("Estimate cost")  # submits the settings: the projection below follows them
     queue_clicked = q.form_submit_button("Queue", type="primary")
 
-variant, max_len = views.PRESETS[preset]
 try:
-    if encoder_kind != ENCODERS[0] and not encoder_name.strip():
-        raise ConfigError("name the Hugging Face id or the folder of the encoder")
-    config = RunConfig(**corpora.run_settings(listed[corpus_id]),
-                       model="default" if encoder_kind == ENCODERS[0] else encoder_name.strip(),
-                       variant=variant, max_len=max_len, mode=mode, epochs=int(epochs), batch_size=int(batch_size),
-                       n_topics=int(n_topics), alpha=float(alpha), lr=float(lr), nproc=int(nproc),
-                       limit_train=int(limit_train) or None, limit_eval=int(limit_eval) or None)
-    configs = [config] + ([services.baseline_config(config)] if pair else [])
+    configs = launch.configs_to_queue(
+        listed[corpus_id], preset, pair, model=launch.encoder_setting(encoder_kind == ENCODERS[0], encoder_name),
+        mode=mode, epochs=int(epochs), batch_size=int(batch_size), n_topics=int(n_topics), alpha=float(alpha),
+        lr=float(lr), nproc=int(nproc), limit_train=int(limit_train), limit_eval=int(limit_eval))
 except ConfigError as error:
     st.error(escape(error))
     st.stop()
@@ -103,13 +88,13 @@ queued_message = st.empty()  # under the buttons, where the eye is, not below th
 st.subheader("Projected cost")
 try:
     with Store() as store:
-        estimates = [projection(store, c) for c in configs]
+        history = launch.past_runs(store, hostname())
+    estimates = launch.projections(configs, [train_lengths(c.to_json()) for c in configs], history,
+                                   grid_intensity())
 except (ModelNotFoundError, CorpusError) as error:
     st.error(escape(error))
     st.stop()
-table = pd.DataFrame([{"run": c.name, "training word pieces": e.pieces, "time": views.format_duration(e.seconds),
-                       "kWh": e.kwh, "g CO2e": 1000 * e.kg_co2e} for c, e in zip(configs, estimates)])
-st.dataframe(table, hide_index=True,
+st.dataframe(launch.projection_table(configs, estimates), hide_index=True,
              column_config={"training word pieces": st.column_config.NumberColumn(format="localized"),
                             "kWh": st.column_config.NumberColumn(format="%.6f"),
                             "g CO2e": st.column_config.NumberColumn(format="%.3f")})
@@ -119,6 +104,6 @@ with st.expander("How these figures are estimated"):
 
 if queue_clicked:  # after the projection: an encoder or corpus that cannot be read stops it above
     with Store() as store:
-        ids = services.submit_run(store, config, pair_baseline=pair)
+        ids = services.submit_run(store, configs[0], pair_baseline=pair)
         services.ensure_worker(store)
     queued_message.success("Queued " + " and ".join(f"#{i}" for i in ids) + ": follow them on the Runs page.")

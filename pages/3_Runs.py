@@ -1,17 +1,15 @@
 """Runs: a live table of every run; cancel, resume, and each run's error and log."""
-from pathlib import Path
-
 import streamlit as st
 
-from pages._shared import RUN_COLUMNS
-from topicbert import services, views
-from topicbert.store import ACTIVE, RESUMABLE, Store
-from topicbert.worker import log_tail
+from topicbert.runs import services
+from topicbert.runs.processes import log_tail
+from topicbert.runs.store import ACTIVE, RESUMABLE, Store
+from topicbert.studio import frames
+from widgets import RUN_COLUMNS, page_setup
 
 REFRESH_SECONDS = 3
 
-st.set_page_config(page_title="Runs · TopicBERT Studio", page_icon="🌱", layout="wide")
-st.html(Path(__file__).parents[1] / "assets" / "style.css")
+page_setup("Runs")
 
 st.title("Runs")
 
@@ -20,7 +18,7 @@ st.title("Runs")
 def live_table() -> None:
     # only this part reruns every few seconds; a fresh connection each time (threads differ)
     with Store() as store:
-        frame = views.runs_frame(store, limit=200)
+        frame = frames.runs_frame(store, limit=200)
     if frame.empty:
         st.info("No runs yet: queue one on the Train page, or the demo pair on the home page.")
     else:
@@ -33,7 +31,7 @@ def run_detail() -> None:
         runs = store.list_runs(limit=200)
         if not runs:
             return
-        labels = {run["id"]: f"{views.run_label(run)} ({run['status']})" for run in runs}
+        labels = {run["id"]: f"{frames.run_label(run)} ({run['status']})" for run in runs}
         run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_selected")
         run = store.get_run(run_id)
         buttons = st.container(horizontal=True)  # side by side, not spread over columns

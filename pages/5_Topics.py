@@ -3,16 +3,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._shared import choose_topicbert_run
-from topicbert import explore, plots
-from topicbert.config import RunConfig
-from topicbert.corpus import CorpusError, load_corpus
-from topicbert.markdown import escape
-from topicbert.run_files import load_topic_arrays
-from topicbert.store import Store
+from topicbert.data.corpus import CorpusError
+from topicbert.runs.store import Store
+from topicbert.studio import ldavis, topics as topic_views
+from topicbert.studio.run_files import load_topic_arrays
+from topicbert.studio.text import escape
+from widgets import choose_topicbert_run, page_setup
 
-st.set_page_config(page_title="Topics · TopicBERT Studio", page_icon="🌱", layout="wide")
-st.html(Path(__file__).parents[1] / "assets" / "style.css")
+page_setup("Topics")
 
 
 def stamp(run_dir: str) -> float:
@@ -26,15 +24,13 @@ def topic_map(run_dir: str, mtime: float) -> str | None:
     arrays = load_topic_arrays(run_dir)
     if arrays is None:
         return None
-    return plots.ldavis_html(arrays.topic_term, arrays.doc_topic, arrays.doc_lengths, arrays.vocab,
+    return ldavis.ldavis_html(arrays.topic_term, arrays.doc_topic, arrays.doc_lengths, arrays.vocab,
                              arrays.term_frequency)
 
 
 @st.cache_data(max_entries=4, show_spinner="Scoring topic coherence on the corpus...")
-def quality(run_dir: str, config_json: str, topics: list, mtime: float) -> tuple[list[float], float]:
-    config = RunConfig.from_json(config_json)
-    corpus = load_corpus(config.corpus, config.text_col, config.label_col, config.split_col, seed=config.seed)
-    return explore.topic_quality(topics, load_topic_arrays(run_dir).vocab, corpus.texts)
+def quality(run: dict, topics: list, mtime: float) -> tuple[list[float], float]:
+    return topic_views.run_topic_quality(run, topics)
 
 
 st.title("Topics")
@@ -54,8 +50,7 @@ st.iframe(html, height="content")  # our own page: words sit in its JSON with "<
 
 st.subheader("Top words")
 try:
-    coherence, diversity = quality(run["run_dir"], RunConfig.from_dict(run["config"]).to_json(),
-                                   [[(w, float(x)) for w, x in words] for words in topics], stamp(run["run_dir"]))
+    coherence, diversity = quality(run, topics, stamp(run["run_dir"]))
 except CorpusError as error:
     st.warning("Coherence needs the run's corpus, which cannot be read: " + escape(error))
     coherence, diversity = None, None
@@ -66,5 +61,5 @@ if diversity is not None:
     b.metric("mean NPMI", f"{sum(coherence) / len(coherence):.3f}" if coherence else "n/a",
              help="normalised pointwise mutual information of each topic's top words, from their "
                   "co-occurrence in the corpus's documents (-1 to 1, higher is more coherent)")
-st.dataframe(explore.topics_table(topics, coherence), hide_index=True,
+st.dataframe(topic_views.topics_table(topics, coherence), hide_index=True,
              column_config={"NPMI": st.column_config.NumberColumn(format="%.3f")})

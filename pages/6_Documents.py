@@ -3,13 +3,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._shared import choose_topicbert_run
-from topicbert import explore, plots, views
-from topicbert.run_files import RunPredictions, load_predictions
-from topicbert.store import Store
+from topicbert.runs.store import Store
+from topicbert.studio import documents, figures, frames
+from topicbert.studio import topics as topic_views
+from topicbert.studio.run_files import RunPredictions, load_predictions
+from widgets import choose_topicbert_run, page_setup
 
-st.set_page_config(page_title="Documents · TopicBERT Studio", page_icon="🌱", layout="wide")
-st.html(Path(__file__).parents[1] / "assets" / "style.css")
+page_setup("Documents")
 
 
 def stamp(run_dir: str | None) -> float:
@@ -27,34 +27,30 @@ st.title("Documents")
 with Store() as store:
     run = choose_topicbert_run(store, "its test documents", key="documents_run")
     run_id = run["id"]
-    baseline_run = store.get_run(run["paired_run_id"]) if run["paired_run_id"] else None
-    topic_names = explore.topic_labels(store.get_topics(run_id))
+    baseline_run = documents.paired_baseline_run(store, run)
+    topic_names = topic_views.topic_labels(store.get_topics(run_id))
 
 results = predictions(run["run_dir"], stamp(run["run_dir"]))
 if results is None:
     st.warning("This run's test results (test_predictions.npz, test_documents.json) are missing from its folder.")
     st.stop()
-baseline = None
-if baseline_run is not None and baseline_run["status"] == "done":
-    baseline = predictions(baseline_run["run_dir"], stamp(baseline_run["run_dir"]))
-    if baseline is not None and not explore.same_documents(results, baseline):
-        st.warning("The baseline was tested on other documents, so it is left out here.")
-        baseline = None
-if baseline is None:
-    st.caption("No finished baseline paired with this run: only TopicBERT's predictions are shown.")
+baseline, note = documents.comparable_baseline(
+    results, predictions(baseline_run["run_dir"], stamp(baseline_run["run_dir"])) if baseline_run else None)
+if note:
+    st.caption(note)
 
-frame = explore.documents_frame(results, baseline, topic_names)
+frame = documents.documents_frame(results, baseline, topic_names)
 
 st.subheader("Find documents")
 a, b = st.columns(2)
 query = a.text_input("Search the text", key="documents_query")
-agreement = b.selectbox("Which", explore.AGREEMENTS, key="documents_agreement", disabled=baseline is None)
+agreement = b.selectbox("Which", documents.AGREEMENTS, key="documents_agreement", disabled=baseline is None)
 c, d, e = st.columns(3)
 true_labels = c.multiselect("True label", results.classes, key="documents_true")
 predicted = d.multiselect("Predicted by TopicBERT", results.classes, key="documents_predicted")
 topics = e.multiselect("Dominant topic", sorted(set(frame["dominant topic"])) if "dominant topic" in frame else [],
                        key="documents_topic")
-shown = explore.filter_documents(frame, query, true_labels, predicted, topics, agreement, texts=results.texts)
+shown = documents.filter_documents(frame, query, true_labels, predicted, topics, agreement, texts=results.texts)
 st.text(f"{len(shown):,} of {len(frame):,} test documents")
 # the short columns first and the text preview last: every column shows, the preview takes what is left
 st.dataframe(shown, hide_index=True, height=300, column_order=[*shown.columns.drop("text"), "text"],
@@ -76,10 +72,10 @@ left, right = st.columns(2)
 mixtures = results.topic_mixtures
 if mixtures is not None:
     names = topic_names if len(topic_names) == mixtures.shape[1] else [str(k + 1) for k in range(mixtures.shape[1])]
-    left.plotly_chart(plots.visualize_topic_mixture(mixtures[doc], names), key="documents_mixture")
-probabilities = {views.run_label(run): results.probabilities[doc]}
+    left.plotly_chart(figures.visualize_topic_mixture(mixtures[doc], names), key="documents_mixture")
+probabilities = {frames.run_label(run): results.probabilities[doc]}
 if baseline is not None:
-    probabilities[views.run_label(baseline_run)] = baseline.probabilities[doc]
-right.plotly_chart(plots.visualize_class_probabilities(
-    probabilities, results.classes, baseline=views.run_label(baseline_run) if baseline is not None else None),
+    probabilities[frames.run_label(baseline_run)] = baseline.probabilities[doc]
+right.plotly_chart(figures.visualize_class_probabilities(
+    probabilities, results.classes, baseline=frames.run_label(baseline_run) if baseline is not None else None),
     key="documents_probabilities")

@@ -14,12 +14,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import synthetic_documents
-from topicbert import corpora, services
+from topicbert.runs import saved_corpora, services
 from topicbert.config import RunConfig
-from topicbert.corpus import load_corpus
-from topicbert.runner import StoreReporter
-from topicbert.store import Store
-from topicbert.train import train
+from topicbert.data.corpus import load_corpus
+from topicbert.runs.runner import StoreReporter
+from topicbert.runs.store import Store
+from topicbert.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
@@ -62,8 +62,8 @@ def home(tmp_path_factory, tiny_model_dir):
     csv.write_text("text,label,split\n" + "".join(
         f'"{text}",{label},{"test" if i % 4 == 0 else "train"}\n' for i, (text, label) in enumerate(rows[::-1])))
     with Store() as store:
-        corpus_id = corpora.register_corpus(store, load_corpus(csv, split_col="split"), "tiny <b>corpus</b>")
-        config = RunConfig(**corpora.run_settings(store.get_corpus(corpus_id)), model=str(tiny_model_dir),
+        corpus_id = saved_corpora.register_corpus(store, load_corpus(csv, split_col="split"), "tiny <b>corpus</b>")
+        config = RunConfig(**saved_corpora.run_settings(store.get_corpus(corpus_id)), model=str(tiny_model_dir),
                            variant="topicbert", max_len=32, epochs=2, batch_size=8, n_topics=5, tm_hidden=16,
                            bow_min_df=1, bow_drop_top=0.0, nvdm_pretrain_epochs=3, lr=1e-3, eval_batch_size=16,
                            device="cpu")
@@ -80,7 +80,7 @@ def app(home, monkeypatch):
     """AppTest of a page with the worker and the built-in corpus swapped out."""
     monkeypatch.setenv("TOPICBERT_HOME", str(home))
     monkeypatch.setattr(services, "ensure_worker", lambda store, *a, **k: False)
-    monkeypatch.setattr(corpora, "ensure_builtin_corpus", lambda store: None)
+    monkeypatch.setattr(saved_corpora, "ensure_builtin_corpus", lambda store: None)
 
     def make(page: str) -> AppTest:
         return AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
@@ -91,7 +91,7 @@ def app(home, monkeypatch):
 def test_page_runs_on_an_empty_store(page, tmp_path, monkeypatch):
     monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path))
     monkeypatch.setattr(services, "ensure_worker", lambda store, *a, **k: False)
-    monkeypatch.setattr(corpora, "ensure_builtin_corpus", lambda store: None)
+    monkeypatch.setattr(saved_corpora, "ensure_builtin_corpus", lambda store: None)
     at = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
 
@@ -114,7 +114,7 @@ def test_home_queues_the_demo_pair(tmp_path, monkeypatch):
         assert [r["name"] for r in runs] == ["BERT-512", "TopicBERT-128"]
         assert runs[1]["paired_run_id"] == runs[0]["id"]
         assert runs[1]["config"]["limit_train"] == 300
-        assert store.get_corpus(runs[1]["corpus_id"])["name"] == corpora.BUILTIN_NAME
+        assert store.get_corpus(runs[1]["corpus_id"])["name"] == saved_corpora.BUILTIN_NAME
     assert started
 
 

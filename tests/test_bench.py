@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from topicbert.bench import markdown_table, parse_variant
+from topicbert.bench.side_by_side import markdown_table, parse_variant
 
 
 def test_parse_variant_names():

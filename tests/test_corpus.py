@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from topicbert.corpus import (SPLITS, Corpus, CorpusError, _allocate, _split_of_name, builtin_corpus_path,
+from topicbert.data.corpus import (SPLITS, Corpus, CorpusError, _allocate, _split_of_name, builtin_corpus_path,
                               format_summary, limit_corpus, load_corpus, save_corpus, summarize)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

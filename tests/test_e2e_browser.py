@@ -80,12 +80,12 @@ def stop_everything(server: subprocess.Popen, home: Path) -> list:
     """Stop the server's session, the workers and runs the store knows of, then anything else that
     still runs with this home. Returns what could not be stopped."""
     import psutil
-    from topicbert.worker import kill_process_group
+    from topicbert.runs.processes import kill_process_group
 
     groups = [server.pid]  # started in a session of its own: its group is the server alone
     db = home / "topicbert.db"
     if db.exists():
-        from topicbert.store import Store
+        from topicbert.runs.store import Store
         with Store(db) as store:
             # a worker started by the app leads a session of its own; each run leads its own group
             groups += [w["pid"] for w in store.db.query("SELECT pid FROM workers WHERE pid IS NOT NULL")]
@@ -316,7 +316,7 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     assert "#1 and #2" in queued[0], queued
     wait_idle(driver)
     screenshot(driver, "3_train")
-    from topicbert.store import Store
+    from topicbert.runs.store import Store
     with Store(home / "topicbert.db") as store:
         runs = {run["id"]: run for run in store.list_runs()}
     assert {i: runs[i]["name"] for i in runs} == {1: "TopicBERT-128", 2: "BERT-512"}

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from topicbert.energy import (DEFAULT_COUNTRY, EnergyMeter, EnergyReading, carbon_intensity, country_code,
+from topicbert.energy.meter import (DEFAULT_COUNTRY, EnergyMeter, EnergyReading, carbon_intensity, country_code,
                               gpu_ids_for, measure_read_overhead)
 
 

@@ -6,12 +6,12 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from topicbert.batching import (average_chunk_probabilities, collate, length_grouped_order, make_examples)
-from topicbert.bow import TopicVocabulary, VocabularyError
+from topicbert.data.batching import (average_chunk_probabilities, collate, length_grouped_order, make_examples)
+from topicbert.data.vocabulary import TopicVocabulary, VocabularyError
 from topicbert.config import ConfigError, RunConfig
-from topicbert.encoders import ModelNotFoundError, load_encoder, resolve_model
-from topicbert.model import TopicBERT
-from topicbert.nvdm import NVDM
+from topicbert.model.encoders import ModelNotFoundError, load_encoder, resolve_model
+from topicbert.model.topicbert import TopicBERT
+from topicbert.model.nvdm import NVDM
 
 
 def random_bow(n_docs=64, vocab=50, seed=0) -> torch.Tensor:

@@ -12,7 +12,8 @@ import pytest
 
 from topicbert.config import RunConfig
 from topicbert.paths import DEFAULT_HOME
-from topicbert.store import MIGRATIONS, Store, home
+from topicbert.paths import home
+from topicbert.runs.store import MIGRATIONS, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def run_processes(code: str, n: int, home_dir: Path) -> list[str]:
     barrier = home_dir / "barrier"
     barrier.mkdir(parents=True, exist_ok=True)
     # a barrier after the imports, so the bodies really overlap
-    start = (f"import pathlib, sys, time, topicbert.store\nb = pathlib.Path({str(barrier)!r})\n"
+    start = (f"import pathlib, sys, time, topicbert.runs.store\nb = pathlib.Path({str(barrier)!r})\n"
              f"(b / sys.argv[1]).touch()\nwhile len(list(b.iterdir())) < {n}: time.sleep(0.01)\n")
     procs = [subprocess.Popen([sys.executable, "-c", start + textwrap.dedent(code), str(i)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(n)]
@@ -65,7 +66,7 @@ def test_migrations_recorded_once_and_idempotent(store):
 
 
 def test_concurrent_first_open_applies_migrations_once(tmp_path):
-    run_processes("from topicbert.store import Store\nStore().close()\n", 4, tmp_path / "h")
+    run_processes("from topicbert.runs.store import Store\nStore().close()\n", 4, tmp_path / "h")
     with Store(tmp_path / "h" / "topicbert.db") as s:
         assert len(s.applied_migrations()) == len(MIGRATIONS)
 
@@ -159,7 +160,7 @@ def test_racing_claimers_never_claim_a_run_twice(store):
     run_ids = {store.create_run(config()) for _ in range(120)}
     outputs = run_processes("""
         import json, sys, time
-        from topicbert.store import Store
+        from topicbert.runs.store import Store
         me = int(sys.argv[1])
         claimed = []
         with Store() as store:
@@ -178,7 +179,7 @@ def test_concurrent_writers_never_hit_locked(store):
     run_ids = [store.create_run(config()) for _ in range(4)]
     run_processes(f"""
         import sys
-        from topicbert.store import Store
+        from topicbert.runs.store import Store
         run_id = {run_ids}[int(sys.argv[1])]
         with Store() as store:
             for step in range(1, 81):

@@ -13,9 +13,10 @@ from safetensors.torch import load_file
 from transformers import AutoModel
 
 from conftest import SHARED_DATA, needs_shared
-from topicbert.callbacks import Callback
+from topicbert.training.callbacks import Callback
 from topicbert.config import RunConfig
-from topicbert.train import choose_device, train
+from topicbert.training.device import choose_device
+from topicbert.training.loop import train
 
 
 class Recorder(Callback):
@@ -138,10 +139,10 @@ def test_device_is_chosen_automatically_and_overridable():
 
 @needs_shared
 def test_nvdm_beats_a_unigram_model_on_reuters8():
-    from topicbert.bow import TopicVocabulary
-    from topicbert.corpus import load_corpus
-    from topicbert.nvdm import NVDM
-    from topicbert.pretrain import pretrain_nvdm, validation_perplexity
+    from topicbert.data.vocabulary import TopicVocabulary
+    from topicbert.data.corpus import load_corpus
+    from topicbert.model.nvdm import NVDM
+    from topicbert.training.pretrain import pretrain_nvdm, validation_perplexity
 
     corpus = load_corpus(SHARED_DATA / "reuters8")
     texts = {s: [corpus.texts[i] for i in corpus.indices(s)] for s in ("train", "validation", "test")}

@@ -14,10 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from topicbert.train import train
-from topicbert import runner, services, worker
+from topicbert.training.loop import train
+from topicbert import cli
+from topicbert.runs import processes, runner, services, worker
 from topicbert.config import RunConfig
-from topicbert.store import Store, hostname
+from topicbert.runs.store import Store, hostname
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +46,7 @@ def wait_for(condition, timeout: float = 30.0, every: float = 0.1):
 
 
 def group_alive(pgid: int) -> list[psutil.Process]:
-    return worker._group_members({pgid})
+    return processes._group_members({pgid})
 
 
 # ---------------------------------------------------------------- cancel
@@ -124,7 +125,7 @@ def test_worker_kills_a_run_cancelled_elsewhere(store, monkeypatch):
     store.cancel(run_id)  # as another host would: status only
     w.enforce_cancels()
     w.reap()
-    assert not worker.process_alive(pid) and w.children == {}
+    assert not processes.process_alive(pid) and w.children == {}
     assert store.get_run(run_id)["status"] == "cancelled"
 
 
@@ -156,9 +157,9 @@ def test_recover_spares_a_run_its_live_worker_is_starting(store):
 
 
 def test_process_alive_rejects_reused_pids():
-    assert worker.process_alive(os.getpid())
-    assert not worker.process_alive(os.getpid(), started_at=time.time() - 3600 * 24 * 365)
-    assert not worker.process_alive(None)
+    assert processes.process_alive(os.getpid())
+    assert not processes.process_alive(os.getpid(), started_at=time.time() - 3600 * 24 * 365)
+    assert not processes.process_alive(None)
 
 
 def test_ensure_worker_starts_one_detached_worker(store):
@@ -174,16 +175,15 @@ def test_ensure_worker_starts_one_detached_worker(store):
 
 def fake_result(cfg: RunConfig, topics=None):
     summary = {"name": cfg.name, "test_macro_f1": 0.8, "val_macro_f1": 0.75}
-    return types.SimpleNamespace(config=cfg, summary=lambda: dict(summary), per_class={"a": {"f1": 0.8}},
-                                 confusion=[[1]], classes=["a"], topics=topics, train_seconds=40.0)
+    details = dict(summary, per_class={"a": {"f1": 0.8}}, confusion=[[1]], classes=["a"])
+    return types.SimpleNamespace(config=cfg, summary=lambda: dict(summary), details=lambda: dict(details),
+                                 topics=topics, train_seconds=40.0)
 
 
 def fake_training(monkeypatch, plan):
-    """Replace topicbert.train with one that replays `plan(callbacks, resume)`."""
-    module = types.ModuleType("topicbert.train")
-    module.choose_device = lambda requested: types.SimpleNamespace(type="cpu", index=None)
-    module.train = lambda cfg, run_dir, callbacks=(), resume=False: plan(cfg, list(callbacks), resume)
-    monkeypatch.setitem(sys.modules, "topicbert.train", module)
+    """Replace the runner's train() with one that replays `plan(callbacks, resume)`."""
+    monkeypatch.setattr(runner, "train",
+                        lambda cfg, run_dir, callbacks=(), resume=False: plan(cfg, list(callbacks), resume))
 
 
 def evaluate(callbacks, step, f1, spe=10):
@@ -321,41 +321,39 @@ def test_status_line_starts_with_the_id(store):
     assert "step 5/20 (25%)" in line and "0.6123" in line
 
 
-def test_register_cli_commands():
-    parser = argparse.ArgumentParser()
-    services.register_cli(parser.add_subparsers(dest="command"))
+def test_queue_commands_parse():
+    parser = cli.build_parser()
     args = parser.parse_args(["submit", "--corpus", "x.csv", "--pair-baseline", "--max-len", "256"])
-    assert args.handler is services.cmd_submit and args.pair_baseline and args.max_len == 256
+    assert args.handler is cli.cmd_submit and args.pair_baseline and args.max_len == 256
     assert parser.parse_args(["worker", "--exit-when-idle"]).exit_when_idle
     assert parser.parse_args(["status"]).run_id is None
     assert parser.parse_args(["cancel", "3"]).run_id == 3
     assert parser.parse_args(["export", "3", "--out", "d"]).out == "d"
+    assert parser.parse_args(["runner", "7", "--resume"]).handler is cli.cmd_runner
 
 
 def test_command_line_round_trip(store, capsys, tmp_path):
-    assert services.cmd_submit(_submit_args(tmp_path)) == 0
+    assert cli.cmd_submit(_submit_args(tmp_path)) == 0
     out = capsys.readouterr().out.split("\n")
     run_id = int(out[0].split("\t")[0])
-    assert services.cmd_status(argparse.Namespace(run_id=None, limit=10)) == 0
+    assert cli.cmd_status(argparse.Namespace(run_id=None, limit=10)) == 0
     assert capsys.readouterr().out.startswith(f"{run_id + 1:>4}  queued")  # newest first: the baseline
-    assert services.cmd_cancel(argparse.Namespace(run_id=run_id)) == 0
-    assert services.cmd_cancel(argparse.Namespace(run_id=run_id)) == 2
-    assert services.cmd_resume(argparse.Namespace(run_id=run_id)) == 0
-    assert services.cmd_export(argparse.Namespace(run_id=run_id, out=str(tmp_path / "x"))) == 0
-    assert services.cmd_status(argparse.Namespace(run_id=999, limit=10)) == 2
+    assert cli.cmd_cancel(argparse.Namespace(run_id=run_id)) == 0
+    assert cli.cmd_cancel(argparse.Namespace(run_id=run_id)) == 2
+    assert cli.cmd_resume(argparse.Namespace(run_id=run_id)) == 0
+    assert cli.cmd_export(argparse.Namespace(run_id=run_id, out=str(tmp_path / "x"))) == 0
+    assert cli.cmd_status(argparse.Namespace(run_id=999, limit=10)) == 2
 
 
 def _submit_args(tmp_path):
-    parser = argparse.ArgumentParser()
-    services.register_cli(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["submit", "--corpus", str(tmp_path / "c.csv"), "--pair-baseline", "--device", "cpu"])
+    return cli.build_parser().parse_args(["submit", "--corpus", str(tmp_path / "c.csv"), "--pair-baseline", "--device", "cpu"])
 
 
 # ---------------------------------------------------------------- real training (tiny BERT)
 
 def start_worker(*options: str, wait: bool = False):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "topicbert.worker", "--poll", "0.2", *options]
+    command = [sys.executable, "-m", "topicbert", "worker", "--poll", "0.2", *options]
     if wait:
         return subprocess.run(command, env=env, timeout=500, capture_output=True, text=True)
     return subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,

@@ -1,1 +1,19 @@
-"""TopicBERT Studio: TopicBERT (BERT + NVDM topic model) against a BERT baseline, with energy and CO2."""
+"""TopicBERT Studio: TopicBERT (BERT + a neural topic model) against a BERT baseline, with energy and CO2.
+
+Where things live (imports point down this list, never up; tests/test_layout.py checks it):
+
+    config.py, paths.py  RunConfig (every setting of a run) and TOPICBERT_HOME: leaves every layer may use
+    model/               nn.Modules and encoder loading: the topic model, TopicBERT; no I/O
+    data/                corpora (readers with clear errors, uploads), splits, topic vocabulary, batching,
+                         the token cache
+    training/            the loop (callbacks, no store), evaluation, checkpoints, pretraining, result files,
+                         metrics, the device
+    energy/              codecarbon's readings, and a run's projected cost
+    runs/                the SQLite store (every query), the worker, the runner, the services pages and
+                         the command line call, the saved corpus list
+    studio/              what the pages show: frames, figures, run files, LDAvis; never streamlit itself
+    bench/               the side-by-side benchmark and its references
+    cli.py               the command line (python -m topicbert ...)
+
+Nothing in topicbert/ imports streamlit: the widgets live in pages/, app.py and widgets.py.
+"""

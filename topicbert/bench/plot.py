@@ -1,0 +1,33 @@
+"""The benchmark's PNG: test macro-F1 against kWh per variant, with the Pareto front."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen: render straight to a file
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..training.metrics import pareto_front  # noqa: E402
+
+
+def save_pareto_png(rows: list[dict], path: Path, title: str = "") -> None:
+    kwh = [r["kwh"] for r in rows]
+    f1 = [r["test_macro_f1"] for r in rows]
+    front = pareto_front(list(zip(f1, kwh)))
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    ax.scatter(kwh, f1, color="#4c78a8", zorder=3)
+    for row, x, y in zip(rows, kwh, f1):
+        ax.annotate(row["name"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ordered = sorted(front, key=lambda i: kwh[i])
+    # front points ringed in red, joined when there are several
+    ax.plot([kwh[i] for i in ordered], [f1[i] for i in ordered], color="#e45756", linestyle="--",
+            marker="o", markersize=11, markerfacecolor="none", markeredgewidth=2, label="Pareto front", zorder=2)
+    ax.set_xlabel("training energy (kWh)")
+    ax.set_ylabel("test macro-F1")
+    ax.set_title(f"F1 against energy{': ' + title if title else ''}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,270 @@
+"""The command line: python -m topicbert {corpus check, train, submit, worker, status, cancel, resume,
+export, bench}.
+
+Every subcommand is defined here; each handler parses nothing itself and calls the library.
+A person's mistake (a bad corpus, setting or encoder) prints one line and exits with 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .bench.plot import save_pareto_png
+from .bench.side_by_side import DEFAULT_CORPUS, DEFAULT_VARIANTS, report_text, run_bench
+from .config import MODES, VARIANTS, ConfigError, RunConfig
+from .data.batching import tokenize
+from .data.corpus import CorpusError, format_summary, load_corpus, summarize
+from .model.encoders import ModelNotFoundError, load_tokenizer
+from .runs.runner import run_one
+from .runs.services import cancel_run, ensure_worker, export_run, format_status, resume_run, submit_run
+from .runs.store import Store
+from .runs.worker import WORKER_MAX_AGE, serve
+from .training.callbacks import ProgressBar
+from .training.loop import train
+
+USER_ERRORS = (CorpusError, ConfigError, ModelNotFoundError)
+RUN_DEFAULTS = RunConfig(corpus="")
+
+
+# ---------------------------------------------------------------- shared options
+
+def add_corpus_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-col", default="text", help="column holding the document text")
+    parser.add_argument("--label-col", default="label", help="column holding the class label")
+    parser.add_argument("--split-col", default=None, help="column holding train/validation/test")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The settings of one run, shared by `train` and `submit`."""
+    defaults = RUN_DEFAULTS
+    parser.add_argument("--corpus", required=True, help="CSV, TSV, JSONL, ZIP or folder")
+    add_corpus_options(parser)
+    parser.add_argument("--variant", choices=VARIANTS, default=defaults.variant)
+    parser.add_argument("--max-len", type=int, default=defaults.max_len, help="word pieces the encoder sees (32-512)")
+    parser.add_argument("--mode", choices=MODES, default=defaults.mode)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="encoder learning rate")
+    parser.add_argument("--n-topics", type=int, default=defaults.n_topics)
+    parser.add_argument("--alpha", type=float, default=defaults.alpha)
+    parser.add_argument("--limit-train", type=int, default=None, help="stratified subset of training documents")
+    parser.add_argument("--limit-eval", type=int, default=None, help="stratified subset of validation and of test")
+    parser.add_argument("--eval-every", type=int, default=None, help="also evaluate every N steps")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--model", default="default", help="'default', a Hugging Face id in the cache, or a folder")
+    parser.add_argument("--device", default=defaults.device, help="auto, cpu, cuda or mps")
+    parser.add_argument("--nproc", type=int, default=defaults.nproc, help="processes (torchrun) for one run")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(
+        corpus=args.corpus, text_col=args.text_col, label_col=args.label_col, split_col=args.split_col,
+        variant=args.variant, max_len=args.max_len, mode=args.mode, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, n_topics=args.n_topics, alpha=args.alpha,
+        limit_train=args.limit_train, limit_eval=args.limit_eval, eval_every_steps=args.eval_every,
+        seed=args.seed, model=args.model, device=args.device, nproc=args.nproc)
+
+
+# ---------------------------------------------------------------- corpus, train
+
+def cmd_corpus_check(args: argparse.Namespace) -> int:
+    corpus = load_corpus(args.path, args.text_col, args.label_col, args.split_col)
+    tokenizer = load_tokenizer(args.model)
+    summary = summarize(corpus, lambda texts: [len(ids) for ids in tokenize(tokenizer, texts)])
+    print(format_summary(summary))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    run_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"{config.name}-"))
+    result = train(config, run_dir, callbacks=[] if args.json else [ProgressBar()])
+    if result is None:  # a torchrun rank other than 0
+        return 0
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>18}: {value}")
+    return 0
+
+
+# ---------------------------------------------------------------- the queue
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    with Store() as store:
+        ids = submit_run(store, config, args.pair_baseline)
+        for run_id in ids:
+            print(f"{run_id}\tqueued\t{store.get_run(run_id)['name']}")
+        if args.start_worker:
+            ensure_worker(store)
+        elif not store.alive_workers(WORKER_MAX_AGE):
+            print("no worker is running: start one with `python -m topicbert worker`", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return serve(args.exit_when_idle, args.max_parallel, args.poll, args.worker_id, args.device)
+
+
+def cmd_runner(args: argparse.Namespace) -> int:
+    return run_one(args.run_id, args.resume)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with Store() as store:
+        rows = store.run_overview(args.run_id, limit=args.limit)
+        if args.run_id is not None and not rows:
+            print(f"error: no run {args.run_id}", file=sys.stderr)
+            return 2
+        for row in rows:
+            print(format_status(row))
+    return 0
+
+
+def _act_on_run(run_id: int, act: Callable, done: Callable[[dict], str], refusal: str) -> int:
+    """Run `act(store, run_id)`; print `done(run)`, or why the run refused."""
+    with Store() as store:
+        if act(store, run_id):
+            print(done(store.get_run(run_id)))
+            return 0
+        run = store.get_run(run_id)
+        print(f"error: run {run_id} " + (f"is {run['status']}: {refusal}" if run else "does not exist"),
+              file=sys.stderr)
+        return 2
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    return _act_on_run(args.run_id, cancel_run, lambda run: f"{run['id']}\tcancelled", "nothing to cancel")
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _act_on_run(args.run_id, resume_run,
+                       lambda run: f"{run['id']}\tqueued (resumes from step {run['checkpoint_step'] or 0})",
+                       "only an interrupted, cancelled or failed run can be resumed")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with Store() as store:
+        if store.get_run(args.run_id) is None:
+            print(f"error: no run {args.run_id}", file=sys.stderr)
+            return 2
+        for path in export_run(store, args.run_id, Path(args.out)):
+            print(path)
+    return 0
+
+
+# ---------------------------------------------------------------- the benchmark
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col,
+                     split_col=args.split_col, lr=args.lr, batch_size=args.batch_size, model=args.model,
+                     device=args.device)
+    report = run_bench(args.corpus, args.variants.split(","), args.epochs, args.seeds, args.limit_train,
+                       args.limit_eval, args.hf_trainer, base)
+    print(report_text(report))
+    if args.json_file:
+        Path(args.json_file).write_text(json.dumps(report, indent=1))
+    if args.plot:
+        save_pareto_png(report["rows"], Path(args.plot), title=Path(args.corpus).name)
+    return 0
+
+
+# ---------------------------------------------------------------- the parser
+
+def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
+    submit = commands.add_parser("submit", help="queue a run for the background worker")
+    add_run_options(submit)
+    submit.add_argument("--pair-baseline", action="store_true", help="also queue the matching BERT-512 baseline")
+    submit.add_argument("--start-worker", action="store_true", help="start a background worker if none is alive")
+    submit.set_defaults(handler=cmd_submit)
+
+    worker = commands.add_parser("worker", help="run queued runs, one process group each")
+    worker.add_argument("--exit-when-idle", action="store_true", help="stop once the queue is empty")
+    worker.add_argument("--max-parallel", type=int, default=1, help="runs at once on this device")
+    worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks at the queue")
+    worker.add_argument("--device", default=None, help="device kind served (default: detected)")
+    worker.add_argument("--worker-id", type=int, default=None, help=argparse.SUPPRESS)
+    worker.set_defaults(handler=cmd_worker)
+
+    # what the worker starts for each run (through torchrun when a run asks for several processes)
+    runner = commands.add_parser("runner")
+    runner.add_argument("run_id", type=int)
+    runner.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    runner.set_defaults(handler=cmd_runner)
+
+    status = commands.add_parser("status", help="one line per run: status, progress, F1, energy")
+    status.add_argument("run_id", type=int, nargs="?", default=None)
+    status.add_argument("--limit", type=int, default=50, help="newest runs shown")
+    status.set_defaults(handler=cmd_status)
+
+    for name, handler, text in (("cancel", cmd_cancel, "stop a queued or running run"),
+                                ("resume", cmd_resume, "queue an interrupted or cancelled run again")):
+        parser = commands.add_parser(name, help=text)
+        parser.add_argument("run_id", type=int)
+        parser.set_defaults(handler=handler)
+
+    export = commands.add_parser("export", help="write a run's metrics and emissions as CSV")
+    export.add_argument("run_id", type=int)
+    export.add_argument("--out", required=True, help="folder for the CSV files")
+    export.set_defaults(handler=cmd_export)
+
+
+def _add_bench_command(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="every variant side by side, with energy and speedups")
+    bench.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="default: ../shared/data/20news-bydate.zip")
+    add_corpus_options(bench)
+    bench.add_argument("--variants", default=DEFAULT_VARIANTS,
+                       help="comma-separated, like bert-512,topicbert-128-partition; a suffix +nogroup "
+                            "(random instead of length-grouped batches) or +compile (torch.compile) "
+                            "adds an ablation row")
+    bench.add_argument("--epochs", type=int, default=1)
+    bench.add_argument("--seeds", type=int, default=1)
+    bench.add_argument("--limit-train", type=int, default=None)
+    bench.add_argument("--limit-eval", type=int, default=None)
+    bench.add_argument("--lr", type=float, default=RUN_DEFAULTS.lr)
+    bench.add_argument("--batch-size", type=int, default=RUN_DEFAULTS.batch_size)
+    bench.add_argument("--model", default="default")
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--hf-trainer", action="store_true", help="add the Hugging Face Trainer row")
+    bench.add_argument("--json", dest="json_file", default=None, help="write everything to this file")
+    bench.add_argument("--plot", default=None, help="PNG of F1 against kWh with the Pareto front")
+    bench.set_defaults(handler=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m topicbert", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    corpus = commands.add_parser("corpus", help="inspect a corpus")
+    corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True)
+    check = corpus_commands.add_parser("check", help="read a corpus and print its summary")
+    check.add_argument("path")
+    add_corpus_options(check)
+    check.add_argument("--model", default="default", help="tokenizer used to count word pieces")
+    check.set_defaults(handler=cmd_corpus_check)
+
+    train = commands.add_parser("train", help="train and evaluate one model in this process")
+    add_run_options(train)
+    train.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
+    train.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    train.set_defaults(handler=cmd_train)
+
+    _add_queue_commands(commands)
+    _add_bench_command(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

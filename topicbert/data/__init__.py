@@ -1,0 +1,5 @@
+"""Documents from disk to batches: corpus readers with clear errors, uploads, splits, the topic
+vocabulary and sparse bag of words, tokenising, truncate/partition batching, the token cache.
+
+May import: config, paths. Never the model, training, runs or studio folders.
+"""

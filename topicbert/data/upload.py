@@ -1,0 +1,65 @@
+"""An uploaded corpus file: kept on disk for the reader, and its first rows for choosing columns.
+
+The preview splits columns as the reader does (corpus.sniff_delimiter), so the columns offered
+are the columns the reader will find."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+from .corpus import CorpusError, sniff_delimiter
+
+UPLOAD_TYPES = ("csv", "tsv", "txt", "jsonl", "ndjson", "zip")
+TABLE_TYPES = ("csv", "tsv", "txt")
+JSONL_TYPES = ("jsonl", "ndjson")
+
+
+def stash_upload(name: str, data: bytes, folder: Path) -> Path:
+    """Write the bytes once under `folder`, by content hash; the file keeps its name's extension,
+    which is how the reader tells formats apart. Returns the path."""
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    # only the last path part, in safe characters: a name is never a path out of the folder
+    safe = re.sub(r"[^\w.\-]", "_", Path(name.replace("\\", "/")).name).lstrip(".") or "upload"
+    path = folder / digest / safe
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{safe}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def kind(path: Path) -> str:
+    return path.suffix.lower().lstrip(".")
+
+
+def preview_rows(path: Path, n: int = 5) -> Optional[pd.DataFrame]:
+    """The first `n` rows of a CSV, TSV or JSONL file, all as text; None for a ZIP or when the
+    rows cannot be parsed (the reader then says what is wrong)."""
+    suffix = kind(path)
+    try:
+        if suffix in TABLE_TYPES:
+            with path.open(encoding="utf-8", errors="replace") as f:
+                header = next((line for line in f if line.strip()), "")
+            separator = sniff_delimiter(header, path.suffix.lower(), path.name)
+            return pd.read_csv(path, sep=separator, nrows=n, dtype=str, keep_default_na=False,
+                               encoding="utf-8", encoding_errors="replace", on_bad_lines="skip")
+        if suffix in JSONL_TYPES:
+            rows = []
+            with path.open(encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    if line.strip():
+                        row = json.loads(line)
+                        if isinstance(row, dict):
+                            rows.append({k: str(v) for k, v in row.items()})
+                    if len(rows) == n:
+                        break
+            return pd.DataFrame(rows)
+    except (ValueError, UnicodeError, CorpusError):  # JSON and CSV parser errors are ValueErrors
+        return None
+    return None

@@ -1,0 +1,4 @@
+"""The models: the neural topic model, the TopicBERT module and its baseline head, encoder loading.
+
+nn.Modules only: no files, no store, no corpus. May import: config (nothing else of topicbert).
+"""

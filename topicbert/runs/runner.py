@@ -1,0 +1,163 @@
+"""One queued run, start to end: `python -m topicbert runner RUN_ID [--resume]`.
+
+The worker starts it (through torchrun when the run asks for several processes). It
+trains with callbacks that write progress, metrics, energy, topics and final results to
+the store, and records the run's end itself. Under torchrun only rank 0 writes.
+A run still `queued` is claimed here, so torchrun can also be launched by hand.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+from ..config import RunConfig
+from ..energy.meter import DEFAULT_TRACKING_MODE, EnergyMeter, gpu_ids_for
+from ..training.callbacks import Callback
+from ..training.device import choose_device, world
+from ..training.loop import train
+from .store import Store, run_folder
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_SECONDS = 1.0
+HEARTBEAT_SECONDS = 10.0
+
+
+class StoreReporter(Callback):
+    """Writes what training reports to the store (rank 0 only)."""
+
+    def __init__(self, store: Store, run_id: int, meter: Optional[EnergyMeter] = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.meter = meter
+        self.best: Optional[dict] = None
+        self.step = 0
+        self.total_steps = 0
+        self.steps_per_epoch = 1
+        self._last_progress = 0.0
+
+    def on_start(self, info: dict[str, Any]) -> None:
+        self.step, self.total_steps = info["start_step"], info["total_steps"]
+        self.steps_per_epoch = max(info["steps_per_epoch"], 1)
+        # a resumed run restarts at its checkpoint: what came after it is recorded again
+        self.store.truncate_history(self.run_id, after_step=self.step)
+        if self.meter is not None:
+            self.meter.base = self.store.last_energy(self.run_id)
+        self.best = self.store.best_evaluation(self.run_id)
+        self.store.set_best_metrics(self.run_id, self.best)
+        self.store.set_device(self.run_id, info["device"])
+        self._progress(force=True)
+
+    def on_step(self, step: int, total_steps: int) -> None:
+        self.step, self.total_steps = step, total_steps
+        self._progress()
+
+    def on_evaluate(self, step: int, epoch: float, wall_seconds: float, metrics: dict[str, float]) -> None:
+        self.store.add_metrics(self.run_id, step, epoch, wall_seconds, metrics)
+        if self.best is None or metrics["val_macro_f1"] > self.best["val_macro_f1"]:
+            self.best = {"step": step, "epoch": epoch, "wall_seconds": wall_seconds, **metrics}
+            self.store.set_best_metrics(self.run_id, self.best)
+        self._energy(step, epoch, wall_seconds)
+        self._progress(force=True)
+
+    def on_checkpoint(self, step: int, epoch: float, path: Path) -> None:
+        self.store.set_checkpoint(self.run_id, step)
+
+    def on_end(self, result: Any) -> None:
+        self._energy(self.step, self.step / self.steps_per_epoch, result.train_seconds)
+        if result.topics:
+            self.store.set_topics(self.run_id, result.topics)
+        self.store.set_final_metrics(self.run_id, result.details())
+
+    def _energy(self, step: int, epoch: float, wall_seconds: float) -> None:
+        reading = self.meter.read() if self.meter is not None else None
+        if reading is not None:
+            self.store.add_energy(self.run_id, step, epoch, wall_seconds, reading.to_row())
+
+    def _progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_progress >= PROGRESS_EVERY_SECONDS:
+            self.store.set_progress(self.run_id, self.step, self.total_steps)
+            self._last_progress = now
+
+
+class Heartbeat:
+    """A daemon thread that says the run's process is alive, even in long evaluations."""
+
+    def __init__(self, db_path: Path, run_id: int, every: float = HEARTBEAT_SECONDS) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(db_path, run_id, every), daemon=True)
+
+    def _beat(self, db_path: Path, run_id: int, every: float) -> None:
+        with Store(db_path) as store:  # a connection of its own: sqlite connections stay in their thread
+            while not self._stop.wait(every):
+                store.heartbeat_run(run_id)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume: bool) -> int:
+    """Train rank 0's part of a claimed run and record its end. 0 done, 1 failed."""
+    _, world_size = world()
+    meter = EnergyMeter(
+        gpu_ids=gpu_ids_for(str(choose_device(config.device)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))),
+        # the ranks are siblings, not children: only the machine view counts them all
+        tracking_mode="machine" if world_size > 1 else DEFAULT_TRACKING_MODE)
+    meter.start()
+    store.set_energy_info(run_id, meter.info())
+    try:
+        with Heartbeat(store.path, run_id):
+            train(config, run_dir, [StoreReporter(store, run_id, meter)], resume=resume)
+    except Exception:
+        log.exception("run %s failed", run_id)
+        store.finish_run(run_id, "failed", traceback.format_exc())
+        return 1
+    finally:
+        meter.stop()
+    store.finish_run(run_id, "done")
+    return 0
+
+
+def follow(run_id: int, resume: bool) -> int:
+    """A torchrun rank other than 0: trains its share, never opens the store (it may be
+    on another node, where only the run folder is shared)."""
+    run_dir = run_folder(run_id)
+    config = RunConfig.from_json((run_dir / "config.json").read_text())
+    # a run folder holds a checkpoint only if an earlier attempt made one: rank 0 resumes then too
+    train(config, run_dir, resume=resume or (run_dir / "checkpoint").exists())
+    return 0
+
+
+def run_one(run_id: int, resume: bool = False) -> int:
+    """The runner's entry point (`python -m topicbert runner RUN_ID`): 0 done, 1 failed, 2 refused."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s runner %(levelname)s %(message)s")
+    if world()[0] != 0:
+        return follow(run_id, resume)
+    with Store() as store:
+        run = store.get_run(run_id)
+        if run is None:
+            print(f"error: no run {run_id} in {store.path}", file=sys.stderr)
+            return 2
+        config = RunConfig.from_dict(run["config"])
+        # train() continues from the checkpoint if there is one, else starts afresh
+        resume = resume or run["resume"]
+        if run["status"] == "queued":
+            if not store.claim_run(run_id, None, choose_device(config.device).type, pid=os.getpid()):
+                print(f"error: run {run_id} was just claimed by another process", file=sys.stderr)
+                return 2
+        elif run["status"] != "running":
+            print(f"error: run {run_id} is {run['status']}; resume it to run it again", file=sys.stderr)
+            return 2
+        return execute(store, run_id, config, Path(run["run_dir"]), resume)

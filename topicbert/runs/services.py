@@ -1,0 +1,139 @@
+"""What the pages and the command line call: submit a run (or a pair), cancel, resume,
+export, a run's status line, and make sure a worker is alive."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from ..config import ConfigError, RunConfig
+from .processes import KILL_GRACE_SECONDS, child_environment, kill_process_group, process_alive, worker_command
+from .store import Store, hostname
+from .worker import WORKER_MAX_AGE
+
+BASELINE_MAX_LEN = 512
+PROJECT_NAME = "topicbert"
+
+
+def baseline_config(config: RunConfig) -> RunConfig:
+    """The paper's reference for a run: BERT-512, truncated, all else equal (corpus, splits,
+    limits, seed, epochs, model, optimiser), so the comparison is fair."""
+    if config.variant == "bert" and config.max_len == BASELINE_MAX_LEN and config.mode == "truncate":
+        raise ConfigError("this run is already the BERT-512 baseline: there is nothing to pair it with")
+    return config.replace(variant="bert", max_len=BASELINE_MAX_LEN, mode="truncate",
+                          partition_budget=max(config.partition_budget, BASELINE_MAX_LEN))
+
+
+def submit_run(store: Store, config: RunConfig, pair_baseline: bool = False) -> list[int]:
+    """Queue a run (and its BERT-512 baseline, linked as its paired run); returns their ids."""
+    corpus = store.find_corpus(config.corpus)
+    corpus_id = corpus["id"] if corpus else None
+    baseline = baseline_config(config) if pair_baseline else None  # refuse before queueing anything
+    ids = [store.create_run(config, corpus_id)]
+    if baseline is not None:
+        ids.append(store.create_run(baseline, corpus_id))
+        store.set_paired(ids[0], ids[1])
+    return ids
+
+
+def ensure_worker(store: Store, max_age: float = WORKER_MAX_AGE) -> bool:
+    """Start a detached worker if none has a fresh heartbeat; True if one was started."""
+    if store.alive_workers(max_age):  # the usual case, and a read: no write lock taken
+        return False
+    worker_id = store.reserve_worker_start(max_age)
+    if worker_id is None:
+        return False
+    logs = store.path.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "worker.log", "ab") as out:
+        popen = subprocess.Popen(
+            worker_command(worker_id), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            cwd=store.path.parent, env=child_environment(store.path), start_new_session=True)  # outlives the app
+    store.update_worker(worker_id, "starting", pid=popen.pid)
+    return True
+
+
+def cancel_run(store: Store, run_id: int, grace: float = KILL_GRACE_SECONDS) -> bool:
+    """Cancel a queued or running run; a running one's processes are gone within seconds.
+    False if the run was not queued or running."""
+    before = store.cancel(run_id)
+    if before is None:
+        return False
+    # on this host kill it now; a worker elsewhere sees the status and kills its own child
+    if (before["status"] == "running" and before["host"] == hostname() and before["pgid"]
+            and process_alive(before["pid"], before["started_at"])):
+        kill_process_group(before["pgid"], grace)
+    return True
+
+
+def resume_run(store: Store, run_id: int) -> bool:
+    """Queue an interrupted, cancelled or failed run again; it continues from its checkpoint."""
+    return store.requeue(run_id, resume=True)
+
+
+# ---------------------------------------------------------------- export
+
+def _codecarbon_columns() -> list[str]:
+    """The columns of codecarbon's emissions.csv, in its order, from the installed package."""
+    from codecarbon.output_methods.emissions_data import EmissionsData
+    return [f.name for f in dataclasses.fields(EmissionsData)]
+
+
+def emissions_rows(store: Store, run_id: int) -> list[dict]:
+    """One codecarbon-shaped row per energy reading: cumulative over the whole run."""
+    run = store.get_run(run_id)
+    columns = _codecarbon_columns()
+    rows = []
+    for reading in store.list_energy(run_id):
+        row = {column: reading["codecarbon"].get(column, "") for column in columns}
+        duration = reading["duration_s"] or 0.0
+        row.update(
+            timestamp=datetime.fromtimestamp(reading["created_at"]).strftime("%Y-%m-%dT%H:%M:%S"),
+            project_name=PROJECT_NAME, run_id=str(run_id), experiment_id=run["name"], duration=duration,
+            emissions=reading["kg_co2e"], emissions_rate=reading["kg_co2e"] / duration if duration else 0.0,
+            cpu_power=reading["cpu_power_w"], gpu_power=reading["gpu_power_w"], ram_power=reading["ram_power_w"],
+            cpu_energy=reading["cpu_kwh"], gpu_energy=reading["gpu_kwh"], ram_energy=reading["ram_kwh"],
+            energy_consumed=reading["kwh"], country_name=reading["country_name"],
+            country_iso_code=reading["country"])
+        rows.append({column: row[column] for column in columns})
+    return rows
+
+
+def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
+    """Write the run's metrics (one row per evaluation) and its energy readings (codecarbon's
+    emissions.csv columns) as CSV; returns the two paths."""
+    if store.get_run(run_id) is None:
+        raise KeyError(f"no run {run_id}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = store.metrics_table(run_id)
+    names = sorted({key for row in table for key in row} - {"step", "epoch", "wall_seconds"})
+    metrics_path = out_dir / f"run-{run_id}-metrics.csv"
+    with metrics_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["step", "epoch", "wall_seconds", *names])
+        writer.writeheader()
+        writer.writerows(table)
+    emissions_path = out_dir / f"run-{run_id}-emissions.csv"
+    with emissions_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_codecarbon_columns())
+        writer.writeheader()
+        writer.writerows(emissions_rows(store, run_id))
+    return [metrics_path, emissions_path]
+
+
+# ---------------------------------------------------------------- status
+
+def format_status(row: dict) -> str:
+    """One line: id, status, name, progress, latest val macro-F1, kWh, CO2."""
+    total = row["total_steps"]
+    progress = f"step {row['step']}/{total} ({100 * row['step'] // total}%)" if total else "step -"
+    f1 = f"{row['val_macro_f1']:.4f}" if row["val_macro_f1"] is not None else "-"
+    kwh = f"{row['kwh']:.6f}" if row["kwh"] is not None else "-"
+    co2 = f"{1000 * row['kg_co2e']:.3f}" if row["kg_co2e"] is not None else "-"
+    pair = f"  baseline #{row['paired_run_id']}" if row["paired_run_id"] else ""
+    lines = [line for line in (row["error"] or "").splitlines() if line.strip()]
+    why = f"  ({lines[-1].strip()[:120]})" if lines and row["status"] in ("failed", "interrupted") else ""
+    return (f"{row['id']:>4}  {row['status']:<11}  {row['name']:<24}  {progress:<22}  val macro-F1 {f1}  "
+            f"{kwh} kWh  {co2} g CO2e{pair}{why}")

@@ -1,0 +1,570 @@
+"""The SQLite store: schema, migrations and every query of the project (sqlite-utils).
+
+One database file under TOPICBERT_HOME, shared by the app, the worker, the runners and the
+command line, each in its own process. The schema is made and changed with sqlite-utils' table
+API (create, add_column, transform, create_index), and rows are written with it (insert, update,
+delete_where). WAL lets readers go on while one process writes; write transactions take the
+write lock up front (BEGIN IMMEDIATE) and are retried with backoff, so writers in several
+processes never fail with "database is locked".
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
+
+import pandas as pd
+import sqlite_utils
+from sqlite_utils.db import ForeignKey, NotFoundError
+
+from ..config import RunConfig
+from ..paths import home
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+RESUMABLE = ("interrupted", "cancelled", "failed")
+ENDED = ("done", "failed", "cancelled", "interrupted")
+BUSY_TIMEOUT_MS = 30_000
+WRITE_ATTEMPTS = 12
+ERROR_CHARS = 8_000  # keep the tail of a traceback or log, not megabytes of it
+METRICS_COLUMNS = ["run_id", "run_name", "step", "epoch", "wall_seconds", "name", "value"]
+
+T = TypeVar("T")
+
+
+def default_db_path() -> Path:
+    return home() / "topicbert.db"
+
+
+def run_folder(run_id: int, root: Optional[Path] = None) -> Path:
+    """A run's folder: its config.json, log, checkpoints and result files."""
+    return (root or home()) / "runs" / str(run_id)
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def _is_lock_error(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+def _loads(value: Optional[str]) -> Any:
+    return json.loads(value) if value else None
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _fk(table: str, column: str, other: str, on_delete: str) -> ForeignKey:
+    return ForeignKey(table=table, column=column, other_table=other, other_column="id", on_delete=on_delete)
+
+
+# ---------------------------------------------------------------- migrations
+# Numbered, applied once each, in order; the `migrations` table records which ran.
+# Never change what one that has shipped does to a database: add the next.
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["corpora"].create({"id": int, "name": str, "source": str, "n_docs": int, "n_classes": int,
+                          "counts": str, "path": str, "created_at": float},
+                         pk="id", not_null={"name", "created_at"})
+    db["corpora"].create_index(["name"], index_name="corpora_by_name", unique=True)
+    db["runs"].create(
+        {"id": int, "config": str, "corpus_id": int, "name": str, "variant": str, "status": str, "resume": int,
+         "worker_id": int, "pid": int, "pgid": int, "host": str, "device": str, "created_at": float,
+         "queued_at": float, "started_at": float, "finished_at": float, "heartbeat_at": float, "error": str,
+         "best_metrics": str, "final_metrics": str, "step": int, "total_steps": int, "checkpoint_step": int,
+         "paired_run_id": int, "run_dir": str, "log_path": str, "energy_info": str},
+        pk="id", not_null={"config", "name", "variant", "status", "resume", "created_at", "queued_at", "step"},
+        defaults={"status": "queued", "resume": 0, "step": 0},
+        foreign_keys=[_fk("runs", "corpus_id", "corpora", "SET NULL"),
+                      _fk("runs", "paired_run_id", "runs", "SET NULL")])
+    db["runs"].create_index(["status", "id"], index_name="runs_by_status")
+    db["metrics"].create({"run_id": int, "step": int, "epoch": float, "wall_seconds": float, "name": str,
+                          "value": float},
+                         not_null={"run_id", "step", "name"}, foreign_keys=[_fk("metrics", "run_id", "runs", "CASCADE")])
+    db["metrics"].create_index(["run_id", "name", "step"], index_name="metrics_by_run")
+    db["energy"].create(
+        {"run_id": int, "step": int, "epoch": float, "wall_seconds": float, "created_at": float,
+         "duration_s": float, "cpu_kwh": float, "gpu_kwh": float, "ram_kwh": float, "kwh": float,
+         "kg_co2e": float, "cpu_power_w": float, "gpu_power_w": float, "ram_power_w": float, "country": str,
+         "country_name": str, "carbon_intensity": float, "cpu_measured": int, "gpu_measured": int,
+         "ram_measured": int, "measured": str, "codecarbon": str},
+        not_null={"run_id", "step", "created_at"}, foreign_keys=[_fk("energy", "run_id", "runs", "CASCADE")])
+    db["energy"].create_index(["run_id", "step"], index_name="energy_by_run")
+    db["topics"].create({"run_id": int, "topic": int, "words": str}, pk=("run_id", "topic"),
+                        not_null={"run_id", "topic", "words"},
+                        foreign_keys=[_fk("topics", "run_id", "runs", "CASCADE")])
+    db["workers"].create({"id": int, "pid": int, "host": str, "device": str, "started_at": float,
+                          "heartbeat_at": float, "state": str},
+                         pk="id", not_null={"host", "started_at", "heartbeat_at", "state"})
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
+    (1, "initial schema", _m001_initial),
+]
+
+
+# ---------------------------------------------------------------- the store
+
+class Store:
+    """One connection to the database; open one per process, thread or Streamlit call."""
+
+    def __init__(self, path: Optional[Path | str] = None) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; every write below opens its own
+        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._retry(self._enable_wal)
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing
+
+    def _enable_wal(self) -> None:
+        if self.db.journal_mode != "wal":
+            self.db.enable_wal()
+
+    @staticmethod
+    def _retry(fn: Callable[[], T]) -> T:
+        """busy_timeout already waits; this covers what it does not (lock upgrades, WAL recovery)."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return fn()
+            except sqlite3.OperationalError as error:
+                if not _is_lock_error(error) or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(2.0, 0.02 * 2 ** attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite_utils.Database]:
+        # the write lock is taken at BEGIN, so a transaction never fails half-way on an upgrade;
+        # sqlite-utils' own writes inside it become savepoints
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+
+    def _write(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        def attempt() -> T:
+            with self._immediate() as db:
+                return fn(db)
+        return self._retry(attempt)
+
+    def _update(self, table: str, pk: Any, values: dict) -> bool:
+        """Set `values` on one row; False (and nothing written) if the row is gone."""
+        def update(db: sqlite_utils.Database) -> bool:
+            try:
+                db[table].update(pk, values)
+                return True
+            except NotFoundError:
+                return False
+        return self._write(update)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        return self._retry(lambda: list(self.db.query(sql, params)))
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Optional[dict]:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database has not seen; returns their numbers."""
+        def apply(db: sqlite_utils.Database) -> list[int]:
+            db["migrations"].create({"id": int, "name": str, "applied_at": float}, pk="id",
+                                    not_null={"name", "applied_at"}, if_not_exists=True)
+            done = {row["id"] for row in db["migrations"].rows}
+            applied = []
+            for number, name, migration in MIGRATIONS:
+                if number not in done:
+                    migration(db)
+                    db["migrations"].insert({"id": number, "name": name, "applied_at": time.time()})
+                    applied.append(number)
+            return applied
+        # checked first without the write lock: the common case is a database already up to date
+        if self.db["migrations"].exists():
+            done = {row["id"] for row in self._rows("SELECT id FROM migrations")}
+            if all(number in done for number, _, _ in MIGRATIONS):
+                return []
+        return self._write(apply)
+
+    def applied_migrations(self) -> list[dict]:
+        return self._rows("SELECT id, name, applied_at FROM migrations ORDER BY id")
+
+    # -- corpora
+
+    def add_corpus(self, name: str, source: str, n_docs: int, n_classes: int, counts: dict,
+                   path: Optional[str] = None) -> int:
+        return self._write(lambda db: db["corpora"].insert(
+            {"name": name, "source": source, "n_docs": n_docs, "n_classes": n_classes, "counts": json.dumps(counts),
+             "path": path, "created_at": time.time()}).last_pk)
+
+    def set_corpus_path(self, corpus_id: int, path: str) -> None:
+        self._update("corpora", corpus_id, {"path": path})
+
+    def corpus_file(self, corpus_id: int) -> Path:
+        """Where the corpus module keeps the parsed copy of a corpus."""
+        folder = self.path.parent / "corpora"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{corpus_id}.jsonl"
+
+    @staticmethod
+    def _corpus(row: Optional[dict]) -> Optional[dict]:
+        if row is not None:
+            row["counts"] = _loads(row["counts"])
+        return row
+
+    def get_corpus(self, corpus_id: int) -> Optional[dict]:
+        return self._corpus(self._one("SELECT * FROM corpora WHERE id = ?", (corpus_id,)))
+
+    def find_corpus(self, name_or_path: str) -> Optional[dict]:
+        """The corpus a run's `corpus` setting names: by name, or by its parsed copy's path."""
+        return self._corpus(self._one(
+            "SELECT * FROM corpora WHERE name = ? OR path = ? ORDER BY id LIMIT 1", (name_or_path, name_or_path)))
+
+    def list_corpora(self) -> list[dict]:
+        return [self._corpus(row) for row in self._rows("SELECT * FROM corpora ORDER BY id")]
+
+    def delete_corpus(self, corpus_id: int) -> None:
+        """Runs stay; their corpus_id becomes NULL."""
+        self._write(lambda db: db["corpora"].delete_where("id = ?", [corpus_id]))
+
+    # -- runs
+
+    def create_run(self, config: RunConfig, corpus_id: Optional[int] = None,
+                   paired_run_id: Optional[int] = None) -> int:
+        def insert(db: sqlite_utils.Database) -> int:
+            now = time.time()
+            run_id = db["runs"].insert({"config": config.to_json(), "corpus_id": corpus_id, "name": config.name,
+                                        "variant": config.variant, "status": "queued", "created_at": now,
+                                        "queued_at": now, "paired_run_id": paired_run_id}).last_pk
+            run_dir = run_folder(run_id, self.path.parent)
+            db["runs"].update(run_id, {"run_dir": str(run_dir), "log_path": str(run_dir / "run.log")})
+            # also beside the run: torchrun ranks on other nodes read it there, not from SQLite
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.json").write_text(config.to_json())
+            return run_id
+        return self._write(insert)
+
+    def set_paired(self, run_id: int, paired_run_id: int) -> None:
+        self._update("runs", run_id, {"paired_run_id": paired_run_id})
+
+    @staticmethod
+    def _run(row: Optional[dict]) -> Optional[dict]:
+        if row is not None:
+            for key in ("config", "best_metrics", "final_metrics", "energy_info"):
+                row[key] = _loads(row[key])
+            row["resume"] = bool(row["resume"])
+        return row
+
+    def get_run(self, run_id: int) -> Optional[dict]:
+        """The run's row; config, best_metrics, final_metrics and energy_info decoded to dicts."""
+        return self._run(self._one("SELECT * FROM runs WHERE id = ?", (run_id,)))
+
+    def run_config(self, run_id: int) -> RunConfig:
+        row = self._one("SELECT config FROM runs WHERE id = ?", (run_id,))
+        if row is None:
+            raise KeyError(f"no run {run_id}")
+        return RunConfig.from_json(row["config"])
+
+    def list_runs(self, status: Optional[str | Sequence[str]] = None, limit: Optional[int] = None) -> list[dict]:
+        """Newest first."""
+        statuses = [status] if isinstance(status, str) else list(status or [])
+        where = f"WHERE status IN ({_marks(statuses)})" if statuses else ""
+        sql = f"SELECT * FROM runs {where} ORDER BY id DESC" + (" LIMIT ?" if limit else "")
+        params = statuses + ([limit] if limit else [])
+        return [self._run(row) for row in self._rows(sql, params)]
+
+    def run_overview(self, run_id: Optional[int] = None, limit: int = 50) -> list[dict]:
+        """One row per run for status lists: progress, latest val macro-F1, cumulative kWh and CO2."""
+        where = "WHERE r.id = ?" if run_id is not None else ""
+        params: list[Any] = [run_id] if run_id is not None else []
+        return self._rows(
+            "SELECT r.id, r.status, r.name, r.variant, r.step, r.total_steps, r.device, r.host, "
+            "r.paired_run_id, r.created_at, r.started_at, r.finished_at, r.error, "
+            "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_macro_f1' "
+            " ORDER BY m.step DESC LIMIT 1) AS val_macro_f1, "
+            "(SELECT kwh FROM energy e WHERE e.run_id = r.id ORDER BY e.step DESC, e.created_at DESC LIMIT 1) AS kwh, "
+            "(SELECT kg_co2e FROM energy e WHERE e.run_id = r.id ORDER BY e.step DESC, e.created_at DESC LIMIT 1) "
+            "AS kg_co2e "
+            f"FROM runs r {where} ORDER BY r.id DESC LIMIT ?", params + [limit])
+
+    def claim_next_run(self, worker_id: Optional[int], device: str, host: Optional[str] = None,
+                       max_running: int = 1) -> Optional[dict]:
+        """Atomically take the oldest queued run this device can serve, or None.
+
+        At most `max_running` runs go at once on one host and device kind, whichever
+        worker claimed them. A `cpu` run may go to any device; `auto` goes anywhere.
+        """
+        host = host or hostname()
+        accepted = sorted({"auto", "cpu", device})
+
+        def claim(db: sqlite_utils.Database) -> Optional[int]:
+            # the runner refines the device to e.g. cuda:0: still the same kind
+            busy = db["runs"].count_where("status = 'running' AND host = ? AND (device = ? OR device LIKE ?)",
+                                          [host, device, f"{device}:%"])
+            if busy >= max_running:
+                return None
+            row = next(db["runs"].rows_where(
+                f"status = 'queued' AND json_extract(config, '$.device') IN ({_marks(accepted)})", accepted,
+                order_by="id", select="id", limit=1), None)
+            if row is None:
+                return None
+            self._mark_running(db, row["id"], worker_id, device, host)
+            return row["id"]
+
+        run_id = self._write(claim)
+        return self.get_run(run_id) if run_id is not None else None
+
+    def claim_run(self, run_id: int, worker_id: Optional[int], device: str, pid: Optional[int] = None,
+                  host: Optional[str] = None) -> bool:
+        """Take one given queued run (a torchrun launched by hand claims its own run)."""
+        host = host or hostname()
+
+        def claim(db: sqlite_utils.Database) -> bool:
+            if self._status(db, run_id) != "queued":
+                return False
+            self._mark_running(db, run_id, worker_id, device, host)
+            if pid is not None:
+                db["runs"].update(run_id, {"pid": pid, "pgid": os.getpgid(pid)})
+            return True
+        return self._write(claim)
+
+    @staticmethod
+    def _status(db: sqlite_utils.Database, run_id: int) -> Optional[str]:
+        try:
+            return db["runs"].get(run_id)["status"]
+        except NotFoundError:
+            return None
+
+    @staticmethod
+    def _mark_running(db: sqlite_utils.Database, run_id: int, worker_id: Optional[int], device: str,
+                      host: str) -> None:
+        now = time.time()
+        db["runs"].update(run_id, {"status": "running", "worker_id": worker_id, "device": device, "host": host,
+                                   "pid": None, "pgid": None, "started_at": now, "heartbeat_at": now,
+                                   "finished_at": None, "error": None})
+
+    def set_process(self, run_id: int, pid: int, pgid: int) -> None:
+        self._update("runs", run_id, {"pid": pid, "pgid": pgid, "heartbeat_at": time.time()})
+
+    def set_status(self, run_id: int, status: str, error: Optional[str] = None,
+                   only_from: Sequence[str] = ()) -> bool:
+        """Move a run to `status`; with `only_from`, only if it is in one of those now. True if it moved."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        values: dict[str, Any] = {"status": status}
+        if error:
+            values["error"] = error[-ERROR_CHARS:]
+        if status in ENDED:
+            values["finished_at"] = time.time()
+
+        def move(db: sqlite_utils.Database) -> bool:
+            now = self._status(db, run_id)
+            if now is None or (only_from and now not in only_from):
+                return False
+            db["runs"].update(run_id, values)
+            return True
+        return self._write(move)
+
+    def finish_run(self, run_id: int, status: str, error: Optional[str] = None) -> bool:
+        """The end of a running run; does nothing if it was cancelled (or ended) meanwhile."""
+        return self.set_status(run_id, status, error, only_from=("running",))
+
+    def cancel(self, run_id: int) -> Optional[dict]:
+        """Mark a queued or running run cancelled; returns its row as it was before, or None."""
+        def cancel(db: sqlite_utils.Database) -> Optional[dict]:
+            try:
+                before = db["runs"].get(run_id)
+            except NotFoundError:
+                return None
+            if before["status"] not in ACTIVE:
+                return None
+            db["runs"].update(run_id, {"status": "cancelled", "finished_at": time.time()})
+            return before
+        return self._write(cancel)
+
+    def requeue(self, run_id: int, resume: bool = True) -> bool:
+        """Put an interrupted, cancelled or failed run back in the queue, flagged to resume."""
+        def requeue(db: sqlite_utils.Database) -> bool:
+            if self._status(db, run_id) not in RESUMABLE:
+                return False
+            db["runs"].update(run_id, {"status": "queued", "resume": int(resume), "queued_at": time.time(),
+                                       "finished_at": None, "error": None, "pid": None, "pgid": None})
+            return True
+        return self._write(requeue)
+
+    def mark_interrupted(self, run_id: int, reason: str) -> bool:
+        return self.set_status(run_id, "interrupted", reason, only_from=("running",))
+
+    def heartbeat_run(self, run_id: int) -> None:
+        self._update("runs", run_id, {"heartbeat_at": time.time()})
+
+    def set_progress(self, run_id: int, step: int, total_steps: int) -> None:
+        self._update("runs", run_id, {"step": step, "total_steps": total_steps, "heartbeat_at": time.time()})
+
+    def set_device(self, run_id: int, device: str) -> None:
+        self._update("runs", run_id, {"device": device})
+
+    def set_checkpoint(self, run_id: int, step: int) -> None:
+        self._update("runs", run_id, {"checkpoint_step": step})
+
+    def set_best_metrics(self, run_id: int, metrics: Optional[dict]) -> None:
+        self._update("runs", run_id, {"best_metrics": json.dumps(metrics) if metrics is not None else None})
+
+    def set_final_metrics(self, run_id: int, metrics: dict) -> None:
+        self._update("runs", run_id, {"final_metrics": json.dumps(metrics)})
+
+    def set_energy_info(self, run_id: int, info: dict) -> None:
+        self._update("runs", run_id, {"energy_info": json.dumps(info)})
+
+    def truncate_history(self, run_id: int, after_step: int) -> None:
+        """Forget what a run recorded past `after_step` (a resume restarts there) and its end results."""
+        def truncate(db: sqlite_utils.Database) -> None:
+            db["metrics"].delete_where("run_id = ? AND step > ?", [run_id, after_step])
+            db["energy"].delete_where("run_id = ? AND step > ?", [run_id, after_step])
+            db["topics"].delete_where("run_id = ?", [run_id])
+            try:
+                db["runs"].update(run_id, {"final_metrics": None})
+            except NotFoundError:
+                pass
+        self._write(truncate)
+
+    # -- metrics (long form: one row per run, step and name)
+
+    def add_metrics(self, run_id: int, step: int, epoch: float, wall_seconds: float,
+                    metrics: dict[str, float]) -> None:
+        rows = [{"run_id": run_id, "step": step, "epoch": epoch, "wall_seconds": wall_seconds, "name": name,
+                 "value": float(value)} for name, value in metrics.items() if value is not None]
+        self._write(lambda db: db["metrics"].insert_all(rows))
+
+    def list_metrics(self, run_id: int, name: Optional[str] = None) -> list[dict]:
+        if name is None:
+            return self._rows("SELECT * FROM metrics WHERE run_id = ? ORDER BY step, name", (run_id,))
+        return self._rows("SELECT * FROM metrics WHERE run_id = ? AND name = ? ORDER BY step", (run_id, name))
+
+    def metrics_table(self, run_id: int) -> list[dict]:
+        """Wide form: one dict per evaluation with step, epoch, wall_seconds and every metric."""
+        table: dict[int, dict] = {}
+        for row in self.list_metrics(run_id):
+            entry = table.setdefault(row["step"], {"step": row["step"], "epoch": row["epoch"],
+                                                   "wall_seconds": row["wall_seconds"]})
+            entry[row["name"]] = row["value"]
+        return [table[step] for step in sorted(table)]
+
+    def metrics_frame(self, run_ids: Sequence[int]) -> pd.DataFrame:
+        """Long-form DataFrame of several runs' metrics, with each run's name (for plots)."""
+        if not run_ids:
+            return pd.DataFrame(columns=METRICS_COLUMNS)
+        rows = self._rows(
+            f"SELECT m.run_id, r.name AS run_name, m.step, m.epoch, m.wall_seconds, m.name, m.value "
+            f"FROM metrics m JOIN runs r ON r.id = m.run_id WHERE m.run_id IN ({_marks(run_ids)}) "
+            f"ORDER BY m.run_id, m.step", list(run_ids))
+        return pd.DataFrame(rows, columns=METRICS_COLUMNS)
+
+    def best_evaluation(self, run_id: int, name: str = "val_macro_f1") -> Optional[dict]:
+        """All metrics of the evaluation where `name` was highest (earliest on ties)."""
+        best = self._one("SELECT step FROM metrics WHERE run_id = ? AND name = ? ORDER BY value DESC, step "
+                         "LIMIT 1", (run_id, name))
+        if best is None:
+            return None
+        rows = self._rows("SELECT * FROM metrics WHERE run_id = ? AND step = ?", (run_id, best["step"]))
+        result = {"step": best["step"], "epoch": rows[0]["epoch"], "wall_seconds": rows[0]["wall_seconds"]}
+        result.update({row["name"]: row["value"] for row in rows})
+        return result
+
+    # -- energy (cumulative readings)
+
+    def add_energy(self, run_id: int, step: int, epoch: float, wall_seconds: float, reading: dict) -> None:
+        """`reading`: EnergyReading.to_row(); cumulative since the run began."""
+        row = dict(reading, run_id=run_id, step=step, epoch=epoch, wall_seconds=wall_seconds,
+                   created_at=time.time(), codecarbon=json.dumps(reading.get("codecarbon") or {}))
+        self._write(lambda db: db["energy"].insert(row))
+
+    @staticmethod
+    def _energy(row: dict) -> dict:
+        row["codecarbon"] = _loads(row["codecarbon"]) or {}
+        return row
+
+    def list_energy(self, run_id: int) -> list[dict]:
+        return [self._energy(row) for row in
+                self._rows("SELECT * FROM energy WHERE run_id = ? ORDER BY step, created_at", (run_id,))]
+
+    def last_energy(self, run_id: int) -> Optional[dict]:
+        row = self._one("SELECT * FROM energy WHERE run_id = ? ORDER BY step DESC, created_at DESC LIMIT 1",
+                        (run_id,))
+        return self._energy(row) if row is not None else None
+
+    # -- topics
+
+    def set_topics(self, run_id: int, topics: Sequence[Sequence[tuple[str, float]]]) -> None:
+        rows = [{"run_id": run_id, "topic": k, "words": json.dumps([[word, float(weight)] for word, weight in words])}
+                for k, words in enumerate(topics)]
+
+        def replace(db: sqlite_utils.Database) -> None:
+            db["topics"].delete_where("run_id = ?", [run_id])
+            db["topics"].insert_all(rows)
+        self._write(replace)
+
+    def get_topics(self, run_id: int) -> list[list[tuple[str, float]]]:
+        rows = self._rows("SELECT words FROM topics WHERE run_id = ? ORDER BY topic", (run_id,))
+        return [[(word, weight) for word, weight in json.loads(row["words"])] for row in rows]
+
+    # -- workers
+
+    def register_worker(self, pid: Optional[int], device: Optional[str], state: str = "idle",
+                        host: Optional[str] = None) -> int:
+        now = time.time()
+        return self._write(lambda db: db["workers"].insert(
+            {"pid": pid, "host": host or hostname(), "device": device, "started_at": now, "heartbeat_at": now,
+             "state": state}).last_pk)
+
+    def reserve_worker_start(self, max_age: float) -> Optional[int]:
+        """Atomically: if no worker is alive, record one as 'starting' and return its id (the caller
+        then starts it); else None. Two callers at once never both start one."""
+        def reserve(db: sqlite_utils.Database) -> Optional[int]:
+            if db["workers"].count_where("heartbeat_at >= ? AND state != 'stopped'", [time.time() - max_age]):
+                return None
+            now = time.time()
+            return db["workers"].insert({"pid": None, "host": hostname(), "device": None, "started_at": now,
+                                         "heartbeat_at": now, "state": "starting"}).last_pk
+        return self._write(reserve)
+
+    def update_worker(self, worker_id: int, state: str, pid: Optional[int] = None,
+                      device: Optional[str] = None) -> None:
+        """Heartbeat, with the worker's state (and pid/device once known)."""
+        values: dict[str, Any] = {"state": state, "heartbeat_at": time.time()}
+        values.update({key: value for key, value in (("pid", pid), ("device", device)) if value is not None})
+        self._update("workers", worker_id, values)
+
+    def get_worker(self, worker_id: int) -> Optional[dict]:
+        return self._one("SELECT * FROM workers WHERE id = ?", (worker_id,))
+
+    def alive_workers(self, max_age: float = 15.0) -> list[dict]:
+        return self._rows("SELECT * FROM workers WHERE heartbeat_at >= ? AND state != 'stopped' ORDER BY id",
+                          (time.time() - max_age,))

@@ -1,0 +1,88 @@
+"""The test documents of a finished TopicBERT run, beside its baseline's predictions: the table the
+Documents page filters, and which baseline may stand beside the run."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..runs.store import Store
+from .run_files import RunPredictions
+
+ALL = "all documents"
+TOPICBERT_ONLY = "TopicBERT right, baseline wrong"
+BASELINE_ONLY = "baseline right, TopicBERT wrong"
+AGREEMENTS = (ALL, TOPICBERT_ONLY, BASELINE_ONLY)
+PREVIEW_CHARS = 160
+
+
+def same_documents(a: RunPredictions, b: RunPredictions) -> bool:
+    """Both runs were tested on the same documents in the same order (same corpus, seed and limits)."""
+    return a.classes == b.classes and a.texts == b.texts
+
+
+def paired_baseline_run(store: Store, run: dict) -> Optional[dict]:
+    """The baseline queued with this run, once it has finished; None before, or if there is none."""
+    baseline = store.get_run(run["paired_run_id"]) if run["paired_run_id"] else None
+    return baseline if baseline is not None and baseline["status"] == "done" else None
+
+
+def comparable_baseline(results: RunPredictions, baseline: Optional[RunPredictions]) -> tuple[
+        Optional[RunPredictions], str]:
+    """The baseline's predictions where they can stand beside the run's, and a note for the page."""
+    if baseline is None:
+        return None, "No finished baseline paired with this run: only TopicBERT's predictions are shown."
+    if not same_documents(results, baseline):
+        return None, "The baseline was tested on other documents, so it is left out here."
+    return baseline, ""
+
+
+def documents_frame(run: RunPredictions, baseline: Optional[RunPredictions] = None,
+                    labels: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    """One row per test document: preview, true label, each model's prediction, dominant topic, who was right.
+
+    `baseline` is left out unless it saw the same documents; `labels` name the topics.
+    """
+    classes = np.asarray(run.classes, dtype=object)
+    frame = pd.DataFrame({
+        "doc": np.arange(len(run.texts)),
+        "text": [" ".join(text.split())[:PREVIEW_CHARS] for text in run.texts],
+        "true label": classes[run.labels],
+        "TopicBERT": classes[run.predictions],
+    })
+    frame["TopicBERT right"] = run.predictions == run.labels
+    if baseline is not None and same_documents(run, baseline):
+        frame["baseline"] = classes[baseline.predictions]
+        frame["baseline right"] = baseline.predictions == baseline.labels
+    mixtures = run.topic_mixtures
+    if mixtures is not None:
+        dominant = mixtures.argmax(axis=1)
+        names = list(labels) if labels is not None and len(labels) == mixtures.shape[1] else \
+            [str(k + 1) for k in range(mixtures.shape[1])]
+        frame["dominant topic"] = [names[k] for k in dominant]
+    return frame
+
+
+def filter_documents(frame: pd.DataFrame, query: str = "", true_labels: Sequence[str] = (),
+                     predicted: Sequence[str] = (), topics: Sequence[str] = (), agreement: str = ALL,
+                     texts: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    """The rows matching every filter given; `query` is searched in `texts` (whole documents) if given,
+    else in the previews, ignoring case. An empty filter keeps everything."""
+    keep = pd.Series(True, index=frame.index)
+    if query.strip():
+        needle = query.strip().casefold()
+        haystack = texts if texts is not None else frame["text"].tolist()
+        keep &= pd.Series([needle in haystack[i].casefold() for i in frame["doc"]], index=frame.index)
+    if true_labels:
+        keep &= frame["true label"].isin(list(true_labels))
+    if predicted:
+        keep &= frame["TopicBERT"].isin(list(predicted))
+    if topics and "dominant topic" in frame:
+        keep &= frame["dominant topic"].isin(list(topics))
+    if agreement != ALL:
+        if "baseline right" not in frame:
+            return frame.iloc[0:0]
+        topicbert, baseline = frame["TopicBERT right"], frame["baseline right"]
+        keep &= (topicbert & ~baseline) if agreement == TOPICBERT_ONLY else (baseline & ~topicbert)
+    return frame[keep]

@@ -1,0 +1,192 @@
+"""Figures for the app: data in, a plotly Figure out (the LDAvis page is in ldavis.py).
+
+Like BERTopic's visualize_* functions, nothing here shows, saves or reads anything:
+pages decide where a figure goes. Strings that came from users (class labels, run
+names, topic words) are entity-escaped before they reach plotly, whose text
+supports a subset of HTML tags: "<b>" in a label then shows as "<b>", not bold.
+"""
+from __future__ import annotations
+
+import html
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..training.metrics import pareto_front
+
+BASELINE_ROLE = "baseline"
+BASELINE_COLOR = "#7f7f7f"
+BASELINE_MARKER = "square"
+# colour-blind friendly (Okabe-Ito) without grey, which is the baseline's
+RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+CURVE_X = {"epoch": "epoch", "wall_seconds": "wall time (s)"}
+COLUMN_TITLES = {"kg_co2e": "g CO2e", "kwh": "kWh", "test_macro_f1": "test macro-F1"}
+# shown in other units than stored: CO2 in grams, as the tables and the command line show it
+COLUMN_SCALES = {"kg_co2e": 1000.0}
+TEMPLATE = "plotly_white"
+
+
+def plain(text: object) -> str:
+    """`text` as plotly shows it literally: &, < and > become entities plotly decodes."""
+    return html.escape(str(text), quote=False)
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    # the legend in one row under the title, not beside the plot: half-width charts keep their width;
+    # numbers in full ("0.00002", not plotly's "20µ", which reads as micro-kilograms)
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, template=TEMPLATE,
+                      legend=dict(title_text="", orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+                      margin=dict(l=60, r=20, t=80, b=50))
+    fig.update_xaxes(exponentformat="none")
+    fig.update_yaxes(exponentformat="none")
+    return fig
+
+
+# ---------------------------------------------------------------- corpus summary
+
+def visualize_class_counts(counts: Mapping[str, int]) -> go.Figure:
+    """Documents per class, in the order given."""
+    labels = [plain(label) for label in counts]
+    fig = go.Figure(go.Bar(x=labels, y=list(counts.values()), marker_color=RUN_COLORS[0],
+                           hovertemplate="%{x}: %{y} documents<extra></extra>"))
+    fig.update_xaxes(type="category")  # labels like "1", "2" stay categories, not numbers
+    return _layout(fig, "Documents per class", "class", "documents")
+
+
+def visualize_length_histogram(lengths: Sequence[int], marks: Sequence[int] = (128, 256, 512)) -> go.Figure:
+    """Document lengths in word pieces, with a line at each encoder length and the share beyond it."""
+    values = np.asarray(lengths, dtype=float)
+    fig = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color=RUN_COLORS[0],
+                                 hovertemplate="%{x} pieces: %{y} documents<extra></extra>"))
+    for mark in marks:
+        over = float((values > mark).mean()) if values.size else 0.0
+        fig.add_vline(x=mark, line_dash="dash", line_color=RUN_COLORS[1],
+                      annotation_text=f"{mark}: {over:.0%} longer", annotation_position="top right")
+    return _layout(fig, "Document length", "word pieces", "documents")
+
+
+# ---------------------------------------------------------------- training curves
+
+def _is_baseline(role: object) -> bool:
+    return str(role) == BASELINE_ROLE
+
+
+def _role_lines(frame: pd.DataFrame, x: str, y: str, y_format: str) -> go.Figure:
+    """One line per run; baselines grey, dashed, square markers, so they read apart in any colour."""
+    fig = go.Figure()
+    colour = 0
+    # baselines drawn first, under the runs compared with them (a run level with its baseline stays
+    # visible); the legend still lists the runs first (legendrank)
+    groups = sorted(frame.groupby("run", sort=False), key=lambda group: not _is_baseline(group[1]["role"].iloc[0]))
+    for run, rows in groups:
+        rows = rows.dropna(subset=[x, y]).sort_values(x)
+        baseline = _is_baseline(rows["role"].iloc[0]) if len(rows) else False
+        if baseline:
+            line, marker = dict(color=BASELINE_COLOR, dash="dash", width=2), dict(symbol=BASELINE_MARKER, size=8)
+        else:
+            color = RUN_COLORS[colour % len(RUN_COLORS)]
+            colour += 1
+            line, marker = dict(color=color, width=2.5), dict(symbol="circle", size=7)
+        name = plain(run)
+        fig.add_trace(go.Scatter(
+            x=rows[x], y=rows[y], name=name + (" (baseline)" if baseline else ""), mode="lines+markers",
+            line=line, marker=marker, legendrank=2000 if baseline else 1000,
+            hovertemplate=f"{name}<br>{CURVE_X.get(x, x)} %{{x}}<br>%{{y:{y_format}}}<extra></extra>"))
+    return fig
+
+
+def visualize_f1_curves(curves: pd.DataFrame, x: str = "epoch") -> go.Figure:
+    """Validation macro-F1 per run against `x` ("epoch" or "wall_seconds").
+
+    `curves`: long form with columns run, role ("topicbert"/"baseline"), epoch, wall_seconds, value.
+    """
+    if x not in CURVE_X:
+        raise ValueError(f"x must be one of {sorted(CURVE_X)}, not {x!r}")
+    fig = _role_lines(curves, x, "value", ".4f")
+    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))  # F1 never leaves [0, 1]
+    return _layout(fig, f"Validation macro-F1 by {CURVE_X[x].removesuffix(' (s)')}", CURVE_X[x],
+                   "validation macro-F1")
+
+
+def visualize_co2_curves(readings: pd.DataFrame) -> go.Figure:
+    """Cumulative CO2 per run against wall time (columns run, role, wall_seconds, kg_co2e), drawn in grams."""
+    grams = readings.assign(g_co2e=readings["kg_co2e"] * COLUMN_SCALES["kg_co2e"])
+    fig = _role_lines(grams, "wall_seconds", "g_co2e", ".3g")
+    fig.update_yaxes(rangemode="tozero")
+    return _layout(fig, "Cumulative emissions", CURVE_X["wall_seconds"], COLUMN_TITLES["kg_co2e"])
+
+
+# ---------------------------------------------------------------- accuracy against cost
+
+def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_macro_f1",
+                     name: str = "run") -> go.Figure:
+    """Test macro-F1 against a cost column over runs, each labelled, the Pareto front joined.
+
+    Rows missing F1 or cost are left out. With a `role` column, baselines are drawn apart.
+    """
+    data = rows.dropna(subset=[f1, cost]).reset_index(drop=True)
+    data[cost] = data[cost].astype(float) * COLUMN_SCALES.get(cost, 1.0)
+    front = pareto_front(list(zip(data[f1].astype(float), data[cost].astype(float))))
+    baseline = data["role"].map(_is_baseline) if "role" in data else pd.Series(False, index=data.index)
+    on_front = data.index.isin(front)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=data.loc[front, cost], y=data.loc[front, f1], mode="lines", name="Pareto front",
+        line=dict(color=RUN_COLORS[1], width=1.5, dash="dot", shape="hv"), hoverinfo="skip"))  # staircase: the best F1 reached up to each cost
+    for is_baseline in (False, True):
+        part = data[baseline == is_baseline]
+        if part.empty:
+            continue
+        labels = [plain(v) for v in part[name]]
+        fig.add_trace(go.Scatter(
+            x=part[cost], y=part[f1], mode="markers+text", text=labels, textposition="top center", cliponaxis=False,
+            name="baseline runs" if is_baseline else "TopicBERT runs",
+            marker=dict(symbol=[(BASELINE_MARKER if is_baseline else "circle") + ("" if front_ else "-open")
+                                for front_ in on_front[part.index]],
+                        size=12, color=BASELINE_COLOR if is_baseline else RUN_COLORS[0],
+                        line=dict(width=2, color=BASELINE_COLOR if is_baseline else RUN_COLORS[0])),
+            hovertemplate=f"%{{text}}<br>{COLUMN_TITLES.get(cost, cost)} %{{x:.3g}}<br>"
+                          f"{COLUMN_TITLES.get(f1, f1)} %{{y:.4f}}<extra></extra>"))
+    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))  # F1 never leaves [0, 1]
+    cost_title = COLUMN_TITLES.get(cost, cost)
+    return _layout(fig, f"Test macro-F1 against {cost_title} (filled: on the Pareto front)", cost_title,
+                   COLUMN_TITLES.get(f1, f1))
+
+
+# ---------------------------------------------------------------- one document
+
+def visualize_topic_mixture(theta: np.ndarray, topic_labels: Sequence[str], top_k: int = 10) -> go.Figure:
+    """A document's `top_k` heaviest topics (theta: K weights summing to 1), largest on top."""
+    weights = np.asarray(theta, dtype=float).ravel()
+    if len(topic_labels) != weights.size:
+        raise ValueError(f"{len(topic_labels)} topic labels for {weights.size} topic weights")
+    order = np.argsort(-weights, kind="stable")[:top_k][::-1]  # reversed: plotly draws bottom-up
+    fig = go.Figure(go.Bar(
+        x=weights[order], y=[plain(topic_labels[k]) for k in order], orientation="h",
+        marker_color=RUN_COLORS[2], hovertemplate="%{y}<br>weight %{x:.3f}<extra></extra>"))
+    fig.update_yaxes(type="category", automargin=True)
+    fig.update_layout(height=max(300, 32 * len(order) + 120))
+    return _layout(fig, "Topic mixture", "weight", "")
+
+
+def visualize_class_probabilities(probs: Mapping[str, np.ndarray], classes: Sequence[str],
+                                  baseline: str | None = None) -> go.Figure:
+    """Class probabilities, one bar group per class and one colour per model; `baseline` names the grey one."""
+    labels = [plain(c) for c in classes]
+    fig = go.Figure()
+    for i, (model, values) in enumerate(probs.items()):
+        values = np.asarray(values, dtype=float).ravel()
+        if values.size != len(classes):
+            raise ValueError(f"{model}: {values.size} probabilities for {len(classes)} classes")
+        is_baseline = model == baseline
+        fig.add_trace(go.Bar(
+            x=labels, y=values, name=plain(model) + (" (baseline)" if is_baseline else ""),
+            marker=dict(color=BASELINE_COLOR if is_baseline else RUN_COLORS[i % len(RUN_COLORS)],
+                        pattern_shape="/" if is_baseline else ""),
+            hovertemplate=f"{plain(model)}<br>%{{x}}: %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 1])
+    return _layout(fig, "Class probabilities", "class", "probability")

@@ -1,0 +1,202 @@
+"""The tables the pages show, composed from the store: the runs table, the worker's state, and
+Compare's curves, summary and Pareto points. No widgets.
+
+Each function takes an open Store and returns plain data (a DataFrame, a dict, a string),
+so pages stay layouts and these stay testable without Streamlit.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import PurePath
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..runs.store import Store
+from .figures import BASELINE_ROLE
+
+TOPICBERT_ROLE = "topicbert"
+RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "device", "baseline"]
+
+
+def run_label(run: dict) -> str:
+    """Unique display name: two runs may share a config name."""
+    return f"#{run['id']} {run['name']}"
+
+
+def role_of(run: dict) -> str:
+    return BASELINE_ROLE if run["variant"] == "bert" else TOPICBERT_ROLE
+
+
+def _grams(kg: Optional[float]) -> Optional[float]:
+    """Tables show CO2 in grams (as the command line does): a run on a CPU emits grams, not kilograms."""
+    return None if kg is None else 1000 * kg
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    if seconds is None or not np.isfinite(seconds):
+        return ""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+# ---------------------------------------------------------------- corpora
+
+def source_name(source: Optional[str]) -> str:
+    """Where a corpus came from, short: the uploaded file's name, a folder's name, or a packaged
+    corpus's path inside its package (not the whole site-packages path)."""
+    if not source:
+        return ""
+    parts = PurePath(source).parts
+    if "site-packages" in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index("site-packages"):])
+    return parts[-1]
+
+
+# ---------------------------------------------------------------- runs
+
+def eta_seconds(run: dict, now: float) -> Optional[float]:
+    """Time left for a running run, at the pace of its steps since it started (None if unknown)."""
+    step, total, started = run.get("step") or 0, run.get("total_steps"), run.get("started_at")
+    if run["status"] != "running" or not total or not started or step <= 0:
+        return None
+    return (now - started) / step * max(total - step, 0)
+
+
+def _progress(run: dict) -> float:
+    if run["status"] == "done":
+        return 1.0
+    total = run.get("total_steps")
+    return min(1.0, (run.get("step") or 0) / total) if total else 0.0
+
+
+def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None) -> pd.DataFrame:
+    """One row per run, newest first: status, progress (0-1), ETA, latest val macro-F1, kWh, g CO2e."""
+    now = time.time() if now is None else now
+    rows = [{"id": run["id"], "run": run["name"], "status": run["status"], "progress": _progress(run),
+             "ETA": format_duration(eta_seconds(run, now)), "val macro-F1": run["val_macro_f1"],
+             "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]), "device": run["device"] or "",
+             "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else ""}
+            for run in store.run_overview(limit=limit)]
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def worker_summary(store: Store, max_age: float) -> str:
+    """The workers alive now, in one line."""
+    alive = store.alive_workers(max_age)
+    if not alive:
+        return "No worker is alive."
+    now = time.time()
+    return "; ".join(f"worker {w['id']} on {w['host']} ({w['device'] or 'device not known yet'}): {w['state']}, "
+                     f"heard from {format_duration(now - w['heartbeat_at'])} ago" for w in alive)
+
+
+# ---------------------------------------------------------------- compare
+
+def finished_runs(store: Store) -> list[dict]:
+    return store.list_runs("done")
+
+
+def default_pair(store: Store) -> Optional[tuple[int, int]]:
+    """The newest finished TopicBERT run whose paired baseline also finished: (run id, baseline id)."""
+    done = {run["id"]: run for run in finished_runs(store)}
+    for run in done.values():  # newest first
+        if role_of(run) == TOPICBERT_ROLE and run["paired_run_id"] in done:
+            return run["id"], run["paired_run_id"]
+    return None
+
+
+def baseline_choices(store: Store, run_ids: Sequence[int]) -> list[int]:
+    """The baselines among these runs: what retained F1, speedup and energy saved can be taken against."""
+    return [run["id"] for run in _runs(store, run_ids) if role_of(run) == BASELINE_ROLE]
+
+
+def _runs(store: Store, run_ids: Sequence[int]) -> list[dict]:
+    return [run for run in (store.get_run(i) for i in run_ids) if run is not None]
+
+
+def f1_curves(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
+    """Validation macro-F1 per evaluation: run, role, epoch, wall_seconds, value (plots.visualize_f1_curves)."""
+    runs = {run["id"]: run for run in _runs(store, run_ids)}
+    metrics = store.metrics_frame(list(runs))
+    metrics = metrics[metrics["name"] == "val_macro_f1"]
+    return pd.DataFrame({"run": [run_label(runs[i]) for i in metrics["run_id"]],
+                         "role": [role_of(runs[i]) for i in metrics["run_id"]],
+                         "epoch": metrics["epoch"].to_numpy(), "wall_seconds": metrics["wall_seconds"].to_numpy(),
+                         "value": metrics["value"].to_numpy()},
+                        columns=["run", "role", "epoch", "wall_seconds", "value"])
+
+
+def co2_curves(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
+    """Cumulative kg CO2e per reading, from 0 at the start: run, role, wall_seconds, kg_co2e."""
+    rows = []
+    for run in _runs(store, run_ids):
+        readings = store.list_energy(run["id"])
+        if readings:
+            points = [(0.0, 0.0)] + [(r["wall_seconds"], r["kg_co2e"]) for r in readings]
+            rows += [{"run": run_label(run), "role": role_of(run), "wall_seconds": t, "kg_co2e": kg}
+                     for t, kg in points]
+    return pd.DataFrame(rows, columns=["run", "role", "wall_seconds", "kg_co2e"])
+
+
+def _metering(reading: Optional[dict]) -> str:
+    """Whether a run's energy was read from hardware counters or estimated by codecarbon."""
+    if reading is None:
+        return "not metered"
+    flags = [reading[k] for k in ("cpu_measured", "gpu_measured", "ram_measured") if reading.get(k) is not None]
+    if flags and all(flags):
+        return "measured"
+    return "partly measured" if any(flags) else "estimated"
+
+
+def _cost(store: Store, run: dict) -> dict:
+    final = run["final_metrics"] or {}
+    energy = store.last_energy(run["id"])
+    return {"f1": final.get("test_macro_f1"), "seconds": final.get("train_seconds"),
+            "kwh": energy["kwh"] if energy else None, "kg": energy["kg_co2e"] if energy else None,
+            "metering": _metering(energy), "how": energy["measured"] if energy else ""}
+
+
+def _ratio(value: Optional[float], reference: Optional[float]) -> float:
+    if value is None or not reference:
+        return float("nan")
+    return value / reference
+
+
+def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int]) -> pd.DataFrame:
+    """One row per run: test macro-F1 and its share of the baseline's, train time and speedup,
+    kWh, g CO2e and energy saved against the baseline, and how the energy was metered."""
+    runs = _runs(store, run_ids)
+    costs = {run["id"]: _cost(store, run) for run in runs}
+    base_run = store.get_run(baseline_id) if baseline_id is not None else None
+    base = costs.get(baseline_id) or (_cost(store, base_run) if base_run else {})
+    rows = []
+    for run in runs:
+        cost = costs[run["id"]]
+        rows.append({
+            "run": run_label(run), "role": role_of(run), "status": run["status"],
+            "test macro-F1": cost["f1"],
+            "F1 retained (%)": 100 * _ratio(cost["f1"], base.get("f1")),
+            "train time (s)": cost["seconds"],
+            "speedup (x)": _ratio(base.get("seconds"), cost["seconds"]),
+            "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
+            "energy saved (%)": 100 * (1 - _ratio(cost["kwh"], base.get("kwh"))),
+            "energy": cost["metering"], "metering": cost["how"]})
+    return pd.DataFrame(rows, columns=["run", "role", "status", "test macro-F1", "F1 retained (%)", "train time (s)",
+                                       "speedup (x)", "kWh", "g CO2e", "energy saved (%)", "energy", "metering"])
+
+
+def pareto_frame(store: Store, corpus_id: Optional[int]) -> pd.DataFrame:
+    """Every finished run on a corpus: run, role, test_macro_f1, kwh, kg_co2e (plots.visualize_pareto)."""
+    rows = []
+    for run in finished_runs(store):
+        if run["corpus_id"] == corpus_id:
+            cost = _cost(store, run)
+            rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
+                         "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
+    return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "kwh", "kg_co2e"])

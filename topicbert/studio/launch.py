@@ -1,0 +1,93 @@
+"""What to queue and what it will cost: the Train page's presets and configs, the demo pair, and
+the projected time, kWh and CO2 of each run before it is queued."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pandas as pd
+
+from ..config import ConfigError, RunConfig
+from ..data.batching import tokenize
+from ..data.splits import load_run_corpus
+from ..energy.estimate import Estimate, PastRun, estimate_run
+from ..energy.meter import carbon_intensity, country_code
+from ..runs.saved_corpora import run_settings
+from ..runs.services import baseline_config
+from ..runs.store import Store
+from .frames import finished_runs, format_duration
+
+# the demo pair: small enough to finish in minutes on two CPU cores
+DEMO_SETTINGS = {"variant": "topicbert", "max_len": 128, "limit_train": 300, "limit_eval": 100, "epochs": 2,
+                 "n_topics": 50}
+# the Train page's choices, as the paper names its models: (variant, max_len)
+PRESETS = {"BERT-512": ("bert", 512), "TopicBERT-512": ("topicbert", 512), "TopicBERT-256": ("topicbert", 256),
+           "TopicBERT-128": ("topicbert", 128), "TopicBERT-64": ("topicbert", 64)}
+DEFAULT_ENCODER = "default"
+
+
+def demo_config(corpus_row: dict) -> RunConfig:
+    """TopicBERT-128 on a small stratified subset of a saved corpus (its BERT-512 baseline is paired on submit)."""
+    return RunConfig(**run_settings(corpus_row), **DEMO_SETTINGS)
+
+
+def encoder_setting(use_default: bool, name: str) -> str:
+    """The `model` setting: the bundled default, or the Hugging Face id or folder the person named."""
+    if use_default:
+        return DEFAULT_ENCODER
+    if not name.strip():
+        raise ConfigError("name the Hugging Face id or the folder of the encoder")
+    return name.strip()
+
+
+def configs_to_queue(corpus_row: dict, preset: str, pair_baseline: bool, **settings: object) -> list[RunConfig]:
+    """The run a preset and settings describe on a saved corpus, and its BERT-512 baseline if asked.
+
+    `settings`: RunConfig fields (model, mode, epochs, ...); a limit of 0 means every document.
+    ConfigError if a setting is out of range.
+    """
+    variant, max_len = PRESETS[preset]
+    for limit in ("limit_train", "limit_eval"):
+        settings[limit] = settings.get(limit) or None
+    config = RunConfig(**run_settings(corpus_row), variant=variant, max_len=max_len, **settings)
+    return [config] + ([baseline_config(config)] if pair_baseline else [])
+
+
+def past_runs(store: Store, host: str) -> list[PastRun]:
+    """Finished runs on this host with what they cost (estimate.estimate_run's history)."""
+    history = []
+    for run in finished_runs(store):
+        final = run["final_metrics"] or {}
+        if run["host"] != host or not final.get("tokens_processed") or not final.get("train_seconds"):
+            continue
+        energy = store.last_energy(run["id"])
+        history.append(PastRun(model=run["config"]["model"], variant=run["variant"],
+                               max_len=run["config"]["max_len"], pieces=int(final["tokens_processed"]),
+                               seconds=float(final["train_seconds"]),
+                               kwh=energy["kwh"] if energy else None, kg_co2e=energy["kg_co2e"] if energy else None))
+    return history
+
+
+def train_piece_lengths(config: RunConfig, tokenizer) -> list[int]:
+    """Word pieces of each training document the run will read (its corpus, split and limits)."""
+    corpus = load_run_corpus(config)
+    return [len(ids) for ids in tokenize(tokenizer, [corpus.texts[i] for i in corpus.indices("train")])]
+
+
+def grid_intensity(country: Optional[str] = None) -> tuple[float, str]:
+    """kg CO2e per kWh of this machine's grid (codecarbon's table), and where the figure comes from."""
+    _, name, grams = carbon_intensity(country or country_code())
+    return grams / 1000, f"codecarbon's figure for {name}; set TOPICBERT_COUNTRY to change it"
+
+
+def projections(configs: Sequence[RunConfig], lengths: Sequence[Sequence[int]], history: Sequence[PastRun],
+                intensity: tuple[float, str]) -> list[Estimate]:
+    """Each config's projected cost; `lengths[i]`: its training documents' word pieces."""
+    kg_per_kwh, source = intensity
+    return [estimate_run(config, doc_lengths, history, kg_per_kwh, source)
+            for config, doc_lengths in zip(configs, lengths)]
+
+
+def projection_table(configs: Sequence[RunConfig], estimates: Sequence[Estimate]) -> pd.DataFrame:
+    """One row per run to queue: training word pieces, time, kWh and g CO2e."""
+    return pd.DataFrame([{"run": c.name, "training word pieces": e.pieces, "time": format_duration(e.seconds),
+                          "kWh": e.kwh, "g CO2e": 1000 * e.kg_co2e} for c, e in zip(configs, estimates)])

@@ -1,0 +1,68 @@
+"""Reading what a finished run left in its folder (written by training/results.py).
+
+test_predictions.npz: labels, probabilities (D x C) and, for TopicBERT, topic_vectors (D x K, NVDM mu);
+test_documents.json: classes and the test texts; topics.npz and vocab.json: what pyLDAvis needs.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..model.nvdm import topic_mixture
+
+
+@dataclass
+class RunPredictions:
+    classes: list[str]
+    texts: list[str]
+    labels: np.ndarray                 # (D,) true class ids
+    probabilities: np.ndarray          # (D, C)
+    topic_vectors: Optional[np.ndarray]  # (D, K) NVDM mu, TopicBERT only
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def topic_mixtures(self) -> Optional[np.ndarray]:
+        """Each document's topic proportions, as the topic map computes them for training documents."""
+        if self.topic_vectors is None:
+            return None
+        return topic_mixture(torch.from_numpy(self.topic_vectors)).numpy()
+
+
+@dataclass
+class TopicArrays:
+    topic_term: np.ndarray       # (K, V) p(word | topic)
+    doc_topic: np.ndarray        # (D, K) training documents' topic mixtures
+    doc_lengths: np.ndarray      # (D,) words in each training document's bag
+    term_frequency: np.ndarray   # (V,) corpus count of each word
+    vocab: list[str]
+
+
+def load_predictions(run_dir: Optional[str]) -> Optional[RunPredictions]:
+    """None until the run has finished its test evaluation."""
+    folder = Path(run_dir) if run_dir else None
+    if folder is None or not (folder / "test_predictions.npz").exists() or not (folder / "test_documents.json").exists():
+        return None
+    documents = json.loads((folder / "test_documents.json").read_text(encoding="utf-8"))
+    with np.load(folder / "test_predictions.npz") as arrays:
+        return RunPredictions(classes=list(documents["classes"]), texts=list(documents["texts"]),
+                           labels=arrays["labels"], probabilities=arrays["probabilities"],
+                           topic_vectors=arrays["topic_vectors"] if "topic_vectors" in arrays else None)
+
+
+def load_topic_arrays(run_dir: Optional[str]) -> Optional[TopicArrays]:
+    """None for a baseline run, or a TopicBERT run that has not finished."""
+    folder = Path(run_dir) if run_dir else None
+    if folder is None or not (folder / "topics.npz").exists() or not (folder / "vocab.json").exists():
+        return None
+    with np.load(folder / "topics.npz") as arrays:
+        return TopicArrays(topic_term=arrays["topic_term"], doc_topic=arrays["doc_topic"],
+                           doc_lengths=arrays["doc_lengths"], term_frequency=arrays["term_frequency"],
+                           vocab=json.loads((folder / "vocab.json").read_text(encoding="utf-8")))

@@ -1,0 +1,51 @@
+"""How training reports progress: hooks a caller overrides (as minGPT's trainer does)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .results import TrainResult
+
+
+class Callback:
+    """All hooks do nothing; subclass and override the ones you need."""
+
+    def on_start(self, info: dict[str, Any]) -> None:
+        """info: device, n_train, n_val, n_test, total_steps, steps_per_epoch, start_step, start_epoch, classes."""
+
+    def on_step(self, step: int, total_steps: int) -> None:
+        """After each optimiser step. Cheap: no loss is passed, so the device is never synchronised."""
+
+    def on_evaluate(self, step: int, epoch: float, wall_seconds: float, metrics: dict[str, float]) -> None:
+        """After each evaluation on the validation split."""
+
+    def on_checkpoint(self, step: int, epoch: float, path: Path) -> None:
+        """A resumable checkpoint was written."""
+
+    def on_end(self, result: "TrainResult") -> None:
+        """Training and the test evaluation are done."""
+
+
+class ProgressBar(Callback):
+    """A tqdm bar on standard error for the command line."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def on_start(self, info: dict[str, Any]) -> None:
+        from tqdm import tqdm
+        self._bar = tqdm(total=info["total_steps"], initial=info["start_step"], unit="step",
+                         desc=f"training on {info['device']}")
+
+    def on_step(self, step: int, total_steps: int) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def on_evaluate(self, step: int, epoch: float, wall_seconds: float, metrics: dict[str, float]) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(epoch=f"{epoch:.2f}", val_f1=f"{metrics['val_macro_f1']:.3f}")
+
+    def on_end(self, result: "TrainResult") -> None:
+        if self._bar is not None:
+            self._bar.close()

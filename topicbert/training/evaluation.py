@@ -1,0 +1,83 @@
+"""Evaluation: class probabilities per document (partition chunks averaged), and the topic model's
+document vectors, losses and perplexity."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..config import RunConfig
+from ..data.batching import average_chunk_probabilities, iterate_batches, sorted_order
+from ..data.splits import SplitData
+from ..model.nvdm import NVDM, perplexity
+from ..model.topicbert import TopicBERT
+from .device import autocast
+from .metrics import macro_f1, micro_f1
+
+
+@dataclass
+class EvalOutput:
+    probabilities: np.ndarray        # (n_docs, C), chunk softmaxes averaged per document
+    loss: float                      # mean cross-entropy of the document probabilities
+    topic_vectors: Optional[np.ndarray]  # (n_docs, K) NVDM mu, TopicBERT only
+    perplexity: Optional[float]
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+@torch.inference_mode()
+def evaluate(model: TopicBERT, split: SplitData, config: RunConfig, device: torch.device,
+             pad_id: int) -> EvalOutput:
+    model.eval()
+    order = sorted_order(split.example_lengths, config.eval_batch_size)
+    chunk_probs, chunk_docs = [], []
+    for batch in iterate_batches(split.examples, order, split.labels, split.bow, pad_id):
+        batch = batch.to(device)
+        with autocast(device, config):
+            out = model(batch.input_ids, batch.attention_mask, batch.bow)
+        chunk_probs.append(torch.softmax(out.logits.float(), dim=-1).cpu())
+        chunk_docs.append(batch.docs)
+    probs = average_chunk_probabilities(torch.cat(chunk_probs), torch.cat(chunk_docs), len(split))
+    labels = torch.from_numpy(split.labels)
+    loss = float(torch.nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), labels))
+    topic_vectors = ppl = None
+    if model.nvdm is not None:
+        topic_vectors, losses = topic_model_outputs(model.nvdm, split.bow, device)
+        ppl = topic_perplexity(losses, split.bow)
+    model.train()
+    return EvalOutput(probs.numpy(), loss, topic_vectors, ppl)
+
+
+@torch.inference_mode()
+def topic_model_outputs(nvdm: NVDM, bow: sp.csr_matrix, device: torch.device,
+                        batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic (mu) topic vectors and losses of every document in `bow` (docs x words)."""
+    was_training = nvdm.training
+    nvdm.eval()
+    mus, losses = [], []
+    for start in range(0, bow.shape[0], batch_size):
+        out = nvdm(torch.from_numpy(bow[start:start + batch_size].toarray()).to(device))
+        mus.append(out.mu.float().cpu())
+        losses.append(out.loss.float().cpu())
+    nvdm.train(was_training)
+    return torch.cat(mus).numpy(), torch.cat(losses).numpy()
+
+
+def topic_perplexity(losses: np.ndarray, bow: sp.csr_matrix) -> float:
+    """The topic model's perplexity over the documents of `bow`, from their losses."""
+    return perplexity(torch.from_numpy(losses), torch.from_numpy(np.asarray(bow.sum(axis=1)).ravel()))
+
+
+def validation_scores(split: SplitData, output: EvalOutput) -> dict[str, float]:
+    """What each evaluation reports: val macro-F1, micro-F1, loss and (TopicBERT) perplexity."""
+    metrics = {"val_macro_f1": macro_f1(split.labels, output.predictions),
+               "val_micro_f1": micro_f1(split.labels, output.predictions),
+               "val_loss": output.loss}
+    if output.perplexity is not None:
+        metrics["val_perplexity"] = output.perplexity
+    return metrics

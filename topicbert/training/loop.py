@@ -1,0 +1,179 @@
+"""The training loop: topic-model pretraining, joint fine-tuning, an evaluation after each epoch
+(and every N steps), checkpoints.
+
+It knows nothing of SQLite or Streamlit: it reports through callbacks. It runs unchanged under
+torchrun (DistributedDataParallel: gloo on CPU, nccl on CUDA).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from transformers import get_linear_schedule_with_warmup
+
+from ..config import RunConfig
+from ..data.batching import GROUP_BATCHES, iterate_batches, length_grouped_order
+from ..data.splits import PreparedData, SplitData, prepare_data
+from ..model.encoders import load_encoder, load_tokenizer
+from ..model.nvdm import NVDM
+from ..model.topicbert import TopicBERT
+from .callbacks import Callback
+from .checkpoints import Checkpoints
+from .device import autocast, choose_device, world
+from .evaluation import evaluate, validation_scores
+from .pretrain import pretrain_nvdm
+from .results import TrainResult, test_and_write
+
+
+def build_model(config: RunConfig, n_classes: int, vocab_size: Optional[int]) -> TopicBERT:
+    encoder = load_encoder(config.model, attention_dropout=config.attention_dropout)
+    nvdm = NVDM(vocab_size, config.n_topics, config.tm_hidden) if config.use_topics else None
+    return TopicBERT(encoder, n_classes, nvdm, dropout=config.dropout, alpha=config.alpha)
+
+
+def make_optimizer(model: TopicBERT, config: RunConfig) -> torch.optim.Optimizer:
+    """AdamW: the encoder at config.lr, the freshly initialised head and NVDM at config.head_lr."""
+    encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
+    encoder_ids = {id(p) for p in encoder_params}
+    head_params = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
+    return torch.optim.AdamW([{"params": encoder_params, "lr": config.lr},
+                              {"params": head_params, "lr": config.head_lr}],
+                             weight_decay=config.weight_decay)
+
+
+def epoch_batches(split: SplitData, config: RunConfig, epoch: int, rank: int, world_size: int) -> list[list[int]]:
+    # without grouping, every window is one batch: plain random batches
+    group_batches = GROUP_BATCHES if config.length_grouping else 1
+    order = length_grouped_order(split.example_lengths, config.batch_size, seed=config.seed * 1000 + epoch,
+                                 group_batches=group_batches)
+    if world_size == 1:
+        return order
+    # each rank takes its share of every global batch: the same steps, batch size and data as
+    # one process, so learning rates and schedules carry over; a tail batch too small to share
+    # is dropped so every rank's all-reduces line up
+    return [batch[rank::world_size] for batch in order if len(batch) >= world_size]
+
+
+def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), resume: bool = False,
+          data: Optional[PreparedData] = None) -> TrainResult:
+    run_dir = Path(run_dir)
+    rank, world_size = world()
+    main = rank == 0
+    callbacks = list(callbacks) if main else []
+    distributed = world_size > 1
+    device = choose_device(config.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if distributed:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    tokenizer = load_tokenizer(config.model)
+    data = data if data is not None else prepare_data(config, tokenizer)
+    model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
+    checkpoints = Checkpoints(run_dir)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    steps_per_epoch = len(epoch_batches(data.train, config, 0, rank, world_size))
+    total_steps = steps_per_epoch * config.epochs
+    optimizer = make_optimizer(model, config)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_frac * total_steps), total_steps)
+
+    state = {"step": 0, "wall_seconds": 0.0, "step_seconds": 0.0, "best_val_macro_f1": -1.0,
+             "best_step": 0, "tokens": 0, "padded": 0}
+    if resume and checkpoints.resume_dir.exists():
+        state = checkpoints.load_resumable(model, optimizer, scheduler)
+    elif model.nvdm is not None:
+        pretrain_nvdm(model.nvdm, data.train.bow, data.validation.bow, config, device)
+    elapsed_before = state["wall_seconds"]
+
+    def wall() -> float:
+        return elapsed_before + time.perf_counter() - started
+
+    if distributed:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        ddp_model = model
+    if config.compile:
+        # dynamic shapes: length-grouped batches vary in width, and each width would recompile
+        ddp_model = torch.compile(ddp_model, dynamic=True)
+    step = state["step"]
+    for cb in callbacks:
+        cb.on_start({"device": str(device), "n_train": len(data.train), "n_val": len(data.validation),
+                     "n_test": len(data.test), "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
+                     "start_step": step, "start_epoch": step / max(steps_per_epoch, 1),
+                     "classes": data.classes, "world_size": world_size})
+
+    def evaluate_and_checkpoint(train_loss: float) -> None:
+        epoch = step / steps_per_epoch
+        if main:
+            output = evaluate(model, data.validation, config, device, pad_id)
+            metrics = validation_scores(data.validation, output)
+            metrics["train_loss"] = train_loss
+            if metrics["val_macro_f1"] > state["best_val_macro_f1"]:
+                state["best_val_macro_f1"], state["best_step"] = metrics["val_macro_f1"], step
+                checkpoints.save_best(model, tokenizer, data, config)
+            state.update(step=step, wall_seconds=wall())
+            for cb in callbacks:
+                cb.on_evaluate(step, epoch, state["wall_seconds"], metrics)
+            if config.resumable_checkpoints:
+                path = checkpoints.save_resumable(model, optimizer, scheduler, state)
+                for cb in callbacks:
+                    cb.on_checkpoint(step, epoch, path)
+        if distributed:
+            dist.barrier()
+
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    loss_count = 0
+    while step < total_steps:
+        epoch = step // steps_per_epoch
+        batches = epoch_batches(data.train, config, epoch, rank, world_size)
+        for batch_indices in batches[step - epoch * steps_per_epoch:]:
+            step_started = time.perf_counter()
+            batch = next(iterate_batches(data.train.examples, [batch_indices], data.train.labels,
+                                         data.train.bow, pad_id)).to(device)
+            with autocast(device, config):
+                out = ddp_model(batch.input_ids, batch.attention_mask, batch.bow, batch.labels)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += out.loss.detach()   # summed on the device: no sync inside the step
+            loss_count += 1
+            state["tokens"] += batch.real_tokens
+            state["padded"] += batch.padded_tokens
+            step += 1
+            state["step_seconds"] += time.perf_counter() - step_started
+            for cb in callbacks:
+                cb.on_step(step, total_steps)
+            at_epoch_end = step % steps_per_epoch == 0
+            if at_epoch_end or (config.eval_every_steps and step % config.eval_every_steps == 0):
+                evaluate_and_checkpoint(float(loss_sum) / max(loss_count, 1))
+                loss_sum.zero_()
+                loss_count = 0
+    if distributed:
+        reduced = torch.tensor([state["tokens"], state["padded"]], dtype=torch.float64, device=device)
+        dist.all_reduce(reduced)
+        state["tokens"], state["padded"] = int(reduced[0]), int(reduced[1])
+
+    result = None
+    if main:
+        checkpoints.load_best(model)
+        result = test_and_write(config, run_dir, model, data, device, pad_id, state, wall())
+        for cb in callbacks:
+            cb.on_end(result)
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return result

@@ -1,0 +1,82 @@
+"""Classification scores, topic quality (NPMI coherence, diversity), and which runs give the most
+F1 for their cost (the Pareto front)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+
+def macro_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def micro_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
+    return float(f1_score(y_true, y_pred, average="micro", zero_division=0))
+
+
+def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str]) -> dict:
+    labels = list(range(len(classes)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0)
+    return {name: {"precision": float(precision[i]), "recall": float(recall[i]),
+                   "f1": float(f1[i]), "support": int(support[i])}
+            for i, name in enumerate(classes)}
+
+
+def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> list[list[int]]:
+    return confusion_matrix(y_true, y_pred, labels=list(range(n_classes))).tolist()
+
+
+def npmi_coherence(topics_word_ids: Sequence[Sequence[int]], bow: sp.csr_matrix) -> list[float]:
+    """NPMI of each topic's top words, from document co-occurrence in `bow` (docs x words).
+
+    Pairs that never co-occur score -1, as in Lau et al. (2014); a topic's score is the mean
+    over its word pairs.
+    """
+    present = (bow > 0).astype(np.float64).tocsc()
+    n_docs = present.shape[0]
+    scores = []
+    for word_ids in topics_word_ids:
+        ids = list(word_ids)
+        columns = present[:, ids]
+        joint = (columns.T @ columns).toarray() / n_docs      # (k, k) p(w_i, w_j)
+        marginal = np.diag(joint).copy()                      # p(w_i)
+        pair_scores = []
+        for i in range(len(ids)):
+            for j in range(i + 1, len(ids)):
+                p_ij = joint[i, j]
+                if p_ij <= 0 or marginal[i] <= 0 or marginal[j] <= 0:
+                    pair_scores.append(-1.0)
+                elif p_ij >= 1.0:
+                    pair_scores.append(1.0)
+                else:
+                    pmi = np.log(p_ij / (marginal[i] * marginal[j]))
+                    pair_scores.append(float(pmi / -np.log(p_ij)))
+        scores.append(float(np.mean(pair_scores)) if pair_scores else 0.0)
+    return scores
+
+
+def topic_diversity(topics_words: Sequence[Sequence[str]]) -> float:
+    """Share of unique words among all topics' top words (Dieng et al. 2020): 1 is no overlap."""
+    all_words = [w for words in topics_words for w in words]
+    return len(set(all_words)) / len(all_words) if all_words else 0.0
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the (F1, cost) points no other point beats: higher F1 and lower cost are better.
+
+    A point is off the front when another has F1 at least as high and cost at least as low,
+    better in one. Equal points are both on it. NaN points are never on it. Sorted by cost.
+    """
+    valid = [i for i, (f1, cost) in enumerate(points) if not (np.isnan(f1) or np.isnan(cost))]
+    front = []
+    for i in valid:
+        f1_i, cost_i = points[i]
+        dominated = any(points[j][0] >= f1_i and points[j][1] <= cost_i
+                        and (points[j][0] > f1_i or points[j][1] < cost_i) for j in valid)
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: (points[i][1], -points[i][0]))
