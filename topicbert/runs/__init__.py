@@ -1,0 +1,6 @@
+"""Runs that outlive the browser: the SQLite store (every query of the project lives in store.py),
+the queue's worker, the runner that trains one queued run, the saved corpus list, and the
+services that pages and the command line call (submit, cancel, resume, export, status).
+
+May import: config, paths, model, data, training, energy.
+"""
