@@ -418,3 +418,35 @@ def test_status_line_says_why_a_run_failed(store):
     store.claim_next_run(None, "cpu", hostname())
     store.finish_run(run_id, "failed", "Traceback (most recent call last):\n  ...\nCorpusError: no file tiny.csv\n")
     assert services.format_status(store.run_overview(run_id)[0]).endswith("(CorpusError: no file tiny.csv)")
+
+
+# ---------------------------------------------------------------- faults the issue found
+
+def test_a_meter_that_cannot_be_made_never_fails_the_run(store, monkeypatch):
+    def plan(cfg, callbacks, resume):
+        start(callbacks, 0)
+        evaluate(callbacks, 10, 0.6)
+        result = fake_result(cfg)
+        for cb in callbacks:
+            cb.on_end(result)
+        return result
+    fake_training(monkeypatch, plan)
+
+    def no_table(country):
+        raise OSError("codecarbon's data folder is missing")
+    monkeypatch.setattr("topicbert.energy.meter.carbon_intensity", no_table)
+    first = store.create_run(config())
+    claim(store, first)
+    assert runner.execute(store, first, config(), Path(store.get_run(first)["run_dir"]), resume=False) == 0
+    assert store.get_run(first)["status"] == "done"
+    assert "not metered" in store.get_run(first)["energy_info"]["measured"]
+
+    def broken_meter(**settings):
+        raise RuntimeError("NVML exploded")
+    monkeypatch.setattr(runner, "EnergyMeter", broken_meter)
+    second = store.create_run(config())
+    claim(store, second)
+    assert runner.execute(store, second, config(), Path(store.get_run(second)["run_dir"]), resume=False) == 0
+    run = store.get_run(second)
+    assert run["status"] == "done" and store.list_energy(second) == []
+    assert "not metered" in run["energy_info"]["measured"]
