@@ -19,6 +19,7 @@ from typing import Any, Optional
 from ..config import RunConfig
 from ..energy.meter import DEFAULT_TRACKING_MODE, EnergyMeter, gpu_ids_for
 from ..training.callbacks import Callback
+from ..training.checkpoints import Checkpoints
 from ..training.device import choose_device, world
 from ..training.loop import train
 from .store import Store, run_folder
@@ -148,7 +149,7 @@ def follow(run_id: int, resume: bool) -> int:
     run_dir = run_folder(run_id)
     config = RunConfig.from_json((run_dir / "config.json").read_text())
     # a run folder holds a checkpoint only if an earlier attempt made one: rank 0 resumes then too
-    train(config, run_dir, resume=resume or (run_dir / "checkpoint").exists())
+    train(config, run_dir, resume=resume or Checkpoints(run_dir).resumable() is not None)
     return 0
 
 

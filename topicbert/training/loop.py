@@ -89,7 +89,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
 
     state = {"step": 0, "wall_seconds": 0.0, "step_seconds": 0.0, "best_val_macro_f1": -1.0,
              "best_step": 0, "tokens": 0, "padded": 0}
-    if resume and checkpoints.resume_dir.exists():
+    if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
     elif model.nvdm is not None:
         pretrain_nvdm(model.nvdm, data.train.bow, data.validation.bow, config, device)
