@@ -450,3 +450,13 @@ def test_a_meter_that_cannot_be_made_never_fails_the_run(store, monkeypatch):
     run = store.get_run(second)
     assert run["status"] == "done" and store.list_energy(second) == []
     assert "not metered" in run["energy_info"]["measured"]
+
+
+@pytest.mark.parametrize("command", ["submit", "train"])
+def test_a_run_that_would_train_no_step_is_refused_up_front(command, store, monkeypatch, capsys):
+    trained = []
+    monkeypatch.setattr(cli, "train", lambda *a, **k: trained.append(1))
+    argv = [command, "--corpus", "tiny.csv", "--batch-size", "1", "--nproc", "2", "--device", "cpu"]
+    assert cli.main(argv) == 2
+    assert "batch_size (1) must be at least nproc (2)" in capsys.readouterr().err
+    assert store.list_runs() == [] and trained == []

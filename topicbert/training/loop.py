@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from transformers import get_linear_schedule_with_warmup
 
-from ..config import RunConfig
+from ..config import ConfigError, RunConfig
 from ..data.batching import GROUP_BATCHES, iterate_batches, length_grouped_order
 from ..data.splits import PreparedData, SplitData, prepare_data
 from ..model.encoders import load_encoder, load_tokenizer
@@ -83,6 +83,9 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     steps_per_epoch = len(epoch_batches(data.train, config, 0, rank, world_size))
+    if steps_per_epoch == 0:
+        raise ConfigError(f"{len(data.train)} training documents in batches of {config.batch_size} over "
+                          f"{world_size} processes make no training step")
     total_steps = steps_per_epoch * config.epochs
     optimizer = make_optimizer(model, config)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_frac * total_steps), total_steps)
