@@ -14,6 +14,7 @@ from topicbert.data.splits import load_run_corpus
 from topicbert.energy.estimate import FALLBACK_PIECES_PER_SECOND, PastRun, estimate_run, training_pieces
 from topicbert.studio.text import escape
 from topicbert.studio.run_files import RunPredictions
+from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
 from topicbert.data.upload import preview_rows, stash_upload
 
@@ -65,13 +66,24 @@ def test_runs_frame_progress_and_eta(store):
     run_id = store.create_run(RunConfig(corpus="c"))
     assert frames.runs_frame(store)["status"].tolist() == ["queued"]
     store.claim_run(run_id, None, "cpu")
+    store.set_attempt_start(run_id, 0)
     store.set_progress(run_id, 25, 100)
     run = store.get_run(run_id)
-    assert frames.eta_seconds(run, now=run["started_at"] + 10) == pytest.approx(30.0)
-    frame = frames.runs_frame(store, now=run["started_at"] + 10)
+    assert frames.eta_seconds(run, now=run["attempt_started_at"] + 10) == pytest.approx(30.0)
+    frame = frames.runs_frame(store, now=run["attempt_started_at"] + 10)
     assert frame.loc[0, "progress"] == pytest.approx(0.25) and frame.loc[0, "ETA"] == "30 s"
     with Store(store.path.parent / "empty.db") as empty:
         assert frames.runs_frame(empty).empty
+
+
+def test_eta_after_a_resume_counts_only_this_attempts_steps(store):
+    run_id = store.create_run(RunConfig(corpus="c"))
+    store.claim_run(run_id, None, "cpu")
+    StoreReporter(store, run_id).on_start({"start_step": 80, "total_steps": 100, "steps_per_epoch": 10,
+                                           "device": "cpu"})  # resumed from its step-80 checkpoint
+    store.set_progress(run_id, 90, 100)
+    began = store.get_run(run_id)["started_at"]
+    assert frames.runs_frame(store, now=began + 10).loc[0, "ETA"] == "10 s"  # 10 steps in 10 s, 10 to go
 
 
 @pytest.mark.parametrize("seconds, text", [(None, ""), (5, "5 s"), (125, "2 min 05 s"), (3 * 3600 + 60, "3 h 01 min")])

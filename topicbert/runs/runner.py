@@ -54,6 +54,7 @@ class StoreReporter(Callback):
         self.best = self.store.best_evaluation(self.run_id)
         self.store.set_best_metrics(self.run_id, self.best)
         self.store.set_device(self.run_id, info["device"])
+        self.store.set_attempt_start(self.run_id, self.step)
         self._progress(force=True)
 
     def on_step(self, step: int, total_steps: int) -> None:

@@ -108,8 +108,15 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
                          pk="id", not_null={"host", "started_at", "heartbeat_at", "state"})
 
 
+def _m002_attempt_start(db: sqlite_utils.Database) -> None:
+    # where and when this attempt began stepping: a resumed run's pace counts only its own steps
+    db["runs"].add_column("attempt_step", int)
+    db["runs"].add_column("attempt_started_at", float)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _m001_initial),
+    (2, "the step and time each attempt of a run began stepping", _m002_attempt_start),
 ]
 
 
@@ -306,7 +313,8 @@ class Store:
         params: list[Any] = [run_id] if run_id is not None else []
         return self._rows(
             "SELECT r.id, r.status, r.name, r.variant, r.step, r.total_steps, r.device, r.host, "
-            "r.paired_run_id, r.created_at, r.started_at, r.finished_at, r.error, "
+            "r.paired_run_id, r.created_at, r.started_at, r.finished_at, r.error, r.attempt_step, "
+            "r.attempt_started_at, "
             "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_macro_f1' "
             " ORDER BY m.step DESC LIMIT 1) AS val_macro_f1, "
             "(SELECT kwh FROM energy e WHERE e.run_id = r.id ORDER BY e.step DESC, e.created_at DESC LIMIT 1) AS kwh, "
@@ -368,7 +376,8 @@ class Store:
         now = time.time()
         db["runs"].update(run_id, {"status": "running", "worker_id": worker_id, "device": device, "host": host,
                                    "pid": None, "pgid": None, "started_at": now, "heartbeat_at": now,
-                                   "finished_at": None, "error": None})
+                                   "finished_at": None, "error": None, "attempt_step": None,
+                                   "attempt_started_at": None})
 
     def set_process(self, run_id: int, pid: int, pgid: int) -> None:
         self._update("runs", run_id, {"pid": pid, "pgid": pgid, "heartbeat_at": time.time()})
@@ -427,6 +436,10 @@ class Store:
 
     def set_progress(self, run_id: int, step: int, total_steps: int) -> None:
         self._update("runs", run_id, {"step": step, "total_steps": total_steps, "heartbeat_at": time.time()})
+
+    def set_attempt_start(self, run_id: int, step: int) -> None:
+        """This attempt begins stepping now, at `step` (0, or a resumed run's checkpoint)."""
+        self._update("runs", run_id, {"attempt_step": step, "attempt_started_at": time.time()})
 
     def set_device(self, run_id: int, device: str) -> None:
         self._update("runs", run_id, {"device": device})

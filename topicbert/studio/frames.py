@@ -61,11 +61,13 @@ def source_name(source: Optional[str]) -> str:
 # ---------------------------------------------------------------- runs
 
 def eta_seconds(run: dict, now: float) -> Optional[float]:
-    """Time left for a running run, at the pace of its steps since it started (None if unknown)."""
-    step, total, started = run.get("step") or 0, run.get("total_steps"), run.get("started_at")
-    if run["status"] != "running" or not total or not started or step <= 0:
+    """Time left for a running run, at the pace of this attempt's steps: a resumed run's steps
+    before its checkpoint took no time of this attempt (None if unknown)."""
+    step, total = run.get("step") or 0, run.get("total_steps")
+    first, began = run.get("attempt_step"), run.get("attempt_started_at")
+    if run["status"] != "running" or not total or began is None or first is None or step <= first:
         return None
-    return (now - started) / step * max(total - step, 0)
+    return (now - began) / (step - first) * max(total - step, 0)
 
 
 def _progress(run: dict) -> float:
