@@ -7,6 +7,7 @@ torchrun (DistributedDataParallel: gloo on CPU, nccl on CUDA).
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -27,6 +28,12 @@ from .device import autocast, choose_device, world
 from .evaluation import evaluate, validation_scores
 from .pretrain import pretrain_nvdm
 from .results import TrainResult, test_and_write
+
+
+# How long the other ranks wait while rank 0 alone evaluates, saves the best model and checkpoints,
+# and tests at the end: far past the collective timeout, since a long evaluation is normal. A rank 0
+# that dies does not leave them waiting this long: torchrun ends the whole group.
+RANK0_WORK_TIMEOUT = timedelta(hours=24)
 
 
 def build_model(config: RunConfig, n_classes: int, vocab_size: Optional[int]) -> TopicBERT:
@@ -68,9 +75,12 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     device = choose_device(config.device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    rank0_done = None
     if distributed:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # a group of its own, on the CPU, with its own timeout: the wait for rank 0's work
+        rank0_done = dist.new_group(backend="gloo", timeout=RANK0_WORK_TIMEOUT)
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -133,7 +143,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
                 for cb in callbacks:
                     cb.on_checkpoint(step, epoch, path)
         if distributed:
-            dist.barrier()
+            dist.barrier(group=rank0_done)
 
     model.train()
     loss_sum = torch.zeros((), device=device)
@@ -177,6 +187,6 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         for cb in callbacks:
             cb.on_end(result)
     if distributed:
-        dist.barrier()
+        dist.barrier(group=rank0_done)
         dist.destroy_process_group()
     return result
