@@ -460,3 +460,9 @@ def test_a_run_that_would_train_no_step_is_refused_up_front(command, store, monk
     assert cli.main(argv) == 2
     assert "batch_size (1) must be at least nproc (2)" in capsys.readouterr().err
     assert store.list_runs() == [] and trained == []
+
+
+def test_status_on_an_empty_store_says_how_to_queue_a_run(store, capsys):
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "No runs yet" in out and "python -m topicbert submit --corpus" in out

@@ -123,6 +123,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.run_id is not None and not rows:
             print(f"error: no run {args.run_id}", file=sys.stderr)
             return 2
+        if not rows:
+            print(f"No runs yet in {store.path}. Queue one with\n"
+                  "  python -m topicbert submit --corpus PATH --variant topicbert --max-len 128 --pair-baseline\n"
+                  "and start a worker with `python -m topicbert worker` (or open the app).")
         for row in rows:
             print(format_status(row))
     return 0
