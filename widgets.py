@@ -6,14 +6,16 @@ import streamlit as st
 
 from topicbert.runs.store import Store
 from topicbert.studio import frames
+from topicbert.studio.text import escape
 
 STYLE = Path(__file__).parent / "assets" / "style.css"
 
-# how the runs table (Home and Runs) shows its numbers
+# how tables show disk use, and the runs table (Home and Runs) its numbers
+DISK_COLUMNS = {frames.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f")}
 RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
                "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
                "kWh": st.column_config.NumberColumn(format="%.6f"),
-               "g CO2e": st.column_config.NumberColumn(format="%.3f")}
+               "g CO2e": st.column_config.NumberColumn(format="%.3f"), **DISK_COLUMNS}
 
 
 def page_setup(title: str) -> None:
@@ -32,3 +34,23 @@ def choose_topicbert_run(store: Store, what: str, key: str) -> dict:
     labels = {run["id"]: frames.run_label(run) for run in runs}
     run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key=key)
     return store.get_run(run_id)
+
+
+def confirm_delete(label: str, target: int, what: str, key: str, where=st, disabled: bool = False,
+                   help: str = "") -> bool:
+    """A delete button (in the container `where`) that asks once more, below it: True on the click
+    that confirms deleting `target`. The question stays only while `target` is the one chosen."""
+    asking = f"{key}_asking"
+    if where.button(label, key=key, disabled=disabled, help=help):
+        st.session_state[asking] = target
+    if st.session_state.get(asking) != target:
+        return False
+    st.warning(escape(f"Delete {what} for good? Its files and its rows in the store go, and cannot come back."))
+    yes, no = st.columns(2)
+    if no.button("Keep it", key=f"{key}_keep"):
+        st.session_state[asking] = None
+        st.rerun()
+    if yes.button("Delete for good", key=f"{key}_yes", type="primary"):
+        st.session_state[asking] = None
+        return True
+    return False

@@ -1,24 +1,32 @@
-"""Runs: a live table of every run; cancel, resume, and each run's error and log."""
+"""Runs: a live table of every run with its disk use; cancel, resume, delete, and each run's error and log."""
 import streamlit as st
 
-from topicbert.runs import services
+from topicbert.runs import services, storage
 from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
 from topicbert.studio import frames
-from widgets import RUN_COLUMNS, page_setup
+from topicbert.studio.text import escape
+from widgets import RUN_COLUMNS, confirm_delete, page_setup
 
 REFRESH_SECONDS = 3
+SIZES_SECONDS = 30  # disk use is walked at most this often: it changes slowly
 
 page_setup("Runs")
 
 st.title("Runs")
 
 
+@st.cache_data(ttl=SIZES_SECONDS, show_spinner=False)
+def run_sizes(db_path: str) -> dict[int, int]:
+    with Store(db_path) as store:
+        return storage.run_disk_use(store)
+
+
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_table() -> None:
     # only this part reruns every few seconds; a fresh connection each time (threads differ)
     with Store() as store:
-        frame = frames.runs_frame(store, limit=200)
+        frame = frames.runs_frame(store, limit=200, disk=run_sizes(str(store.path)))
     if frame.empty:
         st.info("No runs yet: queue one on the Train page, or the demo pair on the home page.")
     else:
@@ -28,10 +36,10 @@ def live_table() -> None:
 @st.fragment(run_every=REFRESH_SECONDS)
 def run_detail() -> None:
     with Store() as store:
-        runs = store.list_runs(limit=200)
-        if not runs:
+        choices = store.run_choices(limit=200)  # names and statuses only: no run's JSON decoded here
+        if not choices:
             return
-        labels = {run["id"]: f"{frames.run_label(run)} ({run['status']})" for run in runs}
+        labels = {run["id"]: f"{frames.run_label(run)} ({run['status']})" for run in choices}
         run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_selected")
         run = store.get_run(run_id)
         buttons = st.container(horizontal=True)  # side by side, not spread over columns
@@ -43,6 +51,17 @@ def run_detail() -> None:
                           help="queue an interrupted, cancelled or failed run again, from its last checkpoint"):
             services.resume_run(store, run_id)
             run = store.get_run(run_id)
+        active = run["status"] in ACTIVE
+        if confirm_delete("Delete", run_id, f"run {frames.run_label(run)}", key="runs_delete", where=buttons,
+                          disabled=active, help="cancel it first" if active else "its files and its rows in the store"):
+            try:
+                freed = storage.delete_run(store, run_id)
+            except storage.StorageError as error:
+                st.error(escape(error))
+            else:
+                run_sizes.clear()
+                st.toast(f"Deleted run #{run_id}: {storage.format_bytes(freed)} freed.")
+                st.rerun()
     st.text(f"Status: {run['status']}" + (f", checkpoint at step {run['checkpoint_step']}"
                                           if run["checkpoint_step"] else ""))
     if run["error"]:

@@ -3,6 +3,7 @@ document filters, saved corpora, uploads and Markdown escaping."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from topicbert.runs import saved_corpora
@@ -16,7 +17,7 @@ from topicbert.studio.text import escape
 from topicbert.studio.run_files import RunPredictions
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
-from topicbert.data.upload import preview_rows, stash_upload
+from topicbert.data.upload import guess_columns, preview_rows, stash_upload
 
 
 @pytest.fixture
@@ -185,3 +186,12 @@ def test_markdown_escape_leaves_no_markup():
     ("../shared/data/reuters8", "reuters8"), (None, ""), ("", "")])
 def test_source_name_is_short(source, name):
     assert frames.source_name(source) == name
+
+
+def test_column_guesses_from_the_first_rows():
+    rows = pd.DataFrame({"id": ["1", "2", "3", "4"], "doc": ["a long text here", "another long one", "more words", "x y"],
+                         "category": ["sport", "money", "sport", "money"], "subset": ["train", "test", "train", "dev"],
+                         "lang": ["en"] * 4})
+    assert guess_columns(rows) == {"text_col": "doc", "label_col": "category", "split_col": "subset"}
+    named = pd.DataFrame({"Label": ["b", "b"], "text": ["x", "y"], "body": ["a much longer body", "z" * 40]})
+    assert guess_columns(named) == {"text_col": "text", "label_col": "Label", "split_col": None}

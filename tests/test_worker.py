@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from topicbert.training.checkpoints import Checkpoints
 from topicbert.training.loop import train
 from topicbert import cli
 from topicbert.runs import processes, runner, services, worker
@@ -466,3 +467,21 @@ def test_status_on_an_empty_store_says_how_to_queue_a_run(store, capsys):
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert "No runs yet" in out and "python -m topicbert submit --corpus" in out
+
+
+def test_a_finished_run_keeps_no_resumable_checkpoint(store, monkeypatch):
+    def plan(cfg, callbacks, resume):
+        start(callbacks, 0)
+        evaluate(callbacks, 10, 0.6)
+        Checkpoints(run_dir).resume.write(lambda folder: (folder / "state.json").write_text("{}"))
+        result = fake_result(cfg)
+        for cb in callbacks:
+            cb.on_end(result)
+        return result
+    fake_training(monkeypatch, plan)
+    run_id = store.create_run(config())
+    run_dir = Path(store.get_run(run_id)["run_dir"])
+    claim(store, run_id)
+    assert runner.execute(store, run_id, config(), run_dir, resume=False) == 0
+    assert store.get_run(run_id)["status"] == "done"
+    assert Checkpoints(run_dir).resumable() is None and (run_dir / "config.json").exists()

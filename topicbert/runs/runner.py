@@ -140,7 +140,9 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
     finally:
         if meter is not None:
             meter.stop()
-    store.finish_run(run_id, "done")
+    if store.finish_run(run_id, "done"):
+        # recorded done first: killed before this line, the checkpoint is left for gc, never missed by a resume
+        Checkpoints(run_dir).remove_resumable()
     return 0
 
 

@@ -18,6 +18,7 @@ from .figures import BASELINE_ROLE
 
 TOPICBERT_ROLE = "topicbert"
 RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "device", "baseline"]
+DISK_COLUMN = "disk (MB)"
 
 
 def run_label(run: dict) -> str:
@@ -58,6 +59,21 @@ def source_name(source: Optional[str]) -> str:
     return parts[-1]
 
 
+def corpora_frame(corpora: Sequence[dict], disk: dict[int, int]) -> pd.DataFrame:
+    """The saved corpora: id, name, documents, classes, source and disk use (corpus id -> bytes)."""
+    return pd.DataFrame([{"id": row["id"], "name": row["name"], "documents": row["n_docs"],
+                          "classes": row["n_classes"], "source": source_name(row["source"]),
+                          DISK_COLUMN: _megabytes(disk.get(row["id"], 0))} for row in corpora],
+                        columns=["id", "name", "documents", "classes", "source", DISK_COLUMN])
+
+
+def storage_frame(overview: dict[str, int]) -> pd.DataFrame:
+    """What TOPICBERT_HOME holds, by kind, in MB (storage.storage_overview), with the total."""
+    rows = [{"what": what, DISK_COLUMN: _megabytes(size)} for what, size in overview.items()]
+    rows.append({"what": "in all", DISK_COLUMN: _megabytes(sum(overview.values()))})
+    return pd.DataFrame(rows, columns=["what", DISK_COLUMN])
+
+
 # ---------------------------------------------------------------- runs
 
 def eta_seconds(run: dict, now: float) -> Optional[float]:
@@ -77,15 +93,22 @@ def _progress(run: dict) -> float:
     return min(1.0, (run.get("step") or 0) / total) if total else 0.0
 
 
-def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None) -> pd.DataFrame:
-    """One row per run, newest first: status, progress (0-1), ETA, latest val macro-F1, kWh, g CO2e."""
+def _megabytes(n: Optional[int]) -> Optional[float]:
+    return None if n is None else n / 1e6
+
+
+def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None,
+               disk: Optional[dict[int, int]] = None) -> pd.DataFrame:
+    """One row per run, newest first: status, progress (0-1), ETA, latest val macro-F1, kWh, g CO2e,
+    and with `disk` (run id -> bytes, storage.run_disk_use) each run's disk use in MB."""
     now = time.time() if now is None else now
     rows = [{"id": run["id"], "run": run["name"], "status": run["status"], "progress": _progress(run),
              "ETA": format_duration(eta_seconds(run, now)), "val macro-F1": run["val_macro_f1"],
              "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]), "device": run["device"] or "",
-             "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else ""}
+             "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else "",
+             DISK_COLUMN: _megabytes(disk.get(run["id"])) if disk is not None else None}
             for run in store.run_overview(limit=limit)]
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return pd.DataFrame(rows, columns=RUN_COLUMNS + ([DISK_COLUMN] if disk is not None else []))
 
 
 def worker_summary(store: Store, max_age: float) -> str:
