@@ -19,6 +19,13 @@ NO_SPLIT = "(none: draw 80/10/10)"
 page_setup("Corpora")
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def overview(db_path: str) -> dict[str, int]:
+    """What TOPICBERT_HOME holds, walked at most every 30 s: it changes slowly."""
+    with Store(db_path) as store:
+        return storage.storage_overview(store)
+
+
 @st.cache_data(max_entries=16, show_spinner="Reading the file...")
 def stage(path: str, name: str, text_col: str, label_col: str, split_col: str | None,
           stamp: float) -> tuple[StagedUpload | None, str | None]:
@@ -131,13 +138,17 @@ with right:
                 except storage.StorageError as error:
                     st.error(escape(error))
                 else:
+                    overview.clear()
                     st.toast(f"Deleted the corpus: {storage.format_bytes(freed)} freed.")
                     st.rerun()
 
         st.subheader("Storage")
-        st.dataframe(frames.storage_frame(storage.storage_overview(store)), hide_index=True,
-                     column_config=DISK_COLUMNS)
+        freed = None
         if st.button("Free space", key="corpora_gc",
                      help="delete what no run needs: checkpoints of finished runs, files of deleted runs and "
                           "corpora, their cached word pieces, and uploads never saved (python -m topicbert gc)"):
-            st.text(storage.format_freed(storage.collect_garbage(store)))
+            freed = storage.format_freed(storage.collect_garbage(store))
+            overview.clear()
+        st.dataframe(frames.storage_frame(overview(str(store.path))), hide_index=True, column_config=DISK_COLUMNS)
+        if freed:
+            st.text(freed)

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import synthetic_documents
 from topicbert.runs import saved_corpora, services
 from topicbert.config import RunConfig
+from topicbert.data import corpus as corpus_module
 from topicbert.data.corpus import load_corpus
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
@@ -273,3 +274,16 @@ def test_corpora_read_a_zip_outside_the_app_process(app, home, monkeypatch):
     at.file_uploader(key="corpora_upload").upload("news.zip", archive.getvalue()).run()
     assert not at.exception and not at.error
     assert at.metric[0].value == "12"  # the summary, read by the child
+
+
+def test_train_reads_the_corpus_once_whatever_setting_changes(app, home, monkeypatch):
+    at = app("pages/2_Train.py").run()
+    reads = []
+    real_read = corpus_module._read_jsonl
+    monkeypatch.setattr(corpus_module, "_read_jsonl", lambda *a, **k: reads.append(1) or real_read(*a, **k))
+    for key, value in (("train_epochs", 5), ("train_limit_train", 40), ("train_limit_eval", 8), ("train_lr", 2e-4)):
+        at.number_input(key=key).set_value(value)
+        at.button[0].click().run()  # "Estimate cost"
+        assert not at.exception
+    assert reads == []  # a saved corpus is JSONL: not one read after the first load
+    assert any("word pieces" in c.value for c in at.caption)

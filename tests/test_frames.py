@@ -195,3 +195,21 @@ def test_column_guesses_from_the_first_rows():
     assert guess_columns(rows) == {"text_col": "doc", "label_col": "category", "split_col": "subset"}
     named = pd.DataFrame({"Label": ["b", "b"], "text": ["x", "y"], "body": ["a much longer body", "z" * 40]})
     assert guess_columns(named) == {"text_col": "text", "label_col": "Label", "split_col": None}
+
+
+def test_the_estimate_and_compare_read_every_finished_run_in_a_fixed_number_of_queries(store, monkeypatch):
+    base_config = RunConfig(corpus="c", variant="bert", max_len=512)
+    queries = []
+    real_rows = Store._rows
+    monkeypatch.setattr(Store, "_rows", lambda self, sql, params=(): queries.append(sql) or real_rows(self, sql, params))
+
+    def count(make) -> int:
+        queries.clear()
+        make()
+        return len(queries)
+    finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
+    few = count(lambda: launch.past_runs(store, "here")), count(lambda: frames.pareto_frame(store, None))
+    for _ in range(5):
+        finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
+    assert len(launch.past_runs(store, "here")) == 6 and len(frames.pareto_frame(store, None)) == 6
+    assert (count(lambda: launch.past_runs(store, "here")), count(lambda: frames.pareto_frame(store, None))) == few

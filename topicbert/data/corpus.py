@@ -504,9 +504,9 @@ def _allocate(counts: dict[str, int], limit: int) -> dict[str, int]:
     return quota
 
 
-def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None, seed: int = 42) -> Corpus:
-    """A stratified subset: at most limit_train training documents and at most limit_eval in each of
-    validation and test, every class kept where the limit allows. Documents keep their order."""
+def limited_indices(labels: list[str], splits: list[str], limit_train: int | None, limit_eval: int | None,
+                    seed: int = 42) -> list[int]:
+    """The documents limit_corpus keeps, by position (its choice needs only labels and splits)."""
     for what, limit in (("limit_train", limit_train), ("limit_eval", limit_eval)):
         if limit is not None and limit < 1:
             raise ValueError(f"{what} must be at least 1, got {limit}")
@@ -514,13 +514,20 @@ def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None
     keep: list[int] = []
     for split, limit in (("train", limit_train), ("validation", limit_eval), ("test", limit_eval)):
         by_class: dict[str, list[int]] = {}
-        for i in corpus.indices(split):
-            by_class.setdefault(corpus.labels[i], []).append(i)
+        for i, (label, s) in enumerate(zip(labels, splits)):
+            if s == split:
+                by_class.setdefault(label, []).append(i)
         quota = _allocate({c: len(v) for c, v in by_class.items()}, limit) if limit else None
         for label in sorted(by_class):
             idx = by_class[label]
             keep.extend(idx if quota is None else rng.sample(idx, quota[label]))
-    keep.sort()
+    return sorted(keep)
+
+
+def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None, seed: int = 42) -> Corpus:
+    """A stratified subset: at most limit_train training documents and at most limit_eval in each of
+    validation and test, every class kept where the limit allows. Documents keep their order."""
+    keep = limited_indices(corpus.labels, corpus.splits, limit_train, limit_eval, seed)
     return Corpus([corpus.texts[i] for i in keep], [corpus.labels[i] for i in keep],
                   [corpus.splits[i] for i in keep], corpus.source, corpus.encoding_fallbacks,
                   corpus.dropped_empty)

@@ -179,9 +179,9 @@ def _metering(reading: Optional[dict]) -> str:
     return "partly measured" if any(flags) else "estimated"
 
 
-def _cost(store: Store, run: dict) -> dict:
+def _cost(run: dict, energy: Optional[dict]) -> dict:
+    """What a run cost and scored; `energy`: its last reading."""
     final = run["final_metrics"] or {}
-    energy = store.last_energy(run["id"])
     return {"f1": final.get("test_macro_f1"), "seconds": final.get("train_seconds"),
             "kwh": energy["kwh"] if energy else None, "kg": energy["kg_co2e"] if energy else None,
             "metering": _metering(energy), "how": energy["measured"] if energy else ""}
@@ -197,9 +197,10 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
     """One row per run: test macro-F1 and its share of the baseline's, train time and speedup,
     kWh, g CO2e and energy saved against the baseline, and how the energy was metered."""
     runs = _runs(store, run_ids)
-    costs = {run["id"]: _cost(store, run) for run in runs}
     base_run = store.get_run(baseline_id) if baseline_id is not None else None
-    base = costs.get(baseline_id) or (_cost(store, base_run) if base_run else {})
+    energies = store.last_energies([run["id"] for run in runs] + ([baseline_id] if base_run else []))
+    costs = {run["id"]: _cost(run, energies.get(run["id"])) for run in runs}
+    base = costs.get(baseline_id) or (_cost(base_run, energies.get(baseline_id)) if base_run else {})
     rows = []
     for run in runs:
         cost = costs[run["id"]]
@@ -218,10 +219,11 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
 
 def pareto_frame(store: Store, corpus_id: Optional[int]) -> pd.DataFrame:
     """Every finished run on a corpus: run, role, test_macro_f1, kwh, kg_co2e (plots.visualize_pareto)."""
+    runs = [run for run in finished_runs(store) if run["corpus_id"] == corpus_id]
+    energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
     rows = []
-    for run in finished_runs(store):
-        if run["corpus_id"] == corpus_id:
-            cost = _cost(store, run)
-            rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
-                         "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
+    for run in runs:
+        cost = _cost(run, energies.get(run["id"]))
+        rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
+                     "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
     return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "kwh", "kg_co2e"])
