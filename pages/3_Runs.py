@@ -17,7 +17,8 @@ st.title("Runs")
 
 
 @st.cache_data(ttl=SIZES_SECONDS, show_spinner=False)
-def run_sizes(db_path: str) -> dict[int, int]:
+def run_sizes(db_path: str, run_ids: tuple[int, ...]) -> dict[int, int]:
+    """Keyed by the runs listed too: a new run shows its size at once, a growing one within the ttl."""
     with Store(db_path) as store:
         return storage.run_disk_use(store)
 
@@ -26,7 +27,8 @@ def run_sizes(db_path: str) -> dict[int, int]:
 def live_table() -> None:
     # only this part reruns every few seconds; a fresh connection each time (threads differ)
     with Store() as store:
-        frame = frames.runs_frame(store, limit=200, disk=run_sizes(str(store.path)))
+        listed = tuple(run["id"] for run in store.run_choices(limit=200))
+        frame = frames.runs_frame(store, limit=200, disk=run_sizes(str(store.path), listed))
     if frame.empty:
         st.info("No runs yet: queue one on the Train page, or the demo pair on the home page.")
     else:
