@@ -46,11 +46,11 @@ def confirm_delete(label: str, target: int, what: str, key: str, where=st, disab
     if st.session_state.get(asking) != target:
         return False
     st.warning(escape(f"Delete {what} for good? Its files and its rows in the store go, and cannot come back."))
-    yes, no = st.columns(2)
-    if no.button("Keep it", key=f"{key}_keep"):
-        st.session_state[asking] = None
-        st.rerun()
-    if yes.button("Delete for good", key=f"{key}_yes", type="primary"):
+    answers = st.container(horizontal=True)
+    if answers.button("Delete for good", key=f"{key}_yes", type="primary"):
         st.session_state[asking] = None
         return True
+    if answers.button("Keep it", key=f"{key}_keep"):
+        st.session_state[asking] = None
+        st.rerun()
     return False

@@ -118,8 +118,9 @@ with right:
     st.subheader("Saved corpora")
     with Store() as store:
         saved = store.list_corpora()  # read last, so a corpus saved just now is listed
+        sizes = storage.corpus_disk_use(store)
         if saved:
-            st.dataframe(frames.corpora_frame(saved, storage.corpus_disk_use(store)), hide_index=True,
+            st.dataframe(frames.corpora_frame(saved, sizes), hide_index=True,
                          column_config={"documents": st.column_config.NumberColumn(format="localized"),
                                         **DISK_COLUMNS})
             st.caption("Disk: the corpus as saved, and its cached word pieces.")
@@ -130,7 +131,8 @@ with right:
         if deletable:
             row = st.container(horizontal=True, vertical_alignment="bottom")
             chosen = row.selectbox("Corpus", list(deletable), format_func=deletable.get, key="corpora_delete_which")
-            if confirm_delete("Delete corpus", chosen, f"the corpus “{deletable[chosen]}”", key="corpora_delete",
+            what = f"the corpus “{deletable[chosen]}” ({storage.format_bytes(sizes.get(chosen))})"
+            if confirm_delete("Delete corpus", chosen, what, key="corpora_delete",
                               where=row, help="its saved copy and cached word pieces; its finished runs keep their "
                                               "results, and a run still queued or running on it must be cancelled"):
                 try:

@@ -54,7 +54,8 @@ def run_detail() -> None:
             services.resume_run(store, run_id)
             run = store.get_run(run_id)
         active = run["status"] in ACTIVE
-        if confirm_delete("Delete", run_id, f"run {frames.run_label(run)}", key="runs_delete", where=buttons,
+        what = f"run {frames.run_label(run)} ({storage.format_bytes(storage.path_bytes(run['run_dir']))})"
+        if confirm_delete("Delete", run_id, what, key="runs_delete", where=buttons,
                           disabled=active, help="cancel it first" if active else "its files and its rows in the store"):
             try:
                 freed = storage.delete_run(store, run_id)

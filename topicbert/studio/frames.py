@@ -62,9 +62,9 @@ def source_name(source: Optional[str]) -> str:
 def corpora_frame(corpora: Sequence[dict], disk: dict[int, int]) -> pd.DataFrame:
     """The saved corpora: id, name, documents, classes, source and disk use (corpus id -> bytes)."""
     return pd.DataFrame([{"id": row["id"], "name": row["name"], "documents": row["n_docs"],
-                          "classes": row["n_classes"], "source": source_name(row["source"]),
-                          DISK_COLUMN: _megabytes(disk.get(row["id"], 0))} for row in corpora],
-                        columns=["id", "name", "documents", "classes", "source", DISK_COLUMN])
+                          "classes": row["n_classes"], DISK_COLUMN: _megabytes(disk.get(row["id"], 0)),
+                          "source": source_name(row["source"])} for row in corpora],
+                        columns=["id", "name", "documents", "classes", DISK_COLUMN, "source"])
 
 
 def storage_frame(overview: dict[str, int]) -> pd.DataFrame:
