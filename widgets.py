@@ -1,9 +1,11 @@
 """Streamlit widgets that app.py and several pages show. Not in pages/, where Streamlit looks for
 pages, and not in topicbert/, which never imports streamlit."""
 from pathlib import Path
+from typing import Callable
 
 import streamlit as st
 
+from topicbert.runs import storage
 from topicbert.runs.store import Store
 from topicbert.studio import frames
 from topicbert.studio.text import escape
@@ -36,10 +38,9 @@ def choose_topicbert_run(store: Store, what: str, key: str) -> dict:
     return store.get_run(run_id)
 
 
-def confirm_delete(label: str, target: int, what: str, key: str, where=st, disabled: bool = False,
-                   help: str = "") -> bool:
-    """A delete button (in the container `where`) that asks once more, below it: True on the click
-    that confirms deleting `target`. The question stays only while `target` is the one chosen."""
+def _confirmed(label: str, target: int, what: str, key: str, where, disabled: bool, help: str) -> bool:
+    """A button (in the container `where`) that asks once more, below it: True on the click that
+    confirms. The question stays only while `target` is the one chosen."""
     asking = f"{key}_asking"
     if where.button(label, key=key, disabled=disabled, help=help):
         st.session_state[asking] = target
@@ -54,3 +55,20 @@ def confirm_delete(label: str, target: int, what: str, key: str, where=st, disab
         st.session_state[asking] = None
         st.rerun()
     return False
+
+
+def delete_button(label: str, target: int, what: str, delete: Callable[[], int], key: str, where=st,
+                  disabled: bool = False, help: str = "", forget: Callable[[], None] = lambda: None) -> None:
+    """Delete `target` (`delete()` returns the bytes freed) once the person confirms; a refusal
+    (StorageError) shows as an error. After a delete, `forget()` clears what the page cached, and
+    the page runs again."""
+    if not _confirmed(label, target, what, key, where, disabled, help):
+        return
+    try:
+        freed = delete()
+    except storage.StorageError as error:
+        st.error(escape(error))
+        return
+    forget()
+    st.toast(f"Deleted {what}: {storage.format_bytes(freed)} freed.")
+    st.rerun()

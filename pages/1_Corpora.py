@@ -12,7 +12,7 @@ from topicbert.runs.saved_corpora import StagedUpload
 from topicbert.runs.store import Store
 from topicbert.studio import figures, frames
 from topicbert.studio.text import escape
-from widgets import DISK_COLUMNS, confirm_delete, page_setup
+from widgets import DISK_COLUMNS, delete_button, page_setup
 
 NO_SPLIT = "(none: draw 80/10/10)"
 
@@ -132,17 +132,10 @@ with right:
             row = st.container(horizontal=True, vertical_alignment="bottom")
             chosen = row.selectbox("Corpus", list(deletable), format_func=deletable.get, key="corpora_delete_which")
             what = f"the corpus “{deletable[chosen]}” ({storage.format_bytes(sizes.get(chosen))})"
-            if confirm_delete("Delete corpus", chosen, what, key="corpora_delete",
-                              where=row, help="its saved copy and cached word pieces; its finished runs keep their "
-                                              "results, and a run still queued or running on it must be cancelled"):
-                try:
-                    freed = storage.delete_corpus(store, chosen)
-                except storage.StorageError as error:
-                    st.error(escape(error))
-                else:
-                    overview.clear()
-                    st.toast(f"Deleted the corpus: {storage.format_bytes(freed)} freed.")
-                    st.rerun()
+            delete_button("Delete corpus", chosen, what, lambda: storage.delete_corpus(store, chosen),
+                          key="corpora_delete", where=row, forget=overview.clear,
+                          help="its saved copy and cached word pieces; its finished runs keep their results, "
+                               "and a run still queued or running on it must be cancelled")
 
         st.subheader("Storage")
         freed = None

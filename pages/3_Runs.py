@@ -5,8 +5,7 @@ from topicbert.runs import services, storage
 from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
 from topicbert.studio import frames
-from topicbert.studio.text import escape
-from widgets import RUN_COLUMNS, confirm_delete, page_setup
+from widgets import RUN_COLUMNS, delete_button, page_setup
 
 REFRESH_SECONDS = 3
 SIZES_SECONDS = 30  # disk use is walked at most this often: it changes slowly
@@ -55,16 +54,10 @@ def run_detail() -> None:
             run = store.get_run(run_id)
         active = run["status"] in ACTIVE
         what = f"run {frames.run_label(run)} ({storage.format_bytes(storage.path_bytes(run['run_dir']))})"
-        if confirm_delete("Delete", run_id, what, key="runs_delete", where=buttons,
-                          disabled=active, help="cancel it first" if active else "its files and its rows in the store"):
-            try:
-                freed = storage.delete_run(store, run_id)
-            except storage.StorageError as error:
-                st.error(escape(error))
-            else:
-                run_sizes.clear()
-                st.toast(f"Deleted run #{run_id}: {storage.format_bytes(freed)} freed.")
-                st.rerun()
+        delete_button("Delete", run_id, what, lambda: storage.delete_run(store, run_id), key="runs_delete",
+                      where=buttons, disabled=active,
+                      help="cancel it first" if active else "its files and its rows in the store",
+                      forget=run_sizes.clear)
     st.text(f"Status: {run['status']}" + (f", checkpoint at step {run['checkpoint_step']}"
                                           if run["checkpoint_step"] else ""))
     if run["error"]:

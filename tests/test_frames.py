@@ -20,13 +20,6 @@ from topicbert.runs.store import Store
 from topicbert.data.upload import guess_columns, preview_rows, stash_upload
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
-    with Store() as s:
-        yield s
-
-
 def small_corpus() -> Corpus:
     texts = [f"document {i} about {label}" for i, label in enumerate("aabbab")]
     return Corpus(texts, list("aabbab"), ["train", "train", "train", "train", "validation", "test"], "test")

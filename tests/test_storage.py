@@ -22,13 +22,6 @@ from topicbert.training.checkpoints import Checkpoints
 from topicbert.training.loop import train
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
-    with Store() as s:
-        yield s
-
-
 def corpus() -> Corpus:
     rows = synthetic_documents(4)
     return Corpus([t for t, _ in rows], [label for _, label in rows], ["train"] * 8 + ["validation"] * 2 + ["test"] * 2,

@@ -18,13 +18,6 @@ from topicbert.runs.store import MIGRATIONS, Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
-    with Store() as s:
-        yield s
-
-
 def config(**changes) -> RunConfig:
     return RunConfig(corpus="tiny.csv", device="cpu").replace(**changes)
 
