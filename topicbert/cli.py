@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--model", default="default", help="tokenizer used to count word pieces")
     check.set_defaults(handler=cmd_corpus_check)
     # what the Corpora page runs in a child process for each upload
-    stage = corpus_commands.add_parser("stage")
+    stage = corpus_commands.add_parser("stage", help="read an upload for the Corpora page, in a process of its own")
     stage.add_argument("path")
     add_corpus_options(stage)
     stage.add_argument("--name", required=True, help="the file name its person chose")
