@@ -1,19 +1,23 @@
 """Streamlit widgets that app.py and several pages show. Not in pages/, where Streamlit looks for
 pages, and not in topicbert/, which never imports streamlit."""
 from pathlib import Path
+from typing import Callable
 
 import streamlit as st
 
+from topicbert.runs import storage
 from topicbert.runs.store import Store
 from topicbert.studio import frames
+from topicbert.studio.text import escape
 
 STYLE = Path(__file__).parent / "assets" / "style.css"
 
-# how the runs table (Home and Runs) shows its numbers
+# how tables show disk use, and the runs table (Home and Runs) its numbers
+DISK_COLUMNS = {frames.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f")}
 RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
                "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
                "kWh": st.column_config.NumberColumn(format="%.6f"),
-               "g CO2e": st.column_config.NumberColumn(format="%.3f")}
+               "g CO2e": st.column_config.NumberColumn(format="%.3f"), **DISK_COLUMNS}
 
 
 def page_setup(title: str) -> None:
@@ -32,3 +36,39 @@ def choose_topicbert_run(store: Store, what: str, key: str) -> dict:
     labels = {run["id"]: frames.run_label(run) for run in runs}
     run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key=key)
     return store.get_run(run_id)
+
+
+def _confirmed(label: str, target: int, what: str, key: str, where, disabled: bool, help: str) -> bool:
+    """A button (in the container `where`) that asks once more, below it: True on the click that
+    confirms. The question stays only while `target` is the one chosen."""
+    asking = f"{key}_asking"
+    if where.button(label, key=key, disabled=disabled, help=help):
+        st.session_state[asking] = target
+    if st.session_state.get(asking) != target:
+        return False
+    st.warning(escape(f"Delete {what} for good? Its files and its rows in the store go, and cannot come back."))
+    answers = st.container(horizontal=True)
+    if answers.button("Delete for good", key=f"{key}_yes", type="primary"):
+        st.session_state[asking] = None
+        return True
+    if answers.button("Keep it", key=f"{key}_keep"):
+        st.session_state[asking] = None
+        st.rerun()
+    return False
+
+
+def delete_button(label: str, target: int, what: str, delete: Callable[[], int], key: str, where=st,
+                  disabled: bool = False, help: str = "", forget: Callable[[], None] = lambda: None) -> None:
+    """Delete `target` (`delete()` returns the bytes freed) once the person confirms; a refusal
+    (StorageError) shows as an error. After a delete, `forget()` clears what the page cached, and
+    the page runs again."""
+    if not _confirmed(label, target, what, key, where, disabled, help):
+        return
+    try:
+        freed = delete()
+    except storage.StorageError as error:
+        st.error(escape(error))
+        return
+    forget()
+    st.toast(f"Deleted {what}: {storage.format_bytes(freed)} freed.")
+    st.rerun()

@@ -1,40 +1,41 @@
-"""Corpora: upload a file, choose its columns, read the summary, name it and save it."""
+"""Corpora: upload a file, choose its columns, read the summary, name it and save it; each saved
+corpus's disk use, deleting one, and what the Studio keeps on disk."""
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from topicbert.data.batching import tokenize
-from topicbert.data.corpus import Corpus, CorpusError, load_corpus, summarize
-from topicbert.data.upload import JSONL_TYPES, TABLE_TYPES, UPLOAD_TYPES, kind, preview_rows, stash_upload
-from topicbert.model.encoders import ModelNotFoundError, load_tokenizer
-from topicbert.runs import saved_corpora
+from topicbert.data.upload import (GUESS_ROWS, JSONL_TYPES, PREVIEW_ROWS, TABLE_TYPES, UPLOAD_TYPES, guess_columns,
+                                   kind, preview_rows, stash_upload)
+from topicbert.data.corpus import CorpusError
+from topicbert.runs import saved_corpora, storage
+from topicbert.runs.saved_corpora import StagedUpload
 from topicbert.runs.store import Store
 from topicbert.studio import figures, frames
 from topicbert.studio.text import escape
-from widgets import page_setup
+from widgets import DISK_COLUMNS, delete_button, page_setup
 
 NO_SPLIT = "(none: draw 80/10/10)"
 
 page_setup("Corpora")
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def tokenizer(model: str):
-    return load_tokenizer(model)
+@st.cache_data(ttl=30, show_spinner=False)
+def overview(db_path: str) -> dict[str, int]:
+    """What TOPICBERT_HOME holds, walked at most every 30 s: it changes slowly."""
+    with Store(db_path) as store:
+        return storage.storage_overview(store)
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the corpus...")
-def read(path: str, text_col: str, label_col: str, split_col: str | None, stamp: float) -> Corpus:
-    # `stamp` (the file's mtime) keys the cache, so a re-upload is read again
-    return load_corpus(path, text_col, label_col, split_col)
-
-
-@st.cache_data(max_entries=4, show_spinner="Counting word pieces...")
-def summary_of(path: str, text_col: str, label_col: str, split_col: str | None, stamp: float) -> dict:
-    pieces = tokenizer("default")
-    return summarize(read(path, text_col, label_col, split_col, stamp),
-                     lambda texts: [len(ids) for ids in tokenize(pieces, texts)])
+@st.cache_data(max_entries=16, show_spinner="Reading the file...")
+def stage(path: str, name: str, text_col: str, label_col: str, split_col: str | None,
+          stamp: float) -> tuple[StagedUpload | None, str | None]:
+    """The upload read by a child process (its documents never enter this one), or the reader's
+    message. `stamp` (the file's mtime) keys the cache, so a re-upload is read again."""
+    with Store() as store:
+        try:
+            return saved_corpora.stage_upload(store, Path(path), name, text_col, label_col, split_col), None
+        except CorpusError as error:
+            return None, str(error)
 
 
 st.title("Corpora")
@@ -54,52 +55,50 @@ with left:
                ".streamlit/config.toml). A ZIP holds one folder per class, one document per file, optionally "
                "inside train/ and test/ folders.")
 
-corpus = None
+staged = None
 if uploaded is not None:
     path = stash_upload(uploaded.name, uploaded.getvalue(), upload_dir)
     columns = dict(text_col="text", label_col="label", split_col=None)
     with left:
-        preview = preview_rows(path) if kind(path) in TABLE_TYPES + JSONL_TYPES else None
-        if preview is not None and len(preview.columns):
-            names = list(preview.columns)
+        rows = preview_rows(path, GUESS_ROWS) if kind(path) in TABLE_TYPES + JSONL_TYPES else None
+        if rows is not None and len(rows.columns):
+            names = list(rows.columns)
+            guess = guess_columns(rows)
 
-            def pick(label: str, wanted: str, key: str, optional: bool = False) -> str | None:
+            def pick(label: str, guessed: str | None, key: str, optional: bool = False) -> str | None:
                 options = ([NO_SPLIT] if optional else []) + names
-                index = options.index(wanted) if wanted in options else 0
+                index = options.index(guessed) if guessed in options else 0
                 choice = st.selectbox(label, options, index=index, key=key)
                 return None if choice == NO_SPLIT else choice
 
-            columns = dict(text_col=pick("Text column", "text", "corpora_text_col"),
-                           label_col=pick("Label column", "label", "corpora_label_col"),
-                           split_col=pick("Split column (train / validation / test)", "split", "corpora_split_col",
-                                          optional=True))
+            columns = dict(text_col=pick("Text column", guess["text_col"], "corpora_text_col"),
+                           label_col=pick("Label column", guess["label_col"], "corpora_label_col"),
+                           split_col=pick("Split column (train / validation / test)", guess["split_col"],
+                                          "corpora_split_col", optional=True))
             st.caption("First rows")
             # the text column narrow enough that the label and split columns show beside it
-            st.dataframe(preview, hide_index=True, column_config={
+            st.dataframe(rows.head(PREVIEW_ROWS), hide_index=True, column_config={
                 name: st.column_config.Column(width="medium" if name == columns["text_col"] else "small")
                 for name in names})
-        try:
-            corpus = read(str(path), **columns, stamp=path.stat().st_mtime)
-        except CorpusError as error:
-            st.error(escape(error))  # the reader's own words; nothing is saved
-        if corpus is not None:
+        staged, problem = stage(str(path), uploaded.name, **columns, stamp=path.stat().st_mtime)
+        if problem:
+            st.error(escape(problem))  # the reader's own words, naming the file as it was uploaded; nothing saved
+        if staged is not None:
             with st.form("corpora_save", border=True):
                 name = st.text_input("Name", value=Path(uploaded.name).stem, key="corpora_name", max_chars=120)
                 if st.form_submit_button("Save corpus", type="primary"):
                     with Store() as store:
                         try:
-                            corpus_id = saved_corpora.register_corpus(store, corpus, name)
+                            corpus_id = saved_corpora.register_staged(store, staged, name)
                             st.success(f"Saved as corpus {corpus_id}: pick it on the Train page.")
                         except CorpusError as error:
                             st.error(escape(error))
 
 with right:
-    if corpus is not None:
-        try:
-            summary = summary_of(str(path), **columns, stamp=path.stat().st_mtime)
-        except ModelNotFoundError as error:
-            st.error(escape(error))
-            summary = summarize(corpus)
+    if staged is not None:
+        summary = staged.summary
+        if "pieces_error" in summary:
+            st.error(escape(summary["pieces_error"]))
         st.subheader("Summary")
         a, b, c, d = st.columns(4)
         a.metric("documents", f"{summary['n_docs']:,}")
@@ -119,10 +118,32 @@ with right:
     st.subheader("Saved corpora")
     with Store() as store:
         saved = store.list_corpora()  # read last, so a corpus saved just now is listed
-    if saved:
-        st.dataframe(pd.DataFrame([{"id": row["id"], "name": row["name"], "documents": row["n_docs"],
-                                    "classes": row["n_classes"], "source": frames.source_name(row["source"])}
-                                   for row in saved]),
-                     hide_index=True, column_config={"documents": st.column_config.NumberColumn(format="localized")})
-    else:
-        st.info("No corpus saved yet.")
+        sizes = storage.corpus_disk_use(store)
+        if saved:
+            st.dataframe(frames.corpora_frame(saved, sizes), hide_index=True,
+                         column_config={"documents": st.column_config.NumberColumn(format="localized"),
+                                        **DISK_COLUMNS})
+            st.caption("Disk: the corpus as saved, and its cached word pieces.")
+        else:
+            st.info("No corpus saved yet.")
+        # the built-in sample comes back on every start: deleting it would free nothing for long
+        deletable = {row["id"]: row["name"] for row in saved if row["name"] != saved_corpora.BUILTIN_NAME}
+        if deletable:
+            row = st.container(horizontal=True, vertical_alignment="bottom")
+            chosen = row.selectbox("Corpus", list(deletable), format_func=deletable.get, key="corpora_delete_which")
+            what = f"the corpus “{deletable[chosen]}” ({storage.format_bytes(sizes.get(chosen))})"
+            delete_button("Delete corpus", chosen, what, lambda: storage.delete_corpus(store, chosen),
+                          key="corpora_delete", where=row, forget=overview.clear,
+                          help="its saved copy and cached word pieces; its finished runs keep their results, "
+                               "and a run still queued or running on it must be cancelled")
+
+        st.subheader("Storage")
+        freed = None
+        if st.button("Free space", key="corpora_gc",
+                     help="delete what no run needs: checkpoints of finished runs, files of deleted runs and "
+                          "corpora, their cached word pieces, and uploads never saved (python -m topicbert gc)"):
+            freed = storage.format_freed(storage.collect_garbage(store))
+            overview.clear()
+        st.dataframe(frames.storage_frame(overview(str(store.path))), hide_index=True, column_config=DISK_COLUMNS)
+        if freed:
+            st.text(freed)

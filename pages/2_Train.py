@@ -21,10 +21,15 @@ def tokenizer(model: str):
     return load_tokenizer(model)
 
 
-@st.cache_data(max_entries=8, show_spinner="Counting the training documents' word pieces...")
-def train_lengths(config_json: str) -> list[int]:
-    config = RunConfig.from_json(config_json)
-    return launch.train_piece_lengths(config, tokenizer(config.model))
+@st.cache_resource(max_entries=2, show_spinner="Counting the corpus's word pieces...")
+def corpus_pieces(key: tuple, _config: RunConfig) -> launch.CorpusPieces:
+    # keyed by the corpus, its columns, seed and encoder alone (`_config` is not hashed): changing
+    # another setting never reads the corpus again
+    return launch.corpus_pieces(_config, tokenizer(_config.model))
+
+
+def train_lengths(config: RunConfig) -> list[int]:
+    return launch.train_piece_lengths(corpus_pieces(launch.corpus_key(config), config), config)
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -89,8 +94,7 @@ st.subheader("Projected cost")
 try:
     with Store() as store:
         history = launch.past_runs(store, hostname())
-    estimates = launch.projections(configs, [train_lengths(c.to_json()) for c in configs], history,
-                                   grid_intensity())
+    estimates = launch.projections(configs, [train_lengths(c) for c in configs], history, grid_intensity())
 except (ModelNotFoundError, CorpusError) as error:
     st.error(escape(error))
     st.stop()

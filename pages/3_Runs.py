@@ -1,24 +1,33 @@
-"""Runs: a live table of every run; cancel, resume, and each run's error and log."""
+"""Runs: a live table of every run with its disk use; cancel, resume, delete, and each run's error and log."""
 import streamlit as st
 
-from topicbert.runs import services
+from topicbert.runs import services, storage
 from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
 from topicbert.studio import frames
-from widgets import RUN_COLUMNS, page_setup
+from widgets import RUN_COLUMNS, delete_button, page_setup
 
 REFRESH_SECONDS = 3
+SIZES_SECONDS = 30  # disk use is walked at most this often: it changes slowly
 
 page_setup("Runs")
 
 st.title("Runs")
 
 
+@st.cache_data(ttl=SIZES_SECONDS, show_spinner=False)
+def run_sizes(db_path: str, run_ids: tuple[int, ...]) -> dict[int, int]:
+    """Keyed by the runs listed too: a new run shows its size at once, a growing one within the ttl."""
+    with Store(db_path) as store:
+        return storage.run_disk_use(store)
+
+
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_table() -> None:
     # only this part reruns every few seconds; a fresh connection each time (threads differ)
     with Store() as store:
-        frame = frames.runs_frame(store, limit=200)
+        listed = tuple(run["id"] for run in store.run_choices(limit=200))
+        frame = frames.runs_frame(store, limit=200, disk=run_sizes(str(store.path), listed))
     if frame.empty:
         st.info("No runs yet: queue one on the Train page, or the demo pair on the home page.")
     else:
@@ -28,10 +37,10 @@ def live_table() -> None:
 @st.fragment(run_every=REFRESH_SECONDS)
 def run_detail() -> None:
     with Store() as store:
-        runs = store.list_runs(limit=200)
-        if not runs:
+        choices = store.run_choices(limit=200)  # names and statuses only: no run's JSON decoded here
+        if not choices:
             return
-        labels = {run["id"]: f"{frames.run_label(run)} ({run['status']})" for run in runs}
+        labels = {run["id"]: f"{frames.run_label(run)} ({run['status']})" for run in choices}
         run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_selected")
         run = store.get_run(run_id)
         buttons = st.container(horizontal=True)  # side by side, not spread over columns
@@ -43,6 +52,12 @@ def run_detail() -> None:
                           help="queue an interrupted, cancelled or failed run again, from its last checkpoint"):
             services.resume_run(store, run_id)
             run = store.get_run(run_id)
+        active = run["status"] in ACTIVE
+        what = f"run {frames.run_label(run)} ({storage.format_bytes(storage.path_bytes(run['run_dir']))})"
+        delete_button("Delete", run_id, what, lambda: storage.delete_run(store, run_id), key="runs_delete",
+                      where=buttons, disabled=active,
+                      help="cancel it first" if active else "its files and its rows in the store",
+                      forget=run_sizes.clear)
     st.text(f"Status: {run['status']}" + (f", checkpoint at step {run['checkpoint_step']}"
                                           if run["checkpoint_step"] else ""))
     if run["error"]:

@@ -1,8 +1,10 @@
 """Documents: search the test documents, and see one's text, topic mixture and both models' probabilities."""
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
+from topicbert.data.shared_texts import load_texts
 from topicbert.runs.store import Store
 from topicbert.studio import documents, figures, frames
 from topicbert.studio import topics as topic_views
@@ -17,9 +19,26 @@ def stamp(run_dir: str | None) -> float:
     return path.stat().st_mtime if run_dir and path.exists() else 0.0
 
 
-@st.cache_data(max_entries=6, show_spinner="Loading the test documents...")
+# cache_resource, not cache_data: the same objects on every rerun, never a fresh copy of every text.
+# Shared, so read only.
+@st.cache_resource(max_entries=4, show_spinner=False)
+def test_texts(digest: str) -> list[str] | None:
+    """One copy of a set of test documents, whichever runs were tested on them."""
+    return load_texts(digest)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the test documents...")
 def predictions(run_dir: str | None, mtime: float) -> RunPredictions | None:
-    return load_predictions(run_dir)
+    return load_predictions(run_dir, read_texts=test_texts)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def table(run_dir: str, mtime: float, baseline_dir: str | None, baseline_mtime: float,
+          topic_names: tuple[str, ...]) -> tuple[pd.DataFrame, RunPredictions | None, str]:
+    """The documents table, the baseline that may stand beside the run, and a note on it."""
+    baseline, note = documents.comparable_baseline(predictions(run_dir, mtime),
+                                                   predictions(baseline_dir, baseline_mtime) if baseline_dir else None)
+    return documents.documents_frame(predictions(run_dir, mtime), baseline, list(topic_names)), baseline, note
 
 
 st.title("Documents")
@@ -32,14 +51,13 @@ with Store() as store:
 
 results = predictions(run["run_dir"], stamp(run["run_dir"]))
 if results is None:
-    st.warning("This run's test results (test_predictions.npz, test_documents.json) are missing from its folder.")
+    st.warning("This run's test results (test_predictions.npz, and its test texts) are missing.")
     st.stop()
-baseline, note = documents.comparable_baseline(
-    results, predictions(baseline_run["run_dir"], stamp(baseline_run["run_dir"])) if baseline_run else None)
+baseline_dir = baseline_run["run_dir"] if baseline_run else None
+frame, baseline, note = table(run["run_dir"], stamp(run["run_dir"]), baseline_dir, stamp(baseline_dir),
+                              tuple(topic_names))
 if note:
     st.caption(note)
-
-frame = documents.documents_frame(results, baseline, topic_names)
 
 st.subheader("Find documents")
 a, b = st.columns(2)

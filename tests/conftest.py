@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random BERT with its own WordPiece vocabulary, and a small corpus."""
+"""Shared fixtures: a tiny random BERT with its own WordPiece vocabulary, a small corpus, and an empty
+store in a TOPICBERT_HOME of its own."""
 from __future__ import annotations
 
 import csv
@@ -71,3 +72,13 @@ def tiny_config(tiny_model_dir, tiny_corpus_csv):
     return RunConfig(corpus=str(tiny_corpus_csv), model=str(tiny_model_dir), variant="topicbert", max_len=32,
                      epochs=2, batch_size=8, n_topics=5, tm_hidden=16, bow_min_df=1, bow_drop_top=0.0,
                      nvdm_pretrain_epochs=3, lr=1e-3, eval_batch_size=16, device="cpu")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty store, in a TOPICBERT_HOME of this test's own."""
+    from topicbert.runs.store import Store
+
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
+    with Store() as s:
+        yield s

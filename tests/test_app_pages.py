@@ -7,7 +7,9 @@ and the built-in corpus are swapped out: no process is started, no package is re
 """
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import synthetic_documents
 from topicbert.runs import saved_corpora, services
 from topicbert.config import RunConfig
+from topicbert.data import corpus as corpus_module
 from topicbert.data.corpus import load_corpus
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
@@ -204,3 +207,83 @@ def test_documents_show_text_as_text(app, home):
     assert any(EVIL in code.value for code in at.code)
     assert EVIL not in "".join(m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_runs_show_disk_use_and_delete_a_run_after_asking(app, home):
+    with Store() as store:
+        run_id = store.create_run(RunConfig(corpus="gone.csv", device="cpu"))
+    at = app("pages/3_Runs.py").run()
+    assert at.dataframe[0].value["disk (MB)"].notna().all()
+    at.selectbox(key="runs_selected").set_value(run_id).run()
+    assert at.button(key="runs_delete").disabled  # queued: cancel it first
+    at.button(key="runs_cancel").click().run()
+    at.button(key="runs_delete").click().run()
+    assert any("for good" in w.value for w in at.warning)
+    with Store() as store:
+        assert store.get_run(run_id) is not None  # asked, not yet deleted
+    at.button(key="runs_delete_yes").click().run()
+    assert not at.exception
+    with Store() as store:
+        assert store.get_run(run_id) is None
+    assert not (home / "runs" / str(run_id)).exists()
+
+
+def test_corpora_show_disk_use_and_delete_a_corpus_after_asking(app, home):
+    with Store() as store:
+        corpus_id = saved_corpora.register_corpus(store, load_corpus(home / "tiny.csv", split_col="split"), "spare")
+        path = Path(store.get_corpus(corpus_id)["path"])
+    at = app("pages/1_Corpora.py").run()
+    table = at.dataframe[0].value
+    assert table.set_index("name").loc["spare", "disk (MB)"] == pytest.approx(path.stat().st_size / 1e6)
+    assert "in all" in at.dataframe[1].value["what"].tolist()  # the storage overview
+    at.selectbox(key="corpora_delete_which").set_value(corpus_id).run()
+    at.button(key="corpora_delete").click().run()
+    at.button(key="corpora_delete_yes").click().run()
+    assert not at.exception
+    with Store() as store:
+        assert store.get_corpus(corpus_id) is None
+    assert not path.exists()
+
+
+def test_corpora_guess_text_label_and_split_columns(app, home):
+    rows = "".join(f'"{text}",{label},{"test" if i % 5 == 0 else "train"}\n'
+                   for i, (text, label) in enumerate(synthetic_documents(5)))
+    at = app("pages/1_Corpora.py").run()
+    at.file_uploader(key="corpora_upload").upload("docs.csv", ("doc,category,subset\n" + rows).encode()).run()
+    assert not at.exception and not at.error
+    assert [at.selectbox(key=k).value for k in ("corpora_text_col", "corpora_label_col", "corpora_split_col")] == [
+        "doc", "category", "subset"]
+
+
+def test_corpora_messages_name_the_users_own_file(app, home):
+    at = app("pages/1_Corpora.py").run()
+    at.file_uploader(key="corpora_upload").upload("my data.csv", b"text,label\nonly one class,a\n").run()
+    message = " ".join(e.value for e in at.error).replace("\\", "")  # as shown: Markdown's escapes undone
+    assert "my data.csv: found only 1 class" in message and str(home / "uploads") not in message
+
+
+def test_corpora_read_a_zip_outside_the_app_process(app, home, monkeypatch):
+    def in_this_process(*args, **kwargs):
+        raise AssertionError("the upload was expanded inside the app's process")
+    monkeypatch.setattr("topicbert.data.corpus._read_zip", in_this_process)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, (text, label) in enumerate(synthetic_documents(4)):
+            zf.writestr(f"news/{label}/{i}.txt", text)
+    at = app("pages/1_Corpora.py").run()
+    at.file_uploader(key="corpora_upload").upload("news.zip", archive.getvalue()).run()
+    assert not at.exception and not at.error
+    assert at.metric[0].value == "12"  # the summary, read by the child
+
+
+def test_train_reads_the_corpus_once_whatever_setting_changes(app, home, monkeypatch):
+    at = app("pages/2_Train.py").run()
+    reads = []
+    real_read = corpus_module._read_jsonl
+    monkeypatch.setattr(corpus_module, "_read_jsonl", lambda *a, **k: reads.append(1) or real_read(*a, **k))
+    for key, value in (("train_epochs", 5), ("train_limit_train", 40), ("train_limit_eval", 8), ("train_lr", 2e-4)):
+        at.number_input(key=key).set_value(value)
+        at.button[0].click().run()  # "Estimate cost"
+        assert not at.exception
+    assert reads == []  # a saved corpus is JSONL: not one read after the first load
+    assert any("word pieces" in c.value for c in at.caption)

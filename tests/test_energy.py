@@ -5,6 +5,7 @@ import socket
 
 import pytest
 
+from topicbert.energy import meter as meter_module
 from topicbert.energy.meter import (DEFAULT_COUNTRY, EnergyMeter, EnergyReading, carbon_intensity, country_code,
                               gpu_ids_for, measure_read_overhead)
 
@@ -116,3 +117,13 @@ def test_read_overhead_is_small():
     cost = measure_read_overhead(reads=10)
     print(f"energy meter: {cost}")
     assert cost["read_mean_s"] < 0.05
+
+
+def test_unreadable_carbon_table_turns_tracking_off_without_raising(monkeypatch, caplog):
+    def broken(country):
+        raise OSError("codecarbon's data folder is missing")
+    monkeypatch.setattr(meter_module, "carbon_intensity", broken)
+    meter = EnergyMeter()
+    assert not meter.start() and not meter.running
+    assert meter.read() is None and meter.stop() is None
+    assert "not metered" in meter.info()["measured"] and "data folder is missing" in caplog.text

@@ -3,6 +3,7 @@ document filters, saved corpora, uploads and Markdown escaping."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from topicbert.runs import saved_corpora
@@ -14,15 +15,9 @@ from topicbert.data.splits import load_run_corpus
 from topicbert.energy.estimate import FALLBACK_PIECES_PER_SECOND, PastRun, estimate_run, training_pieces
 from topicbert.studio.text import escape
 from topicbert.studio.run_files import RunPredictions
+from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
-from topicbert.data.upload import preview_rows, stash_upload
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
-    with Store() as s:
-        yield s
+from topicbert.data.upload import guess_columns, preview_rows, stash_upload
 
 
 def small_corpus() -> Corpus:
@@ -65,13 +60,24 @@ def test_runs_frame_progress_and_eta(store):
     run_id = store.create_run(RunConfig(corpus="c"))
     assert frames.runs_frame(store)["status"].tolist() == ["queued"]
     store.claim_run(run_id, None, "cpu")
+    store.set_attempt_start(run_id, 0)
     store.set_progress(run_id, 25, 100)
     run = store.get_run(run_id)
-    assert frames.eta_seconds(run, now=run["started_at"] + 10) == pytest.approx(30.0)
-    frame = frames.runs_frame(store, now=run["started_at"] + 10)
+    assert frames.eta_seconds(run, now=run["attempt_started_at"] + 10) == pytest.approx(30.0)
+    frame = frames.runs_frame(store, now=run["attempt_started_at"] + 10)
     assert frame.loc[0, "progress"] == pytest.approx(0.25) and frame.loc[0, "ETA"] == "30 s"
     with Store(store.path.parent / "empty.db") as empty:
         assert frames.runs_frame(empty).empty
+
+
+def test_eta_after_a_resume_counts_only_this_attempts_steps(store):
+    run_id = store.create_run(RunConfig(corpus="c"))
+    store.claim_run(run_id, None, "cpu")
+    StoreReporter(store, run_id).on_start({"start_step": 80, "total_steps": 100, "steps_per_epoch": 10,
+                                           "device": "cpu"})  # resumed from its step-80 checkpoint
+    store.set_progress(run_id, 90, 100)
+    began = store.get_run(run_id)["started_at"]
+    assert frames.runs_frame(store, now=began + 10).loc[0, "ETA"] == "10 s"  # 10 steps in 10 s, 10 to go
 
 
 @pytest.mark.parametrize("seconds, text", [(None, ""), (5, "5 s"), (125, "2 min 05 s"), (3 * 3600 + 60, "3 h 01 min")])
@@ -173,3 +179,30 @@ def test_markdown_escape_leaves_no_markup():
     ("../shared/data/reuters8", "reuters8"), (None, ""), ("", "")])
 def test_source_name_is_short(source, name):
     assert frames.source_name(source) == name
+
+
+def test_column_guesses_from_the_first_rows():
+    rows = pd.DataFrame({"id": ["1", "2", "3", "4"], "doc": ["a long text here", "another long one", "more words", "x y"],
+                         "category": ["sport", "money", "sport", "money"], "subset": ["train", "test", "train", "dev"],
+                         "lang": ["en"] * 4})
+    assert guess_columns(rows) == {"text_col": "doc", "label_col": "category", "split_col": "subset"}
+    named = pd.DataFrame({"Label": ["b", "b"], "text": ["x", "y"], "body": ["a much longer body", "z" * 40]})
+    assert guess_columns(named) == {"text_col": "text", "label_col": "Label", "split_col": None}
+
+
+def test_the_estimate_and_compare_read_every_finished_run_in_a_fixed_number_of_queries(store, monkeypatch):
+    base_config = RunConfig(corpus="c", variant="bert", max_len=512)
+    queries = []
+    real_rows = Store._rows
+    monkeypatch.setattr(Store, "_rows", lambda self, sql, params=(): queries.append(sql) or real_rows(self, sql, params))
+
+    def count(make) -> int:
+        queries.clear()
+        make()
+        return len(queries)
+    finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
+    few = count(lambda: launch.past_runs(store, "here")), count(lambda: frames.pareto_frame(store, None))
+    for _ in range(5):
+        finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
+    assert len(launch.past_runs(store, "here")) == 6 and len(frames.pareto_frame(store, None)) == 6
+    assert (count(lambda: launch.past_runs(store, "here")), count(lambda: frames.pareto_frame(store, None))) == few

@@ -18,13 +18,6 @@ from topicbert.runs.store import MIGRATIONS, Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
-    with Store() as s:
-        yield s
-
-
 def config(**changes) -> RunConfig:
     return RunConfig(corpus="tiny.csv", device="cpu").replace(**changes)
 
@@ -142,8 +135,28 @@ def test_corpora(store):
     assert row["counts"] == {"sport": 511} and row["path"].endswith(f"corpora/{corpus_id}.jsonl")
     assert store.find_corpus("bbc")["id"] == corpus_id == store.find_corpus(row["path"])["id"]
     run_id = store.create_run(config(corpus="bbc"), corpus_id)
-    store.delete_corpus(corpus_id)
+    assert store.corpus_runs(corpus_id) == [run_id]
+    assert not store.delete_corpus(corpus_id)  # a queued run still reads it
+    store.cancel(run_id)
+    assert store.delete_corpus(corpus_id) and not store.delete_corpus(corpus_id)
     assert store.list_corpora() == [] and store.get_run(run_id)["corpus_id"] is None
+    # its id is never given again: a run of the deleted corpus never reads a newer one's file
+    assert store.add_corpus("newer", "x.csv", 10, 2, {}) == corpus_id + 1
+
+
+def test_deleted_runs_go_whole_and_their_ids_never_come_back(store):
+    first, second = store.create_run(config()), store.create_run(config())
+    store.add_metrics(second, 5, 0.5, 1.0, {"val_macro_f1": 0.5})
+    store.add_energy(second, 5, 0.5, 1.0, {"kwh": 0.1})
+    store.set_topics(second, [[("goal", 1.0)]])
+    store.set_paired(first, second)
+    assert not store.delete_run(second)  # queued: cancel it first
+    store.cancel(second)
+    assert store.delete_run(second) and store.get_run(second) is None
+    assert store.list_metrics(second) == [] and store.list_energy(second) == [] and store.get_topics(second) == []
+    assert store.get_run(first)["paired_run_id"] is None
+    assert store.create_run(config()) == second + 1  # the highest id was deleted, and still not reused
+    assert store.integrity_check() == "ok"
 
 
 def test_workers(store):

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from topicbert.training.checkpoints import Checkpoints
 from topicbert.training.loop import train
 from topicbert import cli
 from topicbert.runs import processes, runner, services, worker
@@ -418,3 +419,69 @@ def test_status_line_says_why_a_run_failed(store):
     store.claim_next_run(None, "cpu", hostname())
     store.finish_run(run_id, "failed", "Traceback (most recent call last):\n  ...\nCorpusError: no file tiny.csv\n")
     assert services.format_status(store.run_overview(run_id)[0]).endswith("(CorpusError: no file tiny.csv)")
+
+
+# ---------------------------------------------------------------- faults the issue found
+
+def test_a_meter_that_cannot_be_made_never_fails_the_run(store, monkeypatch):
+    def plan(cfg, callbacks, resume):
+        start(callbacks, 0)
+        evaluate(callbacks, 10, 0.6)
+        result = fake_result(cfg)
+        for cb in callbacks:
+            cb.on_end(result)
+        return result
+    fake_training(monkeypatch, plan)
+
+    def no_table(country):
+        raise OSError("codecarbon's data folder is missing")
+    monkeypatch.setattr("topicbert.energy.meter.carbon_intensity", no_table)
+    first = store.create_run(config())
+    claim(store, first)
+    assert runner.execute(store, first, config(), Path(store.get_run(first)["run_dir"]), resume=False) == 0
+    assert store.get_run(first)["status"] == "done"
+    assert "not metered" in store.get_run(first)["energy_info"]["measured"]
+
+    def broken_meter(**settings):
+        raise RuntimeError("NVML exploded")
+    monkeypatch.setattr(runner, "EnergyMeter", broken_meter)
+    second = store.create_run(config())
+    claim(store, second)
+    assert runner.execute(store, second, config(), Path(store.get_run(second)["run_dir"]), resume=False) == 0
+    run = store.get_run(second)
+    assert run["status"] == "done" and store.list_energy(second) == []
+    assert "not metered" in run["energy_info"]["measured"]
+
+
+@pytest.mark.parametrize("command", ["submit", "train"])
+def test_a_run_that_would_train_no_step_is_refused_up_front(command, store, monkeypatch, capsys):
+    trained = []
+    monkeypatch.setattr(cli, "train", lambda *a, **k: trained.append(1))
+    argv = [command, "--corpus", "tiny.csv", "--batch-size", "1", "--nproc", "2", "--device", "cpu"]
+    assert cli.main(argv) == 2
+    assert "batch_size (1) must be at least nproc (2)" in capsys.readouterr().err
+    assert store.list_runs() == [] and trained == []
+
+
+def test_status_on_an_empty_store_says_how_to_queue_a_run(store, capsys):
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "No runs yet" in out and "python -m topicbert submit --corpus" in out
+
+
+def test_a_finished_run_keeps_no_resumable_checkpoint(store, monkeypatch):
+    def plan(cfg, callbacks, resume):
+        start(callbacks, 0)
+        evaluate(callbacks, 10, 0.6)
+        Checkpoints(run_dir).resume.write(lambda folder: (folder / "state.json").write_text("{}"))
+        result = fake_result(cfg)
+        for cb in callbacks:
+            cb.on_end(result)
+        return result
+    fake_training(monkeypatch, plan)
+    run_id = store.create_run(config())
+    run_dir = Path(store.get_run(run_id)["run_dir"])
+    claim(store, run_id)
+    assert runner.execute(store, run_id, config(), run_dir, resume=False) == 0
+    assert store.get_run(run_id)["status"] == "done"
+    assert Checkpoints(run_dir).resumable() is None and (run_dir / "config.json").exists()

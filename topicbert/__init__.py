@@ -10,7 +10,7 @@ Where things live (imports point down this list, never up; tests/test_layout.py 
                          metrics, the device
     energy/              codecarbon's readings, and a run's projected cost
     runs/                the SQLite store (every query), the worker, the runner, the services pages and
-                         the command line call, the saved corpus list
+                         the command line call, the saved corpus list, storage (disk use, deletes, gc)
     studio/              what the pages show: frames, figures, run files, LDAvis; never streamlit itself
     bench/               the side-by-side benchmark and its references
     cli.py               the command line (python -m topicbert ...)

@@ -1,5 +1,5 @@
 """The command line: python -m topicbert {corpus check, train, submit, worker, status, cancel, resume,
-export, bench}.
+export, gc, bench}.
 
 Every subcommand is defined here; each handler parses nothing itself and calls the library.
 A person's mistake (a bad corpus, setting or encoder) prints one line and exits with 2.
@@ -20,7 +20,9 @@ from .data.batching import tokenize
 from .data.corpus import CorpusError, format_summary, load_corpus, summarize
 from .model.encoders import ModelNotFoundError, load_tokenizer
 from .runs.runner import run_one
+from .runs.saved_corpora import stage_here
 from .runs.services import cancel_run, ensure_worker, export_run, format_status, resume_run, submit_run
+from .runs.storage import collect_garbage, format_freed
 from .runs.store import Store
 from .runs.worker import WORKER_MAX_AGE, serve
 from .training.callbacks import ProgressBar
@@ -79,6 +81,11 @@ def cmd_corpus_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus_stage(args: argparse.Namespace) -> int:
+    stage_here(Path(args.path), args.name, args.text_col, args.label_col, args.split_col, Path(args.out))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     run_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"{config.name}-"))
@@ -123,6 +130,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.run_id is not None and not rows:
             print(f"error: no run {args.run_id}", file=sys.stderr)
             return 2
+        if not rows:
+            print(f"No runs yet in {store.path}. Queue one with\n"
+                  "  python -m topicbert submit --corpus PATH --variant topicbert --max-len 128 --pair-baseline\n"
+                  "and start a worker with `python -m topicbert worker` (or open the app).")
         for row in rows:
             print(format_status(row))
     return 0
@@ -157,6 +168,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             return 2
         for path in export_run(store, args.run_id, Path(args.out)):
             print(path)
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    with Store() as store:
+        print(format_freed(collect_garbage(store)))
     return 0
 
 
@@ -215,6 +232,9 @@ def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, help="folder for the CSV files")
     export.set_defaults(handler=cmd_export)
 
+    gc = commands.add_parser("gc", help="delete what no run needs any more, and say what it freed")
+    gc.set_defaults(handler=cmd_gc)
+
 
 def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="every variant side by side, with energy and speedups")
@@ -249,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_options(check)
     check.add_argument("--model", default="default", help="tokenizer used to count word pieces")
     check.set_defaults(handler=cmd_corpus_check)
+    # what the Corpora page runs in a child process for each upload
+    stage = corpus_commands.add_parser("stage", help="read an upload for the Corpora page, in a process of its own")
+    stage.add_argument("path")
+    add_corpus_options(stage)
+    stage.add_argument("--name", required=True, help="the file name its person chose")
+    stage.add_argument("--out", required=True, help="where the parsed documents go (JSONL)")
+    stage.set_defaults(handler=cmd_corpus_stage)
 
     train = commands.add_parser("train", help="train and evaluate one model in this process")
     add_run_options(train)

@@ -86,6 +86,10 @@ class RunConfig:
             (self.batch_size >= 1, f"batch_size must be at least 1, not {self.batch_size}"),
             (self.lr > 0, f"lr must be positive, not {self.lr}"),
             (self.nproc >= 1, f"nproc must be at least 1, not {self.nproc}"),
+            # each process takes its share of every batch: a smaller batch gives some nothing, and
+            # a batch a process cannot share is dropped, so the run would train no step at all
+            (self.batch_size >= self.nproc, f"batch_size ({self.batch_size}) must be at least nproc "
+                                            f"({self.nproc}): each process takes its share of every batch"),
             (self.bow_min_df >= 1, f"bow_min_df must be at least 1, not {self.bow_min_df}"),
             (0.0 <= self.bow_drop_top < 1.0, f"bow_drop_top must be in [0, 1), not {self.bow_drop_top}"),
         ]

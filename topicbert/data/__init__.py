@@ -1,5 +1,6 @@
 """Documents from disk to batches: corpus readers with clear errors, uploads, splits, the topic
-vocabulary and sparse bag of words, tokenising, truncate/partition batching, the token cache.
+vocabulary and sparse bag of words, tokenising, truncate/partition batching, the token cache (one
+folder per corpus), the test texts runs share (kept once).
 
 May import: config, paths. Never the model, training, runs or studio folders.
 """

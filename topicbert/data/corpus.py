@@ -140,11 +140,11 @@ def _decode_lines(data: bytes, name: str) -> tuple[list[str], list[bool]]:
     return lines, fell_back
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, name: str | None = None) -> bytes:
     try:
         return path.read_bytes()
     except OSError as e:
-        raise CorpusError(f"{path}: cannot be read ({e.strerror or e})") from None
+        raise CorpusError(f"{name or path}: cannot be read ({e.strerror or e})") from None
 
 
 # ---------------------------------------------------------------- names and values
@@ -156,8 +156,13 @@ def _split_of_name(name: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def split_word(value: object) -> str | None:
+    """The split a value names ('train', 'dev' -> validation, ...), None if it names none."""
+    return _SPLIT_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+
+
 def _split_of_value(value: object, where: str) -> str:
-    split = _SPLIT_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+    split = split_word(value)
     if split is None:
         raise CorpusError(f"{where}: unknown split {value!r}; use train, validation or test "
                           f"(also accepted: training, val, valid, dev, testing)")
@@ -368,14 +373,14 @@ def _zip_entries(archive: zipfile.ZipFile, name: str, max_bytes: int) -> list[_E
     return entries
 
 
-def _read_zip(path: Path, max_bytes: int, docs: _Docs) -> None:
+def _read_zip(path: Path, name: str, max_bytes: int, docs: _Docs) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
-            _read_class_folders(_zip_entries(archive, str(path), max_bytes), str(path), docs)
+            _read_class_folders(_zip_entries(archive, name, max_bytes), name, docs)
     except zipfile.BadZipFile as e:
-        raise CorpusError(f"{path}: not a valid ZIP archive ({e})") from None
+        raise CorpusError(f"{name}: not a valid ZIP archive ({e})") from None
     except OSError as e:
-        raise CorpusError(f"{path}: cannot be read ({e.strerror or e})") from None
+        raise CorpusError(f"{name}: cannot be read ({e.strerror or e})") from None
 
 
 def _read_folder(root: Path, text_col: str, label_col: str, docs: _Docs) -> None:
@@ -448,31 +453,34 @@ def _finish(docs: _Docs, source: str, seed: int, val_frac: float, test_frac: flo
 
 def load_corpus(path: str | os.PathLike, text_col: str = "text", label_col: str = "label",
                 split_col: str | None = None, *, seed: int = 42, val_frac: float = 0.1,
-                test_frac: float = 0.1, max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES) -> Corpus:
+                test_frac: float = 0.1, max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES,
+                name: str | None = None) -> Corpus:
     """Reads a corpus and gives every document a split.
 
     Splits come from `split_col` (for a single CSV, TSV or JSONL file), from train/test folder or file names
     (folders and archives), or are drawn: whatever of validation and test is missing is carved from train,
     stratified by class and seeded.
+    `name`: what messages and the corpus's source call the file (an upload's own name), else its path.
     Raises CorpusError for anything wrong with the input.
     """
     if not (val_frac > 0 and test_frac > 0 and val_frac + test_frac < 1):
         raise ValueError(f"val_frac and test_frac must be positive and sum to less than 1, "
                          f"got {val_frac} and {test_frac}")
     path = Path(path)
+    name = name or str(path)
     if not path.exists():
-        raise CorpusError(f"{path}: no such file or folder")
+        raise CorpusError(f"{name}: no such file or folder")
     docs = _Docs()
     suffix = path.suffix.lower()
     if path.is_dir():
         _read_folder(path, text_col, label_col, docs)
     elif suffix == ".zip":
-        _read_zip(path, max_archive_bytes, docs)
+        _read_zip(path, name, max_archive_bytes, docs)
     elif suffix in TABLE_SUFFIXES + JSONL_SUFFIXES:
-        _read_data_file(_read_bytes(path), str(path), suffix, text_col, label_col, split_col, docs)
+        _read_data_file(_read_bytes(path, name), name, suffix, text_col, label_col, split_col, docs)
     else:
-        raise CorpusError(f"{path}: unknown format {suffix or '(no extension)'!r}; supported: {SUPPORTED}")
-    return _finish(docs, str(path), seed, val_frac, test_frac)
+        raise CorpusError(f"{name}: unknown format {suffix or '(no extension)'!r}; supported: {SUPPORTED}")
+    return _finish(docs, name, seed, val_frac, test_frac)
 
 
 def _allocate(counts: dict[str, int], limit: int) -> dict[str, int]:
@@ -496,9 +504,9 @@ def _allocate(counts: dict[str, int], limit: int) -> dict[str, int]:
     return quota
 
 
-def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None, seed: int = 42) -> Corpus:
-    """A stratified subset: at most limit_train training documents and at most limit_eval in each of
-    validation and test, every class kept where the limit allows. Documents keep their order."""
+def limited_indices(labels: list[str], splits: list[str], limit_train: int | None, limit_eval: int | None,
+                    seed: int = 42) -> list[int]:
+    """The documents limit_corpus keeps, by position (its choice needs only labels and splits)."""
     for what, limit in (("limit_train", limit_train), ("limit_eval", limit_eval)):
         if limit is not None and limit < 1:
             raise ValueError(f"{what} must be at least 1, got {limit}")
@@ -506,13 +514,20 @@ def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None
     keep: list[int] = []
     for split, limit in (("train", limit_train), ("validation", limit_eval), ("test", limit_eval)):
         by_class: dict[str, list[int]] = {}
-        for i in corpus.indices(split):
-            by_class.setdefault(corpus.labels[i], []).append(i)
+        for i, (label, s) in enumerate(zip(labels, splits)):
+            if s == split:
+                by_class.setdefault(label, []).append(i)
         quota = _allocate({c: len(v) for c, v in by_class.items()}, limit) if limit else None
         for label in sorted(by_class):
             idx = by_class[label]
             keep.extend(idx if quota is None else rng.sample(idx, quota[label]))
-    keep.sort()
+    return sorted(keep)
+
+
+def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None, seed: int = 42) -> Corpus:
+    """A stratified subset: at most limit_train training documents and at most limit_eval in each of
+    validation and test, every class kept where the limit allows. Documents keep their order."""
+    keep = limited_indices(corpus.labels, corpus.splits, limit_train, limit_eval, seed)
     return Corpus([corpus.texts[i] for i in keep], [corpus.labels[i] for i in keep],
                   [corpus.splits[i] for i in keep], corpus.source, corpus.encoding_fallbacks,
                   corpus.dropped_empty)

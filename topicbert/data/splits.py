@@ -66,7 +66,7 @@ def prepare_data(config: RunConfig, tokenizer, corpus: Optional[Corpus] = None) 
                                          config.bow_max_size)
 
     def split_data(split: str) -> SplitData:
-        token_ids = cached_tokenize(tokenizer, texts[split])
+        token_ids = cached_tokenize(tokenizer, texts[split], config.corpus)
         examples = make_examples(token_ids, config.max_len, config.mode, tokenizer.cls_token_id,
                                  tokenizer.sep_token_id, config.partition_budget)
         bow = vocabulary.transform(texts[split]) if vocabulary is not None else None

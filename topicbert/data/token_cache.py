@@ -1,18 +1,22 @@
 """Word pieces of a corpus, computed once per corpus and tokenizer and kept on disk.
 
 Keyed by a hash of the texts and of the tokenizer's vocabulary, so a changed corpus or
-tokenizer never reads stale pieces.
+tokenizer never reads stale pieces. Each corpus (by its path) has a folder of its own that
+names the path, so the pieces of a corpus that is gone can be found and removed.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..paths import home
 from .batching import tokenize
+
+SOURCE_FILE = "source.txt"
 
 
 def _key(tokenizer, texts: Sequence[str]) -> str:
@@ -27,8 +31,37 @@ def _key(tokenizer, texts: Sequence[str]) -> str:
     return digest.hexdigest()[:32]
 
 
-def cached_tokenize(tokenizer, texts: Sequence[str]) -> list[list[int]]:
-    path = home() / "cache" / "tokens" / f"{_key(tokenizer, texts)}.npz"
+def token_cache_root() -> Path:
+    return home() / "cache" / "tokens"
+
+
+def _absolute(source: str) -> str:
+    return str(Path(source).expanduser().resolve())
+
+
+def corpus_cache_folder(source: str) -> Path:
+    """Where the pieces of the corpus at path `source` are kept."""
+    return token_cache_root() / hashlib.sha256(_absolute(source).encode()).hexdigest()[:16]
+
+
+def caches_of_missing_corpora() -> list[Path]:
+    """Cached pieces whose corpus path no longer exists (a deleted corpus), and the loose files of
+    versions that kept no corpus path."""
+    root = token_cache_root()
+    if not root.is_dir():
+        return []
+    stale = []
+    for entry in sorted(root.iterdir()):
+        named = entry / SOURCE_FILE
+        if entry.is_file() or (named.exists() and not Path(named.read_text(encoding="utf-8")).exists()):
+            stale.append(entry)
+    return stale
+
+
+def cached_tokenize(tokenizer, texts: Sequence[str], source: str) -> list[list[int]]:
+    """Word pieces of `texts`, read from the corpus at path `source`."""
+    folder = corpus_cache_folder(source)
+    path = folder / f"{_key(tokenizer, texts)}.npz"
     if path.exists():
         saved = np.load(path)
         pieces, offsets = saved["pieces"], saved["offsets"]
@@ -37,8 +70,16 @@ def cached_tokenize(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     offsets = np.zeros(len(token_ids) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(ids) for ids in token_ids])
     pieces = np.fromiter((i for ids in token_ids for i in ids), dtype=np.int32, count=int(offsets[-1]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, pieces=pieces, offsets=offsets)
-    os.replace(tmp, path)  # never a half-written cache file
+    folder.mkdir(parents=True, exist_ok=True)
+    named = folder / SOURCE_FILE
+    if not named.exists():
+        _write_whole(named, lambda tmp: tmp.write_text(_absolute(source), encoding="utf-8"))
+    _write_whole(path, lambda tmp: np.savez(tmp, pieces=pieces, offsets=offsets))  # never a half-written file
     return token_ids
+
+
+def _write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+

@@ -12,11 +12,13 @@ from typing import Optional
 
 import pandas as pd
 
-from .corpus import CorpusError, sniff_delimiter
+from .corpus import CorpusError, sniff_delimiter, split_word
 
 UPLOAD_TYPES = ("csv", "tsv", "txt", "jsonl", "ndjson", "zip")
 TABLE_TYPES = ("csv", "tsv", "txt")
 JSONL_TYPES = ("jsonl", "ndjson")
+PREVIEW_ROWS = 5
+GUESS_ROWS = 500  # enough rows to tell a label (few values) from a text or an id
 
 
 def stash_upload(name: str, data: bytes, folder: Path) -> Path:
@@ -63,3 +65,29 @@ def preview_rows(path: Path, n: int = 5) -> Optional[pd.DataFrame]:
     except (ValueError, UnicodeError, CorpusError):  # JSON and CSV parser errors are ValueErrors
         return None
     return None
+
+
+def _named(names: list[str], wanted: str) -> Optional[str]:
+    exact = [name for name in names if name.strip() == wanted]
+    folded = [name for name in names if name.strip().casefold() == wanted]
+    return (exact or folded or [None])[0]
+
+
+def guess_columns(rows: pd.DataFrame) -> dict[str, Optional[str]]:
+    """text_col, label_col and split_col from a file's first rows (all text): the columns named text,
+    label and split where there are such; else the text is the column with the longest values, the
+    split a column of train/validation/test values, and the label the one of the rest with the
+    fewest distinct values (two at least where some column has two)."""
+    names = [str(name) for name in rows.columns]
+    if not names:
+        return {"text_col": "text", "label_col": "label", "split_col": None}
+    values = {name: rows[name].astype(str).str.strip() for name in names}
+    split = _named(names, "split") or next(
+        (name for name in names if len(values[name]) and all(split_word(v) for v in values[name])), None)
+    text = _named(names, "text") or max((name for name in names if name != split),
+                                        key=lambda name: values[name].str.len().mean(), default=names[0])
+    rest = [name for name in names if name not in (text, split)]
+    distinct = {name: values[name].nunique() for name in rest}
+    label = _named(names, "label") or min(rest, key=lambda name: (distinct[name] < 2, distinct[name]),
+                                          default=text)
+    return {"text_col": text, "label_col": label, "split_col": split}

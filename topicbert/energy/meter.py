@@ -173,7 +173,6 @@ class EnergyMeter:
                  tracking_mode: str = DEFAULT_TRACKING_MODE, base: Optional[dict] = None,
                  measure_power_secs: float = MEASURE_POWER_SECONDS) -> None:
         self.gpu_ids = list(gpu_ids) if gpu_ids is not None else current_gpu_ids()
-        self.country, self.country_name, self.intensity = carbon_intensity(country or country_code())
         self.tracking_mode = tracking_mode
         self.base = base
         self.measure_power_secs = measure_power_secs
@@ -181,9 +180,18 @@ class EnergyMeter:
         self._capture = _Capture()
         self._last: Optional[EnergyReading] = None
         self._flags: tuple = (None, None, None, "not started")
+        self.intensity: Optional[float] = None
+        try:
+            self.country, self.country_name, self.intensity = carbon_intensity(country or country_code())
+        except Exception as error:  # codecarbon's table cannot be read: no tracking, and the run goes on
+            log.exception("energy tracking is off for this run")
+            self.country, self.country_name = country or country_code(), None
+            self._flags = (None, None, None, f"not metered: the carbon intensity could not be read ({error!r})")
 
     def start(self) -> bool:
         """True if the tracker runs; False (logged) if it could not start."""
+        if self.intensity is None:
+            return False
         _quiet_codecarbon()
         try:
             from codecarbon import OfflineEmissionsTracker

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from ..config import RunConfig
 from ..energy.meter import DEFAULT_TRACKING_MODE, EnergyMeter, gpu_ids_for
 from ..training.callbacks import Callback
+from ..training.checkpoints import Checkpoints
 from ..training.device import choose_device, world
 from ..training.loop import train
 from .store import Store, run_folder
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 1.0
 HEARTBEAT_SECONDS = 10.0
+NOT_METERED = {"measured": "not metered: the energy tracker could not be set up (see the run's log)"}
 
 
 class StoreReporter(Callback):
@@ -52,6 +54,7 @@ class StoreReporter(Callback):
         self.best = self.store.best_evaluation(self.run_id)
         self.store.set_best_metrics(self.run_id, self.best)
         self.store.set_device(self.run_id, info["device"])
+        self.store.set_attempt_start(self.run_id, self.step)
         self._progress(force=True)
 
     def on_step(self, step: int, total_steps: int) -> None:
@@ -108,16 +111,26 @@ class Heartbeat:
         self._thread.join(timeout=5)
 
 
+def start_meter(config: RunConfig) -> Optional[EnergyMeter]:
+    """The run's energy meter, started; None if it cannot be made (logged): tracking never stops the job."""
+    try:
+        _, world_size = world()
+        meter = EnergyMeter(
+            gpu_ids=gpu_ids_for(str(choose_device(config.device)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))),
+            # the ranks are siblings, not children: only the machine view counts them all
+            tracking_mode="machine" if world_size > 1 else DEFAULT_TRACKING_MODE)
+        meter.start()
+        return meter
+    except Exception:
+        log.exception("energy tracking is off for this run")
+        return None
+
+
 def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume: bool) -> int:
     """Train rank 0's part of a claimed run and record its end. 0 done, 1 failed."""
-    _, world_size = world()
-    meter = EnergyMeter(
-        gpu_ids=gpu_ids_for(str(choose_device(config.device)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))),
-        # the ranks are siblings, not children: only the machine view counts them all
-        tracking_mode="machine" if world_size > 1 else DEFAULT_TRACKING_MODE)
-    meter.start()
-    store.set_energy_info(run_id, meter.info())
+    meter = start_meter(config)
     try:
+        store.set_energy_info(run_id, meter.info() if meter is not None else NOT_METERED)
         with Heartbeat(store.path, run_id):
             train(config, run_dir, [StoreReporter(store, run_id, meter)], resume=resume)
     except Exception:
@@ -125,8 +138,11 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
         store.finish_run(run_id, "failed", traceback.format_exc())
         return 1
     finally:
-        meter.stop()
-    store.finish_run(run_id, "done")
+        if meter is not None:
+            meter.stop()
+    if store.finish_run(run_id, "done"):
+        # recorded done first: killed before this line, the checkpoint is left for gc, never missed by a resume
+        Checkpoints(run_dir).remove_resumable()
     return 0
 
 
@@ -136,7 +152,7 @@ def follow(run_id: int, resume: bool) -> int:
     run_dir = run_folder(run_id)
     config = RunConfig.from_json((run_dir / "config.json").read_text())
     # a run folder holds a checkpoint only if an earlier attempt made one: rank 0 resumes then too
-    train(config, run_dir, resume=resume or (run_dir / "checkpoint").exists())
+    train(config, run_dir, resume=resume or Checkpoints(run_dir).resumable() is not None)
     return 0
 
 

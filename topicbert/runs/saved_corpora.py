@@ -1,15 +1,27 @@
-"""The corpus list: saving a read corpus under a name, the built-in sample, the demo's corpus.
+"""The corpus list: reading an upload (in a child process), saving a read corpus under a name, the
+built-in sample, the demo's corpus.
 
 A saved corpus is the reader's output written once as JSONL (corpus.save_corpus) next to
 the database, so runs read the same documents and splits whatever happens to the upload.
+An upload is read, summarised and parsed by a child process (`corpus stage`): a ZIP may expand
+to max_archive_bytes, and none of it should stay in the app's memory.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import sqlite3
-from typing import Optional
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
 
-from ..data.corpus import Corpus, CorpusError, builtin_corpus_path, load_corpus, save_corpus
+from ..data.batching import tokenize
+from ..data.corpus import Corpus, CorpusError, builtin_corpus_path, load_corpus, save_corpus, summarize
+from ..model.encoders import ModelNotFoundError, load_tokenizer
+from .processes import CLI, child_environment
 from .store import Store
 
 BUILTIN_NAME = "BBC News (built-in sample)"
@@ -18,25 +30,91 @@ DEMO_ENV = "TOPICBERT_DEMO_CORPUS"
 SAVED_COLUMNS = {"text_col": "text", "label_col": "label", "split_col": "split"}
 
 
-def register_corpus(store: Store, corpus: Corpus, name: str) -> int:
-    """Save `corpus` under `name` and list it; returns its id. CorpusError if the name is empty or taken."""
+@dataclass(frozen=True)
+class StagedUpload:
+    """An upload read by a child process: its summary (corpus.summarize, with word pieces where the
+    default tokenizer loads), and its documents parsed and written, ready to be saved under a name."""
+    documents: Path
+    summary: dict
+
+
+def _register(store: Store, name: str, source: str, n_docs: int, n_classes: int, counts: dict,
+              write: Callable[[Path], None]) -> int:
+    """List a corpus under `name`, its documents written by `write(path)`; returns its id.
+    CorpusError if the name is empty or taken."""
     name = name.strip()
     if not name:
         raise CorpusError("give the corpus a name")
     if store.find_corpus(name) is not None:
         raise CorpusError(f"a corpus named {name!r} exists already; choose another name")
     try:
-        corpus_id = store.add_corpus(name, corpus.source, len(corpus), len(corpus.classes), corpus.counts())
+        corpus_id = store.add_corpus(name, source, n_docs, n_classes, counts)
     except sqlite3.IntegrityError:  # saved by someone else between the check and the insert
         raise CorpusError(f"a corpus named {name!r} exists already; choose another name") from None
     path = store.corpus_file(corpus_id)
     try:
-        save_corpus(corpus, path)
+        write(path)
     except BaseException:
         store.delete_corpus(corpus_id)  # never list a corpus whose documents are not on disk
         raise
     store.set_corpus_path(corpus_id, str(path))
     return corpus_id
+
+
+def register_corpus(store: Store, corpus: Corpus, name: str) -> int:
+    """Save `corpus` under `name` and list it; returns its id. CorpusError if the name is empty or taken."""
+    return _register(store, name, corpus.source, len(corpus), len(corpus.classes), corpus.counts(),
+                     lambda path: save_corpus(corpus, path))
+
+
+def register_staged(store: Store, staged: StagedUpload, name: str) -> int:
+    """Save a staged upload under `name` without reading it: its parsed documents are linked in place
+    (copied where the disk cannot link). CorpusError if the name is empty or taken."""
+    def place(path: Path) -> None:
+        try:
+            os.link(staged.documents, path)
+        except OSError:
+            tmp = path.with_name(f".{path.name}.tmp")
+            shutil.copyfile(staged.documents, tmp)
+            os.replace(tmp, path)
+    summary = staged.summary
+    return _register(store, name, summary["source"], summary["n_docs"], len(summary["classes"]), summary["counts"],
+                     place)
+
+
+def stage_upload(store: Store, upload: Path, name: str, text_col: str, label_col: str,
+                 split_col: Optional[str]) -> StagedUpload:
+    """Read an upload in a child process (once per choice of columns): its documents never enter this
+    process. `name`: the file name its person chose, which every message names. CorpusError as the
+    reader words it."""
+    columns = json.dumps([text_col, label_col, split_col])
+    staged = upload.with_name(f"{upload.name}.{hashlib.sha256(columns.encode()).hexdigest()[:12]}.staged.jsonl")
+    summary = staged.with_suffix(".summary.json")
+    if not summary.exists():  # written last, by a child that finished
+        command = [*CLI, "corpus", "stage", str(upload), "--name", name, "--text-col", text_col,
+                   "--label-col", label_col, "--out", str(staged)] + (["--split-col", split_col] if split_col else [])
+        child = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               env=child_environment(store.path))
+        if child.returncode != 0:
+            errors = [line for line in child.stderr.splitlines() if line.startswith("error: ")]
+            raise CorpusError(errors[-1][len("error: "):] if errors else
+                              f"{name}: could not be read ({child.stderr.strip()[-500:] or child.returncode})")
+    return StagedUpload(staged, json.loads(summary.read_text(encoding="utf-8")))
+
+
+def stage_here(upload: Path, name: str, text_col: str, label_col: str, split_col: Optional[str], out: Path) -> None:
+    """What the child does: read the upload, summarise it, write its documents to `out` and the
+    summary beside them (last: its presence says both are whole)."""
+    corpus = load_corpus(upload, text_col, label_col, split_col, name=name)
+    try:
+        pieces = load_tokenizer("default")
+        summary = summarize(corpus, lambda texts: [len(ids) for ids in tokenize(pieces, texts)])
+    except ModelNotFoundError as error:
+        summary = dict(summarize(corpus), pieces_error=str(error))
+    save_corpus(corpus, out)
+    tmp = out.with_suffix(f".summary.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(summary), encoding="utf-8")
+    os.replace(tmp, out.with_suffix(".summary.json"))
 
 
 def ensure_builtin_corpus(store: Store) -> Optional[int]:

@@ -33,6 +33,7 @@ ENDED = ("done", "failed", "cancelled", "interrupted")
 BUSY_TIMEOUT_MS = 30_000
 WRITE_ATTEMPTS = 12
 ERROR_CHARS = 8_000  # keep the tail of a traceback or log, not megabytes of it
+DELETED_KINDS = {"runs": "run", "corpora": "corpus"}  # table -> the kind its deleted ids are kept as
 METRICS_COLUMNS = ["run_id", "run_name", "step", "epoch", "wall_seconds", "name", "value"]
 
 T = TypeVar("T")
@@ -108,8 +109,23 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
                          pk="id", not_null={"host", "started_at", "heartbeat_at", "state"})
 
 
+def _m002_attempt_start(db: sqlite_utils.Database) -> None:
+    # where and when this attempt began stepping: a resumed run's pace counts only its own steps
+    db["runs"].add_column("attempt_step", int)
+    db["runs"].add_column("attempt_started_at", float)
+
+
+def _m003_deleted(db: sqlite_utils.Database) -> None:
+    # the ids of deleted runs and corpora, never given out again: a new run never meets a deleted
+    # one's leftover folder, and a run of a deleted corpus never reads a newer corpus's file
+    db["deleted"].create({"kind": str, "id": int, "deleted_at": float}, pk=("kind", "id"),
+                         not_null={"kind", "id", "deleted_at"})
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _m001_initial),
+    (2, "the step and time each attempt of a run began stepping", _m002_attempt_start),
+    (3, "the ids of deleted runs and corpora, never reused", _m003_deleted),
 ]
 
 
@@ -186,6 +202,26 @@ class Store:
                 return False
         return self._write(update)
 
+    @staticmethod
+    def _next_id(db: sqlite_utils.Database, table: str) -> int:
+        """One past every id the table ever gave, deleted ones included (call inside a write)."""
+        kind = DELETED_KINDS[table]
+        row = next(db.query(f"SELECT max(coalesce((SELECT max(id) FROM {table}), 0), "
+                            "coalesce((SELECT max(id) FROM deleted WHERE kind = ?), 0)) AS last", [kind]))
+        return row["last"] + 1
+
+    def _delete(self, table: str, row_id: int, may_delete: Callable[[sqlite_utils.Database], bool]) -> bool:
+        """Delete one row (its dependants go by foreign key) and keep its id from ever being given
+        again, in one transaction, if `may_delete(db)` agrees there; True if it was deleted."""
+        def delete(db: sqlite_utils.Database) -> bool:
+            if not db[table].count_where("id = ?", [row_id]) or not may_delete(db):
+                return False
+            db[table].delete_where("id = ?", [row_id])
+            db["deleted"].insert({"kind": DELETED_KINDS[table], "id": row_id, "deleted_at": time.time()},
+                                 replace=True)
+            return True
+        return self._write(delete)
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         return self._retry(lambda: list(self.db.query(sql, params)))
 
@@ -213,6 +249,10 @@ class Store:
                 return []
         return self._write(apply)
 
+    def integrity_check(self) -> str:
+        """SQLite's own check of the file: "ok", or what is wrong."""
+        return "; ".join(row["integrity_check"] for row in self._rows("PRAGMA integrity_check"))
+
     def applied_migrations(self) -> list[dict]:
         return self._rows("SELECT id, name, applied_at FROM migrations ORDER BY id")
 
@@ -221,8 +261,8 @@ class Store:
     def add_corpus(self, name: str, source: str, n_docs: int, n_classes: int, counts: dict,
                    path: Optional[str] = None) -> int:
         return self._write(lambda db: db["corpora"].insert(
-            {"name": name, "source": source, "n_docs": n_docs, "n_classes": n_classes, "counts": json.dumps(counts),
-             "path": path, "created_at": time.time()}).last_pk)
+            {"id": self._next_id(db, "corpora"), "name": name, "source": source, "n_docs": n_docs,
+             "n_classes": n_classes, "counts": json.dumps(counts), "path": path, "created_at": time.time()}).last_pk)
 
     def set_corpus_path(self, corpus_id: int, path: str) -> None:
         self._update("corpora", corpus_id, {"path": path})
@@ -250,9 +290,23 @@ class Store:
     def list_corpora(self) -> list[dict]:
         return [self._corpus(row) for row in self._rows("SELECT * FROM corpora ORDER BY id")]
 
-    def delete_corpus(self, corpus_id: int) -> None:
-        """Runs stay; their corpus_id becomes NULL."""
-        self._write(lambda db: db["corpora"].delete_where("id = ?", [corpus_id]))
+    def delete_corpus(self, corpus_id: int) -> bool:
+        """Unlist a corpus no queued or running run reads; its runs stay (their corpus_id becomes
+        NULL). False if it is not listed, or a run still needs it."""
+        def unused(db: sqlite_utils.Database) -> bool:
+            path = db["corpora"].get(corpus_id)["path"]
+            return not db["runs"].count_where(
+                f"status IN ({_marks(ACTIVE)}) AND (corpus_id = ? OR json_extract(config, '$.corpus') = ?)",
+                [*ACTIVE, corpus_id, path])
+        return self._delete("corpora", corpus_id, unused)
+
+    def corpus_runs(self, corpus_id: int, status: Sequence[str] = ACTIVE) -> list[int]:
+        """Ids of the runs in `status` that read this corpus."""
+        path = (self.get_corpus(corpus_id) or {}).get("path")
+        return [row["id"] for row in self._rows(
+            f"SELECT id FROM runs WHERE status IN ({_marks(status)}) "
+            "AND (corpus_id = ? OR json_extract(config, '$.corpus') = ?) ORDER BY id",
+            [*status, corpus_id, path])]
 
     # -- runs
 
@@ -260,9 +314,10 @@ class Store:
                    paired_run_id: Optional[int] = None) -> int:
         def insert(db: sqlite_utils.Database) -> int:
             now = time.time()
-            run_id = db["runs"].insert({"config": config.to_json(), "corpus_id": corpus_id, "name": config.name,
-                                        "variant": config.variant, "status": "queued", "created_at": now,
-                                        "queued_at": now, "paired_run_id": paired_run_id}).last_pk
+            run_id = db["runs"].insert({"id": self._next_id(db, "runs"), "config": config.to_json(),
+                                        "corpus_id": corpus_id, "name": config.name, "variant": config.variant,
+                                        "status": "queued", "created_at": now, "queued_at": now,
+                                        "paired_run_id": paired_run_id}).last_pk
             run_dir = run_folder(run_id, self.path.parent)
             db["runs"].update(run_id, {"run_dir": str(run_dir), "log_path": str(run_dir / "run.log")})
             # also beside the run: torchrun ranks on other nodes read it there, not from SQLite
@@ -270,6 +325,15 @@ class Store:
             (run_dir / "config.json").write_text(config.to_json())
             return run_id
         return self._write(insert)
+
+    def delete_run(self, run_id: int) -> bool:
+        """Delete an ended run's rows: metrics, energy and topics with it, in one transaction.
+        False if it is gone already, or queued or running (cancel it first)."""
+        return self._delete("runs", run_id, lambda db: self._status(db, run_id) not in ACTIVE)
+
+    def deleted_ids(self, kind: str) -> set[int]:
+        """Ids of deleted rows of `kind` ("run" or "corpus"): their files, if any are left, are garbage."""
+        return {row["id"] for row in self._rows("SELECT id FROM deleted WHERE kind = ?", (kind,))}
 
     def set_paired(self, run_id: int, paired_run_id: int) -> None:
         self._update("runs", run_id, {"paired_run_id": paired_run_id})
@@ -300,13 +364,22 @@ class Store:
         params = statuses + ([limit] if limit else [])
         return [self._run(row) for row in self._rows(sql, params)]
 
+    def run_choices(self, limit: int = 200) -> list[dict]:
+        """id, name, variant and status of the newest runs: enough to pick one, no JSON decoded."""
+        return self._rows("SELECT id, name, variant, status FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+
+    def run_folders(self) -> dict[int, Optional[str]]:
+        """Every run's id and folder."""
+        return {row["id"]: row["run_dir"] for row in self._rows("SELECT id, run_dir FROM runs")}
+
     def run_overview(self, run_id: Optional[int] = None, limit: int = 50) -> list[dict]:
         """One row per run for status lists: progress, latest val macro-F1, cumulative kWh and CO2."""
         where = "WHERE r.id = ?" if run_id is not None else ""
         params: list[Any] = [run_id] if run_id is not None else []
         return self._rows(
             "SELECT r.id, r.status, r.name, r.variant, r.step, r.total_steps, r.device, r.host, "
-            "r.paired_run_id, r.created_at, r.started_at, r.finished_at, r.error, "
+            "r.paired_run_id, r.created_at, r.started_at, r.finished_at, r.error, r.attempt_step, "
+            "r.attempt_started_at, "
             "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_macro_f1' "
             " ORDER BY m.step DESC LIMIT 1) AS val_macro_f1, "
             "(SELECT kwh FROM energy e WHERE e.run_id = r.id ORDER BY e.step DESC, e.created_at DESC LIMIT 1) AS kwh, "
@@ -368,7 +441,8 @@ class Store:
         now = time.time()
         db["runs"].update(run_id, {"status": "running", "worker_id": worker_id, "device": device, "host": host,
                                    "pid": None, "pgid": None, "started_at": now, "heartbeat_at": now,
-                                   "finished_at": None, "error": None})
+                                   "finished_at": None, "error": None, "attempt_step": None,
+                                   "attempt_started_at": None})
 
     def set_process(self, run_id: int, pid: int, pgid: int) -> None:
         self._update("runs", run_id, {"pid": pid, "pgid": pgid, "heartbeat_at": time.time()})
@@ -427,6 +501,10 @@ class Store:
 
     def set_progress(self, run_id: int, step: int, total_steps: int) -> None:
         self._update("runs", run_id, {"step": step, "total_steps": total_steps, "heartbeat_at": time.time()})
+
+    def set_attempt_start(self, run_id: int, step: int) -> None:
+        """This attempt begins stepping now, at `step` (0, or a resumed run's checkpoint)."""
+        self._update("runs", run_id, {"attempt_step": step, "attempt_started_at": time.time()})
 
     def set_device(self, run_id: int, device: str) -> None:
         self._update("runs", run_id, {"device": device})
@@ -514,6 +592,15 @@ class Store:
     def list_energy(self, run_id: int) -> list[dict]:
         return [self._energy(row) for row in
                 self._rows("SELECT * FROM energy WHERE run_id = ? ORDER BY step, created_at", (run_id,))]
+
+    def last_energies(self, run_ids: Sequence[int]) -> dict[int, dict]:
+        """Each run's last reading, in one query: run id -> reading (runs without one left out)."""
+        if not run_ids:
+            return {}
+        rows = self._rows(
+            "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY step DESC, created_at DESC) "
+            f"AS newest FROM energy WHERE run_id IN ({_marks(run_ids)})) WHERE newest = 1", list(run_ids))
+        return {row["run_id"]: self._energy(row) for row in rows}
 
     def last_energy(self, run_id: int) -> Optional[dict]:
         row = self._one("SELECT * FROM energy WHERE run_id = ? ORDER BY step DESC, created_at DESC LIMIT 1",

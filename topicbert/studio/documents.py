@@ -19,7 +19,7 @@ PREVIEW_CHARS = 160
 
 def same_documents(a: RunPredictions, b: RunPredictions) -> bool:
     """Both runs were tested on the same documents in the same order (same corpus, seed and limits)."""
-    return a.classes == b.classes and a.texts == b.texts
+    return a.classes == b.classes and a.texts_digest == b.texts_digest
 
 
 def paired_baseline_run(store: Store, run: dict) -> Optional[dict]:

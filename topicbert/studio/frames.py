@@ -18,6 +18,7 @@ from .figures import BASELINE_ROLE
 
 TOPICBERT_ROLE = "topicbert"
 RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "device", "baseline"]
+DISK_COLUMN = "disk (MB)"
 
 
 def run_label(run: dict) -> str:
@@ -58,14 +59,31 @@ def source_name(source: Optional[str]) -> str:
     return parts[-1]
 
 
+def corpora_frame(corpora: Sequence[dict], disk: dict[int, int]) -> pd.DataFrame:
+    """The saved corpora: id, name, documents, classes, source and disk use (corpus id -> bytes)."""
+    return pd.DataFrame([{"id": row["id"], "name": row["name"], "documents": row["n_docs"],
+                          "classes": row["n_classes"], DISK_COLUMN: _megabytes(disk.get(row["id"], 0)),
+                          "source": source_name(row["source"])} for row in corpora],
+                        columns=["id", "name", "documents", "classes", DISK_COLUMN, "source"])
+
+
+def storage_frame(overview: dict[str, int]) -> pd.DataFrame:
+    """What TOPICBERT_HOME holds, by kind, in MB (storage.storage_overview), with the total."""
+    rows = [{"what": what, DISK_COLUMN: _megabytes(size)} for what, size in overview.items()]
+    rows.append({"what": "in all", DISK_COLUMN: _megabytes(sum(overview.values()))})
+    return pd.DataFrame(rows, columns=["what", DISK_COLUMN])
+
+
 # ---------------------------------------------------------------- runs
 
 def eta_seconds(run: dict, now: float) -> Optional[float]:
-    """Time left for a running run, at the pace of its steps since it started (None if unknown)."""
-    step, total, started = run.get("step") or 0, run.get("total_steps"), run.get("started_at")
-    if run["status"] != "running" or not total or not started or step <= 0:
+    """Time left for a running run, at the pace of this attempt's steps: a resumed run's steps
+    before its checkpoint took no time of this attempt (None if unknown)."""
+    step, total = run.get("step") or 0, run.get("total_steps")
+    first, began = run.get("attempt_step"), run.get("attempt_started_at")
+    if run["status"] != "running" or not total or began is None or first is None or step <= first:
         return None
-    return (now - started) / step * max(total - step, 0)
+    return (now - began) / (step - first) * max(total - step, 0)
 
 
 def _progress(run: dict) -> float:
@@ -75,15 +93,22 @@ def _progress(run: dict) -> float:
     return min(1.0, (run.get("step") or 0) / total) if total else 0.0
 
 
-def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None) -> pd.DataFrame:
-    """One row per run, newest first: status, progress (0-1), ETA, latest val macro-F1, kWh, g CO2e."""
+def _megabytes(n: Optional[int]) -> Optional[float]:
+    return None if n is None else n / 1e6
+
+
+def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None,
+               disk: Optional[dict[int, int]] = None) -> pd.DataFrame:
+    """One row per run, newest first: status, progress (0-1), ETA, latest val macro-F1, kWh, g CO2e,
+    and with `disk` (run id -> bytes, storage.run_disk_use) each run's disk use in MB."""
     now = time.time() if now is None else now
     rows = [{"id": run["id"], "run": run["name"], "status": run["status"], "progress": _progress(run),
              "ETA": format_duration(eta_seconds(run, now)), "val macro-F1": run["val_macro_f1"],
              "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]), "device": run["device"] or "",
-             "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else ""}
+             "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else "",
+             DISK_COLUMN: _megabytes(disk.get(run["id"])) if disk is not None else None}
             for run in store.run_overview(limit=limit)]
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return pd.DataFrame(rows, columns=RUN_COLUMNS + ([DISK_COLUMN] if disk is not None else []))
 
 
 def worker_summary(store: Store, max_age: float) -> str:
@@ -154,9 +179,9 @@ def _metering(reading: Optional[dict]) -> str:
     return "partly measured" if any(flags) else "estimated"
 
 
-def _cost(store: Store, run: dict) -> dict:
+def _cost(run: dict, energy: Optional[dict]) -> dict:
+    """What a run cost and scored; `energy`: its last reading."""
     final = run["final_metrics"] or {}
-    energy = store.last_energy(run["id"])
     return {"f1": final.get("test_macro_f1"), "seconds": final.get("train_seconds"),
             "kwh": energy["kwh"] if energy else None, "kg": energy["kg_co2e"] if energy else None,
             "metering": _metering(energy), "how": energy["measured"] if energy else ""}
@@ -172,9 +197,10 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
     """One row per run: test macro-F1 and its share of the baseline's, train time and speedup,
     kWh, g CO2e and energy saved against the baseline, and how the energy was metered."""
     runs = _runs(store, run_ids)
-    costs = {run["id"]: _cost(store, run) for run in runs}
     base_run = store.get_run(baseline_id) if baseline_id is not None else None
-    base = costs.get(baseline_id) or (_cost(store, base_run) if base_run else {})
+    energies = store.last_energies([run["id"] for run in runs] + ([baseline_id] if base_run else []))
+    costs = {run["id"]: _cost(run, energies.get(run["id"])) for run in runs}
+    base = costs.get(baseline_id) or (_cost(base_run, energies.get(baseline_id)) if base_run else {})
     rows = []
     for run in runs:
         cost = costs[run["id"]]
@@ -193,10 +219,11 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
 
 def pareto_frame(store: Store, corpus_id: Optional[int]) -> pd.DataFrame:
     """Every finished run on a corpus: run, role, test_macro_f1, kwh, kg_co2e (plots.visualize_pareto)."""
+    runs = [run for run in finished_runs(store) if run["corpus_id"] == corpus_id]
+    energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
     rows = []
-    for run in finished_runs(store):
-        if run["corpus_id"] == corpus_id:
-            cost = _cost(store, run)
-            rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
-                         "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
+    for run in runs:
+        cost = _cost(run, energies.get(run["id"]))
+        rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
+                     "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
     return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "kwh", "kg_co2e"])

@@ -2,13 +2,14 @@
 the projected time, kWh and CO2 of each run before it is queued."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pandas as pd
 
 from ..config import ConfigError, RunConfig
 from ..data.batching import tokenize
-from ..data.splits import load_run_corpus
+from ..data.corpus import limited_indices, load_corpus
 from ..energy.estimate import Estimate, PastRun, estimate_run
 from ..energy.meter import carbon_intensity, country_code
 from ..runs.saved_corpora import run_settings
@@ -54,12 +55,12 @@ def configs_to_queue(corpus_row: dict, preset: str, pair_baseline: bool, **setti
 
 def past_runs(store: Store, host: str) -> list[PastRun]:
     """Finished runs on this host with what they cost (estimate.estimate_run's history)."""
+    runs = [run for run in finished_runs(store) if run["host"] == host and (run["final_metrics"] or {}).get(
+        "tokens_processed") and run["final_metrics"].get("train_seconds")]
+    energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
     history = []
-    for run in finished_runs(store):
-        final = run["final_metrics"] or {}
-        if run["host"] != host or not final.get("tokens_processed") or not final.get("train_seconds"):
-            continue
-        energy = store.last_energy(run["id"])
+    for run in runs:
+        final, energy = run["final_metrics"], energies.get(run["id"])
         history.append(PastRun(model=run["config"]["model"], variant=run["variant"],
                                max_len=run["config"]["max_len"], pieces=int(final["tokens_processed"]),
                                seconds=float(final["train_seconds"]),
@@ -67,10 +68,32 @@ def past_runs(store: Store, host: str) -> list[PastRun]:
     return history
 
 
-def train_piece_lengths(config: RunConfig, tokenizer) -> list[int]:
-    """Word pieces of each training document the run will read (its corpus, split and limits)."""
-    corpus = load_run_corpus(config)
-    return [len(ids) for ids in tokenize(tokenizer, [corpus.texts[i] for i in corpus.indices("train")])]
+@dataclass(frozen=True)
+class CorpusPieces:
+    """What a projection needs of a corpus, and no text: each document's label, split and word pieces."""
+    labels: list[str]
+    splits: list[str]
+    lengths: list[int]
+
+
+def corpus_pieces(config: RunConfig, tokenizer, chunk: int = 2000) -> CorpusPieces:
+    """Read and tokenize the corpus a run names (its columns and seed), whole: once per corpus,
+    whatever the run's other settings, its limits included (train_piece_lengths applies them)."""
+    corpus = load_corpus(config.corpus, config.text_col, config.label_col, config.split_col, seed=config.seed)
+    lengths = [len(ids) for start in range(0, len(corpus), chunk)  # chunks: never every document's pieces at once
+               for ids in tokenize(tokenizer, corpus.texts[start:start + chunk])]
+    return CorpusPieces(corpus.labels, corpus.splits, lengths)
+
+
+def corpus_key(config: RunConfig) -> tuple:
+    """The settings corpus_pieces reads: the same key, the same pieces."""
+    return config.corpus, config.text_col, config.label_col, config.split_col, config.seed, config.model
+
+
+def train_piece_lengths(pieces: CorpusPieces, config: RunConfig) -> list[int]:
+    """Word pieces of each training document the run will read (its split and limits)."""
+    keep = limited_indices(pieces.labels, pieces.splits, config.limit_train, config.limit_eval, config.seed)
+    return [pieces.lengths[i] for i in keep if pieces.splits[i] == "train"]
 
 
 def grid_intensity(country: Optional[str] = None) -> tuple[float, str]:

@@ -1,18 +1,20 @@
 """Reading what a finished run left in its folder (written by training/results.py).
 
 test_predictions.npz: labels, probabilities (D x C) and, for TopicBERT, topic_vectors (D x K, NVDM mu);
-test_documents.json: classes and the test texts; topics.npz and vocab.json: what pyLDAvis needs.
+test_documents.json: classes and the digest of the test texts (kept once, data/shared_texts; runs of
+earlier versions hold the texts themselves); topics.npz and vocab.json: what pyLDAvis needs.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 
+from ..data.shared_texts import load_texts, texts_digest
 from ..model.nvdm import topic_mixture
 
 
@@ -23,6 +25,11 @@ class RunPredictions:
     labels: np.ndarray                 # (D,) true class ids
     probabilities: np.ndarray          # (D, C)
     topic_vectors: Optional[np.ndarray]  # (D, K) NVDM mu, TopicBERT only
+    texts_digest: Optional[str] = None  # names the texts: equal digests, the same documents
+
+    def __post_init__(self) -> None:
+        if self.texts_digest is None:
+            self.texts_digest = texts_digest(self.texts)
 
     @property
     def predictions(self) -> np.ndarray:
@@ -45,14 +52,20 @@ class TopicArrays:
     vocab: list[str]
 
 
-def load_predictions(run_dir: Optional[str]) -> Optional[RunPredictions]:
-    """None until the run has finished its test evaluation."""
+def load_predictions(run_dir: Optional[str],
+                     read_texts: Callable[[str], Optional[list[str]]] = load_texts) -> Optional[RunPredictions]:
+    """None until the run has finished its test evaluation (or if its test texts are gone).
+    `read_texts(digest)`: how the shared texts are read (a page passes a cached reader)."""
     folder = Path(run_dir) if run_dir else None
     if folder is None or not (folder / "test_predictions.npz").exists() or not (folder / "test_documents.json").exists():
         return None
     documents = json.loads((folder / "test_documents.json").read_text(encoding="utf-8"))
+    digest = documents.get("texts_digest")  # runs of earlier versions hold the texts themselves
+    texts = documents["texts"] if digest is None else read_texts(digest)
+    if texts is None:
+        return None
     with np.load(folder / "test_predictions.npz") as arrays:
-        return RunPredictions(classes=list(documents["classes"]), texts=list(documents["texts"]),
+        return RunPredictions(classes=list(documents["classes"]), texts=texts, texts_digest=digest,
                            labels=arrays["labels"], probabilities=arrays["probabilities"],
                            topic_vectors=arrays["topic_vectors"] if "topic_vectors" in arrays else None)
 

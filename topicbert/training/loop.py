@@ -7,6 +7,7 @@ torchrun (DistributedDataParallel: gloo on CPU, nccl on CUDA).
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -15,7 +16,7 @@ import torch
 import torch.distributed as dist
 from transformers import get_linear_schedule_with_warmup
 
-from ..config import RunConfig
+from ..config import ConfigError, RunConfig
 from ..data.batching import GROUP_BATCHES, iterate_batches, length_grouped_order
 from ..data.splits import PreparedData, SplitData, prepare_data
 from ..model.encoders import load_encoder, load_tokenizer
@@ -27,6 +28,12 @@ from .device import autocast, choose_device, world
 from .evaluation import evaluate, validation_scores
 from .pretrain import pretrain_nvdm
 from .results import TrainResult, test_and_write
+
+
+# How long the other ranks wait while rank 0 alone evaluates, saves the best model and checkpoints,
+# and tests at the end: far past the collective timeout, since a long evaluation is normal. A rank 0
+# that dies does not leave them waiting this long: torchrun ends the whole group.
+RANK0_WORK_TIMEOUT = timedelta(hours=24)
 
 
 def build_model(config: RunConfig, n_classes: int, vocab_size: Optional[int]) -> TopicBERT:
@@ -68,9 +75,12 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     device = choose_device(config.device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    rank0_done = None
     if distributed:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # a group of its own, on the CPU, with its own timeout: the wait for rank 0's work
+        rank0_done = dist.new_group(backend="gloo", timeout=RANK0_WORK_TIMEOUT)
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -83,13 +93,16 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     steps_per_epoch = len(epoch_batches(data.train, config, 0, rank, world_size))
+    if steps_per_epoch == 0:
+        raise ConfigError(f"{len(data.train)} training documents in batches of {config.batch_size} over "
+                          f"{world_size} processes make no training step")
     total_steps = steps_per_epoch * config.epochs
     optimizer = make_optimizer(model, config)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_frac * total_steps), total_steps)
 
     state = {"step": 0, "wall_seconds": 0.0, "step_seconds": 0.0, "best_val_macro_f1": -1.0,
              "best_step": 0, "tokens": 0, "padded": 0}
-    if resume and checkpoints.resume_dir.exists():
+    if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
     elif model.nvdm is not None:
         pretrain_nvdm(model.nvdm, data.train.bow, data.validation.bow, config, device)
@@ -130,7 +143,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
                 for cb in callbacks:
                     cb.on_checkpoint(step, epoch, path)
         if distributed:
-            dist.barrier()
+            dist.barrier(group=rank0_done)
 
     model.train()
     loss_sum = torch.zeros((), device=device)
@@ -174,6 +187,6 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         for cb in callbacks:
             cb.on_end(result)
     if distributed:
-        dist.barrier()
+        dist.barrier(group=rank0_done)
         dist.destroy_process_group()
     return result

@@ -1,5 +1,6 @@
 """What a finished run leaves: its test scores (TrainResult, result.json) and the per-document files
-the Studio reads later (test_predictions.npz, test_documents.json, topics.npz, vocab.json).
+the Studio reads later (test_predictions.npz; test_documents.json, which names the test texts kept
+once in data/shared_texts; topics.npz, vocab.json).
 
 studio/run_files.py reads what this module writes.
 """
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from ..config import RunConfig
+from ..data.shared_texts import save_texts
 from ..data.splits import PreparedData
 from ..model.nvdm import NVDM, topic_mixture
 from ..model.topicbert import TopicBERT
@@ -73,8 +75,9 @@ def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: Pre
         arrays["topic_vectors"] = output.topic_vectors.astype(np.float32)
         _save_topic_arrays(run_dir, model.nvdm, data, device)
     np.savez_compressed(run_dir / "test_predictions.npz", **arrays)
+    # the texts themselves once for every run tested on the same documents; the run names them
     (run_dir / "test_documents.json").write_text(json.dumps(
-        {"classes": data.classes, "texts": data.test.texts}))
+        {"classes": data.classes, "texts_digest": save_texts(data.test.texts)}))
     total = state["tokens"] + state["padded"]
     result = TrainResult(
         config=config, run_dir=run_dir, device=str(device), classes=data.classes,
