@@ -1,7 +1,7 @@
 """Train: choose a corpus, an encoder and a preset, see what it will cost, and queue it."""
 import streamlit as st
 
-from topicbert.config import MODES, ConfigError, RunConfig
+from topicbert.config import MODES, TOPIC_MODELS, ConfigError, RunConfig
 from topicbert.data.corpus import CorpusError
 from topicbert.model.encoders import ModelNotFoundError, load_tokenizer
 from topicbert.runs import saved_corpora, services
@@ -61,6 +61,11 @@ with st.form("train_form"):
     mode = b.selectbox("Mode", MODES, key="train_mode",
                        help="truncate: the first x pieces; partition: the document cut into x-piece chunks "
                             "(up to 512 pieces), predictions averaged per document")
+    topic_model = st.selectbox("Topic model (TopicBERT only)", TOPIC_MODELS,
+                               index=TOPIC_MODELS.index(DEFAULTS.topic_model), key="train_topic_model",
+                               format_func=launch.TOPIC_MODEL_NAMES.get,
+                               help="ProdLDA gives topics a person can read; NVDM is the paper's model. "
+                                    "BENCHMARKS.md compares their coherence and F1")
     st.subheader("Settings")
     c1, c2, c3, c4 = st.columns(4)
     epochs = c1.number_input("Epochs", 1, 100, DEFAULTS.epochs, key="train_epochs")
@@ -83,7 +88,7 @@ with st.form("train_form"):
 try:
     configs = launch.configs_to_queue(
         listed[corpus_id], preset, pair, model=launch.encoder_setting(encoder_kind == ENCODERS[0], encoder_name),
-        mode=mode, epochs=int(epochs), batch_size=int(batch_size), n_topics=int(n_topics), alpha=float(alpha),
+        mode=mode, topic_model=topic_model, epochs=int(epochs), batch_size=int(batch_size), n_topics=int(n_topics), alpha=float(alpha),
         lr=float(lr), nproc=int(nproc), limit_train=int(limit_train), limit_eval=int(limit_eval))
 except ConfigError as error:
     st.error(escape(error))

@@ -71,7 +71,7 @@ def tiny_config(tiny_model_dir, tiny_corpus_csv):
 
     return RunConfig(corpus=str(tiny_corpus_csv), model=str(tiny_model_dir), variant="topicbert", max_len=32,
                      epochs=2, batch_size=8, n_topics=5, tm_hidden=16, bow_min_df=1, bow_drop_top=0.0,
-                     nvdm_pretrain_epochs=3, lr=1e-3, eval_batch_size=16, device="cpu")
+                     tm_pretrain_epochs=3, lr=1e-3, eval_batch_size=16, device="cpu")
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from topicbert.runs import saved_corpora, services
 from topicbert.config import RunConfig
 from topicbert.data import corpus as corpus_module
 from topicbert.data.corpus import load_corpus
+from topicbert.runs.references import attach_lda_reference
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
 from topicbert.training.loop import train
@@ -51,6 +52,8 @@ def finish(store: Store, run_id: int, config: RunConfig, watts: float) -> None:
         store.add_energy(run_id, reading["step"], reading["epoch"], reading["wall_seconds"],
                          energy_row(kwh, reading["wall_seconds"]))
     assert result is not None
+    if config.use_topics:
+        attach_lda_reference(store, run_id, config, Path(run["run_dir"]))
     store.finish_run(run_id, "done")
 
 
@@ -68,7 +71,7 @@ def home(tmp_path_factory, tiny_model_dir):
         corpus_id = saved_corpora.register_corpus(store, load_corpus(csv, split_col="split"), "tiny <b>corpus</b>")
         config = RunConfig(**saved_corpora.run_settings(store.get_corpus(corpus_id)), model=str(tiny_model_dir),
                            variant="topicbert", max_len=32, epochs=2, batch_size=8, n_topics=5, tm_hidden=16,
-                           bow_min_df=1, bow_drop_top=0.0, nvdm_pretrain_epochs=3, lr=1e-3, eval_batch_size=16,
+                           bow_min_df=1, bow_drop_top=0.0, tm_pretrain_epochs=3, lr=1e-3, eval_batch_size=16,
                            device="cpu")
         topic_id, baseline_id = services.submit_run(store, config, pair_baseline=True)
         finish(store, topic_id, config, watts=30.0)
@@ -194,7 +197,15 @@ def test_topics_map_is_offline(app, home):
     assert "new LDAvis(" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", html, re.I)
     table = at.dataframe[0].value
-    assert len(table) == 5 and "NPMI" in table
+    assert len(table) == 5 and table["NPMI"].between(-1, 1).all()
+    # the means beside the LDA reference, as the worker stored them: the page reads no corpus
+    metrics = {m.label: m.value for m in at.metric}
+    with Store() as store:
+        run = next(r for r in store.list_runs() if r["variant"] == "topicbert" and r["status"] == "done")
+        reference = store.get_topic_reference(run["topic_reference"])
+    assert metrics["mean NPMI"] == f"{run['final_metrics']['npmi_train']:.3f}"
+    assert metrics["LDA reference NPMI"] == f"{reference['npmi']:.3f}"
+    assert float(metrics["topic diversity"]) == pytest.approx(run["final_metrics"]["topic_diversity"], abs=1e-3)
 
 
 def test_documents_show_text_as_text(app, home):

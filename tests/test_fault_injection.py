@@ -50,7 +50,7 @@ class Timed(Callback):
     def __init__(self, monkeypatch):
         self.steps, self.seconds, self._last = [], {"pretraining": [], "step": [], "evaluation": [],
                                                     "checkpoint": []}, None
-        for module, name, phase in ((loop, "pretrain_nvdm", "pretraining"), (loop, "evaluate", "evaluation"),
+        for module, name, phase in ((loop, "pretrain_topic_model", "pretraining"), (loop, "evaluate", "evaluation"),
                                     (Checkpoints, "save_resumable", "checkpoint")):
             monkeypatch.setattr(module, name, self._timing(getattr(module, name), phase))
 
@@ -165,7 +165,7 @@ def run_chain(home: Path, config, evaluation_steps: list[int], windows: dict[str
 @pytest.mark.slow
 def test_kill_9_at_random_moments_of_every_phase_then_resume(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "unbroken-home"))
-    config = tiny_config.replace(epochs=3, eval_every_steps=3, nvdm_pretrain_epochs=30, nvdm_patience=30)
+    config = tiny_config.replace(epochs=3, eval_every_steps=3, tm_pretrain_epochs=30, tm_patience=30)
     with monkeypatch.context() as timing:
         unbroken = Timed(timing)
         train(config, tmp_path / "unbroken", [unbroken])

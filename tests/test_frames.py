@@ -6,18 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from topicbert.runs import saved_corpora
-from topicbert.studio import documents, frames, launch
-from topicbert.data.batching import make_examples
 from topicbert.config import RunConfig
+from topicbert.data.batching import make_examples
 from topicbert.data.corpus import Corpus, CorpusError
 from topicbert.data.splits import load_run_corpus
+from topicbert.data.upload import guess_columns, preview_rows, stash_upload
 from topicbert.energy.estimate import FALLBACK_PIECES_PER_SECOND, PastRun, estimate_run, training_pieces
-from topicbert.studio.text import escape
-from topicbert.studio.run_files import RunPredictions
+from topicbert.runs import saved_corpora
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
-from topicbert.data.upload import guess_columns, preview_rows, stash_upload
+from topicbert.studio import documents, frames, launch
+from topicbert.studio.run_files import RunPredictions
+from topicbert.studio.text import escape
 
 
 def small_corpus() -> Corpus:
@@ -111,7 +111,7 @@ def test_estimate_uses_past_runs_of_the_same_encoder():
 def predictions(predicted: list[int], labels=(0, 1, 0)) -> RunPredictions:
     probabilities = np.eye(2)[predicted]
     return RunPredictions(["a", "b"], ["x one", "y two", "z three"], np.array(labels), probabilities,
-                          topic_vectors=np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 0.0]]))
+                          topic_mixtures=np.array([[0.9, 0.1], [0.1, 0.9], [0.7, 0.3]]))
 
 
 def test_documents_frame_and_filters():

@@ -6,12 +6,12 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from topicbert.data.batching import (average_chunk_probabilities, collate, length_grouped_order, make_examples)
-from topicbert.data.vocabulary import TopicVocabulary, VocabularyError
 from topicbert.config import ConfigError, RunConfig
+from topicbert.data.batching import average_chunk_probabilities, collate, length_grouped_order, make_examples
+from topicbert.data.vocabulary import TopicVocabulary, VocabularyError
 from topicbert.model.encoders import ModelNotFoundError, load_encoder, resolve_model
-from topicbert.model.topicbert import TopicBERT
 from topicbert.model.nvdm import NVDM
+from topicbert.model.topicbert import TopicBERT
 
 
 def random_bow(n_docs=64, vocab=50, seed=0) -> torch.Tensor:
@@ -49,7 +49,7 @@ def test_nvdm_log_sigma_starts_at_zero():
 def test_topicbert_shapes_and_joint_loss(tiny_model_dir):
     torch.manual_seed(0)
     encoder = load_encoder(str(tiny_model_dir))
-    model = TopicBERT(encoder, n_classes=3, nvdm=NVDM(20, n_topics=5, hidden=8), alpha=0.9)
+    model = TopicBERT(encoder, n_classes=3, topic_model=NVDM(20, n_topics=5, hidden=8), alpha=0.9)
     ids = torch.randint(5, 40, (4, 12))
     mask = torch.ones_like(ids)
     bow = torch.poisson(torch.ones(4, 20))
@@ -59,14 +59,14 @@ def test_topicbert_shapes_and_joint_loss(tiny_model_dir):
     assert out.topic_vector.shape == (4, 5)
     assert model.fusion.in_features == encoder.config.hidden_size + 5
     ce = torch.nn.functional.cross_entropy(out.logits, labels)
-    assert out.loss.item() == pytest.approx((0.9 * ce + 0.1 * out.nvdm_loss.mean()).item(), rel=1e-5)
+    assert out.loss.item() == pytest.approx((0.9 * ce + 0.1 * out.topic_loss.mean()).item(), rel=1e-5)
     out.loss.backward()
-    assert model.nvdm.decoder.weight.grad is not None and model.encoder.embeddings.word_embeddings.weight.grad is not None
+    assert model.topic_model.decoder.weight.grad is not None and model.encoder.embeddings.word_embeddings.weight.grad is not None
 
 
 def test_baseline_is_the_same_model_without_topics(tiny_model_dir):
     encoder = load_encoder(str(tiny_model_dir))
-    model = TopicBERT(encoder, n_classes=3, nvdm=None)
+    model = TopicBERT(encoder, n_classes=3, topic_model=None)
     ids = torch.randint(5, 40, (2, 8))
     out = model(ids, torch.ones_like(ids), labels=torch.tensor([0, 1]))
     assert out.topic_vector is None and out.logits.shape == (2, 3)

@@ -12,7 +12,12 @@ from topicbert.config import RunConfig
 from topicbert.runs.store import MIGRATIONS, Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_4aa56cf.db"
-TABLES = ("corpora", "runs", "metrics", "energy", "topics", "workers", "migrations")
+TABLES = ("corpora", "runs", "metrics", "energy", "topics", "workers", "migrations")  # the fixture's
+
+
+def table_names(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def row_counts(path: Path) -> dict[str, int]:
@@ -25,7 +30,7 @@ def schema(path: Path) -> dict[str, dict]:
     indexes aside: an inline UNIQUE and a unique index are the same constraint)."""
     with sqlite3.connect(path) as conn:
         shape = {}
-        for table in TABLES:
+        for table in sorted(table_names(path)):
             columns = {row[1]: (row[2].upper(), row[3], row[4], row[5])
                        for row in conn.execute(f"PRAGMA table_info({table})")}
             keys = {(row[3], row[2], row[4], row[6]) for row in conn.execute(f"PRAGMA foreign_key_list({table})")}

@@ -178,7 +178,7 @@ def fake_result(cfg: RunConfig, topics=None):
     summary = {"name": cfg.name, "test_macro_f1": 0.8, "val_macro_f1": 0.75}
     details = dict(summary, per_class={"a": {"f1": 0.8}}, confusion=[[1]], classes=["a"])
     return types.SimpleNamespace(config=cfg, summary=lambda: dict(summary), details=lambda: dict(details),
-                                 topics=topics, train_seconds=40.0)
+                                 topics=topics, topic_quality=None, train_seconds=40.0)
 
 
 def fake_training(monkeypatch, plan):

@@ -1,5 +1,5 @@
 """The command line: python -m topicbert {corpus check, train, submit, worker, status, cancel, resume,
-export, gc, bench}.
+export, gc, bench, topics-bench}.
 
 Every subcommand is defined here; each handler parses nothing itself and calls the library.
 A person's mistake (a bad corpus, setting or encoder) prints one line and exits with 2.
@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from .bench import topics as topics_bench
 from .bench.plot import save_pareto_png
 from .bench.side_by_side import DEFAULT_CORPUS, DEFAULT_VARIANTS, report_text, run_bench
 from .config import MODES, VARIANTS, ConfigError, RunConfig
@@ -193,6 +194,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics_bench(args: argparse.Namespace) -> int:
+    base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col, split_col=args.split_col,
+                     n_topics=args.n_topics, limit_train=args.limit_train, limit_eval=args.limit_eval,
+                     seed=args.seed, device=args.device)
+    names = [name.strip() for name in args.topic_models.split(",") if name.strip()]
+    try:
+        report = topics_bench.run_topics_bench(base, names, args.seeds)
+    except ValueError as error:  # a topic model's name
+        raise ConfigError(str(error)) from None
+    print(topics_bench.markdown_table(report))
+    if args.json_file:
+        Path(args.json_file).write_text(json.dumps(report, indent=1))
+    return 0
+
+
 # ---------------------------------------------------------------- the parser
 
 def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
@@ -258,6 +274,23 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.set_defaults(handler=cmd_bench)
 
 
+def _add_topics_bench_command(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("topics-bench", help="every topic model alone, against scikit-learn's LDA")
+    bench.add_argument("--corpus", required=True, help="CSV, TSV, JSONL, ZIP or folder")
+    add_corpus_options(bench)
+    bench.add_argument("--topic-models", default=",".join(topics_bench.DEFAULT_MODELS),
+                       help="comma-separated; a suffix +counts or +frequency changes what the encoder reads "
+                            "(default log1p); lda is the reference")
+    bench.add_argument("--n-topics", type=int, default=RUN_DEFAULTS.n_topics)
+    bench.add_argument("--seeds", type=int, default=1)
+    bench.add_argument("--seed", type=int, default=RUN_DEFAULTS.seed, help="the first seed")
+    bench.add_argument("--limit-train", type=int, default=None)
+    bench.add_argument("--limit-eval", type=int, default=None)
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--json", dest="json_file", default=None, help="write {\"rows\": [...]} and more to this file")
+    bench.set_defaults(handler=cmd_topics_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m topicbert", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
@@ -285,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_queue_commands(commands)
     _add_bench_command(commands)
+    _add_topics_bench_command(commands)
     return parser
 
 

@@ -9,6 +9,12 @@ from typing import Any, Optional
 VARIANTS = ("bert", "topicbert")
 MODES = ("truncate", "partition")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+TOPIC_MODELS = ("nvdm", "prodlda")
+TOPIC_INPUTS = ("log1p", "frequency", "counts")
+# settings renamed since runs were first stored: a stored config is read under the new name
+RENAMED = {"nvdm_lr": "tm_lr", "nvdm_pretrain_epochs": "tm_pretrain_epochs", "nvdm_patience": "tm_patience"}
+# what a config stored before a setting existed meant by leaving it out
+BEFORE_SETTING = {"topic_model": "nvdm", "tm_input": "counts"}
 
 
 class ConfigError(ValueError):
@@ -34,6 +40,10 @@ class RunConfig:
     # partition mode: a document is cut into at most partition_budget // max_len chunks
     partition_budget: int = 512
     n_topics: int = 100
+    # the topic model: "nvdm" (the paper's) or "prodlda" (coherent topics); what its encoder
+    # reads of the word counts: log(1 + counts), counts over length, or raw counts (the paper's)
+    topic_model: str = "prodlda"
+    tm_input: str = "log1p"
     tm_hidden: int = 256
     alpha: float = 0.9
     dropout: float = 0.1
@@ -55,9 +65,11 @@ class RunConfig:
     weight_decay: float = 0.01
     warmup_frac: float = 0.1
     clip: float = 1.0
-    nvdm_lr: float = 1e-3
-    nvdm_pretrain_epochs: int = 50
-    nvdm_patience: int = 5
+    # the topic model's pretraining alone (Adam), early-stopped on validation perplexity;
+    # tm_lr None: the rate the topic model's own paper used
+    tm_lr: Optional[float] = None
+    tm_pretrain_epochs: int = 50
+    tm_patience: int = 5
     eval_every_steps: Optional[int] = None
     # speed switches, kept so the benchmark can ablate each one (bench variant suffixes)
     length_grouping: bool = True
@@ -76,6 +88,8 @@ class RunConfig:
         checks = [
             (self.variant in VARIANTS, f"variant must be one of {VARIANTS}, not {self.variant!r}"),
             (self.mode in MODES, f"mode must be one of {MODES}, not {self.mode!r}"),
+            (self.topic_model in TOPIC_MODELS, f"topic_model must be one of {TOPIC_MODELS}, not {self.topic_model!r}"),
+            (self.tm_input in TOPIC_INPUTS, f"tm_input must be one of {TOPIC_INPUTS}, not {self.tm_input!r}"),
             (self.device in DEVICES, f"device must be one of {DEVICES}, not {self.device!r}"),
             (32 <= self.max_len <= 512, f"max_len must be between 32 and 512, not {self.max_len}"),
             (self.partition_budget >= self.max_len, "partition_budget must be at least max_len"),
@@ -85,6 +99,7 @@ class RunConfig:
             (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be at least 1, not {self.batch_size}"),
             (self.lr > 0, f"lr must be positive, not {self.lr}"),
+            (self.tm_lr is None or self.tm_lr > 0, f"tm_lr must be positive, not {self.tm_lr}"),
             (self.nproc >= 1, f"nproc must be at least 1, not {self.nproc}"),
             # each process takes its share of every batch: a smaller batch gives some nothing, and
             # a batch a process cannot share is dropped, so the run would train no step at all
@@ -119,6 +134,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
+        data = {RENAMED.get(key, key): value for key, value in data.items()}
+        if data.get("variant") == "topicbert":
+            data = {**BEFORE_SETTING, **data}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

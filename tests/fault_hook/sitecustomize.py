@@ -75,7 +75,7 @@ def _patch() -> None:
     from topicbert.training.checkpoints import Checkpoints
 
     fault = Fault(PLAN)
-    loop.pretrain_nvdm = _around(loop.pretrain_nvdm, fault, enter="pretraining", leave="pretraining")
+    loop.pretrain_topic_model = _around(loop.pretrain_topic_model, fault, enter="pretraining", leave="pretraining")
     loop.autocast = _around(loop.autocast, fault, enter="step")  # the loop uses it for the forward pass alone
     StoreReporter.on_step = _around(StoreReporter.on_step, fault, leave_first="step")
     loop.evaluate = _around(loop.evaluate, fault, enter="evaluation")

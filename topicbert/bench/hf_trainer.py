@@ -33,8 +33,13 @@ class _Encoded(torch.utils.data.Dataset):
 
 def run_hf_trainer(config: RunConfig, corpus: Corpus, work_dir: Path, metered: Callable) -> dict:
     """The fields of one benchmark measurement; `metered(fn)` gives (value, seconds, energy reading)."""
-    from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, PrinterCallback,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        DataCollatorWithPadding,
+        PrinterCallback,
+        Trainer,
+        TrainingArguments,
+    )
     from transformers.utils import logging as transformers_logging
 
     tokenizer = load_tokenizer(config.model)

@@ -40,7 +40,7 @@ def loop_overhead(config: RunConfig, data: PreparedData, pad_id: int, n_steps: i
     elsewhere on the machine spoils a few pairs, not the figure.
     """
     device = choose_device(config.device)
-    one_epoch = config.replace(epochs=1, nvdm_pretrain_epochs=1, resumable_checkpoints=False, compile=False)
+    one_epoch = config.replace(epochs=1, tm_pretrain_epochs=1, resumable_checkpoints=False, compile=False)
     few = config.eval_batch_size  # train()'s own evaluations are not timed: keep them short
     subset = replace(data, train=data.train.head(n_steps * config.batch_size),
                      validation=data.validation.head(few), test=data.test.head(few))

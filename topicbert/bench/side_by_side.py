@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from ..config import RunConfig
+from ..config import TOPIC_MODELS, RunConfig
 from ..data.splits import PreparedData, load_run_corpus, prepare_data
 from ..energy.meter import EnergyMeter
 from ..model.encoders import load_tokenizer
@@ -34,7 +34,9 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "20ne
 
 
 # ablation suffixes: each switches one speed change off (or on) for a row of its own
-SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True}}
+# (and +nvdm / +prodlda choose the topic model of a TopicBERT row)
+SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True},
+            **{name: {"topic_model": name} for name in TOPIC_MODELS}}
 
 
 def parse_variant(name: str) -> dict:

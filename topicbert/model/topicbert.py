@@ -1,8 +1,8 @@
 """TopicBERT and its BERT baseline: one module, the topic branch on or off.
 
-h_B = [CLS] vector of the encoder (dropout), h_TM = NVDM topic vector,
+h_B = [CLS] vector of the encoder (dropout), h_TM = the topic model's topic vector,
 h_p = GELU(W [h_B ; h_TM] + b), logits = classifier(h_p).
-Loss = alpha * CE + (1 - alpha) * NVDM loss (the baseline: CE alone).
+Loss = alpha * CE + (1 - alpha) * topic-model loss (the baseline: CE alone).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nvdm import NVDM
+from .topic_model import TopicModel
 
 
 @dataclass
@@ -21,37 +21,37 @@ class TopicBERTOutput:
     logits: torch.Tensor                 # (B, C)
     loss: Optional[torch.Tensor]         # scalar, when labels are given
     topic_vector: Optional[torch.Tensor]  # (B, K) h_TM, TopicBERT only
-    nvdm_loss: Optional[torch.Tensor]    # (B,) per-document NVDM loss, TopicBERT only
+    topic_loss: Optional[torch.Tensor]   # (B,) per-document topic-model loss, TopicBERT only
 
 
 class TopicBERT(nn.Module):
-    def __init__(self, encoder: nn.Module, n_classes: int, nvdm: Optional[NVDM] = None,
+    def __init__(self, encoder: nn.Module, n_classes: int, topic_model: Optional[TopicModel] = None,
                  dropout: float = 0.1, alpha: float = 0.9) -> None:
         super().__init__()
         self.encoder = encoder
-        self.nvdm = nvdm
-        self.alpha = alpha if nvdm is not None else 1.0
+        self.topic_model = topic_model
+        self.alpha = alpha if topic_model is not None else 1.0
         hidden = encoder.config.hidden_size
-        n_topics = nvdm.n_topics if nvdm is not None else 0
+        n_topics = topic_model.n_topics if topic_model is not None else 0
         self.dropout = nn.Dropout(dropout)
         self.fusion = nn.Linear(hidden + n_topics, hidden)   # W: (H_B + K) -> H_B
         self.classifier = nn.Linear(hidden, n_classes)
 
     @property
     def uses_topics(self) -> bool:
-        return self.nvdm is not None
+        return self.topic_model is not None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 bow: Optional[torch.Tensor] = None,
                 labels: Optional[torch.Tensor] = None) -> TopicBERTOutput:
         hidden_states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         h_b = self.dropout(hidden_states[:, 0])               # (B, H_B) the [CLS] vector
-        topic_vector = nvdm_loss = None
-        if self.nvdm is not None:
+        topic_vector = topic_loss = None
+        if self.topic_model is not None:
             if bow is None:
                 raise ValueError("TopicBERT needs the documents' bag of words")
-            topic_out = self.nvdm(bow)
-            topic_vector, nvdm_loss = topic_out.h, topic_out.loss
+            topic_out = self.topic_model(bow)
+            topic_vector, topic_loss = topic_out.h, topic_out.loss
             fused_input = torch.cat([h_b, topic_vector.to(h_b.dtype)], dim=-1)   # (B, H_B + K)
         else:
             fused_input = h_b
@@ -59,6 +59,6 @@ class TopicBERT(nn.Module):
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.float(), labels)
-            if nvdm_loss is not None:
-                loss = self.alpha * loss + (1 - self.alpha) * nvdm_loss.float().mean()
-        return TopicBERTOutput(logits=logits, loss=loss, topic_vector=topic_vector, nvdm_loss=nvdm_loss)
+            if topic_loss is not None:
+                loss = self.alpha * loss + (1 - self.alpha) * topic_loss.float().mean()
+        return TopicBERTOutput(logits=logits, loss=loss, topic_vector=topic_vector, topic_loss=topic_loss)

@@ -22,6 +22,7 @@ from ..training.callbacks import Callback
 from ..training.checkpoints import Checkpoints
 from ..training.device import choose_device, world
 from ..training.loop import train
+from .references import attach_lda_reference
 from .store import Store, run_folder
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class StoreReporter(Callback):
     def on_end(self, result: Any) -> None:
         self._energy(self.step, self.step / self.steps_per_epoch, result.train_seconds)
         if result.topics:
-            self.store.set_topics(self.run_id, result.topics)
+            self.store.set_topics(self.run_id, result.topics,
+                                  result.topic_quality.npmi if result.topic_quality else None)
         self.store.set_final_metrics(self.run_id, result.details())
 
     def _energy(self, step: int, epoch: float, wall_seconds: float) -> None:
@@ -140,10 +142,21 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
     finally:
         if meter is not None:
             meter.stop()
+    if config.use_topics:  # after the meter: the reference is not the run's cost
+        with Heartbeat(store.path, run_id):
+            _attach_reference(store, run_id, config, run_dir)
     if store.finish_run(run_id, "done"):
         # recorded done first: killed before this line, the checkpoint is left for gc, never missed by a resume
         Checkpoints(run_dir).remove_resumable()
     return 0
+
+
+def _attach_reference(store: Store, run_id: int, config: RunConfig, run_dir: Path) -> None:
+    """The LDA reference helps read the topics; failing to fit it never fails the run (logged)."""
+    try:
+        attach_lda_reference(store, run_id, config, run_dir)
+    except Exception:
+        log.exception("run %s: the LDA reference for its topics could not be made", run_id)
 
 
 def follow(run_id: int, resume: bool) -> int:

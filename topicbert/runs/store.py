@@ -122,10 +122,19 @@ def _m003_deleted(db: sqlite_utils.Database) -> None:
                          not_null={"kind", "id", "deleted_at"})
 
 
+def _m004_topic_quality(db: sqlite_utils.Database) -> None:
+    db["topics"].add_column("npmi", float)
+    db["runs"].add_column("topic_reference", str)
+    db["topic_references"].create({"key": str, "n_topics": int, "npmi": float, "diversity": float, "topics": str,
+                                   "fit_seconds": float, "created_at": float},
+                                  pk="key", not_null={"n_topics", "topics", "created_at"})
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _m001_initial),
     (2, "the step and time each attempt of a run began stepping", _m002_attempt_start),
     (3, "the ids of deleted runs and corpora, never reused", _m003_deleted),
+    (4, "topic quality: each topic's NPMI, the LDA reference", _m004_topic_quality),
 ]
 
 
@@ -609,9 +618,12 @@ class Store:
 
     # -- topics
 
-    def set_topics(self, run_id: int, topics: Sequence[Sequence[tuple[str, float]]]) -> None:
-        rows = [{"run_id": run_id, "topic": k, "words": json.dumps([[word, float(weight)] for word, weight in words])}
-                for k, words in enumerate(topics)]
+    def set_topics(self, run_id: int, topics: Sequence[Sequence[tuple[str, float]]],
+                   npmi: Optional[Sequence[float]] = None) -> None:
+        """Each topic's words with their weights, and its NPMI over the run's training documents."""
+        scores = list(npmi) if npmi is not None else [None] * len(topics)
+        rows = [{"run_id": run_id, "topic": k, "words": json.dumps([[word, float(weight)] for word, weight in words]),
+                 "npmi": score} for k, (words, score) in enumerate(zip(topics, scores))]
 
         def replace(db: sqlite_utils.Database) -> None:
             db["topics"].delete_where("run_id = ?", [run_id])
@@ -621,6 +633,30 @@ class Store:
     def get_topics(self, run_id: int) -> list[list[tuple[str, float]]]:
         rows = self._rows("SELECT words FROM topics WHERE run_id = ? ORDER BY topic", (run_id,))
         return [[(word, weight) for word, weight in json.loads(row["words"])] for row in rows]
+
+    def get_topic_npmi(self, run_id: int) -> list[Optional[float]]:
+        """Each topic's stored NPMI, in topic order (None where the run predates it)."""
+        return [row["npmi"] for row in self._rows("SELECT npmi FROM topics WHERE run_id = ? ORDER BY topic",
+                                                  (run_id,))]
+
+    # -- the LDA reference a run's topics are judged against (one per corpus, vocabulary and K)
+
+    def get_topic_reference(self, key: str) -> Optional[dict]:
+        row = self._one("SELECT * FROM topic_references WHERE key = ?", (key,))
+        if row is not None:
+            row["topics"] = json.loads(row["topics"])
+        return row
+
+    def add_topic_reference(self, key: str, n_topics: int, npmi: float, diversity: float,
+                            topics: Sequence[Sequence[str]], fit_seconds: float) -> None:
+        """Kept once: a second worker that fitted the same reference meanwhile leaves the first."""
+        self._write(lambda db: db["topic_references"].insert(
+            {"key": key, "n_topics": n_topics, "npmi": npmi, "diversity": diversity,
+             "topics": json.dumps([list(words) for words in topics]), "fit_seconds": fit_seconds,
+             "created_at": time.time()}, ignore=True))
+
+    def set_run_topic_reference(self, run_id: int, key: str) -> None:
+        self._update("runs", run_id, {"topic_reference": key})
 
     # -- workers
 

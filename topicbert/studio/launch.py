@@ -24,6 +24,7 @@ DEMO_SETTINGS = {"variant": "topicbert", "max_len": 128, "limit_train": 300, "li
 PRESETS = {"BERT-512": ("bert", 512), "TopicBERT-512": ("topicbert", 512), "TopicBERT-256": ("topicbert", 256),
            "TopicBERT-128": ("topicbert", 128), "TopicBERT-64": ("topicbert", 64)}
 DEFAULT_ENCODER = "default"
+TOPIC_MODEL_NAMES = {"prodlda": "ProdLDA (coherent topics)", "nvdm": "NVDM (the paper's)"}
 
 
 def demo_config(corpus_row: dict) -> RunConfig:

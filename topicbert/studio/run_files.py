@@ -1,6 +1,7 @@
 """Reading what a finished run left in its folder (written by training/results.py).
 
-test_predictions.npz: labels, probabilities (D x C) and, for TopicBERT, topic_vectors (D x K, NVDM mu);
+test_predictions.npz: labels, probabilities (D x C) and, for TopicBERT, topic_mixtures (D x K; runs of
+earlier versions kept NVDM's mu as topic_vectors instead);
 test_documents.json: classes and the digest of the test texts (kept once, data/shared_texts; runs of
 earlier versions hold the texts themselves); topics.npz and vocab.json: what pyLDAvis needs.
 """
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from ..data.shared_texts import load_texts, texts_digest
-from ..model.nvdm import topic_mixture
+from ..model.nvdm import nvdm_proportions
 
 
 @dataclass
@@ -24,7 +25,7 @@ class RunPredictions:
     texts: list[str]
     labels: np.ndarray                 # (D,) true class ids
     probabilities: np.ndarray          # (D, C)
-    topic_vectors: Optional[np.ndarray]  # (D, K) NVDM mu, TopicBERT only
+    topic_mixtures: Optional[np.ndarray]  # (D, K) topic proportions, TopicBERT only
     texts_digest: Optional[str] = None  # names the texts: equal digests, the same documents
 
     def __post_init__(self) -> None:
@@ -34,13 +35,6 @@ class RunPredictions:
     @property
     def predictions(self) -> np.ndarray:
         return self.probabilities.argmax(axis=1)
-
-    @property
-    def topic_mixtures(self) -> Optional[np.ndarray]:
-        """Each document's topic proportions, as the topic map computes them for training documents."""
-        if self.topic_vectors is None:
-            return None
-        return topic_mixture(torch.from_numpy(self.topic_vectors)).numpy()
 
 
 @dataclass
@@ -67,7 +61,15 @@ def load_predictions(run_dir: Optional[str],
     with np.load(folder / "test_predictions.npz") as arrays:
         return RunPredictions(classes=list(documents["classes"]), texts=texts, texts_digest=digest,
                            labels=arrays["labels"], probabilities=arrays["probabilities"],
-                           topic_vectors=arrays["topic_vectors"] if "topic_vectors" in arrays else None)
+                           topic_mixtures=_topic_mixtures(arrays))
+
+
+def _topic_mixtures(arrays) -> Optional[np.ndarray]:
+    if "topic_mixtures" in arrays:
+        return arrays["topic_mixtures"]
+    if "topic_vectors" in arrays:  # an earlier version's NVDM mu
+        return nvdm_proportions(torch.from_numpy(arrays["topic_vectors"])).numpy()
+    return None
 
 
 def load_topic_arrays(run_dir: Optional[str]) -> Optional[TopicArrays]:

@@ -103,7 +103,10 @@ class Checkpoints:
 
     def load_resumable(self, model: TopicBERT, optimizer, scheduler) -> dict:
         folder = self.resumable()
-        model.load_state_dict(load_file(folder / "model.safetensors"))
+        weights = load_file(folder / "model.safetensors")
+        # checkpoints of earlier versions call the topic model "nvdm"
+        model.load_state_dict({("topic_model." + k[len("nvdm."):] if k.startswith("nvdm.") else k): v
+                               for k, v in weights.items()})
         saved = torch.load(folder / "optimizer.pt", weights_only=True)
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -114,16 +117,16 @@ class Checkpoints:
         self.resume.remove()
 
     def save_best(self, model: TopicBERT, tokenizer, data: PreparedData, config: RunConfig) -> None:
-        """The model in two parts: encoder by save_pretrained, head and NVDM as safetensors."""
+        """The model in two parts: encoder by save_pretrained, head and topic model as safetensors."""
         def fill(folder: Path) -> None:
             model.encoder.save_pretrained(folder / "encoder")
             tokenizer.save_pretrained(folder / "encoder")
             head = {f"fusion.{k}": v for k, v in model.fusion.state_dict().items()}
             head.update({f"classifier.{k}": v for k, v in model.classifier.state_dict().items()})
             save_file({k: v.contiguous() for k, v in head.items()}, folder / "head.safetensors")
-            if model.nvdm is not None:
-                save_file({k: v.contiguous() for k, v in model.nvdm.state_dict().items()},
-                          folder / "nvdm.safetensors")
+            if model.topic_model is not None:
+                save_file({k: v.contiguous() for k, v in model.topic_model.state_dict().items()},
+                          folder / "topic_model.safetensors")
                 data.vocabulary.save(folder / "vocab.json")
             (folder / "classes.json").write_text(json.dumps(data.classes))
             (folder / "run_config.json").write_text(config.to_json())
@@ -136,5 +139,5 @@ class Checkpoints:
         model.fusion.load_state_dict({k[len("fusion."):]: v for k, v in head.items() if k.startswith("fusion.")})
         model.classifier.load_state_dict(
             {k[len("classifier."):]: v for k, v in head.items() if k.startswith("classifier.")})
-        if model.nvdm is not None:
-            model.nvdm.load_state_dict(load_file(folder / "nvdm.safetensors"))
+        if model.topic_model is not None:
+            model.topic_model.load_state_dict(load_file(folder / "topic_model.safetensors"))

@@ -1,5 +1,5 @@
 """Evaluation: class probabilities per document (partition chunks averaged), and the topic model's
-document vectors, losses and perplexity."""
+document proportions, losses and perplexity."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +12,7 @@ import torch
 from ..config import RunConfig
 from ..data.batching import average_chunk_probabilities, iterate_batches, sorted_order
 from ..data.splits import SplitData
-from ..model.nvdm import NVDM, perplexity
+from ..model.topic_model import TopicModel, perplexity
 from ..model.topicbert import TopicBERT
 from .device import autocast
 from .metrics import macro_f1, micro_f1
@@ -22,7 +22,7 @@ from .metrics import macro_f1, micro_f1
 class EvalOutput:
     probabilities: np.ndarray        # (n_docs, C), chunk softmaxes averaged per document
     loss: float                      # mean cross-entropy of the document probabilities
-    topic_vectors: Optional[np.ndarray]  # (n_docs, K) NVDM mu, TopicBERT only
+    topic_mixtures: Optional[np.ndarray]  # (n_docs, K) topic proportions, TopicBERT only
     perplexity: Optional[float]
 
     @property
@@ -45,27 +45,28 @@ def evaluate(model: TopicBERT, split: SplitData, config: RunConfig, device: torc
     probs = average_chunk_probabilities(torch.cat(chunk_probs), torch.cat(chunk_docs), len(split))
     labels = torch.from_numpy(split.labels)
     loss = float(torch.nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), labels))
-    topic_vectors = ppl = None
-    if model.nvdm is not None:
-        topic_vectors, losses = topic_model_outputs(model.nvdm, split.bow, device)
+    mixtures = ppl = None
+    if model.topic_model is not None:
+        mixtures, losses = topic_model_outputs(model.topic_model, split.bow, device)
         ppl = topic_perplexity(losses, split.bow)
     model.train()
-    return EvalOutput(probs.numpy(), loss, topic_vectors, ppl)
+    return EvalOutput(probs.numpy(), loss, mixtures, ppl)
 
 
 @torch.inference_mode()
-def topic_model_outputs(nvdm: NVDM, bow: sp.csr_matrix, device: torch.device,
+def topic_model_outputs(topic_model: TopicModel, bow: sp.csr_matrix, device: torch.device,
                         batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic (mu) topic vectors and losses of every document in `bow` (docs x words)."""
-    was_training = nvdm.training
-    nvdm.eval()
-    mus, losses = [], []
+    """Topic proportions (n_docs, K) and losses (n_docs,) of every document in `bow` (docs x words),
+    in evaluation mode: deterministic."""
+    was_training = topic_model.training
+    topic_model.eval()
+    mixtures, losses = [], []
     for start in range(0, bow.shape[0], batch_size):
-        out = nvdm(torch.from_numpy(bow[start:start + batch_size].toarray()).to(device))
-        mus.append(out.mu.float().cpu())
+        out = topic_model(torch.from_numpy(bow[start:start + batch_size].toarray()).to(device))
+        mixtures.append(out.theta.float().cpu())
         losses.append(out.loss.float().cpu())
-    nvdm.train(was_training)
-    return torch.cat(mus).numpy(), torch.cat(losses).numpy()
+    topic_model.train(was_training)
+    return torch.cat(mixtures).numpy(), torch.cat(losses).numpy()
 
 
 def topic_perplexity(losses: np.ndarray, bow: sp.csr_matrix) -> float:

@@ -20,15 +20,14 @@ from ..config import ConfigError, RunConfig
 from ..data.batching import GROUP_BATCHES, iterate_batches, length_grouped_order
 from ..data.splits import PreparedData, SplitData, prepare_data
 from ..model.encoders import load_encoder, load_tokenizer
-from ..model.nvdm import NVDM
+from ..model.registry import build_topic_model
 from ..model.topicbert import TopicBERT
 from .callbacks import Callback
 from .checkpoints import Checkpoints
 from .device import autocast, choose_device, world
 from .evaluation import evaluate, validation_scores
-from .pretrain import pretrain_nvdm
+from .pretrain import pretrain_topic_model
 from .results import TrainResult, test_and_write
-
 
 # How long the other ranks wait while rank 0 alone evaluates, saves the best model and checkpoints,
 # and tests at the end: far past the collective timeout, since a long evaluation is normal. A rank 0
@@ -38,12 +37,13 @@ RANK0_WORK_TIMEOUT = timedelta(hours=24)
 
 def build_model(config: RunConfig, n_classes: int, vocab_size: Optional[int]) -> TopicBERT:
     encoder = load_encoder(config.model, attention_dropout=config.attention_dropout)
-    nvdm = NVDM(vocab_size, config.n_topics, config.tm_hidden) if config.use_topics else None
-    return TopicBERT(encoder, n_classes, nvdm, dropout=config.dropout, alpha=config.alpha)
+    topic_model = (build_topic_model(config.topic_model, vocab_size, config.n_topics, config.tm_hidden,
+                                     config.tm_input) if config.use_topics else None)
+    return TopicBERT(encoder, n_classes, topic_model, dropout=config.dropout, alpha=config.alpha)
 
 
 def make_optimizer(model: TopicBERT, config: RunConfig) -> torch.optim.Optimizer:
-    """AdamW: the encoder at config.lr, the freshly initialised head and NVDM at config.head_lr."""
+    """AdamW: the encoder at config.lr, the freshly initialised head and topic model at config.head_lr."""
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
     encoder_ids = {id(p) for p in encoder_params}
     head_params = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
@@ -104,8 +104,8 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
              "best_step": 0, "tokens": 0, "padded": 0}
     if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
-    elif model.nvdm is not None:
-        pretrain_nvdm(model.nvdm, data.train.bow, data.validation.bow, config, device)
+    elif model.topic_model is not None:
+        pretrain_topic_model(model.topic_model, data.train.bow, data.validation.bow, config, device)
     elapsed_before = state["wall_seconds"]
 
     def wall() -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
@@ -17,12 +17,11 @@ import torch
 from ..config import RunConfig
 from ..data.shared_texts import save_texts
 from ..data.splits import PreparedData
-from ..model.nvdm import NVDM, topic_mixture
+from ..model.topic_model import TopicModel
 from ..model.topicbert import TopicBERT
 from .evaluation import evaluate, topic_model_outputs
 from .metrics import confusion, macro_f1, micro_f1, per_class_report
-
-TOP_WORDS = 10
+from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
 
 
 @dataclass
@@ -37,13 +36,14 @@ class TrainResult:
     test_micro_f1: float
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]
-    train_seconds: float          # wall time of the whole run: NVDM pretraining, steps, evaluations
+    train_seconds: float          # wall time of the whole run: topic-model pretraining, steps, evaluations
     step_seconds: float           # wall time inside optimiser steps only
     tokens_processed: int         # real (non-padding) word pieces fed to the encoder in training
     padded_fraction: float        # share of computed positions that were padding
     perplexity: Optional[float]
     n_topics: Optional[int]
     topics: Optional[list[list[tuple[str, float]]]] = field(default=None, repr=False)
+    topic_quality: Optional[TopicQuality] = field(default=None, repr=False)   # over the training documents
 
     def summary(self) -> dict:
         return {
@@ -54,12 +54,15 @@ class TrainResult:
             "train_seconds": self.train_seconds, "step_seconds": self.step_seconds,
             "tokens_processed": self.tokens_processed, "padded_fraction": self.padded_fraction,
             "n_topics": self.n_topics, "perplexity": self.perplexity, "run_dir": str(self.run_dir),
+            "topic_model": self.config.topic_model if self.n_topics else None,
+            "npmi_train": self.topic_quality.mean_npmi if self.topic_quality else None,
+            "topic_diversity": self.topic_quality.diversity if self.topic_quality else None,
         }
 
     def details(self) -> dict:
-        """The summary with per-class scores, the confusion matrix and the class names."""
+        """The summary with per-class scores, the confusion matrix, the class names and each topic's NPMI."""
         return {**self.summary(), "per_class": self.per_class, "confusion": self.confusion,
-                "classes": self.classes}
+                "classes": self.classes, "topic_npmi": self.topic_quality.npmi if self.topic_quality else None}
 
 
 def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: PreparedData, device: torch.device,
@@ -67,13 +70,12 @@ def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: Pre
     """Test scores of the best model, and the per-document results the app shows later."""
     output = evaluate(model, data.test, config, device, pad_id)
     predictions = output.predictions
-    topics = ppl = None
+    topics = quality = None
     arrays = {"labels": data.test.labels, "probabilities": output.probabilities.astype(np.float32)}
-    if model.nvdm is not None:
-        ppl = output.perplexity
-        topics = top_words(model.nvdm, data.vocabulary.words)
-        arrays["topic_vectors"] = output.topic_vectors.astype(np.float32)
-        _save_topic_arrays(run_dir, model.nvdm, data, device)
+    if model.topic_model is not None:
+        topics = topic_words(model.topic_model, data.vocabulary.words)
+        quality = _write_topics(run_dir, model.topic_model, data, device)
+        arrays["topic_mixtures"] = output.topic_mixtures.astype(np.float32)
     np.savez_compressed(run_dir / "test_predictions.npz", **arrays)
     # the texts themselves once for every run tested on the same documents; the run names them
     (run_dir / "test_documents.json").write_text(json.dumps(
@@ -88,25 +90,23 @@ def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: Pre
         confusion=confusion(data.test.labels, predictions, len(data.classes)),
         train_seconds=wall_seconds, step_seconds=state["step_seconds"],
         tokens_processed=state["tokens"], padded_fraction=state["padded"] / total if total else 0.0,
-        perplexity=ppl, n_topics=config.n_topics if config.use_topics else None, topics=topics)
+        perplexity=output.perplexity, n_topics=config.n_topics if config.use_topics else None, topics=topics,
+        topic_quality=quality)
     (run_dir / "result.json").write_text(json.dumps(result.details(), indent=1))
     return result
 
 
-def top_words(nvdm: NVDM, words: Sequence[str], k: int = TOP_WORDS) -> list[list[tuple[str, float]]]:
-    weights = nvdm.topic_word_logits().float().cpu()
-    values, indices = weights.topk(min(k, weights.shape[1]), dim=1)
-    return [[(words[i], float(v)) for v, i in zip(row_v.tolist(), row_i.tolist())]
-            for row_v, row_i in zip(values, indices)]
-
-
-def _save_topic_arrays(run_dir: Path, nvdm: NVDM, data: PreparedData, device: torch.device) -> None:
-    """What pyLDAvis needs: p(word|topic), training documents' topic mixtures and lengths."""
-    mu, _ = topic_model_outputs(nvdm, data.train.bow, device)
+def _write_topics(run_dir: Path, topic_model: TopicModel, data: PreparedData, device: torch.device) -> TopicQuality:
+    """What the topic map needs (p(word | topic), the training documents' topic mixtures and
+    lengths, the vocabulary), and the topics' NPMI over the training documents: never the test
+    documents, which stay unseen."""
+    distribution = topic_model.topic_word_distribution().cpu().numpy()
+    mixtures, _ = topic_model_outputs(topic_model, data.train.bow, device)
     np.savez_compressed(
         run_dir / "topics.npz",
-        topic_term=nvdm.topic_word_distribution().cpu().numpy().astype(np.float32),
-        doc_topic=topic_mixture(torch.from_numpy(mu)).numpy().astype(np.float32),
+        topic_term=distribution.astype(np.float32),
+        doc_topic=mixtures.astype(np.float32),
         doc_lengths=np.asarray(data.train.bow.sum(axis=1)).ravel(),
         term_frequency=np.asarray(data.train.bow.sum(axis=0)).ravel())
     data.vocabulary.save(run_dir / "vocab.json")
+    return score_topics(top_word_ids(distribution), data.train.bow)

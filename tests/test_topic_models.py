@@ -1,0 +1,157 @@
+"""The topic models (NVDM, ProdLDA): sound numbers on extreme documents, learning on a real corpus,
+separate themes, one definition of a topic's words; NPMI by hand; the topic-model benchmark."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from conftest import TOPIC_WORDS, synthetic_documents
+from topicbert.config import TOPIC_MODELS, RunConfig
+from topicbert.data.corpus import builtin_corpus_path, limit_corpus, load_corpus
+from topicbert.data.vocabulary import TopicVocabulary
+from topicbert.model.registry import build_topic_model
+from topicbert.model.topic_model import perplexity
+from topicbert.training.evaluation import topic_model_outputs
+from topicbert.training.metrics import npmi_coherence
+from topicbert.training.pretrain import pretrain_topic_model
+from topicbert.training.topic_quality import score_topics, top_word_ids, topic_words
+
+CPU = torch.device("cpu")
+
+
+def extreme_documents(vocab_size: int) -> torch.Tensor:
+    """A 50,000-word document, a document with no topic word at all, and an ordinary one."""
+    rng = np.random.default_rng(0)
+    huge = np.bincount(rng.integers(0, vocab_size, 50_000), minlength=vocab_size)
+    ordinary = np.bincount(rng.integers(0, vocab_size, 40), minlength=vocab_size)
+    return torch.tensor(np.stack([huge, np.zeros(vocab_size), ordinary]), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("name", TOPIC_MODELS)
+@pytest.mark.parametrize("training", [True, False])
+def test_extreme_documents_give_finite_outputs(name, training):
+    torch.manual_seed(0)
+    model = build_topic_model(name, 300, n_topics=20, hidden=32, inputs="log1p").train(training)
+    bow = extreme_documents(300)
+    out = model(bow)
+    for value in (out.h, out.theta, out.loss, out.reconstruction, out.kl):
+        assert torch.isfinite(value).all()
+    assert torch.allclose(out.theta.sum(dim=1), torch.ones(3), atol=1e-5)
+    assert out.reconstruction[1] == 0  # nothing to predict in an empty document
+    assert np.isfinite(perplexity(out.loss.detach(), bow.sum(dim=1)))
+    out.loss.mean().backward()  # and the gradients too
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def bbc_bows(n_train: int = 300):
+    corpus = limit_corpus(load_corpus(builtin_corpus_path()), n_train, 60, seed=0)
+    texts = {s: [corpus.texts[i] for i in corpus.indices(s)] for s in ("train", "validation")}
+    vocabulary = TopicVocabulary.fit(texts["train"], min_df=3)
+    return vocabulary, {s: vocabulary.transform(t) for s, t in texts.items()}
+
+
+@pytest.mark.parametrize("name", TOPIC_MODELS)
+def test_loss_falls_on_a_small_real_corpus(name):
+    vocabulary, bows = bbc_bows()
+    torch.manual_seed(0)
+    model = build_topic_model(name, len(vocabulary), n_topics=10, hidden=64, inputs="log1p")
+    before = topic_model_outputs(model, bows["train"], CPU)[1].mean()
+    config = RunConfig(corpus="", tm_pretrain_epochs=10, tm_patience=10, tm_lr=1e-2)
+    history = pretrain_topic_model(model, bows["train"], bows["validation"], config, CPU, batch_size=32)
+    assert topic_model_outputs(model, bows["train"], CPU)[1].mean() < before
+    assert history[-1] < 0.8 * history[0] and np.isfinite(history).all(), history
+
+
+def default_model_on(texts: list[str], n_topics: int):
+    """The run default's topic model fitted on `texts` alone (their words after the stop words)."""
+    vocabulary = TopicVocabulary.fit(texts, min_df=2, drop_top=0.0)
+    bow = vocabulary.transform(texts)
+    config = RunConfig(corpus="", n_topics=n_topics)
+    torch.manual_seed(0)
+    model = build_topic_model(config.topic_model, len(vocabulary), config.n_topics, 32, config.tm_input)
+    pretrain_topic_model(model, bow, bow, config.replace(tm_pretrain_epochs=60, tm_patience=60, tm_lr=1e-2), CPU,
+                         batch_size=32)
+    return model, vocabulary, bow
+
+
+def test_the_default_model_separates_two_planted_themes():
+    """Documents drawn from two word lists: the default model's topics each take one list."""
+    themes = {"sport": TOPIC_WORDS["sport"], "space": TOPIC_WORDS["space"]}
+    model, vocabulary, _ = default_model_on(
+        [text for text, label in synthetic_documents(150, seed=1) if label in themes], n_topics=4)
+    tops = [{word for word, _ in words[:5]} for words in topic_words(model, vocabulary.words)]
+    for name, words in themes.items():
+        other = set().union(*(w for n, w in themes.items() if n != name))
+        assert any(top <= set(words) for top in tops), (name, tops)
+        assert not any(top & set(words) and top & other for top in tops if len(top & set(words)) >= 4), tops
+
+
+def test_the_default_models_mixtures_show_how_much_of_the_corpus_each_topic_holds():
+    """Three sport documents for each space document: the topic map's circles (each topic's share of
+    the corpus's words, from the documents' mixtures) must say which theme holds more. (ProdLDA's
+    prior, like LDA's symmetric Dirichlet, pulls the shares towards equal: 0.76 reads as about 0.65.)"""
+    rows = synthetic_documents(120, seed=2)
+    model, vocabulary, bow = default_model_on([text for text, label in rows if label == "sport"] +
+                                              [text for text, label in rows if label == "space"][:40], n_topics=2)
+    mixtures, _ = topic_model_outputs(model, bow, CPU)
+    lengths = np.asarray(bow.sum(axis=1)).ravel()
+    share = (mixtures * lengths[:, None]).sum(axis=0) / lengths.sum()
+    sport_words = sum(lengths[:120]) / lengths.sum()
+    assert 0.6 < max(share) <= sport_words + 0.05, (share, sport_words)
+    big = int(np.argmax(share))
+    assert {word for word, _ in topic_words(model, vocabulary.words)[big][:5]} <= set(TOPIC_WORDS["sport"])
+
+
+def test_a_topics_words_are_the_top_of_its_distribution():
+    torch.manual_seed(0)
+    model = build_topic_model("prodlda", 30, n_topics=4, hidden=8, inputs="log1p")
+    distribution = model.topic_word_distribution().numpy()
+    words = [f"w{i}" for i in range(30)]
+    listed = topic_words(model, words, k=5)
+    for row, topic in zip(distribution, listed):
+        assert [w for w, _ in topic] == [words[i] for i in np.argsort(-row, kind="stable")[:5]]
+        assert [p for _, p in topic] == pytest.approx(sorted(row, reverse=True)[:5])
+
+
+def test_npmi_by_hand():
+    # 4 documents, 3 words: w0 and w1 always together (in docs 0, 1), w2 alone (docs 2, 3)
+    bow = sp.csr_matrix(np.array([[1, 2, 0], [3, 1, 0], [0, 0, 1], [0, 0, 5]]))
+    # p(w0) = p(w1) = p(w0, w1) = 1/2: PMI = log(0.5 / 0.25) = log 2, NPMI = log 2 / -log(0.5) = 1
+    # w0 and w2 never co-occur: -1 by convention
+    assert npmi_coherence([[0, 1], [0, 2]], bow) == pytest.approx([1.0, -1.0])
+    # 3 words: pairs (0,1) = 1, (0,2) = -1, (1,2) = -1
+    assert npmi_coherence([[0, 1, 2]], bow) == pytest.approx([-1 / 3])
+    # p(w0) = 1/2, p(w3) = 3/4, p(w0, w3) = 1/4: NPMI = log(1/4 / 3/8) / -log(1/4) = log(2/3) / log 4
+    bow = sp.csr_matrix(np.array([[1, 1], [1, 0], [0, 1], [0, 1]]))
+    assert npmi_coherence([[0, 1]], bow) == pytest.approx([np.log(2 / 3) / np.log(4)])
+    assert score_topics(np.array([[0, 1]]), bow).diversity == 1.0
+
+
+def test_top_word_ids_rank_by_weight():
+    assert top_word_ids(np.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4]]), k=2).tolist() == [[1, 2], [2, 0]]
+
+
+@pytest.mark.slow
+def test_topics_bench_command(tiny_corpus_csv, tmp_path):
+    out = tmp_path / "topics.json"
+    command = [sys.executable, "-m", "topicbert", "topics-bench", "--corpus", str(tiny_corpus_csv), "--n-topics", "3",
+               "--topic-models", "nvdm,nvdm+counts,prodlda,lda", "--json", str(out), "--device", "cpu"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["name"] for r in rows] == ["nvdm", "nvdm+counts", "prodlda", "lda"]
+    for row in rows:
+        assert {"npmi_test", "npmi_train", "diversity", "perplexity", "fit_seconds", "default"} <= set(row)
+        assert -1 <= row["npmi_test"] <= 1 and 0 < row["diversity"] <= 1 and row["fit_seconds"] > 0
+    assert rows[3]["perplexity"] is None and all(r["perplexity"] > 0 for r in rows[:3])
+    default = RunConfig(corpus="").topic_model
+    assert [r["name"] for r in rows if r["default"]] == [default]
+    assert "| lda (reference) |" in done.stdout
+    bad = subprocess.run([*command[:-4], "--topic-models", "nvdm+typo"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "nvdm+typo" in bad.stderr
