@@ -13,6 +13,7 @@ import pytest
 
 from topicbert.bench.flops import forward_flops_per_sequence, mfu, training_flops
 from topicbert.bench.measurement import Measurement
+from topicbert.bench.plot import save_pareto_png
 from topicbert.bench.side_by_side import BASELINE, HF_TRAINER, BenchPlan, parse_variant, run_bench
 from topicbert.bench.summary import TOPIC_BRANCH_NOTHING, markdown_table, report_text, summarize_rows, verdicts
 
@@ -121,6 +122,8 @@ def test_bench_rows_with_intervals_written_as_they_come(tiny_config, tmp_path, m
     assert rows["bert-512+nogroup"]["padded_fraction"] > rows[BASELINE]["padded_fraction"]
     assert rows["tfidf"]["tokens_processed"] == 0 and rows["tfidf"]["train_flops"] is None
     assert rows[BASELINE]["train_flops"] > rows["bert-32"]["train_flops"] > 0
+    save_pareto_png(report["rows"], tmp_path / "bench.png", title="tiny")
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = report_text(report)
     assert "Intervals: 95% bootstrap" in text and "Scope:" in text and "hf-trainer-512: the Hugging Face" in text
     assert "tfidf: TF-IDF of word 1-2-grams" in text and "loop overhead" in text

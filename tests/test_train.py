@@ -44,6 +44,7 @@ def test_train_reports_saves_and_evaluates(tiny_config, tmp_path):
     assert epochs == sorted(epochs) and epochs[-1] == pytest.approx(2.0)
     assert {"val_macro_f1", "val_micro_f1", "val_loss", "val_perplexity", "train_loss"} <= set(recorder.evaluations[0][3])
     assert recorder.result is result and 0 <= result.test_macro_f1 <= 1
+    assert result.test_macro_f1_ci[0] <= result.test_macro_f1 <= result.test_macro_f1_ci[1]
     assert result.best_val_macro_f1 == max(m["val_macro_f1"] for *_, m in recorder.evaluations)
     assert len(result.topics) == tiny_config.n_topics and len(result.topics[0]) == 10
     assert sum(map(sum, result.confusion)) == len(np.load(tmp_path / "test_predictions.npz")["labels"])
@@ -151,7 +152,7 @@ def test_train_command_prints_json_last(tiny_config, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     for key in ("variant", "max_len", "mode", "val_macro_f1", "test_macro_f1", "test_micro_f1", "train_seconds",
-                "tokens_processed", "padded_fraction", "n_topics", "perplexity", "run_dir", "steps"):
+                "tokens_processed", "padded_fraction", "n_topics", "perplexity", "run_dir", "steps", "test_macro_f1_ci"):
         assert key in summary
     assert summary["mode"] == "partition" and summary["perplexity"] > 0
 

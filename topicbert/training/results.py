@@ -20,7 +20,7 @@ from ..data.splits import PreparedData
 from ..model.nvdm import NVDM, topic_mixture
 from ..model.topicbert import TopicBERT
 from .evaluation import evaluate, topic_model_outputs
-from .metrics import confusion, macro_f1, micro_f1, per_class_report
+from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
 
 TOP_WORDS = 10
 
@@ -35,6 +35,7 @@ class TrainResult:
     steps: int                    # optimiser steps taken (fewer than planned when stopped early)
     best_val_macro_f1: float
     test_macro_f1: float
+    test_macro_f1_ci: tuple[float, float]   # 95% bootstrap interval over the test documents
     test_micro_f1: float
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]
@@ -51,7 +52,8 @@ class TrainResult:
             "variant": self.config.variant, "name": self.config.name, "max_len": self.config.max_len,
             "mode": self.config.mode, "device": self.device,
             "val_macro_f1": self.best_val_macro_f1, "best_step": self.best_step, "steps": self.steps,
-            "test_macro_f1": self.test_macro_f1, "test_micro_f1": self.test_micro_f1,
+            "test_macro_f1": self.test_macro_f1, "test_macro_f1_ci": list(self.test_macro_f1_ci),
+            "test_micro_f1": self.test_micro_f1,
             "train_seconds": self.train_seconds, "step_seconds": self.step_seconds,
             "tokens_processed": self.tokens_processed, "padded_fraction": self.padded_fraction,
             "n_topics": self.n_topics, "perplexity": self.perplexity, "run_dir": str(self.run_dir),
@@ -96,7 +98,7 @@ def write_result(config: RunConfig, run_dir: Path, device: str, classes: list[st
     result = TrainResult(
         config=config, run_dir=run_dir, device=device, classes=classes,
         best_step=state["best_step"], steps=state["step"], best_val_macro_f1=state["best_val_macro_f1"],
-        test_macro_f1=macro_f1(test_labels, predictions),
+        test_macro_f1=macro_f1(test_labels, predictions), test_macro_f1_ci=f1_interval(test_labels, predictions),
         test_micro_f1=micro_f1(test_labels, predictions),
         per_class=per_class_report(test_labels, predictions, classes),
         confusion=confusion(test_labels, predictions, len(classes)),
