@@ -41,6 +41,28 @@ def test_nvdm_loss_falls_and_eval_is_deterministic():
     assert nvdm.topic_word_distribution().sum(dim=1).allclose(torch.ones(4))
 
 
+def test_topic_model_does_not_depend_on_the_thread_count():
+    """Issue 11: TopicBERT's F1 moved with the number of CPU threads (BERT's did not). MKL split the sum
+    of the vocabulary-wide product across threads; topicbert/__init__.py asks MKL for strict reproducibility."""
+    torch.manual_seed(0)
+    nvdm = NVDM(vocab_size=5000, n_topics=100, hidden=256)
+    bow = torch.poisson(torch.full((64, 5000), 0.02))
+    threads = torch.get_num_threads()
+    outputs = []
+    try:
+        for n in (2, 1):
+            torch.set_num_threads(n)
+            torch.manual_seed(1)  # the same sample in the reparameterisation
+            nvdm.zero_grad()
+            out = nvdm(bow)
+            out.loss.mean().backward()
+            outputs.append([out.mu.detach(), out.loss.detach(), nvdm.encoder.weight.grad.clone(),
+                            nvdm.decoder.weight.grad.clone()])
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(*outputs))
+
+
 def test_nvdm_log_sigma_starts_at_zero():
     nvdm = NVDM(vocab_size=10, n_topics=3, hidden=8)
     assert torch.count_nonzero(nvdm.log_sigma.weight) == 0
