@@ -55,13 +55,29 @@ def metered(fn: Callable[[], object]) -> tuple[object, float, Energy]:
     return value, seconds, Energy.of(meter.stop())
 
 
-class TrainedReading(Callback):
-    """Reads a running meter when training ends (on_trained), before the test evaluation: every row's
-    energy then covers the same scope as its train seconds."""
+class Stopwatch(Callback):
+    """Reads the clock and a running meter when training ends (on_trained) and when the test evaluation
+    and its result files are done (on_end): a row's training and its test pass, metered apart in one run
+    (the same scope for every row: the test pass is never in train s or kWh)."""
 
     def __init__(self, meter: EnergyMeter) -> None:
         self.meter = meter
-        self.reading: Optional[EnergyReading] = None
+        self._trained: Optional[tuple[float, Optional[EnergyReading]]] = None
+        self._ended: Optional[tuple[float, Optional[EnergyReading]]] = None
 
     def on_trained(self, wall_seconds: float) -> None:
-        self.reading = self.meter.read()
+        self._trained = (time.perf_counter(), self.meter.read())
+
+    def on_end(self, result: object) -> None:
+        self._ended = (time.perf_counter(), self.meter.read())
+
+    @property
+    def training(self) -> Energy:
+        return Energy.of(self._trained[1] if self._trained else None)
+
+    def test_pass(self) -> tuple[float, Energy]:
+        """Seconds and energy of the test evaluation (NaN energy if a reading is missing)."""
+        (start, before), (end, after) = self._trained, self._ended
+        if before is None or after is None:
+            return end - start, Energy.of(None)
+        return end - start, Energy(after.kwh - before.kwh, after.kg_co2e - before.kg_co2e, after.measured)

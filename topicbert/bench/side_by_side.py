@@ -15,21 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+import numpy as np
 import torch
 
 from ..config import RunConfig
 from ..data.splits import PreparedData, load_run_corpus, prepare_data
 from ..energy.meter import EnergyMeter
-from ..model.encoders import load_tokenizer
-from ..training.checkpoints import Checkpoints
+from ..model.encoders import encoder_dimensions, load_tokenizer
 from ..training.device import choose_device
-from ..training.evaluation import evaluate
-from ..training.loop import build_model, epoch_batches, train
-from ..training.tfidf import TfidfModel
+from ..training.loop import epoch_batches, train
 from .flops import training_flops
 from .hf_trainer import RECIPE as HF_RECIPE
 from .hf_trainer import run_hf_trainer
-from .measurement import Energy, Measurement, TrainedReading, metered
+from .measurement import Measurement, Stopwatch
 from .overhead import loop_overhead
 from .summary import summarize_rows
 
@@ -43,7 +41,8 @@ TFIDF_RECIPE = ("TF-IDF of word 1-2-grams (sublinear tf) and a linear SVM, its C
 SCOPE = ("train s and kWh cover training as a user waits for it: loading the model, topic-model pretraining "
          "(TopicBERT), every optimiser step, the validation evaluation after each epoch and keeping the best "
          "epoch (the Trainer row: its model loading and trainer.train() with the same per-epoch validation; "
-         "TF-IDF: fitting and choosing C). The test evaluation is metered apart (infer columns).")
+         "TF-IDF: fitting and choosing C). The test evaluation (with writing the run's result files) is metered "
+         "apart: the infer columns.")
 
 # ablation suffixes: each switches one change off (or on) for a row of its own
 SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True}, "bf16": {"cpu_bf16": True}}
@@ -88,17 +87,6 @@ class BenchPlan:
         return list(dict.fromkeys([BASELINE, *[v.strip() for v in self.variants if v.strip()]]))
 
 
-def predict_best(config: RunConfig, data: PreparedData, work_dir: Path, pad_id: int):
-    """The best model's test probabilities, and the model (None for TF-IDF)."""
-    if not config.uses_encoder:
-        return TfidfModel.load(work_dir / "best").probabilities(data.test.texts), None
-    device = choose_device(config.device)
-    model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None)
-    Checkpoints(work_dir).load_best(model)
-    model.to(device)
-    return evaluate(model, data.test, config, device, pad_id).probabilities, model
-
-
 def step_shapes(config: RunConfig, data: PreparedData, steps: int) -> list[tuple[int, int]]:
     """(rows, width) of the first `steps` training batches, as train() drew them."""
     shapes: list[tuple[int, int]] = []
@@ -112,26 +100,27 @@ def step_shapes(config: RunConfig, data: PreparedData, steps: int) -> list[tuple
 
 
 def measure_variant(config: RunConfig, data: PreparedData, work_dir: Path, pad_id: int) -> Measurement:
+    """One row, one seed: training and its test pass metered apart in one train() call."""
     meter = EnergyMeter()
     meter.start()
-    trained = TrainedReading(meter)
-    result = train(config, work_dir, [trained], data=data)
+    watch = Stopwatch(meter)
+    result = train(config, work_dir, [watch], data=data)
     meter.stop()
-    energy = Energy.of(trained.reading)
-    # inference on the test split with the best model, metered on its own
-    (probabilities, model), seconds, inference = metered(lambda: predict_best(config, data, work_dir, pad_id))
+    energy = watch.training
+    test_seconds, test_energy = watch.test_pass()
+    with np.load(work_dir / "test_predictions.npz") as saved:
+        predictions = saved["probabilities"].argmax(axis=1)
     flops = None
-    if model is not None:
-        encoder = model.encoder.config
-        flops = training_flops(step_shapes(config, data, result.steps), encoder.num_hidden_layers,
-                               encoder.hidden_size, encoder.intermediate_size)
+    if config.uses_encoder:
+        layers, hidden, intermediate = encoder_dimensions(config.model)
+        flops = training_flops(step_shapes(config, data, result.steps), layers, hidden, intermediate)
     return Measurement(
         seed=config.seed, test_macro_f1=result.test_macro_f1, train_seconds=result.train_seconds,
         step_seconds=result.step_seconds, steps=result.steps, tokens_processed=result.tokens_processed,
         padded_fraction=result.padded_fraction, kwh=energy.kwh, kg_co2e=energy.kg_co2e, measured=energy.measured,
-        inference_docs_per_second=len(data.test) / seconds,
-        inference_kwh_per_1000_docs=inference.kwh / len(data.test) * 1000,
-        labels=data.test.labels, predictions=probabilities.argmax(axis=1), train_flops=flops)
+        inference_docs_per_second=len(data.test) / test_seconds,
+        inference_kwh_per_1000_docs=test_energy.kwh / len(data.test) * 1000,
+        labels=data.test.labels, predictions=predictions, train_flops=flops)
 
 
 def _progress(name: str, m: Measurement) -> None:
