@@ -102,7 +102,8 @@ except (ModelNotFoundError, CorpusError) as error:
 st.dataframe(launch.projection_table(configs, estimates), hide_index=True,
              column_config={"training word pieces": st.column_config.NumberColumn(format="localized"),
                             "kWh": st.column_config.NumberColumn(format="%.6f"),
-                            "g CO2e": st.column_config.NumberColumn(format="%.3f")})
+                            "g CO2e": st.column_config.NumberColumn(format="%.3f")},
+             placeholder="–")  # the TF-IDF reference: nothing to project from word pieces
 with st.expander("How these figures are estimated"):
     for c, e in zip(configs, estimates):
         st.caption(f"{c.name}: {e.how}")
