@@ -112,4 +112,6 @@ if queue_clicked:  # after the projection: an encoder or corpus that cannot be r
     with Store() as store:
         ids = services.submit_run(store, configs[0], **(services.baselines_for(configs[0]) if pair else {}))
         services.ensure_worker(store)
-    queued_message.success("Queued " + " and ".join(f"#{i}" for i in ids) + ": follow them on the Runs page.")
+    names = [f"#{i}" for i in ids]
+    queued_message.success("Queued " + " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+                           + ": follow them on the Runs page.")

@@ -1,4 +1,4 @@
-"""What to queue and what it will cost: the Train page's presets and configs, the demo pair, and
+"""What to queue and what it will cost: the Train page's presets and configs, the demo, and
 the projected time, kWh and CO2 of each run before it is queued."""
 from __future__ import annotations
 
