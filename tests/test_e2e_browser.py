@@ -351,6 +351,7 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     open_page(driver, url + "/Compare", "Compare")
     wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 4,
              "four charts")
+    wait_idle(driver)
     text = page_text(driver)
     for title in ("Validation macro-F1 by epoch", "Validation macro-F1 by wall time", "Cumulative emissions",
                   "Summary", "Test macro-F1 against"):
@@ -358,7 +359,7 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     summary = next(t for t in tables(driver) if t and t[0][:2] == ["run", "role"])
     assert "F1 retained (%)" in summary[0] and "speedup (x)" in summary[0] and "95% interval" in summary[0]
     assert [row[0] for row in summary[1:]] == ["#1 TopicBERT-128", "#2 BERT-512", "#3 TF-IDF"]
-    assert "same documents (same corpus, seed and limits)" in text and "(3 runs)" in text
+    assert "same documents (same corpus, seed and limits)" in text
     screenshot(driver, "5_compare")
 
     # Topics: the LDAvis map (rendered inside its frame) and one row of top words per topic

@@ -244,8 +244,9 @@ def test_the_estimate_and_compare_read_every_finished_run_in_a_fixed_number_of_q
         make()
         return len(queries)
     finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
-    few = count(lambda: launch.past_runs(store, "here")), count(lambda: frames.pareto_frame(store, None))
+    pareto = lambda: frames.pareto_frame(store, base_config.test_set)  # noqa: E731
+    few = count(lambda: launch.past_runs(store, "here")), count(pareto)
     for _ in range(5):
         finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
-    assert len(launch.past_runs(store, "here")) == 6 and len(frames.pareto_frame(store, None)) == 6
-    assert (count(lambda: launch.past_runs(store, "here")), count(lambda: frames.pareto_frame(store, None))) == few
+    assert len(launch.past_runs(store, "here")) == 6 and len(pareto()) == 6
+    assert (count(lambda: launch.past_runs(store, "here")), count(pareto)) == few
