@@ -152,7 +152,8 @@ def test_train_command_prints_json_last(tiny_config, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     for key in ("variant", "max_len", "mode", "val_macro_f1", "test_macro_f1", "test_micro_f1", "train_seconds",
-                "tokens_processed", "padded_fraction", "n_topics", "perplexity", "run_dir", "steps", "test_macro_f1_ci"):
+                "tokens_processed", "padded_fraction", "n_topics", "perplexity", "run_dir", "steps",
+                "test_macro_f1_ci"):
         assert key in summary
     assert summary["mode"] == "partition" and summary["perplexity"] > 0
 

@@ -72,7 +72,8 @@ def test_compare_words_only_for_runs_on_the_same_documents():
     other = predictions([t + "!" for t in texts], labels, labels)
     assert against_reference(other, reference) is None and difference_words(None) == ""
     assert against_reference(None, reference) is None
-    assert interval_text((0.71234, 0.7891)) == "0.712–0.789" and interval_text((0.951, 1.02), 100, 1) == "95.1–102.0"
+    assert interval_text((0.71234, 0.7891)) == "0.712–0.789"
+    assert interval_text((0.951, 1.02), 100, 1) == "95.1–102.0"
     assert interval_text(None) == "" and OTHER_DOCUMENTS == "tested on other documents"
 
 

@@ -140,7 +140,8 @@ def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = Non
 
     def report(partial: bool) -> dict:
         return {"corpus": plan.corpus, "epochs": plan.epochs, "seeds": plan.seeds, "limit_train": plan.limit_train,
-                "limit_eval": plan.limit_eval, "config": plan.base.to_dict(), "machine": machine_description(plan.base.device),
+                "limit_eval": plan.limit_eval, "config": plan.base.to_dict(),
+                "machine": machine_description(plan.base.device),
                 "scope": SCOPE, "recipes": {HF_TRAINER: HF_RECIPE, TFIDF: TFIDF_RECIPE},
                 "rows": summarize_rows([n for n in names if per_seed[n]], per_seed, BASELINE, plan.peak_tflops),
                 "loop_overhead": overhead, "peak_tflops": plan.peak_tflops, "partial": partial}
