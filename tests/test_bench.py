@@ -60,8 +60,10 @@ def test_rows_carry_intervals_and_verdicts():
     bert128 = [measurement(s, labels[s], noisy(labels[s], 0.30, s + 10), 35.0, 0.007) for s in (42, 43)]
     topic256 = [measurement(42, labels[42], noisy(labels[42], 0.12, 7), 60.0, 0.012)]
     bert256 = [measurement(42, labels[42], noisy(labels[42], 0.40, 8), 55.0, 0.011)]
+    # the same predictions in half the time: an ablation that changes speed alone
+    topic128_bf16 = [measurement(s, labels[s], noisy(labels[s], 0.30, s + 10), 20.0, 0.004) for s in (42, 43)]
     per_seed = {BASELINE: bert512, "topicbert-128": topic128, "bert-128": bert128, "topicbert-256": topic256,
-                "bert-256": bert256}
+                "bert-256": bert256, "topicbert-128+bf16": topic128_bf16}
     rows = {r["name"]: r for r in summarize_rows(list(per_seed), per_seed, BASELINE)}
     for row in rows.values():
         low, high = row["test_macro_f1_ci"]
@@ -84,8 +86,11 @@ def test_rows_carry_intervals_and_verdicts():
     assert any(line.startswith("topicbert-256 against bert-256") and "beats plain truncation" in line for line in said)
     assert any(line.startswith("topicbert-128 against bert-512") and "below it by more than the noise" in line
                for line in said)
+    assert "topicbert-128+bf16 against topicbert-128: +0.0000 macro-F1 [+0.0000, +0.0000]: within noise; 2.00x its " \
+           "speed, 50.0% less energy." in said
+    assert rows["topicbert-256"]["ablation"] is None
     table = markdown_table(list(rows.values()))
-    assert table.count("\n") == 6 and "| 2.50x (2.50–2.50) |" in table and " ± " in table
+    assert table.count("\n") == 7 and "| 2.50x (2.50–2.50) |" in table and " ± " in table
 
 
 def test_flop_count_by_hand():

@@ -18,6 +18,7 @@ from .flops import mfu
 from .measurement import Measurement
 
 TOPIC_BRANCH_NOTHING = "on this corpus the topic branch adds nothing"
+WITHIN_NOISE = "within noise"
 
 
 class _Bootstrap:
@@ -75,6 +76,11 @@ def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str
             "energy_saved_range": _range(kwh)}
 
 
+def ablation_base(name: str) -> Optional[str]:
+    """The row an ablation row changes one thing of: bert-512+bf16 -> bert-512."""
+    return name.split("+", 1)[0] if "+" in name else None
+
+
 def topic_counterpart(name: str) -> Optional[str]:
     """The BERT row that reads as much as a TopicBERT row: topicbert-128 -> bert-128 (mode and switches kept)."""
     return "bert-" + name[len("topicbert-"):] if name.startswith("topicbert-") else None
@@ -91,6 +97,8 @@ def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]],
         against = _paired(boot, name, runs, baseline)
         counterpart = topic_counterpart(name)
         branch = _paired(boot, name, runs, counterpart) if counterpart in per_seed else None
+        base_row = ablation_base(name)
+        ablation = _paired(boot, name, runs, base_row) if base_row in per_seed and base_row != baseline else None
         flops = [m.train_flops for m in runs if m.train_flops is not None]
         row_mfu = mfu(statistics.mean(flops), _mean(runs, "step_seconds"), peak_tflops) if flops else None
         rows.append({
@@ -101,7 +109,7 @@ def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]],
             "test_documents": len(runs[0].labels),
             "f1_retained": against["retained"] if against else float("nan"),
             "f1_retained_ci": against["retained_ci"] if against else [float("nan")] * 2,
-            "against_baseline": against, "topic_branch": branch,
+            "against_baseline": against, "topic_branch": branch, "ablation": ablation,
             "train_seconds": _mean(runs, "train_seconds"), "step_seconds": _mean(runs, "step_seconds"),
             "steps": _mean(runs, "steps"),
             "tokens_processed": _mean(runs, "tokens_processed"), "padded_fraction": _mean(runs, "padded_fraction"),
@@ -154,16 +162,22 @@ def _difference(p: dict) -> str:
 
 
 def verdicts(rows: list[dict]) -> list[str]:
-    """One plain sentence per comparison: against the baseline, and each TopicBERT row against its BERT-x."""
+    """One plain sentence per comparison: against the baseline, an ablation row against the row it changes
+    (an ablation of the baseline is already that), and each TopicBERT row against its BERT-x."""
     lines = []
     for r in rows:
         against = r["against_baseline"]
         if against and r["name"] != against["against"]:
             if against["within_noise"]:
-                word = "within noise"
+                word = WITHIN_NOISE
             else:
                 word = ("above" if against["difference"] > 0 else "below") + " it by more than the noise"
             lines.append(f"{r['name']} against {against['against']}: {_difference(against)}: {word}.")
+        ablation = r["ablation"]
+        if ablation:
+            word = WITHIN_NOISE if ablation["within_noise"] else "beyond the noise"
+            lines.append(f"{r['name']} against {ablation['against']}: {_difference(ablation)}: {word}; "
+                         f"{ablation['speedup']:.2f}x its speed, {ablation['energy_saved']:.1%} less energy.")
         branch = r["topic_branch"]
         if branch:
             beats = branch["difference_ci"][0] > 0
