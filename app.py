@@ -1,4 +1,4 @@
-"""The app: the sidebar's pages, and Home (what the Studio does, the worker, recent runs, the demo pair)."""
+"""The app: the sidebar's pages, and Home (what the Studio does, the worker, recent runs, the demo)."""
 from pathlib import Path
 
 import streamlit as st
@@ -24,7 +24,7 @@ def live_status() -> None:
     st.text(summary)
     st.subheader("Recent runs")
     if recent.empty:
-        st.info("No runs yet: queue the demo pair below, or pick your own settings on the Train page.")
+        st.info("No runs yet: queue the demo below, or pick your own settings on the Train page.")
     else:
         st.dataframe(recent, hide_index=True, column_config=RUN_COLUMNS, placeholder="–")  # "–": not measured yet
 
@@ -35,9 +35,9 @@ def home() -> None:
     st.title("TopicBERT Studio")
     st.markdown(
         "TopicBERT Studio fine-tunes **TopicBERT** (a BERT encoder that reads only 128 or 256 word pieces, "
-        "helped by a neural topic model of the whole document) and a **BERT-512** baseline on your corpus, "
-        "in the background. It then shows what the cheaper model costs in macro-F1 and what it saves in "
-        "training time, energy and CO2.")
+        "helped by a neural topic model of the whole document), a **BERT-512** baseline and a **TF-IDF** "
+        "reference on your corpus, in the background. It then shows what the cheaper model costs in macro-F1, "
+        "with the noise of your test set, and what it saves in training time, energy and CO2.")
 
     with Store() as store:
         with st.spinner("Adding the built-in BBC News sample to the corpus list..."):
@@ -55,17 +55,15 @@ def home() -> None:
         except CorpusError as error:
             demo = None
             st.error(escape(error))
-        settings = launch.DEMO_SETTINGS
         if demo is None:
             st.info("No corpus in the list yet: add one on the Corpora page.")
         else:
-            st.text(f"TopicBERT-{settings['max_len']} and BERT-512 on the corpus “{demo['name']}”: "
-                    f"{settings['limit_train']} training, {settings['limit_eval']} validation and "
-                    f"{settings['limit_eval']} test documents (stratified), {settings['epochs']} epochs.")
-            if st.button("Run the demo pair", type="primary", key="home_demo"):
-                ids = services.submit_run(store, launch.demo_config(demo), pair_baseline=True)
+            st.markdown(escape(launch.demo_description(demo)))
+            if st.button("Run the demo", type="primary", key="home_demo"):
+                config = launch.demo_config(demo)
+                ids = services.submit_run(store, config, **services.baselines_for(config))
                 services.ensure_worker(store)
-                st.success(f"Queued runs #{ids[0]} (TopicBERT) and #{ids[1]} (BERT-512 baseline). "
+                st.success(f"Queued runs #{ids[0]} (TopicBERT), #{ids[1]} (BERT-512) and #{ids[2]} (TF-IDF). "
                            "Follow them on the Runs page; compare them on Compare once they finish.")
 
 

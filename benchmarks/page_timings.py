@@ -76,7 +76,7 @@ def write_run_files(run_dir: Path, classes: list[str], labels: np.ndarray, test_
     probabilities = rng.dirichlet(np.ones(len(classes)), size=len(labels)).astype(np.float32)
     arrays = {"labels": labels, "probabilities": probabilities}
     if topicbert:
-        arrays["topic_vectors"] = rng.normal(size=(len(labels), N_TOPICS)).astype(np.float32)
+        arrays["topic_mixtures"] = rng.dirichlet(np.ones(N_TOPICS), size=len(labels)).astype(np.float32)
         vocab = [f"word{i}" for i in range(TOPIC_VOCABULARY)]
         np.savez_compressed(run_dir / "topics.npz",
                             topic_term=rng.dirichlet(np.ones(TOPIC_VOCABULARY), size=N_TOPICS).astype(np.float32),

@@ -79,8 +79,9 @@ with st.form("train_form"):
     limit_train = c7.number_input("Training documents (0: all)", 0, 10_000_000, 0, key="train_limit_train")
     limit_eval = c8.number_input("Evaluation documents (0: all)", 0, 10_000_000, 0, key="train_limit_eval",
                                  help="validation and test documents, each (a stratified subset; 0: all of them)")
-    pair = st.checkbox("Queue with BERT-512 baseline", value=True, key="train_pair",
-                       help="the same settings with BERT at 512 word pieces: the paper's reference")
+    pair = st.checkbox("Queue with baselines", value=True, key="train_pair",
+                       help="the same documents and settings with BERT at 512 word pieces (the paper's reference) "
+                            "and with the TF-IDF reference (a linear model that trains in seconds)")
     e, q = st.columns([1, 5])
     e.form_submit_button("Estimate cost")  # submits the settings: the projection below follows them
     queue_clicked = q.form_submit_button("Queue", type="primary")
@@ -106,13 +107,16 @@ except (ModelNotFoundError, CorpusError) as error:
 st.dataframe(launch.projection_table(configs, estimates), hide_index=True,
              column_config={"training word pieces": st.column_config.NumberColumn(format="localized"),
                             "kWh": st.column_config.NumberColumn(format="%.6f"),
-                            "g CO2e": st.column_config.NumberColumn(format="%.3f")})
+                            "g CO2e": st.column_config.NumberColumn(format="%.3f")},
+             placeholder="–")  # the TF-IDF reference: nothing to project from word pieces
 with st.expander("How these figures are estimated"):
     for c, e in zip(configs, estimates):
         st.caption(f"{c.name}: {e.how}")
 
 if queue_clicked:  # after the projection: an encoder or corpus that cannot be read stops it above
     with Store() as store:
-        ids = services.submit_run(store, configs[0], pair_baseline=pair)
+        ids = services.submit_run(store, configs[0], **(services.baselines_for(configs[0]) if pair else {}))
         services.ensure_worker(store)
-    queued_message.success("Queued " + " and ".join(f"#{i}" for i in ids) + ": follow them on the Runs page.")
+    names = [f"#{i}" for i in ids]
+    queued_message.success("Queued " + " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+                           + ": follow them on the Runs page.")

@@ -29,7 +29,7 @@ def live_table() -> None:
         listed = tuple(run["id"] for run in store.run_choices(limit=200))
         frame = frames.runs_frame(store, limit=200, disk=run_sizes(str(store.path), listed))
     if frame.empty:
-        st.info("No runs yet: queue one on the Train page, or the demo pair on the home page.")
+        st.info("No runs yet: queue one on the Train page, or the demo on the home page.")
     else:
         st.dataframe(frame, hide_index=True, column_config=RUN_COLUMNS, placeholder="–")  # "–": not measured yet
 

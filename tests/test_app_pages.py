@@ -59,7 +59,8 @@ def finish(store: Store, run_id: int, config: RunConfig, watts: float) -> None:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, tiny_model_dir):
-    """TOPICBERT_HOME with a saved corpus (one test document holds a script tag) and a finished pair."""
+    """TOPICBERT_HOME with a saved corpus (one test document holds a script tag), a finished TopicBERT run with
+    its BERT-512 baseline and TF-IDF reference, and a run still queued."""
     folder = tmp_path_factory.mktemp("home")
     patch = pytest.MonkeyPatch()
     patch.setenv("TOPICBERT_HOME", str(folder))
@@ -73,9 +74,10 @@ def home(tmp_path_factory, tiny_model_dir):
                            variant="topicbert", max_len=32, epochs=2, batch_size=8, n_topics=5, tm_hidden=16,
                            bow_min_df=1, bow_drop_top=0.0, tm_pretrain_epochs=3, lr=1e-3, eval_batch_size=16,
                            device="cpu")
-        topic_id, baseline_id = services.submit_run(store, config, pair_baseline=True)
+        topic_id, baseline_id, tfidf_id = services.submit_run(store, config, pair_baseline=True, tfidf_reference=True)
         finish(store, topic_id, config, watts=30.0)
         finish(store, baseline_id, services.baseline_config(config), watts=60.0)
+        finish(store, tfidf_id, services.tfidf_config(config), watts=20.0)
         store.create_run(config.replace(max_len=64))  # one run still queued
     yield folder
     patch.undo()
@@ -108,18 +110,20 @@ def test_page_runs_with_runs(page, app):
     assert not at.exception, at.exception
 
 
-def test_home_queues_the_demo_pair(tmp_path, monkeypatch):
+def test_home_queues_the_demo_with_its_baselines(tmp_path, monkeypatch):
     monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path))
     started = []
     monkeypatch.setattr(services, "ensure_worker", lambda store, *a, **k: started.append(1) or True)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()  # lists the BBC News sample
     assert not at.exception
+    said = " ".join(m.value for m in at.markdown)
+    assert "tests all three on the same 223 documents" in said and "cannot tell" in said
     at.button(key="home_demo").click().run()
     with Store(tmp_path / "topicbert.db") as store:
         runs = store.list_runs()
-        assert [r["name"] for r in runs] == ["BERT-512", "TopicBERT-128"]
-        assert runs[1]["paired_run_id"] == runs[0]["id"]
-        assert runs[1]["config"]["limit_train"] == 300
+        assert [r["name"] for r in runs] == ["TF-IDF", "BERT-512", "TopicBERT-128"]
+        assert runs[2]["paired_run_id"] == runs[1]["id"] == runs[0]["paired_run_id"]
+        assert runs[2]["config"]["limit_train"] == 400
         assert store.get_corpus(runs[1]["corpus_id"])["name"] == saved_corpora.BUILTIN_NAME
     assert started
 
@@ -148,19 +152,20 @@ def test_corpora_upload_summarises_and_saves(app, home):
     assert saved["n_docs"] == 15 and saved["n_classes"] == 3
 
 
-def test_train_shows_the_estimate_and_queues_a_pair(app, home):
+def test_train_shows_the_estimate_and_queues_with_baselines(app, home):
     at = app("pages/2_Train.py").run()
     assert not at.exception
     assert any("word pieces" in c.value for c in at.caption)
     with Store() as store:
         before = len(store.list_runs())
+    assert any("TF-IDF reference reads no word pieces" in c.value for c in at.caption)
     at.button[1].click().run()  # "Queue"
     assert not at.exception and at.success
     with Store() as store:
         runs = store.list_runs()
-    assert len(runs) == before + 2 and runs[1]["paired_run_id"] == runs[0]["id"]
-    assert runs[0]["name"] == "BERT-512" and runs[1]["name"] == "TopicBERT-128"
-    for run in runs[:2]:
+    assert len(runs) == before + 3 and runs[2]["paired_run_id"] == runs[1]["id"] == runs[0]["paired_run_id"]
+    assert [run["name"] for run in runs[:3]] == ["TF-IDF", "BERT-512", "TopicBERT-128"]
+    for run in runs[:3]:
         with Store() as store:
             services.cancel_run(store, run["id"])
 
@@ -177,14 +182,19 @@ def test_runs_cancel(app, home):
         store.requeue(queued["id"], resume=False)
 
 
-def test_compare_defaults_to_the_pair(app, home):
+def test_compare_defaults_to_the_run_and_its_baselines(app, home):
     at = app("pages/4_Compare.py").run()
     assert not at.exception
-    assert len(at.multiselect(key="compare_runs").value) == 2
+    assert len(at.multiselect(key="compare_runs").value) == 3
     summary = at.dataframe[0].value
-    assert list(summary["role"]) == ["topicbert", "baseline"]
+    assert list(summary["role"]) == ["topicbert", "baseline", "tfidf"]
     assert summary["speedup (x)"].iloc[1] == pytest.approx(1.0)
-    assert summary["energy"].tolist() == ["estimated", "estimated"]
+    assert summary["energy"].tolist() == ["estimated"] * 3
+    assert all(re.fullmatch(r"\d\.\d{3}–\d\.\d{3}", text) for text in summary["95% interval"])
+    assert summary["against the reference"].iloc[0] in ("within noise", "lower beyond the noise",
+                                                        "higher beyond the noise")
+    assert any("same documents (same corpus, seed and limits)" in c.value for c in at.caption)
+    assert "3 runs" in at.selectbox(key="compare_test_set").format_func(at.selectbox(key="compare_test_set").value)
     assert len(at.get("plotly_chart")) == 4
 
 

@@ -1,52 +1,152 @@
-"""The side-by-side benchmark on a tiny model: every row, ratios against BERT-512, JSON and plot."""
+"""The side-by-side benchmark: variant names, rows with intervals and verdicts, a tiny run end to end,
+and the GPU script on a CPU with a tiny setting."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from topicbert.bench.side_by_side import markdown_table, parse_variant
+from topicbert.bench.flops import forward_flops_per_sequence, mfu, training_flops
+from topicbert.bench.measurement import Measurement
+from topicbert.bench.plot import save_pareto_png
+from topicbert.bench.side_by_side import BASELINE, HF_TRAINER, BenchPlan, parse_variant, run_bench
+from topicbert.bench.summary import TOPIC_BRANCH_NOTHING, markdown_table, report_text, summarize_rows, verdicts
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_parse_variant_names():
     assert parse_variant("topicbert-128-partition") == {"variant": "topicbert", "max_len": 128, "mode": "partition"}
     assert parse_variant("BERT-512") == {"variant": "bert", "max_len": 512, "mode": "truncate"}
+    assert parse_variant("bert-64") == {"variant": "bert", "max_len": 64, "mode": "truncate"}
+    assert parse_variant("tfidf") == {"variant": "tfidf"}
     with pytest.raises(ValueError, match="like bert-512"):
         parse_variant("roberta-512")
-    assert parse_variant("bert-512+nogroup+compile") == {"variant": "bert", "max_len": 512, "mode": "truncate",
-                                                         "length_grouping": False, "compile": True}
+    with pytest.raises(ValueError, match="like bert-512"):
+        parse_variant("tfidf+bf16")  # no encoder: nothing to autocast
+    assert parse_variant("bert-512+nogroup+compile+bf16") == {
+        "variant": "bert", "max_len": 512, "mode": "truncate", "length_grouping": False, "compile": True,
+        "cpu_bf16": True}
     with pytest.raises(ValueError, match="unknown switch 'fast'"):
         parse_variant("bert-512+fast")
 
 
-@pytest.mark.slow
-def test_bench_command_rows_json_and_plot(tiny_model_dir, tiny_corpus_csv, tmp_path, monkeypatch):
-    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
-    out, png = tmp_path / "bench.json", tmp_path / "bench.png"
-    variants = "bert-512,topicbert-32,topicbert-32-partition,bert-512+nogroup"
-    command = [sys.executable, "-m", "topicbert", "bench", "--corpus", str(tiny_corpus_csv), "--model",
-               str(tiny_model_dir), "--variants", variants, "--epochs", "1",
-               "--hf-trainer", "--device", "cpu", "--json", str(out), "--plot", str(png)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
-    rows = {row["name"]: row for row in report["rows"]}
-    assert list(rows) == ["bert-512", "topicbert-32", "topicbert-32-partition", "bert-512+nogroup", "hf-trainer-512"]
-    assert rows["bert-512"]["speedup"] == pytest.approx(1.0) and rows["bert-512"]["f1_retained"] == pytest.approx(1.0)
+def measurement(seed: int, labels: np.ndarray, predictions: np.ndarray, seconds: float, kwh: float) -> Measurement:
+    f1 = float(np.mean(labels == predictions))  # the summary scores F1 itself; this is only carried
+    return Measurement(seed=seed, test_macro_f1=f1, train_seconds=seconds, step_seconds=seconds / 2, steps=10,
+                       tokens_processed=1000, padded_fraction=0.1, kwh=kwh, kg_co2e=kwh / 2, measured="estimated",
+                       inference_docs_per_second=10.0, inference_kwh_per_1000_docs=0.001, labels=labels,
+                       predictions=predictions)
+
+
+def noisy(labels: np.ndarray, wrong: float, seed: int) -> np.ndarray:
+    """Predictions that miss a share `wrong` of the documents."""
+    rng = np.random.default_rng(seed)
+    flip = rng.random(len(labels)) < wrong
+    return np.where(flip, (labels + 1) % 4, labels)
+
+
+def test_rows_carry_intervals_and_verdicts():
+    rng = np.random.default_rng(0)
+    labels = {seed: rng.integers(0, 4, 400) for seed in (42, 43)}
+    bert512 = [measurement(s, labels[s], noisy(labels[s], 0.10, s), 100.0, 0.02) for s in (42, 43)]
+    # TopicBERT-128 and BERT-128 predict alike: no difference to find; TopicBERT-256 is far better than BERT-256
+    topic128 = [measurement(s, labels[s], noisy(labels[s], 0.30, s + 10), 40.0, 0.008) for s in (42, 43)]
+    bert128 = [measurement(s, labels[s], noisy(labels[s], 0.30, s + 10), 35.0, 0.007) for s in (42, 43)]
+    topic256 = [measurement(42, labels[42], noisy(labels[42], 0.12, 7), 60.0, 0.012)]
+    bert256 = [measurement(42, labels[42], noisy(labels[42], 0.40, 8), 55.0, 0.011)]
+    # the same predictions in half the time: an ablation that changes speed alone
+    topic128_bf16 = [measurement(s, labels[s], noisy(labels[s], 0.30, s + 10), 20.0, 0.004) for s in (42, 43)]
+    per_seed = {BASELINE: bert512, "topicbert-128": topic128, "bert-128": bert128, "topicbert-256": topic256,
+                "bert-256": bert256, "topicbert-128+bf16": topic128_bf16}
+    rows = {r["name"]: r for r in summarize_rows(list(per_seed), per_seed, BASELINE)}
     for row in rows.values():
-        assert row["train_seconds"] > 0 and row["inference_docs_per_second"] > 0
-        assert row["kwh"] >= 0 and row["kg_co2e"] >= 0
-        assert row["speedup"] == pytest.approx(rows["bert-512"]["train_seconds"] / row["train_seconds"])
+        low, high = row["test_macro_f1_ci"]
+        assert low < row["test_macro_f1"] < high and high - low < 0.2
+        assert row["f1_retained_ci"][0] <= row["f1_retained"] <= row["f1_retained_ci"][1]
+    base = rows[BASELINE]
+    assert base["f1_retained"] == pytest.approx(1.0) and base["f1_retained_ci"] == pytest.approx([1.0, 1.0])
+    assert base["seeds"] == 2 and base["test_macro_f1_std"] > 0
+    assert rows["topicbert-128"]["speedup"] == pytest.approx(100 / 40)
+    assert rows["topicbert-128"]["against_baseline"]["speedup_range"] == pytest.approx([2.5, 2.5])
+    assert rows["topicbert-128"]["f1_retained_ci"][1] < 1.0  # 30% wrong against 10%: beyond the noise
+    # paired on common seeds only: TopicBERT-256 ran seed 42 alone
+    assert rows["topicbert-256"]["seeds"] == 1 and rows["topicbert-256"]["against_baseline"]["speedup_range"] is None
+    same = rows["topicbert-128"]["topic_branch"]
+    assert same["against"] == "bert-128" and same["difference"] == 0 and same["within_noise"]
+    assert rows["topicbert-256"]["topic_branch"]["difference_ci"][0] > 0
+    said = verdicts(list(rows.values()))
+    assert f"topicbert-128 against bert-128: +0.0000 macro-F1 [+0.0000, +0.0000]: not better by more than the " \
+           f"noise: {TOPIC_BRANCH_NOTHING}." in said
+    assert any(line.startswith("topicbert-256 against bert-256") and "beats plain truncation" in line for line in said)
+    assert any(line.startswith("topicbert-128 against bert-512") and "below it by more than the noise" in line
+               for line in said)
+    assert "topicbert-128+bf16 against topicbert-128: +0.0000 macro-F1 [+0.0000, +0.0000]: within noise; 2.00x its " \
+           "speed, 50.0% less energy." in said
+    assert rows["topicbert-256"]["ablation"] is None
+    table = markdown_table(list(rows.values()))
+    assert table.count("\n") == 7 and "| 2.50x (2.50–2.50) |" in table and " ± " in table
+
+
+def test_flop_count_by_hand():
+    # one layer, H=2, I=4, a sequence of 3: per position 2 * (4*2*2 + 2*2*4) + 4*3*2 = 64 + 24 = 88
+    assert forward_flops_per_sequence(3, layers=1, hidden=2, intermediate=4) == 3 * 88
+    # two such sequences, forward and backward
+    assert training_flops([(2, 3)], layers=1, hidden=2, intermediate=4) == 3 * 2 * 3 * 88
+    assert mfu(2e12, 2.0, peak=1.0) == pytest.approx(1.0) and mfu(1.0, 1.0, None) is None
+
+
+@pytest.mark.slow
+def test_bench_rows_with_intervals_written_as_they_come(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
+    plan = BenchPlan(corpus=tiny_config.corpus, variants=["bert-32", "topicbert-32", "topicbert-32-partition",
+                                                          "bert-512+nogroup", "tfidf"],
+                     epochs=1, seeds=1, limit_train=None, limit_eval=None, hf_trainer=True,
+                     base=tiny_config.replace(early_stopping_patience=1))
+    updates = []
+    report = run_bench(plan, on_update=updates.append)
+    rows = {row["name"]: row for row in report["rows"]}
+    assert list(rows) == [BASELINE, "bert-32", "topicbert-32", "topicbert-32-partition", "bert-512+nogroup", "tfidf",
+                          HF_TRAINER]
+    # after every row the report so far: a benchmark cut off keeps what it finished
+    assert [len(u["rows"]) for u in updates] == list(range(1, 8)) and all(u["partial"] for u in updates)
+    assert not report["partial"] and json.dumps(report["rows"]) == json.dumps(updates[-1]["rows"])
+    for row in rows.values():
+        assert row["train_seconds"] > 0 and row["inference_docs_per_second"] > 0 and row["kwh"] >= 0
+        low, high = row["test_macro_f1_ci"]
+        assert low <= row["test_macro_f1"] <= high and row["test_documents"] == rows[BASELINE]["test_documents"]
+        assert len(row["f1_retained_ci"]) == 2
+    assert rows["topicbert-32"]["topic_branch"]["against"] == "bert-32"
     # partition feeds every chunk: more pieces than truncating at the same length
     assert rows["topicbert-32-partition"]["tokens_processed"] > rows["topicbert-32"]["tokens_processed"]
-    # random batches compute more padding for the same documents
-    assert rows["bert-512+nogroup"]["tokens_processed"] == rows["bert-512"]["tokens_processed"]
-    assert rows["bert-512+nogroup"]["padded_fraction"] > rows["bert-512"]["padded_fraction"]
-    overhead = report["loop_overhead"]
-    assert overhead["rounds"] == 3 and overhead["steps"] > 0 and overhead["steps"] % 3 == 0
-    assert 0 < overhead["bare_seconds_per_step"] and -1 < overhead["overhead"]
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| hf-trainer-512 |" in done.stdout and "loop overhead" in done.stdout
-    assert markdown_table(report["rows"]).count("\n") == 6
+    assert rows["bert-512+nogroup"]["padded_fraction"] > rows[BASELINE]["padded_fraction"]
+    assert rows["tfidf"]["tokens_processed"] == 0 and rows["tfidf"]["train_flops"] is None
+    assert rows[BASELINE]["train_flops"] > rows["bert-32"]["train_flops"] > 0
+    save_pareto_png(report["rows"], tmp_path / "bench.png", title="tiny")
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = report_text(report)
+    assert "Intervals: 95% bootstrap" in text and "Scope:" in text and "hf-trainer-512: the Hugging Face" in text
+    assert "tfidf: TF-IDF of word 1-2-grams" in text and "loop overhead" in text
+
+
+@pytest.mark.slow
+def test_gpu_script_on_a_cpu_with_a_tiny_setting(tiny_model_dir, tiny_corpus_csv, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, TOPICBERT_HOME=str(tmp_path / "home"), DEVICE="cpu", MODEL=str(tiny_model_dir),
+               REUTERS8=str(tiny_corpus_csv), NEWS20=str(tmp_path / "absent.zip"), OUT=str(out), EPOCHS="1",
+               SEEDS="2", VARIANTS="bert-512,tfidf", HF_TRAINER="0", PEAK_TFLOPS="0.01",
+               INSTALL="0", PYTHON=sys.executable, BUDGET_SECONDS="400")
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_bench.sh")], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "bench_gpu_reuters8.json").read_text())
+    assert [(r["name"], r["seeds"]) for r in report["rows"]] == [("bert-512", 2), ("tfidf", 2)]
+    assert report["epochs"] == 1 and not report["partial"]
+    assert "20news: " in done.stdout and "not found, skipped" in done.stdout
+    assert "reuters8: BERT-512 model FLOPs utilisation" in done.stdout and "FLOPs in" in done.stdout
+    assert "| bert-512 |" in (out / "bench_gpu_reuters8.md").read_text()

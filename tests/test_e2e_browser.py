@@ -1,5 +1,5 @@
 """The app end to end in headless Chromium: upload a corpus, queue a TopicBERT run with its
-BERT-512 baseline, watch both finish, and read Compare, Topics and Documents.
+BERT-512 baseline and TF-IDF reference, watch all three finish, and read Compare, Topics and Documents.
 
 `streamlit run app.py` runs on a free localhost port with a fresh TOPICBERT_HOME; the app
 starts its own background worker, which trains the tiny random BERT (tests/conftest.py)
@@ -302,7 +302,7 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     screenshot(driver, "2_corpora")
 
     # Train: the tiny BERT as a local folder, 2 epochs, 5 topics, a learning rate it learns with in 2 epochs,
-    # and the BERT-512 baseline (on by default)
+    # and the baselines, BERT-512 and the TF-IDF reference (on by default)
     open_page(driver, url + "/Train", "Train")
     choose(driver, "Corpus", "e2e corpus", startswith=True)
     choose(driver, "Encoder", "a local folder")
@@ -310,29 +310,29 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     type_into(driver, "Epochs", 2)
     type_into(driver, "Topics", 5)
     type_into(driver, "Learning rate (encoder)", "0.001", shows="1.0e-3")
-    assert by_label(driver, "Queue with BERT-512 baseline").is_selected()
+    assert by_label(driver, "Queue with baselines").is_selected()
     click_button(driver, "Queue")
     queued = wait_for(driver, lambda: [a for a in alerts(driver) if a.startswith("Queued")], "the queued message")
-    assert "#1 and #2" in queued[0], queued
+    assert "#1, #2 and #3" in queued[0], queued
     wait_idle(driver)
     screenshot(driver, "3_train")
     from topicbert.runs.store import Store
     with Store(home / "topicbert.db") as store:
         runs = {run["id"]: run for run in store.list_runs()}
-    assert {i: runs[i]["name"] for i in runs} == {1: "TopicBERT-128", 2: "BERT-512"}
-    assert runs[1]["paired_run_id"] == 2
+    assert {i: runs[i]["name"] for i in runs} == {1: "TopicBERT-128", 2: "BERT-512", 3: "TF-IDF"}
+    assert runs[1]["paired_run_id"] == 2 == runs[3]["paired_run_id"]
     for run in runs.values():
         assert run["config"]["model"] == str(tiny_model_dir)
         assert (run["config"]["epochs"], run["config"]["n_topics"], run["config"]["lr"]) == (2, 5, 1e-3)
 
-    # Runs: the live table shows both done (the page refreshes itself every few seconds)
+    # Runs: the live table shows all three done (the page refreshes itself every few seconds)
     open_page(driver, url + "/Runs", "Runs")
     seen_running = []
     (SHOTS / "4_runs_running.png").unlink(missing_ok=True)  # taken only if a poll catches a run training
 
-    def both_done() -> bool:
+    def all_done() -> bool:
         rows = run_rows(driver)
-        statuses = {i: rows[i]["status"] for i in ("1", "2") if i in rows}
+        statuses = {i: rows[i]["status"] for i in ("1", "2", "3") if i in rows}
         if "running" in statuses.values() and not seen_running:  # the page as it looks while one trains
             seen_running.append(screenshot(driver, "4_runs_running"))
         bad = [i for i, status in statuses.items() if status in ("failed", "interrupted", "cancelled")]
@@ -340,23 +340,26 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
             with Store(home / "topicbert.db") as store:
                 errors = {i: store.get_run(int(i))["error"] for i in bad}
             raise AssertionError(f"runs did not finish: {statuses}\n{errors}")
-        return statuses == {"1": "done", "2": "done"}
-    wait_for(driver, both_done, "both runs done on the Runs page", timeout=TRAIN_SECONDS, every=2)
+        return statuses == {"1": "done", "2": "done", "3": "done"}
+    wait_for(driver, all_done, "the three runs done on the Runs page", timeout=TRAIN_SECONDS, every=2)
     wait_idle(driver)
     assert "Status: done" in page_text(driver)
     screenshot(driver, "4_runs")
 
-    # Compare: the pair by default, its curves, the summary against the baseline, F1 against cost
+    # Compare: the three by default, their curves, the summary with intervals against the baseline, F1 against
+    # cost on one test set
     open_page(driver, url + "/Compare", "Compare")
     wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 4,
              "four charts")
+    wait_idle(driver)
     text = page_text(driver)
     for title in ("Validation macro-F1 by epoch", "Validation macro-F1 by wall time", "Cumulative emissions",
                   "Summary", "Test macro-F1 against"):
         assert title in text, title
     summary = next(t for t in tables(driver) if t and t[0][:2] == ["run", "role"])
-    assert "F1 retained (%)" in summary[0] and "speedup (x)" in summary[0]
-    assert [row[0] for row in summary[1:]] == ["#1 TopicBERT-128", "#2 BERT-512"]
+    assert "F1 retained (%)" in summary[0] and "speedup (x)" in summary[0] and "95% interval" in summary[0]
+    assert [row[0] for row in summary[1:]] == ["#1 TopicBERT-128", "#2 BERT-512", "#3 TF-IDF"]
+    assert "same documents (same corpus, seed and limits)" in text
     screenshot(driver, "5_compare")
 
     # Topics: the LDAvis map (rendered inside its frame) and one row of top words per topic
@@ -382,9 +385,9 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     assert "BERT-512 (baseline)" in page_text(driver) or "#2 BERT-512" in page_text(driver)
     screenshot(driver, "7_documents")
 
-    # Home again: the recent runs, both done, and the worker still alive
+    # Home again: the recent runs, all done, and the worker still alive
     open_page(driver, url + "/", "TopicBERT Studio")
-    wait_for(driver, lambda: any(len(t) == 3 for t in tables(driver)), "the recent runs")
+    wait_for(driver, lambda: any(len(t) == 4 for t in tables(driver)), "the recent runs")
     assert "No worker is alive" not in page_text(driver)
     screenshot(driver, "8_home_after")
 

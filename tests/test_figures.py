@@ -109,6 +109,18 @@ def test_visualize_pareto_marks_front_and_names():
     assert fig.layout.xaxis.title.text == "kWh"
 
 
+def test_visualize_pareto_draws_the_tfidf_reference_and_intervals():
+    rows = pd.DataFrame({"run": ["TopicBERT-128", "BERT-512", "TF-IDF"], "role": ["topicbert", "baseline", "tfidf"],
+                         "test_macro_f1": [0.80, 0.86, 0.84], "f1_low": [0.75, 0.82, None],
+                         "f1_high": [0.84, 0.90, None], "kwh": [0.01, 0.03, 0.0001]})
+    fig = figures.visualize_pareto(rows, cost="kwh")
+    names = [trace.name for trace in fig.data]
+    assert names == ["Pareto front", "TopicBERT runs", "BERT runs", "TF-IDF reference"]
+    runs, _, tfidf = fig.data[1:]
+    assert list(runs.error_y.array) == pytest.approx([0.04]) and list(runs.error_y.arrayminus) == pytest.approx([0.05])
+    assert list(tfidf.marker.symbol) == ["diamond"] and list(tfidf.error_y.array) == [0]  # no interval: no bar
+
+
 def test_visualize_pareto_shows_co2_in_grams_and_f1_from_zero():
     rows = pd.DataFrame({"run": ["TopicBERT-128", "BERT-512"], "role": ["topicbert", "baseline"],
                          "test_macro_f1": [0.2, 0.2], "kg_co2e": [0.000005, 0.000009]})

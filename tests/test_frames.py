@@ -40,7 +40,7 @@ def test_summary_compares_against_the_baseline(store):
     base = finished(store, base_config, f1=0.80, seconds=100.0, kwh=0.02)
     topic = finished(store, base_config.replace(variant="topicbert", max_len=128), f1=0.78, seconds=50.0, kwh=0.01,
                      paired=base)
-    assert frames.default_pair(store) == (topic, base)
+    assert frames.default_runs(store) == [topic, base]
     frame = frames.summary_frame(store, [topic, base], base).set_index("role")
     assert frame.loc["topicbert", "F1 retained (%)"] == pytest.approx(97.5)
     assert frame.loc["topicbert", "speedup (x)"] == pytest.approx(2.0)
@@ -52,8 +52,52 @@ def test_summary_compares_against_the_baseline(store):
     assert frames.summary_frame(store, [topic], None)["speedup (x)"].isna().all()
     curves = frames.co2_curves(store, [topic])
     assert curves[["wall_seconds", "kg_co2e"]].values.tolist() == [[0.0, 0.0], [50.0, 0.005]]
-    pareto = frames.pareto_frame(store, None)
-    assert sorted(pareto["role"]) == ["baseline", "topicbert"]
+    pareto = frames.pareto_frame(store, base_config.test_set)
+    assert sorted(pareto["role"]) == ["baseline", "topicbert"] and pareto["f1_low"].isna().all()
+
+
+def write_predictions(store: Store, run_id: int, texts: list[str], labels: np.ndarray, predicted: np.ndarray) -> None:
+    """The test result files a finished run leaves (training/results.py), for runs made by hand."""
+    import json
+    from pathlib import Path
+
+    folder = Path(store.get_run(run_id)["run_dir"])
+    np.savez_compressed(folder / "test_predictions.npz", labels=labels,
+                        probabilities=np.eye(2, dtype=np.float32)[predicted])
+    (folder / "test_documents.json").write_text(json.dumps({"classes": ["a", "b"], "texts": texts}))
+
+
+def test_compare_three_runs_with_intervals_and_one_test_set(store):
+    from topicbert.studio.run_files import load_predictions
+
+    base_config = RunConfig(corpus="c", variant="bert", max_len=512, limit_train=100, limit_eval=200)
+    base = finished(store, base_config, f1=0.90, seconds=100.0, kwh=0.02)
+    topic = finished(store, base_config.replace(variant="topicbert", max_len=128), 0.60, 40.0, 0.008, paired=base)
+    tfidf = finished(store, base_config.replace(variant="tfidf"), 0.89, 2.0, 0.0001, paired=base)
+    elsewhere = finished(store, base_config.replace(variant="topicbert", max_len=128, seed=7), 0.95, 40.0, 0.008)
+    rng = np.random.default_rng(0)
+    texts, labels = [f"doc {i}" for i in range(200)], rng.integers(0, 2, 200)
+    flip = lambda share: np.where(rng.random(200) < share, 1 - labels, labels)  # noqa: E731
+    for run_id, wrong in ((base, 0.1), (topic, 0.4), (tfidf, 0.1)):
+        write_predictions(store, run_id, texts, labels, flip(wrong))
+    write_predictions(store, elsewhere, [t + "." for t in texts], labels, flip(0.05))
+    assert frames.default_runs(store) == [topic, base, tfidf]
+    loaded = {i: load_predictions(store.get_run(i)["run_dir"]) for i in (base, topic, tfidf, elsewhere)}
+    frame = frames.summary_frame(store, [topic, base, tfidf, elsewhere], base, loaded).set_index("run")
+    label = lambda run_id: frames.run_label(store.get_run(run_id))  # noqa: E731
+    assert frame.loc[label(topic), "against the reference"] == "lower beyond the noise"
+    assert frame.loc[label(tfidf), "role"] == "tfidf" and frame.loc[label(base), "against the reference"] == ""
+    low, high = map(float, frame.loc[label(topic), "95% interval"].split("–"))
+    assert low < 0.65 < high  # about 60% right on two classes
+    assert frame.loc[label(topic), "retained 95% interval"] != ""
+    # another seed: other test documents, so nothing is taken against the reference
+    assert frame.loc[label(elsewhere), "against the reference"] == "tested on other documents"
+    assert np.isnan(frame.loc[label(elsewhere), "F1 retained (%)"])
+    assert np.isnan(frame.loc[label(elsewhere), "speedup (x)"])
+    assert frames.test_sets(store) == {base_config.replace(seed=7).test_set: 1, base_config.test_set: 3}
+    pareto = frames.pareto_frame(store, base_config.test_set, loaded)
+    assert sorted(pareto["role"]) == ["baseline", "tfidf", "topicbert"]
+    assert (pareto["f1_low"] <= pareto["f1_high"]).all()
 
 
 def test_runs_frame_progress_and_eta(store):
@@ -201,8 +245,9 @@ def test_the_estimate_and_compare_read_every_finished_run_in_a_fixed_number_of_q
         make()
         return len(queries)
     finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
-    few = count(lambda: launch.past_runs(store, "here")), count(lambda: frames.pareto_frame(store, None))
+    pareto = lambda: frames.pareto_frame(store, base_config.test_set)  # noqa: E731
+    few = count(lambda: launch.past_runs(store, "here")), count(pareto)
     for _ in range(5):
         finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
-    assert len(launch.past_runs(store, "here")) == 6 and len(frames.pareto_frame(store, None)) == 6
-    assert (count(lambda: launch.past_runs(store, "here")), count(lambda: frames.pareto_frame(store, None))) == few
+    assert len(launch.past_runs(store, "here")) == 6 and len(pareto()) == 6
+    assert (count(lambda: launch.past_runs(store, "here")), count(pareto)) == few

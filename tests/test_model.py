@@ -11,6 +11,7 @@ from topicbert.data.batching import average_chunk_probabilities, collate, length
 from topicbert.data.vocabulary import TopicVocabulary, VocabularyError
 from topicbert.model.encoders import ModelNotFoundError, load_encoder, resolve_model
 from topicbert.model.nvdm import NVDM
+from topicbert.model.registry import build_topic_model
 from topicbert.model.topicbert import TopicBERT
 
 
@@ -39,6 +40,30 @@ def test_nvdm_loss_falls_and_eval_is_deterministic():
     assert nvdm(bow).loss.mean().item() < 0.9 * first
     assert torch.equal(nvdm(bow).h, nvdm(bow).h)
     assert nvdm.topic_word_distribution().sum(dim=1).allclose(torch.ones(4))
+
+
+def test_topic_model_does_not_depend_on_the_thread_count():
+    """Issue 11: TopicBERT's F1 moved with the number of CPU threads MKL chose under load (BERT's did not):
+    MKL split the sum of the vocabulary-wide products across threads; topicbert/__init__.py asks MKL for
+    strict reproducibility. (ProdLDA's backward pass also sums in an order that follows torch's own thread
+    count, which is fixed for a run: test_train.py shows its runs repeat.)"""
+    torch.manual_seed(0)
+    topic_model = build_topic_model("nvdm", 5000, n_topics=100, hidden=256, inputs="log1p")
+    bow = torch.poisson(torch.full((64, 5000), 0.02))
+    threads = torch.get_num_threads()
+    outputs = []
+    try:
+        for n in (2, 1):
+            torch.set_num_threads(n)
+            torch.manual_seed(1)  # the same sample in the reparameterisation
+            topic_model.zero_grad()
+            out = topic_model(bow)
+            out.loss.mean().backward()
+            outputs.append([out.h.detach(), out.loss.detach(),
+                            *(p.grad.clone() for p in topic_model.parameters() if p.grad is not None)])
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(*outputs))
 
 
 def test_nvdm_log_sigma_starts_at_zero():

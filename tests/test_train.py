@@ -49,6 +49,7 @@ def test_train_reports_saves_and_evaluates(tiny_config, tmp_path):
     assert epochs == sorted(epochs) and epochs[-1] == pytest.approx(2.0)
     assert {"val_macro_f1", "val_micro_f1", "val_loss", "val_perplexity", "train_loss"} <= set(recorder.evaluations[0][3])
     assert recorder.result is result and 0 <= result.test_macro_f1 <= 1
+    assert result.test_macro_f1_ci[0] <= result.test_macro_f1 <= result.test_macro_f1_ci[1]
     assert result.best_val_macro_f1 == max(m["val_macro_f1"] for *_, m in recorder.evaluations)
     assert len(result.topics) == tiny_config.n_topics and len(result.topics[0]) == 10
     assert sum(map(sum, result.confusion)) == len(np.load(tmp_path / "test_predictions.npz")["labels"])
@@ -71,12 +72,45 @@ def test_train_reports_saves_and_evaluates(tiny_config, tmp_path):
     assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pkl"))
 
 
-def test_training_is_repeatable_on_cpu(tiny_config, tmp_path):
-    first = train(tiny_config, tmp_path / "a")
-    second = train(tiny_config, tmp_path / "b")
-    assert first.test_macro_f1 == second.test_macro_f1
-    assert np.array_equal(np.load(tmp_path / "a" / "test_predictions.npz")["probabilities"],
-                          np.load(tmp_path / "b" / "test_predictions.npz")["probabilities"])
+def test_training_is_repeatable_on_cpu_with_another_variant_between(tiny_config, tmp_path):
+    """One process, as the benchmark runs its rows: TopicBERT, then BERT under bf16 autocast with random
+    batches, then the same TopicBERT again; the second must predict exactly as the first."""
+    config = tiny_config.replace(epochs=1, resumable_checkpoints=False)
+    first = train(config, tmp_path / "first")
+    train(config.replace(variant="bert", max_len=64, cpu_bf16=True, length_grouping=False), tmp_path / "between")
+    again = train(config, tmp_path / "again")
+    assert first.test_macro_f1 == again.test_macro_f1
+    assert np.array_equal(np.load(tmp_path / "first" / "test_predictions.npz")["probabilities"],
+                          np.load(tmp_path / "again" / "test_predictions.npz")["probabilities"])
+
+
+def test_early_stopping_ends_after_patience_evaluations_without_gain(tiny_config, tmp_path):
+    recorder = Recorder()
+    # a learning rate of almost nothing: validation F1 never rises after the first evaluation
+    config = tiny_config.replace(epochs=6, lr=1e-12, head_lr=1e-12, early_stopping_patience=2)
+    result = train(config, tmp_path, [recorder])
+    steps_per_epoch = recorder.info["steps_per_epoch"]
+    assert [e for _, e, _, _ in recorder.evaluations] == pytest.approx([1.0, 2.0, 3.0])
+    assert result.steps == 3 * steps_per_epoch < recorder.info["total_steps"]
+    assert result.best_step == steps_per_epoch
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        tiny_config.replace(early_stopping_patience=0)
+
+
+def test_bf16_autocast_on_cpu_only_when_asked(tiny_config, tmp_path):
+    from topicbert.training.device import uses_bf16
+
+    cpu = torch.device("cpu")
+    assert not uses_bf16(cpu, tiny_config) and uses_bf16(cpu, tiny_config.replace(cpu_bf16=True))
+    assert uses_bf16(torch.device("cuda"), tiny_config) and not uses_bf16(torch.device("cuda"),
+                                                                           tiny_config.replace(bf16=False))
+    config = tiny_config.replace(variant="bert", epochs=1)
+    fp32 = train(config, tmp_path / "fp32")
+    bf16 = train(config.replace(cpu_bf16=True), tmp_path / "bf16")
+    assert 0 <= bf16.test_macro_f1 <= 1 and fp32.tokens_processed == bf16.tokens_processed
+    # the same run in another precision: the numbers move
+    assert not np.array_equal(np.load(tmp_path / "fp32" / "test_predictions.npz")["probabilities"],
+                              np.load(tmp_path / "bf16" / "test_predictions.npz")["probabilities"])
 
 
 def test_speed_switches_change_how_not_what_is_trained(tiny_config, tmp_path):
@@ -130,7 +164,8 @@ def test_train_command_prints_json_last(tiny_config, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     for key in ("variant", "max_len", "mode", "val_macro_f1", "test_macro_f1", "test_micro_f1", "train_seconds",
-                "tokens_processed", "padded_fraction", "n_topics", "perplexity", "run_dir"):
+                "tokens_processed", "padded_fraction", "n_topics", "perplexity", "run_dir", "steps",
+                "test_macro_f1_ci"):
         assert key in summary
     assert summary["mode"] == "partition" and summary["perplexity"] > 0
 

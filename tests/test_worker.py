@@ -291,6 +291,23 @@ def test_submit_pairs_a_bert_512_baseline(store):
         services.submit_run(store, baseline, pair_baseline=True)
 
 
+def test_submit_with_baselines_queues_bert_512_and_the_tfidf_reference(store):
+    cfg = config(max_len=128, limit_train=50, seed=7, model="tiny")
+    assert services.baselines_for(cfg) == {"pair_baseline": True, "tfidf_reference": True}
+    run_id, base_id, tfidf_id = services.submit_run(store, cfg, **services.baselines_for(cfg))
+    tfidf = store.get_run(tfidf_id)
+    assert tfidf["name"] == "TF-IDF" and tfidf["paired_run_id"] == base_id == store.get_run(run_id)["paired_run_id"]
+    assert RunConfig.from_dict(tfidf["config"]).test_set == cfg.test_set  # tested on the same documents
+    # BERT-512 itself gets only the reference; the reference gets nothing; without a baseline it joins the run
+    bert512 = cfg.replace(variant="bert", max_len=512)
+    assert services.baselines_for(bert512) == {"pair_baseline": False, "tfidf_reference": True}
+    assert services.baselines_for(cfg.replace(variant="tfidf")) == {"pair_baseline": False, "tfidf_reference": False}
+    alone, reference = services.submit_run(store, bert512, tfidf_reference=True)
+    assert store.get_run(reference)["paired_run_id"] == alone
+    with pytest.raises(ValueError, match="already the TF-IDF reference"):
+        services.submit_run(store, cfg.replace(variant="tfidf"), tfidf_reference=True)
+
+
 def test_export_writes_metrics_and_codecarbon_columns(store, tmp_path):
     from codecarbon.output_methods.emissions_data import EmissionsData
     import dataclasses
@@ -325,7 +342,9 @@ def test_status_line_starts_with_the_id(store):
 def test_queue_commands_parse():
     parser = cli.build_parser()
     args = parser.parse_args(["submit", "--corpus", "x.csv", "--pair-baseline", "--max-len", "256"])
-    assert args.handler is cli.cmd_submit and args.pair_baseline and args.max_len == 256
+    assert args.handler is cli.cmd_submit and args.pair_baseline and args.max_len == 256 and not args.tfidf_reference
+    args = parser.parse_args(["submit", "--corpus", "x.csv", "--variant", "tfidf", "--patience", "2"])
+    assert cli.config_from_args(args).name == "TF-IDF" and cli.config_from_args(args).early_stopping_patience == 2
     assert parser.parse_args(["worker", "--exit-when-idle"]).exit_when_idle
     assert parser.parse_args(["status"]).run_id is None
     assert parser.parse_args(["cancel", "3"]).run_id == 3

@@ -17,3 +17,11 @@ Where things live (imports point down this list, never up; tests/test_layout.py 
 
 Nothing in topicbert/ imports streamlit: the widgets live in pages/, app.py and widgets.py.
 """
+import os
+
+# Repeatable on CPU whatever the number of threads: MKL splits the long sums of the topic model's
+# vocabulary-wide products across threads, so their rounding, the pretrained topic model and then
+# TopicBERT's F1 followed the thread count (issue 11; BERT's products are not split and did not move).
+# Strict conditional numerical reproducibility keeps each product the same for any thread count on
+# one kind of CPU. MKL reads the setting at its first call: importing topicbert comes before that.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")

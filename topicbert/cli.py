@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 from .bench import topics as topics_bench
+from .bench.flops import peak_tflops
 from .bench.plot import save_pareto_png
-from .bench.side_by_side import DEFAULT_CORPUS, DEFAULT_VARIANTS, report_text, run_bench
+from .bench.side_by_side import DEFAULT_CORPUS, DEFAULT_VARIANTS, BenchPlan, run_bench
+from .bench.summary import report_text
 from .config import MODES, VARIANTS, ConfigError, RunConfig
 from .data.batching import tokenize
 from .data.corpus import CorpusError, format_summary, load_corpus, summarize
@@ -27,6 +29,7 @@ from .runs.storage import collect_garbage, format_freed
 from .runs.store import Store
 from .runs.worker import WORKER_MAX_AGE, serve
 from .training.callbacks import ProgressBar
+from .training.device import choose_device
 from .training.loop import train
 
 USER_ERRORS = (CorpusError, ConfigError, ModelNotFoundError)
@@ -39,6 +42,12 @@ def add_corpus_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-col", default="text", help="column holding the document text")
     parser.add_argument("--label-col", default="label", help="column holding the class label")
     parser.add_argument("--split-col", default=None, help="column holding train/validation/test")
+
+
+def add_patience_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--patience", type=int, default=None,
+                        help="stop after this many evaluations without a better validation macro-F1 "
+                             "(default: off; --epochs is then the most it trains)")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +66,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit-train", type=int, default=None, help="stratified subset of training documents")
     parser.add_argument("--limit-eval", type=int, default=None, help="stratified subset of validation and of test")
     parser.add_argument("--eval-every", type=int, default=None, help="also evaluate every N steps")
+    add_patience_option(parser)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--model", default="default", help="'default', a Hugging Face id in the cache, or a folder")
     parser.add_argument("--device", default=defaults.device, help="auto, cpu, cuda or mps")
@@ -69,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         variant=args.variant, max_len=args.max_len, mode=args.mode, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, n_topics=args.n_topics, alpha=args.alpha,
         limit_train=args.limit_train, limit_eval=args.limit_eval, eval_every_steps=args.eval_every,
-        seed=args.seed, model=args.model, device=args.device, nproc=args.nproc)
+        early_stopping_patience=args.patience, seed=args.seed, model=args.model, device=args.device, nproc=args.nproc)
 
 
 # ---------------------------------------------------------------- corpus, train
@@ -107,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     with Store() as store:
-        ids = submit_run(store, config, args.pair_baseline)
+        ids = submit_run(store, config, args.pair_baseline, args.tfidf_reference)
         for run_id in ids:
             print(f"{run_id}\tqueued\t{store.get_run(run_id)['name']}")
         if args.start_worker:
@@ -183,12 +193,17 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col,
                      split_col=args.split_col, lr=args.lr, batch_size=args.batch_size, model=args.model,
-                     device=args.device)
-    report = run_bench(args.corpus, args.variants.split(","), args.epochs, args.seeds, args.limit_train,
-                       args.limit_eval, args.hf_trainer, base)
+                     device=args.device, seed=args.seed, cpu_bf16=args.bf16, early_stopping_patience=args.patience)
+    plan = BenchPlan(corpus=args.corpus, variants=args.variants.split(","), epochs=args.epochs, seeds=args.seeds,
+                     limit_train=args.limit_train, limit_eval=args.limit_eval, hf_trainer=args.hf_trainer,
+                     base=base, time_budget=args.time_budget,
+                     peak_tflops=args.peak_tflops or peak_tflops(choose_device(args.device)))
+    # the JSON is rewritten after every row: a benchmark cut off keeps the rows it finished
+    write = (lambda report: write_json(Path(args.json_file), report)) if args.json_file else None
+    report = run_bench(plan, on_update=write)
+    if write:
+        write(report)
     print(report_text(report))
-    if args.json_file:
-        Path(args.json_file).write_text(json.dumps(report, indent=1))
     if args.plot:
         save_pareto_png(report["rows"], Path(args.plot), title=Path(args.corpus).name)
     return 0
@@ -205,8 +220,15 @@ def cmd_topics_bench(args: argparse.Namespace) -> int:
         raise ConfigError(str(error)) from None
     print(topics_bench.markdown_table(report))
     if args.json_file:
-        Path(args.json_file).write_text(json.dumps(report, indent=1))
+        write_json(Path(args.json_file), report)
     return 0
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Whole or not at all: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
 
 
 # ---------------------------------------------------------------- the parser
@@ -215,6 +237,8 @@ def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
     submit = commands.add_parser("submit", help="queue a run for the background worker")
     add_run_options(submit)
     submit.add_argument("--pair-baseline", action="store_true", help="also queue the matching BERT-512 baseline")
+    submit.add_argument("--tfidf-reference", action="store_true",
+                        help="also queue the TF-IDF reference on the same documents")
     submit.add_argument("--start-worker", action="store_true", help="start a background worker if none is alive")
     submit.set_defaults(handler=cmd_submit)
 
@@ -257,19 +281,27 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="default: ../shared/data/20news-bydate.zip")
     add_corpus_options(bench)
     bench.add_argument("--variants", default=DEFAULT_VARIANTS,
-                       help="comma-separated, like bert-512,topicbert-128-partition; a suffix +nogroup "
-                            "(random instead of length-grouped batches) or +compile (torch.compile) "
-                            "adds an ablation row")
-    bench.add_argument("--epochs", type=int, default=1)
-    bench.add_argument("--seeds", type=int, default=1)
+                       help="comma-separated, like bert-512,bert-128,topicbert-128-partition,tfidf; a suffix "
+                            "+nogroup (random instead of length-grouped batches), +compile (torch.compile) or "
+                            "+bf16 (bf16 autocast on CPU) adds an ablation row")
+    bench.add_argument("--epochs", type=int, default=1, help="epochs (the most, with --patience)")
+    add_patience_option(bench)
+    bench.add_argument("--seeds", type=int, default=1, help="seeds per row: mean, spread and intervals over them")
+    bench.add_argument("--seed", type=int, default=RUN_DEFAULTS.seed, help="the first seed")
     bench.add_argument("--limit-train", type=int, default=None)
     bench.add_argument("--limit-eval", type=int, default=None)
     bench.add_argument("--lr", type=float, default=RUN_DEFAULTS.lr)
     bench.add_argument("--batch-size", type=int, default=RUN_DEFAULTS.batch_size)
     bench.add_argument("--model", default="default")
     bench.add_argument("--device", default="auto")
+    bench.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU for every row (CUDA: always)")
     bench.add_argument("--hf-trainer", action="store_true", help="add the Hugging Face Trainer row")
-    bench.add_argument("--json", dest="json_file", default=None, help="write everything to this file")
+    bench.add_argument("--time-budget", type=float, default=None,
+                       help="seconds for the whole benchmark: a later seed of a row starts only if it fits")
+    bench.add_argument("--peak-tflops", type=float, default=None,
+                       help="the device's peak TFLOP/s for model FLOPs utilisation (known GPUs: found by name)")
+    bench.add_argument("--json", dest="json_file", default=None,
+                       help="write everything to this file (rewritten after every row)")
     bench.add_argument("--plot", default=None, help="PNG of F1 against kWh with the Pareto front")
     bench.set_defaults(handler=cmd_bench)
 

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-VARIANTS = ("bert", "topicbert")
+# tfidf: the classical reference (TF-IDF and a linear classifier), no encoder
+VARIANTS = ("bert", "topicbert", "tfidf")
 MODES = ("truncate", "partition")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TOPIC_MODELS = ("nvdm", "prodlda")
@@ -71,6 +72,8 @@ class RunConfig:
     tm_pretrain_epochs: int = 50
     tm_patience: int = 5
     eval_every_steps: Optional[int] = None
+    # stop once this many evaluations in a row bring no better validation macro-F1 (None: train every epoch)
+    early_stopping_patience: Optional[int] = None
     # speed switches, kept so the benchmark can ablate each one (bench variant suffixes)
     length_grouping: bool = True
     compile: bool = False
@@ -80,7 +83,9 @@ class RunConfig:
 
     # where and how
     device: str = "auto"
+    # bf16 autocast on CUDA; on CPU only with cpu_bf16 (off until measured: the bench's +bf16 rows)
     bf16: bool = True
+    cpu_bf16: bool = False
     nproc: int = 1
     eval_batch_size: int = 64
 
@@ -107,6 +112,8 @@ class RunConfig:
                                             f"({self.nproc}): each process takes its share of every batch"),
             (self.bow_min_df >= 1, f"bow_min_df must be at least 1, not {self.bow_min_df}"),
             (0.0 <= self.bow_drop_top < 1.0, f"bow_drop_top must be in [0, 1), not {self.bow_drop_top}"),
+            (self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+             f"early_stopping_patience must be at least 1 (or off), not {self.early_stopping_patience}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -117,11 +124,24 @@ class RunConfig:
         return self.variant == "topicbert"
 
     @property
+    def uses_encoder(self) -> bool:
+        return self.variant != "tfidf"
+
+    @property
     def name(self) -> str:
-        """Short display name, as the paper writes it: TopicBERT-128, BERT-512."""
+        """Short display name, as the paper writes it: TopicBERT-128, BERT-512; TF-IDF for the reference."""
+        if not self.uses_encoder:
+            return "TF-IDF"
         base = "TopicBERT" if self.use_topics else "BERT"
         suffix = "-partition" if self.mode == "partition" else ""
         return f"{base}-{self.max_len}{suffix}"
+
+    @property
+    def test_set(self) -> str:
+        """What decides a run's test documents: the corpus (and its columns), the seed and the limits.
+        Runs with the same key were tested on the same documents; others cannot be compared."""
+        return json.dumps([self.corpus, self.text_col, self.label_col, self.split_col, self.seed,
+                           self.limit_train, self.limit_eval])
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)

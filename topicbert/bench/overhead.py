@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..data.batching import collate
 from ..data.splits import PreparedData
 from ..training.callbacks import Callback
-from ..training.device import choose_device
+from ..training.device import autocast, choose_device
 from ..training.loop import build_model, epoch_batches, make_optimizer, train
 
 
@@ -57,7 +57,9 @@ def loop_overhead(config: RunConfig, data: PreparedData, pad_id: int, n_steps: i
         seconds = []
         for batch in collated:
             started = time.perf_counter()
-            model(batch.input_ids, batch.attention_mask, batch.bow, batch.labels).loss.backward()
+            with autocast(device, config):  # the same precision as ours
+                loss = model(batch.input_ids, batch.attention_mask, batch.bow, batch.labels).loss
+            loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             seconds.append(time.perf_counter() - started)

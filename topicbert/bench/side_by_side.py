@@ -2,11 +2,12 @@
 
 Ratios (speedup, energy saved, F1 retained) are taken against BERT-512 measured in the
 same run, because absolute times on a shared machine drift from one run to the next.
+Every F1 carries a 95% bootstrap interval over the test documents (paired for F1 retained
+and for differences); with several seeds, the spread over seeds too.
 """
 from __future__ import annotations
 
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -14,38 +15,51 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+import numpy as np
 import torch
 
 from ..config import TOPIC_MODELS, RunConfig
 from ..data.splits import PreparedData, load_run_corpus, prepare_data
 from ..energy.meter import EnergyMeter
-from ..model.encoders import load_tokenizer
-from ..training.checkpoints import Checkpoints
+from ..model.encoders import encoder_dimensions, load_tokenizer
 from ..training.device import choose_device
-from ..training.evaluation import evaluate
-from ..training.loop import build_model, epoch_batches, train
+from ..training.loop import epoch_batches, train
+from .flops import training_flops
+from .hf_trainer import RECIPE as HF_RECIPE
 from .hf_trainer import run_hf_trainer
+from .measurement import Measurement, Stopwatch
 from .overhead import loop_overhead
+from .summary import summarize_rows
 
 BASELINE = "bert-512"
 HF_TRAINER = "hf-trainer-512"
-DEFAULT_VARIANTS = "bert-512,topicbert-512,topicbert-256,topicbert-128,topicbert-128-partition"
+TFIDF = "tfidf"
+DEFAULT_VARIANTS = "bert-512,bert-128,topicbert-256,topicbert-128,topicbert-128-partition,tfidf"
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "20news-bydate.zip"
+TFIDF_RECIPE = ("TF-IDF of word 1-2-grams (sublinear tf) and a linear SVM, its C chosen on validation macro-F1; "
+                "no encoder, on the CPU whatever the device: tokens, padding and model FLOPs do not apply")
+SCOPE = ("train s and kWh cover training as a user waits for it: loading the model, topic-model pretraining "
+         "(TopicBERT), every optimiser step, the validation evaluation after each epoch and keeping the best "
+         "epoch (the Trainer row: its model loading and trainer.train() with the same per-epoch validation; "
+         "TF-IDF: fitting and choosing C). The test evaluation (with writing the run's result files) is metered "
+         "apart: the infer columns.")
 
 
-# ablation suffixes: each switches one speed change off (or on) for a row of its own
+# ablation suffixes: each switches one change off (or on) for a row of its own
 # (and +nvdm / +prodlda choose the topic model of a TopicBERT row)
-SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True},
+SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True}, "bf16": {"cpu_bf16": True},
             **{name: {"topic_model": name} for name in TOPIC_MODELS}}
 
 
 def parse_variant(name: str) -> dict:
     """'topicbert-128-partition' -> {variant: topicbert, max_len: 128, mode: partition};
-    'bert-512+nogroup' adds {length_grouping: False}."""
+    'bert-512+nogroup' adds {length_grouping: False}; 'tfidf' -> {variant: tfidf}."""
     base, *switches = name.strip().lower().split("+")
+    if base == TFIDF and not switches:
+        return {"variant": "tfidf"}
     parts = base.split("-")
     if len(parts) not in (2, 3) or parts[0] not in ("bert", "topicbert") or not parts[1].isdigit():
-        raise ValueError(f"variant {name!r} is not like bert-512 or topicbert-128[-partition][+switch]")
+        raise ValueError(f"variant {name!r} is not like bert-512, topicbert-128[-partition][+switch] or tfidf")
     unknown = [s for s in switches if s not in SWITCHES]
     if unknown:
         raise ValueError(f"variant {name!r}: unknown switch {unknown[0]!r}; known: {', '.join(SWITCHES)}")
@@ -55,150 +69,128 @@ def parse_variant(name: str) -> dict:
     return settings
 
 
-@dataclass
-class Measurement:
-    """One variant, one seed."""
-    test_macro_f1: float
-    train_seconds: float
-    step_seconds: float
-    steps: int
-    tokens_processed: int
-    padded_fraction: float
-    kwh: float
-    kg_co2e: float
-    measured: str
-    inference_docs_per_second: float
-    inference_kwh_per_1000_docs: float
-
-
 @dataclass(frozen=True)
-class Energy:
-    kwh: float
-    kg_co2e: float
-    measured: str
+class BenchPlan:
+    """What one benchmark run measures. `base` holds the settings every row shares (encoder, optimiser,
+    device, precision, patience, first seed)."""
+    corpus: str
+    variants: Sequence[str]
+    epochs: int
+    seeds: int
+    limit_train: Optional[int]
+    limit_eval: Optional[int]
+    hf_trainer: bool
+    base: RunConfig
+    # seconds the whole benchmark may take: a second or later seed of a row starts only if it fits
+    time_budget: Optional[float] = None
+    peak_tflops: Optional[float] = None      # the device's peak, for model FLOPs utilisation
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys([BASELINE, *[v.strip() for v in self.variants if v.strip()]]))
 
 
-def _metered(fn: Callable[[], object]) -> tuple[object, float, Energy]:
-    """fn's value, its wall seconds and its energy; NaN energy if the tracker failed (it is logged)."""
-    meter = EnergyMeter()
-    meter.start()
-    started = time.perf_counter()
-    value = fn()
-    seconds = time.perf_counter() - started
-    reading = meter.stop()
-    if reading is None:
-        return value, seconds, Energy(float("nan"), float("nan"), "energy tracker failed")
-    return value, seconds, Energy(reading.kwh, reading.kg_co2e, reading.measured)
+def step_shapes(config: RunConfig, data: PreparedData, steps: int) -> list[tuple[int, int]]:
+    """(rows, width) of the first `steps` training batches, as train() drew them."""
+    shapes: list[tuple[int, int]] = []
+    lengths = data.train.example_lengths
+    for epoch in range(config.epochs):
+        for batch in epoch_batches(data.train, config, epoch, 0, 1):
+            if len(shapes) == steps:
+                return shapes
+            shapes.append((len(batch), max(lengths[i] for i in batch)))
+    return shapes
 
 
 def measure_variant(config: RunConfig, data: PreparedData, work_dir: Path, pad_id: int) -> Measurement:
-    result, _, reading = _metered(lambda: train(config, work_dir, data=data))
-    # inference on the test split with the best model, metered on its own
-    device = choose_device(config.device)
-    model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None)
-    Checkpoints(work_dir).load_best(model)
-    model.to(device)
-    _, seconds, inference = _metered(lambda: evaluate(model, data.test, config, device, pad_id))
-    steps = config.epochs * len(epoch_batches(data.train, config, 0, 0, 1))
+    """One row, one seed: training and its test pass metered apart in one train() call."""
+    meter = EnergyMeter()
+    meter.start()
+    watch = Stopwatch(meter)
+    result = train(config, work_dir, [watch], data=data)
+    meter.stop()
+    energy = watch.training
+    test_seconds, test_energy = watch.test_pass()
+    with np.load(work_dir / "test_predictions.npz") as saved:
+        predictions = saved["probabilities"].argmax(axis=1)
+    flops = None
+    if config.uses_encoder:
+        layers, hidden, intermediate = encoder_dimensions(config.model)
+        flops = training_flops(step_shapes(config, data, result.steps), layers, hidden, intermediate)
     return Measurement(
-        test_macro_f1=result.test_macro_f1, train_seconds=result.train_seconds, step_seconds=result.step_seconds,
-        steps=steps, tokens_processed=result.tokens_processed, padded_fraction=result.padded_fraction,
-        kwh=reading.kwh, kg_co2e=reading.kg_co2e, measured=reading.measured,
-        inference_docs_per_second=len(data.test) / seconds,
-        inference_kwh_per_1000_docs=inference.kwh / len(data.test) * 1000)
+        seed=config.seed, test_macro_f1=result.test_macro_f1, train_seconds=result.train_seconds,
+        step_seconds=result.step_seconds, steps=result.steps, tokens_processed=result.tokens_processed,
+        padded_fraction=result.padded_fraction, kwh=energy.kwh, kg_co2e=energy.kg_co2e, measured=energy.measured,
+        inference_docs_per_second=len(data.test) / test_seconds,
+        inference_kwh_per_1000_docs=test_energy.kwh / len(data.test) * 1000,
+        labels=data.test.labels, predictions=predictions, train_flops=flops)
 
 
-def _progress(name: str, seed: int, m: Measurement) -> None:
+def _progress(name: str, m: Measurement) -> None:
     """One line per finished variant on standard error: a long benchmark shows where it is."""
-    print(f"[bench] {name} seed {seed}: test macro-F1 {m.test_macro_f1:.4f}, {m.train_seconds:.0f} s, "
+    print(f"[bench] {name} seed {m.seed}: test macro-F1 {m.test_macro_f1:.4f}, {m.train_seconds:.0f} s, "
           f"{m.kwh:.3g} kWh", file=sys.stderr, flush=True)
 
 
-def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]]) -> list[dict]:
-    base = per_seed[BASELINE]
-    base_f1 = statistics.mean(m.test_macro_f1 for m in base)
-    base_seconds = statistics.mean(m.train_seconds for m in base)
-    base_kwh = statistics.mean(m.kwh for m in base)
-    rows = []
-    for name in names:
-        runs = per_seed[name]
-        f1s = [m.test_macro_f1 for m in runs]
-        mean = lambda attr: statistics.mean(getattr(m, attr) for m in runs)  # noqa: E731
-        rows.append({
-            "name": name, "test_macro_f1": statistics.mean(f1s),
-            "test_macro_f1_std": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
-            "f1_retained": statistics.mean(f1s) / base_f1 if base_f1 else float("nan"),
-            "train_seconds": mean("train_seconds"), "step_seconds": mean("step_seconds"),
-            "tokens_processed": mean("tokens_processed"), "padded_fraction": mean("padded_fraction"),
-            "speedup": base_seconds / mean("train_seconds"),
-            "kwh": mean("kwh"), "kg_co2e": mean("kg_co2e"),
-            "energy_saved": 1 - mean("kwh") / base_kwh if base_kwh else float("nan"),
-            "inference_docs_per_second": mean("inference_docs_per_second"),
-            "inference_kwh_per_1000_docs": mean("inference_kwh_per_1000_docs"),
-            "measured": runs[0].measured, "seeds": len(runs)})
-    return rows
-
-
-def markdown_table(rows: list[dict]) -> str:
-    header = ("| variant | test macro-F1 | F1 retained | train s | step s | speedup | tokens | padded | kWh "
-              "| kg CO2e | energy saved | infer docs/s | kWh / 1k docs |")
-    lines = [header, "|" + " --- |" * 13]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['test_macro_f1']:.4f} ± {r['test_macro_f1_std']:.4f} | {r['f1_retained']:.1%} "
-            f"| {r['train_seconds']:.0f} | {r['step_seconds']:.0f} | {r['speedup']:.2f}x | {r['tokens_processed']:,.0f} "
-            f"| {r['padded_fraction']:.1%} | {r['kwh']:.3g} | {r['kg_co2e']:.3g} | {r['energy_saved']:.1%} "
-            f"| {r['inference_docs_per_second']:.1f} | {r['inference_kwh_per_1000_docs']:.3g} |")
-    return "\n".join(lines)
-
-
-def report_text(report: dict) -> str:
-    """The table and the loop's overhead, as the command prints them."""
-    text = markdown_table(report["rows"])
-    o = report["loop_overhead"]
-    if o:
-        text += (f"\n\nloop overhead: {o['overhead']:+.1%}, median of {o['steps']} paired steps over {o['rounds']} "
-                 f"rounds ({o['ours_seconds_per_step']:.3f} s/step ours, {o['bare_seconds_per_step']:.3f} s/step bare)")
-    return text
-
-
-def run_bench(corpus_path: str, variants: Sequence[str], epochs: int, seeds: int, limit_train: Optional[int],
-              limit_eval: Optional[int], hf_trainer: bool, base: RunConfig) -> dict:
-    names = list(dict.fromkeys([BASELINE, *[v.strip() for v in variants if v.strip()]]))
+def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = None) -> dict:
+    """Every row for every seed (seed by seed); `on_update` gets the report so far after each row."""
+    started = time.monotonic()
+    names = plan.names + ([HF_TRAINER] if plan.hf_trainer else [])
     per_seed: dict[str, list[Measurement]] = {name: [] for name in names}
-    tokenizer = load_tokenizer(base.model)
+    tokenizer = load_tokenizer(plan.base.model)
     pad_id = tokenizer.pad_token_id or 0
     overhead = None
+
+    def report(partial: bool) -> dict:
+        return {"corpus": plan.corpus, "epochs": plan.epochs, "seeds": plan.seeds, "limit_train": plan.limit_train,
+                "limit_eval": plan.limit_eval, "config": plan.base.to_dict(),
+                "machine": machine_description(plan.base.device),
+                "scope": SCOPE, "recipes": {HF_TRAINER: HF_RECIPE, TFIDF: TFIDF_RECIPE},
+                "rows": summarize_rows([n for n in names if per_seed[n]], per_seed, BASELINE, plan.peak_tflops),
+                "loop_overhead": overhead, "peak_tflops": plan.peak_tflops, "partial": partial}
+
+    def fits(name: str, first_seed: bool) -> bool:
+        """A first seed always runs; a later one only if the row's first took less than the time left."""
+        if first_seed or plan.time_budget is None:
+            return True
+        left = plan.time_budget - (time.monotonic() - started)
+        return per_seed[name][0].train_seconds * 1.2 < left
+
+    def record(name: str, measurement: Measurement) -> None:
+        per_seed[name].append(measurement)
+        _progress(name, measurement)
+        if on_update is not None:
+            on_update(report(partial=True))
+
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(base.seed, base.seed + seeds):
+        for seed in range(plan.base.seed, plan.base.seed + plan.seeds):
             # nothing here is ever resumed: no row pays for writing resumable checkpoints
-            seeded = base.replace(corpus=corpus_path, epochs=epochs, seed=seed, limit_train=limit_train,
-                                  limit_eval=limit_eval, resumable_checkpoints=False)
+            seeded = plan.base.replace(corpus=plan.corpus, epochs=plan.epochs, seed=seed,
+                                       limit_train=plan.limit_train, limit_eval=plan.limit_eval,
+                                       resumable_checkpoints=False)
             corpus = load_run_corpus(seeded)
-            for name in names:
+            first = seed == plan.base.seed
+            for name in plan.names:
+                if not fits(name, first):
+                    continue
                 config = seeded.replace(**parse_variant(name))
                 data = prepare_data(config, tokenizer, corpus)
-                per_seed[name].append(measure_variant(config, data, Path(tmp) / f"{name}-{seed}", pad_id))
-                _progress(name, seed, per_seed[name][-1])
+                record(name, measure_variant(config, data, Path(tmp) / f"{name}-{seed}", pad_id))
                 if name == BASELINE and overhead is None:
                     overhead = loop_overhead(config, data, pad_id)
-            if hf_trainer:
-                per_seed.setdefault(HF_TRAINER, []).append(Measurement(**run_hf_trainer(
-                    seeded.replace(**parse_variant(BASELINE)), corpus, Path(tmp) / f"hf-{seed}", _metered)))
-                _progress(HF_TRAINER, seed, per_seed[HF_TRAINER][-1])
-    if hf_trainer:
-        names.append(HF_TRAINER)
-    rows = summarize_rows(names, per_seed)
-    return {"corpus": corpus_path, "epochs": epochs, "seeds": seeds, "limit_train": limit_train,
-            "limit_eval": limit_eval, "config": base.to_dict(), "machine": machine_description(),
-            "rows": rows, "loop_overhead": overhead}
+            if plan.hf_trainer and fits(HF_TRAINER, first):
+                record(HF_TRAINER, run_hf_trainer(seeded.replace(**parse_variant(BASELINE)), corpus,
+                                                  Path(tmp) / f"hf-{seed}"))
+    return report(partial=False)
 
 
-def machine_description() -> str:
-    device = choose_device("auto")
+def machine_description(requested: str = "auto") -> str:
+    device = choose_device(requested)
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA), torch {torch.__version__}"
-    return f"{_cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    # the kernels torch and MKL pick follow the instruction set: runs on another CPU round differently
+    return (f"{_cpu_model()} ({torch.backends.cpu.get_cpu_capability()} kernels), {torch.get_num_threads()} threads, "
+            f"torch {torch.__version__}")
 
 
 def _cpu_model() -> str:

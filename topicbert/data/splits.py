@@ -52,13 +52,28 @@ def load_run_corpus(config: RunConfig) -> Corpus:
     return corpus
 
 
-def prepare_data(config: RunConfig, tokenizer, corpus: Optional[Corpus] = None) -> PreparedData:
-    corpus = corpus if corpus is not None else load_run_corpus(config)
-    classes = corpus.classes
-    class_id = {name: i for i, name in enumerate(classes)}
-    texts = {split: [corpus.texts[i] for i in corpus.indices(split)] for split in ("train", "validation", "test")}
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+@dataclass
+class LabelledSplits:
+    """Each split's texts and class ids: what any classifier, with or without an encoder, trains on."""
+    classes: list[str]
+    texts: dict[str, list[str]]
+    labels: dict[str, np.ndarray]
+
+
+def labelled_splits(corpus: Corpus) -> LabelledSplits:
+    class_id = {name: i for i, name in enumerate(corpus.classes)}
+    texts = {split: [corpus.texts[i] for i in corpus.indices(split)] for split in SPLIT_NAMES}
     labels = {split: np.array([class_id[corpus.labels[i]] for i in corpus.indices(split)], dtype=np.int64)
-              for split in texts}
+              for split in SPLIT_NAMES}
+    return LabelledSplits(corpus.classes, texts, labels)
+
+
+def prepare_data(config: RunConfig, tokenizer, corpus: Optional[Corpus] = None) -> PreparedData:
+    splits = labelled_splits(corpus if corpus is not None else load_run_corpus(config))
+    classes, texts, labels = splits.classes, splits.texts, splits.labels
     vocabulary = None
     if config.use_topics:
         # fitted on the training split only, so validation and test words stay unseen

@@ -80,6 +80,10 @@ def estimate_run(config: RunConfig, lengths: Sequence[int], history: Sequence[Pa
 
     kg_per_kwh: the grid's carbon intensity, and intensity_source where it comes from (words).
     """
+    if not config.uses_encoder:
+        return Estimate(seconds=float("nan"), kwh=float("nan"), kg_co2e=float("nan"), pieces=0,
+                        how="the TF-IDF reference reads no word pieces: nothing to project it from. It fits a "
+                            "linear model on the CPU, in seconds to a minute on a corpus of thousands of documents.")
     pieces = training_pieces(lengths, config)
     seconds_per_piece, speed_how = _speed(config, history)
     watts, power_how = _power(history)

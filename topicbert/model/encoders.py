@@ -58,6 +58,16 @@ def load_tokenizer(name: str = DEFAULT_MODEL) -> PreTrainedTokenizerBase:
         raise _not_found(name, error) from error
 
 
+def encoder_dimensions(name: str = DEFAULT_MODEL) -> tuple[int, int, int]:
+    """(layers, hidden size, feed-forward size) of a BERT-family encoder, from its config alone."""
+    path = resolve_model(name)
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise _not_found(name, error) from error
+    return config.num_hidden_layers, config.hidden_size, config.intermediate_size
+
+
 def load_encoder(name: str = DEFAULT_MODEL, attention_dropout: float | None = None) -> torch.nn.Module:
     """The bare encoder (AutoModel) with SDPA attention and no pooler."""
     path = resolve_model(name)

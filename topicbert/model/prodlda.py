@@ -20,24 +20,33 @@ from torch import nn
 from .topic_model import TopicModel, TopicOutput, encode_input
 
 
-def _batch_norm(norm: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-    """BatchNorm, but a training batch of one document (a tail batch) uses the running statistics:
-    one row has no variance to normalise by."""
-    if norm.training and x.shape[0] > 1:
-        return norm(x)
-    return _running_norm(norm, x)
+class CentredNorm(nn.Module):
+    """Batch normalisation with a learned shift and no learned scale (as the paper's code fixes it to 1),
+    written out rather than nn.BatchNorm1d: its CPU kernel sums a batch in an order that follows the
+    thread count, and runs must not. A training batch of one document (a tail batch) has no variance
+    to normalise by and uses the running statistics, as evaluation does."""
 
+    def __init__(self, size: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.bias = nn.Parameter(torch.zeros(size))
+        self.register_buffer("running_mean", torch.zeros(size))
+        self.register_buffer("running_var", torch.ones(size))
 
-def _running_norm(norm: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-    return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias, training=False,
-                        eps=norm.eps)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] > 1:
+            mean, var = x.mean(dim=0), x.var(dim=0, unbiased=False)
+            with torch.no_grad():
+                unbiased = var * x.shape[0] / (x.shape[0] - 1)
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(unbiased.detach(), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (x - mean) / torch.sqrt(var + self.eps) + self.bias
 
-
-def _fixed_scale_norm(size: int) -> nn.BatchNorm1d:
-    """Batch normalisation that centres and scales but learns no scale of its own (as the paper's code)."""
-    norm = nn.BatchNorm1d(size)
-    norm.weight.requires_grad_(False)
-    return norm
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """As at evaluation, whatever the mode: with the running statistics."""
+        return (x - self.running_mean) / torch.sqrt(self.running_var + self.eps) + self.bias
 
 
 class ProdLDA(TopicModel):
@@ -56,11 +65,11 @@ class ProdLDA(TopicModel):
                                      nn.Linear(hidden, hidden), nn.Softplus(), nn.Dropout(dropout))
         self.mu = nn.Linear(hidden, n_topics)
         self.log_var = nn.Linear(hidden, n_topics)
-        self.mu_norm = _fixed_scale_norm(n_topics)
-        self.log_var_norm = _fixed_scale_norm(n_topics)
+        self.mu_norm = CentredNorm(n_topics)
+        self.log_var_norm = CentredNorm(n_topics)
         self.theta_dropout = nn.Dropout(dropout)
         self.beta = nn.Linear(n_topics, vocab_size, bias=False)     # (V, K)
-        self.decoder_norm = _fixed_scale_norm(vocab_size)
+        self.decoder_norm = CentredNorm(vocab_size)
         prior_var = 1.0 - 1.0 / n_topics
         self.register_buffer("prior_var", torch.tensor(prior_var), persistent=False)
         self.prior_log_var = math.log(prior_var)
@@ -68,11 +77,11 @@ class ProdLDA(TopicModel):
     def forward(self, bow: torch.Tensor) -> TopicOutput:
         bow = bow.float()                                                       # (B, V) word counts
         hidden = self.encoder(encode_input(bow, self.inputs))                   # (B, H)
-        mu = _batch_norm(self.mu_norm, self.mu(hidden))                         # (B, K)
-        log_var = _batch_norm(self.log_var_norm, self.log_var(hidden))          # (B, K)
+        mu = self.mu_norm(self.mu(hidden))                                      # (B, K)
+        log_var = self.log_var_norm(self.log_var(hidden))                       # (B, K)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu) if self.training else mu
         theta = torch.softmax(z, dim=-1)                                        # (B, K)
-        logits = _batch_norm(self.decoder_norm, self.beta(self.theta_dropout(theta)))   # (B, V)
+        logits = self.decoder_norm(self.beta(self.theta_dropout(theta)))        # (B, V)
         reconstruction = -(bow * F.log_softmax(logits, dim=-1)).sum(dim=-1)
         kl = 0.5 * ((log_var.exp() + mu.pow(2)) / self.prior_var + self.prior_log_var - log_var - 1).sum(dim=-1)
         return TopicOutput(h=theta, theta=theta, loss=reconstruction + kl, reconstruction=reconstruction, kl=kl)
@@ -83,4 +92,4 @@ class ProdLDA(TopicModel):
     def topic_word_distribution(self) -> torch.Tensor:
         """(K, V): p(word | a document that is all topic k), as the decoder predicts it at evaluation."""
         with torch.no_grad():
-            return torch.softmax(_running_norm(self.decoder_norm, self.topic_word_weights().float()), dim=-1)
+            return torch.softmax(self.decoder_norm.evaluate(self.topic_word_weights().float()), dim=-1)

@@ -138,7 +138,9 @@ def run_settings(corpus_row: dict) -> dict:
 
 
 def demo_corpus(store: Store) -> Optional[dict]:
-    """The corpus $TOPICBERT_DEMO_CORPUS names (by name or saved path), else the newest saved one.
+    """The corpus $TOPICBERT_DEMO_CORPUS names (by name or saved path), else the built-in BBC News sample
+    (long articles, so reading 128 word pieces instead of 512 matters, and a demo sized for it), else the
+    newest saved one.
 
     CorpusError if the variable names a corpus that is not in the list.
     """
@@ -148,5 +150,8 @@ def demo_corpus(store: Store) -> Optional[dict]:
         if row is None:
             raise CorpusError(f"{DEMO_ENV} names {wanted!r}, which is not in the corpus list")
         return row
+    builtin = store.find_corpus(BUILTIN_NAME)
+    if builtin is not None and builtin["path"]:
+        return builtin
     saved = [row for row in store.list_corpora() if row["path"]]
     return saved[-1] if saved else None

@@ -17,24 +17,54 @@ BASELINE_MAX_LEN = 512
 PROJECT_NAME = "topicbert"
 
 
+def is_bert512(config: RunConfig) -> bool:
+    return config.variant == "bert" and config.max_len == BASELINE_MAX_LEN and config.mode == "truncate"
+
+
 def baseline_config(config: RunConfig) -> RunConfig:
     """The paper's reference for a run: BERT-512, truncated, all else equal (corpus, splits,
     limits, seed, epochs, model, optimiser), so the comparison is fair."""
-    if config.variant == "bert" and config.max_len == BASELINE_MAX_LEN and config.mode == "truncate":
+    if is_bert512(config):
         raise ConfigError("this run is already the BERT-512 baseline: there is nothing to pair it with")
     return config.replace(variant="bert", max_len=BASELINE_MAX_LEN, mode="truncate",
                           partition_budget=max(config.partition_budget, BASELINE_MAX_LEN))
 
 
-def submit_run(store: Store, config: RunConfig, pair_baseline: bool = False) -> list[int]:
-    """Queue a run (and its BERT-512 baseline, linked as its paired run); returns their ids."""
+def tfidf_config(config: RunConfig) -> RunConfig:
+    """The classical reference for a run: TF-IDF and a linear classifier on the same corpus, split,
+    limits and seed, so it is tested on the same documents."""
+    if not config.uses_encoder:
+        raise ConfigError("this run is already the TF-IDF reference")
+    return config.replace(variant="tfidf")
+
+
+def baselines_for(config: RunConfig) -> dict[str, bool]:
+    """What "Queue with baselines" adds to a run: BERT-512 unless it is BERT-512, and the TF-IDF
+    reference unless it is TF-IDF (submit_run's flags)."""
+    return {"pair_baseline": config.uses_encoder and not is_bert512(config), "tfidf_reference": config.uses_encoder}
+
+
+def reference_configs(config: RunConfig, pair_baseline: bool = False, tfidf_reference: bool = False) -> list[RunConfig]:
+    """The runs queued beside `config`: its BERT-512 baseline, then its TF-IDF reference, as asked."""
+    return ([baseline_config(config)] if pair_baseline else []) + ([tfidf_config(config)] if tfidf_reference else [])
+
+
+def submit_run(store: Store, config: RunConfig, pair_baseline: bool = False,
+               tfidf_reference: bool = False) -> list[int]:
+    """Queue a run and, if asked, its BERT-512 baseline and its TF-IDF reference; returns their ids.
+
+    The run and the reference are linked to the baseline (paired_run_id), or the reference to the
+    run when there is no baseline: Compare finds the three together.
+    """
     corpus = store.find_corpus(config.corpus)
     corpus_id = corpus["id"] if corpus else None
-    baseline = baseline_config(config) if pair_baseline else None  # refuse before queueing anything
+    references = reference_configs(config, pair_baseline, tfidf_reference)  # refuse before queueing anything
     ids = [store.create_run(config, corpus_id)]
-    if baseline is not None:
-        ids.append(store.create_run(baseline, corpus_id))
+    if pair_baseline:
+        ids.append(store.create_run(references.pop(0), corpus_id))
         store.set_paired(ids[0], ids[1])
+    if tfidf_reference:
+        ids.append(store.create_run(references.pop(0), corpus_id, paired_run_id=ids[-1]))
     return ids
 
 

@@ -19,6 +19,10 @@ from ..training.metrics import pareto_front
 BASELINE_ROLE = "baseline"
 BASELINE_COLOR = "#7f7f7f"
 BASELINE_MARKER = "square"
+# the TF-IDF reference: brown diamonds on a dotted line, apart from both the runs and the BERT baselines
+TFIDF_ROLE = "tfidf"
+TFIDF_COLOR = "#8C6D31"
+TFIDF_MARKER = "diamond"
 # colour-blind friendly (Okabe-Ito) without grey, which is the baseline's
 RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 CURVE_X = {"epoch": "epoch", "wall_seconds": "wall time (s)"}
@@ -74,7 +78,8 @@ def _is_baseline(role: object) -> bool:
 
 
 def _role_lines(frame: pd.DataFrame, x: str, y: str, y_format: str) -> go.Figure:
-    """One line per run; baselines grey, dashed, square markers, so they read apart in any colour."""
+    """One line per run; baselines grey, dashed, square markers, the TF-IDF reference brown, dotted,
+    diamonds, so they read apart in any colour."""
     fig = go.Figure()
     colour = 0
     # baselines drawn first, under the runs compared with them (a run level with its baseline stays
@@ -82,17 +87,19 @@ def _role_lines(frame: pd.DataFrame, x: str, y: str, y_format: str) -> go.Figure
     groups = sorted(frame.groupby("run", sort=False), key=lambda group: not _is_baseline(group[1]["role"].iloc[0]))
     for run, rows in groups:
         rows = rows.dropna(subset=[x, y]).sort_values(x)
-        baseline = _is_baseline(rows["role"].iloc[0]) if len(rows) else False
-        if baseline:
+        role = str(rows["role"].iloc[0]) if len(rows) else ""
+        if role == BASELINE_ROLE:
             line, marker = dict(color=BASELINE_COLOR, dash="dash", width=2), dict(symbol=BASELINE_MARKER, size=8)
+        elif role == TFIDF_ROLE:
+            line, marker = dict(color=TFIDF_COLOR, dash="dot", width=2), dict(symbol=TFIDF_MARKER, size=10)
         else:
             color = RUN_COLORS[colour % len(RUN_COLORS)]
             colour += 1
             line, marker = dict(color=color, width=2.5), dict(symbol="circle", size=7)
         name = plain(run)
         fig.add_trace(go.Scatter(
-            x=rows[x], y=rows[y], name=name + (" (baseline)" if baseline else ""), mode="lines+markers",
-            line=line, marker=marker, legendrank=2000 if baseline else 1000,
+            x=rows[x], y=rows[y], name=name + (" (baseline)" if role == BASELINE_ROLE else ""), mode="lines+markers",
+            line=line, marker=marker, legendrank=2000 if role == BASELINE_ROLE else 1000,
             hovertemplate=f"{name}<br>{CURVE_X.get(x, x)} %{{x}}<br>%{{y:{y_format}}}<extra></extra>"))
     return fig
 
@@ -120,39 +127,51 @@ def visualize_co2_curves(readings: pd.DataFrame) -> go.Figure:
 
 # ---------------------------------------------------------------- accuracy against cost
 
+# the Pareto plot's groups: (legend name, marker, colour) by role
+PARETO_GROUPS = {"topicbert": ("TopicBERT runs", "circle", RUN_COLORS[0]),
+                 BASELINE_ROLE: ("BERT runs", BASELINE_MARKER, BASELINE_COLOR),
+                 TFIDF_ROLE: ("TF-IDF reference", TFIDF_MARKER, TFIDF_COLOR)}
+
+
 def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_macro_f1",
                      name: str = "run") -> go.Figure:
     """Test macro-F1 against a cost column over runs, each labelled, the Pareto front joined.
 
-    Rows missing F1 or cost are left out. With a `role` column, baselines are drawn apart.
+    Rows missing F1 or cost are left out. A `role` column ("topicbert", "baseline", "tfidf") draws
+    each kind apart; `f1_low` and `f1_high` columns (an interval of the F1) draw error bars.
     """
     data = rows.dropna(subset=[f1, cost]).reset_index(drop=True)
     data[cost] = data[cost].astype(float) * COLUMN_SCALES.get(cost, 1.0)
     front = pareto_front(list(zip(data[f1].astype(float), data[cost].astype(float))))
-    baseline = data["role"].map(_is_baseline) if "role" in data else pd.Series(False, index=data.index)
+    roles = data["role"].astype(str) if "role" in data else pd.Series("topicbert", index=data.index)
     on_front = data.index.isin(front)
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=data.loc[front, cost], y=data.loc[front, f1], mode="lines", name="Pareto front",
         line=dict(color=RUN_COLORS[1], width=1.5, dash="dot", shape="hv"), hoverinfo="skip"))  # staircase: the best F1 reached up to each cost
-    for is_baseline in (False, True):
-        part = data[baseline == is_baseline]
+    for role, (legend, symbol, color) in PARETO_GROUPS.items():
+        part = data[roles == role]
         if part.empty:
             continue
         labels = [plain(v) for v in part[name]]
+        error = None
+        if {"f1_low", "f1_high"} <= set(part.columns):
+            # no bar where a run has no interval (its test predictions are gone)
+            error = dict(type="data", symmetric=False, color=color, thickness=1.2, width=4,
+                         array=(part["f1_high"].astype(float) - part[f1]).fillna(0).tolist(),
+                         arrayminus=(part[f1] - part["f1_low"].astype(float)).fillna(0).tolist())
         fig.add_trace(go.Scatter(
             x=part[cost], y=part[f1], mode="markers+text", text=labels, textposition="top center", cliponaxis=False,
-            name="baseline runs" if is_baseline else "TopicBERT runs",
-            marker=dict(symbol=[(BASELINE_MARKER if is_baseline else "circle") + ("" if front_ else "-open")
-                                for front_ in on_front[part.index]],
-                        size=12, color=BASELINE_COLOR if is_baseline else RUN_COLORS[0],
-                        line=dict(width=2, color=BASELINE_COLOR if is_baseline else RUN_COLORS[0])),
+            name=legend, error_y=error,
+            marker=dict(symbol=[symbol + ("" if front_ else "-open") for front_ in on_front[part.index]],
+                        size=12, color=color, line=dict(width=2, color=color)),
             hovertemplate=f"%{{text}}<br>{COLUMN_TITLES.get(cost, cost)} %{{x:.3g}}<br>"
                           f"{COLUMN_TITLES.get(f1, f1)} %{{y:.4f}}<extra></extra>"))
-    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))  # F1 never leaves [0, 1]
+    # F1 never leaves [0, 1]; a little room above 1 keeps a perfect run's marker and label in view
+    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1.08), tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     cost_title = COLUMN_TITLES.get(cost, cost)
-    return _layout(fig, f"Test macro-F1 against {cost_title} (filled: on the Pareto front)", cost_title,
-                   COLUMN_TITLES.get(f1, f1))
+    return _layout(fig, f"Test macro-F1 against {cost_title} (filled: on the Pareto front; bars: 95% interval)",
+                   cost_title, COLUMN_TITLES.get(f1, f1))
 
 
 # ---------------------------------------------------------------- one document

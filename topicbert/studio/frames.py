@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import time
 from pathlib import PurePath
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..config import RunConfig
 from ..runs.store import Store
-from .figures import BASELINE_ROLE
+from .figures import BASELINE_ROLE, TFIDF_ROLE
+from .run_files import RunPredictions
+from .uncertainty import OTHER_DOCUMENTS, against_reference, difference_words, interval_text, run_f1_interval
 
 TOPICBERT_ROLE = "topicbert"
 RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "device", "baseline"]
@@ -27,7 +30,12 @@ def run_label(run: dict) -> str:
 
 
 def role_of(run: dict) -> str:
-    return BASELINE_ROLE if run["variant"] == "bert" else TOPICBERT_ROLE
+    return {"bert": BASELINE_ROLE, "tfidf": TFIDF_ROLE}.get(run["variant"], TOPICBERT_ROLE)
+
+
+def test_set_of(run: dict) -> str:
+    """What decides the run's test documents (RunConfig.test_set): runs compare only within one."""
+    return RunConfig.from_dict(run["config"]).test_set
 
 
 def _grams(kg: Optional[float]) -> Optional[float]:
@@ -127,12 +135,15 @@ def finished_runs(store: Store) -> list[dict]:
     return store.list_runs("done")
 
 
-def default_pair(store: Store) -> Optional[tuple[int, int]]:
-    """The newest finished TopicBERT run whose paired baseline also finished: (run id, baseline id)."""
+def default_runs(store: Store) -> Optional[list[int]]:
+    """The newest finished TopicBERT run whose paired baseline also finished, that baseline, and the
+    finished TF-IDF references queued with them; None if there is no such pair."""
     done = {run["id"]: run for run in finished_runs(store)}
     for run in done.values():  # newest first
         if role_of(run) == TOPICBERT_ROLE and run["paired_run_id"] in done:
-            return run["id"], run["paired_run_id"]
+            pair = [run["id"], run["paired_run_id"]]
+            return pair + [other["id"] for other in done.values()
+                           if role_of(other) == TFIDF_ROLE and other["paired_run_id"] in pair]
     return None
 
 
@@ -193,9 +204,22 @@ def _ratio(value: Optional[float], reference: Optional[float]) -> float:
     return value / reference
 
 
-def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int]) -> pd.DataFrame:
-    """One row per run: test macro-F1 and its share of the baseline's, train time and speedup,
-    kWh, g CO2e and energy saved against the baseline, and how the energy was metered."""
+SUMMARY_COLUMNS = ["run", "role", "status", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
+                   "against the reference", "train time (s)", "speedup (x)", "kWh", "g CO2e", "energy saved (%)",
+                   "energy", "metering"]
+
+
+def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int],
+                  predictions: Optional[Mapping[int, Optional[RunPredictions]]] = None) -> pd.DataFrame:
+    """One row per run: test macro-F1 with its 95% interval, and against the baseline (the reference)
+    its share of the baseline's F1 (paired interval), whether the difference is within noise, train time
+    and speedup, kWh, g CO2e and energy saved, and how the energy was metered.
+
+    Ratios and intervals need both runs tested on the same documents: a run on another test set gets
+    none and says so. `predictions`: each run's test predictions (run_files.load_predictions), for
+    the intervals; without them the interval columns stay empty.
+    """
+    predictions = predictions or {}
     runs = _runs(store, run_ids)
     base_run = store.get_run(baseline_id) if baseline_id is not None else None
     energies = store.last_energies([run["id"] for run in runs] + ([baseline_id] if base_run else []))
@@ -204,26 +228,47 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
     rows = []
     for run in runs:
         cost = costs[run["id"]]
+        comparable = base_run is not None and test_set_of(run) == test_set_of(base_run)
+        ref = base if comparable else {}
+        paired = against_reference(predictions.get(run["id"]), predictions.get(baseline_id)) if comparable else None
+        if base_run is None or run["id"] == baseline_id:
+            against = ""
+        else:
+            against = difference_words(paired) if comparable else OTHER_DOCUMENTS
         rows.append({
             "run": run_label(run), "role": role_of(run), "status": run["status"],
-            "test macro-F1": cost["f1"],
-            "F1 retained (%)": 100 * _ratio(cost["f1"], base.get("f1")),
+            "test macro-F1": cost["f1"], "95% interval": interval_text(run_f1_interval(predictions.get(run["id"]))),
+            "F1 retained (%)": 100 * _ratio(cost["f1"], ref.get("f1")),
+            "retained 95% interval": interval_text(paired.retained_interval, 100, 1) if paired else "",
+            "against the reference": against,
             "train time (s)": cost["seconds"],
-            "speedup (x)": _ratio(base.get("seconds"), cost["seconds"]),
+            "speedup (x)": _ratio(ref.get("seconds"), cost["seconds"]),
             "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
-            "energy saved (%)": 100 * (1 - _ratio(cost["kwh"], base.get("kwh"))),
+            "energy saved (%)": 100 * (1 - _ratio(cost["kwh"], ref.get("kwh"))),
             "energy": cost["metering"], "metering": cost["how"]})
-    return pd.DataFrame(rows, columns=["run", "role", "status", "test macro-F1", "F1 retained (%)", "train time (s)",
-                                       "speedup (x)", "kWh", "g CO2e", "energy saved (%)", "energy", "metering"])
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def pareto_frame(store: Store, corpus_id: Optional[int]) -> pd.DataFrame:
-    """Every finished run on a corpus: run, role, test_macro_f1, kwh, kg_co2e (plots.visualize_pareto)."""
-    runs = [run for run in finished_runs(store) if run["corpus_id"] == corpus_id]
+def test_sets(store: Store) -> dict[str, int]:
+    """Each test set of the finished runs (RunConfig.test_set), newest first, with how many runs it holds."""
+    counts: dict[str, int] = {}
+    for run in finished_runs(store):
+        key = test_set_of(run)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def pareto_frame(store: Store, test_set: str,
+                 predictions: Optional[Mapping[int, Optional[RunPredictions]]] = None) -> pd.DataFrame:
+    """Every finished run tested on these documents: run, role, test_macro_f1 with its interval
+    (f1_low, f1_high; empty without `predictions`), kwh, kg_co2e (figures.visualize_pareto)."""
+    predictions = predictions or {}
+    runs = [run for run in finished_runs(store) if test_set_of(run) == test_set]
     energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
     rows = []
     for run in runs:
         cost = _cost(run, energies.get(run["id"]))
+        low, high = run_f1_interval(predictions.get(run["id"])) or (None, None)
         rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
-                     "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
-    return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "kwh", "kg_co2e"])
+                     "f1_low": low, "f1_high": high, "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
+    return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "f1_low", "f1_high", "kwh", "kg_co2e"])

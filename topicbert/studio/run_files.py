@@ -46,6 +46,17 @@ class TopicArrays:
     vocab: list[str]
 
 
+def predictions_mtime(run_dir: Optional[str]) -> float:
+    """When the run's test predictions were written (0 if not yet): a cache key that changes with them."""
+    path = Path(run_dir or "") / "test_predictions.npz"
+    return path.stat().st_mtime if run_dir and path.exists() else 0.0
+
+
+def no_texts(digest: str) -> list[str]:
+    """A `read_texts` for readers that need no text (Compare): runs are told apart by the texts' digest."""
+    return []
+
+
 def load_predictions(run_dir: Optional[str],
                      read_texts: Callable[[str], Optional[list[str]]] = load_texts) -> Optional[RunPredictions]:
     """None until the run has finished its test evaluation (or if its test texts are gone).

@@ -23,6 +23,10 @@ class Callback:
     def on_checkpoint(self, step: int, epoch: float, path: Path) -> None:
         """A resumable checkpoint was written."""
 
+    def on_trained(self, wall_seconds: float) -> None:
+        """Training is over and the best model chosen; the test evaluation comes next. What a run
+        costs to train (train_seconds, and the benchmark's energy) is measured up to here."""
+
     def on_end(self, result: "TrainResult") -> None:
         """Training and the test evaluation are done."""
 

@@ -33,6 +33,11 @@ def is_main_process() -> bool:
     return world()[0] == 0
 
 
+def uses_bf16(device: torch.device, config: RunConfig) -> bool:
+    """Whether steps and evaluations run under bf16 autocast: on CUDA with `bf16`, on CPU with `cpu_bf16`."""
+    return (device.type == "cuda" and config.bf16) or (device.type == "cpu" and config.cpu_bf16)
+
+
 def autocast(device: torch.device, config: RunConfig) -> torch.autocast:
-    """bf16 autocast where the run asks for it and the device is CUDA; a no-op elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and config.bf16)
+    """bf16 autocast where the run asks for it on this device (uses_bf16); a no-op elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(device, config))

@@ -43,8 +43,7 @@ def evaluate(model: TopicBERT, split: SplitData, config: RunConfig, device: torc
         chunk_probs.append(torch.softmax(out.logits.float(), dim=-1).cpu())
         chunk_docs.append(batch.docs)
     probs = average_chunk_probabilities(torch.cat(chunk_probs), torch.cat(chunk_docs), len(split))
-    labels = torch.from_numpy(split.labels)
-    loss = float(torch.nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), labels))
+    loss = document_loss(probs, split.labels)
     mixtures = ppl = None
     if model.topic_model is not None:
         mixtures, losses = topic_model_outputs(model.topic_model, split.bow, device)
@@ -76,9 +75,22 @@ def topic_perplexity(losses: np.ndarray, bow: sp.csr_matrix) -> float:
 
 def validation_scores(split: SplitData, output: EvalOutput) -> dict[str, float]:
     """What each evaluation reports: val macro-F1, micro-F1, loss and (TopicBERT) perplexity."""
-    metrics = {"val_macro_f1": macro_f1(split.labels, output.predictions),
-               "val_micro_f1": micro_f1(split.labels, output.predictions),
-               "val_loss": output.loss}
+    metrics = validation_scores_of(split.labels, output.probabilities)
     if output.perplexity is not None:
         metrics["val_perplexity"] = output.perplexity
     return metrics
+
+
+def validation_scores_of(labels: np.ndarray, probabilities: np.ndarray, with_loss: bool = True) -> dict[str, float]:
+    """Any classifier's validation scores from its class probabilities: macro-F1, micro-F1 and (where the
+    probabilities are calibrated) the loss."""
+    predictions = probabilities.argmax(axis=1)
+    scores = {"val_macro_f1": macro_f1(labels, predictions), "val_micro_f1": micro_f1(labels, predictions)}
+    if with_loss:
+        scores["val_loss"] = document_loss(torch.from_numpy(np.asarray(probabilities)), labels)
+    return scores
+
+
+def document_loss(probabilities: torch.Tensor, labels: np.ndarray) -> float:
+    """Mean cross-entropy of the documents' class probabilities."""
+    return float(torch.nn.functional.nll_loss(torch.log(probabilities.clamp_min(1e-12)), torch.from_numpy(labels)))

@@ -28,6 +28,7 @@ from .device import autocast, choose_device, world
 from .evaluation import evaluate, validation_scores
 from .pretrain import pretrain_topic_model
 from .results import TrainResult, test_and_write
+from .tfidf import train_tfidf
 
 # How long the other ranks wait while rank 0 alone evaluates, saves the best model and checkpoints,
 # and tests at the end: far past the collective timeout, since a long evaluation is normal. A rank 0
@@ -68,6 +69,8 @@ def epoch_batches(split: SplitData, config: RunConfig, epoch: int, rank: int, wo
 def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), resume: bool = False,
           data: Optional[PreparedData] = None) -> TrainResult:
     run_dir = Path(run_dir)
+    if not config.uses_encoder:  # the TF-IDF reference: seconds on a CPU, nothing to resume
+        return train_tfidf(config, run_dir, callbacks, data)
     rank, world_size = world()
     main = rank == 0
     callbacks = list(callbacks) if main else []
@@ -101,7 +104,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_frac * total_steps), total_steps)
 
     state = {"step": 0, "wall_seconds": 0.0, "step_seconds": 0.0, "best_val_macro_f1": -1.0,
-             "best_step": 0, "tokens": 0, "padded": 0}
+             "best_step": 0, "tokens": 0, "padded": 0, "evaluations_without_gain": 0}
     if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
     elif model.topic_model is not None:
@@ -134,7 +137,10 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
             metrics["train_loss"] = train_loss
             if metrics["val_macro_f1"] > state["best_val_macro_f1"]:
                 state["best_val_macro_f1"], state["best_step"] = metrics["val_macro_f1"], step
+                state["evaluations_without_gain"] = 0
                 checkpoints.save_best(model, tokenizer, data, config)
+            else:
+                state["evaluations_without_gain"] = state.get("evaluations_without_gain", 0) + 1
             state.update(step=step, wall_seconds=wall())
             for cb in callbacks:
                 cb.on_evaluate(step, epoch, state["wall_seconds"], metrics)
@@ -145,10 +151,22 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         if distributed:
             dist.barrier(group=rank0_done)
 
+    def patience_spent() -> bool:
+        """Early stopping: as many evaluations in a row without a better validation F1 as the run allows.
+        Rank 0 decides (it alone evaluates) and tells the others, so every rank stops at the same step."""
+        if config.early_stopping_patience is None:
+            return False
+        spent = torch.tensor([float(state.get("evaluations_without_gain", 0) >= config.early_stopping_patience)],
+                             device=device)
+        if distributed:
+            dist.broadcast(spent, src=0)
+        return bool(spent.item())
+
     model.train()
     loss_sum = torch.zeros((), device=device)
     loss_count = 0
-    while step < total_steps:
+    stop = patience_spent()  # a resumed run may have spent its patience just before it was interrupted
+    while step < total_steps and not stop:
         epoch = step // steps_per_epoch
         batches = epoch_batches(data.train, config, epoch, rank, world_size)
         for batch_indices in batches[step - epoch * steps_per_epoch:]:
@@ -175,6 +193,9 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
                 evaluate_and_checkpoint(float(loss_sum) / max(loss_count, 1))
                 loss_sum.zero_()
                 loss_count = 0
+                stop = patience_spent()
+                if stop:
+                    break
     if distributed:
         reduced = torch.tensor([state["tokens"], state["padded"]], dtype=torch.float64, device=device)
         dist.all_reduce(reduced)
@@ -183,7 +204,11 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     result = None
     if main:
         checkpoints.load_best(model)
-        result = test_and_write(config, run_dir, model, data, device, pad_id, state, wall())
+        state["step"] = step
+        trained_seconds = wall()
+        for cb in callbacks:
+            cb.on_trained(trained_seconds)
+        result = test_and_write(config, run_dir, model, data, device, pad_id, state, trained_seconds)
         for cb in callbacks:
             cb.on_end(result)
     if distributed:

@@ -1,8 +1,9 @@
-"""Classification scores, topic quality (NPMI coherence, diversity), and which runs give the most
-F1 for their cost (the Pareto front)."""
+"""Classification scores, their uncertainty (bootstrap intervals over the test documents), topic
+quality (NPMI coherence, diversity), and which runs give the most F1 for their cost (the Pareto front)."""
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,6 +16,99 @@ def macro_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
 
 def micro_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
     return float(f1_score(y_true, y_pred, average="micro", zero_division=0))
+
+
+# ---------------------------------------------------------------- uncertainty
+
+BOOTSTRAP_RESAMPLES = 1000
+CONFIDENCE = 0.95
+
+
+def bootstrap_samples(n_docs: int, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """(n_resamples, n_docs) document indices drawn with replacement: one row per resample.
+
+    Give two models' predictions the same rows to compare them paired (on the same resampled documents).
+    """
+    return np.random.default_rng(seed).integers(0, n_docs, size=(n_resamples, n_docs))
+
+
+def macro_f1_samples(y_true: Sequence[int], y_pred: Sequence[int], samples: np.ndarray) -> np.ndarray:
+    """Macro-F1 of each resample (row of `samples`), as macro_f1 computes it: averaged over the classes
+    that occur among that resample's true or predicted labels, 0 for a class never predicted right."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    n_classes = int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
+    cell = y_true * n_classes + y_pred                        # the confusion cell of each document
+    # a few hundred resamples at a time: the index arrays stay small on large test sets
+    chunk = max(1, 2_000_000 // max(samples.shape[1], 1))
+    return np.concatenate([_macro_f1_of_cells(cell[samples[start:start + chunk]], n_classes)
+                           for start in range(0, samples.shape[0], chunk)])
+
+
+def _macro_f1_of_cells(cells: np.ndarray, n_classes: int) -> np.ndarray:
+    """(R, n) confusion cells -> (R,) macro-F1."""
+    offsets = np.arange(cells.shape[0])[:, None] * n_classes ** 2
+    counts = np.bincount((offsets + cells).ravel(), minlength=cells.shape[0] * n_classes ** 2)
+    matrix = counts.reshape(cells.shape[0], n_classes, n_classes)   # (R, true, predicted)
+    tp = np.diagonal(matrix, axis1=1, axis2=2)
+    denominator = matrix.sum(axis=2) + matrix.sum(axis=1)           # 2 tp + fp + fn per class
+    present = denominator > 0
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=present)
+    return f1.sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+
+
+def percentile_interval(values: np.ndarray, level: float = CONFIDENCE) -> tuple[float, float]:
+    """The central `level` share of `values` (a bootstrap distribution): (low, high)."""
+    tail = (1 - level) / 2
+    low, high = np.quantile(np.asarray(values, dtype=float), [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def f1_interval(y_true: Sequence[int], y_pred: Sequence[int], samples: Optional[np.ndarray] = None,
+                level: float = CONFIDENCE) -> tuple[float, float]:
+    """A bootstrap interval of macro-F1 over the test documents."""
+    samples = bootstrap_samples(len(y_true)) if samples is None else samples
+    return percentile_interval(macro_f1_samples(y_true, y_pred, samples), level)
+
+
+@dataclass(frozen=True)
+class PairedF1:
+    """Model A against a reference on the same test documents, with bootstrap intervals of both
+    the difference (A - reference) and the share of the reference's F1 that A keeps."""
+    difference: float
+    difference_interval: tuple[float, float]
+    retained: float
+    retained_interval: tuple[float, float]
+
+    @property
+    def within_noise(self) -> bool:
+        return within_noise(self.difference_interval)
+
+
+def paired_f1(y_true: Sequence[int], y_pred: Sequence[int], y_reference: Sequence[int],
+              samples: Optional[np.ndarray] = None, level: float = CONFIDENCE) -> PairedF1:
+    """Macro-F1 of `y_pred` against `y_reference`'s, paired: each resample scores both on the same documents."""
+    samples = bootstrap_samples(len(y_true)) if samples is None else samples
+    return paired_from_samples(macro_f1(y_true, y_pred), macro_f1(y_true, y_reference),
+                               macro_f1_samples(y_true, y_pred, samples),
+                               macro_f1_samples(y_true, y_reference, samples), level)
+
+
+def paired_from_samples(f1: float, reference_f1: float, f1_samples: np.ndarray, reference_samples: np.ndarray,
+                        level: float = CONFIDENCE) -> PairedF1:
+    """PairedF1 from point values and bootstrap distributions drawn on the same resamples."""
+    ratios = np.divide(f1_samples, reference_samples, out=np.full(f1_samples.shape, np.nan),
+                       where=reference_samples > 0)
+    ratios = ratios[~np.isnan(ratios)]
+    return PairedF1(difference=f1 - reference_f1,
+                    difference_interval=percentile_interval(f1_samples - reference_samples, level),
+                    retained=f1 / reference_f1 if reference_f1 else float("nan"),
+                    retained_interval=percentile_interval(ratios, level) if ratios.size else (np.nan, np.nan))
+
+
+def within_noise(difference_interval: tuple[float, float]) -> bool:
+    """A difference whose interval holds 0 cannot be told from noise."""
+    low, high = difference_interval
+    return bool(low <= 0 <= high)
 
 
 def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str]) -> dict:

@@ -20,7 +20,7 @@ from ..data.splits import PreparedData
 from ..model.topic_model import TopicModel
 from ..model.topicbert import TopicBERT
 from .evaluation import evaluate, topic_model_outputs
-from .metrics import confusion, macro_f1, micro_f1, per_class_report
+from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
 from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
 
 
@@ -31,12 +31,14 @@ class TrainResult:
     device: str
     classes: list[str]
     best_step: int
+    steps: int                    # optimiser steps taken (fewer than planned when stopped early)
     best_val_macro_f1: float
     test_macro_f1: float
+    test_macro_f1_ci: tuple[float, float]   # 95% bootstrap interval over the test documents
     test_micro_f1: float
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]
-    train_seconds: float          # wall time of the whole run: topic-model pretraining, steps, evaluations
+    train_seconds: float          # wall time of training: loading, topic-model pretraining, steps, validation, best model
     step_seconds: float           # wall time inside optimiser steps only
     tokens_processed: int         # real (non-padding) word pieces fed to the encoder in training
     padded_fraction: float        # share of computed positions that were padding
@@ -49,8 +51,9 @@ class TrainResult:
         return {
             "variant": self.config.variant, "name": self.config.name, "max_len": self.config.max_len,
             "mode": self.config.mode, "device": self.device,
-            "val_macro_f1": self.best_val_macro_f1, "best_step": self.best_step,
-            "test_macro_f1": self.test_macro_f1, "test_micro_f1": self.test_micro_f1,
+            "val_macro_f1": self.best_val_macro_f1, "best_step": self.best_step, "steps": self.steps,
+            "test_macro_f1": self.test_macro_f1, "test_macro_f1_ci": list(self.test_macro_f1_ci),
+            "test_micro_f1": self.test_micro_f1,
             "train_seconds": self.train_seconds, "step_seconds": self.step_seconds,
             "tokens_processed": self.tokens_processed, "padded_fraction": self.padded_fraction,
             "n_topics": self.n_topics, "perplexity": self.perplexity, "run_dir": str(self.run_dir),
@@ -69,29 +72,42 @@ def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: Pre
                    pad_id: int, state: dict, wall_seconds: float) -> TrainResult:
     """Test scores of the best model, and the per-document results the app shows later."""
     output = evaluate(model, data.test, config, device, pad_id)
-    predictions = output.predictions
     topics = quality = None
-    arrays = {"labels": data.test.labels, "probabilities": output.probabilities.astype(np.float32)}
+    arrays = {}
     if model.topic_model is not None:
         topics = topic_words(model.topic_model, data.vocabulary.words)
         quality = _write_topics(run_dir, model.topic_model, data, device)
         arrays["topic_mixtures"] = output.topic_mixtures.astype(np.float32)
-    np.savez_compressed(run_dir / "test_predictions.npz", **arrays)
+    return write_result(config, run_dir, str(device), data.classes, data.test.texts, data.test.labels,
+                        output.probabilities, state, wall_seconds, arrays, topics, output.perplexity, quality)
+
+
+def write_result(config: RunConfig, run_dir: Path, device: str, classes: list[str], test_texts: list[str],
+                 test_labels: np.ndarray, probabilities: np.ndarray, state: dict, wall_seconds: float,
+                 extra_arrays: Optional[dict] = None, topics: Optional[list] = None,
+                 perplexity: Optional[float] = None, topic_quality: Optional[TopicQuality] = None) -> TrainResult:
+    """Any model's test results: scores, test_predictions.npz, test_documents.json and result.json.
+
+    `state`: step, best_step, best_val_macro_f1, step_seconds, tokens, padded (as the loop keeps them).
+    """
+    predictions = probabilities.argmax(axis=1)
+    np.savez_compressed(run_dir / "test_predictions.npz", labels=test_labels,
+                        probabilities=probabilities.astype(np.float32), **(extra_arrays or {}))
     # the texts themselves once for every run tested on the same documents; the run names them
     (run_dir / "test_documents.json").write_text(json.dumps(
-        {"classes": data.classes, "texts_digest": save_texts(data.test.texts)}))
+        {"classes": classes, "texts_digest": save_texts(test_texts)}))
     total = state["tokens"] + state["padded"]
     result = TrainResult(
-        config=config, run_dir=run_dir, device=str(device), classes=data.classes,
-        best_step=state["best_step"], best_val_macro_f1=state["best_val_macro_f1"],
-        test_macro_f1=macro_f1(data.test.labels, predictions),
-        test_micro_f1=micro_f1(data.test.labels, predictions),
-        per_class=per_class_report(data.test.labels, predictions, data.classes),
-        confusion=confusion(data.test.labels, predictions, len(data.classes)),
+        config=config, run_dir=run_dir, device=device, classes=classes,
+        best_step=state["best_step"], steps=state["step"], best_val_macro_f1=state["best_val_macro_f1"],
+        test_macro_f1=macro_f1(test_labels, predictions), test_macro_f1_ci=f1_interval(test_labels, predictions),
+        test_micro_f1=micro_f1(test_labels, predictions),
+        per_class=per_class_report(test_labels, predictions, classes),
+        confusion=confusion(test_labels, predictions, len(classes)),
         train_seconds=wall_seconds, step_seconds=state["step_seconds"],
         tokens_processed=state["tokens"], padded_fraction=state["padded"] / total if total else 0.0,
-        perplexity=output.perplexity, n_topics=config.n_topics if config.use_topics else None, topics=topics,
-        topic_quality=quality)
+        perplexity=perplexity, n_topics=config.n_topics if config.use_topics else None, topics=topics,
+        topic_quality=topic_quality)
     (run_dir / "result.json").write_text(json.dumps(result.details(), indent=1))
     return result
 
