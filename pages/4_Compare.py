@@ -5,7 +5,7 @@ from topicbert.runs.store import Store
 from topicbert.studio import figures, frames
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
 from topicbert.studio.text import escape
-from topicbert.studio.uncertainty import OTHER_DOCUMENTS, describe_test_set
+from topicbert.studio.uncertainty import OTHER_DOCUMENTS, describe_test_set, run_f1_interval
 from widgets import page_setup
 
 COST_COLUMNS = {"kg_co2e": "g CO2e", "kwh": "kWh"}
@@ -30,6 +30,17 @@ def predictions(run_dir: str | None, mtime: float) -> RunPredictions | None:
 def predictions_of(runs: list[dict]) -> dict[int, RunPredictions | None]:
     """Each run's test predictions, read again only when its file changes."""
     return {run["id"]: predictions(run["run_dir"], predictions_mtime(run["run_dir"])) for run in runs}
+
+
+@st.cache_data(max_entries=10_000, show_spinner="Bootstrapping test macro-F1...")
+def f1_interval(run_dir: str | None, mtime: float) -> tuple[float, float] | None:
+    # a pair of floats a run: the Pareto plot of hundreds of runs keeps all of them, not their predictions
+    return run_f1_interval(load_predictions(run_dir, read_texts=no_texts))
+
+
+def f1_intervals_of(runs: list[dict]) -> dict[int, tuple[float, float] | None]:
+    """Each run's 95% interval of test macro-F1, bootstrapped again only when its predictions change."""
+    return {run["id"]: f1_interval(run["run_dir"], predictions_mtime(run["run_dir"])) for run in runs}
 
 
 st.title("Compare")
@@ -72,7 +83,7 @@ st.dataframe(summary.drop(columns=["status", "metering"]), hide_index=True, colu
 st.caption("Test macro-F1 comes with a 95% bootstrap interval over the run's test documents; F1 retained with a "
            "paired one (both runs scored on the same resampled documents). A difference whose interval holds 0 "
            "is within noise. Runs are compared only when they were tested on the same documents (same corpus, "
-           f"seed and limits): "
+           "seed and limits): "
            + escape(f"the reference's are {describe_test_set(reference_set, corpus_names)}."))
 others = summary.loc[summary["against the reference"] == OTHER_DOCUMENTS, "run"].tolist()
 if others:
@@ -94,7 +105,7 @@ test_set = a.selectbox("Test documents", keys, index=keys.index(reference_set) i
 cost = b.selectbox("Cost", list(COST_COLUMNS), format_func=COST_COLUMNS.get, key="compare_cost")
 with Store() as store:
     in_set = [run for run in frames.finished_runs(store) if frames.test_set_of(run) == test_set]
-    front = frames.pareto_frame(store, test_set, predictions_of(in_set))
+    front = frames.pareto_frame(store, test_set, f1_intervals_of(in_set))
 st.plotly_chart(figures.visualize_pareto(front, cost=cost), key="compare_pareto")
 left_out = sum(test_sets.values()) - test_sets.get(test_set, 0)
 st.caption("Filled markers lie on the Pareto front: no other run has higher test macro-F1 for less. Bars are each "

@@ -18,6 +18,7 @@ from topicbert.runs.store import Store
 from topicbert.studio import documents, frames, launch
 from topicbert.studio.run_files import RunPredictions
 from topicbert.studio.text import escape
+from topicbert.studio.uncertainty import run_f1_interval
 
 
 def small_corpus() -> Corpus:
@@ -95,7 +96,7 @@ def test_compare_three_runs_with_intervals_and_one_test_set(store):
     assert np.isnan(frame.loc[label(elsewhere), "F1 retained (%)"])
     assert np.isnan(frame.loc[label(elsewhere), "speedup (x)"])
     assert frames.test_sets(store) == {base_config.replace(seed=7).test_set: 1, base_config.test_set: 3}
-    pareto = frames.pareto_frame(store, base_config.test_set, loaded)
+    pareto = frames.pareto_frame(store, base_config.test_set, {i: run_f1_interval(p) for i, p in loaded.items()})
     assert sorted(pareto["role"]) == ["baseline", "tfidf", "topicbert"]
     assert (pareto["f1_low"] <= pareto["f1_high"]).all()
 

@@ -259,16 +259,17 @@ def test_sets(store: Store) -> dict[str, int]:
 
 
 def pareto_frame(store: Store, test_set: str,
-                 predictions: Optional[Mapping[int, Optional[RunPredictions]]] = None) -> pd.DataFrame:
+                 intervals: Optional[Mapping[int, Optional[tuple[float, float]]]] = None) -> pd.DataFrame:
     """Every finished run tested on these documents: run, role, test_macro_f1 with its interval
-    (f1_low, f1_high; empty without `predictions`), kwh, kg_co2e (figures.visualize_pareto)."""
-    predictions = predictions or {}
+    (f1_low, f1_high, from `intervals`: each run's uncertainty.run_f1_interval; empty without), kwh,
+    kg_co2e (figures.visualize_pareto)."""
+    intervals = intervals or {}
     runs = [run for run in finished_runs(store) if test_set_of(run) == test_set]
     energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
     rows = []
     for run in runs:
         cost = _cost(run, energies.get(run["id"]))
-        low, high = run_f1_interval(predictions.get(run["id"])) or (None, None)
+        low, high = intervals.get(run["id"]) or (None, None)
         rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
                      "f1_low": low, "f1_high": high, "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
     return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "f1_low", "f1_high", "kwh", "kg_co2e"])
