@@ -365,6 +365,14 @@ def test_command_line_round_trip(store, capsys, tmp_path):
     assert cli.cmd_status(argparse.Namespace(run_id=999, limit=10)) == 2
 
 
+def test_submit_stores_a_relative_corpus_path_as_absolute(store, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the runner starts in the run's folder, not here
+    args = cli.build_parser().parse_args(["submit", "--corpus", "data/c.csv", "--device", "cpu"])
+    assert cli.cmd_submit(args) == 0
+    (run,) = store.list_runs()
+    assert RunConfig.from_dict(run["config"]).corpus == str(tmp_path / "data" / "c.csv")
+
+
 def _submit_args(tmp_path):
     return cli.build_parser().parse_args(["submit", "--corpus", str(tmp_path / "c.csv"), "--pair-baseline", "--device", "cpu"])
 

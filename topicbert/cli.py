@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -115,7 +116,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- the queue
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    # the runner works in the run's own folder: a path relative to here would not be found from there
+    config = config_from_args(args).replace(corpus=os.path.abspath(args.corpus))
     with Store() as store:
         ids = submit_run(store, config, args.pair_baseline, args.tfidf_reference)
         for run_id in ids:
