@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
+from .grid import country_grid
+
 log = logging.getLogger(__name__)
 
 DEFAULT_COUNTRY = "USA"
@@ -74,13 +76,11 @@ def country_code() -> str:
 def carbon_intensity(country: str) -> tuple[str, str, float]:
     """(ISO code, country name, g CO2e/kWh) from codecarbon's offline energy-mix table.
     An unknown code falls back to the default country, with a warning."""
-    from codecarbon.input import DataSource
-
-    mix = DataSource().get_global_energy_mix_data()
-    if country not in mix:
+    grid = country_grid(country)
+    if grid is None:
         log.warning("country %r is not in codecarbon's table; using %s", country, DEFAULT_COUNTRY)
-        country = DEFAULT_COUNTRY
-    return country, mix[country]["country_name"], float(mix[country]["carbon_intensity"])
+        grid = country_grid(DEFAULT_COUNTRY)
+    return grid.key, grid.name, grid.g_per_kwh
 
 
 def current_gpu_ids() -> list[GpuId]:
