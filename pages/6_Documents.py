@@ -9,6 +9,7 @@ from topicbert.runs.store import Store
 from topicbert.studio import documents, figures, frames
 from topicbert.studio import topics as topic_views
 from topicbert.studio.run_files import RunPredictions, load_predictions
+from topicbert.studio.text import escape
 from widgets import choose_topicbert_run, page_setup
 
 page_setup("Documents")
@@ -72,7 +73,10 @@ if note:
 
 if opened and link.run_id == run_id:
     if link.topic is not None and 0 < link.topic <= len(topic_names):
-        st.session_state["documents_topic"] = [topic_names[link.topic - 1]]
+        if topic_names[link.topic - 1] in set(frame.get("dominant topic", [])):
+            st.session_state["documents_topic"] = [topic_names[link.topic - 1]]
+        else:
+            st.info(escape(f"No test document has topic {topic_names[link.topic - 1]} as its dominant topic."))
     if link.doc is not None and link.doc in frame["doc"].values:
         st.session_state["documents_doc"] = link.doc
 
