@@ -24,6 +24,9 @@ DEFAULT_COUNTRY = "USA"
 # The machine is shared (other jobs, other runs): meter this process and its children,
 # unless several ranks of one run must be counted together (see EnergyMeter).
 DEFAULT_TRACKING_MODE = "process"
+# codecarbon measures anew only when its last sample is at least this old: two readings closer together
+# differ by 0 kWh, which is no measurement
+MIN_READING_SECONDS = 0.05
 # Codecarbon integrates power between its own samples; a read also takes one.
 MEASURE_POWER_SECONDS = 15.0
 _CUMULATIVE = ("duration_s", "cpu_kwh", "gpu_kwh", "ram_kwh", "kwh", "kg_co2e")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..config import RunConfig
-from ..energy.meter import DEFAULT_TRACKING_MODE, EnergyMeter, EnergyReading, gpu_ids_for
+from ..energy.meter import DEFAULT_TRACKING_MODE, MIN_READING_SECONDS, EnergyMeter, EnergyReading, gpu_ids_for
 from ..training.callbacks import Callback
 from ..training.checkpoints import Checkpoints
 from ..training.device import choose_device, world
@@ -95,7 +95,8 @@ class StoreReporter(Callback):
         began, before = self._trained
         seconds = time.perf_counter() - began
         after = self.meter.read() if self.meter is not None else None
-        metered = before is not None and after is not None
+        # a pass quicker than the meter can tell apart gets its time but no energy
+        metered = before is not None and after is not None and seconds >= MIN_READING_SECONDS
         self.store.set_inference(self.run_id, {
             "documents": n_docs, "seconds": seconds,
             "kwh": after.kwh - before.kwh if metered else None,
