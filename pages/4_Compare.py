@@ -22,8 +22,13 @@ SUMMARY_COLUMNS = {
     "kWh": st.column_config.NumberColumn(format="%.6f"),
     "g CO2e": st.column_config.NumberColumn(format="%.3f"),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f"),
-    "classify 1k docs (s)": st.column_config.NumberColumn(format="%.2f"),
-    "classify 1k docs (kWh)": st.column_config.NumberColumn(format="scientific"),
+    "g CO2e/kWh": st.column_config.NumberColumn(
+        format="%.0f", help="the carbon intensity the kWh are priced at: where the run ran, or the place chosen above "
+                            "(the CSV names it)"),
+    "s per 1k docs": st.column_config.NumberColumn(
+        format="%.2f", help="seconds to classify 1,000 documents with the finished model (its test pass)"),
+    "kWh per 1k docs": st.column_config.NumberColumn(
+        format="scientific", help="kWh to classify 1,000 documents with the finished model (its test pass)"),
 }
 F1_FORMAT = st.column_config.NumberColumn(format="%.3f")
 GRIDS = {grid.key: grid for grid in grids()}

@@ -22,6 +22,7 @@ from topicbert.data import corpus as corpus_module
 from topicbert.data.corpus import load_corpus
 from topicbert.runs.references import attach_lda_reference
 from topicbert.runs.runner import StoreReporter
+from topicbert.energy.grid import country_grid
 from topicbert.runs.store import Store
 from topicbert.studio.run_files import load_predictions
 from topicbert.training.loop import train
@@ -191,7 +192,7 @@ def test_compare_defaults_to_the_run_and_its_baselines(app, home):
     assert list(summary["role"]) == ["topicbert", "baseline", "tfidf"]
     assert costs["speedup (x)"].iloc[1] == pytest.approx(1.0)
     assert costs["energy"].tolist() == ["estimated"] * 3
-    assert costs["priced at"].tolist() == ["United States, 400 g/kWh"] * 3
+    assert costs["g CO2e/kWh"].tolist() == [400.0] * 3
     assert all(re.fullmatch(r"\d\.\d{3}–\d\.\d{3}", text) for text in summary["95% interval"])
     assert summary["against the reference"].iloc[0] in ("within noise", "lower beyond the noise",
                                                         "higher beyond the noise")
@@ -208,7 +209,7 @@ def test_compare_defaults_to_the_run_and_its_baselines(app, home):
     at.selectbox(key="compare_grid").set_value("FRA").run()
     assert not at.exception
     repriced = at.dataframe[1].value
-    assert repriced["priced at"].str.startswith("France").all()
+    assert (repriced["g CO2e/kWh"] == country_grid("FRA").g_per_kwh).all()
     assert repriced["g CO2e"].tolist() != costs["g CO2e"].tolist()
 
 

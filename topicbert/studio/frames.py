@@ -230,7 +230,8 @@ def _cost(run: dict, energy: Optional[dict], grid: Optional[Grid] = None) -> dic
     return {"f1": final.get("test_macro_f1"), "seconds": final.get("train_seconds"),
             "kwh": energy["kwh"] if energy else None,
             "kg": price(energy["kwh"], energy["kg_co2e"], grid) if energy else None,
-            "priced at": "" if where is None else f"{where.name}, {where.g_per_kwh:.0f} g/kWh",
+            "priced at": "" if where is None else where.name,
+            "intensity": None if where is None else where.g_per_kwh,
             "energy": badge.label, "metering": badge.reason,
             "infer seconds": _per_thousand(run.get("inference"), "seconds"),
             "infer kwh": _per_thousand(run.get("inference"), "kwh")}
@@ -245,9 +246,9 @@ def _ratio(value: Optional[float], reference: Optional[float]) -> float:
 # the summary's columns: what a run scored, then what it cost (Compare shows them as two tables)
 SCORE_COLUMNS = ["run", "role", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
                  "against the reference"]
-COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "kWh", "g CO2e", "energy saved (%)", "classify 1k docs (s)",
-                "classify 1k docs (kWh)", "energy", "priced at"]
-SUMMARY_COLUMNS = [*SCORE_COLUMNS[:2], "status", *SCORE_COLUMNS[2:], *COST_COLUMNS[1:], "metering"]
+COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "kWh", "g CO2e", "g CO2e/kWh", "energy saved (%)",
+                "s per 1k docs", "kWh per 1k docs", "energy"]  # per 1k docs: classifying them with the finished model
+SUMMARY_COLUMNS = [*SCORE_COLUMNS[:2], "status", *SCORE_COLUMNS[2:], *COST_COLUMNS[1:], "priced at", "metering"]
 
 
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int],
@@ -289,8 +290,9 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
             "speedup (x)": _ratio(ref.get("seconds"), cost["seconds"]),
             "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
             "energy saved (%)": 100 * (1 - _ratio(cost["kwh"], ref.get("kwh"))),
-            "classify 1k docs (s)": cost["infer seconds"], "classify 1k docs (kWh)": cost["infer kwh"],
-            "energy": cost["energy"], "priced at": cost["priced at"], "metering": cost["metering"]})
+            "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],
+            "g CO2e/kWh": cost["intensity"], "energy": cost["energy"], "priced at": cost["priced at"],
+            "metering": cost["metering"]})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
