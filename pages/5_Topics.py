@@ -125,11 +125,14 @@ else:
         with Store() as store:
             their_labels = topic_views.topic_labels(store.get_topics(other_id))
         matches = topic_stability.match_topics(ours, theirs, labels, their_labels)
-        st.plotly_chart(figures.visualize_topic_matching(matches, this, that), key="topics_matching")
+        apart = topic_stability.unmatched_similarity(ours, theirs)
+        st.plotly_chart(figures.visualize_topic_matching(matches, this, that, apart), key="topics_matching")
         st.dataframe(matches, hide_index=True,
                      column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})
         st.caption(escape(
             f"Each topic of {this} matched one to one to a topic of {that} (Hungarian matching on the cosine "
-            "similarity of their word distributions; 1: the same distribution, 0: no word in common). The two "
+            "similarity of their word distributions; 1: the same distribution, 0: no word in common). A pair not "
+            "far above the dotted line, the pairs the matching left apart, is no more alike than two unrelated "
+            "topics of these runs: that topic does not recur. The two "
             f"vocabularies share {topic_stability.vocabulary_overlap(ours, theirs):.0%} of their words; a word "
             "one lacks weighs 0 there."))

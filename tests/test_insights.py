@@ -306,8 +306,11 @@ def test_topics_of_two_runs_are_matched_one_to_one_across_vocabularies(store):
     assert matches["similarity"].iloc[:3].tolist() == pytest.approx([1.0, 1.0, 1.0])
     assert matches["similarity"].iloc[3] < 0.9 and matches["similarity"].is_monotonic_decreasing
     assert topic_stability.vocabulary_overlap(topic_arrays(a, words), topic_arrays(b, words[::-1])) == 1.0
-    fig = figures.visualize_topic_matching(matches, "run 1", "run 2")
+    apart = topic_stability.unmatched_similarity(topic_arrays(a, words), topic_arrays(b, words[::-1]))
+    assert 0 < apart < matches["similarity"].iloc[2]  # topics left apart are less alike than recurring ones
+    fig = figures.visualize_topic_matching(matches, "run 1", "run 2", apart)
     assert list(fig.data[0].x) == matches["similarity"].tolist()[::-1]
+    assert fig.layout.shapes[0].x0 == apart
     # partners: the other finished TopicBERT runs on the same corpus
     config = RunConfig(corpus="c", variant="topicbert", max_len=128)
     one, two = (run_with_curve(store, config.replace(seed=s), [0.7], 0.01) for s in (1, 2))

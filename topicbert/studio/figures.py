@@ -250,19 +250,23 @@ def visualize_topic_gains(gains: pd.DataFrame, run: str, reference: str) -> go.F
                    "macro-F1 difference (bars: 95% paired interval)", "")
 
 
-def visualize_topic_matching(matches: pd.DataFrame, run: str, other: str) -> go.Figure:
-    """Each matched pair of topics (topic_stability.match_topics) with its cosine similarity, most similar on top."""
+def visualize_topic_matching(matches: pd.DataFrame, run: str, other: str, apart: float | None = None) -> go.Figure:
+    """Each matched pair of topics (topic_stability.match_topics) with its cosine similarity, most similar on top;
+    `apart` (topic_stability.unmatched_similarity), a dotted line: how alike the pairs left apart are."""
     data = matches.iloc[::-1]
     labels = [f"{a} ↔ {b}" for a, b in zip(data["topic"], data["matched topic"])]
     fig = go.Figure(go.Bar(
         x=data["similarity"], y=labels, orientation="h", marker_color=RUN_COLORS[0],
         customdata=[[plain(a), plain(b)] for a, b in zip(data["label"], data["matched label"])],
         hovertemplate="%{customdata[0]}<br>↔ %{customdata[1]}<br>cosine similarity %{x:.3f}<extra></extra>"))
+    x_title = "cosine similarity of the word distributions"
+    if apart is not None and np.isfinite(apart):
+        fig.add_vline(x=apart, line=dict(color=BASELINE_COLOR, dash="dot", width=2))
+        x_title += f" (dotted: the pairs left apart, {apart:.2f} on average)"
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(type="category", automargin=True)
-    fig.update_layout(height=max(320, 24 * len(data) + 140), showlegend=False)
-    return _layout(fig, f"Topics of {plain(run)} matched to {plain(other)}", "cosine similarity of the word "
-                   "distributions", f"topic of {plain(run)} ↔ topic of {plain(other)}")
+    fig.update_layout(height=max(320, 24 * len(data) + 160), showlegend=False)
+    return _layout(fig, f"Topics of {plain(run)} matched to {plain(other)}", x_title, "topic ↔ matched topic")
 
 
 # ---------------------------------------------------------------- one document

@@ -66,6 +66,15 @@ def match_topics(a: TopicArrays, b: TopicArrays, labels_a: Sequence[str], labels
     return pd.DataFrame(rows, columns=MATCH_COLUMNS).sort_values("similarity", ascending=False, ignore_index=True)
 
 
+def unmatched_similarity(a: TopicArrays, b: TopicArrays) -> float:
+    """The mean cosine similarity of the pairs of topics the matching leaves apart: how alike two topics of
+    these runs are anyway (shared frequent words), the level a recurring topic must stand above."""
+    similarity = topic_similarity(a, b)
+    apart = np.ones_like(similarity, dtype=bool)
+    apart[linear_sum_assignment(similarity, maximize=True)] = False
+    return float(similarity[apart].mean()) if apart.any() else float("nan")
+
+
 def vocabulary_overlap(a: TopicArrays, b: TopicArrays) -> float:
     """Share of the two vocabularies' words that both hold (1: the same vocabulary)."""
     both, either = set(a.vocab) & set(b.vocab), set(a.vocab) | set(b.vocab)
