@@ -56,6 +56,8 @@ def run_with_curve(store: Store, config: RunConfig, f1s: list[float], kwh_per_ep
     ([0.5, 0.6, 0.7, 0.8], 3),     # a straight line: nothing bends, stop at the best
     ([0.5, 0.55, 0.6, 0.9], 3),    # faster late: the best
     ([0.9, 0.8, 0.7], 0),          # best first
+    ([0.17, 0.47, 0.56, 0.94], 3),  # a small bend, then the steepest rise: no knee (Kneedle's threshold)
+    ([0.2, 0.8, 0.85, 0.86, 0.87, 0.9, 0.9, 0.92], 1),  # long plateau: the first bend
 ])
 def test_knee_index(f1s, knee):
     assert early_stop.knee_index(list(range(len(f1s))), f1s) == knee

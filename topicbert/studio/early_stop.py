@@ -4,8 +4,10 @@ of F1 after it, in one sentence per run for Compare.
 
 The knee is Kneedle's (Satopää et al. 2011) on validation F1 against cumulative CO2 (wall time where
 a run has no energy reading), up to the run's best evaluation: the evaluation furthest above the
-straight line from the first evaluation to the best, both axes scaled to [0, 1]. Where none lies above
-it (two evaluations, or F1 that grows faster late), the knee is the best evaluation itself.
+straight line from the first evaluation to the best, both axes scaled to [0, 1]. As in Kneedle (its
+sensitivity 1), a bend counts only when it lies above that line by more than the mean step between
+evaluations: a curve that flattens and then climbs again has no knee. Where none counts (two
+evaluations, a straight line, F1 that grows faster late), the knee is the best evaluation itself.
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ def knee_index(costs: Sequence[float], f1s: Sequence[float]) -> int:
     scaled_cost = (cost[:best + 1] - cost[0]) / span_cost if span_cost > 0 else np.zeros(best + 1)
     scaled_f1 = (f1[:best + 1] - f1[0]) / span_f1
     above = scaled_f1 - scaled_cost
-    return int(np.argmax(above)) if above.max() > 1e-12 else best
+    threshold = float(np.mean(np.diff(scaled_cost))) if best > 0 else 0.0
+    return int(np.argmax(above)) if above.max() > max(threshold, 1e-12) else best
 
 
 def replay_frame(store: Store, run_ids: Sequence[int], grid: Optional[Grid] = None) -> pd.DataFrame:
