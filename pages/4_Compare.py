@@ -1,6 +1,7 @@
 """Compare: a TopicBERT run against its baselines: F1 and CO2 curves (priced where each run ran or at one
 place), a summary table with intervals, measurement badges and the cost of classifying, when to stop,
 where the topic branch helps, and F1 against CO2."""
+import pandas as pd
 import streamlit as st
 
 from topicbert.energy.grid import grids
@@ -56,6 +57,14 @@ def f1_interval(run_dir: str | None, mtime: float) -> tuple[float, float] | None
 def f1_intervals_of(runs: list[dict]) -> dict[int, tuple[float, float] | None]:
     """Each run's 95% interval of test macro-F1, bootstrapped again only when its predictions change."""
     return {run["id"]: f1_interval(run["run_dir"], predictions_mtime(run["run_dir"])) for run in runs}
+
+
+@st.cache_data(max_entries=16, show_spinner="Bootstrapping each topic's macro-F1...")
+def gains_of(topic_run: int, reference: int | None, runs: tuple[tuple[int, str | None, float], ...],
+             names: tuple[tuple[int, str], ...], topic_labels: tuple[str, ...]) -> tuple[pd.DataFrame | None, str]:
+    # a bootstrap per topic (0.5 s or more on a large test set): again only when a run's predictions change
+    loaded = {run_id: predictions(run_dir, mtime) for run_id, run_dir, mtime in runs}
+    return topic_gains.gains_against(topic_run, reference, loaded, dict(names), topic_labels)
 
 
 st.title("Compare")
@@ -148,7 +157,9 @@ if not topic_names:
     st.info("Choose a finished TopicBERT run to see, topic by topic, where it gains or loses against the reference.")
 else:
     topic_run = st.selectbox("TopicBERT run", list(topic_names), format_func=labels.get, key="compare_topic_run")
-    gains, note = topic_gains.gains_against(topic_run, baseline_id, loaded, labels, topic_names[topic_run])
+    gains, note = gains_of(topic_run, baseline_id,
+                           tuple((i, run["run_dir"], predictions_mtime(run["run_dir"])) for i, run in runs.items()),
+                           tuple((i, labels[i]) for i in runs), tuple(topic_names[topic_run]))
     if gains is None:
         st.info(escape(note))
     else:
