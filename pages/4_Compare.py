@@ -149,7 +149,7 @@ else:
         st.markdown(escape(line.sentence))
     st.caption("Replayed from each run's stored curves: validation macro-F1 and the CO2 and time spent up to each "
                "evaluation. The knee is where the curve bends (Kneedle): past it, F1 rises more slowly for the "
-               "CO2 spent. Validation F1 carries no interval here (the validation predictions are not kept): a "
+               "CO2 spent; a curve with no clear bend has its best evaluation as its knee. Validation F1 carries no interval here (the validation predictions are not kept): a "
                "point or two between epochs may be noise.")
 
 st.subheader("Where the topic branch helps")
