@@ -27,13 +27,16 @@ def page_setup(title: str) -> None:
     st.html(STYLE)
 
 
-def choose_topicbert_run(store: Store, what: str, key: str) -> dict:
-    """A select box of finished TopicBERT runs; stops the page with a word when there is none."""
+def choose_topicbert_run(store: Store, what: str, key: str, preselect: int | None = None) -> dict:
+    """A select box of finished TopicBERT runs (`preselect` chosen, if it is one); stops the page with a
+    word when there is none."""
     runs = [run for run in frames.finished_runs(store) if run["variant"] == "topicbert"]
     if not runs:
         st.info(f"No finished TopicBERT run yet: {what} appear here once it ends.")
         st.stop()
     labels = {run["id"]: frames.run_label(run) for run in runs}
+    if preselect in labels:
+        st.session_state[key] = preselect
     run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key=key)
     return store.get_run(run_id)
 

@@ -5,9 +5,11 @@ from topicbert.runs import services, storage
 from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
 from topicbert.studio import frames
+from topicbert.studio.text import escape
 from widgets import RUN_COLUMNS, delete_button, page_setup
 
 REFRESH_SECONDS = 3
+BADGE_COLORS = {"measured": "green", "partly measured": "blue", "estimated": "orange"}
 SIZES_SECONDS = 30  # disk use is walked at most this often: it changes slowly
 
 page_setup("Runs")
@@ -58,8 +60,11 @@ def run_detail() -> None:
                       where=buttons, disabled=active,
                       help="cancel it first" if active else "its files and its rows in the store",
                       forget=run_sizes.clear)
+        badge = frames.run_badge(store, run)
     st.text(f"Status: {run['status']}" + (f", checkpoint at step {run['checkpoint_step']}"
                                           if run["checkpoint_step"] else ""))
+    st.badge(f"energy {badge.label}", color=BADGE_COLORS.get(badge.label.split(",")[0], "gray"))
+    st.caption(escape(badge.reason))
     if run["error"]:
         st.subheader("Error")
         st.code(run["error"], language=None, wrap_lines=True)

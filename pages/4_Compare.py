@@ -1,8 +1,14 @@
-"""Compare: a TopicBERT run against its baselines: F1 curves, CO2, a summary table with intervals, F1 against CO2."""
+"""Compare: a TopicBERT run against its baselines: F1 and CO2 curves (priced where each run ran or at one
+place), a summary table with intervals, measurement badges and the cost of classifying, when to stop,
+where the topic branch helps, and F1 against CO2."""
+import pandas as pd
 import streamlit as st
 
+from topicbert.energy.grid import grids
 from topicbert.runs.store import Store
-from topicbert.studio import figures, frames
+from topicbert.studio import early_stop, figures, frames, topic_gains
+from topicbert.studio import topics as topic_views
+from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
 from topicbert.studio.text import escape
 from topicbert.studio.uncertainty import OTHER_DOCUMENTS, describe_test_set, run_f1_interval
@@ -17,7 +23,17 @@ SUMMARY_COLUMNS = {
     "kWh": st.column_config.NumberColumn(format="%.6f"),
     "g CO2e": st.column_config.NumberColumn(format="%.3f"),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f"),
+    "g CO2e/kWh": st.column_config.NumberColumn(
+        format="%.0f", help="the carbon intensity the kWh are priced at: where the run ran, or the place chosen above "
+                            "(the CSV names it)"),
+    "s per 1k docs": st.column_config.NumberColumn(
+        format="%.2f", help="seconds to classify 1,000 documents with the finished model (its test pass)"),
+    "kWh per 1k docs": st.column_config.NumberColumn(
+        format="scientific", help="kWh to classify 1,000 documents with the finished model (its test pass)"),
 }
+F1_FORMAT = st.column_config.NumberColumn(format="%.3f")
+GRIDS = {grid.key: grid for grid in grids()}
+WHERE_RUN = None  # the pricing choice: each run at its own country's intensity, as metered
 
 page_setup("Compare")
 
@@ -43,6 +59,14 @@ def f1_intervals_of(runs: list[dict]) -> dict[int, tuple[float, float] | None]:
     return {run["id"]: f1_interval(run["run_dir"], predictions_mtime(run["run_dir"])) for run in runs}
 
 
+@st.cache_data(max_entries=16, show_spinner="Bootstrapping each topic's macro-F1...")
+def gains_of(topic_run: int, reference: int | None, runs: tuple[tuple[int, str | None, float], ...],
+             names: tuple[tuple[int, str], ...], topic_labels: tuple[str, ...]) -> tuple[pd.DataFrame | None, str]:
+    # a bootstrap per topic (0.5 s or more on a large test set): again only when a run's predictions change
+    loaded = {run_id: predictions(run_dir, mtime) for run_id, run_dir, mtime in runs}
+    return topic_gains.gains_against(topic_run, reference, loaded, dict(names), topic_labels)
+
+
 st.title("Compare")
 
 with Store() as store:
@@ -58,28 +82,45 @@ with Store() as store:
     if not chosen:
         st.info("Choose at least one run.")
         st.stop()
+    left, right = st.columns(2)
     baselines = frames.baseline_choices(store, chosen)
-    baseline_id = st.selectbox("Reference for retained F1, speedup and energy saved", baselines or [None],
-                               format_func=lambda i: labels[i] if i is not None else "no baseline among the runs",
-                               key="compare_baseline")
+    baseline_id = left.selectbox("Reference for retained F1, speedup and energy saved", baselines or [None],
+                                 format_func=lambda i: labels[i] if i is not None else "no baseline among the runs",
+                                 key="compare_baseline")
+    grid_key = right.selectbox(
+        "Price CO2 at", [WHERE_RUN, *GRIDS], key="compare_grid",
+        format_func=lambda k: "where each run ran (as metered)" if k is WHERE_RUN else GRIDS[k].label,
+        help="every run's stored kWh priced at one place's carbon intensity (codecarbon's own table), so runs "
+             "made in different places compare fairly; the curves, tables and CSV files follow")
+    grid = GRIDS.get(grid_key)
     f1 = frames.f1_curves(store, chosen)
-    co2 = frames.co2_curves(store, chosen)
-    loaded = predictions_of([run for run in done if run["id"] in chosen])
-    summary = frames.summary_frame(store, chosen, baseline_id, loaded)
+    co2 = frames.co2_curves(store, chosen, grid)
+    pretrained = frames.pretraining_ends(store, chosen, grid)
+    replay = early_stop.replay_frame(store, chosen, grid)
+    runs = {run["id"]: run for run in done if run["id"] in chosen}
+    loaded = predictions_of(list(runs.values()))
+    summary = frames.summary_frame(store, chosen, baseline_id, loaded, grid)
     test_sets = frames.test_sets(store)
     corpus_names = {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
     reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])
     reference_set = frames.test_set_of(reference)
+    topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
+                   if frames.role_of(run) == frames.TOPICBERT_ROLE}
 
 left, right = st.columns(2)
 left.plotly_chart(figures.visualize_f1_curves(f1, "epoch"), key="compare_f1_epoch")
-right.plotly_chart(figures.visualize_f1_curves(f1, "wall_seconds"), key="compare_f1_time")
-st.plotly_chart(figures.visualize_co2_curves(co2), key="compare_co2")
+right.plotly_chart(figures.visualize_f1_curves(f1, "wall_seconds", pretrained), key="compare_f1_time")
+st.plotly_chart(figures.visualize_co2_curves(co2, pretrained), key="compare_co2")
+if not pretrained.empty:
+    st.caption("Dotted lines and triangles: where each TopicBERT run's topic-model pretraining ended, the fixed "
+               "cost it pays before its first step.")
 
 st.subheader("Summary")
-# every run here is done, and how each was metered is a sentence: both stay in the CSV, out of the table
-st.dataframe(summary.drop(columns=["status", "metering"]), hide_index=True, column_config=SUMMARY_COLUMNS,
+# what each run scored, then what it cost; every run here is done, and the badge's reason is a sentence: both stay
+# in the CSV, out of the tables
+st.dataframe(summary[frames.SCORE_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS,
              placeholder="–")  # no baseline chosen: no ratios
+st.dataframe(summary[frames.COST_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS, placeholder="–")
 st.caption("Test macro-F1 comes with a 95% bootstrap interval over the run's test documents; F1 retained with a "
            "paired one (both runs scored on the same resampled documents). A difference whose interval holds 0 "
            "is within noise. Runs are compared only when they were tested on the same documents (same corpus, "
@@ -89,12 +130,50 @@ others = summary.loc[summary["against the reference"] == OTHER_DOCUMENTS, "run"]
 if others:
     st.warning(escape(f"{', '.join(others)}: tested on other documents than the reference, so no ratio or "
                       "interval against it is given."))
-st.caption("Retained F1, speedup and energy saved are against the reference baseline. Energy is measured where "
-           "codecarbon read hardware counters (RAPL, NVML) and estimated from its power model elsewhere:")
-for run, how in zip(summary["run"], summary["metering"]):
-    st.caption(escape(f"{run}: {how or 'no energy reading'}"))
+st.caption("Retained F1, speedup and energy saved are against the reference baseline. Training time and energy "
+           "stop when the best model is chosen; classifying 1,000 documents is the finished model's test pass, "
+           "metered apart by the worker. CO2 is priced at the carbon intensity chosen above, or where each run "
+           "ran. Energy is measured where codecarbon read hardware counters (RAPL, NVML) and estimated from its "
+           "power model elsewhere; each run's badge says why:")
+for run, badge, how in zip(summary["run"], summary["energy"], summary["metering"]):
+    st.caption(escape(f"{run}: {badge}. {how}"))
 st.download_button("Download the summary (CSV)", summary.to_csv(index=False), file_name="topicbert-compare.csv",
                    mime="text/csv", key="compare_download_summary")
+
+st.subheader("When to stop")
+if replay.empty:
+    st.info("None of these runs has an evaluation recorded.")
+else:
+    st.plotly_chart(figures.visualize_early_stop(replay), key="compare_early_stop")
+    for line in early_stop.replays(replay):
+        st.markdown(escape(line.sentence))
+    st.caption("Replayed from each run's stored curves: validation macro-F1 and the CO2 and time spent up to each "
+               "evaluation. The knee is where the curve bends (Kneedle): past it, F1 rises more slowly for the "
+               "CO2 spent; a curve with no clear bend has its best evaluation as its knee. Validation F1 carries no interval here (the validation predictions are not kept): a "
+               "point or two between epochs may be noise.")
+
+st.subheader("Where the topic branch helps")
+if not topic_names:
+    st.info("Choose a finished TopicBERT run to see, topic by topic, where it gains or loses against the reference.")
+else:
+    topic_run = st.selectbox("TopicBERT run", list(topic_names), format_func=labels.get, key="compare_topic_run")
+    gains, note = gains_of(topic_run, baseline_id,
+                           tuple((i, run["run_dir"], predictions_mtime(run["run_dir"])) for i, run in runs.items()),
+                           tuple((i, labels[i]) for i in runs), tuple(topic_names[topic_run]))
+    if gains is None:
+        st.info(escape(note))
+    else:
+        st.plotly_chart(figures.visualize_topic_gains(gains, labels[topic_run], labels[baseline_id]),
+                        key="compare_topic_gains")
+        picked = st.dataframe(gains, hide_index=True, on_select="rerun", selection_mode="single-row",
+                              key="compare_topic_rows", column_order=list(gains.columns.drop(["topic", "low", "high"])),
+                              column_config={column: F1_FORMAT for column in gains.select_dtypes("float").columns})
+        st.caption("Each topic's test documents are those whose dominant topic it is; macro-F1 on so few documents "
+                   "is noisy, and the bars say how much (95% paired bootstrap interval). Click a row to open those "
+                   "documents on the Documents page.")
+        if picked.selection.rows:
+            topic = int(gains.iloc[picked.selection.rows[0]]["topic"])
+            st.switch_page("pages/6_Documents.py", query_params=DocumentsLink(topic_run, topic=topic).query_params())
 
 st.subheader("Macro-F1 against cost, every finished run on one test set")
 a, b = st.columns([3, 1])
@@ -105,7 +184,7 @@ test_set = a.selectbox("Test documents", keys, index=keys.index(reference_set) i
 cost = b.selectbox("Cost", list(COST_COLUMNS), format_func=COST_COLUMNS.get, key="compare_cost")
 with Store() as store:
     in_set = [run for run in frames.finished_runs(store) if frames.test_set_of(run) == test_set]
-    front = frames.pareto_frame(store, test_set, f1_intervals_of(in_set))
+    front = frames.pareto_frame(store, test_set, f1_intervals_of(in_set), grid)
 st.plotly_chart(figures.visualize_pareto(front, cost=cost), key="compare_pareto")
 left_out = sum(test_sets.values()) - test_sets.get(test_set, 0)
 st.caption("Filled markers lie on the Pareto front: no other run has higher test macro-F1 for less. Bars are each "

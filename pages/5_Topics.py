@@ -1,14 +1,21 @@
 """Topics of a TopicBERT run: the LDAvis map (offline), top words, NPMI coherence and diversity beside
-the LDA reference, as the worker stored them when the run ended."""
+the LDA reference, as the worker stored them when the run ended; each topic's top test documents; which
+topics recur in another TopicBERT run on the same corpus."""
 from pathlib import Path
 
 import streamlit as st
 
+from topicbert.data.shared_texts import load_texts
 from topicbert.runs.store import Store
-from topicbert.studio import ldavis
+from topicbert.studio import figures, frames, ldavis, topic_stability
 from topicbert.studio import topics as topic_views
-from topicbert.studio.run_files import load_topic_arrays
+from topicbert.studio.documents import DocumentsLink
+from topicbert.studio.run_files import (RunPredictions, TopicArrays, load_predictions, load_topic_arrays,
+                                        predictions_mtime)
+from topicbert.studio.text import escape
 from widgets import choose_topicbert_run, page_setup
+
+DOCUMENTS_PAGE = "pages/6_Documents.py"
 
 page_setup("Topics")
 
@@ -19,9 +26,19 @@ def stamp(run_dir: str) -> float:
     return path.stat().st_mtime if path.exists() else 0.0
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)  # shared, so read only
+def topic_arrays(run_dir: str, mtime: float) -> TopicArrays | None:
+    return load_topic_arrays(run_dir)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the test documents...")
+def test_results(run_dir: str, mtime: float) -> RunPredictions | None:
+    return load_predictions(run_dir, read_texts=load_texts)
+
+
 @st.cache_data(max_entries=4, show_spinner="Laying out the topic map...")
 def topic_map(run_dir: str, mtime: float) -> str | None:
-    arrays = load_topic_arrays(run_dir)
+    arrays = topic_arrays(run_dir, mtime)
     if arrays is None:
         return None
     return ldavis.ldavis_html(arrays.topic_term, arrays.doc_topic, arrays.doc_lengths, arrays.vocab,
@@ -36,6 +53,7 @@ with Store() as store:
     topics = store.get_topics(run_id)
     npmi = store.get_topic_npmi(run_id)
     summary = topic_views.topic_summary(store, run)
+    partners = topic_stability.stability_partners(store, run)
 
 html = topic_map(run["run_dir"], stamp(run["run_dir"]))
 if html is None:
@@ -68,3 +86,53 @@ elif summary.reference_npmi is None:
     st.caption("The LDA reference for this run's corpus could not be made (see the run's log).")
 st.dataframe(topic_views.topics_table(topics, npmi), hide_index=True,
              column_config={"NPMI": st.column_config.NumberColumn(format="%.3f")})
+
+labels = topic_views.topic_labels(topics)
+st.subheader("Top documents")
+results = test_results(run["run_dir"], predictions_mtime(run["run_dir"]))
+if results is None or results.topic_mixtures is None:
+    st.info("This run's test results (test_predictions.npz with topic mixtures, and its test texts) are missing.")
+else:
+    topic = st.selectbox("Topic", range(len(labels)), format_func=labels.__getitem__, key="topics_topic")
+    top = topic_views.top_documents(results, topic)
+    picked = st.dataframe(top, hide_index=True, on_select="rerun", selection_mode="single-row", key="topics_top_docs",
+                          column_config={"share": st.column_config.NumberColumn(format="%.3f"),
+                                         "doc": st.column_config.NumberColumn(width="small")},
+                          column_order=[*top.columns.drop("text"), "text"])
+    st.caption("The test documents with the highest share of this topic in their mixture. Click a row to open the "
+               "document on the Documents page.")
+    if st.button("Open every test document whose dominant topic this is", key="topics_open_topic",
+                 icon=":material/description:"):
+        st.switch_page(DOCUMENTS_PAGE, query_params=DocumentsLink(run_id, topic=topic + 1).query_params())
+    if picked.selection.rows:
+        doc = int(top.iloc[picked.selection.rows[0]]["doc"])
+        st.switch_page(DOCUMENTS_PAGE, query_params=DocumentsLink(run_id, doc=doc).query_params())
+
+st.subheader("Topic stability")
+if not partners:
+    st.info("No other finished TopicBERT run on this corpus: train one with another seed or setting to see "
+            "which of these topics recur.")
+else:
+    others = {other["id"]: other for other in partners}
+    other_id = st.selectbox("Match with", list(others), format_func=lambda i: frames.run_label(others[i]),
+                            key="topics_partner")
+    this, that = frames.run_label(run), frames.run_label(others[other_id])
+    ours = topic_arrays(run["run_dir"], stamp(run["run_dir"]))
+    theirs = topic_arrays(others[other_id]["run_dir"], stamp(others[other_id]["run_dir"]))
+    if theirs is None:
+        st.warning("That run's topic files are missing from its folder.")
+    else:
+        with Store() as store:
+            their_labels = topic_views.topic_labels(store.get_topics(other_id))
+        matches = topic_stability.match_topics(ours, theirs, labels, their_labels)
+        apart = topic_stability.unmatched_similarity(ours, theirs)
+        st.plotly_chart(figures.visualize_topic_matching(matches, this, that, apart), key="topics_matching")
+        st.dataframe(matches, hide_index=True,
+                     column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})
+        st.caption(escape(
+            f"Each topic of {this} matched one to one to a topic of {that} (Hungarian matching on the cosine "
+            "similarity of their word distributions; 1: the same distribution, 0: no word in common). A pair not "
+            "far above the dotted line, the pairs the matching left apart, is no more alike than two unrelated "
+            "topics of these runs: that topic does not recur. The two "
+            f"vocabularies share {topic_stability.vocabulary_overlap(ours, theirs):.0%} of their words; a word "
+            "one lacks weighs 0 there."))

@@ -9,6 +9,7 @@ from topicbert.runs.store import Store
 from topicbert.studio import documents, figures, frames
 from topicbert.studio import topics as topic_views
 from topicbert.studio.run_files import RunPredictions, load_predictions
+from topicbert.studio.text import escape
 from widgets import choose_topicbert_run, page_setup
 
 page_setup("Documents")
@@ -43,8 +44,19 @@ def table(run_dir: str, mtime: float, baseline_dir: str | None, baseline_mtime: 
 
 st.title("Documents")
 
+# opened from a link (a topic on Compare, a top document on Topics): that run, and the topic's documents
+# or the one document, once per link; the person's own choices after that stay theirs
+link = documents.DocumentsLink.from_query(st.query_params.to_dict())
+opened = link is not None and st.session_state.get("documents_link") != link
+if opened:
+    st.session_state["documents_link"] = link
+    for key, empty in (("documents_query", ""), ("documents_agreement", documents.ALL), ("documents_true", []),
+                       ("documents_predicted", []), ("documents_topic", [])):
+        st.session_state[key] = empty
+
 with Store() as store:
-    run = choose_topicbert_run(store, "its test documents", key="documents_run")
+    run = choose_topicbert_run(store, "its test documents", key="documents_run",
+                               preselect=link.run_id if opened else None)
     run_id = run["id"]
     baseline_run = documents.paired_baseline_run(store, run)
     topic_names = topic_views.topic_labels(store.get_topics(run_id))
@@ -58,6 +70,15 @@ frame, baseline, note = table(run["run_dir"], stamp(run["run_dir"]), baseline_di
                               tuple(topic_names))
 if note:
     st.caption(note)
+
+if opened and link.run_id == run_id:
+    if link.topic is not None and 0 < link.topic <= len(topic_names):
+        if topic_names[link.topic - 1] in set(frame.get("dominant topic", [])):
+            st.session_state["documents_topic"] = [topic_names[link.topic - 1]]
+        else:
+            st.info(escape(f"No test document has topic {topic_names[link.topic - 1]} as its dominant topic."))
+    if link.doc is not None and link.doc in frame["doc"].values:
+        st.session_state["documents_doc"] = link.doc
 
 st.subheader("Find documents")
 a, b = st.columns(2)

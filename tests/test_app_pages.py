@@ -22,7 +22,9 @@ from topicbert.data import corpus as corpus_module
 from topicbert.data.corpus import load_corpus
 from topicbert.runs.references import attach_lda_reference
 from topicbert.runs.runner import StoreReporter
+from topicbert.energy.grid import country_grid
 from topicbert.runs.store import Store
+from topicbert.studio.run_files import load_predictions
 from topicbert.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,16 +188,29 @@ def test_compare_defaults_to_the_run_and_its_baselines(app, home):
     at = app("pages/4_Compare.py").run()
     assert not at.exception
     assert len(at.multiselect(key="compare_runs").value) == 3
-    summary = at.dataframe[0].value
+    summary, costs = at.dataframe[0].value, at.dataframe[1].value  # what each run scored, then what it cost
     assert list(summary["role"]) == ["topicbert", "baseline", "tfidf"]
-    assert summary["speedup (x)"].iloc[1] == pytest.approx(1.0)
-    assert summary["energy"].tolist() == ["estimated"] * 3
+    assert costs["speedup (x)"].iloc[1] == pytest.approx(1.0)
+    assert costs["energy"].tolist() == ["estimated"] * 3
+    assert costs["g CO2e/kWh"].tolist() == [400.0] * 3
     assert all(re.fullmatch(r"\d\.\d{3}–\d\.\d{3}", text) for text in summary["95% interval"])
     assert summary["against the reference"].iloc[0] in ("within noise", "lower beyond the noise",
                                                         "higher beyond the noise")
     assert any("same documents (same corpus, seed and limits)" in c.value for c in at.caption)
     assert "3 runs" in at.selectbox(key="compare_test_set").format_func(at.selectbox(key="compare_test_set").value)
-    assert len(at.get("plotly_chart")) == 4
+    # F1 by epoch and by time, CO2, when to stop, where the topic branch helps, F1 against cost
+    assert len(at.get("plotly_chart")) == 6
+    assert sum("stopping after epoch" in m.value for m in at.markdown) == 3  # a replay for every run
+    gains = at.dataframe[2].value
+    with Store() as store:
+        run = next(r for r in store.list_runs() if r["variant"] == "topicbert" and r["status"] == "done")
+    assert gains["documents"].sum() == len(load_predictions(run["run_dir"]).labels)  # each test document once
+    # re-priced at France's intensity: the same kWh, other grams
+    at.selectbox(key="compare_grid").set_value("FRA").run()
+    assert not at.exception
+    repriced = at.dataframe[1].value
+    assert (repriced["g CO2e/kWh"] == country_grid("FRA").g_per_kwh).all()
+    assert repriced["g CO2e"].tolist() != costs["g CO2e"].tolist()
 
 
 def test_topics_map_is_offline(app, home):
@@ -228,6 +243,53 @@ def test_documents_show_text_as_text(app, home):
     assert any(EVIL in code.value for code in at.code)
     assert EVIL not in "".join(m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) == 2
+
+
+def finished_topicbert_run() -> dict:
+    with Store() as store:
+        return next(r for r in store.list_runs() if r["variant"] == "topicbert" and r["status"] == "done")
+
+
+def test_documents_open_on_a_topics_documents_or_one_document_from_a_link(app, home):
+    run = finished_topicbert_run()
+    dominant = int(load_predictions(run["run_dir"]).topic_mixtures.argmax(axis=1)[-1]) + 1  # numbered from 1
+    at = app("pages/6_Documents.py")
+    at.query_params.update({"run": str(run["id"]), "topic": str(dominant)})
+    at.run()
+    assert not at.exception
+    topic = at.multiselect(key="documents_topic").value
+    assert len(topic) == 1 and topic[0].startswith(f"{dominant}:")
+    assert set(at.dataframe[0].value["dominant topic"]) <= set(topic)
+    dominants = set(load_predictions(run["run_dir"]).topic_mixtures.argmax(axis=1) + 1)
+    empty = next(k for k in range(1, 6) if k not in dominants)
+    at = app("pages/6_Documents.py")
+    at.query_params.update({"run": str(run["id"]), "topic": str(empty)})
+    at.run()  # a topic no document is mostly about: said, not an error
+    assert not at.exception and any("as its dominant topic" in i.value for i in at.info)
+    at = app("pages/6_Documents.py")
+    at.query_params.update({"run": str(run["id"]), "doc": "2"})
+    at.run()
+    assert not at.exception and at.selectbox(key="documents_doc").value == 2
+
+
+def test_topics_show_each_topics_top_documents(app, home):
+    at = app("pages/5_Topics.py").run()
+    assert not at.exception
+    top = at.dataframe[1].value
+    assert len(top) > 1 and top["share"].is_monotonic_decreasing
+    at.selectbox(key="topics_topic").set_value(2).run()
+    assert not at.exception and at.dataframe[1].value["share"].is_monotonic_decreasing
+    # one TopicBERT run on this corpus: nothing to match its topics with, and the page says so
+    assert any("No other finished TopicBERT run on this corpus" in i.value for i in at.info)
+
+
+def test_runs_detail_shows_the_measurement_badge_and_why(app, home):
+    run = finished_topicbert_run()
+    at = app("pages/3_Runs.py").run()
+    at.selectbox(key="runs_selected").set_value(run["id"]).run()
+    assert not at.exception
+    assert any("energy estimated" in m.value for m in at.markdown)
+    assert any("cpu estimated" in c.value for c in at.caption)
 
 
 def test_runs_show_disk_use_and_delete_a_run_after_asking(app, home):

@@ -349,16 +349,20 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     # Compare: the three by default, their curves, the summary with intervals against the baseline, F1 against
     # cost on one test set
     open_page(driver, url + "/Compare", "Compare")
-    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 4,
-             "four charts")
+    # F1 by epoch and by time, CO2, when to stop, where the topic branch helps, F1 against cost
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 6,
+             "six charts")
     wait_idle(driver)
     text = page_text(driver)
     for title in ("Validation macro-F1 by epoch", "Validation macro-F1 by wall time", "Cumulative emissions",
-                  "Summary", "Test macro-F1 against"):
+                  "Summary", "When to stop", "Where the topic branch helps", "Test macro-F1 against"):
         assert title in text, title
+    assert text.count("would have given validation macro-F1") == 3  # a replay for each run
     summary = next(t for t in tables(driver) if t and t[0][:2] == ["run", "role"])
-    assert "F1 retained (%)" in summary[0] and "speedup (x)" in summary[0] and "95% interval" in summary[0]
+    assert "F1 retained (%)" in summary[0] and "95% interval" in summary[0]
     assert [row[0] for row in summary[1:]] == ["#1 TopicBERT-128", "#2 BERT-512", "#3 TF-IDF"]
+    costs = next(t for t in tables(driver) if t and t[0][:2] == ["run", "train time (s)"])
+    assert "speedup (x)" in costs[0] and "s per 1k docs" in costs[0] and "energy" in costs[0]
     assert "same documents (same corpus, seed and limits)" in text
     screenshot(driver, "5_compare")
 

@@ -126,6 +126,9 @@ def test_metrics_energy_topics_and_truncation(store):
     assert [r["step"] for r in store.list_metrics(run_id, "val_macro_f1")] == [10, 20]
     assert [r["step"] for r in store.list_energy(run_id)] == [10, 20]
     assert store.get_topics(run_id) == []
+    store.add_energy(run_id, 0, 0.0, 4.0, {"kwh": 0.001, "kg_co2e": 0.0005})  # pretraining's end
+    store.truncate_history(run_id, after_step=-1)  # a run that starts afresh
+    assert store.list_energy(run_id) == [] and store.list_metrics(run_id) == []
 
 
 def test_corpora(store):

@@ -195,6 +195,17 @@ def evaluate(callbacks, step, f1, spe=10):
         cb.on_checkpoint(step, step / spe, Path("checkpoint"))
 
 
+def end(callbacks, result, n_test=20, classify_seconds=0.0):
+    """What the loop does once the steps are over: training ends, the test documents are classified
+    (`classify_seconds` long), the end."""
+    for cb in callbacks:
+        cb.on_trained(result.train_seconds)
+    time.sleep(classify_seconds)
+    for cb in callbacks:
+        cb.on_tested(n_test)
+        cb.on_end(result)
+
+
 def start(callbacks, start_step):
     for cb in callbacks:
         cb.on_start({"device": "cpu", "start_step": start_step, "total_steps": 20, "steps_per_epoch": 10,
@@ -208,11 +219,12 @@ def claim(store, run_id):
 def test_runner_records_progress_metrics_energy_topics_and_end(store, monkeypatch):
     def plan(cfg, callbacks, resume):
         start(callbacks, 0)
+        for cb in callbacks:
+            cb.on_pretrained(3.5)
         evaluate(callbacks, 10, 0.6)
         evaluate(callbacks, 20, 0.7)
         result = fake_result(cfg, topics=[[("goal", 2.0), ("team", 1.0)]])
-        for cb in callbacks:
-            cb.on_end(result)
+        end(callbacks, result, classify_seconds=0.2)
         return result
     fake_training(monkeypatch, plan)
     run_id = store.create_run(config())
@@ -224,9 +236,16 @@ def test_runner_records_progress_metrics_energy_topics_and_end(store, monkeypatc
     assert run["checkpoint_step"] == 20 and "measured" in run["energy_info"]
     assert [r["step"] for r in store.list_metrics(run_id, "val_macro_f1")] == [10, 20]
     energy = store.list_energy(run_id)
-    assert [e["step"] for e in energy] == [10, 20, 20]  # each evaluation, then the end
+    # pretraining's end, each evaluation, then the end of training (before the test pass)
+    assert [(e["step"], e["wall_seconds"]) for e in energy] == [(0, 3.5), (10, 20.0), (20, 40.0), (20, 40.0)]
     assert all(a["kwh"] <= b["kwh"] for a, b in zip(energy, energy[1:]))
+    assert run["pretrained_seconds"] == 3.5
     assert store.get_topics(run_id) == [[("goal", 2.0), ("team", 1.0)]]
+    # what classifying cost, metered from the end of training; how busy the machine was meanwhile
+    assert run["inference"]["documents"] == 20 and run["inference"]["seconds"] >= 0.2
+    assert run["inference"]["kwh"] > 0 and run["inference"]["kg_co2e"] > 0
+    load = run["machine_load"]
+    assert load["samples"] >= 1 and load["cores"] >= 1 and load["others_mean"] >= 0 and load["own_mean"] >= 0
 
 
 def test_runner_records_a_raising_run_as_failed(store, monkeypatch):
@@ -263,8 +282,7 @@ def test_resumed_run_continues_its_curves(store, monkeypatch):
         evaluate(callbacks, 15, 0.65)
         evaluate(callbacks, 20, 0.7)
         result = fake_result(cfg)
-        for cb in callbacks:
-            cb.on_end(result)
+        end(callbacks, result)
     fake_training(monkeypatch, second)
     claim(store, run_id)
     run = store.get_run(run_id)
@@ -275,6 +293,9 @@ def test_resumed_run_continues_its_curves(store, monkeypatch):
     energy = store.list_energy(run_id)
     assert [e["step"] for e in energy] == [5, 10, 15, 20, 20]
     assert all(a["kwh"] <= b["kwh"] for a, b in zip(energy, energy[1:]))  # cumulative over both attempts
+    # a test pass quicker than the meter's resolution: its time, and no energy rather than 0 kWh
+    inference = store.get_run(run_id)["inference"]
+    assert inference["seconds"] < 0.05 and inference["kwh"] is None
 
 
 # ---------------------------------------------------------------- services and the command line
@@ -405,11 +426,11 @@ def test_kill_9_of_worker_and_run_then_resume_finishes(store, tiny_config):
     first.wait()
     wait_for(lambda: not group_alive(pgid))
 
-    # consistent: every evaluation recorded whole, energy only at evaluations
+    # consistent: every evaluation recorded whole, energy only at evaluations and at pretraining's end
     run = store.get_run(run_id)
     table = store.metrics_table(run_id)
     assert run["status"] == "running" and whole_evaluations(table)
-    assert {e["step"] for e in store.list_energy(run_id)} <= {row["step"] for row in table}
+    assert {e["step"] for e in store.list_energy(run_id)} <= {0} | {row["step"] for row in table}
     assert max(row["step"] for row in table) >= run["checkpoint_step"] >= 6
 
     assert worker.Worker(store, device="cpu").recover() == [run_id]  # what a new worker does first
@@ -455,8 +476,7 @@ def test_a_meter_that_cannot_be_made_never_fails_the_run(store, monkeypatch):
         start(callbacks, 0)
         evaluate(callbacks, 10, 0.6)
         result = fake_result(cfg)
-        for cb in callbacks:
-            cb.on_end(result)
+        end(callbacks, result)
         return result
     fake_training(monkeypatch, plan)
 
@@ -502,8 +522,7 @@ def test_a_finished_run_keeps_no_resumable_checkpoint(store, monkeypatch):
         evaluate(callbacks, 10, 0.6)
         Checkpoints(run_dir).resume.write(lambda folder: (folder / "state.json").write_text("{}"))
         result = fake_result(cfg)
-        for cb in callbacks:
-            cb.on_end(result)
+        end(callbacks, result)
         return result
     fake_training(monkeypatch, plan)
     run_id = store.create_run(config())

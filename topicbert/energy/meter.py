@@ -16,12 +16,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
+from .grid import country_grid
+
 log = logging.getLogger(__name__)
 
 DEFAULT_COUNTRY = "USA"
 # The machine is shared (other jobs, other runs): meter this process and its children,
 # unless several ranks of one run must be counted together (see EnergyMeter).
 DEFAULT_TRACKING_MODE = "process"
+# codecarbon measures anew only when its last sample is at least this old: two readings closer together
+# differ by 0 kWh, which is no measurement
+MIN_READING_SECONDS = 0.05
 # Codecarbon integrates power between its own samples; a read also takes one.
 MEASURE_POWER_SECONDS = 15.0
 _CUMULATIVE = ("duration_s", "cpu_kwh", "gpu_kwh", "ram_kwh", "kwh", "kg_co2e")
@@ -74,13 +79,11 @@ def country_code() -> str:
 def carbon_intensity(country: str) -> tuple[str, str, float]:
     """(ISO code, country name, g CO2e/kWh) from codecarbon's offline energy-mix table.
     An unknown code falls back to the default country, with a warning."""
-    from codecarbon.input import DataSource
-
-    mix = DataSource().get_global_energy_mix_data()
-    if country not in mix:
+    grid = country_grid(country)
+    if grid is None:
         log.warning("country %r is not in codecarbon's table; using %s", country, DEFAULT_COUNTRY)
-        country = DEFAULT_COUNTRY
-    return country, mix[country]["country_name"], float(mix[country]["carbon_intensity"])
+        grid = country_grid(DEFAULT_COUNTRY)
+    return grid.key, grid.name, grid.g_per_kwh
 
 
 def current_gpu_ids() -> list[GpuId]:

@@ -2,7 +2,8 @@
 
 The worker starts it (through torchrun when the run asks for several processes). It
 trains with callbacks that write progress, metrics, energy, topics and final results to
-the store, and records the run's end itself. Under torchrun only rank 0 writes.
+the store, samples how busy other processes keep the machine meanwhile (the latest attempt's),
+and records the run's end itself. Under torchrun only rank 0 writes.
 A run still `queued` is claimed here, so torchrun can also be launched by hand.
 """
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..config import RunConfig
-from ..energy.meter import DEFAULT_TRACKING_MODE, EnergyMeter, gpu_ids_for
+from ..energy.meter import DEFAULT_TRACKING_MODE, MIN_READING_SECONDS, EnergyMeter, EnergyReading, gpu_ids_for
 from ..training.callbacks import Callback
 from ..training.checkpoints import Checkpoints
 from ..training.device import choose_device, world
 from ..training.loop import train
+from .machine_load import MachineLoadSampler
 from .references import attach_lda_reference
 from .store import Store, run_folder
 
@@ -33,7 +35,9 @@ NOT_METERED = {"measured": "not metered: the energy tracker could not be set up 
 
 
 class StoreReporter(Callback):
-    """Writes what training reports to the store (rank 0 only)."""
+    """Writes what training reports to the store (rank 0 only): progress, each evaluation with an energy
+    reading, where pretraining ended, what training cost (the reading at on_trained, the same scope as the
+    benchmark: the test pass is not in it), what classifying the test documents cost, the results."""
 
     def __init__(self, store: Store, run_id: int, meter: Optional[EnergyMeter] = None) -> None:
         self.store = store
@@ -44,12 +48,14 @@ class StoreReporter(Callback):
         self.total_steps = 0
         self.steps_per_epoch = 1
         self._last_progress = 0.0
+        self._trained: Optional[tuple[float, Optional[EnergyReading]]] = None  # (clock, reading) at on_trained
 
     def on_start(self, info: dict[str, Any]) -> None:
         self.step, self.total_steps = info["start_step"], info["total_steps"]
         self.steps_per_epoch = max(info["steps_per_epoch"], 1)
-        # a resumed run restarts at its checkpoint: what came after it is recorded again
-        self.store.truncate_history(self.run_id, after_step=self.step)
+        # a resumed run restarts at its checkpoint: what came after it is recorded again; a run that
+        # starts afresh forgets everything, the reading at the end of its pretraining (step 0) too
+        self.store.truncate_history(self.run_id, after_step=self.step if self.step else -1)
         if self.meter is not None:
             self.meter.base = self.store.last_energy(self.run_id)
         self.best = self.store.best_evaluation(self.run_id)
@@ -57,6 +63,11 @@ class StoreReporter(Callback):
         self.store.set_device(self.run_id, info["device"])
         self.store.set_attempt_start(self.run_id, self.step)
         self._progress(force=True)
+
+    def on_pretrained(self, wall_seconds: float) -> None:
+        # the fixed cost before the first step: Compare marks it on the run's curves
+        self.store.set_pretrained(self.run_id, wall_seconds)
+        self._energy(0, 0.0, wall_seconds)
 
     def on_step(self, step: int, total_steps: int) -> None:
         self.step, self.total_steps = step, total_steps
@@ -73,17 +84,35 @@ class StoreReporter(Callback):
     def on_checkpoint(self, step: int, epoch: float, path: Path) -> None:
         self.store.set_checkpoint(self.run_id, step)
 
+    def on_trained(self, wall_seconds: float) -> None:
+        reading = self._energy(self.step, self.step / self.steps_per_epoch, wall_seconds)
+        self._trained = (time.perf_counter(), reading)
+
+    def on_tested(self, n_docs: int) -> None:
+        """The cost of using the model: its test pass, metered from the end of training (as the bench does)."""
+        if self._trained is None or not n_docs:
+            return
+        began, before = self._trained
+        seconds = time.perf_counter() - began
+        after = self.meter.read() if self.meter is not None else None
+        # a pass quicker than the meter can tell apart gets its time but no energy
+        metered = before is not None and after is not None and seconds >= MIN_READING_SECONDS
+        self.store.set_inference(self.run_id, {
+            "documents": n_docs, "seconds": seconds,
+            "kwh": after.kwh - before.kwh if metered else None,
+            "kg_co2e": after.kg_co2e - before.kg_co2e if metered else None})
+
     def on_end(self, result: Any) -> None:
-        self._energy(self.step, self.step / self.steps_per_epoch, result.train_seconds)
         if result.topics:
             self.store.set_topics(self.run_id, result.topics,
                                   result.topic_quality.npmi if result.topic_quality else None)
         self.store.set_final_metrics(self.run_id, result.details())
 
-    def _energy(self, step: int, epoch: float, wall_seconds: float) -> None:
+    def _energy(self, step: int, epoch: float, wall_seconds: float) -> Optional[EnergyReading]:
         reading = self.meter.read() if self.meter is not None else None
         if reading is not None:
             self.store.add_energy(self.run_id, step, epoch, wall_seconds, reading.to_row())
+        return reading
 
     def _progress(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -133,7 +162,7 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
     meter = start_meter(config)
     try:
         store.set_energy_info(run_id, meter.info() if meter is not None else NOT_METERED)
-        with Heartbeat(store.path, run_id):
+        with Heartbeat(store.path, run_id), MachineLoadSampler(store.path, run_id):
             train(config, run_dir, [StoreReporter(store, run_id, meter)], resume=resume)
     except Exception:
         log.exception("run %s failed", run_id)

@@ -130,11 +130,21 @@ def _m004_topic_quality(db: sqlite_utils.Database) -> None:
                                   pk="key", not_null={"n_topics", "topics", "created_at"})
 
 
+def _m005_run_costs(db: sqlite_utils.Database) -> None:
+    # when the topic model's pretraining ended (wall seconds), how busy other processes kept the
+    # machine's CPUs while the run trained, and what classifying documents with the finished model costs
+    db["runs"].add_column("pretrained_seconds", float)
+    db["runs"].add_column("machine_load", str)
+    db["runs"].add_column("inference", str)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _m001_initial),
     (2, "the step and time each attempt of a run began stepping", _m002_attempt_start),
     (3, "the ids of deleted runs and corpora, never reused", _m003_deleted),
     (4, "topic quality: each topic's NPMI, the LDA reference", _m004_topic_quality),
+    (5, "what a run's costs rest on: pretraining's end, the machine's load, the cost of classifying",
+     _m005_run_costs),
 ]
 
 
@@ -350,13 +360,14 @@ class Store:
     @staticmethod
     def _run(row: Optional[dict]) -> Optional[dict]:
         if row is not None:
-            for key in ("config", "best_metrics", "final_metrics", "energy_info"):
+            for key in ("config", "best_metrics", "final_metrics", "energy_info", "machine_load", "inference"):
                 row[key] = _loads(row[key])
             row["resume"] = bool(row["resume"])
         return row
 
     def get_run(self, run_id: int) -> Optional[dict]:
-        """The run's row; config, best_metrics, final_metrics and energy_info decoded to dicts."""
+        """The run's row; config, best_metrics, final_metrics, energy_info, machine_load and inference
+        decoded to dicts."""
         return self._run(self._one("SELECT * FROM runs WHERE id = ?", (run_id,)))
 
     def run_config(self, run_id: int) -> RunConfig:
@@ -382,19 +393,23 @@ class Store:
         return {row["id"]: row["run_dir"] for row in self._rows("SELECT id, run_dir FROM runs")}
 
     def run_overview(self, run_id: Optional[int] = None, limit: int = 50) -> list[dict]:
-        """One row per run for status lists: progress, latest val macro-F1, cumulative kWh and CO2."""
+        """One row per run for status lists: progress, latest val macro-F1, cumulative kWh and CO2, and what
+        its energy rests on (energy_info, machine_load, and the last reading's measured flags)."""
         where = "WHERE r.id = ?" if run_id is not None else ""
         params: list[Any] = [run_id] if run_id is not None else []
-        return self._rows(
+        rows = self._rows(
             "SELECT r.id, r.status, r.name, r.variant, r.step, r.total_steps, r.device, r.host, "
             "r.paired_run_id, r.created_at, r.started_at, r.finished_at, r.error, r.attempt_step, "
-            "r.attempt_started_at, "
+            "r.attempt_started_at, r.energy_info, r.machine_load, "
             "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_macro_f1' "
             " ORDER BY m.step DESC LIMIT 1) AS val_macro_f1, "
-            "(SELECT kwh FROM energy e WHERE e.run_id = r.id ORDER BY e.step DESC, e.created_at DESC LIMIT 1) AS kwh, "
-            "(SELECT kg_co2e FROM energy e WHERE e.run_id = r.id ORDER BY e.step DESC, e.created_at DESC LIMIT 1) "
-            "AS kg_co2e "
-            f"FROM runs r {where} ORDER BY r.id DESC LIMIT ?", params + [limit])
+            "e.kwh, e.kg_co2e, e.cpu_measured, e.gpu_measured, e.ram_measured, e.measured "
+            "FROM runs r LEFT JOIN energy e ON e.rowid = (SELECT rowid FROM energy WHERE run_id = r.id "
+            " ORDER BY step DESC, created_at DESC LIMIT 1) "
+            f"{where} ORDER BY r.id DESC LIMIT ?", params + [limit])
+        for row in rows:
+            row["energy_info"], row["machine_load"] = _loads(row["energy_info"]), _loads(row["machine_load"])
+        return rows
 
     def claim_next_run(self, worker_id: Optional[int], device: str, host: Optional[str] = None,
                        max_running: int = 1) -> Optional[dict]:
@@ -530,6 +545,18 @@ class Store:
     def set_energy_info(self, run_id: int, info: dict) -> None:
         self._update("runs", run_id, {"energy_info": json.dumps(info)})
 
+    def set_pretrained(self, run_id: int, wall_seconds: float) -> None:
+        """The topic model's pretraining ended `wall_seconds` into the run."""
+        self._update("runs", run_id, {"pretrained_seconds": wall_seconds})
+
+    def set_machine_load(self, run_id: int, summary: dict) -> None:
+        """How busy the machine's CPUs were while the run trained (runs/machine_load.py's summary)."""
+        self._update("runs", run_id, {"machine_load": json.dumps(summary)})
+
+    def set_inference(self, run_id: int, cost: dict) -> None:
+        """What classifying the test documents with the finished model cost (seconds, kWh, documents)."""
+        self._update("runs", run_id, {"inference": json.dumps(cost)})
+
     def truncate_history(self, run_id: int, after_step: int) -> None:
         """Forget what a run recorded past `after_step` (a resume restarts there) and its end results."""
         def truncate(db: sqlite_utils.Database) -> None:
@@ -537,7 +564,7 @@ class Store:
             db["energy"].delete_where("run_id = ? AND step > ?", [run_id, after_step])
             db["topics"].delete_where("run_id = ?", [run_id])
             try:
-                db["runs"].update(run_id, {"final_metrics": None})
+                db["runs"].update(run_id, {"final_metrics": None, "inference": None})
             except NotFoundError:
                 pass
         self._write(truncate)

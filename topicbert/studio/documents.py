@@ -1,8 +1,10 @@
 """The test documents of a finished TopicBERT run, beside its baseline's predictions: the table the
-Documents page filters, and which baseline may stand beside the run."""
+Documents page filters, which baseline may stand beside the run, and the links other pages open it
+with (a run, and a topic's documents or one document, as query parameters)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,36 @@ TOPICBERT_ONLY = "TopicBERT right, baseline wrong"
 BASELINE_ONLY = "baseline right, TopicBERT wrong"
 AGREEMENTS = (ALL, TOPICBERT_ONLY, BASELINE_ONLY)
 PREVIEW_CHARS = 160
+
+
+def preview(text: str) -> str:
+    """A document's first characters on one line."""
+    return " ".join(text.split())[:PREVIEW_CHARS]
+
+
+@dataclass(frozen=True)
+class DocumentsLink:
+    """What the Documents page opens on: a run, and a topic's documents (numbered from 1, as the topic
+    labels are) or one document (its row among the run's test documents)."""
+    run_id: int
+    topic: Optional[int] = None
+    doc: Optional[int] = None
+
+    def query_params(self) -> dict[str, str]:
+        values = {"run": self.run_id, "topic": self.topic, "doc": self.doc}
+        return {key: str(value) for key, value in values.items() if value is not None}
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, object]) -> Optional["DocumentsLink"]:
+        """The link in a page's query parameters; None without a run, or with anything not a number."""
+        def number(key: str) -> Optional[int]:
+            value = query.get(key)
+            value = value[-1] if isinstance(value, list) and value else value
+            return int(value) if isinstance(value, str) and value.isdigit() else None
+        run_id = number("run")
+        if run_id is None or any(key in query and number(key) is None for key in ("topic", "doc")):
+            return None
+        return cls(run_id, number("topic"), number("doc"))
 
 
 def same_documents(a: RunPredictions, b: RunPredictions) -> bool:
@@ -47,7 +79,7 @@ def documents_frame(run: RunPredictions, baseline: Optional[RunPredictions] = No
     classes = np.asarray(run.classes, dtype=object)
     frame = pd.DataFrame({
         "doc": np.arange(len(run.texts)),
-        "text": [" ".join(text.split())[:PREVIEW_CHARS] for text in run.texts],
+        "text": [preview(text) for text in run.texts],
         "true label": classes[run.labels],
         "TopicBERT": classes[run.predictions],
     })

@@ -26,6 +26,7 @@ TFIDF_MARKER = "diamond"
 # colour-blind friendly (Okabe-Ito) without grey, which is the baseline's
 RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 CURVE_X = {"epoch": "epoch", "wall_seconds": "wall time (s)"}
+AXIS_TITLES = {**CURVE_X, "g_co2e": "g CO2e"}
 COLUMN_TITLES = {"kg_co2e": "g CO2e", "kwh": "kWh", "test_macro_f1": "test macro-F1"}
 # shown in other units than stored: CO2 in grams, as the tables and the command line show it
 COLUMN_SCALES = {"kg_co2e": 1000.0}
@@ -38,11 +39,13 @@ def plain(text: object) -> str:
 
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
-    # the legend in one row under the title, not beside the plot: half-width charts keep their width;
+    # the legend in rows at the foot of the figure, not beside the plot: half-width charts keep their width,
+    # and however many rows it takes the plot makes room for them (it never runs into the title);
     # numbers in full ("0.00002", not plotly's "20µ", which reads as micro-kilograms)
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, template=TEMPLATE,
-                      legend=dict(title_text="", orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
-                      margin=dict(l=60, r=20, t=80, b=50))
+                      legend=dict(title_text="", orientation="h", yref="container", yanchor="bottom", y=0,
+                                  xanchor="left", x=0),
+                      margin=dict(l=60, r=20, t=60, b=50))
     fig.update_xaxes(exponentformat="none")
     fig.update_yaxes(exponentformat="none")
     return fig
@@ -100,29 +103,75 @@ def _role_lines(frame: pd.DataFrame, x: str, y: str, y_format: str) -> go.Figure
         fig.add_trace(go.Scatter(
             x=rows[x], y=rows[y], name=name + (" (baseline)" if role == BASELINE_ROLE else ""), mode="lines+markers",
             line=line, marker=marker, legendrank=2000 if role == BASELINE_ROLE else 1000,
-            hovertemplate=f"{name}<br>{CURVE_X.get(x, x)} %{{x}}<br>%{{y:{y_format}}}<extra></extra>"))
+            hovertemplate=f"{name}<br>{AXIS_TITLES.get(x, x)} %{{x}}<br>%{{y:{y_format}}}<extra></extra>"))
     return fig
 
 
-def visualize_f1_curves(curves: pd.DataFrame, x: str = "epoch") -> go.Figure:
-    """Validation macro-F1 per run against `x` ("epoch" or "wall_seconds").
+PRETRAINING_COLOR = "#444444"
+PRETRAINING_NAME = "topic-model pretraining ended"
+
+
+def _pretraining_hover(ends: pd.DataFrame) -> list[str]:
+    return [f"{plain(run)}: {PRETRAINING_NAME} at {seconds:.0f} s" for run, seconds in zip(ends["run"],
+                                                                                            ends["wall_seconds"])]
+
+
+def visualize_f1_curves(curves: pd.DataFrame, x: str = "epoch", pretraining: pd.DataFrame | None = None) -> go.Figure:
+    """Validation macro-F1 per run against `x` ("epoch" or "wall_seconds"), the axis from zero.
 
     `curves`: long form with columns run, role ("topicbert"/"baseline"), epoch, wall_seconds, value.
+    `pretraining` (run, wall_seconds; against wall time only): a dotted line where each run's topic-model
+    pretraining ended, the fixed cost before its first step.
     """
     if x not in CURVE_X:
         raise ValueError(f"x must be one of {sorted(CURVE_X)}, not {x!r}")
     fig = _role_lines(curves, x, "value", ".4f")
+    if x == "wall_seconds" and pretraining is not None and not pretraining.empty:
+        # one trace of vertical segments (None breaks the line between runs): one legend entry for all
+        xs = [v for t in pretraining["wall_seconds"] for v in (t, t, None)]
+        ys = [v for _ in range(len(pretraining)) for v in (0, 1, None)]
+        text = [v for hover in _pretraining_hover(pretraining) for v in (hover, hover, None)]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=PRETRAINING_NAME, text=text,
+                                 line=dict(color=PRETRAINING_COLOR, dash="dot", width=1.5),
+                                 hovertemplate="%{text}<extra></extra>"))
+    fig.update_xaxes(rangemode="tozero")
     fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))  # F1 never leaves [0, 1]
     return _layout(fig, f"Validation macro-F1 by {CURVE_X[x].removesuffix(' (s)')}", CURVE_X[x],
                    "validation macro-F1")
 
 
-def visualize_co2_curves(readings: pd.DataFrame) -> go.Figure:
-    """Cumulative CO2 per run against wall time (columns run, role, wall_seconds, kg_co2e), drawn in grams."""
-    grams = readings.assign(g_co2e=readings["kg_co2e"] * COLUMN_SCALES["kg_co2e"])
-    fig = _role_lines(grams, "wall_seconds", "g_co2e", ".3g")
+def visualize_co2_curves(readings: pd.DataFrame, pretraining: pd.DataFrame | None = None) -> go.Figure:
+    """Cumulative CO2 per run against wall time (columns run, role, wall_seconds, kg_co2e), drawn in grams from
+    (0, 0); `pretraining` (run, wall_seconds, kg_co2e) marks where each run's topic-model pretraining ended."""
+    scale = COLUMN_SCALES["kg_co2e"]
+    fig = _role_lines(readings.assign(g_co2e=readings["kg_co2e"] * scale), "wall_seconds", "g_co2e", ".3g")
+    if pretraining is not None and not pretraining.empty:
+        marks = pretraining.dropna(subset=["kg_co2e"])
+        fig.add_trace(go.Scatter(
+            x=marks["wall_seconds"], y=marks["kg_co2e"] * scale, mode="markers", name=PRETRAINING_NAME,
+            text=_pretraining_hover(marks), marker=dict(symbol="triangle-up", size=13, color=PRETRAINING_COLOR),
+            hovertemplate="%{text}<br>%{y:.3g} g CO2e<extra></extra>"))
+    fig.update_xaxes(rangemode="tozero")
     fig.update_yaxes(rangemode="tozero")
     return _layout(fig, "Cumulative emissions", CURVE_X["wall_seconds"], COLUMN_TITLES["kg_co2e"])
+
+
+def visualize_early_stop(replay: pd.DataFrame) -> go.Figure:
+    """Validation macro-F1 against the cumulative g CO2e at each evaluation, per run (early_stop.replay_frame:
+    run, role, epoch, minutes, val_macro_f1, kg_co2e, knee), the knee of each curve starred; from zero."""
+    data = replay.assign(g_co2e=replay["kg_co2e"].astype(float) * COLUMN_SCALES["kg_co2e"])
+    fig = _role_lines(data, "g_co2e", "val_macro_f1", ".4f")
+    knees = data[data["knee"].astype(bool)].dropna(subset=["g_co2e"])
+    fig.add_trace(go.Scatter(
+        x=knees["g_co2e"], y=knees["val_macro_f1"], mode="markers+text", name="knee: where to stop",
+        text=[f"epoch {epoch:g}" for epoch in knees["epoch"]], textposition="bottom right",
+        customdata=[plain(run) for run in knees["run"]],
+        marker=dict(symbol="star", size=18, color=RUN_COLORS[4], line=dict(width=1, color="#000000")),
+        hovertemplate="%{customdata}: knee at %{text}<br>%{x:.3g} g CO2e, validation macro-F1 %{y:.4f}<extra></extra>"))
+    fig.update_xaxes(rangemode="tozero")
+    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))
+    return _layout(fig, "When to stop: validation macro-F1 against CO2 so far", COLUMN_TITLES["kg_co2e"],
+                   "validation macro-F1")
 
 
 # ---------------------------------------------------------------- accuracy against cost
@@ -172,6 +221,52 @@ def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_
     cost_title = COLUMN_TITLES.get(cost, cost)
     return _layout(fig, f"Test macro-F1 against {cost_title} (filled: on the Pareto front; bars: 95% interval)",
                    cost_title, COLUMN_TITLES.get(f1, f1))
+
+
+# ---------------------------------------------------------------- topics
+
+GAIN_COLOR, LOSS_COLOR = RUN_COLORS[2], RUN_COLORS[1]   # green: the topic branch helps; vermilion: it hurts
+
+
+def visualize_topic_gains(gains: pd.DataFrame, run: str, reference: str) -> go.Figure:
+    """Per topic (topic_gains.topic_gains: label, documents, difference, low, high, against the reference), the
+    run's macro-F1 minus the reference's on the test documents whose dominant topic it is, with its 95% paired
+    interval; largest gain on top. Green: higher beyond the noise; vermilion: lower; grey: within noise."""
+    data = gains.iloc[::-1]  # plotly draws bottom-up
+    colours = [GAIN_COLOR if low > 0 else LOSS_COLOR if high < 0 else BASELINE_COLOR
+               for low, high in zip(data["low"], data["high"])]
+    labels = [f"{plain(label)} ({n} docs)" for label, n in zip(data["label"], data["documents"])]
+    fig = go.Figure(go.Bar(
+        x=data["difference"], y=labels, orientation="h", marker_color=colours,
+        customdata=list(zip(data["low"], data["high"], data["against the reference"])),
+        error_x=dict(type="data", symmetric=False, array=(data["high"] - data["difference"]).tolist(),
+                     arrayminus=(data["difference"] - data["low"]).tolist(), color="#333333", thickness=1.2),
+        hovertemplate="%{y}<br>difference %{x:+.3f} (95% interval %{customdata[0]:+.3f} to %{customdata[1]:+.3f}):"
+                      " %{customdata[2]}<extra></extra>"))
+    fig.add_vline(x=0, line_color="#000000", line_width=1)
+    fig.update_yaxes(type="category", automargin=True)
+    fig.update_layout(height=max(320, 28 * len(data) + 140), showlegend=False)
+    return _layout(fig, f"Where the topic branch helps: {plain(run)} minus {plain(reference)}, by dominant topic",
+                   "macro-F1 difference (bars: 95% paired interval)", "")
+
+
+def visualize_topic_matching(matches: pd.DataFrame, run: str, other: str, apart: float | None = None) -> go.Figure:
+    """Each matched pair of topics (topic_stability.match_topics) with its cosine similarity, most similar on top;
+    `apart` (topic_stability.unmatched_similarity), a dotted line: how alike the pairs left apart are."""
+    data = matches.iloc[::-1]
+    labels = [f"{a} ↔ {b}" for a, b in zip(data["topic"], data["matched topic"])]
+    fig = go.Figure(go.Bar(
+        x=data["similarity"], y=labels, orientation="h", marker_color=RUN_COLORS[0],
+        customdata=[[plain(a), plain(b)] for a, b in zip(data["label"], data["matched label"])],
+        hovertemplate="%{customdata[0]}<br>↔ %{customdata[1]}<br>cosine similarity %{x:.3f}<extra></extra>"))
+    x_title = "cosine similarity of the word distributions"
+    if apart is not None and np.isfinite(apart):
+        fig.add_vline(x=apart, line=dict(color=BASELINE_COLOR, dash="dot", width=2))
+        x_title += f" (dotted: the pairs left apart, {apart:.2f} on average)"
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(type="category", automargin=True)
+    fig.update_layout(height=max(320, 24 * len(data) + 160), showlegend=False)
+    return _layout(fig, f"Topics of {plain(run)} matched to {plain(other)}", x_title, "topic ↔ matched topic")
 
 
 # ---------------------------------------------------------------- one document

@@ -14,13 +14,16 @@ import numpy as np
 import pandas as pd
 
 from ..config import RunConfig
+from ..energy.grid import Grid, price
 from ..runs.store import Store
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .run_files import RunPredictions
+from .trust import Badge, measurement_badge
 from .uncertainty import OTHER_DOCUMENTS, against_reference, difference_words, interval_text, run_f1_interval
 
 TOPICBERT_ROLE = "topicbert"
-RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "device", "baseline"]
+RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy", "device",
+               "baseline"]
 DISK_COLUMN = "disk (MB)"
 
 
@@ -112,11 +115,25 @@ def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None,
     now = time.time() if now is None else now
     rows = [{"id": run["id"], "run": run["name"], "status": run["status"], "progress": _progress(run),
              "ETA": format_duration(eta_seconds(run, now)), "val macro-F1": run["val_macro_f1"],
-             "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]), "device": run["device"] or "",
+             "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]),
+             "energy": measurement_badge(run["energy_info"] or _reading_flags(run), run["machine_load"]).label,
+             "device": run["device"] or "",
              "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else "",
              DISK_COLUMN: _megabytes(disk.get(run["id"])) if disk is not None else None}
             for run in store.run_overview(limit=limit)]
     return pd.DataFrame(rows, columns=RUN_COLUMNS + ([DISK_COLUMN] if disk is not None else []))
+
+
+def run_badge(store: Store, run: dict) -> Badge:
+    """How far to trust a run's energy: from its energy_info, or for runs without one its last reading."""
+    return measurement_badge(run.get("energy_info") or store.last_energy(run["id"]), run.get("machine_load"))
+
+
+def _reading_flags(row: dict) -> Optional[dict]:
+    """What a run_overview row says of its last reading: for runs without energy_info (made by hand)."""
+    if row.get("kwh") is None:
+        return None
+    return {key: row.get(key) for key in ("cpu_measured", "gpu_measured", "ram_measured", "measured")}
 
 
 def worker_summary(store: Store, max_age: float) -> str:
@@ -149,16 +166,17 @@ def default_runs(store: Store) -> Optional[list[int]]:
 
 def baseline_choices(store: Store, run_ids: Sequence[int]) -> list[int]:
     """The baselines among these runs: what retained F1, speedup and energy saved can be taken against."""
-    return [run["id"] for run in _runs(store, run_ids) if role_of(run) == BASELINE_ROLE]
+    return [run["id"] for run in existing_runs(store, run_ids) if role_of(run) == BASELINE_ROLE]
 
 
-def _runs(store: Store, run_ids: Sequence[int]) -> list[dict]:
+def existing_runs(store: Store, run_ids: Sequence[int]) -> list[dict]:
+    """The rows of those runs still in the store, in the order given."""
     return [run for run in (store.get_run(i) for i in run_ids) if run is not None]
 
 
 def f1_curves(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
     """Validation macro-F1 per evaluation: run, role, epoch, wall_seconds, value (plots.visualize_f1_curves)."""
-    runs = {run["id"]: run for run in _runs(store, run_ids)}
+    runs = {run["id"]: run for run in existing_runs(store, run_ids)}
     metrics = store.metrics_frame(list(runs))
     metrics = metrics[metrics["name"] == "val_macro_f1"]
     return pd.DataFrame({"run": [run_label(runs[i]) for i in metrics["run_id"]],
@@ -168,34 +186,55 @@ def f1_curves(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
                         columns=["run", "role", "epoch", "wall_seconds", "value"])
 
 
-def co2_curves(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
-    """Cumulative kg CO2e per reading, from 0 at the start: run, role, wall_seconds, kg_co2e."""
+def co2_curves(store: Store, run_ids: Sequence[int], grid: Optional[Grid] = None) -> pd.DataFrame:
+    """Cumulative kg CO2e per reading, from (0, 0) at the start: run, role, wall_seconds, kg_co2e; priced
+    where each run ran, or at `grid`'s intensity."""
     rows = []
-    for run in _runs(store, run_ids):
+    for run in existing_runs(store, run_ids):
         readings = store.list_energy(run["id"])
         if readings:
-            points = [(0.0, 0.0)] + [(r["wall_seconds"], r["kg_co2e"]) for r in readings]
+            points = [(0.0, 0.0)] + [(r["wall_seconds"], price(r["kwh"], r["kg_co2e"], grid)) for r in readings]
             rows += [{"run": run_label(run), "role": role_of(run), "wall_seconds": t, "kg_co2e": kg}
                      for t, kg in points]
     return pd.DataFrame(rows, columns=["run", "role", "wall_seconds", "kg_co2e"])
 
 
-def _metering(reading: Optional[dict]) -> str:
-    """Whether a run's energy was read from hardware counters or estimated by codecarbon."""
-    if reading is None:
-        return "not metered"
-    flags = [reading[k] for k in ("cpu_measured", "gpu_measured", "ram_measured") if reading.get(k) is not None]
-    if flags and all(flags):
-        return "measured"
-    return "partly measured" if any(flags) else "estimated"
+def pretraining_ends(store: Store, run_ids: Sequence[int], grid: Optional[Grid] = None) -> pd.DataFrame:
+    """Where each run's topic-model pretraining ended: run, role, wall_seconds and the cumulative kg CO2e
+    then (the reading the runner took at that moment; NaN without one). Runs that pretrained nothing,
+    or finished before the Studio recorded it, are left out."""
+    rows = []
+    for run in existing_runs(store, run_ids):
+        if run.get("pretrained_seconds") is None:
+            continue
+        reading = next((r for r in store.list_energy(run["id"]) if r["step"] == 0), None)
+        kg = price(reading["kwh"], reading["kg_co2e"], grid) if reading else None
+        rows.append({"run": run_label(run), "role": role_of(run), "wall_seconds": run["pretrained_seconds"],
+                     "kg_co2e": np.nan if kg is None else kg})
+    return pd.DataFrame(rows, columns=["run", "role", "wall_seconds", "kg_co2e"])
 
 
-def _cost(run: dict, energy: Optional[dict]) -> dict:
-    """What a run cost and scored; `energy`: its last reading."""
+def _per_thousand(inference: Optional[dict], key: str) -> Optional[float]:
+    """An inference cost (runner's on_tested) per 1,000 documents classified."""
+    if not inference or inference.get(key) is None or not inference.get("documents"):
+        return None
+    return inference[key] / inference["documents"] * 1000
+
+
+def _cost(run: dict, energy: Optional[dict], grid: Optional[Grid] = None) -> dict:
+    """What a run cost and scored; `energy`: its last reading; CO2 priced where it ran or at `grid`."""
     final = run["final_metrics"] or {}
+    badge = measurement_badge(run.get("energy_info") or energy, run.get("machine_load"))
+    where = grid or (Grid(energy["country"], energy["country_name"], energy["carbon_intensity"])
+                     if energy and energy.get("carbon_intensity") is not None else None)
     return {"f1": final.get("test_macro_f1"), "seconds": final.get("train_seconds"),
-            "kwh": energy["kwh"] if energy else None, "kg": energy["kg_co2e"] if energy else None,
-            "metering": _metering(energy), "how": energy["measured"] if energy else ""}
+            "kwh": energy["kwh"] if energy else None,
+            "kg": price(energy["kwh"], energy["kg_co2e"], grid) if energy else None,
+            "priced at": "" if where is None else where.name,
+            "intensity": None if where is None else where.g_per_kwh,
+            "energy": badge.label, "metering": badge.reason,
+            "infer seconds": _per_thousand(run.get("inference"), "seconds"),
+            "infer kwh": _per_thousand(run.get("inference"), "kwh")}
 
 
 def _ratio(value: Optional[float], reference: Optional[float]) -> float:
@@ -204,27 +243,33 @@ def _ratio(value: Optional[float], reference: Optional[float]) -> float:
     return value / reference
 
 
-SUMMARY_COLUMNS = ["run", "role", "status", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
-                   "against the reference", "train time (s)", "speedup (x)", "kWh", "g CO2e", "energy saved (%)",
-                   "energy", "metering"]
+# the summary's columns: what a run scored, then what it cost (Compare shows them as two tables)
+SCORE_COLUMNS = ["run", "role", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
+                 "against the reference"]
+COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "kWh", "g CO2e", "g CO2e/kWh", "energy saved (%)",
+                "s per 1k docs", "kWh per 1k docs", "energy"]  # per 1k docs: classifying them with the finished model
+SUMMARY_COLUMNS = [*SCORE_COLUMNS[:2], "status", *SCORE_COLUMNS[2:], *COST_COLUMNS[1:], "priced at", "metering"]
 
 
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int],
-                  predictions: Optional[Mapping[int, Optional[RunPredictions]]] = None) -> pd.DataFrame:
+                  predictions: Optional[Mapping[int, Optional[RunPredictions]]] = None,
+                  grid: Optional[Grid] = None) -> pd.DataFrame:
     """One row per run: test macro-F1 with its 95% interval, and against the baseline (the reference)
     its share of the baseline's F1 (paired interval), whether the difference is within noise, train time
-    and speedup, kWh, g CO2e and energy saved, and how the energy was metered.
+    and speedup, kWh, g CO2e (priced where the run ran, or at `grid`'s intensity) and energy saved, what
+    classifying 1,000 documents with the finished model costs, and how far to trust the energy (its
+    badge and the badge's reason).
 
     Ratios and intervals need both runs tested on the same documents: a run on another test set gets
     none and says so. `predictions`: each run's test predictions (run_files.load_predictions), for
     the intervals; without them the interval columns stay empty.
     """
     predictions = predictions or {}
-    runs = _runs(store, run_ids)
+    runs = existing_runs(store, run_ids)
     base_run = store.get_run(baseline_id) if baseline_id is not None else None
     energies = store.last_energies([run["id"] for run in runs] + ([baseline_id] if base_run else []))
-    costs = {run["id"]: _cost(run, energies.get(run["id"])) for run in runs}
-    base = costs.get(baseline_id) or (_cost(base_run, energies.get(baseline_id)) if base_run else {})
+    costs = {run["id"]: _cost(run, energies.get(run["id"]), grid) for run in runs}
+    base = costs.get(baseline_id) or (_cost(base_run, energies.get(baseline_id), grid) if base_run else {})
     rows = []
     for run in runs:
         cost = costs[run["id"]]
@@ -245,7 +290,9 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
             "speedup (x)": _ratio(ref.get("seconds"), cost["seconds"]),
             "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
             "energy saved (%)": 100 * (1 - _ratio(cost["kwh"], ref.get("kwh"))),
-            "energy": cost["metering"], "metering": cost["how"]})
+            "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],
+            "g CO2e/kWh": cost["intensity"], "energy": cost["energy"], "priced at": cost["priced at"],
+            "metering": cost["metering"]})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -259,17 +306,20 @@ def test_sets(store: Store) -> dict[str, int]:
 
 
 def pareto_frame(store: Store, test_set: str,
-                 intervals: Optional[Mapping[int, Optional[tuple[float, float]]]] = None) -> pd.DataFrame:
+                 intervals: Optional[Mapping[int, Optional[tuple[float, float]]]] = None,
+                 grid: Optional[Grid] = None) -> pd.DataFrame:
     """Every finished run tested on these documents: run, role, test_macro_f1 with its interval
     (f1_low, f1_high, from `intervals`: each run's uncertainty.run_f1_interval; empty without), kwh,
-    kg_co2e (figures.visualize_pareto)."""
+    kg_co2e (priced where the run ran or at `grid`) and what it was priced at (figures.visualize_pareto)."""
     intervals = intervals or {}
     runs = [run for run in finished_runs(store) if test_set_of(run) == test_set]
     energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
     rows = []
     for run in runs:
-        cost = _cost(run, energies.get(run["id"]))
+        cost = _cost(run, energies.get(run["id"]), grid)
         low, high = intervals.get(run["id"]) or (None, None)
         rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
-                     "f1_low": low, "f1_high": high, "kwh": cost["kwh"], "kg_co2e": cost["kg"]})
-    return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "f1_low", "f1_high", "kwh", "kg_co2e"])
+                     "f1_low": low, "f1_high": high, "kwh": cost["kwh"], "kg_co2e": cost["kg"],
+                     "priced at": cost["priced at"]})
+    return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "f1_low", "f1_high", "kwh", "kg_co2e",
+                                       "priced at"])

@@ -14,6 +14,10 @@ class Callback:
     def on_start(self, info: dict[str, Any]) -> None:
         """info: device, n_train, n_val, n_test, total_steps, steps_per_epoch, start_step, start_epoch, classes."""
 
+    def on_pretrained(self, wall_seconds: float) -> None:
+        """Right after on_start, when this attempt pretrained the topic model: pretraining ended
+        `wall_seconds` into the run (a run resumed from a checkpoint does not pretrain again)."""
+
     def on_step(self, step: int, total_steps: int) -> None:
         """After each optimiser step. Cheap: no loss is passed, so the device is never synchronised."""
 
@@ -26,6 +30,10 @@ class Callback:
     def on_trained(self, wall_seconds: float) -> None:
         """Training is over and the best model chosen; the test evaluation comes next. What a run
         costs to train (train_seconds, and the benchmark's energy) is measured up to here."""
+
+    def on_tested(self, n_docs: int) -> None:
+        """The best model has classified the `n_docs` test documents; their result files come next.
+        What using the model costs is measured from on_trained to here."""
 
     def on_end(self, result: "TrainResult") -> None:
         """Training and the test evaluation are done."""

@@ -105,10 +105,12 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
 
     state = {"step": 0, "wall_seconds": 0.0, "step_seconds": 0.0, "best_val_macro_f1": -1.0,
              "best_step": 0, "tokens": 0, "padded": 0, "evaluations_without_gain": 0}
+    pretrained_at = None  # when this attempt's topic-model pretraining ended, if it pretrained
     if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
     elif model.topic_model is not None:
         pretrain_topic_model(model.topic_model, data.train.bow, data.validation.bow, config, device)
+        pretrained_at = time.perf_counter() - started  # a run that pretrains starts afresh: no time before it
     elapsed_before = state["wall_seconds"]
 
     def wall() -> float:
@@ -128,6 +130,8 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
                      "n_test": len(data.test), "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
                      "start_step": step, "start_epoch": step / max(steps_per_epoch, 1),
                      "classes": data.classes, "world_size": world_size})
+        if pretrained_at is not None:
+            cb.on_pretrained(pretrained_at)
 
     def evaluate_and_checkpoint(train_loss: float) -> None:
         epoch = step / steps_per_epoch
@@ -208,7 +212,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         trained_seconds = wall()
         for cb in callbacks:
             cb.on_trained(trained_seconds)
-        result = test_and_write(config, run_dir, model, data, device, pad_id, state, trained_seconds)
+        result = test_and_write(config, run_dir, model, data, device, pad_id, state, trained_seconds, callbacks)
         for cb in callbacks:
             cb.on_end(result)
     if distributed:

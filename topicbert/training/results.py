@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from ..data.shared_texts import save_texts
 from ..data.splits import PreparedData
 from ..model.topic_model import TopicModel
 from ..model.topicbert import TopicBERT
+from .callbacks import Callback
 from .evaluation import evaluate, topic_model_outputs
 from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
 from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
@@ -69,9 +70,12 @@ class TrainResult:
 
 
 def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: PreparedData, device: torch.device,
-                   pad_id: int, state: dict, wall_seconds: float) -> TrainResult:
-    """Test scores of the best model, and the per-document results the app shows later."""
+                   pad_id: int, state: dict, wall_seconds: float, callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """Test scores of the best model, and the per-document results the app shows later. The callbacks
+    hear on_tested once the test documents are classified, before anything is written."""
     output = evaluate(model, data.test, config, device, pad_id)
+    for cb in callbacks:
+        cb.on_tested(len(data.test))
     topics = quality = None
     arrays = {}
     if model.topic_model is not None:

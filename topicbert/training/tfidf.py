@@ -116,8 +116,11 @@ def train_tfidf(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] 
         cb.on_trained(fit_seconds)
     state = {"step": 1, "best_step": 1, "best_val_macro_f1": best_metrics["val_macro_f1"], "step_seconds": fit_seconds,
              "tokens": 0, "padded": 0}
+    probabilities = best.probabilities(splits.texts["test"])
+    for cb in callbacks:
+        cb.on_tested(len(splits.texts["test"]))
     result = write_result(config, run_dir, "cpu", splits.classes, splits.texts["test"], splits.labels["test"],
-                          best.probabilities(splits.texts["test"]), state, fit_seconds)
+                          probabilities, state, fit_seconds)
     for cb in callbacks:
         cb.on_end(result)
     return result

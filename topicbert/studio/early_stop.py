@@ -1,0 +1,113 @@
+"""Early-stop replay: from a run's stored curves, what stopping after each evaluation would have given
+(validation macro-F1, g CO2e, minutes), the knee of its curve, and the marginal g CO2e per extra point
+of F1 after it, in one sentence per run for Compare.
+
+The knee is Kneedle's (Satopää et al. 2011) on validation F1 against cumulative CO2 (wall time where
+a run has no energy reading), up to the run's best evaluation: the evaluation furthest above the
+straight line from the first evaluation to the best, both axes scaled to [0, 1]. As in Kneedle (its
+sensitivity 1), a bend counts only when it lies above that line by more than the mean step between
+evaluations: a curve that flattens and then climbs again has no knee. Where none counts (two
+evaluations, a straight line, F1 that grows faster late), the knee is the best evaluation itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..energy.grid import Grid, price
+from ..runs.store import Store
+from .frames import existing_runs, role_of, run_label
+
+REPLAY_COLUMNS = ["run", "role", "epoch", "minutes", "val_macro_f1", "kg_co2e", "knee"]
+
+
+def knee_index(costs: Sequence[float], f1s: Sequence[float]) -> int:
+    """The knee of F1 against cost (both in the evaluations' order, costs rising): see the module's words."""
+    f1 = np.asarray(f1s, dtype=float)
+    cost = np.asarray(costs, dtype=float)
+    best = int(np.argmax(f1))  # the earliest best
+    if best == 0:
+        return 0
+    span_cost, span_f1 = cost[best] - cost[0], f1[best] - f1[0]
+    scaled_cost = (cost[:best + 1] - cost[0]) / span_cost if span_cost > 0 else np.zeros(best + 1)
+    scaled_f1 = (f1[:best + 1] - f1[0]) / span_f1
+    above = scaled_f1 - scaled_cost
+    threshold = float(np.mean(np.diff(scaled_cost))) if best > 0 else 0.0
+    return int(np.argmax(above)) if above.max() > max(threshold, 1e-12) else best
+
+
+def replay_frame(store: Store, run_ids: Sequence[int], grid: Optional[Grid] = None) -> pd.DataFrame:
+    """One row per evaluation of each run: epoch, minutes, validation macro-F1, cumulative kg CO2e then
+    (priced where the run ran or at `grid`; NaN without a reading at that step), and whether it is the
+    run's knee."""
+    frames = []
+    for run in existing_runs(store, run_ids):
+        table = [row for row in store.metrics_table(run["id"]) if row.get("val_macro_f1") is not None]
+        if not table:
+            continue
+        readings = {r["step"]: r for r in store.list_energy(run["id"])}  # the last reading of a step wins
+        kg = [price(readings[row["step"]]["kwh"], readings[row["step"]]["kg_co2e"], grid)
+              if row["step"] in readings else None for row in table]
+        frame = pd.DataFrame({"run": run_label(run), "role": role_of(run),
+                              "epoch": [row["epoch"] for row in table],
+                              "minutes": [row["wall_seconds"] / 60 for row in table],
+                              "val_macro_f1": [row["val_macro_f1"] for row in table],
+                              "kg_co2e": [np.nan if v is None else v for v in kg]})
+        costs = frame["kg_co2e"] if frame["kg_co2e"].notna().all() else frame["minutes"]
+        frame["knee"] = np.arange(len(frame)) == knee_index(costs, frame["val_macro_f1"])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REPLAY_COLUMNS)
+
+
+def _minutes(minutes: float) -> str:
+    return f"{minutes:.0f}" if minutes >= 10 else f"{minutes:.1f}" if minutes >= 0.1 else f"{minutes:.2g}"
+
+
+def _cost_words(grams: float, minutes: float) -> str:
+    return (f"{grams:.3g} g CO2e" if np.isfinite(grams) else "no energy reading") + f" and {_minutes(minutes)} minutes"
+
+
+def _marginal(d_grams: float, d_points: float) -> str:
+    if d_points <= 0:
+        return ": no extra F1 for it"
+    return f": {d_grams / d_points:.3g} g CO2e per extra point of F1" if np.isfinite(d_grams) else ""
+
+
+@dataclass(frozen=True)
+class Replay:
+    run: str
+    sentence: str
+    grams_per_point: Optional[float]   # after the knee (or, at the last evaluation, into it); None if unknown
+
+
+def replay(rows: pd.DataFrame) -> Replay:
+    """One run's replay (its rows of replay_frame, in order): the sentence at the knee and what came after."""
+    rows = rows.reset_index(drop=True)
+    k = int(np.flatnonzero(rows["knee"].to_numpy())[0])
+    knee, last = rows.iloc[k], rows.iloc[-1]
+    grams = rows["kg_co2e"].to_numpy(dtype=float) * 1000
+    sentence = (f"{knee['run']}: stopping after epoch {knee['epoch']:g} would have given validation macro-F1 "
+                f"{knee['val_macro_f1']:.3f}, for {_cost_words(grams[k], knee['minutes'])} (the knee of its curve).")
+    if k < len(rows) - 1:  # the run went on past its knee
+        since, points = grams[-1] - grams[k], 100 * (last["val_macro_f1"] - knee["val_macro_f1"])
+        sentence += (f" Training on to epoch {last['epoch']:g} changed it by {points:+.1f} points for "
+                     f"{_cost_words(since, last['minutes'] - knee['minutes'])} more{_marginal(since, points)}.")
+    elif k > 0:  # the knee is the last evaluation: what the step into it cost
+        before = rows.iloc[k - 1]
+        since, points = grams[k] - grams[k - 1], 100 * (knee["val_macro_f1"] - before["val_macro_f1"])
+        sentence += (f" It is the run's last evaluation; going on to it from epoch {before['epoch']:g} changed F1 by "
+                     f"{points:+.1f} points for {_cost_words(since, knee['minutes'] - before['minutes'])}"
+                     f"{_marginal(since, points)}.")
+    else:
+        since = points = float("nan")
+        sentence += " It is the run's only evaluation."
+    per_point = since / points if np.isfinite(since) and np.isfinite(points) and points > 0 else None
+    return Replay(str(knee["run"]), sentence, per_point)
+
+
+def replays(frame: pd.DataFrame) -> list[Replay]:
+    """Each run's replay, in the frame's order of runs."""
+    return [replay(rows) for _, rows in frame.groupby("run", sort=False)]

@@ -1,0 +1,63 @@
+"""How far to trust a run's energy: a badge with a one-line reason, on Runs and Compare.
+
+It says whether the energy was measured (RAPL, NVML counters) or estimated (a TDP constant and the
+load, codecarbon's RAM model), which GPUs were metered, and whether other processes shared the
+machine while the run trained (the CPU load they added, sampled by the runner: runs/machine_load.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+# other processes keeping a quarter of a core busy on average: enough to slow a run on a small machine
+# and, where a machine-wide counter is read, to show in its kWh
+SHARED_CORES = 0.25
+NOT_METERED = "not metered"
+
+
+@dataclass(frozen=True)
+class Badge:
+    label: str    # "measured", "partly measured", "estimated" or "not metered", with ", shared" when it was
+    reason: str   # one line
+
+
+def _level(info: dict) -> str:
+    """measured: every part read from a counter; partly: some (codecarbon's RAM is always its model)."""
+    if str(info.get("measured") or "").startswith(NOT_METERED):
+        return NOT_METERED
+    flags = [info[k] for k in ("cpu_measured", "gpu_measured", "ram_measured") if info.get(k) is not None]
+    if flags and all(flags):
+        return "measured"
+    return "partly measured" if any(flags) else "estimated"
+
+
+def _gpu_model(info: dict) -> str:
+    """The metered GPUs' model ("1 x NVIDIA H100"): the words already name their ids."""
+    return f"metered GPUs: {info['gpu_model']}" if info.get("gpu_ids") and info.get("gpu_model") else ""
+
+
+def _sharing(load: Optional[dict], info: dict) -> tuple[bool, str]:
+    """(shared?, the words): the other processes' CPU load and what it means for this run's figures."""
+    if not load:
+        return False, "other processes' load not sampled"
+    others, cores = load["others_mean"], load["cores"]
+    if others < SHARED_CORES:
+        return False, f"alone: other processes kept {others:.2f} of {cores} cores busy on average"
+    counted = info.get("cpu_measured") or info.get("tracking_mode") == "machine"
+    effect = ("a machine-wide reading, so their energy is in this run's kWh" if counted
+              else "they slowed the run; its estimated kWh leaves their share out")
+    return True, (f"shared: other processes kept {others:.2f} of {cores} cores busy on average "
+                  f"(up to {load['others_max']:.2f}); {effect}")
+
+
+def measurement_badge(info: Optional[dict], load: Optional[dict] = None) -> Badge:
+    """`info`: the run's energy_info (or, for runs without it, its last reading: the same flags and words);
+    `load`: its machine_load summary."""
+    if not info:
+        return Badge(NOT_METERED, "no energy reading")
+    level = _level(info)
+    if level == NOT_METERED:
+        return Badge(level, str(info.get("measured") or "no energy reading"))
+    shared, sharing = _sharing(load, info)
+    parts = [str(info.get("measured") or ""), _gpu_model(info), sharing]
+    return Badge(level + (", shared" if shared else ""), "; ".join(part for part in parts if part))
