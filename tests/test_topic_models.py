@@ -19,6 +19,7 @@ from topicbert.model.registry import build_topic_model
 from topicbert.model.topic_model import perplexity
 from topicbert.training.evaluation import topic_model_outputs
 from topicbert.training.metrics import npmi_coherence
+from topicbert.training import pretrain
 from topicbert.training.pretrain import pretrain_topic_model
 from topicbert.training.topic_quality import score_topics, top_word_ids, topic_words
 
@@ -66,6 +67,16 @@ def test_loss_falls_on_a_small_real_corpus(name):
     history = pretrain_topic_model(model, bows["train"], bows["validation"], config, CPU, batch_size=32)
     assert topic_model_outputs(model, bows["train"], CPU)[1].mean() < before
     assert history[-1] < 0.8 * history[0] and np.isfinite(history).all(), history
+
+
+def test_early_stopping_waits_for_the_models_minimum_steps(monkeypatch):
+    bow = sp.csr_matrix(np.ones((64, 5), dtype=np.float32))  # 2 steps an epoch at a batch of 32
+    model = build_topic_model("nvdm", 5, n_topics=2, hidden=4, inputs="log1p")
+    monkeypatch.setattr(pretrain, "validation_perplexity", lambda *args: 10.0)  # never better than epoch 1
+    config = RunConfig(corpus="", tm_pretrain_epochs=50, tm_patience=2)
+    assert len(pretrain_topic_model(model, bow, bow, config, CPU, batch_size=32)) == 3
+    model.pretrain_min_steps = 20
+    assert len(pretrain_topic_model(model, bow, bow, config, CPU, batch_size=32)) == 10
 
 
 def default_model_on(texts: list[str], n_topics: int):

@@ -53,6 +53,8 @@ class TopicModel(nn.Module):
     # Adam for pretraining alone, as each model's paper trains it (RunConfig.tm_lr overrides the rate)
     pretrain_lr: float = 1e-3
     pretrain_betas: tuple[float, float] = (0.9, 0.999)
+    # optimiser steps before early stopping may end pretraining (its patience counts only after them)
+    pretrain_min_steps: int = 0
 
     def forward(self, bow: torch.Tensor) -> TopicOutput:
         raise NotImplementedError
