@@ -17,9 +17,9 @@ from topicbert.data.corpus import builtin_corpus_path, limit_corpus, load_corpus
 from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.model.registry import build_topic_model
 from topicbert.model.topic_model import perplexity
+from topicbert.training import pretrain
 from topicbert.training.evaluation import topic_model_outputs
 from topicbert.training.metrics import npmi_coherence
-from topicbert.training import pretrain
 from topicbert.training.pretrain import pretrain_topic_model
 from topicbert.training.topic_quality import score_topics, top_word_ids, topic_words
 
