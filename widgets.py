@@ -16,8 +16,10 @@ STYLE = Path(__file__).parent / "assets" / "style.css"
 DISK_COLUMNS = {frames.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f")}
 RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
                "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
-               "kWh": st.column_config.NumberColumn(format="%.6f"),
-               "g CO2e": st.column_config.NumberColumn(format="%.3f"), **DISK_COLUMNS}
+               # wide enough for "0.000006" and "partly measured, shared": auto widths cut both
+               "kWh": st.column_config.NumberColumn(format="%.6f", width=90),
+               "g CO2e": st.column_config.NumberColumn(format="%.3f"),
+               "energy": st.column_config.TextColumn(width=170), **DISK_COLUMNS}
 
 
 def page_setup(title: str) -> None:
