@@ -24,7 +24,9 @@ class Grid:
         return f"{self.name} ({self.g_per_kwh:.0f} g CO2e/kWh)"
 
 
+@lru_cache(maxsize=1)
 def _country_mix() -> dict:
+    """codecarbon's table by ISO code, read once: grids() looks up every country in it (read-only)."""
     from codecarbon.input import DataSource
     return DataSource().get_global_energy_mix_data()
 
