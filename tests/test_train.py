@@ -104,13 +104,15 @@ def test_bf16_autocast_on_cpu_only_when_asked(tiny_config, tmp_path):
     assert not uses_bf16(cpu, tiny_config) and uses_bf16(cpu, tiny_config.replace(cpu_bf16=True))
     assert uses_bf16(torch.device("cuda"), tiny_config) and not uses_bf16(torch.device("cuda"),
                                                                            tiny_config.replace(bf16=False))
-    config = tiny_config.replace(variant="bert", epochs=1)
-    fp32 = train(config, tmp_path / "fp32")
-    bf16 = train(config.replace(cpu_bf16=True), tmp_path / "bf16")
-    assert 0 <= bf16.test_macro_f1 <= 1 and fp32.tokens_processed == bf16.tokens_processed
-    # the same run in another precision: the numbers move
-    assert not np.array_equal(np.load(tmp_path / "fp32" / "test_predictions.npz")["probabilities"],
-                              np.load(tmp_path / "bf16" / "test_predictions.npz")["probabilities"])
+    # TopicBERT with each topic model: the autocast path CUDA takes by default, here on CPU
+    for topic_model in ("prodlda", "nvdm"):
+        config = tiny_config.replace(epochs=1, topic_model=topic_model)
+        fp32 = train(config, tmp_path / topic_model / "fp32")
+        bf16 = train(config.replace(cpu_bf16=True), tmp_path / topic_model / "bf16")
+        assert 0 <= bf16.test_macro_f1 <= 1 and fp32.tokens_processed == bf16.tokens_processed
+        # the same run in another precision: the numbers move
+        assert not np.array_equal(np.load(tmp_path / topic_model / "fp32" / "test_predictions.npz")["probabilities"],
+                                  np.load(tmp_path / topic_model / "bf16" / "test_predictions.npz")["probabilities"])
 
 
 def test_speed_switches_change_how_not_what_is_trained(tiny_config, tmp_path):

@@ -34,6 +34,8 @@ class CentredNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # in float32 under bf16 autocast too, as autocast runs batch norm: the running statistics stay float32
+        x = x.float()
         if self.training and x.shape[0] > 1:
             mean, var = x.mean(dim=0), x.var(dim=0, unbiased=False)
             with torch.no_grad():
