@@ -29,9 +29,11 @@ def test_parse_variant_names():
         parse_variant("roberta-512")
     with pytest.raises(ValueError, match="like bert-512"):
         parse_variant("tfidf+bf16")  # no encoder: nothing to autocast
-    assert parse_variant("bert-512+nogroup+compile+bf16") == {
+    assert parse_variant("bert-512+nogroup+compile+fp32") == {
         "variant": "bert", "max_len": 512, "mode": "truncate", "length_grouping": False, "compile": True,
-        "cpu_bf16": True}
+        "cpu_bf16": False}
+    assert parse_variant("topicbert-128+bf16") == {"variant": "topicbert", "max_len": 128, "mode": "truncate",
+                                                   "cpu_bf16": True}
     with pytest.raises(ValueError, match="unknown switch 'fast'"):
         parse_variant("bert-512+fast")
 

@@ -97,18 +97,25 @@ def test_early_stopping_ends_after_patience_evaluations_without_gain(tiny_config
         tiny_config.replace(early_stopping_patience=0)
 
 
-def test_bf16_autocast_on_cpu_only_when_asked(tiny_config, tmp_path):
-    from topicbert.training.device import uses_bf16
+def test_bf16_autocast_on_cpu_where_the_cpu_has_it_unless_float32_is_asked(tiny_config, tmp_path, monkeypatch):
+    from topicbert.config import RunConfig
+    from topicbert.training import device as devices
 
-    cpu = torch.device("cpu")
-    assert not uses_bf16(cpu, tiny_config) and uses_bf16(cpu, tiny_config.replace(cpu_bf16=True))
-    assert uses_bf16(torch.device("cuda"), tiny_config) and not uses_bf16(torch.device("cuda"),
-                                                                           tiny_config.replace(bf16=False))
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    fp32_config = tiny_config.replace(cpu_bf16=False)
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    assert not devices.uses_bf16(cpu, tiny_config)  # emulated bf16 is slower than float32: not asked for
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
+    assert devices.uses_bf16(cpu, tiny_config) and not devices.uses_bf16(cpu, fp32_config)
+    assert devices.uses_bf16(cuda, fp32_config) and not devices.uses_bf16(cuda, tiny_config.replace(bf16=False))
+    # a run stored before the setting existed ran in float32, and reads so
+    stored = {k: v for k, v in tiny_config.to_dict().items() if k != "cpu_bf16"}
+    assert RunConfig.from_dict(stored).cpu_bf16 is False
     # TopicBERT with each topic model: the autocast path CUDA takes by default, here on CPU
     for topic_model in ("prodlda", "nvdm"):
         config = tiny_config.replace(epochs=1, topic_model=topic_model)
-        fp32 = train(config, tmp_path / topic_model / "fp32")
-        bf16 = train(config.replace(cpu_bf16=True), tmp_path / topic_model / "bf16")
+        fp32 = train(config.replace(cpu_bf16=False), tmp_path / topic_model / "fp32")
+        bf16 = train(config, tmp_path / topic_model / "bf16")
         assert 0 <= bf16.test_macro_f1 <= 1 and fp32.tokens_processed == bf16.tokens_processed
         # the same run in another precision: the numbers move
         assert not np.array_equal(np.load(tmp_path / topic_model / "fp32" / "test_predictions.npz")["probabilities"],

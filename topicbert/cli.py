@@ -195,7 +195,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col,
                      split_col=args.split_col, lr=args.lr, batch_size=args.batch_size, model=args.model,
-                     device=args.device, seed=args.seed, cpu_bf16=args.bf16, early_stopping_patience=args.patience)
+                     device=args.device, seed=args.seed, cpu_bf16=not args.fp32, early_stopping_patience=args.patience)
     plan = BenchPlan(corpus=args.corpus, variants=args.variants.split(","), epochs=args.epochs, seeds=args.seeds,
                      limit_train=args.limit_train, limit_eval=args.limit_eval, hf_trainer=args.hf_trainer,
                      base=base, time_budget=args.time_budget,
@@ -285,7 +285,7 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--variants", default=DEFAULT_VARIANTS,
                        help="comma-separated, like bert-512,bert-128,topicbert-128-partition,tfidf; a suffix "
                             "+nogroup (random instead of length-grouped batches), +compile (torch.compile) or "
-                            "+bf16 (bf16 autocast on CPU) adds an ablation row")
+                            "+fp32 (float32 instead of bf16 autocast on CPU) adds an ablation row")
     bench.add_argument("--epochs", type=int, default=1, help="epochs (the most, with --patience)")
     add_patience_option(bench)
     bench.add_argument("--seeds", type=int, default=1, help="seeds per row: mean, spread and intervals over them")
@@ -296,7 +296,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--batch-size", type=int, default=RUN_DEFAULTS.batch_size)
     bench.add_argument("--model", default="default")
     bench.add_argument("--device", default="auto")
-    bench.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU for every row (CUDA: always)")
+    bench.add_argument("--fp32", action="store_true",
+                       help="float32 for every row on CPU (the default: bf16 autocast where the CPU has bf16 in "
+                            "hardware; CUDA: always bf16)")
     bench.add_argument("--hf-trainer", action="store_true", help="add the Hugging Face Trainer row")
     bench.add_argument("--time-budget", type=float, default=None,
                        help="seconds for the whole benchmark: a later seed of a row starts only if it fits")

@@ -14,8 +14,9 @@ TOPIC_MODELS = ("nvdm", "prodlda")
 TOPIC_INPUTS = ("log1p", "frequency", "counts")
 # settings renamed since runs were first stored: a stored config is read under the new name
 RENAMED = {"nvdm_lr": "tm_lr", "nvdm_pretrain_epochs": "tm_pretrain_epochs", "nvdm_patience": "tm_patience"}
-# what a config stored before a setting existed meant by leaving it out
-BEFORE_SETTING = {"topic_model": "nvdm", "tm_input": "counts"}
+# what a config stored before a setting existed meant by leaving it out: for every run, and for TopicBERT runs
+BEFORE_SETTING = {"cpu_bf16": False}
+BEFORE_TOPIC_SETTING = {"topic_model": "nvdm", "tm_input": "counts"}
 
 
 class ConfigError(ValueError):
@@ -83,9 +84,10 @@ class RunConfig:
 
     # where and how
     device: str = "auto"
-    # bf16 autocast on CUDA; on CPU only with cpu_bf16 (off until measured: the bench's +bf16 rows)
+    # bf16 autocast on CUDA; on CPU with cpu_bf16 where the CPU computes bf16 natively (AMX or AVX512-BF16:
+    # BERT-512 1.5x faster, F1 within noise, BENCHMARKS.md); elsewhere CPU runs stay float32
     bf16: bool = True
-    cpu_bf16: bool = False
+    cpu_bf16: bool = True
     nproc: int = 1
     eval_batch_size: int = 64
 
@@ -155,8 +157,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
         data = {RENAMED.get(key, key): value for key, value in data.items()}
-        if data.get("variant") == "topicbert":
-            data = {**BEFORE_SETTING, **data}
+        data = {**BEFORE_SETTING, **(BEFORE_TOPIC_SETTING if data.get("variant") == "topicbert" else {}), **data}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -22,7 +22,7 @@ from ..config import TOPIC_MODELS, RunConfig
 from ..data.splits import PreparedData, load_run_corpus, prepare_data
 from ..energy.meter import EnergyMeter
 from ..model.encoders import encoder_dimensions, load_tokenizer
-from ..training.device import choose_device
+from ..training.device import choose_device, uses_bf16
 from ..training.loop import epoch_batches, train
 from .flops import training_flops
 from .hf_trainer import RECIPE as HF_RECIPE
@@ -47,7 +47,7 @@ SCOPE = ("train s and kWh cover training as a user waits for it: loading the mod
 
 # ablation suffixes: each switches one change off (or on) for a row of its own
 # (and +nvdm / +prodlda choose the topic model of a TopicBERT row)
-SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True}, "bf16": {"cpu_bf16": True},
+SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True}, "bf16": {"cpu_bf16": True}, "fp32": {"cpu_bf16": False},
             **{name: {"topic_model": name} for name in TOPIC_MODELS}}
 
 
@@ -144,7 +144,7 @@ def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = Non
     def report(partial: bool) -> dict:
         return {"corpus": plan.corpus, "epochs": plan.epochs, "seeds": plan.seeds, "limit_train": plan.limit_train,
                 "limit_eval": plan.limit_eval, "config": plan.base.to_dict(),
-                "machine": machine_description(plan.base.device),
+                "machine": machine_description(plan.base),
                 "scope": SCOPE, "recipes": {HF_TRAINER: HF_RECIPE, TFIDF: TFIDF_RECIPE},
                 "rows": summarize_rows([n for n in names if per_seed[n]], per_seed, BASELINE, plan.peak_tflops),
                 "loop_overhead": overhead, "peak_tflops": plan.peak_tflops, "partial": partial}
@@ -184,13 +184,15 @@ def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = Non
     return report(partial=False)
 
 
-def machine_description(requested: str = "auto") -> str:
-    device = choose_device(requested)
+def machine_description(config: RunConfig) -> str:
+    """The device and the precision the rows ran in (an ablation suffix may change the latter)."""
+    device = choose_device(config.device)
+    precision = "bf16 autocast" if uses_bf16(device, config) else "float32"
     if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA), torch {torch.__version__}"
+        return f"{torch.cuda.get_device_name(device)} (CUDA), {precision}, torch {torch.__version__}"
     # the kernels torch and MKL pick follow the instruction set: runs on another CPU round differently
     return (f"{_cpu_model()} ({torch.backends.cpu.get_cpu_capability()} kernels), {torch.get_num_threads()} threads, "
-            f"torch {torch.__version__}")
+            f"{precision}, torch {torch.__version__}")
 
 
 def _cpu_model() -> str:

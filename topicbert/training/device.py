@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
+from pathlib import Path
 
 import torch
 
@@ -33,9 +35,28 @@ def is_main_process() -> bool:
     return world()[0] == 0
 
 
+# /proc/cpuinfo flags of bf16 arithmetic in hardware: x86's AMX and AVX512-BF16, Arm's BF16 extension
+NATIVE_BF16_FLAGS = {"amx_bf16", "avx512_bf16", "bf16"}
+
+
+@lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware. Without it autocast emulates bf16 and is slower than
+    float32, so a CPU run asks for bf16 only where this holds (Linux tells; elsewhere False)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = {flag for line in text.splitlines() if line.lower().startswith(("flags", "features"))
+             for flag in line.split(":", 1)[-1].split()}
+    return bool(flags & NATIVE_BF16_FLAGS)
+
+
 def uses_bf16(device: torch.device, config: RunConfig) -> bool:
-    """Whether steps and evaluations run under bf16 autocast: on CUDA with `bf16`, on CPU with `cpu_bf16`."""
-    return (device.type == "cuda" and config.bf16) or (device.type == "cpu" and config.cpu_bf16)
+    """Whether steps and evaluations run under bf16 autocast: on CUDA with `bf16`, on CPU with `cpu_bf16`
+    where the CPU has bf16 in hardware."""
+    return (device.type == "cuda" and config.bf16) or (device.type == "cpu" and config.cpu_bf16
+                                                         and cpu_has_native_bf16())
 
 
 def autocast(device: torch.device, config: RunConfig) -> torch.autocast:
