@@ -85,7 +85,7 @@ class RunConfig:
     # where and how
     device: str = "auto"
     # bf16 autocast on CUDA; on CPU with cpu_bf16 where the CPU computes bf16 natively (AMX or AVX512-BF16:
-    # BERT-512 1.5x faster, F1 within noise, BENCHMARKS.md); elsewhere CPU runs stay float32
+    # training 1.25-1.64x faster, F1 within noise, BENCHMARKS.md); elsewhere CPU runs stay float32
     bf16: bool = True
     cpu_bf16: bool = True
     nproc: int = 1

@@ -47,7 +47,8 @@ SCOPE = ("train s and kWh cover training as a user waits for it: loading the mod
 
 # ablation suffixes: each switches one change off (or on) for a row of its own
 # (and +nvdm / +prodlda choose the topic model of a TopicBERT row)
-SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True}, "bf16": {"cpu_bf16": True}, "fp32": {"cpu_bf16": False},
+SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True},
+            "bf16": {"cpu_bf16": True}, "fp32": {"cpu_bf16": False},
             **{name: {"topic_model": name} for name in TOPIC_MODELS}}
 
 
