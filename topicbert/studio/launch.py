@@ -17,8 +17,9 @@ from ..runs.services import baselines_for, reference_configs
 from ..runs.store import Store
 from .frames import finished_runs, format_duration
 
-# the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for about 5 minutes on two CPU
-# cores, with enough test documents (BBC News: all of its 223) that a real F1 gap stands out from the noise
+# the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for about 3 minutes on two CPU
+# cores with bf16 (170 s measured, BENCHMARKS.md), with enough test documents (BBC News: all of its 223) that
+# a real F1 gap stands out from the noise
 DEMO_SETTINGS = {"variant": "topicbert", "max_len": 128, "limit_train": 400, "limit_eval": 250, "epochs": 2,
                  "n_topics": 50}
 # the Train page's choices, as the paper names its models: (variant, max_len)
@@ -41,8 +42,8 @@ def demo_description(corpus_row: dict) -> str:
     n_test = min(settings["limit_eval"], sum((counts.get("test") or {}).values()) or settings["limit_eval"])
     return (f"The demo trains TopicBERT-{settings['max_len']}, BERT-512 and the TF-IDF reference on "
             f"{settings['limit_train']} documents of “{corpus_row['name']}” for {settings['epochs']} epochs (about "
-            f"5 minutes on two CPU cores) and tests all three on the same {n_test} documents: it shows what "
-            f"TopicBERT saves in time and energy and whether its F1 gap to BERT-512 stands out from the noise of "
+            f"3 minutes on two CPU cores, longer on a CPU without bf16) and tests all three on the same "
+            f"{n_test} documents: it shows what TopicBERT saves in time and energy and whether its F1 gap to BERT-512 stands out from the noise of "
             f"that test set, but with so few training documents and epochs it cannot tell how the models "
             f"compare when trained on your whole corpus.")
 
