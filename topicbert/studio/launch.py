@@ -43,9 +43,9 @@ def demo_description(corpus_row: dict) -> str:
     return (f"The demo trains TopicBERT-{settings['max_len']}, BERT-512 and the TF-IDF reference on "
             f"{settings['limit_train']} documents of “{corpus_row['name']}” for {settings['epochs']} epochs (about "
             f"3 minutes on two CPU cores, longer on a CPU without bf16) and tests all three on the same "
-            f"{n_test} documents: it shows what TopicBERT saves in time and energy and whether its F1 gap to BERT-512 stands out from the noise of "
-            f"that test set, but with so few training documents and epochs it cannot tell how the models "
-            f"compare when trained on your whole corpus.")
+            f"{n_test} documents: it shows what TopicBERT saves in time and energy and whether its F1 gap to "
+            f"BERT-512 stands out from the noise of that test set, but with so few training documents and "
+            f"epochs it cannot tell how the models compare when trained on your whole corpus.")
 
 
 def encoder_setting(use_default: bool, name: str) -> str:
