@@ -93,6 +93,11 @@ def test_rows_carry_intervals_and_verdicts():
     assert rows["topicbert-256"]["ablation"] is None
     table = markdown_table(list(rows.values()))
     assert table.count("\n") == 7 and "| 2.50x (2.50–2.50) |" in table and " ± " in table
+    # TopicBERT-256 ran one seed where the others ran two: the reader is told what each figure covers
+    report = {"rows": list(rows.values()), "scope": "training", "recipes": {}, "loop_overhead": None}
+    assert "Rows ran different numbers of seeds" in report_text(report)
+    even = [row for row in rows.values() if row["seeds"] == 2]
+    assert "different numbers of seeds" not in report_text({**report, "rows": even})
 
 
 def test_flop_count_by_hand():

@@ -195,7 +195,10 @@ def report_text(report: dict) -> str:
              f"Intervals: 95% bootstrap over the {rows[0]['test_documents']:,} test documents "
              f"({BOOTSTRAP_RESAMPLES:,} resamples), paired for F1 retained and for differences"
              + (f"; ± is the standard deviation over {seeds} seeds, and speedup and energy saved give their "
-                "range over seeds." if seeds > 1 else "; one seed."),
+                "range over seeds." if seeds > 1 else "; one seed.")
+             + (" Rows ran different numbers of seeds (a time budget): a row's F1 is the mean over its own seeds, "
+                "while F1 retained, speedup, energy saved and every difference pair it with the other row on the "
+                "seeds both ran." if len({r["seeds"] for r in rows}) > 1 else ""),
              f"Scope: {report['scope']}", "", *verdicts(rows)]
     names = {r["name"] for r in rows}
     parts += [""] + [f"{name}: {recipe}." for name, recipe in report["recipes"].items() if name in names]
