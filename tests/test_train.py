@@ -103,6 +103,10 @@ def test_bf16_autocast_on_cpu_where_the_cpu_has_it_unless_float32_is_asked(tiny_
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     fp32_config = tiny_config.replace(cpu_bf16=False)
+    for info, native in (({"flags": "fpu avx512f amx_bf16"}, True), ({"features": "fp asimd bf16"}, True),
+                         ({"flags": "fpu avx2 avx512f"}, False), ({}, False)):
+        monkeypatch.setattr(devices, "cpu_info", lambda info=info: info)
+        assert devices.cpu_has_native_bf16() is native
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
     assert not devices.uses_bf16(cpu, tiny_config)  # emulated bf16 is slower than float32: not asked for
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)

@@ -22,7 +22,7 @@ from ..config import TOPIC_MODELS, RunConfig
 from ..data.splits import PreparedData, load_run_corpus, prepare_data
 from ..energy.meter import EnergyMeter
 from ..model.encoders import encoder_dimensions, load_tokenizer
-from ..training.device import choose_device, uses_bf16
+from ..training.device import choose_device, cpu_info, uses_bf16
 from ..training.loop import epoch_batches, train
 from .flops import training_flops
 from .hf_trainer import RECIPE as HF_RECIPE
@@ -198,10 +198,4 @@ def machine_description(config: RunConfig) -> str:
 
 def _cpu_model() -> str:
     """The CPU's marketing name where Linux tells it, else the architecture."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine() + " CPU"
+    return cpu_info().get("model name") or platform.machine() + " CPU"

@@ -40,16 +40,24 @@ NATIVE_BF16_FLAGS = {"amx_bf16", "avx512_bf16", "bf16"}
 
 
 @lru_cache(maxsize=1)
+def cpu_info() -> dict[str, str]:
+    """/proc/cpuinfo's fields, by lower-case name, as the first CPU lists them (empty where Linux does not tell)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for name, sep, value in (line.partition(":") for line in lines):
+        if sep:
+            fields.setdefault(name.strip().lower(), value.strip())
+    return fields
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware. Without it autocast emulates bf16 and is slower than
-    float32, so a CPU run asks for bf16 only where this holds (Linux tells; elsewhere False)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    flags = {flag for line in text.splitlines() if line.lower().startswith(("flags", "features"))
-             for flag in line.split(":", 1)[-1].split()}
-    return bool(flags & NATIVE_BF16_FLAGS)
+    float32, so a CPU run asks for bf16 only where this holds (x86 lists `flags`, Arm `features`)."""
+    info = cpu_info()
+    return bool(set((info.get("flags") or info.get("features") or "").split()) & NATIVE_BF16_FLAGS)
 
 
 def uses_bf16(device: torch.device, config: RunConfig) -> bool:
