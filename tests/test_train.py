@@ -121,6 +121,7 @@ def test_bf16_autocast_on_cpu_where_the_cpu_has_it_unless_float32_is_asked(tiny_
         fp32 = train(config.replace(cpu_bf16=False), tmp_path / topic_model / "fp32")
         bf16 = train(config, tmp_path / topic_model / "bf16")
         assert 0 <= bf16.test_macro_f1 <= 1 and fp32.tokens_processed == bf16.tokens_processed
+        assert bf16.summary()["bf16"] is True and fp32.summary()["bf16"] is False  # what the Train page learns from
         # the same run in another precision: the numbers move
         assert not np.array_equal(np.load(tmp_path / topic_model / "fp32" / "test_predictions.npz")["probabilities"],
                                   np.load(tmp_path / topic_model / "bf16" / "test_predictions.npz")["probabilities"])

@@ -21,7 +21,7 @@ from .bench.side_by_side import DEFAULT_CORPUS, DEFAULT_VARIANTS, BenchPlan, run
 from .bench.summary import report_text
 from .config import MODES, VARIANTS, ConfigError, RunConfig
 from .data.batching import tokenize
-from .data.corpus import CorpusError, format_summary, load_corpus, summarize
+from .data.corpus import CorpusError, format_summary, load_corpus, source_name, summarize
 from .model.encoders import ModelNotFoundError, load_tokenizer
 from .runs.runner import run_one
 from .runs.saved_corpora import stage_here
@@ -207,7 +207,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         write(report)
     print(report_text(report))
     if args.plot:
-        save_pareto_png(report["rows"], Path(args.plot), title=Path(args.corpus).name)
+        save_pareto_png(report["rows"], Path(args.plot), title=source_name(args.corpus))
     return 0
 
 

@@ -20,7 +20,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -531,6 +531,17 @@ def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None
     return Corpus([corpus.texts[i] for i in keep], [corpus.labels[i] for i in keep],
                   [corpus.splits[i] for i in keep], corpus.source, corpus.encoding_fallbacks,
                   corpus.dropped_empty)
+
+
+def source_name(source: str | None) -> str:
+    """Where a corpus came from, short: the uploaded file's name, a folder's name, or a packaged
+    corpus's path inside its package (not the whole site-packages path)."""
+    if not source:
+        return ""
+    parts = PurePath(source).parts
+    if "site-packages" in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index("site-packages"):])
+    return parts[-1]
 
 
 def save_corpus(corpus: Corpus, path: str | os.PathLike) -> None:

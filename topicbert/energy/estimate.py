@@ -2,8 +2,9 @@
 
 The unit is the training word piece: a run's wall time over the word pieces its encoder
 read in training (what train() reports as tokens_processed). Finished runs of the same
-encoder give the rate; without any, the rate measured for the design (default encoder,
-two CPU cores) stands in, and the explanation says so.
+encoder give the rate, those in the same precision (bf16 or float32) first; without any,
+the rate measured for the design (default encoder, two CPU cores, float32) stands in, and
+the explanation says so.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class PastRun:
     variant: str
     max_len: int
     pieces: int            # training word pieces the encoder read
+    bf16: bool             # whether it computed under bf16 autocast
     seconds: float         # the run's wall time
     kwh: Optional[float]
     kg_co2e: Optional[float]
@@ -49,19 +51,30 @@ def training_pieces(lengths: Sequence[int], config: RunConfig) -> int:
     return per_epoch * config.epochs
 
 
-def _speed(config: RunConfig, history: Sequence[PastRun]) -> tuple[float, str]:
+def _precision(bf16: bool) -> str:
+    return "bf16" if bf16 else "float32"
+
+
+def _speed(config: RunConfig, bf16: bool, history: Sequence[PastRun]) -> tuple[float, str]:
     """Seconds per training word piece, and where the figure came from."""
     same_model = [r for r in history if r.model == config.model and r.pieces > 0 and r.seconds > 0]
-    # the closest runs first: the same variant and length cost the same per piece
-    closest = [r for r in same_model if r.variant == config.variant and r.max_len == config.max_len]
-    basis = closest or same_model
+    # bf16 runs 1.25-1.64x faster per piece on a CPU with bf16 hardware (BENCHMARKS.md): precision first
+    same_precision = [r for r in same_model if r.bf16 == bf16]
+    runs = same_precision or same_model
+    # then the closest runs: the same variant and length cost the same per piece
+    closest = [r for r in runs if r.variant == config.variant and r.max_len == config.max_len]
+    basis = closest or runs
     if not basis:
         return 1.0 / FALLBACK_PIECES_PER_SECOND, (
             f"no finished run of this encoder on this machine yet, so the speed is the one measured for "
-            f"the default encoder on two CPU cores, about {FALLBACK_PIECES_PER_SECOND:,.0f} word pieces a second")
+            f"the default encoder on two CPU cores in float32, about {FALLBACK_PIECES_PER_SECOND:,.0f} word pieces "
+            f"a second" + ("; this run computes in bf16, which is faster on this CPU" if bf16 else ""))
     rate = sum(r.seconds for r in basis) / sum(r.pieces for r in basis)
     kind = f"{config.name.split('-')[0]} at {config.max_len} pieces" if closest else "any variant"
-    return rate, (f"{len(basis)} finished run(s) of this encoder on this machine ({kind}) read "
+    precision = (f"in {_precision(bf16)}, as this run" if same_precision else
+                 f"in {_precision(not bf16)}, where this run computes in {_precision(bf16)}, "
+                 f"so it will likely take {'less' if bf16 else 'more'} time")
+    return rate, (f"{len(basis)} finished run(s) of this encoder on this machine ({kind}, {precision}) read "
                   f"{1 / rate:,.0f} training word pieces a second, topic-model pretraining and evaluations included")
 
 
@@ -74,10 +87,11 @@ def _power(history: Sequence[PastRun]) -> tuple[float, str]:
     return watts, f"metered runs here drew {watts:,.1f} W on average"
 
 
-def estimate_run(config: RunConfig, lengths: Sequence[int], history: Sequence[PastRun],
+def estimate_run(config: RunConfig, bf16: bool, lengths: Sequence[int], history: Sequence[PastRun],
                  kg_per_kwh: float, intensity_source: str) -> Estimate:
     """Projected time, energy and CO2 of training `config` on documents of these lengths.
 
+    bf16: whether the run will compute under bf16 autocast on this machine (training.device.uses_bf16).
     kg_per_kwh: the grid's carbon intensity, and intensity_source where it comes from (words).
     """
     if not config.uses_encoder:
@@ -85,7 +99,7 @@ def estimate_run(config: RunConfig, lengths: Sequence[int], history: Sequence[Pa
                         how="the TF-IDF reference reads no word pieces: nothing to project it from. It fits a "
                             "linear model on the CPU, in seconds to a minute on a corpus of thousands of documents.")
     pieces = training_pieces(lengths, config)
-    seconds_per_piece, speed_how = _speed(config, history)
+    seconds_per_piece, speed_how = _speed(config, bf16, history)
     watts, power_how = _power(history)
     seconds = pieces * seconds_per_piece
     kwh = watts * seconds / 3.6e6

@@ -7,13 +7,13 @@ so pages stay layouts and these stay testable without Streamlit.
 from __future__ import annotations
 
 import time
-from pathlib import PurePath
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..config import RunConfig
+from ..data.corpus import source_name
 from ..energy.grid import Grid, price
 from ..runs.store import Store
 from .figures import BASELINE_ROLE, TFIDF_ROLE
@@ -58,17 +58,6 @@ def format_duration(seconds: Optional[float]) -> str:
 
 
 # ---------------------------------------------------------------- corpora
-
-def source_name(source: Optional[str]) -> str:
-    """Where a corpus came from, short: the uploaded file's name, a folder's name, or a packaged
-    corpus's path inside its package (not the whole site-packages path)."""
-    if not source:
-        return ""
-    parts = PurePath(source).parts
-    if "site-packages" in parts:
-        return "/".join(parts[len(parts) - parts[::-1].index("site-packages"):])
-    return parts[-1]
-
 
 def corpora_frame(corpora: Sequence[dict], disk: dict[int, int]) -> pd.DataFrame:
     """The saved corpora: id, name, documents, classes, source and disk use (corpus id -> bytes)."""

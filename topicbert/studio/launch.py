@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pandas as pd
+import torch
 
 from ..config import ConfigError, RunConfig
 from ..data.batching import tokenize
@@ -15,6 +16,7 @@ from ..energy.meter import carbon_intensity, country_code
 from ..runs.saved_corpora import run_settings
 from ..runs.services import baselines_for, reference_configs
 from ..runs.store import Store
+from ..training.device import choose_device, uses_bf16
 from .frames import finished_runs, format_duration
 
 # the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for about 3 minutes on two CPU
@@ -79,8 +81,12 @@ def past_runs(store: Store, host: str) -> list[PastRun]:
     history = []
     for run in runs:
         final, energy = run["final_metrics"], energies.get(run["id"])
+        # runs finished before results recorded it: what their config asked of this host's device
+        bf16 = final.get("bf16")
+        if bf16 is None:
+            bf16 = uses_bf16(torch.device(run["device"] or "cpu"), RunConfig.from_dict(run["config"]))
         history.append(PastRun(model=run["config"]["model"], variant=run["variant"],
-                               max_len=run["config"]["max_len"], pieces=int(final["tokens_processed"]),
+                               max_len=run["config"]["max_len"], pieces=int(final["tokens_processed"]), bf16=bf16,
                                seconds=float(final["train_seconds"]),
                                kwh=energy["kwh"] if energy else None, kg_co2e=energy["kg_co2e"] if energy else None))
     return history
@@ -124,7 +130,8 @@ def projections(configs: Sequence[RunConfig], lengths: Sequence[Sequence[int]], 
                 intensity: tuple[float, str]) -> list[Estimate]:
     """Each config's projected cost; `lengths[i]`: its training documents' word pieces."""
     kg_per_kwh, source = intensity
-    return [estimate_run(config, doc_lengths, history, kg_per_kwh, source)
+    return [estimate_run(config, uses_bf16(choose_device(config.device), config), doc_lengths, history,
+                         kg_per_kwh, source)
             for config, doc_lengths in zip(configs, lengths)]
 
 

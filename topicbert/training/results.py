@@ -20,6 +20,7 @@ from ..data.splits import PreparedData
 from ..model.topic_model import TopicModel
 from ..model.topicbert import TopicBERT
 from .callbacks import Callback
+from .device import uses_bf16
 from .evaluation import evaluate, topic_model_outputs
 from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
 from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
@@ -52,6 +53,8 @@ class TrainResult:
         return {
             "variant": self.config.variant, "name": self.config.name, "max_len": self.config.max_len,
             "mode": self.config.mode, "device": self.device,
+            # what the run computed in, as this machine decided (the config only says what it asked for)
+            "bf16": uses_bf16(torch.device(self.device), self.config) if self.config.uses_encoder else None,
             "val_macro_f1": self.best_val_macro_f1, "best_step": self.best_step, "steps": self.steps,
             "test_macro_f1": self.test_macro_f1, "test_macro_f1_ci": list(self.test_macro_f1_ci),
             "test_micro_f1": self.test_micro_f1,
