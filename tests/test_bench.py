@@ -15,7 +15,8 @@ from topicbert.bench.flops import forward_flops_per_sequence, mfu, training_flop
 from topicbert.bench.measurement import Measurement
 from topicbert.bench.plot import save_pareto_png
 from topicbert.bench.side_by_side import BASELINE, HF_TRAINER, BenchPlan, parse_variant, run_bench
-from topicbert.bench.summary import TOPIC_BRANCH_NOTHING, markdown_table, report_text, summarize_rows, verdicts
+from topicbert.bench.summary import (TOPIC_BRANCH_NOTHING, convergence, markdown_table, report_text, summarize_rows,
+                                     verdicts)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,12 +39,13 @@ def test_parse_variant_names():
         parse_variant("bert-512+fast")
 
 
-def measurement(seed: int, labels: np.ndarray, predictions: np.ndarray, seconds: float, kwh: float) -> Measurement:
+def measurement(seed: int, labels: np.ndarray, predictions: np.ndarray, seconds: float, kwh: float,
+                best_step: int | None = None) -> Measurement:
     f1 = float(np.mean(labels == predictions))  # the summary scores F1 itself; this is only carried
     return Measurement(seed=seed, test_macro_f1=f1, train_seconds=seconds, step_seconds=seconds / 2, steps=10,
                        tokens_processed=1000, padded_fraction=0.1, kwh=kwh, kg_co2e=kwh / 2, measured="estimated",
                        inference_docs_per_second=10.0, inference_kwh_per_1000_docs=0.001, labels=labels,
-                       predictions=predictions)
+                       predictions=predictions, best_step=best_step)
 
 
 def noisy(labels: np.ndarray, wrong: float, seed: int) -> np.ndarray:
@@ -100,6 +102,24 @@ def test_rows_carry_intervals_and_verdicts():
     assert "different numbers of seeds" not in report_text({**report, "rows": even})
 
 
+def test_the_report_says_which_rows_had_not_converged():
+    labels = np.arange(40) % 4
+    # 10 steps each: best at the last step means validation F1 still rose when training ended
+    per_seed = {BASELINE: [measurement(s, labels, labels, 100.0, 0.02, best_step=10) for s in (42, 43)],
+                "topicbert-128": [measurement(42, labels, labels, 40.0, 0.01, best_step=10),
+                                  measurement(43, labels, labels, 40.0, 0.01, best_step=6)],
+                "bert-128": [measurement(42, labels, labels, 30.0, 0.01, best_step=4)],
+                "tfidf": [measurement(42, labels, labels, 1.0, 0.0001)]}
+    rows = summarize_rows(list(per_seed), per_seed, BASELINE)
+    assert [r["still_rising_seeds"] for r in rows] == [2, 1, 0, None]
+    assert convergence(rows) == ["Not converged: validation macro-F1 still rose at the last evaluation of "
+                                 "bert-512 (2 of 2 seeds), topicbert-128 (1 of 2 seeds); more epochs might raise "
+                                 "their F1."]
+    assert convergence(rows[2:]) == ["Converged: every row's validation macro-F1 had stopped rising when its "
+                                     "training ended."]
+    assert convergence(rows[3:]) == []  # TF-IDF has no epochs
+
+
 def test_flop_count_by_hand():
     # one layer, H=2, I=4, a sequence of 3: per position 2 * (4*2*2 + 2*2*4) + 4*3*2 = 64 + 24 = 88
     assert forward_flops_per_sequence(3, layers=1, hidden=2, intermediate=4) == 3 * 88
@@ -133,6 +153,8 @@ def test_bench_rows_with_intervals_written_as_they_come(tiny_config, tmp_path, m
     assert rows["topicbert-32-partition"]["tokens_processed"] > rows["topicbert-32"]["tokens_processed"]
     assert rows["bert-512+nogroup"]["padded_fraction"] > rows[BASELINE]["padded_fraction"]
     assert rows["tfidf"]["tokens_processed"] == 0 and rows["tfidf"]["train_flops"] is None
+    assert rows["tfidf"]["still_rising_seeds"] is None and rows[HF_TRAINER]["still_rising_seeds"] is None
+    assert rows["bert-32"]["still_rising_seeds"] == 1  # one epoch: its only evaluation is its best
     assert rows[BASELINE]["train_flops"] > rows["bert-32"]["train_flops"] > 0
     save_pareto_png(report["rows"], tmp_path / "bench.png", title="tiny")
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -43,6 +43,14 @@ class Measurement:
     labels: np.ndarray = field(repr=False)
     predictions: np.ndarray = field(repr=False)
     train_flops: Optional[float] = None     # model FLOPs of the training steps, where counted
+    # the step of the best validation macro-F1, for rows that train in epochs (not TF-IDF, not the Trainer's)
+    best_step: Optional[int] = None
+
+    @property
+    def still_rising(self) -> Optional[bool]:
+        """Whether the last evaluation was the best: validation F1 still rose when training ended, so the
+        row has not converged (with early stopping, a row that converged stops after a worse evaluation)."""
+        return None if self.best_step is None else self.best_step == self.steps
 
 
 def metered(fn: Callable[[], object]) -> tuple[object, float, Energy]:

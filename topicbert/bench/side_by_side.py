@@ -124,7 +124,8 @@ def measure_variant(config: RunConfig, data: PreparedData, work_dir: Path, pad_i
         padded_fraction=result.padded_fraction, kwh=energy.kwh, kg_co2e=energy.kg_co2e, measured=energy.measured,
         inference_docs_per_second=len(data.test) / test_seconds,
         inference_kwh_per_1000_docs=test_energy.kwh / len(data.test) * 1000,
-        labels=data.test.labels, predictions=predictions, train_flops=flops)
+        labels=data.test.labels, predictions=predictions, train_flops=flops,
+        best_step=result.best_step if config.uses_encoder else None)
 
 
 def _progress(name: str, m: Measurement) -> None:

@@ -76,6 +76,12 @@ def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str
             "energy_saved_range": _range(kwh)}
 
 
+def _still_rising(runs: Sequence[Measurement]) -> Optional[int]:
+    """On how many seeds the row's validation F1 still rose at its last evaluation; None if it has no epochs."""
+    flags = [m.still_rising for m in runs if m.still_rising is not None]
+    return sum(flags) if flags else None
+
+
 def ablation_base(name: str) -> Optional[str]:
     """The row an ablation row changes one thing of: bert-512+bf16 -> bert-512."""
     return name.split("+", 1)[0] if "+" in name else None
@@ -119,6 +125,7 @@ def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]],
             "inference_docs_per_second": _mean(runs, "inference_docs_per_second"),
             "inference_kwh_per_1000_docs": _mean(runs, "inference_kwh_per_1000_docs"),
             "train_flops": statistics.mean(flops) if flops else None, "mfu": row_mfu,
+            "still_rising_seeds": _still_rising(runs),
             "measured": runs[0].measured})
     return rows
 
@@ -187,6 +194,19 @@ def verdicts(rows: list[dict]) -> list[str]:
     return lines
 
 
+def convergence(rows: list[dict]) -> list[str]:
+    """Whether the rows that train in epochs converged: one sentence, naming those whose validation F1 still rose."""
+    trained = [r for r in rows if r.get("still_rising_seeds") is not None]
+    rising = [f"{r['name']}" + (f" ({r['still_rising_seeds']} of {r['seeds']} seeds)" if r["seeds"] > 1 else "")
+              for r in trained if r["still_rising_seeds"]]
+    if not trained:
+        return []
+    if not rising:
+        return ["Converged: every row's validation macro-F1 had stopped rising when its training ended."]
+    return [f"Not converged: validation macro-F1 still rose at the last evaluation of {', '.join(rising)}; "
+            f"more epochs might raise {'its' if len(rising) == 1 else 'their'} F1."]
+
+
 def report_text(report: dict) -> str:
     """The table, how to read it, the verdicts, the recipes of the reference rows and the loop's overhead."""
     rows = report["rows"]
@@ -199,7 +219,7 @@ def report_text(report: dict) -> str:
              + (" Rows ran different numbers of seeds (a time budget): a row's F1 is the mean over its own seeds, "
                 "while F1 retained, speedup, energy saved and every difference pair it with the other row on the "
                 "seeds both ran." if len({r["seeds"] for r in rows}) > 1 else ""),
-             f"Scope: {report['scope']}", "", *verdicts(rows)]
+             f"Scope: {report['scope']}", "", *verdicts(rows), *convergence(rows)]
     names = {r["name"] for r in rows}
     parts += [""] + [f"{name}: {recipe}." for name, recipe in report["recipes"].items() if name in names]
     o = report["loop_overhead"]
