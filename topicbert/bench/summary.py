@@ -197,10 +197,10 @@ def verdicts(rows: list[dict]) -> list[str]:
 def convergence(rows: list[dict]) -> list[str]:
     """Whether the rows that train in epochs converged: one sentence, naming those whose validation F1 still rose."""
     trained = [r for r in rows if r.get("still_rising_seeds") is not None]
-    rising = [f"{r['name']}" + (f" ({r['still_rising_seeds']} of {r['seeds']} seeds)" if r["seeds"] > 1 else "")
-              for r in trained if r["still_rising_seeds"]]
     if not trained:
         return []
+    rising = [r["name"] + (f" ({r['still_rising_seeds']} of {r['seeds']} seeds)" if r["seeds"] > 1 else "")
+              for r in trained if r["still_rising_seeds"]]
     if not rising:
         return ["Converged: every row's validation macro-F1 had stopped rising when its training ended."]
     return [f"Not converged: validation macro-F1 still rose at the last evaluation of {', '.join(rising)}; "
