@@ -115,6 +115,17 @@ def test_runs_frame_progress_and_eta(store):
         assert frames.runs_frame(empty).empty
 
 
+def test_runs_frame_names_a_finished_runs_precision(store):
+    ids = [store.create_run(RunConfig(corpus="c")) for _ in range(4)]
+    for run_id in ids:
+        store.claim_run(run_id, None, "cpu")
+    store.set_final_metrics(ids[0], {"bf16": True})
+    store.set_final_metrics(ids[1], {"bf16": False})
+    store.set_final_metrics(ids[2], {"bf16": None})  # TF-IDF: no encoder, no precision
+    devices = dict(zip(*frames.runs_frame(store)[["id", "device"]].to_dict("list").values()))
+    assert devices == {ids[0]: "cpu, bf16", ids[1]: "cpu, float32", ids[2]: "cpu", ids[3]: "cpu"}
+
+
 def test_eta_after_a_resume_counts_only_this_attempts_steps(store):
     run_id = store.create_run(RunConfig(corpus="c"))
     store.claim_run(run_id, None, "cpu")

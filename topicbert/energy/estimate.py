@@ -51,7 +51,8 @@ def training_pieces(lengths: Sequence[int], config: RunConfig) -> int:
     return per_epoch * config.epochs
 
 
-def _precision(bf16: bool) -> str:
+def precision_name(bf16: bool) -> str:
+    """How the Studio names a run's precision."""
     return "bf16" if bf16 else "float32"
 
 
@@ -71,8 +72,8 @@ def _speed(config: RunConfig, bf16: bool, history: Sequence[PastRun]) -> tuple[f
             f"a second" + ("; this run computes in bf16, which is faster on this CPU" if bf16 else ""))
     rate = sum(r.seconds for r in basis) / sum(r.pieces for r in basis)
     kind = f"{config.name.split('-')[0]} at {config.max_len} pieces" if closest else "any variant"
-    precision = (f"in {_precision(bf16)}, as this run" if same_precision else
-                 f"in {_precision(not bf16)}, where this run computes in {_precision(bf16)}, "
+    precision = (f"in {precision_name(bf16)}, as this run" if same_precision else
+                 f"in {precision_name(not bf16)}, where this run computes in {precision_name(bf16)}, "
                  f"so it will likely take {'less' if bf16 else 'more'} time")
     return rate, (f"{len(basis)} finished run(s) of this encoder on this machine ({kind}, {precision}) read "
                   f"{1 / rate:,.0f} training word pieces a second, topic-model pretraining and evaluations included")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..config import RunConfig
 from ..data.corpus import source_name
+from ..energy.estimate import precision_name
 from ..energy.grid import Grid, price
 from ..runs.store import Store
 from .figures import BASELINE_ROLE, TFIDF_ROLE
@@ -106,11 +107,19 @@ def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None,
              "ETA": format_duration(eta_seconds(run, now)), "val macro-F1": run["val_macro_f1"],
              "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]),
              "energy": measurement_badge(run["energy_info"] or _reading_flags(run), run["machine_load"]).label,
-             "device": run["device"] or "",
+             "device": _device_text(run),
              "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else "",
              DISK_COLUMN: _megabytes(disk.get(run["id"])) if disk is not None else None}
             for run in store.run_overview(limit=limit)]
     return pd.DataFrame(rows, columns=RUN_COLUMNS + ([DISK_COLUMN] if disk is not None else []))
+
+
+def _device_text(row: dict) -> str:
+    """Where a run_overview row ran and, once it finished, in which precision: a bf16 run's time and
+    energy do not compare like for like with a float32 run's."""
+    if row["bf16"] is None:
+        return row["device"] or ""
+    return f"{row['device']}, {precision_name(row['bf16'])}"
 
 
 def run_badge(store: Store, run: dict) -> Badge:
