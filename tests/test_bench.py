@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -177,5 +178,7 @@ def test_gpu_script_on_a_cpu_with_a_tiny_setting(tiny_model_dir, tiny_corpus_csv
     assert [(r["name"], r["seeds"]) for r in report["rows"]] == [("bert-512", 2), ("tfidf", 2)]
     assert report["epochs"] == 1 and not report["partial"]
     assert "20news: " in done.stdout and "not found, skipped" in done.stdout
+    # with 20 Newsgroups absent, Reuters8 gets the whole budget, not its 40% share
+    assert int(re.search(r"reuters8: up to (\d+)s", done.stdout).group(1)) > 0.6 * 400
     assert "reuters8: BERT-512 model FLOPs utilisation" in done.stdout and "FLOPs in" in done.stdout
     assert "| bert-512 |" in (out / "bench_gpu_reuters8.md").read_text()

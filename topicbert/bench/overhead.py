@@ -18,14 +18,23 @@ from ..training.device import autocast, choose_device
 from ..training.loop import build_model, epoch_batches, make_optimizer, train
 
 
+def _finish(device: torch.device) -> None:
+    """Wait for the GPU's queued work: without it a CUDA step's time is only the time to queue it,
+    and a loop that waits elsewhere (a copy from pageable memory does) would look slower than one that does not."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 class _StepClock(Callback):
     """Seconds between consecutive optimiser steps of train(): each step's whole cost after the first."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
         self.seconds: list[float] = []
         self._last: Optional[float] = None
 
     def on_step(self, step: int, total_steps: int) -> None:
+        _finish(self.device)
         now = time.perf_counter()
         if self._last is not None:
             self.seconds.append(now - self._last)
@@ -37,7 +46,8 @@ def loop_overhead(config: RunConfig, data: PreparedData, pad_id: int, n_steps: i
 
     Rounds alternate bare and ours; step i of one is paired with step i of the other (the
     same batch) and the overhead is the median of those ratios, so a burst of load from
-    elsewhere on the machine spoils a few pairs, not the figure.
+    elsewhere on the machine spoils a few pairs, not the figure. On CUDA both wait for the GPU at
+    the end of each step, so both time whole steps.
     """
     device = choose_device(config.device)
     one_epoch = config.replace(epochs=1, tm_pretrain_epochs=1, resumable_checkpoints=False, compile=False)
@@ -62,11 +72,12 @@ def loop_overhead(config: RunConfig, data: PreparedData, pad_id: int, n_steps: i
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            _finish(device)
             seconds.append(time.perf_counter() - started)
         return seconds[1:]  # the first step warms allocators up, as _StepClock leaves it out
 
     def ours() -> list[float]:
-        clock = _StepClock()
+        clock = _StepClock(device)
         with tempfile.TemporaryDirectory() as tmp:
             train(one_epoch, Path(tmp), callbacks=[clock], data=subset)
         return clock.seconds
