@@ -56,6 +56,24 @@ def noisy(labels: np.ndarray, wrong: float, seed: int) -> np.ndarray:
     return np.where(flip, (labels + 1) % 4, labels)
 
 
+def test_seeds_that_disagree_widen_the_interval_of_a_difference():
+    """Each seed alone is far beyond its test documents' noise, but the seeds disagree: resampling
+    documents alone would call a gain, resampling the seeds too leaves it within noise."""
+    rng = np.random.default_rng(1)
+    labels = {seed: rng.integers(0, 4, 2000) for seed in (42, 43)}
+    bert512 = [measurement(s, labels[s], noisy(labels[s], 0.10, s), 100.0, 0.02) for s in (42, 43)]
+    wrong = {("topicbert-128", 42): 0.10, ("bert-128", 42): 0.40, ("topicbert-128", 43): 0.25, ("bert-128", 43): 0.15}
+    per_seed = {BASELINE: bert512, **{name: [measurement(s, labels[s], noisy(labels[s], wrong[name, s], s + 5), 40.0,
+                                                         0.008) for s in (42, 43)]
+                                      for name in ("topicbert-128", "bert-128")}}
+    branch = {r["name"]: r for r in summarize_rows(list(per_seed), per_seed, BASELINE)}["topicbert-128"]["topic_branch"]
+    first, second = branch["seed_differences"]
+    assert first > 0.2 and second < -0.05  # the seeds' own differences, as each seed scored them
+    assert branch["difference"] > 0.05 and branch["within_noise"] and branch["difference_ci"][0] < 0
+    assert "(per seed: +0." in verdicts([{"name": "topicbert-128", "against_baseline": None, "ablation": None,
+                                          "topic_branch": branch}])[0]
+
+
 def test_rows_carry_intervals_and_verdicts():
     rng = np.random.default_rng(0)
     labels = {seed: rng.integers(0, 4, 400) for seed in (42, 43)}
@@ -86,13 +104,13 @@ def test_rows_carry_intervals_and_verdicts():
     assert same["against"] == "bert-128" and same["difference"] == 0 and same["within_noise"]
     assert rows["topicbert-256"]["topic_branch"]["difference_ci"][0] > 0
     said = verdicts(list(rows.values()))
-    assert f"topicbert-128 against bert-128: +0.0000 macro-F1 [+0.0000, +0.0000]: not better by more than the " \
-           f"noise: {TOPIC_BRANCH_NOTHING}." in said
+    assert f"topicbert-128 against bert-128: +0.0000 macro-F1 [+0.0000, +0.0000] (per seed: +0.0000, +0.0000): " \
+           f"not better by more than the noise: {TOPIC_BRANCH_NOTHING}." in said
     assert any(line.startswith("topicbert-256 against bert-256") and "beats plain truncation" in line for line in said)
     assert any(line.startswith("topicbert-128 against bert-512") and "below it by more than the noise" in line
                for line in said)
-    assert "topicbert-128+bf16 against topicbert-128: +0.0000 macro-F1 [+0.0000, +0.0000]: within noise; 2.00x its " \
-           "speed, 50.0% less energy." in said
+    assert "topicbert-128+bf16 against topicbert-128: +0.0000 macro-F1 [+0.0000, +0.0000] (per seed: +0.0000, " \
+           "+0.0000): within noise; 2.00x its speed, 50.0% less energy." in said
     assert rows["topicbert-256"]["ablation"] is None
     table = markdown_table(list(rows.values()))
     assert table.count("\n") == 7 and "| 2.50x (2.50–2.50) |" in table and " ± " in table

@@ -2,8 +2,9 @@
 
 Every F1 gets a 95% bootstrap interval over the test documents; F1 retained and every difference
 are paired (both rows scored on the same resampled documents of the same seed). With several seeds
-a row's figure is the mean over its seeds, the interval that of the mean, and ± the spread (standard
-deviation) over seeds; speedup and energy saved give their range over seeds.
+a row's figure is the mean over its seeds and ± the spread (standard deviation) over seeds; its
+interval is that of the mean, each resample drawing the seeds too, so that seed-to-seed variation
+widens it; a difference also gives each seed's own; speedup and energy saved give their range over seeds.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class _Bootstrap:
         self.per_seed = per_seed
         self._samples: dict[int, np.ndarray] = {}
         self._f1: dict[tuple[str, int], np.ndarray] = {}
+        self._seed_picks: dict[int, np.ndarray] = {}
 
     def f1(self, name: str, m: Measurement) -> np.ndarray:
         if m.seed not in self._samples:
@@ -38,8 +40,18 @@ class _Bootstrap:
         return self._f1[(name, m.seed)]
 
     def mean_f1(self, name: str, runs: Sequence[Measurement]) -> np.ndarray:
-        """The bootstrap distribution of the mean macro-F1 over these runs' seeds."""
-        return np.mean([self.f1(name, m) for m in runs], axis=0)
+        """The bootstrap distribution of the mean macro-F1 over these runs' seeds. With several seeds each
+        resample draws the seeds with replacement as well as the documents, the same draw for every row
+        on as many seeds (so comparisons stay paired): documents alone would leave out how much a
+        model's F1 moves from one seed to the next, often the larger noise."""
+        per_seed = np.stack([self.f1(name, m) for m in runs])  # (seeds, resamples)
+        if len(runs) == 1:
+            return per_seed[0]
+        if len(runs) not in self._seed_picks:
+            self._seed_picks[len(runs)] = np.random.default_rng(len(runs)).integers(
+                0, len(runs), size=(per_seed.shape[1], len(runs)))
+        picks = self._seed_picks[len(runs)]  # (resamples, seeds): which seeds each resample takes
+        return per_seed[picks, np.arange(per_seed.shape[1])[:, None]].mean(axis=1)
 
 
 def _common(a: Sequence[Measurement], b: Sequence[Measurement]) -> tuple[list[Measurement], list[Measurement]]:
@@ -69,6 +81,7 @@ def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str
                           for m, t in zip(mine, theirs)]
     kwh = [1 - m.kwh / t.kwh if t.kwh else float("nan") for m, t in zip(mine, theirs)]
     return {"against": other, "difference": p.difference, "difference_ci": list(p.difference_interval),
+            "seed_differences": [m.test_macro_f1 - t.test_macro_f1 for m, t in zip(mine, theirs)],
             "within_noise": p.within_noise, "retained": p.retained, "retained_ci": list(p.retained_interval),
             "speedup": _mean(theirs, "train_seconds") / _mean(mine, "train_seconds"),
             "speedup_range": _range(ratio("train_seconds")),
@@ -165,7 +178,9 @@ def markdown_table(rows: list[dict]) -> str:
 
 def _difference(p: dict) -> str:
     low, high = p["difference_ci"]
-    return f"{p['difference']:+.4f} macro-F1 [{low:+.4f}, {high:+.4f}]"
+    seeds = p.get("seed_differences") or []  # JSON written before it was recorded has none
+    each = f" (per seed: {', '.join(f'{d:+.4f}' for d in seeds)})" if len(seeds) > 1 else ""
+    return f"{p['difference']:+.4f} macro-F1 [{low:+.4f}, {high:+.4f}]{each}"
 
 
 def verdicts(rows: list[dict]) -> list[str]:
@@ -212,8 +227,9 @@ def report_text(report: dict) -> str:
     rows = report["rows"]
     seeds = max((r["seeds"] for r in rows), default=1)
     parts = [markdown_table(rows), "",
-             f"Intervals: 95% bootstrap over the {rows[0]['test_documents']:,} test documents "
-             f"({BOOTSTRAP_RESAMPLES:,} resamples), paired for F1 retained and for differences"
+             f"Intervals: 95% bootstrap over the {'seeds and the ' if seeds > 1 else ''}"
+             f"{rows[0]['test_documents']:,} test documents ({BOOTSTRAP_RESAMPLES:,} resamples), paired for F1 "
+             f"retained and for differences"
              + (f"; ± is the standard deviation over {seeds} seeds, and speedup and energy saved give their "
                 "range over seeds." if seeds > 1 else "; one seed.")
              + (" Rows ran different numbers of seeds (a time budget): a row's F1 is the mean over its own seeds, "
