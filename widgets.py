@@ -14,12 +14,14 @@ STYLE = Path(__file__).parent / "assets" / "style.css"
 
 # how tables show disk use, and the runs table (Home and Runs) its numbers
 DISK_COLUMNS = {frames.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f")}
-RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent",
+                                                         width=100),
                "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
-               # wide enough for "0.000006" and "partly measured, shared": auto widths cut both
+               # wide enough for "0.000006", "partly measured, shared" and "cuda:0, float32": auto widths cut them
                "kWh": st.column_config.NumberColumn(format="%.6f", width=90),
                "g CO2e": st.column_config.NumberColumn(format="%.3f"),
-               "energy": st.column_config.TextColumn(width=170), **DISK_COLUMNS}
+               "energy": st.column_config.TextColumn(width=170),
+               "device": st.column_config.TextColumn(width=110), **DISK_COLUMNS}
 
 
 def page_setup(title: str) -> None:
