@@ -13,7 +13,8 @@
 #   BUDGET_SECONDS [470]   the whole script, installing included
 #   OUT [bench_out/gpu]    where the JSON, the tables and the logs go
 #   REUTERS8 [../shared/data/reuters8]  NEWS20 [../shared/data/20news-bydate.zip]
-#   EPOCHS [3]  SEEDS [3]  VARIANTS [bert-512,topicbert-128,bert-128,tfidf,topicbert-256,topicbert-128-partition]
+#   EPOCHS [3]  SEEDS [3]  SEED [42: the first; a later loan can go on from another and bench-merge the JSONs]
+#   VARIANTS [bert-512,topicbert-128,bert-128,tfidf,topicbert-256,topicbert-128-partition]
 #   HF_TRAINER [1]  MODEL [default]  DEVICE [cuda]  PEAK_TFLOPS [found from the GPU's name]
 #   LIMIT_TRAIN, LIMIT_EVAL [unset: every document]  INSTALL [1: pip install -r requirements.txt if needed]
 #   PYTHON [python3, else python]
@@ -27,6 +28,7 @@ REUTERS8=${REUTERS8:-../shared/data/reuters8}
 NEWS20=${NEWS20:-../shared/data/20news-bydate.zip}
 EPOCHS=${EPOCHS:-3}
 SEEDS=${SEEDS:-3}
+SEED=${SEED:-42}
 VARIANTS=${VARIANTS:-bert-512,topicbert-128,bert-128,tfidf,topicbert-256,topicbert-128-partition}
 HF_TRAINER=${HF_TRAINER:-1}
 MODEL=${MODEL:-default}
@@ -80,7 +82,7 @@ run_corpus() {  # name, path, share of the time left (percent)
   if [ "$hard" -lt 30 ]; then say "$name: only ${hard}s left, skipped"; return 0; fi
   # later seeds start only while they fit in 85% of this corpus's time; the first seed always runs
   local soft=$(( hard * 85 / 100 ))
-  local args=(--corpus "$path" --variants "$VARIANTS" --epochs "$EPOCHS" --seeds "$SEEDS" --model "$MODEL"
+  local args=(--corpus "$path" --variants "$VARIANTS" --epochs "$EPOCHS" --seeds "$SEEDS" --seed "$SEED" --model "$MODEL"
               --device "$DEVICE" --time-budget "$soft" --json "$OUT/bench_gpu_$name.json")
   [ "$HF_TRAINER" = 1 ] && args+=(--hf-trainer)
   [ -n "${LIMIT_TRAIN:-}" ] && args+=(--limit-train "$LIMIT_TRAIN")

@@ -175,6 +175,11 @@ def test_bench_rows_with_intervals_written_as_they_come(tiny_config, tmp_path, m
     assert rows["tfidf"]["still_rising_seeds"] is None and rows[HF_TRAINER]["still_rising_seeds"] is None
     assert rows["bert-32"]["still_rising_seeds"] == 1  # one epoch: its only evaluation is its best
     assert rows[BASELINE]["train_flops"] > rows["bert-32"]["train_flops"] > 0
+    # every measurement kept with its test predictions, so that another seed's run can be merged in later
+    assert set(report["measurements"]) == set(rows)
+    kept = Measurement.from_record(json.loads(json.dumps(report["measurements"]["tfidf"][0])))
+    assert kept.predictions.size == rows["tfidf"]["test_documents"]
+    assert kept.test_macro_f1 == rows["tfidf"]["test_macro_f1"]
     save_pareto_png(report["rows"], tmp_path / "bench.png", title="tiny")
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = report_text(report)
@@ -187,7 +192,7 @@ def test_gpu_script_on_a_cpu_with_a_tiny_setting(tiny_model_dir, tiny_corpus_csv
     out = tmp_path / "out"
     env = dict(os.environ, TOPICBERT_HOME=str(tmp_path / "home"), DEVICE="cpu", MODEL=str(tiny_model_dir),
                REUTERS8=str(tiny_corpus_csv), NEWS20=str(tmp_path / "absent.zip"), OUT=str(out), EPOCHS="1",
-               SEEDS="2", VARIANTS="bert-512,tfidf", HF_TRAINER="0", PEAK_TFLOPS="0.01",
+               SEEDS="2", SEED="7", VARIANTS="bert-512,tfidf", HF_TRAINER="0", PEAK_TFLOPS="0.01",
                INSTALL="0", PYTHON=sys.executable, BUDGET_SECONDS="400")
     done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_bench.sh")], env=env, capture_output=True, text=True,
                           timeout=600)
@@ -195,6 +200,7 @@ def test_gpu_script_on_a_cpu_with_a_tiny_setting(tiny_model_dir, tiny_corpus_csv
     report = json.loads((out / "bench_gpu_reuters8.json").read_text())
     assert [(r["name"], r["seeds"]) for r in report["rows"]] == [("bert-512", 2), ("tfidf", 2)]
     assert report["epochs"] == 1 and not report["partial"]
+    assert [m["seed"] for m in report["measurements"]["bert-512"]] == [7, 8]  # SEED: the first seed
     assert "20news: " in done.stdout and "not found, skipped" in done.stdout
     # with 20 Newsgroups absent, Reuters8 gets the whole budget, not its 40% share
     assert int(re.search(r"reuters8: up to (\d+)s", done.stdout).group(1)) > 0.6 * 400

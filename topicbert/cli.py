@@ -1,5 +1,5 @@
 """The command line: python -m topicbert {corpus check, train, submit, worker, status, cancel, resume,
-export, gc, bench, topics-bench}.
+export, gc, bench, bench-merge, topics-bench}.
 
 Every subcommand is defined here; each handler parses nothing itself and calls the library.
 A person's mistake (a bad corpus, setting or encoder) prints one line and exits with 2.
@@ -16,6 +16,7 @@ from typing import Callable
 
 from .bench import topics as topics_bench
 from .bench.flops import peak_tflops
+from .bench.merge import merge_reports
 from .bench.plot import save_pareto_png
 from .bench.side_by_side import DEFAULT_CORPUS, DEFAULT_VARIANTS, BenchPlan, run_bench
 from .bench.summary import report_text
@@ -211,6 +212,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_merge(args: argparse.Namespace) -> int:
+    reports = []
+    for name in args.files:
+        try:
+            reports.append((name, json.loads(Path(name).read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as error:  # a missing file, or not JSON
+            raise ConfigError(f"{name}: not a bench JSON ({error})") from None
+    try:
+        report = merge_reports(reports)
+    except ValueError as error:  # what differs or is missing, file by file
+        raise ConfigError(f"cannot merge: {error}") from None
+    if args.json_file:
+        write_json(Path(args.json_file), report)
+    print(report_text(report))
+    if args.plot:
+        save_pareto_png(report["rows"], Path(args.plot), title=source_name(report["corpus"]))
+    return 0
+
+
 def cmd_topics_bench(args: argparse.Namespace) -> int:
     base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col, split_col=args.split_col,
                      n_topics=args.n_topics, limit_train=args.limit_train, limit_eval=args.limit_eval,
@@ -310,6 +330,15 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.set_defaults(handler=cmd_bench)
 
 
+def _add_bench_merge_command(commands: argparse._SubParsersAction) -> None:
+    merge = commands.add_parser("bench-merge", help="bench JSONs of one setting, run apart (other seeds), as one")
+    merge.add_argument("files", nargs="+", help="bench --json files: the same corpus, epochs, limits, settings "
+                                                "and machine, other seeds")
+    merge.add_argument("--json", dest="json_file", default=None, help="write the merged report here")
+    merge.add_argument("--plot", default=None, help="PNG of F1 against kWh with the Pareto front")
+    merge.set_defaults(handler=cmd_bench_merge)
+
+
 def _add_topics_bench_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("topics-bench", help="every topic model alone, against scikit-learn's LDA")
     bench.add_argument("--corpus", required=True, help="CSV, TSV, JSONL, ZIP or folder")
@@ -354,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_queue_commands(commands)
     _add_bench_command(commands)
+    _add_bench_merge_command(commands)
     _add_topics_bench_command(commands)
     return parser
 

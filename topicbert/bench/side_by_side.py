@@ -143,13 +143,12 @@ def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = Non
     pad_id = tokenizer.pad_token_id or 0
     overhead = None
 
+    setting = {"corpus": plan.corpus, "epochs": plan.epochs, "seeds": plan.seeds, "limit_train": plan.limit_train,
+               "limit_eval": plan.limit_eval, "config": plan.base.to_dict(),
+               "machine": machine_description(plan.base)}
+
     def report(partial: bool) -> dict:
-        return {"corpus": plan.corpus, "epochs": plan.epochs, "seeds": plan.seeds, "limit_train": plan.limit_train,
-                "limit_eval": plan.limit_eval, "config": plan.base.to_dict(),
-                "machine": machine_description(plan.base),
-                "scope": SCOPE, "recipes": {HF_TRAINER: HF_RECIPE, TFIDF: TFIDF_RECIPE},
-                "rows": summarize_rows([n for n in names if per_seed[n]], per_seed, BASELINE, plan.peak_tflops),
-                "loop_overhead": overhead, "peak_tflops": plan.peak_tflops, "partial": partial}
+        return bench_report(setting, names, per_seed, overhead, plan.peak_tflops, partial)
 
     def fits(name: str, first_seed: bool) -> bool:
         """A first seed always runs; a later one only if the row's first took less than the time left."""
@@ -184,6 +183,17 @@ def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = Non
                 record(HF_TRAINER, run_hf_trainer(seeded.replace(**parse_variant(BASELINE)), corpus,
                                                   Path(tmp) / f"hf-{seed}"))
     return report(partial=False)
+
+
+def bench_report(setting: dict, names: Sequence[str], per_seed: dict[str, list[Measurement]],
+                 overhead: Optional[dict], peak_tflops: Optional[float], partial: bool) -> dict:
+    """The bench's JSON: its setting (corpus, epochs, seeds, limits, config, machine), the rows with their
+    intervals and verdicts' figures, and every measurement with its test predictions, for a later merge."""
+    names = [n for n in names if per_seed.get(n)]
+    return {**setting, "scope": SCOPE, "recipes": {HF_TRAINER: HF_RECIPE, TFIDF: TFIDF_RECIPE},
+            "rows": summarize_rows(names, per_seed, BASELINE, peak_tflops),
+            "loop_overhead": overhead, "peak_tflops": peak_tflops, "partial": partial,
+            "measurements": {n: [m.to_record() for m in per_seed[n]] for n in names}}
 
 
 def machine_description(config: RunConfig) -> str:

@@ -1,0 +1,94 @@
+"""Bench JSONs of other seeds merged into one report, as if one bench had run every seed."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_bench import measurement, noisy
+
+from topicbert.bench.measurement import Measurement
+from topicbert.bench.merge import merge_reports
+from topicbert.bench.side_by_side import BASELINE, bench_report
+from topicbert.cli import main
+from topicbert.config import RunConfig
+
+NAMES = [BASELINE, "topicbert-128", "bert-128"]
+WRONG = {BASELINE: 0.10, "topicbert-128": 0.15, "bert-128": 0.25}
+
+
+def setting(seed: int, corpus: str = "../shared/data/news.zip", **changes) -> dict:
+    return {"corpus": corpus, "epochs": 2, "seeds": 1, "limit_train": None, "limit_eval": None,
+            "config": RunConfig(corpus=corpus, seed=seed).to_dict(), "machine": "a CPU", **changes}
+
+
+def measurements(seeds: tuple[int, ...]) -> dict[str, list[Measurement]]:
+    labels = {seed: np.random.default_rng(seed).integers(0, 4, 300) for seed in seeds}
+    return {name: [measurement(s, labels[s], noisy(labels[s], WRONG[name], s + i), 100.0 - 20 * i, 0.01)
+                   for s in seeds] for i, name in enumerate(NAMES)}
+
+
+def saved(report: dict) -> dict:
+    """As a JSON file gives it back."""
+    return json.loads(json.dumps(report))
+
+
+def test_a_measurement_survives_json():
+    m = measurements((42,))["topicbert-128"][0]
+    back = Measurement.from_record(saved(m.to_record()))
+    assert np.array_equal(back.labels, m.labels) and np.array_equal(back.predictions, m.predictions)
+    assert back.test_macro_f1 == m.test_macro_f1 and back.seed == 42 and back.best_step is None
+    with pytest.raises(ValueError, match="0..65535"):
+        Measurement(**{**m.__dict__, "labels": m.labels - 1}).to_record()  # a label of -1
+
+
+def test_merging_two_seeds_gives_what_one_bench_of_both_gives():
+    one = bench_report(setting(42), NAMES, measurements((42,)), None, None, False)
+    # the second ran elsewhere: its corpus path differs, its name does not
+    other = bench_report(setting(43, corpus="/data/news.zip"), NAMES, measurements((43,)), None, None, False)
+    merged = merge_reports([("a.json", saved(one)), ("b.json", saved(other))])
+    both = {name: measurements((42,))[name] + measurements((43,))[name] for name in NAMES}
+    whole = bench_report(setting(42, seeds=2), NAMES, both, None, None, False)
+    assert json.dumps(merged["rows"]) == json.dumps(whole["rows"])
+    assert merged["seeds"] == 2 and merged["merged_from"] == ["a.json", "b.json"]
+    assert merged["rows"][1]["against_baseline"]["seed_differences"][1] != 0
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"epochs": 3}, "b.json: epochs differ from a.json's"),
+    ({"machine": "a GPU"}, "machine differ"),
+    ({"config": RunConfig(corpus="c", seed=43, max_len=64).to_dict()}, "config's max_len differ"),
+    ({"corpus": "../shared/data/other.zip"}, "corpus differ")])
+def test_only_one_setting_on_one_machine_merges(change, said):
+    one = bench_report(setting(42), NAMES, measurements((42,)), None, None, False)
+    other = bench_report(setting(43, **change), NAMES, measurements((43,)), None, None, False)
+    with pytest.raises(ValueError, match=said):
+        merge_reports([("a.json", saved(one)), ("b.json", saved(other))])
+
+
+def test_what_cannot_merge_says_why():
+    one = saved(bench_report(setting(42), NAMES, measurements((42,)), None, None, False))
+    with pytest.raises(ValueError, match="b.json: bert-512 seed 42 is in an earlier file too"):
+        merge_reports([("a.json", one), ("b.json", one)])
+    old = {key: value for key, value in one.items() if key != "measurements"}
+    with pytest.raises(ValueError, match="old.json: written before the bench kept"):
+        merge_reports([("old.json", old)])
+    with pytest.raises(ValueError, match="x.json: not a bench JSON \\(it has no corpus, epochs"):
+        merge_reports([("x.json", {"rows": []})])
+    no_baseline = saved(bench_report(setting(42), NAMES[1:], measurements((42,)), None, None, False))
+    with pytest.raises(ValueError, match="none of the files has a bert-512 row"):
+        merge_reports([("c.json", no_baseline)])
+
+
+def test_bench_merge_command(tmp_path, capsys):
+    files = []
+    for seed in (42, 43):
+        files.append(tmp_path / f"seed{seed}.json")
+        files[-1].write_text(json.dumps(bench_report(setting(seed), NAMES, measurements((seed,)), None, None, False)))
+    out = tmp_path / "merged.json"
+    assert main(["bench-merge", *map(str, files), "--json", str(out), "--plot", str(tmp_path / "m.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "| topicbert-128 |" in printed and "(per seed: " in printed and "over the seeds and the 300" in printed
+    assert json.loads(out.read_text())["seeds"] == 2 and (tmp_path / "m.png").exists()
+    assert main(["bench-merge", str(files[0]), str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: not a bench JSON" in capsys.readouterr().err

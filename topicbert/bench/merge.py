@@ -1,0 +1,69 @@
+"""Bench JSONs of one setting run apart (other seeds, another day, another GPU loan) as one report.
+
+Each JSON keeps every measurement with its test predictions, so the merged rows are summarised
+as if one bench had run every seed: means, spreads, and intervals paired and resampled afresh.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..data.corpus import source_name
+from .measurement import Measurement
+from .side_by_side import BASELINE, bench_report
+
+
+_BENCH_KEYS = ["corpus", "epochs", "limit_train", "limit_eval", "config", "machine", "rows", "loop_overhead",
+               "peak_tflops", "partial"]
+
+
+def _setting(report: dict) -> dict:
+    """What must agree for runs to be one benchmark: the corpus (by name: its path may differ from machine
+    to machine), epochs, limits, the settings every row shares but the seed, and the machine."""
+    config = {key: value for key, value in report["config"].items() if key not in ("seed", "corpus")}
+    return {"corpus": source_name(report["corpus"]), "epochs": report["epochs"], "limit_train": report["limit_train"],
+            "limit_eval": report["limit_eval"], "machine": report["machine"], "config": config}
+
+
+def _differences(setting: dict, reference: dict) -> list[str]:
+    """The names of what differs, a config's settings one by one."""
+    config, reference_config = setting["config"], reference["config"]
+    return ([key for key in setting if key != "config" and setting[key] != reference[key]]
+            + [f"config's {key}" for key in sorted(config.keys() | reference_config.keys())
+               if config.get(key) != reference_config.get(key)])
+
+
+def merge_reports(reports: Sequence[tuple[str, dict]]) -> dict:
+    """(file name, bench JSON) pairs -> one bench JSON over all their seeds. ValueError, naming the file and
+    what is wrong, for a JSON without measurements, a setting that differs, or a row and seed found twice."""
+    if not reports:
+        raise ValueError("no bench JSON to merge")
+    first_name, first = reports[0]
+    per_seed: dict[str, list[Measurement]] = {}
+    loop_overhead = None
+    for name, report in reports:
+        missing = [key for key in _BENCH_KEYS if key not in report] if isinstance(report, dict) else _BENCH_KEYS
+        if missing:
+            raise ValueError(f"{name}: not a bench JSON (it has no {', '.join(missing)})")
+        if "measurements" not in report:
+            raise ValueError(f"{name}: written before the bench kept each row's test predictions, so its "
+                             f"intervals cannot be computed again; rerun it to merge it")
+        differ = _differences(_setting(report), _setting(first))
+        if differ:
+            raise ValueError(f"{name}: {', '.join(differ)} differ from {first_name}'s: only runs of one setting "
+                             f"on one machine merge")
+        for row, records in report["measurements"].items():
+            measurements = per_seed.setdefault(row, [])
+            for record in records:
+                if any(m.seed == record["seed"] for m in measurements):
+                    raise ValueError(f"{name}: {row} seed {record['seed']} is in an earlier file too")
+                measurements.append(Measurement.from_record(record))
+        loop_overhead = loop_overhead or report["loop_overhead"]
+    if BASELINE not in per_seed:
+        raise ValueError(f"none of the files has a {BASELINE} row: every ratio is taken against it")
+    for measurements in per_seed.values():
+        measurements.sort(key=lambda m: m.seed)
+    seeds = {m.seed for measurements in per_seed.values() for m in measurements}
+    setting = {key: first[key] for key in ("corpus", "epochs", "limit_train", "limit_eval", "config", "machine")}
+    merged = bench_report({**setting, "seeds": len(seeds)}, list(per_seed), per_seed, loop_overhead,
+                          first["peak_tflops"], partial=any(report["partial"] for _, report in reports))
+    return {**merged, "merged_from": [name for name, _ in reports]}
