@@ -9,19 +9,16 @@ from typing import Sequence
 
 from ..data.corpus import source_name
 from .measurement import Measurement
-from .side_by_side import BASELINE, bench_report
+from .side_by_side import BASELINE, SETTING_KEYS, bench_report
 
-
-_BENCH_KEYS = ["corpus", "epochs", "limit_train", "limit_eval", "config", "machine", "rows", "loop_overhead",
-               "peak_tflops", "partial"]
+_BENCH_KEYS = [*SETTING_KEYS, "loop_overhead", "peak_tflops", "partial"]
 
 
 def _setting(report: dict) -> dict:
     """What must agree for runs to be one benchmark: the corpus (by name: its path may differ from machine
     to machine), epochs, limits, the settings every row shares but the seed, and the machine."""
     config = {key: value for key, value in report["config"].items() if key not in ("seed", "corpus")}
-    return {"corpus": source_name(report["corpus"]), "epochs": report["epochs"], "limit_train": report["limit_train"],
-            "limit_eval": report["limit_eval"], "machine": report["machine"], "config": config}
+    return {**{key: report[key] for key in SETTING_KEYS}, "corpus": source_name(report["corpus"]), "config": config}
 
 
 def _differences(setting: dict, reference: dict) -> list[str]:
@@ -63,7 +60,7 @@ def merge_reports(reports: Sequence[tuple[str, dict]]) -> dict:
     for measurements in per_seed.values():
         measurements.sort(key=lambda m: m.seed)
     seeds = {m.seed for measurements in per_seed.values() for m in measurements}
-    setting = {key: first[key] for key in ("corpus", "epochs", "limit_train", "limit_eval", "config", "machine")}
+    setting = {key: first[key] for key in SETTING_KEYS}
     merged = bench_report({**setting, "seeds": len(seeds)}, list(per_seed), per_seed, loop_overhead,
                           first["peak_tflops"], partial=any(report["partial"] for _, report in reports))
     return {**merged, "merged_from": [name for name, _ in reports]}

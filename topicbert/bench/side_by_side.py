@@ -185,6 +185,10 @@ def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = Non
     return report(partial=False)
 
 
+# what a bench's JSON records of how it ran, besides its seeds: runs that agree on these can be merged
+SETTING_KEYS = ("corpus", "epochs", "limit_train", "limit_eval", "config", "machine")
+
+
 def bench_report(setting: dict, names: Sequence[str], per_seed: dict[str, list[Measurement]],
                  overhead: Optional[dict], peak_tflops: Optional[float], partial: bool) -> dict:
     """The bench's JSON: its setting (corpus, epochs, seeds, limits, config, machine), the rows with their
