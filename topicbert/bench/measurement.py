@@ -95,28 +95,29 @@ def metered(fn: Callable[[], object]) -> tuple[object, float, Energy]:
 
 
 class Stopwatch(Callback):
-    """Reads the clock and a running meter when training ends (on_trained) and when the test evaluation
-    and its result files are done (on_end): a row's training and its test pass, metered apart in one run
-    (the same scope for every row: the test pass is never in train s or kWh)."""
+    """Reads the clock and a running meter when training ends (on_trained) and when the best model has
+    classified the test documents (on_tested): a row's training and its test pass, metered apart in one run.
+    The test pass alone, the same scope for every row: what a TopicBERT row does after it (its topic files,
+    NPMI, the bootstrap of its interval) is neither training nor classifying."""
 
     def __init__(self, meter: EnergyMeter) -> None:
         self.meter = meter
         self._trained: Optional[tuple[float, Optional[EnergyReading]]] = None
-        self._ended: Optional[tuple[float, Optional[EnergyReading]]] = None
+        self._tested: Optional[tuple[float, Optional[EnergyReading]]] = None
 
     def on_trained(self, wall_seconds: float) -> None:
         self._trained = (time.perf_counter(), self.meter.read())
 
-    def on_end(self, result: object) -> None:
-        self._ended = (time.perf_counter(), self.meter.read())
+    def on_tested(self, n_docs: int) -> None:
+        self._tested = (time.perf_counter(), self.meter.read())
 
     @property
     def training(self) -> Energy:
         return Energy.of(self._trained[1] if self._trained else None)
 
     def test_pass(self) -> tuple[float, Energy]:
-        """Seconds and energy of the test evaluation (NaN energy if a reading is missing)."""
-        (start, before), (end, after) = self._trained, self._ended
+        """Seconds and energy of classifying the test documents (NaN energy if a reading is missing)."""
+        (start, before), (end, after) = self._trained, self._tested
         if before is None or after is None:
             return end - start, Energy.of(None)
         return end - start, Energy(after.kwh - before.kwh, after.kg_co2e - before.kg_co2e, after.measured)

@@ -41,8 +41,9 @@ TFIDF_RECIPE = ("TF-IDF of word 1-2-grams (sublinear tf) and a linear SVM, its C
 SCOPE = ("train s and kWh cover training as a user waits for it: loading the model, topic-model pretraining "
          "(TopicBERT), every optimiser step, the validation evaluation after each epoch and keeping the best "
          "epoch (the Trainer row: its model loading and trainer.train() with the same per-epoch validation; "
-         "TF-IDF: fitting and choosing C). The test evaluation (with writing the run's result files) is metered "
-         "apart: the infer columns.")
+         "TF-IDF: fitting and choosing C). The infer columns meter the test pass apart: classifying the test "
+         "documents with the best model, and nothing after it (no result files, topic scores or intervals), "
+         "the same scope for every row.")
 
 
 # ablation suffixes: each switches one change off (or on) for a row of its own

@@ -1,10 +1,11 @@
 """The benchmark's rows from its measurements, with their uncertainty, and the text it prints.
 
-Every F1 gets a 95% bootstrap interval over the test documents; F1 retained and every difference
-are paired (both rows scored on the same resampled documents of the same seed). With several seeds
-a row's figure is the mean over its seeds and ± the spread (standard deviation) over seeds; its
-interval is that of the mean, each resample drawing the seeds too, so that seed-to-seed variation
-widens it; a difference also gives each seed's own; speedup and energy saved give their range over seeds.
+Every F1 gets a 95% interval; F1 retained and every difference are paired (both rows scored on the same
+seeds and the same resampled test documents). One seed: a bootstrap over the test documents, which covers
+them alone. Several seeds: a row's figure is the mean over its seeds, ± their spread (standard deviation),
+and its interval adds the seeds' variance to the documents' under Student's t with seeds - 1 degrees of
+freedom (training/noise.py: with two or three seeds anything narrower breaks its promised coverage); a
+difference also gives each seed's own; speedup and energy saved give their range over seeds.
 """
 from __future__ import annotations
 
@@ -13,45 +14,33 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..training.metrics import (BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples, paired_from_samples,
-                                percentile_interval)
+from ..training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples
+from ..training.noise import (HIGHER, LOWER, NoiseInterval, difference_over_seeds, mean_over_seeds, not_shown_words,
+                              ratio_over_seeds)
 from .flops import mfu
 from .measurement import Measurement
 
-TOPIC_BRANCH_NOTHING = "on this corpus the topic branch adds nothing"
-WITHIN_NOISE = "within noise"
-
 
 class _Bootstrap:
-    """Each seed's resamples of its test documents, shared by every row (so comparisons are paired),
-    and each row's macro-F1 on them."""
+    """Each row's macro-F1 on each seed's resampled test documents. Test sets of one size share their
+    resamples (bootstrap_samples' default seed), so rows and seeds tested on the same documents are paired."""
 
     def __init__(self, per_seed: dict[str, list[Measurement]]) -> None:
         self.per_seed = per_seed
         self._samples: dict[int, np.ndarray] = {}
         self._f1: dict[tuple[str, int], np.ndarray] = {}
-        self._seed_picks: dict[int, np.ndarray] = {}
 
     def f1(self, name: str, m: Measurement) -> np.ndarray:
-        if m.seed not in self._samples:
-            self._samples[m.seed] = bootstrap_samples(len(m.labels), BOOTSTRAP_RESAMPLES, seed=m.seed)
+        n_docs = len(m.labels)
+        if n_docs not in self._samples:
+            self._samples[n_docs] = bootstrap_samples(n_docs, BOOTSTRAP_RESAMPLES)
         if (name, m.seed) not in self._f1:
-            self._f1[(name, m.seed)] = macro_f1_samples(m.labels, m.predictions, self._samples[m.seed])
+            self._f1[(name, m.seed)] = macro_f1_samples(m.labels, m.predictions, self._samples[n_docs])
         return self._f1[(name, m.seed)]
 
-    def mean_f1(self, name: str, runs: Sequence[Measurement]) -> np.ndarray:
-        """The bootstrap distribution of the mean macro-F1 over these runs' seeds. With several seeds each
-        resample draws the seeds with replacement as well as the documents, the same draw for every row
-        on as many seeds (so comparisons stay paired): documents alone would leave out how much a
-        model's F1 moves from one seed to the next, often the larger noise."""
-        per_seed = np.stack([self.f1(name, m) for m in runs])  # (seeds, resamples)
-        if len(runs) == 1:
-            return per_seed[0]
-        if len(runs) not in self._seed_picks:
-            self._seed_picks[len(runs)] = np.random.default_rng(len(runs)).integers(
-                0, len(runs), size=(per_seed.shape[1], len(runs)))
-        picks = self._seed_picks[len(runs)]  # (resamples, seeds): which seeds each resample takes
-        return per_seed[picks, np.arange(per_seed.shape[1])[:, None]].mean(axis=1)
+    def mean_f1(self, name: str, runs: Sequence[Measurement]) -> NoiseInterval:
+        """The mean macro-F1 over these runs' seeds, with its interval over seeds and test documents."""
+        return mean_over_seeds([m.test_macro_f1 for m in runs], [self.f1(name, m) for m in runs])
 
 
 def _common(a: Sequence[Measurement], b: Sequence[Measurement]) -> tuple[list[Measurement], list[Measurement]]:
@@ -71,18 +60,21 @@ def _range(values: Sequence[float]) -> Optional[list[float]]:
 
 
 def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str) -> Optional[dict]:
-    """`name` against `other` on their common seeds: difference, retained share and their intervals."""
+    """`name` against `other` on their common seeds: difference, retained share, their intervals and the verdict."""
     mine, theirs = _common(runs, boot.per_seed.get(other, []))
     if not mine:
         return None
-    p = paired_from_samples(_mean(mine, "test_macro_f1"), _mean(theirs, "test_macro_f1"),
-                            boot.mean_f1(name, mine), boot.mean_f1(other, theirs))
+    scores = ([m.test_macro_f1 for m in mine], [boot.f1(name, m) for m in mine],
+              [t.test_macro_f1 for t in theirs], [boot.f1(other, t) for t in theirs])
+    difference, retained = difference_over_seeds(*scores), ratio_over_seeds(*scores)
     ratio = lambda attr: [getattr(t, attr) / getattr(m, attr) if getattr(m, attr) else float("nan")  # noqa: E731
                           for m, t in zip(mine, theirs)]
     kwh = [1 - m.kwh / t.kwh if t.kwh else float("nan") for m, t in zip(mine, theirs)]
-    return {"against": other, "difference": p.difference, "difference_ci": list(p.difference_interval),
+    return {"against": other, "difference": difference.value, "difference_ci": list(difference.interval),
             "seed_differences": [m.test_macro_f1 - t.test_macro_f1 for m, t in zip(mine, theirs)],
-            "within_noise": p.within_noise, "retained": p.retained, "retained_ci": list(p.retained_interval),
+            "verdict": difference.verdict, "within_noise": difference.within_noise,
+            "smallest_detectable": difference.smallest_detectable(), "seeds": difference.seeds,
+            "retained": retained.value, "retained_ci": list(retained.interval),
             "speedup": _mean(theirs, "train_seconds") / _mean(mine, "train_seconds"),
             "speedup_range": _range(ratio("train_seconds")),
             "energy_saved": 1 - _mean(mine, "kwh") / _mean(theirs, "kwh") if _mean(theirs, "kwh") else float("nan"),
@@ -124,7 +116,7 @@ def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]],
             "name": name, "seeds": len(runs),
             "test_macro_f1": statistics.mean(f1s),
             "test_macro_f1_std": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
-            "test_macro_f1_ci": list(percentile_interval(boot.mean_f1(name, runs))),
+            "test_macro_f1_ci": list(boot.mean_f1(name, runs).interval),
             "test_documents": len(runs[0].labels),
             "f1_retained": against["retained"] if against else float("nan"),
             "f1_retained_ci": against["retained_ci"] if against else [float("nan")] * 2,
@@ -178,34 +170,45 @@ def markdown_table(rows: list[dict]) -> str:
 
 def _difference(p: dict) -> str:
     low, high = p["difference_ci"]
-    seeds = p.get("seed_differences") or []  # JSON written before it was recorded has none
+    seeds = p["seed_differences"]
     each = f" (per seed: {', '.join(f'{d:+.4f}' for d in seeds)})" if len(seeds) > 1 else ""
     return f"{p['difference']:+.4f} macro-F1 [{low:+.4f}, {high:+.4f}]{each}"
 
 
+# a comparison's three verdicts, as each kind of comparison words them: (higher, lower)
+_AGAINST_BASELINE = ("above it by more than the noise", "below it by more than the noise")
+_ABLATION = ("higher beyond the noise", "lower beyond the noise")
+_TOPIC_BRANCH = ("the topic branch adds F1 beyond the noise", "the topic branch costs F1 beyond the noise")
+
+
+def _verdict(p: dict, words: tuple[str, str]) -> str:
+    if p["verdict"] == HIGHER:
+        return words[0]
+    if p["verdict"] == LOWER:
+        return words[1]
+    return not_shown_words(p["smallest_detectable"], p["seeds"]) + ("; the topic branch is not shown either way" if words is _TOPIC_BRANCH else "")
+
+
 def verdicts(rows: list[dict]) -> list[str]:
     """One plain sentence per comparison: against the baseline, an ablation row against the row it changes
-    (an ablation of the baseline is already that), and each TopicBERT row against its BERT-x."""
+    (an ablation of the baseline is already that), and each TopicBERT row against its BERT-x. Each says
+    higher or lower beyond the noise, or that the difference is not shown either way, with the smallest
+    difference that could have shown."""
     lines = []
     for r in rows:
         against = r["against_baseline"]
         if against and r["name"] != against["against"]:
-            if against["within_noise"]:
-                word = WITHIN_NOISE
-            else:
-                word = ("above" if against["difference"] > 0 else "below") + " it by more than the noise"
-            lines.append(f"{r['name']} against {against['against']}: {_difference(against)}: {word}.")
+            lines.append(f"{r['name']} against {against['against']}: {_difference(against)}: "
+                         f"{_verdict(against, _AGAINST_BASELINE)}.")
         ablation = r["ablation"]
         if ablation:
-            word = WITHIN_NOISE if ablation["within_noise"] else "beyond the noise"
-            lines.append(f"{r['name']} against {ablation['against']}: {_difference(ablation)}: {word}; "
-                         f"{ablation['speedup']:.2f}x its speed, {ablation['energy_saved']:.1%} less energy.")
+            lines.append(f"{r['name']} against {ablation['against']}: {_difference(ablation)}: "
+                         f"{_verdict(ablation, _ABLATION)}; {ablation['speedup']:.2f}x its speed, "
+                         f"{ablation['energy_saved']:.1%} less energy.")
         branch = r["topic_branch"]
         if branch:
-            beats = branch["difference_ci"][0] > 0
-            word = ("the topic branch beats plain truncation by more than the noise" if beats
-                    else f"not better by more than the noise: {TOPIC_BRANCH_NOTHING}")
-            lines.append(f"{r['name']} against {branch['against']}: {_difference(branch)}: {word}.")
+            lines.append(f"{r['name']} against {branch['against']}: {_difference(branch)}: "
+                         f"{_verdict(branch, _TOPIC_BRANCH)}.")
     return lines
 
 
@@ -227,11 +230,13 @@ def report_text(report: dict) -> str:
     rows = report["rows"]
     seeds = max((r["seeds"] for r in rows), default=1)
     parts = [markdown_table(rows), "",
-             f"Intervals: 95% bootstrap over the {'seeds and the ' if seeds > 1 else ''}"
-             f"{rows[0]['test_documents']:,} test documents ({BOOTSTRAP_RESAMPLES:,} resamples), paired for F1 "
-             f"retained and for differences"
-             + (f"; ± is the standard deviation over {seeds} seeds, and speedup and energy saved give their "
-                "range over seeds." if seeds > 1 else "; one seed.")
+             f"Intervals: 95%, over the {rows[0]['test_documents']:,} test documents (bootstrap, "
+             f"{BOOTSTRAP_RESAMPLES:,} resamples)"
+             + (f" and the seeds: Student's t over {seeds} seeds with {seeds - 1} degrees of freedom, the documents' "
+                "variance added to the seeds' (few seeds make wide intervals: that is their honest width); ± is the "
+                "standard deviation over seeds, and speedup and energy saved give their range over seeds"
+                if seeds > 1 else "; one seed, so they say nothing of how another seed would score")
+             + "; F1 retained and differences are paired (the same seeds and resampled documents)."
              + (" Rows ran different numbers of seeds (a time budget): a row's F1 is the mean over its own seeds, "
                 "while F1 retained, speedup, energy saved and every difference pair it with the other row on the "
                 "seeds both ran." if len({r["seeds"] for r in rows}) > 1 else ""),

@@ -1,0 +1,130 @@
+"""How sure a figure over seeds and test documents is, and the verdict a difference may carry.
+
+A score averaged over k seeds moves with the seeds (initialisation, batch order) and with the test
+documents. The seeds' sample variance already holds what each seed's own errors add; what it misses is
+the part every seed shares when all are tested on the same documents (how hard this test set is), which
+the bootstrap gives as the mean covariance between seeds over resamples of the documents (0 when each seed
+has documents of its own). The interval adds the two, seed variance / k + shared document variance, and takes
+Student's t with k - 1 degrees of freedom. With two or three seeds the seed variance rests on one or two
+degrees of freedom: a normal or bootstrap quantile would cover far less than the promised 95% (a bootstrap
+over two seeds spans little more than their range), and splitting off the seeds' document noise to narrow
+the interval loses coverage at two seeds; t with k - 1 keeps it (tests/test_noise.py simulates seed and
+document noise at 2, 3 and 5 seeds). Few seeds give wide intervals: that is their honest width. One seed:
+the bootstrap's percentile interval over the test documents alone, which says nothing of how another seed
+would score.
+
+A difference gets one of three verdicts: higher beyond the noise, lower beyond the noise, or not shown
+either way, with the smallest difference that these documents and seeds could have shown.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from .metrics import CONFIDENCE, percentile_interval
+
+HIGHER, LOWER, NOT_SHOWN = "higher", "lower", "not shown"
+WITHIN_NOISE = "within noise"
+# the power at which the smallest detectable difference is quoted: a difference that large is found 4 times in 5
+DETECTION_POWER = 0.8
+
+
+@dataclass(frozen=True)
+class NoiseInterval:
+    """A figure with its interval: over seeds and test documents, or (one seed) test documents alone."""
+    value: float
+    low: float
+    high: float
+    seeds: int
+    standard_error: float
+    degrees_of_freedom: float   # of the t quantile; infinite for one seed (the documents' bootstrap)
+
+    @property
+    def documents_only(self) -> bool:
+        """One seed: the interval covers the test documents, not how another seed would score."""
+        return self.seeds == 1
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    @property
+    def verdict(self) -> str:
+        """HIGHER or LOWER when the interval of a difference leaves out 0, NOT_SHOWN when it holds it."""
+        return HIGHER if self.low > 0 else LOWER if self.high < 0 else NOT_SHOWN
+
+    @property
+    def within_noise(self) -> bool:
+        return self.verdict == NOT_SHOWN
+
+    def smallest_detectable(self, level: float = CONFIDENCE, power: float = DETECTION_POWER) -> float:
+        """The smallest true difference these documents and seeds would show beyond the noise with `power`:
+        (the interval's quantile + the power's) standard errors."""
+        df = self.degrees_of_freedom
+        return (_quantile(1 - (1 - level) / 2, df) + _quantile(power, df)) * self.standard_error
+
+    def noise_words(self) -> str:
+        return not_shown_words(self.smallest_detectable(), self.seeds)
+
+
+def not_shown_words(smallest_detectable: float, seeds: int) -> str:
+    """A difference not shown either way, in words: within noise, and how large one could have shown."""
+    over = "one seed's test documents" if seeds == 1 else f"{seeds} seeds and the test documents"
+    return f"{WITHIN_NOISE}: differences under ±{smallest_detectable:.4f} could not have shown over {over}"
+
+
+def _quantile(q: float, degrees_of_freedom: float) -> float:
+    """Student's t quantile; the normal's for infinite degrees of freedom."""
+    return float(stats.norm.ppf(q) if math.isinf(degrees_of_freedom) else stats.t.ppf(q, degrees_of_freedom))
+
+
+def over_seeds(value: float, per_seed: Sequence[float], resampled: np.ndarray, level: float = CONFIDENCE,
+               bounds: tuple[float, float] = (-math.inf, math.inf)) -> NoiseInterval:
+    """`value` with its interval, kept within `bounds` (an F1 lies in [0, 1]). `per_seed`: each seed's own
+    figure; `resampled`: (seeds, resamples), each seed's figure on each bootstrap resample of its test documents
+    (seeds tested on the same documents drawn alike, so that what the documents share shows as covariance)."""
+    k = len(per_seed)
+    resampled = np.atleast_2d(np.asarray(resampled, dtype=float))
+    if k == 1:
+        draws = resampled[0][np.isfinite(resampled[0])]
+        low, high = percentile_interval(draws, level) if draws.size else (math.nan, math.nan)
+        return NoiseInterval(value, low, high, 1, float(draws.std(ddof=1)) if draws.size > 1 else 0.0, math.inf)
+    # the seeds' spread holds what each seed's own errors on the documents add; the documents' shared part
+    # (how hard this test set is, for every seed alike) is the resamples' mean covariance between seeds
+    seed_variance = float(np.var(np.asarray(per_seed, dtype=float), ddof=1))
+    covariance = np.ma.cov(np.ma.masked_invalid(resampled)).filled(0.0)
+    shared = (covariance.sum() - np.trace(covariance)) / (k * (k - 1))
+    error = math.sqrt(seed_variance / k + max(float(shared), 0.0))
+    half = _quantile(1 - (1 - level) / 2, k - 1) * error
+    return NoiseInterval(value, max(value - half, bounds[0]), min(value + half, bounds[1]), k, error, float(k - 1))
+
+
+def mean_over_seeds(points: Sequence[float], samples: Sequence[np.ndarray], level: float = CONFIDENCE) -> NoiseInterval:
+    """The mean of each seed's score. `samples[i]`: seed i's score on each bootstrap resample of its test documents."""
+    return over_seeds(float(np.mean(points)), points, np.stack(samples), level, (0.0, 1.0))
+
+
+def difference_over_seeds(points: Sequence[float], samples: Sequence[np.ndarray], reference_points: Sequence[float],
+                          reference_samples: Sequence[np.ndarray], level: float = CONFIDENCE) -> NoiseInterval:
+    """Mean score minus the reference's, paired: seed by seed, and resample by resample on each seed's documents."""
+    differences = np.asarray(points, dtype=float) - np.asarray(reference_points, dtype=float)
+    return over_seeds(float(differences.mean()), differences, np.stack(samples) - np.stack(reference_samples), level,
+                      (-1.0, 1.0))
+
+
+def ratio_over_seeds(points: Sequence[float], samples: Sequence[np.ndarray], reference_points: Sequence[float],
+                     reference_samples: Sequence[np.ndarray], level: float = CONFIDENCE) -> NoiseInterval:
+    """The share of the reference's mean score that the mean score keeps, paired as difference_over_seeds."""
+    points, reference_points = np.asarray(points, dtype=float), np.asarray(reference_points, dtype=float)
+    samples, reference_samples = np.stack(samples), np.stack(reference_samples)
+    value = float(points.mean() / reference_points.mean()) if reference_points.mean() > 0 else math.nan
+    return over_seeds(value, _share(points, reference_points), _share(samples, reference_samples), level)
+
+
+def _share(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """values / reference, NaN where the reference is 0."""
+    return np.divide(values, reference, out=np.full(values.shape, np.nan), where=reference > 0)
