@@ -31,7 +31,7 @@ SUMMARY_COLUMNS = {
     "kWh per 1k docs": st.column_config.NumberColumn(
         format="scientific", help="kWh to classify 1,000 documents with the finished model (its test pass)"),
 }
-F1_FORMAT = st.column_config.NumberColumn(format="%.3f")
+ACCURACY_FORMAT = st.column_config.NumberColumn(format="%.3f")
 GRIDS = {grid.key: grid for grid in grids()}
 WHERE_RUN = None  # the pricing choice: each run at its own country's intensity, as metered
 
@@ -59,10 +59,10 @@ def f1_intervals_of(runs: list[dict]) -> dict[int, tuple[float, float] | None]:
     return {run["id"]: f1_interval(run["run_dir"], predictions_mtime(run["run_dir"])) for run in runs}
 
 
-@st.cache_data(max_entries=16, show_spinner="Bootstrapping each topic's macro-F1...")
+@st.cache_data(max_entries=16, show_spinner="Scoring each topic's documents...")
 def gains_of(topic_run: int, reference: int | None, runs: tuple[tuple[int, str | None, float], ...],
              names: tuple[tuple[int, str], ...], topic_labels: tuple[str, ...]) -> tuple[pd.DataFrame | None, str]:
-    # a bootstrap per topic (0.5 s or more on a large test set): again only when a run's predictions change
+    # again only when a run's predictions change
     loaded = {run_id: predictions(run_dir, mtime) for run_id, run_dir, mtime in runs}
     return topic_gains.gains_against(topic_run, reference, loaded, dict(names), topic_labels)
 
@@ -166,11 +166,10 @@ else:
         st.plotly_chart(figures.visualize_topic_gains(gains, labels[topic_run], labels[baseline_id]),
                         key="compare_topic_gains")
         picked = st.dataframe(gains, hide_index=True, on_select="rerun", selection_mode="single-row",
-                              key="compare_topic_rows", column_order=list(gains.columns.drop(["topic", "low", "high"])),
-                              column_config={column: F1_FORMAT for column in gains.select_dtypes("float").columns})
-        st.caption("Each topic's test documents are those whose dominant topic it is; macro-F1 on so few documents "
-                   "is noisy, and the bars say how much (95% paired bootstrap interval). Click a row to open those "
-                   "documents on the Documents page.")
+                              key="compare_topic_rows", column_order=list(gains.columns.drop("topic")),
+                              column_config={**{column: ACCURACY_FORMAT for column in gains.select_dtypes("float").columns},
+                                             "adjusted p": st.column_config.NumberColumn(format="%.3g")})
+        st.caption(escape(topic_gains.verdict_rule(gains)))
         if picked.selection.rows:
             topic = int(gains.iloc[picked.selection.rows[0]]["topic"])
             st.switch_page("pages/6_Documents.py", query_params=DocumentsLink(topic_run, topic=topic).query_params())

@@ -1,11 +1,7 @@
-"""What no other tool tells you, each figure from a store (and run folders) made here: where the topic
-branch helps, early-stop replay, re-pricing at another place's carbon intensity, the measurement badge
+"""What no other tool tells you, each figure from a store (and run folders) made here: early-stop replay, re-pricing at another place's carbon intensity, the measurement badge
 and the machine's load, the cost of classifying, topic stability, top documents per topic, and curves
 drawn from zero with pretraining's end marked."""
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,9 +11,9 @@ from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid, grids, price
 from topicbert.runs.machine_load import LoadAccount, MachineLoadSampler
 from topicbert.runs.store import Store
-from topicbert.studio import early_stop, figures, frames, topic_gains, topic_stability, topics
+from topicbert.studio import early_stop, figures, frames, topic_stability, topics
 from topicbert.studio.documents import DocumentsLink
-from topicbert.studio.run_files import RunPredictions, TopicArrays, load_predictions
+from topicbert.studio.run_files import RunPredictions, TopicArrays
 from topicbert.studio.trust import measurement_badge
 
 ESTIMATED = {"cpu_measured": False, "gpu_measured": None, "ram_measured": False,
@@ -72,8 +68,10 @@ def test_replay_says_where_to_stop_and_what_going_on_cost(store):
     line = early_stop.replays(replay)[0]
     assert "stopping after epoch 2 would have given validation macro-F1 0.800, for 8 g CO2e and 2.5 minutes" \
         in line.sentence  # 30 s of pretraining and two 60 s epochs
-    # on to epoch 4: +6 points for 8 g more, 1.33 g per point
-    assert "+6.0 points for 8 g CO2e and 2.0 minutes more: 1.33 g CO2e per extra point of F1" in line.sentence
+    # on to epoch 4, the model kept: +6 points for 8 g more, 1.33 g per point
+    assert "The model kept is epoch 4's (its best validation macro-F1, 0.860): going on from the knee to it changed " \
+           "F1 by +6.0 points for 8 g CO2e and 2.0 minutes: 1.33 g CO2e per extra point of F1." in line.sentence
+    assert "without beating it" not in line.sentence
     assert line.grams_per_point == pytest.approx(8 / 6)
     # priced at another place's intensity, the same kWh cost in proportion
     elsewhere = early_stop.replay_frame(store, [run_id], find_grid("FRA"))
@@ -92,9 +90,22 @@ def test_replay_of_a_run_whose_last_evaluation_is_its_knee_and_of_one_without_ev
     replay = early_stop.replay_frame(store, [rising, nothing])
     assert set(replay["run"]) == {frames.run_label(store.get_run(rising))}
     sentence = early_stop.replays(replay)[0].sentence
-    assert "stopping after epoch 3" in sentence and "It is the run's last evaluation" in sentence
-    assert "+10.0 points for 0.8 g CO2e and 1.0 minutes: 0.08 g CO2e per extra point of F1" in sentence
+    assert "stopping after epoch 3" in sentence and "It is the model kept (the run's best evaluation)" in sentence
+    assert "from epoch 2 changed F1 by +10.0 points for 0.8 g CO2e and 1.0 minutes: 0.08 g CO2e per extra point " \
+           "of F1." in sentence
     assert early_stop.replay_frame(store, [nothing]).empty
+
+
+def test_replay_sets_the_knee_against_the_model_kept_not_the_last_evaluation(store):
+    """0.30, 0.85, 0.86, 0.87, 0.80: the run keeps epoch 4's model, 2 points above the knee at epoch 2."""
+    config = RunConfig(corpus="c", variant="bert", max_len=512)
+    run_id = run_with_curve(store, config, [0.30, 0.85, 0.86, 0.87, 0.80], kwh_per_epoch=0.01)
+    line = early_stop.replays(early_stop.replay_frame(store, [run_id]))[0]
+    assert "stopping after epoch 2 would have given validation macro-F1 0.850" in line.sentence
+    assert "The model kept is epoch 4's (its best validation macro-F1, 0.870): going on from the knee to it " \
+           "changed F1 by +2.0 points for 8 g CO2e and 2.0 minutes: 4 g CO2e per extra point of F1." in line.sentence
+    assert "Training went on to epoch 5 for 4 g CO2e and 1.0 minutes more without beating it." in line.sentence
+    assert "-5.0" not in line.sentence and line.grams_per_point == pytest.approx(4.0)
 
 
 # ---------------------------------------------------------------- 8. curves from zero, pretraining marked
@@ -211,55 +222,6 @@ def test_load_sampler_keeps_its_summary_in_the_store(store):
         pass  # a run shorter than one interval still gets its readings at the start and the end
     load = store.get_run(run_id)["machine_load"]
     assert load["samples"] == 1 and load["own_mean"] == 0.0 and load["others_mean"] > 0
-
-
-# ---------------------------------------------------------------- 1. where the topic branch helps
-
-def write_results(run_dir: str, texts: list[str], labels: np.ndarray, predicted: np.ndarray,
-                  mixtures: np.ndarray | None = None) -> None:
-    """The test result files a finished run leaves (training/results.py)."""
-    arrays = {"labels": labels, "probabilities": np.eye(2, dtype=np.float32)[predicted]}
-    if mixtures is not None:
-        arrays["topic_mixtures"] = mixtures
-    np.savez_compressed(Path(run_dir) / "test_predictions.npz", **arrays)
-    (Path(run_dir) / "test_documents.json").write_text(json.dumps({"classes": ["a", "b"], "texts": texts}))
-
-
-def test_topic_gains_sorts_topics_from_gain_to_loss_with_paired_intervals(store):
-    config = RunConfig(corpus="c", variant="bert", max_len=512)
-    base = run_with_curve(store, config, [0.7], 0.01)
-    topic = run_with_curve(store, config.replace(variant="topicbert", max_len=128), [0.7], 0.01, paired=base)
-    rng = np.random.default_rng(0)
-    n = 240
-    dominant = np.repeat([0, 1, 2], n // 3)   # topic 1: TopicBERT right, the baseline wrong; topic 2 the other way
-    labels = rng.integers(0, 2, n)
-    ours, theirs = labels.copy(), labels.copy()
-    theirs[dominant == 0] = 1 - labels[dominant == 0]
-    ours[dominant == 1] = 1 - labels[dominant == 1]
-    mixtures = np.full((n, 3), 0.1)
-    mixtures[np.arange(n), dominant] = 0.8
-    texts = [f"doc {i}" for i in range(n)]
-    write_results(store.get_run(topic)["run_dir"], texts, labels, ours, mixtures)
-    write_results(store.get_run(base)["run_dir"], texts, labels, theirs)
-    loaded = {i: load_predictions(store.get_run(i)["run_dir"]) for i in (topic, base)}
-    names = {topic: "TopicBERT", base: "BERT"}
-    gains, note = topic_gains.gains_against(topic, base, loaded, names, ["one", "two", "three"])
-    assert note == ""
-    assert gains["label"].tolist() == ["one", "three", "two"]
-    assert gains["difference"].tolist() == pytest.approx([1.0, 0.0, -1.0])
-    assert gains["documents"].tolist() == [80, 80, 80]
-    assert gains["against the reference"].tolist() == ["higher beyond the noise", "within noise",
-                                                       "lower beyond the noise"]
-    assert (gains["low"] <= gains["difference"]).all() and (gains["difference"] <= gains["high"]).all()
-    assert {"TopicBERT", "BERT"} <= set(gains.columns)
-    fig = figures.visualize_topic_gains(gains, "TopicBERT", "BERT")
-    assert list(fig.data[0].y)[-1].startswith("one")  # the largest gain on top
-    # without a reference, or against other documents, it says why
-    assert topic_gains.gains_against(topic, None, loaded, names, ["one", "two", "three"])[0] is None
-    write_results(store.get_run(base)["run_dir"], [t + "!" for t in texts], labels, theirs)
-    loaded[base] = load_predictions(store.get_run(base)["run_dir"])
-    gains, note = topic_gains.gains_against(topic, base, loaded, names, ["one", "two", "three"])
-    assert gains is None and "other documents" in note
 
 
 @pytest.mark.parametrize("link", [DocumentsLink(3, topic=2), DocumentsLink(3, doc=41), DocumentsLink(5)])

@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..training.metrics import pareto_front
+from .topic_gains import HIGHER, LOWER
+from .uncertainty import WITHIN_NOISE
 
 BASELINE_ROLE = "baseline"
 BASELINE_COLOR = "#7f7f7f"
@@ -226,28 +228,30 @@ def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_
 # ---------------------------------------------------------------- topics
 
 GAIN_COLOR, LOSS_COLOR = RUN_COLORS[2], RUN_COLORS[1]   # green: the topic branch helps; vermilion: it hurts
+FEW_COLOR = "#d9d9d9"                                   # pale grey: too few documents for a verdict
 
 
 def visualize_topic_gains(gains: pd.DataFrame, run: str, reference: str) -> go.Figure:
-    """Per topic (topic_gains.topic_gains: label, documents, difference, low, high, against the reference), the
-    run's macro-F1 minus the reference's on the test documents whose dominant topic it is, with its 95% paired
-    interval; largest gain on top. Green: higher beyond the noise; vermilion: lower; grey: within noise."""
-    data = gains.iloc[::-1]  # plotly draws bottom-up
-    colours = [GAIN_COLOR if low > 0 else LOSS_COLOR if high < 0 else BASELINE_COLOR
-               for low, high in zip(data["low"], data["high"])]
+    """Per topic with test documents (topic_gains.topic_gains), the run's accuracy minus the reference's on the
+    documents whose dominant topic it is, in the table's order (verdicts first, largest gain on top). Green:
+    higher beyond the noise, vermilion: lower, both after the correction for the number of topics; grey: within
+    noise; pale: too few documents for a verdict."""
+    data = gains[gains["documents"] > 0].iloc[::-1]  # plotly draws bottom-up
+    verdicts = data["against the reference"]
+    colours = [GAIN_COLOR if v == HIGHER else LOSS_COLOR if v == LOWER
+               else BASELINE_COLOR if v == WITHIN_NOISE else FEW_COLOR for v in verdicts]
     labels = [f"{plain(label)} ({n} docs)" for label, n in zip(data["label"], data["documents"])]
+    adjusted = [f"{p:.3g}" if pd.notna(p) else "none" for p in data["adjusted p"]]
     fig = go.Figure(go.Bar(
         x=data["difference"], y=labels, orientation="h", marker_color=colours,
-        customdata=list(zip(data["low"], data["high"], data["against the reference"])),
-        error_x=dict(type="data", symmetric=False, array=(data["high"] - data["difference"]).tolist(),
-                     arrayminus=(data["difference"] - data["low"]).tolist(), color="#333333", thickness=1.2),
-        hovertemplate="%{y}<br>difference %{x:+.3f} (95% interval %{customdata[0]:+.3f} to %{customdata[1]:+.3f}):"
-                      " %{customdata[2]}<extra></extra>"))
+        customdata=list(zip(data["only it right"], data["only the reference right"], adjusted, verdicts)),
+        hovertemplate="%{y}<br>accuracy difference %{x:+.3f}: only this run right on %{customdata[0]}, only the "
+                      "reference on %{customdata[1]}; adjusted p %{customdata[2]}: %{customdata[3]}<extra></extra>"))
     fig.add_vline(x=0, line_color="#000000", line_width=1)
     fig.update_yaxes(type="category", automargin=True)
     fig.update_layout(height=max(320, 28 * len(data) + 140), showlegend=False)
     return _layout(fig, f"Where the topic branch helps: {plain(run)} minus {plain(reference)}, by dominant topic",
-                   "macro-F1 difference (bars: 95% paired interval)", "")
+                   "accuracy difference (colour: verdict, corrected for the number of topics)", "")
 
 
 def visualize_topic_matching(matches: pd.DataFrame, run: str, other: str, apart: float | None = None) -> go.Figure:
