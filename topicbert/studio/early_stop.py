@@ -80,30 +80,44 @@ def _marginal(d_grams: float, d_points: float) -> str:
 class Replay:
     run: str
     sentence: str
-    grams_per_point: Optional[float]   # after the knee (or, at the last evaluation, into it); None if unknown
+    grams_per_point: Optional[float]   # from the knee to the model kept (or into the knee, when it is kept)
+
+
+def _step(rows: pd.DataFrame, grams: np.ndarray, start: int, end: int) -> tuple[float, float, str]:
+    """(g CO2e, points of F1, words) of going on from evaluation `start` to `end`."""
+    since = grams[end] - grams[start]
+    points = 100 * (rows.iloc[end]["val_macro_f1"] - rows.iloc[start]["val_macro_f1"])
+    minutes = rows.iloc[end]["minutes"] - rows.iloc[start]["minutes"]
+    return since, points, f"{points:+.1f} points for {_cost_words(since, minutes)}{_marginal(since, points)}"
 
 
 def replay(rows: pd.DataFrame) -> Replay:
-    """One run's replay (its rows of replay_frame, in order): the sentence at the knee and what came after."""
+    """One run's replay (its rows of replay_frame, in order): the knee, set against the model the run kept (its
+    best evaluation, the earliest of equals, as training keeps it), and what training past the kept model cost."""
     rows = rows.reset_index(drop=True)
     k = int(np.flatnonzero(rows["knee"].to_numpy())[0])
-    knee, last = rows.iloc[k], rows.iloc[-1]
+    kept = int(np.argmax(rows["val_macro_f1"].to_numpy()))
+    last = len(rows) - 1
+    knee = rows.iloc[k]
     grams = rows["kg_co2e"].to_numpy(dtype=float) * 1000
     sentence = (f"{knee['run']}: stopping after epoch {knee['epoch']:g} would have given validation macro-F1 "
                 f"{knee['val_macro_f1']:.3f}, for {_cost_words(grams[k], knee['minutes'])} (the knee of its curve).")
-    if k < len(rows) - 1:  # the run went on past its knee
-        since, points = grams[-1] - grams[k], 100 * (last["val_macro_f1"] - knee["val_macro_f1"])
-        sentence += (f" Training on to epoch {last['epoch']:g} changed it by {points:+.1f} points for "
-                     f"{_cost_words(since, last['minutes'] - knee['minutes'])} more{_marginal(since, points)}.")
-    elif k > 0:  # the knee is the last evaluation: what the step into it cost
-        before = rows.iloc[k - 1]
-        since, points = grams[k] - grams[k - 1], 100 * (knee["val_macro_f1"] - before["val_macro_f1"])
-        sentence += (f" It is the run's last evaluation; going on to it from epoch {before['epoch']:g} changed F1 by "
-                     f"{points:+.1f} points for {_cost_words(since, knee['minutes'] - before['minutes'])}"
-                     f"{_marginal(since, points)}.")
+    since = points = float("nan")
+    if k < kept:
+        since, points, words = _step(rows, grams, k, kept)
+        sentence += (f" The model kept is epoch {rows.iloc[kept]['epoch']:g}'s (its best validation macro-F1, "
+                     f"{rows.iloc[kept]['val_macro_f1']:.3f}): going on from the knee to it changed F1 by {words}.")
+    elif k > 0:  # the knee is the model kept: what the step into it cost
+        since, points, words = _step(rows, grams, k - 1, k)
+        sentence += (f" It is the model kept (the run's best evaluation); going on to it from epoch "
+                     f"{rows.iloc[k - 1]['epoch']:g} changed F1 by {words}.")
     else:
-        since = points = float("nan")
-        sentence += " It is the run's only evaluation."
+        sentence += " It is the model kept (the run's first evaluation and its best)."
+    if kept < last:
+        after = grams[last] - grams[kept]
+        sentence += (f" Training went on to epoch {rows.iloc[last]['epoch']:g} for "
+                     f"{_cost_words(after, rows.iloc[last]['minutes'] - rows.iloc[kept]['minutes'])} more without "
+                     f"beating it.")
     per_point = since / points if np.isfinite(since) and np.isfinite(points) and points > 0 else None
     return Replay(str(knee["run"]), sentence, per_point)
 
