@@ -11,6 +11,7 @@ import time
 import types
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 
@@ -20,6 +21,7 @@ from topicbert import cli
 from topicbert.runs import processes, runner, services, worker
 from topicbert.config import RunConfig
 from topicbert.runs.store import Store, hostname
+from topicbert.studio import frames
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -498,6 +500,37 @@ def test_a_meter_that_cannot_be_made_never_fails_the_run(store, monkeypatch):
     run = store.get_run(second)
     assert run["status"] == "done" and store.list_energy(second) == []
     assert "not metered" in run["energy_info"]["measured"]
+
+
+def test_a_meter_that_never_started_is_not_metered_and_shows_no_energy(store, monkeypatch):
+    """codecarbon's start can fail and say so only by its return value: the run is then "not metered", with
+    the reason, and no kWh or CO2 shows as if it were zero."""
+    def plan(cfg, callbacks, resume):
+        start(callbacks, 0)
+        evaluate(callbacks, 10, 0.6)
+        result = fake_result(cfg)
+        end(callbacks, result, classify_seconds=0.1)
+        return result
+    fake_training(monkeypatch, plan)
+
+    class SilentlyFailingTracker:
+        """codecarbon's tracker when its start fails: it logs, swallows the error and never sets its start time."""
+        def __init__(self, **settings):
+            self._start_time = None
+
+        def start(self):
+            pass
+    monkeypatch.setattr("codecarbon.OfflineEmissionsTracker", SilentlyFailingTracker)
+    run_id = store.create_run(config())
+    claim(store, run_id)
+    assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 0
+    run = store.get_run(run_id)
+    assert run["status"] == "done" and store.list_energy(run_id) == []
+    badge = frames.run_badge(store, run)
+    assert badge.label == "not metered" and "did not start (codecarbon's tracker did not start" in badge.reason
+    row = frames.runs_frame(store).iloc[0]
+    assert row["energy"] == "not metered" and pd.isna(row["kWh"]) and pd.isna(row["g CO2e"])
+    assert run["inference"]["kwh"] is None
 
 
 @pytest.mark.parametrize("command", ["submit", "train"])

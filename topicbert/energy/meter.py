@@ -210,9 +210,10 @@ class EnergyMeter:
                 raise RuntimeError("codecarbon's tracker did not start (see its log above)")
             self._flags = describe_hardware(getattr(self._tracker, "_hardware", []), self.gpu_ids)
             return True
-        except Exception:
+        except Exception as error:
             log.exception("energy tracking is off for this run")
             self._tracker = None
+            self._flags = (None, None, None, f"not metered: the energy tracker did not start ({error})")
             return False
 
     @property

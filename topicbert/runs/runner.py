@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 1.0
 HEARTBEAT_SECONDS = 10.0
-NOT_METERED = {"measured": "not metered: the energy tracker could not be set up (see the run's log)"}
 
 
 class StoreReporter(Callback):
@@ -142,26 +141,26 @@ class Heartbeat:
         self._thread.join(timeout=5)
 
 
-def start_meter(config: RunConfig) -> Optional[EnergyMeter]:
-    """The run's energy meter, started; None if it cannot be made (logged): tracking never stops the job."""
+def start_meter(config: RunConfig) -> tuple[Optional[EnergyMeter], dict]:
+    """The run's energy meter, started, and what the store records of it (energy_info). A meter that cannot be
+    made or started is None, its info saying "not metered" and why (logged): tracking never stops the job."""
     try:
         _, world_size = world()
         meter = EnergyMeter(
             gpu_ids=gpu_ids_for(str(choose_device(config.device)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))),
             # the ranks are siblings, not children: only the machine view counts them all
             tracking_mode="machine" if world_size > 1 else DEFAULT_TRACKING_MODE)
-        meter.start()
-        return meter
-    except Exception:
+    except Exception as error:
         log.exception("energy tracking is off for this run")
-        return None
+        return None, {"measured": f"not metered: the energy tracker could not be set up ({error!r})"}
+    return (meter if meter.start() else None), meter.info()
 
 
 def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume: bool) -> int:
     """Train rank 0's part of a claimed run and record its end. 0 done, 1 failed."""
-    meter = start_meter(config)
+    meter, energy_info = start_meter(config)
     try:
-        store.set_energy_info(run_id, meter.info() if meter is not None else NOT_METERED)
+        store.set_energy_info(run_id, energy_info)
         with Heartbeat(store.path, run_id), MachineLoadSampler(store.path, run_id):
             train(config, run_dir, [StoreReporter(store, run_id, meter)], resume=resume)
     except Exception:
