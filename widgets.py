@@ -16,7 +16,9 @@ STYLE = Path(__file__).parent / "assets" / "style.css"
 DISK_COLUMNS = {frames.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f")}
 RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent",
                                                          width=100),
-               "val macro-F1": st.column_config.NumberColumn(format="%.4f"),
+               "val macro-F1": st.column_config.NumberColumn(
+                   format="%.4f", help="validation macro-F1 of the model the run keeps: its best evaluation so far, "
+                                       "not its latest"),
                # wide enough for "0.000006", "partly measured, shared" and "cuda:0, float32": auto widths cut them
                "kWh": st.column_config.NumberColumn(format="%.6f", width=90),
                "g CO2e": st.column_config.NumberColumn(format="%.3f"),

@@ -115,6 +115,17 @@ def test_runs_frame_progress_and_eta(store):
         assert frames.runs_frame(empty).empty
 
 
+def test_runs_table_shows_the_kept_evaluations_f1_not_the_latest(store):
+    from topicbert.runs.services import format_status
+
+    run_id = store.create_run(RunConfig(corpus="c"))
+    store.claim_run(run_id, None, "cpu")
+    for step, f1 in ((10, 0.70), (20, 0.85), (30, 0.80)):   # the run keeps step 20's model
+        store.add_metrics(run_id, step, step / 10, float(step), {"val_macro_f1": f1})
+    assert frames.runs_frame(store).loc[0, "val macro-F1"] == 0.85
+    assert "best val macro-F1 0.8500" in format_status(store.run_overview(run_id)[0])
+
+
 def test_runs_frame_names_a_finished_runs_precision(store):
     ids = [store.create_run(RunConfig(corpus="c")) for _ in range(4)]
     for run_id in ids:

@@ -156,7 +156,7 @@ def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
 # ---------------------------------------------------------------- status
 
 def format_status(row: dict) -> str:
-    """One line: id, status, name, progress, latest val macro-F1, kWh, CO2."""
+    """One line: id, status, name, progress, the kept (best) val macro-F1, kWh, CO2."""
     total = row["total_steps"]
     progress = f"step {row['step']}/{total} ({100 * row['step'] // total}%)" if total else "step -"
     f1 = f"{row['val_macro_f1']:.4f}" if row["val_macro_f1"] is not None else "-"
@@ -165,5 +165,5 @@ def format_status(row: dict) -> str:
     pair = f"  baseline #{row['paired_run_id']}" if row["paired_run_id"] else ""
     lines = [line for line in (row["error"] or "").splitlines() if line.strip()]
     why = f"  ({lines[-1].strip()[:120]})" if lines and row["status"] in ("failed", "interrupted") else ""
-    return (f"{row['id']:>4}  {row['status']:<11}  {row['name']:<24}  {progress:<22}  val macro-F1 {f1}  "
+    return (f"{row['id']:>4}  {row['status']:<11}  {row['name']:<24}  {progress:<22}  best val macro-F1 {f1}  "
             f"{kwh} kWh  {co2} g CO2e{pair}{why}")

@@ -393,7 +393,7 @@ class Store:
         return {row["id"]: row["run_dir"] for row in self._rows("SELECT id, run_dir FROM runs")}
 
     def run_overview(self, run_id: Optional[int] = None, limit: int = 50) -> list[dict]:
-        """One row per run for status lists: progress, latest val macro-F1, cumulative kWh and CO2, what
+        """One row per run for status lists: progress, the kept (best) val macro-F1, cumulative kWh and CO2, what
         its energy rests on (energy_info, machine_load, and the last reading's measured flags) and, once
         finished, whether it trained in bf16 (None before, and for runs without an encoder)."""
         where = "WHERE r.id = ?" if run_id is not None else ""
@@ -402,8 +402,8 @@ class Store:
             "SELECT r.id, r.status, r.name, r.variant, r.step, r.total_steps, r.device, r.host, "
             "r.paired_run_id, r.created_at, r.started_at, r.finished_at, r.error, r.attempt_step, "
             "r.attempt_started_at, r.energy_info, r.machine_load, json_extract(r.final_metrics, '$.bf16') AS bf16, "
-            "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_macro_f1' "
-            " ORDER BY m.step DESC LIMIT 1) AS val_macro_f1, "
+            # the run keeps its best evaluation's model: that is the validation F1 it has, not its latest
+            "(SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_macro_f1') AS val_macro_f1, "
             "e.kwh, e.kg_co2e, e.cpu_measured, e.gpu_measured, e.ram_measured, e.measured "
             "FROM runs r LEFT JOIN energy e ON e.rowid = (SELECT rowid FROM energy WHERE run_id = r.id "
             " ORDER BY step DESC, created_at DESC LIMIT 1) "

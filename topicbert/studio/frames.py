@@ -100,7 +100,7 @@ def _megabytes(n: Optional[int]) -> Optional[float]:
 
 def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None,
                disk: Optional[dict[int, int]] = None) -> pd.DataFrame:
-    """One row per run, newest first: status, progress (0-1), ETA, latest val macro-F1, kWh, g CO2e,
+    """One row per run, newest first: status, progress (0-1), ETA, the kept (best) val macro-F1, kWh, g CO2e,
     and with `disk` (run id -> bytes, storage.run_disk_use) each run's disk use in MB."""
     now = time.time() if now is None else now
     rows = [{"id": run["id"], "run": run["name"], "status": run["status"], "progress": _progress(run),
