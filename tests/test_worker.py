@@ -184,7 +184,8 @@ def fake_result(cfg: RunConfig, topics=None):
 
 
 def fake_training(monkeypatch, plan):
-    """Replace the runner's train() with one that replays `plan(callbacks, resume)`."""
+    """Replace the runner's train() with one that replays `plan(callbacks, resume)`; no corpus is read."""
+    monkeypatch.setattr(runner, "cache_word_pieces", lambda cfg: None)
     monkeypatch.setattr(runner, "train",
                         lambda cfg, run_dir, callbacks=(), resume=False: plan(cfg, list(callbacks), resume))
 
@@ -531,6 +532,28 @@ def test_a_meter_that_never_started_is_not_metered_and_shows_no_energy(store, mo
     row = frames.runs_frame(store).iloc[0]
     assert row["energy"] == "not metered" and pd.isna(row["kWh"]) and pd.isna(row["g CO2e"])
     assert run["inference"]["kwh"] is None
+
+
+@pytest.mark.slow
+def test_a_pair_on_a_fresh_token_cache_pays_alike(store, tiny_config, monkeypatch):
+    """Tokenising is shared by the runs of a pair (the token cache): it comes before each run's clock and meter,
+    so the run that happens to go first is not charged for it. Made slow here, it would show in that run."""
+    from topicbert.data import token_cache
+
+    slow, real = 4.0, token_cache.tokenize
+    calls = []
+    monkeypatch.setattr(token_cache, "tokenize",
+                        lambda tokenizer, texts: (calls.append(1), time.sleep(slow), real(tokenizer, texts))[2])
+    ids = services.submit_run(store, tiny_config, pair_baseline=True)
+    for run_id in ids:
+        claim(store, run_id)
+        run = store.get_run(run_id)
+        assert runner.execute(store, run_id, RunConfig.from_dict(run["config"]), Path(run["run_dir"]), False) == 0
+    assert len(calls) == 3  # the three splits, tokenised once for both runs
+    first, second = (store.get_run(i) for i in ids)
+    for run in (first, second):
+        assert run["final_metrics"]["train_seconds"] < 3 * slow
+        assert store.last_energy(run["id"])["duration_s"] < 3 * slow
 
 
 @pytest.mark.parametrize("command", ["submit", "train"])

@@ -71,6 +71,15 @@ def labelled_splits(corpus: Corpus) -> LabelledSplits:
     return LabelledSplits(corpus.classes, texts, labels)
 
 
+def tokenize_splits(config: RunConfig, tokenizer, corpus: Corpus) -> None:
+    """Put the word pieces of the run's splits in the token cache, where prepare_data reads them. The runs of
+    a comparison share them: done before a run's clock and meter start, the first run of a pair does not pay
+    for the ones after it."""
+    texts = labelled_splits(corpus).texts
+    for split in SPLIT_NAMES:
+        cached_tokenize(tokenizer, texts[split], config.corpus)
+
+
 def prepare_data(config: RunConfig, tokenizer, corpus: Optional[Corpus] = None) -> PreparedData:
     splits = labelled_splits(corpus if corpus is not None else load_run_corpus(config))
     classes, texts, labels = splits.classes, splits.texts, splits.labels

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..config import RunConfig
+from ..data.splits import load_run_corpus, tokenize_splits
 from ..energy.meter import DEFAULT_TRACKING_MODE, MIN_READING_SECONDS, EnergyMeter, EnergyReading, gpu_ids_for
+from ..model.encoders import load_tokenizer
 from ..training.callbacks import Callback
 from ..training.checkpoints import Checkpoints
 from ..training.device import choose_device, world
@@ -156,13 +158,23 @@ def start_meter(config: RunConfig) -> tuple[Optional[EnergyMeter], dict]:
     return (meter if meter.start() else None), meter.info()
 
 
+def cache_word_pieces(config: RunConfig) -> None:
+    """The run's word pieces in the token cache before its meter starts, as before train()'s clock: the runs
+    queued together share them, and the first would otherwise pay for the rest."""
+    if config.uses_encoder:
+        tokenize_splits(config, load_tokenizer(config.model), load_run_corpus(config))
+
+
 def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume: bool) -> int:
     """Train rank 0's part of a claimed run and record its end. 0 done, 1 failed."""
-    meter, energy_info = start_meter(config)
+    meter = None
     try:
-        store.set_energy_info(run_id, energy_info)
-        with Heartbeat(store.path, run_id), MachineLoadSampler(store.path, run_id):
-            train(config, run_dir, [StoreReporter(store, run_id, meter)], resume=resume)
+        with Heartbeat(store.path, run_id):
+            cache_word_pieces(config)
+            meter, energy_info = start_meter(config)
+            store.set_energy_info(run_id, energy_info)
+            with MachineLoadSampler(store.path, run_id):
+                train(config, run_dir, [StoreReporter(store, run_id, meter)], resume=resume)
     except Exception:
         log.exception("run %s failed", run_id)
         store.finish_run(run_id, "failed", traceback.format_exc())

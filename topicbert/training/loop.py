@@ -18,7 +18,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from ..config import ConfigError, RunConfig
 from ..data.batching import GROUP_BATCHES, iterate_batches, length_grouped_order
-from ..data.splits import PreparedData, SplitData, prepare_data
+from ..data.splits import PreparedData, SplitData, load_run_corpus, prepare_data, tokenize_splits
 from ..model.encoders import load_encoder, load_tokenizer
 from ..model.registry import build_topic_model
 from ..model.topicbert import TopicBERT
@@ -84,13 +84,16 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         # a group of its own, on the CPU, with its own timeout: the wait for rank 0's work
         rank0_done = dist.new_group(backend="gloo", timeout=RANK0_WORK_TIMEOUT)
+    tokenizer = load_tokenizer(config.model)
+    corpus = None
+    if data is None:  # the clock starts once the corpus is read and its word pieces cached (tokenize_splits)
+        corpus = load_run_corpus(config)
+        tokenize_splits(config, tokenizer, corpus)
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-
-    tokenizer = load_tokenizer(config.model)
-    data = data if data is not None else prepare_data(config, tokenizer)
+    data = data if data is not None else prepare_data(config, tokenizer, corpus)
     model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
     checkpoints = Checkpoints(run_dir)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

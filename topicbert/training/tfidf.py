@@ -92,10 +92,10 @@ def train_tfidf(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] 
     """Fit one SVM per C in C_GRID, keep the best on validation macro-F1, test it, write the result files.
 
     To the callbacks it is a run of one step and one evaluation (the chosen model's)."""
-    started = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     splits = _splits(config, data)
+    started = time.perf_counter()  # as for the encoder runs, once the corpus is read
     for cb in callbacks:
         cb.on_start({"device": "cpu", "n_train": len(splits.texts["train"]),
                      "n_val": len(splits.texts["validation"]), "n_test": len(splits.texts["test"]),
