@@ -145,6 +145,26 @@ def test_grids_come_from_codecarbons_tables_with_regions():
     assert price(2.0, 0.9) == 0.9 and price(None, None, france) is None
 
 
+def test_each_intensity_is_labelled_as_its_source_gives_it():
+    """codecarbon's Chinese provincial factors count CO2 alone; its other tables count CO2 equivalents."""
+    beijing, sweden = find_grid("CHN/CN-BJ"), find_grid("nordic/SE1")
+    assert beijing.gas == "CO2" and beijing.label.endswith(" g CO2/kWh)")
+    assert sweden.gas == "CO2e" and country_grid("FRA").label.endswith(" g CO2e/kWh)")
+    assert {grid.gas for grid in grids() if grid.key.startswith("CHN/")} == {"CO2"}
+
+
+def test_a_small_energy_difference_between_estimates_is_not_read_as_real(store):
+    config = RunConfig(corpus="c", variant="bert", max_len=512)
+    base = run_with_curve(store, config, [0.8], kwh_per_epoch=0.010)
+    close = run_with_curve(store, config.replace(variant="topicbert", max_len=128), [0.8], 0.0095, paired=base)
+    far = run_with_curve(store, config.replace(variant="topicbert", max_len=64), [0.8], 0.005, paired=base)
+    frame = frames.summary_frame(store, [close, far, base], base).set_index("role", append=True)["energy saved, read as"]
+    assert frame.tolist() == ["within the estimates' error (±40%)", "beyond the estimates' error (±40%)", ""]
+    assert "up to ±40% off measured power" in frames.run_badge(store, store.get_run(base)).reason
+    beijing = frames.summary_frame(store, [base], base, grid=find_grid("CHN/CN-BJ"))
+    assert beijing.loc[0, "priced at"] == "China: Beijing (CO2 only)"
+
+
 def test_summary_and_its_csv_follow_the_pricing_choice(store):
     config = RunConfig(corpus="c", variant="bert", max_len=512)
     base = run_with_curve(store, config, [0.7, 0.8], kwh_per_epoch=0.05)
@@ -188,6 +208,7 @@ def test_badges_say_what_was_measured_and_whether_the_machine_was_shared():
     assert "machine-wide reading" in shared.reason  # RAPL counts the others' energy in this run's kWh
     assert "leaves their share out" in measurement_badge(ESTIMATED, busy).reason
     assert measurement_badge(dict(gpu, ram_measured=True), None).reason.endswith("load not sampled")
+    assert "±40%" not in measurement_badge(dict(gpu, ram_measured=True), None).reason  # all measured
     assert measurement_badge(None).label == "not metered"
     assert measurement_badge({"measured": "not metered: the energy tracker could not be set up"}).label == "not metered"
 

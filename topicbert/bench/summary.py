@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..energy.meter import ESTIMATE_ERROR, ESTIMATE_WORDS
 from ..training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples
 from ..training.noise import (HIGHER, LOWER, NoiseInterval, difference_over_seeds, mean_over_seeds, not_shown_words,
                               ratio_over_seeds)
@@ -225,6 +226,14 @@ def convergence(rows: list[dict]) -> list[str]:
             f"more epochs might raise {'its' if len(rising) == 1 else 'their'} F1."]
 
 
+def _estimate_note(rows: list[dict]) -> list[str]:
+    """Where the energy is codecarbon's estimate, the error such estimates carry."""
+    if not any("estimated" in str(r["measured"]) for r in rows):
+        return []
+    return [f"Energy: some of it is {ESTIMATE_WORDS}: an energy saved under {ESTIMATE_ERROR:.0%} between such rows "
+            f"is within that error, and a kWh figure is good to ±{ESTIMATE_ERROR:.0%}."]
+
+
 def report_text(report: dict) -> str:
     """The table, how to read it, the verdicts, the recipes of the reference rows and the loop's overhead."""
     rows = report["rows"]
@@ -240,7 +249,7 @@ def report_text(report: dict) -> str:
              + (" Rows ran different numbers of seeds (a time budget): a row's F1 is the mean over its own seeds, "
                 "while F1 retained, speedup, energy saved and every difference pair it with the other row on the "
                 "seeds both ran." if len({r["seeds"] for r in rows}) > 1 else ""),
-             f"Scope: {report['scope']}", "", *verdicts(rows), *convergence(rows)]
+             f"Scope: {report['scope']}", *_estimate_note(rows), "", *verdicts(rows), *convergence(rows)]
     names = {r["name"] for r in rows}
     parts += [""] + [f"{name}: {recipe}." for name, recipe in report["recipes"].items() if name in names]
     o = report["loop_overhead"]

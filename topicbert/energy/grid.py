@@ -13,15 +13,21 @@ from functools import lru_cache
 from typing import Optional
 
 
+CO2E, CO2 = "CO2e", "CO2"
+
+
 @dataclass(frozen=True)
 class Grid:
     key: str          # "FRA" for a country; "USA/california", "nordic/SE1", "CHN/CN-BJ", "cloud/aws/us-east-1"
     name: str
-    g_per_kwh: float  # g CO2e per kWh
+    g_per_kwh: float  # g per kWh of `gas`
+    # what the source counts: CO2 equivalents (every greenhouse gas), or CO2 alone (codecarbon's Chinese
+    # provinces): a figure priced at the latter is labelled as such, never as CO2e
+    gas: str = CO2E
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.g_per_kwh:.0f} g CO2e/kWh)"
+        return f"{self.name} ({self.g_per_kwh:.0f} g {self.gas}/kWh)"
 
 
 @lru_cache(maxsize=1)
@@ -47,10 +53,15 @@ def _us_states() -> list[Grid]:
             for state, row in states.items() if not state.startswith("_")]
 
 
+def _gas(unit: str) -> str:
+    """'gCO2eq/kWh' -> CO2e, 'gCO2/kWh' -> CO2: the gas a table's unit names."""
+    return CO2E if unit.replace(".", "").lower().startswith(("gco2e", "gco2eq")) else CO2
+
+
 def _factor_table(rows: dict, prefix: str, country: str) -> list[Grid]:
-    """codecarbon's tables of zones or provinces given in g CO2e per kWh."""
-    return [Grid(f"{prefix}/{code}", f"{country}: {row['description']}", float(row["emission_factor"]))
-            for code, row in rows.items()]
+    """codecarbon's tables of zones or provinces, each row with its factor in g per kWh and its unit."""
+    return [Grid(f"{prefix}/{code}", f"{country}: {row['description']}", float(row["emission_factor"]),
+                 _gas(row["unit"])) for code, row in rows.items()]
 
 
 def _cloud_regions() -> list[Grid]:
@@ -81,7 +92,8 @@ def find_grid(key: str) -> Optional[Grid]:
 
 
 def price(kwh: Optional[float], kg_co2e: Optional[float], grid: Optional[Grid] = None) -> Optional[float]:
-    """kg CO2e of a reading: as metered (priced where the run ran), or its kWh at `grid`'s intensity."""
+    """kg CO2e of a reading: as metered (priced where the run ran), or its kWh at `grid`'s intensity (in
+    `grid.gas`: CO2 alone where the source counts only that)."""
     if grid is None:
         return kg_co2e
     return None if kwh is None else kwh * grid.g_per_kwh / 1000

@@ -34,6 +34,10 @@ _COUNTER_CPU_MODES = {"intel_rapl": "RAPL", "windows_emi": "Windows EMI", "intel
                       "apple_powermetrics": "powermetrics"}
 
 GpuId = Union[int, str]
+# how far codecarbon's estimates (a TDP constant and the load, a RAM model) land from measured power: errors of
+# up to 40% in published comparisons (arXiv 2509.22092); a smaller difference between estimates is not read as real
+ESTIMATE_ERROR = 0.40
+ESTIMATE_WORDS = f"an estimate: up to ±{ESTIMATE_ERROR:.0%} off measured power (arXiv 2509.22092)"
 
 
 @dataclass(frozen=True)

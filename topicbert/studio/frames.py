@@ -15,11 +15,11 @@ import pandas as pd
 from ..config import RunConfig
 from ..data.corpus import source_name
 from ..energy.estimate import precision_name
-from ..energy.grid import Grid, price
+from ..energy.grid import CO2, Grid, price
 from ..runs.store import Store
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .run_files import RunPredictions
-from .trust import Badge, measurement_badge
+from .trust import Badge, energy_difference_words, measurement_badge
 from .uncertainty import OTHER_DOCUMENTS, against_reference, difference_words, interval_text, run_f1_interval
 
 TOPICBERT_ROLE = "topicbert"
@@ -228,9 +228,9 @@ def _cost(run: dict, energy: Optional[dict], grid: Optional[Grid] = None) -> dic
     return {"f1": final.get("test_macro_f1"), "seconds": final.get("train_seconds"),
             "kwh": energy["kwh"] if energy else None,
             "kg": price(energy["kwh"], energy["kg_co2e"], grid) if energy else None,
-            "priced at": "" if where is None else where.name,
+            "priced at": "" if where is None else where.name + (" (CO2 only)" if where.gas == CO2 else ""),
             "intensity": None if where is None else where.g_per_kwh,
-            "energy": badge.label, "metering": badge.reason,
+            "energy": badge.label, "metering": badge.reason, "estimated": badge.estimated,
             "infer seconds": _per_thousand(run.get("inference"), "seconds"),
             "infer kwh": _per_thousand(run.get("inference"), "kwh")}
 
@@ -245,7 +245,8 @@ def _ratio(value: Optional[float], reference: Optional[float]) -> float:
 SCORE_COLUMNS = ["run", "role", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
                  "against the reference"]
 COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "kWh", "g CO2e", "g CO2e/kWh", "energy saved (%)",
-                "s per 1k docs", "kWh per 1k docs", "energy"]  # per 1k docs: classifying them with the finished model
+                "energy saved, read as", "s per 1k docs", "kWh per 1k docs", "energy"]  # per 1k docs: classifying
+# them with the finished model
 SUMMARY_COLUMNS = [*SCORE_COLUMNS[:2], "status", *SCORE_COLUMNS[2:], *COST_COLUMNS[1:], "priced at", "metering"]
 
 
@@ -288,10 +289,19 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
             "speedup (x)": _ratio(ref.get("seconds"), cost["seconds"]),
             "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
             "energy saved (%)": 100 * (1 - _ratio(cost["kwh"], ref.get("kwh"))),
+            "energy saved, read as": _saving_words(cost, ref, run["id"] == baseline_id),
             "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],
             "g CO2e/kWh": cost["intensity"], "energy": cost["energy"], "priced at": cost["priced at"],
             "metering": cost["metering"]})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _saving_words(cost: dict, reference: dict, is_reference: bool) -> str:
+    """Whether the energy saved can be read as real: measured, or within or beyond the estimates' error."""
+    saved = 1 - _ratio(cost["kwh"], reference.get("kwh"))
+    if is_reference or not np.isfinite(saved):
+        return ""
+    return energy_difference_words(saved, cost["estimated"] or reference["estimated"])
 
 
 def test_sets(store: Store) -> dict[str, int]:

@@ -9,16 +9,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ..energy.meter import ESTIMATE_ERROR, ESTIMATE_WORDS
+
 # other processes keeping a quarter of a core busy on average: enough to slow a run on a small machine
 # and, where a machine-wide counter is read, to show in its kWh
 SHARED_CORES = 0.25
 NOT_METERED = "not metered"
+ESTIMATED, PARTLY = "estimated", "partly measured"
 
 
 @dataclass(frozen=True)
 class Badge:
     label: str    # "measured", "partly measured", "estimated" or "not metered", with ", shared" when it was
     reason: str   # one line
+
+    @property
+    def estimated(self) -> bool:
+        """Whether some of the energy is codecarbon's estimate, which carries ESTIMATE_ERROR."""
+        return self.label.startswith((ESTIMATED, PARTLY))
+
+
+def energy_difference_words(saved: float, estimated: bool) -> str:
+    """How to read the energy one run saves against another: measured, or (where either is an estimate)
+    within or beyond the error such estimates are known to have."""
+    if not estimated:
+        return "measured"
+    inside = "within" if abs(saved) < ESTIMATE_ERROR else "beyond"
+    return f"{inside} the estimates' error (±{ESTIMATE_ERROR:.0%})"
 
 
 def _level(info: dict) -> str:
@@ -28,7 +45,7 @@ def _level(info: dict) -> str:
     flags = [info[k] for k in ("cpu_measured", "gpu_measured", "ram_measured") if info.get(k) is not None]
     if flags and all(flags):
         return "measured"
-    return "partly measured" if any(flags) else "estimated"
+    return PARTLY if any(flags) else ESTIMATED
 
 
 def _gpu_model(info: dict) -> str:
@@ -59,5 +76,5 @@ def measurement_badge(info: Optional[dict], load: Optional[dict] = None) -> Badg
     if level == NOT_METERED:
         return Badge(level, str(info.get("measured") or "no energy reading"))
     shared, sharing = _sharing(load, info)
-    parts = [str(info.get("measured") or ""), _gpu_model(info), sharing]
+    parts = [str(info.get("measured") or ""), ESTIMATE_WORDS if level != "measured" else "", _gpu_model(info), sharing]
     return Badge(level + (", shared" if shared else ""), "; ".join(part for part in parts if part))
