@@ -79,9 +79,13 @@ with st.form("train_form"):
     limit_train = c7.number_input("Training documents (0: all)", 0, 10_000_000, 0, key="train_limit_train")
     limit_eval = c8.number_input("Evaluation documents (0: all)", 0, 10_000_000, 0, key="train_limit_eval",
                                  help="validation and test documents, each (a stratified subset; 0: all of them)")
-    pair = st.checkbox("Queue with baselines", value=True, key="train_pair",
+    p1, p2 = st.columns([3, 1])
+    pair = p1.checkbox("Queue with baselines", value=True, key="train_pair",
                        help="the same documents and settings with BERT at 512 word pieces (the paper's reference) "
                             "and with the TF-IDF reference (a linear model that trains in seconds)")
+    seeds = p2.number_input("Seeds", 1, 10, 1, key="train_seeds",
+                            help="queue the run (and its baselines) with this many seeds: seeds can move F1 as much as the "
+                                 "test documents do, or more, and Compare's verdicts over several seeds cover both")
     e, q = st.columns([1, 5])
     e.form_submit_button("Estimate cost")  # submits the settings: the projection below follows them
     queue_clicked = q.form_submit_button("Queue", type="primary")
@@ -104,6 +108,8 @@ try:
 except (ModelNotFoundError, CorpusError) as error:
     st.error(escape(error))
     st.stop()
+if seeds > 1:
+    st.caption(f"These figures are for one seed: {seeds} seeds cost about {seeds} times as much.")
 st.dataframe(launch.projection_table(configs, estimates), hide_index=True,
              column_config={"training word pieces": st.column_config.NumberColumn(format="localized"),
                             "kWh": st.column_config.NumberColumn(format="%.6f"),
@@ -115,8 +121,9 @@ with st.expander("How these figures are estimated"):
 
 if queue_clicked:  # after the projection: an encoder or corpus that cannot be read stops it above
     with Store() as store:
-        ids = services.submit_run(store, configs[0], **(services.baselines_for(configs[0]) if pair else {}))
+        baselines = services.baselines_for(configs[0]) if pair else {}
+        ids = services.submit_seeds(store, configs[0], int(seeds), **baselines)
         services.ensure_worker(store)
     names = [f"#{i}" for i in ids]
     queued_message.success("Queued " + " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
-                           + ": follow them on the Runs page.")
+                           + (f" ({seeds} seeds)" if seeds > 1 else "") + ": follow them on the Runs page.")

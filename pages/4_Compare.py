@@ -11,18 +11,22 @@ from topicbert.studio import topics as topic_views
 from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
 from topicbert.studio.text import escape
-from topicbert.studio.uncertainty import OTHER_DOCUMENTS, describe_test_set, run_f1_interval
+from topicbert.studio.uncertainty import OTHER_DOCUMENTS, RunScores, describe_test_set, run_f1_interval, run_scores
 from widgets import page_setup
 
 COST_COLUMNS = {"kg_co2e": "g CO2e", "kwh": "kWh"}
 SUMMARY_COLUMNS = {
     "test macro-F1": st.column_config.NumberColumn(format="%.4f"),
     "F1 retained (%)": st.column_config.NumberColumn(format="%.1f"),
-    "train time (s)": st.column_config.NumberColumn(format="%.0f"),
+    "train time (s)": st.column_config.NumberColumn(format="%.0f", help="mean over the row's seeds"),
     "speedup (x)": st.column_config.NumberColumn(format="%.2f"),
     "kWh": st.column_config.NumberColumn(format="%.6f"),
     "g CO2e": st.column_config.NumberColumn(format="%.3f"),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f"),
+    "energy saved, read as": st.column_config.TextColumn(
+        help="measured, or, where either run's energy is codecarbon's estimate, whether the saving is within the "
+             "error such estimates are known to have (up to 40% off measured power)"),
+    "seeds": st.column_config.NumberColumn(help="runs that differ only by seed, taken together"),
     "g CO2e/kWh": st.column_config.NumberColumn(
         format="%.0f", help="the carbon intensity the kWh are priced at: where the run ran, or the place chosen above "
                             "(the CSV names it)"),
@@ -57,6 +61,16 @@ def f1_interval(run_dir: str | None, mtime: float) -> tuple[float, float] | None
 def f1_intervals_of(runs: list[dict]) -> dict[int, tuple[float, float] | None]:
     """Each run's 95% interval of test macro-F1, bootstrapped again only when its predictions change."""
     return {run["id"]: f1_interval(run["run_dir"], predictions_mtime(run["run_dir"])) for run in runs}
+
+
+@st.cache_data(max_entries=1_000, show_spinner="Bootstrapping test macro-F1...")
+def scores(run_dir: str | None, mtime: float) -> RunScores | None:
+    # a run's F1 on each of the bootstrap's resamples: what the summary's intervals over seeds are made of
+    return run_scores(load_predictions(run_dir, read_texts=no_texts))
+
+
+def scores_of(runs: list[dict]) -> dict[int, RunScores | None]:
+    return {run["id"]: scores(run["run_dir"], predictions_mtime(run["run_dir"])) for run in runs}
 
 
 @st.cache_data(max_entries=16, show_spinner="Scoring each topic's documents...")
@@ -99,7 +113,8 @@ with Store() as store:
     replay = early_stop.replay_frame(store, chosen, grid)
     runs = {run["id"]: run for run in done if run["id"] in chosen}
     loaded = predictions_of(list(runs.values()))
-    summary = frames.summary_frame(store, chosen, baseline_id, loaded, grid)
+    reference_runs = [run for run in done if baseline_id is not None and run["id"] == baseline_id]
+    summary = frames.summary_frame(store, chosen, baseline_id, scores_of(list(runs.values()) + reference_runs), grid)
     test_sets = frames.test_sets(store)
     corpus_names = {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
     reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])
@@ -121,10 +136,13 @@ st.subheader("Summary")
 st.dataframe(summary[frames.SCORE_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS,
              placeholder="–")  # no baseline chosen: no ratios
 st.dataframe(summary[frames.COST_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS, placeholder="–")
-st.caption("Test macro-F1 comes with a 95% bootstrap interval over the run's test documents; F1 retained with a "
-           "paired one (both runs scored on the same resampled documents). A difference whose interval holds 0 "
-           "is within noise. Runs are compared only when they were tested on the same documents (same corpus, "
-           "seed and limits): "
+st.caption("Runs that differ only by seed share a row (queue several seeds at once on the Train page): its "
+           "test macro-F1 is their mean, and its 95% interval covers the seeds and their test documents (Student's "
+           "t over the seeds, the documents' shared variance added: few seeds give wide intervals, honestly). A row "
+           "of one run covers its test documents alone and says nothing of another seed. F1 retained and the "
+           "verdict pair each seed with the reference's on the same documents; a difference the interval does not "
+           "show either way is within noise, with the smallest difference that could have shown. Runs are compared "
+           "only when they were tested on the same documents (same corpus, seed and limits): "
            + escape(f"the reference's are {describe_test_set(reference_set, corpus_names)}."))
 others = summary.loc[summary["against the reference"] == OTHER_DOCUMENTS, "run"].tolist()
 if others:
@@ -149,8 +167,10 @@ else:
         st.markdown(escape(line.sentence))
     st.caption("Replayed from each run's stored curves: validation macro-F1 and the CO2 and time spent up to each "
                "evaluation. The knee is where the curve bends (Kneedle): past it, F1 rises more slowly for the "
-               "CO2 spent; a curve with no clear bend has its best evaluation as its knee. Validation F1 carries no interval here (the validation predictions are not kept): a "
-               "point or two between epochs may be noise.")
+               "CO2 spent; a curve with no clear bend has its best evaluation as its knee. Each run keeps its best "
+               "evaluation's model, so the knee is set against that one, not the last evaluation. Validation F1 "
+               "carries no interval here (the validation predictions are not kept): a point or two between epochs "
+               "may be noise.")
 
 st.subheader("Where the topic branch helps")
 if not topic_names:
@@ -169,7 +189,7 @@ else:
                               key="compare_topic_rows", column_order=list(gains.columns.drop("topic")),
                               column_config={**{column: ACCURACY_FORMAT for column in gains.select_dtypes("float").columns},
                                              "adjusted p": st.column_config.NumberColumn(format="%.3g")})
-        st.caption(escape(topic_gains.verdict_rule(gains)))
+        st.caption(topic_gains.verdict_rule(gains))  # the Studio's own words: no user text in them
         if picked.selection.rows:
             topic = int(gains.iloc[picked.selection.rows[0]]["topic"])
             st.switch_page("pages/6_Documents.py", query_params=DocumentsLink(topic_run, topic=topic).query_params())

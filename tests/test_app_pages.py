@@ -167,7 +167,16 @@ def test_train_shows_the_estimate_and_queues_with_baselines(app, home):
         runs = store.list_runs()
     assert len(runs) == before + 3 and runs[2]["paired_run_id"] == runs[1]["id"] == runs[0]["paired_run_id"]
     assert [run["name"] for run in runs[:3]] == ["TF-IDF", "BERT-512", "TopicBERT-128"]
-    for run in runs[:3]:
+    # two seeds in one click: each with its baselines, differing only by seed
+    at.number_input(key="train_seeds").set_value(2)
+    at.button[1].click().run()
+    assert not at.exception and "(2 seeds)" in at.success[0].value
+    with Store() as store:
+        seeded = store.list_runs()[:6][::-1]
+    assert [(run["name"], run["config"]["seed"]) for run in seeded] == [
+        ("TopicBERT-128", 42), ("BERT-512", 42), ("TF-IDF", 42), ("TopicBERT-128", 43), ("BERT-512", 43), ("TF-IDF", 43)]
+    assert seeded[3]["paired_run_id"] == seeded[4]["id"]
+    for run in runs[:3] + seeded:
         with Store() as store:
             services.cancel_run(store, run["id"])
 
@@ -194,9 +203,12 @@ def test_compare_defaults_to_the_run_and_its_baselines(app, home):
     assert costs["energy"].tolist() == ["estimated"] * 3
     assert costs["g CO2e/kWh"].tolist() == [400.0] * 3
     assert all(re.fullmatch(r"\d\.\d{3}–\d\.\d{3}", text) for text in summary["95% interval"])
-    assert summary["against the reference"].iloc[0] in ("within noise", "lower beyond the noise",
-                                                        "higher beyond the noise")
+    assert re.fullmatch(r"(within noise: differences under ±0\.\d{4} could not have shown over one seed's test "
+                        r"documents|(lower|higher) beyond the noise \(one seed: its test documents only\))",
+                        summary["against the reference"].iloc[0])
+    assert summary["seeds"].tolist() == [1, 1, 1]
     assert any("same documents (same corpus, seed and limits)" in c.value for c in at.caption)
+    assert any("corrected for the number of topics (Holm's method)" in c.value for c in at.caption)
     assert "3 runs" in at.selectbox(key="compare_test_set").format_func(at.selectbox(key="compare_test_set").value)
     # F1 by epoch and by time, CO2, when to stop, where the topic branch helps, F1 against cost
     assert len(at.get("plotly_chart")) == 6

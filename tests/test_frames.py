@@ -18,7 +18,7 @@ from topicbert.runs.store import Store
 from topicbert.studio import documents, frames, launch
 from topicbert.studio.run_files import RunPredictions
 from topicbert.studio.text import escape
-from topicbert.studio.uncertainty import run_f1_interval
+from topicbert.studio.uncertainty import run_f1_interval, run_scores
 
 
 def small_corpus() -> Corpus:
@@ -75,7 +75,7 @@ def test_compare_three_runs_with_intervals_and_one_test_set(store):
     base = finished(store, base_config, f1=0.90, seconds=100.0, kwh=0.02)
     topic = finished(store, base_config.replace(variant="topicbert", max_len=128), 0.60, 40.0, 0.008, paired=base)
     tfidf = finished(store, base_config.replace(variant="tfidf"), 0.89, 2.0, 0.0001, paired=base)
-    elsewhere = finished(store, base_config.replace(variant="topicbert", max_len=128, seed=7), 0.95, 40.0, 0.008)
+    elsewhere = finished(store, base_config.replace(variant="topicbert", max_len=128, limit_eval=150), 0.95, 40.0, 0.008)
     rng = np.random.default_rng(0)
     texts, labels = [f"doc {i}" for i in range(200)], rng.integers(0, 2, 200)
     flip = lambda share: np.where(rng.random(200) < share, 1 - labels, labels)  # noqa: E731
@@ -84,21 +84,60 @@ def test_compare_three_runs_with_intervals_and_one_test_set(store):
     write_predictions(store, elsewhere, [t + "." for t in texts], labels, flip(0.05))
     assert frames.default_runs(store) == [topic, base, tfidf]
     loaded = {i: load_predictions(store.get_run(i)["run_dir"]) for i in (base, topic, tfidf, elsewhere)}
-    frame = frames.summary_frame(store, [topic, base, tfidf, elsewhere], base, loaded).set_index("run")
+    scores = {i: run_scores(p) for i, p in loaded.items()}
+    frame = frames.summary_frame(store, [topic, base, tfidf, elsewhere], base, scores).set_index("run")
     label = lambda run_id: frames.run_label(store.get_run(run_id))  # noqa: E731
-    assert frame.loc[label(topic), "against the reference"] == "lower beyond the noise"
+    assert frame.loc[label(topic), "against the reference"] == ("lower beyond the noise (one seed: its test "
+                                                                "documents only)")
+    assert frame["seeds"].tolist() == [1, 1, 1, 1]
     assert frame.loc[label(tfidf), "role"] == "tfidf" and frame.loc[label(base), "against the reference"] == ""
     low, high = map(float, frame.loc[label(topic), "95% interval"].split("–"))
     assert low < 0.65 < high  # about 60% right on two classes
     assert frame.loc[label(topic), "retained 95% interval"] != ""
-    # another seed: other test documents, so nothing is taken against the reference
+    # other limits: other test documents, so nothing is taken against the reference
     assert frame.loc[label(elsewhere), "against the reference"] == "tested on other documents"
     assert np.isnan(frame.loc[label(elsewhere), "F1 retained (%)"])
     assert np.isnan(frame.loc[label(elsewhere), "speedup (x)"])
-    assert frames.test_sets(store) == {base_config.replace(seed=7).test_set: 1, base_config.test_set: 3}
+    assert frames.test_sets(store) == {base_config.replace(limit_eval=150).test_set: 1, base_config.test_set: 3}
     pareto = frames.pareto_frame(store, base_config.test_set, {i: run_f1_interval(p) for i, p in loaded.items()})
     assert sorted(pareto["role"]) == ["baseline", "tfidf", "topicbert"]
     assert (pareto["f1_low"] <= pareto["f1_high"]).all()
+
+
+def test_runs_that_differ_only_by_seed_share_a_row_with_their_verdict_over_seeds(store):
+    """Three seeds of TopicBERT-128 and of BERT-512, each pair on its own seed's documents: one row each, the
+    mean F1, an interval over the seeds and their documents, and ratios paired seed by seed."""
+    from topicbert.studio.run_files import load_predictions
+
+    base_config = RunConfig(corpus="c", variant="bert", max_len=512)
+    rng = np.random.default_rng(1)
+    ids = {}
+    for seed, (ours_wrong, base_wrong) in zip((42, 43, 44), ((0.30, 0.10), (0.12, 0.10), (0.20, 0.10))):
+        base = finished(store, base_config.replace(seed=seed), f1=1 - base_wrong, seconds=100.0, kwh=0.02)
+        topic = finished(store, base_config.replace(variant="topicbert", max_len=128, seed=seed), f1=1 - ours_wrong,
+                         seconds=50.0, kwh=0.019, paired=base)
+        texts, labels = [f"seed {seed} doc {i}" for i in range(300)], rng.integers(0, 2, 300)
+        for run_id, wrong in ((base, base_wrong), (topic, ours_wrong)):
+            write_predictions(store, run_id, texts, labels, np.where(rng.random(300) < wrong, 1 - labels, labels))
+        ids[seed] = (topic, base)
+    chosen = [i for pair in ids.values() for i in pair]
+    assert sorted(frames.default_runs(store)) == sorted(chosen)  # every seed of the newest pair
+    scores = {i: run_scores(load_predictions(store.get_run(i)["run_dir"])) for i in chosen}
+    frame = frames.summary_frame(store, chosen, ids[42][1], scores).set_index("role")
+    assert frame["seeds"].tolist() == [3, 3]
+    topic_row = frame.loc["topicbert"]
+    assert topic_row["run"] == f"TopicBERT-128 × 3 seeds (#{ids[42][0]}, #{ids[43][0]}, #{ids[44][0]})"
+    assert topic_row["test macro-F1"] == pytest.approx(np.mean([0.70, 0.88, 0.80]))
+    assert topic_row["speedup (x)"] == pytest.approx(2.0)
+    # seed by seed 17, 7 and 16 points below: beyond the noise of three seeds and their documents (t with 2
+    # degrees of freedom), and F1 retained's interval agrees with the verdict
+    assert topic_row["against the reference"] == "lower beyond the noise (over 3 seeds and their test documents)"
+    low, high = map(float, topic_row["retained 95% interval"].split("–"))
+    assert high < 100 and high - low > 10
+    assert topic_row["energy saved, read as"] == "within the estimates' error (±40%)"   # 5% between estimates
+    # one seed alone of the same runs: a verdict over its test documents only
+    single = frames.summary_frame(store, list(ids[42]), ids[42][1], scores).set_index("role")
+    assert single.loc["topicbert", "seeds"] == 1 and "one seed" in single.loc["topicbert", "against the reference"]
 
 
 def test_runs_frame_progress_and_eta(store):

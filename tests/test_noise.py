@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from topicbert.training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples, percentile_interval
-from topicbert.training.noise import (HIGHER, LOWER, NOT_SHOWN, difference_over_seeds, mean_over_seeds, over_seeds,
-                                      ratio_over_seeds)
+from topicbert.training.noise import (HIGHER, LOWER, NOT_SHOWN, as_share, difference_over_seeds, mean_over_seeds,
+                                      over_seeds)
 
 DOCUMENTS = 300
 RESAMPLES = BOOTSTRAP_RESAMPLES   # as the Studio and the bench draw them
@@ -109,11 +109,13 @@ def test_three_verdicts_and_the_smallest_detectable_difference():
     assert unsure.noise_words().startswith("within noise: differences under ±0.") and "one seed" in unsure.noise_words()
 
 
-def test_ratio_and_difference_are_paired_seed_by_seed():
+def test_difference_is_paired_seed_by_seed_and_the_share_kept_agrees_with_it():
     samples = [np.array([0.8, 0.9]), np.array([0.7, 0.8])]
     reference = [np.array([0.8, 1.0]), np.array([0.6, 0.8])]
     difference = difference_over_seeds([0.85, 0.75], samples, [0.9, 0.7], reference)
-    assert difference.value == pytest.approx(0.0)
-    ratio = ratio_over_seeds([0.85, 0.75], samples, [0.9, 0.7], reference)
-    assert ratio.value == pytest.approx(1.0)
-    assert ratio.seeds == 2
+    assert difference.value == pytest.approx(0.0) and difference.seeds == 2
+    kept = as_share(difference, 0.8)
+    assert kept.value == pytest.approx(1.0)
+    assert kept.low == pytest.approx(1 + difference.low / 0.8) and kept.high == pytest.approx(1 + difference.high / 0.8)
+    lower = over_seeds(-0.05, [-0.05], np.linspace(-0.08, -0.02, 101))
+    assert lower.verdict == LOWER and as_share(lower, 0.8).high < 1   # never "lower" beside a share holding 100%

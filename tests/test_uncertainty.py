@@ -1,5 +1,5 @@
-"""Uncertainty: bootstrap intervals of macro-F1 (checked by hand and against scikit-learn), paired
-comparisons, "within noise", and how Compare words them."""
+"""Uncertainty: bootstrap intervals of macro-F1 (checked by hand and against scikit-learn), runs compared on
+the same documents seed by seed, "within noise", and how Compare words them."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,10 +8,9 @@ from sklearn.metrics import f1_score
 
 from topicbert.config import RunConfig
 from topicbert.studio.run_files import RunPredictions
-from topicbert.studio.uncertainty import (OTHER_DOCUMENTS, WITHIN_NOISE, against_reference, difference_words,
-                                          interval_text, describe_test_set)
-from topicbert.training.metrics import (bootstrap_samples, f1_interval, macro_f1_samples, paired_f1,
-                                        percentile_interval, within_noise)
+from topicbert.studio.uncertainty import (OTHER_DOCUMENTS, compare_over_seeds, describe_test_set, difference_words,
+                                          f1_over_seeds, interval_text, run_scores)
+from topicbert.training.metrics import bootstrap_samples, f1_interval, macro_f1_samples, percentile_interval
 
 
 def test_macro_f1_of_resamples_by_hand():
@@ -34,25 +33,30 @@ def test_resampled_macro_f1_matches_scikit_learn():
     assert low < f1_score(y_true, y_pred, average="macro") < high < low + 0.2
 
 
-def test_percentile_interval_and_within_noise():
+def test_percentile_interval():
     assert percentile_interval(np.arange(101)) == pytest.approx((2.5, 97.5))
-    assert within_noise((-0.01, 0.02)) and within_noise((0.0, 0.1)) and not within_noise((0.001, 0.02))
 
 
-def test_paired_comparison_of_models():
+def test_paired_comparison_of_models_on_one_seed():
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 3, 500)
+    texts = [str(i) for i in range(500)]
     good = np.where(rng.random(500) < 0.9, y_true, (y_true + 1) % 3)
-    same = paired_f1(y_true, good, good)
-    assert same.difference_interval == (0.0, 0.0) and same.retained_interval == (1.0, 1.0) and same.within_noise
+
+    def scored(predicted):
+        return run_scores(RunPredictions(["a", "b", "c"], texts, y_true, np.eye(3)[predicted], None))
+    same = compare_over_seeds([(scored(good), scored(good))])
+    assert same.difference.interval == (0.0, 0.0) and same.retained.interval == (1.0, 1.0)
+    assert same.difference.within_noise
     worse = np.where(rng.random(500) < 0.7, good, (good + 1) % 3)
-    lower = paired_f1(y_true, worse, good)
-    assert lower.difference < 0 and lower.difference_interval[1] < 0 and not lower.within_noise
-    assert lower.retained_interval[0] < lower.retained < lower.retained_interval[1] < 1
+    lower = compare_over_seeds([(scored(worse), scored(good))])
+    assert lower.difference.value < 0 and lower.difference.high < 0 and not lower.difference.within_noise
+    assert lower.retained.low < lower.retained.value < lower.retained.high < 1
     # one document changed: far inside the noise
     nearly = good.copy()
     nearly[0] = (nearly[0] + 1) % 3
-    assert paired_f1(y_true, nearly, good).within_noise
+    assert compare_over_seeds([(scored(nearly), scored(good))]).difference.within_noise
+    assert f1_over_seeds([scored(good)]).documents_only
 
 
 def predictions(texts: list[str], labels: list[int], predicted: list[int]) -> RunPredictions:
@@ -64,14 +68,19 @@ def predictions(texts: list[str], labels: list[int], predicted: list[int]) -> Ru
 def test_compare_words_only_for_runs_on_the_same_documents():
     texts = [f"doc {i}" for i in range(60)]
     labels = [i % 2 for i in range(60)]
-    reference = predictions(texts, labels, labels)
-    run = predictions(texts, labels, [1 - y if i < 30 else y for i, y in enumerate(labels)])
-    paired = against_reference(run, reference)
-    assert difference_words(paired) == "lower beyond the noise"
-    assert difference_words(against_reference(reference, reference)) == WITHIN_NOISE
-    other = predictions([t + "!" for t in texts], labels, labels)
-    assert against_reference(other, reference) is None and difference_words(None) == ""
-    assert against_reference(None, reference) is None
+    reference = run_scores(predictions(texts, labels, labels))
+    run = run_scores(predictions(texts, labels, [1 - y if i < 30 else y for i, y in enumerate(labels)]))
+    lower = compare_over_seeds([(run, reference)]).difference
+    assert difference_words(lower) == "lower beyond the noise (one seed: its test documents only)"
+    same = compare_over_seeds([(reference, reference)]).difference
+    assert difference_words(same) == ("within noise: differences under ±0.0000 could not have shown over one seed's "
+                                      "test documents")
+    other = run_scores(predictions([t + "!" for t in texts], labels, labels))
+    assert compare_over_seeds([(other, reference)]) is None and compare_over_seeds([]) is None
+    assert difference_words(None) == "" and run_scores(None) is None
+    # two seeds on the same documents: the verdict covers both
+    two = compare_over_seeds([(run, reference), (run, reference)]).difference
+    assert two.seeds == 2 and difference_words(two).endswith("(over 2 seeds and their test documents)")
     assert interval_text((0.71234, 0.7891)) == "0.712–0.789"
     assert interval_text((0.951, 1.02), 100, 1) == "95.1–102.0"
     assert interval_text(None) == "" and OTHER_DOCUMENTS == "tested on other documents"

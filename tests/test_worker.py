@@ -315,6 +315,18 @@ def test_submit_pairs_a_bert_512_baseline(store):
         services.submit_run(store, baseline, pair_baseline=True)
 
 
+def test_submit_several_seeds_each_with_its_baselines(store, capsys):
+    assert cli.main(["submit", "--corpus", "tiny.csv", "--seed", "7", "--seeds", "3", "--pair-baseline",
+                     "--device", "cpu"]) == 0
+    runs = sorted(store.list_runs(), key=lambda run: run["id"])
+    assert [(run["name"], run["config"]["seed"]) for run in runs] == [
+        ("TopicBERT-128", 7), ("BERT-512", 7), ("TopicBERT-128", 8), ("BERT-512", 8), ("TopicBERT-128", 9),
+        ("BERT-512", 9)]
+    assert all(runs[i]["paired_run_id"] == runs[i + 1]["id"] for i in (0, 2, 4))
+    assert cli.main(["submit", "--corpus", "tiny.csv", "--seeds", "0"]) == 2
+    assert "seeds must be at least 1" in capsys.readouterr().err and len(store.list_runs()) == 6
+
+
 def test_submit_with_baselines_queues_bert_512_and_the_tfidf_reference(store):
     cfg = config(max_len=128, limit_train=50, seed=7, model="tiny")
     assert services.baselines_for(cfg) == {"pair_baseline": True, "tfidf_reference": True}

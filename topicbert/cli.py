@@ -26,7 +26,7 @@ from .data.corpus import CorpusError, format_summary, load_corpus, source_name, 
 from .model.encoders import ModelNotFoundError, load_tokenizer
 from .runs.runner import run_one
 from .runs.saved_corpora import stage_here
-from .runs.services import cancel_run, ensure_worker, export_run, format_status, resume_run, submit_run
+from .runs.services import cancel_run, ensure_worker, export_run, format_status, resume_run, submit_seeds
 from .runs.storage import collect_garbage, format_freed
 from .runs.store import Store
 from .runs.worker import WORKER_MAX_AGE, serve
@@ -120,7 +120,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     # the runner works in the run's own folder: a path relative to here would not be found from there
     config = config_from_args(args).replace(corpus=os.path.abspath(args.corpus))
     with Store() as store:
-        ids = submit_run(store, config, args.pair_baseline, args.tfidf_reference)
+        ids = submit_seeds(store, config, args.seeds, args.pair_baseline, args.tfidf_reference)
         for run_id in ids:
             print(f"{run_id}\tqueued\t{store.get_run(run_id)['name']}")
         if args.start_worker:
@@ -261,6 +261,9 @@ def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
     submit.add_argument("--pair-baseline", action="store_true", help="also queue the matching BERT-512 baseline")
     submit.add_argument("--tfidf-reference", action="store_true",
                         help="also queue the TF-IDF reference on the same documents")
+    submit.add_argument("--seeds", type=int, default=1,
+                        help="queue this many seeds from --seed on, each with its baselines (Compare takes runs that "
+                             "differ only by seed together, its verdicts over the seeds)")
     submit.add_argument("--start-worker", action="store_true", help="start a background worker if none is alive")
     submit.set_defaults(handler=cmd_submit)
 

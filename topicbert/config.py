@@ -145,6 +145,11 @@ class RunConfig:
         return json.dumps([self.corpus, self.text_col, self.label_col, self.split_col, self.seed,
                            self.limit_train, self.limit_eval])
 
+    @property
+    def seed_group(self) -> str:
+        """Every setting but the seed: runs with the same key differ only by seed, and Compare takes them together."""
+        return json.dumps({key: value for key, value in self.to_dict().items() if key != "seed"}, sort_keys=True)
+
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..energy.meter import ESTIMATE_ERROR, ESTIMATE_WORDS
 from ..training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples
-from ..training.noise import (HIGHER, LOWER, NoiseInterval, difference_over_seeds, mean_over_seeds, not_shown_words,
-                              ratio_over_seeds)
+from ..training.noise import (HIGHER, LOWER, NoiseInterval, as_share, difference_over_seeds, mean_over_seeds,
+                              not_shown_words)
 from .flops import mfu
 from .measurement import Measurement
 
@@ -65,9 +65,9 @@ def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str
     mine, theirs = _common(runs, boot.per_seed.get(other, []))
     if not mine:
         return None
-    scores = ([m.test_macro_f1 for m in mine], [boot.f1(name, m) for m in mine],
-              [t.test_macro_f1 for t in theirs], [boot.f1(other, t) for t in theirs])
-    difference, retained = difference_over_seeds(*scores), ratio_over_seeds(*scores)
+    difference = difference_over_seeds([m.test_macro_f1 for m in mine], [boot.f1(name, m) for m in mine],
+                                       [t.test_macro_f1 for t in theirs], [boot.f1(other, t) for t in theirs])
+    retained = as_share(difference, _mean(theirs, "test_macro_f1"))
     ratio = lambda attr: [getattr(t, attr) / getattr(m, attr) if getattr(m, attr) else float("nan")  # noqa: E731
                           for m, t in zip(mine, theirs)]
     kwh = [1 - m.kwh / t.kwh if t.kwh else float("nan") for m, t in zip(mine, theirs)]

@@ -68,6 +68,16 @@ def submit_run(store: Store, config: RunConfig, pair_baseline: bool = False,
     return ids
 
 
+def submit_seeds(store: Store, config: RunConfig, seeds: int = 1, pair_baseline: bool = False,
+                 tfidf_reference: bool = False) -> list[int]:
+    """submit_run for `seeds` seeds from config.seed on, each with its baselines: runs that differ only by seed,
+    which Compare takes together (its verdicts then cover the seeds as well as the test documents)."""
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, not {seeds}")
+    return [run_id for k in range(seeds)
+            for run_id in submit_run(store, config.replace(seed=config.seed + k), pair_baseline, tfidf_reference)]
+
+
 def ensure_worker(store: Store, max_age: float = WORKER_MAX_AGE) -> bool:
     """Start a detached worker if none has a fresh heartbeat; True if one was started."""
     if store.alive_workers(max_age):  # the usual case, and a read: no write lock taken

@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..training.metrics import pareto_front
+from ..training.noise import WITHIN_NOISE
 from .topic_gains import HIGHER, LOWER
-from .uncertainty import WITHIN_NOISE
 
 BASELINE_ROLE = "baseline"
 BASELINE_COLOR = "#7f7f7f"

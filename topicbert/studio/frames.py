@@ -7,6 +7,7 @@ so pages stay layouts and these stay testable without Streamlit.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..runs.store import Store
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .run_files import RunPredictions
 from .trust import Badge, energy_difference_words, measurement_badge
-from .uncertainty import OTHER_DOCUMENTS, against_reference, difference_words, interval_text, run_f1_interval
+from .uncertainty import OTHER_DOCUMENTS, RunScores, compare_over_seeds, difference_words, f1_over_seeds, interval_text
 
 TOPICBERT_ROLE = "topicbert"
 RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy", "device",
@@ -151,15 +152,18 @@ def finished_runs(store: Store) -> list[dict]:
 
 
 def default_runs(store: Store) -> Optional[list[int]]:
-    """The newest finished TopicBERT run whose paired baseline also finished, that baseline, and the
-    finished TF-IDF references queued with them; None if there is no such pair."""
+    """The newest finished TopicBERT run whose paired baseline also finished, with the runs that differ from it
+    only by seed (their baselines finished too), those baselines, and the finished TF-IDF references queued with
+    them; None if there is no such pair."""
     done = {run["id"]: run for run in finished_runs(store)}
-    for run in done.values():  # newest first
-        if role_of(run) == TOPICBERT_ROLE and run["paired_run_id"] in done:
-            pair = [run["id"], run["paired_run_id"]]
-            return pair + [other["id"] for other in done.values()
-                           if role_of(other) == TFIDF_ROLE and other["paired_run_id"] in pair]
-    return None
+    paired = [run for run in done.values() if role_of(run) == TOPICBERT_ROLE and run["paired_run_id"] in done]
+    if not paired:
+        return None
+    newest = RunConfig.from_dict(paired[0]["config"]).seed_group  # finished_runs: newest first
+    ours = [run["id"] for run in paired if RunConfig.from_dict(run["config"]).seed_group == newest]
+    baselines = list(dict.fromkeys(done[i]["paired_run_id"] for i in ours))
+    return ours + baselines + [other["id"] for other in done.values()
+                               if role_of(other) == TFIDF_ROLE and other["paired_run_id"] in ours + baselines]
 
 
 def baseline_choices(store: Store, run_ids: Sequence[int]) -> list[int]:
@@ -241,65 +245,131 @@ def _ratio(value: Optional[float], reference: Optional[float]) -> float:
     return value / reference
 
 
-# the summary's columns: what a run scored, then what it cost (Compare shows them as two tables)
-SCORE_COLUMNS = ["run", "role", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
+@dataclass(frozen=True)
+class SeedGroup:
+    """Runs that differ only by seed (RunConfig.seed_group), in the order of their seeds: Compare's summary
+    takes them together, its intervals over the seeds and their test documents."""
+    runs: list[dict]
+
+    @property
+    def ids(self) -> list[int]:
+        return [run["id"] for run in self.runs]
+
+    @property
+    def label(self) -> str:
+        if len(self.runs) == 1:
+            return run_label(self.runs[0])
+        return f"{self.runs[0]['name']} × {len(self.runs)} seeds ({', '.join(f'#{i}' for i in self.ids)})"
+
+
+def seed_groups(runs: Sequence[dict]) -> list[SeedGroup]:
+    """The runs in groups that differ only by seed, each where its first run stands."""
+    groups: dict[str, list[dict]] = {}
+    for run in runs:
+        groups.setdefault(RunConfig.from_dict(run["config"]).seed_group, []).append(run)
+    return [SeedGroup(sorted(members, key=_seed)) for members in groups.values()]
+
+
+def _seed(run: dict) -> int:
+    return RunConfig.from_dict(run["config"]).seed
+
+
+def _mean_cost(costs: Sequence[dict]) -> dict:
+    """What runs of one group cost and scored on average (each figure over the runs that have it); the energy's
+    badges and reasons once each; estimated if any run's energy is."""
+    def mean(key: str) -> Optional[float]:
+        values = [c[key] for c in costs if c[key] is not None]
+        return float(np.mean(values)) if values else None
+    return {**{key: mean(key) for key in ("f1", "seconds", "kwh", "kg", "infer seconds", "infer kwh")},
+            "priced at": costs[0]["priced at"], "intensity": costs[0]["intensity"],
+            "energy": " / ".join(dict.fromkeys(c["energy"] for c in costs)),
+            "metering": "; ".join(dict.fromkeys(c["metering"] for c in costs)),
+            "estimated": any(c["estimated"] for c in costs)}
+
+
+# the summary's columns: what a group of runs scored, then what it cost (Compare shows them as two tables)
+SCORE_COLUMNS = ["run", "role", "seeds", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
                  "against the reference"]
 COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "kWh", "g CO2e", "g CO2e/kWh", "energy saved (%)",
                 "energy saved, read as", "s per 1k docs", "kWh per 1k docs", "energy"]  # per 1k docs: classifying
 # them with the finished model
-SUMMARY_COLUMNS = [*SCORE_COLUMNS[:2], "status", *SCORE_COLUMNS[2:], *COST_COLUMNS[1:], "priced at", "metering"]
+SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], "priced at", "metering"]
 
 
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int],
-                  predictions: Optional[Mapping[int, Optional[RunPredictions]]] = None,
+                  scores: Optional[Mapping[int, Optional[RunScores]]] = None,
                   grid: Optional[Grid] = None) -> pd.DataFrame:
-    """One row per run: test macro-F1 with its 95% interval, and against the baseline (the reference)
-    its share of the baseline's F1 (paired interval), whether the difference is within noise, train time
-    and speedup, kWh, g CO2e (priced where the run ran, or at `grid`'s intensity) and energy saved, what
-    classifying 1,000 documents with the finished model costs, and how far to trust the energy (its
-    badge and the badge's reason).
+    """One row per group of runs that differ only by seed (seed_groups; most often a single run): mean test
+    macro-F1 with its 95% interval (over the seeds and their test documents; one seed: its test documents), and
+    against the reference (the group holding the baseline run) on the seeds both ran: the share of its F1 kept
+    (paired interval), the difference's verdict, train time and speedup, kWh, g CO2e (priced where each run
+    ran, or at `grid`'s intensity) and energy saved (and whether that is within the error of estimated energy),
+    what classifying 1,000 documents with the finished model costs, and how far to trust the energy (badge
+    and reason).
 
-    Ratios and intervals need both runs tested on the same documents: a run on another test set gets
-    none and says so. `predictions`: each run's test predictions (run_files.load_predictions), for
-    the intervals; without them the interval columns stay empty.
+    Ratios and verdicts need runs of each seed tested on the same documents: a group on other documents gets
+    none and says so. `scores`: each run's uncertainty.run_scores, for the intervals; without them the
+    interval columns stay empty.
     """
-    predictions = predictions or {}
+    scores = scores or {}
     runs = existing_runs(store, run_ids)
+    chosen = {run["id"] for run in runs}
     base_run = store.get_run(baseline_id) if baseline_id is not None else None
-    energies = store.last_energies([run["id"] for run in runs] + ([baseline_id] if base_run else []))
+    if base_run is not None and base_run["id"] not in chosen:
+        runs.append(base_run)
+    energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
     costs = {run["id"]: _cost(run, energies.get(run["id"]), grid) for run in runs}
-    base = costs.get(baseline_id) or (_cost(base_run, energies.get(baseline_id), grid) if base_run else {})
-    rows = []
-    for run in runs:
-        cost = costs[run["id"]]
-        comparable = base_run is not None and test_set_of(run) == test_set_of(base_run)
-        ref = base if comparable else {}
-        paired = against_reference(predictions.get(run["id"]), predictions.get(baseline_id)) if comparable else None
-        if base_run is None or run["id"] == baseline_id:
-            against = ""
-        else:
-            against = difference_words(paired) if comparable else OTHER_DOCUMENTS
-        rows.append({
-            "run": run_label(run), "role": role_of(run), "status": run["status"],
-            "test macro-F1": cost["f1"], "95% interval": interval_text(run_f1_interval(predictions.get(run["id"]))),
-            "F1 retained (%)": 100 * _ratio(cost["f1"], ref.get("f1")),
-            "retained 95% interval": interval_text(paired.retained_interval, 100, 1) if paired else "",
-            "against the reference": against,
-            "train time (s)": cost["seconds"],
-            "speedup (x)": _ratio(ref.get("seconds"), cost["seconds"]),
-            "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
-            "energy saved (%)": 100 * (1 - _ratio(cost["kwh"], ref.get("kwh"))),
-            "energy saved, read as": _saving_words(cost, ref, run["id"] == baseline_id),
-            "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],
-            "g CO2e/kWh": cost["intensity"], "energy": cost["energy"], "priced at": cost["priced at"],
-            "metering": cost["metering"]})
+    groups = seed_groups(runs)
+    reference = next((g for g in groups if baseline_id in g.ids), None)
+    # the baseline's group takes part in the ratios even when its run was not chosen, but gets a row only if it was
+    rows = [_summary_row(group, reference, costs, scores) for group in groups if set(group.ids) & chosen]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def _saving_words(cost: dict, reference: dict, is_reference: bool) -> str:
+def _seed_pairs(group: SeedGroup, reference: SeedGroup) -> list[tuple[dict, dict]]:
+    """(run, reference run) for each seed both ran on the same test documents."""
+    by_seed = {_seed(run): run for run in reference.runs}
+    return [(run, by_seed[_seed(run)]) for run in group.runs
+            if _seed(run) in by_seed and test_set_of(run) == test_set_of(by_seed[_seed(run)])]
+
+
+def _summary_row(group: SeedGroup, reference: Optional[SeedGroup], costs: Mapping[int, dict],
+                 scores: Mapping[int, Optional[RunScores]]) -> dict:
+    cost = _mean_cost([costs[i] for i in group.ids])
+    own = [scores.get(i) for i in group.ids]
+    f1 = f1_over_seeds(own) if all(own) else None
+    is_reference = group is reference
+    pairs = [(run, run) for run in group.runs] if is_reference else \
+        _seed_pairs(group, reference) if reference is not None else []
+    mine = _mean_cost([costs[run["id"]] for run, _ in pairs]) if pairs else {}
+    theirs = _mean_cost([costs[ref["id"]] for _, ref in pairs]) if pairs else {}
+    paired_scores = [(scores.get(run["id"]), scores.get(ref["id"])) for run, ref in pairs]
+    comparison = (compare_over_seeds(paired_scores) if pairs and not is_reference
+                  and all(a and b for a, b in paired_scores) else None)
+    if reference is None or is_reference:
+        against = ""
+    else:
+        against = difference_words(comparison.difference if comparison else None) if pairs else OTHER_DOCUMENTS
+    return {
+        "run": group.label, "role": role_of(group.runs[0]), "seeds": len(group.runs),
+        "test macro-F1": cost["f1"], "95% interval": interval_text(f1.interval if f1 else None),
+        "F1 retained (%)": 100 * (comparison.retained.value if comparison else _ratio(mine.get("f1"), theirs.get("f1"))),
+        "retained 95% interval": interval_text(comparison.retained.interval, 100, 1) if comparison else "",
+        "against the reference": against,
+        "train time (s)": cost["seconds"],
+        "speedup (x)": _ratio(theirs.get("seconds"), mine.get("seconds")),
+        "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
+        "energy saved (%)": 100 * (1 - _ratio(mine.get("kwh"), theirs.get("kwh"))),
+        "energy saved, read as": "" if is_reference or not pairs else _saving_words(mine, theirs),
+        "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],
+        "g CO2e/kWh": cost["intensity"], "energy": cost["energy"], "priced at": cost["priced at"],
+        "metering": cost["metering"]}
+
+
+def _saving_words(cost: dict, reference: dict) -> str:
     """Whether the energy saved can be read as real: measured, or within or beyond the estimates' error."""
-    saved = 1 - _ratio(cost["kwh"], reference.get("kwh"))
-    if is_reference or not np.isfinite(saved):
+    saved = 1 - _ratio(cost.get("kwh"), reference.get("kwh"))
+    if not np.isfinite(saved):
         return ""
     return energy_difference_words(saved, cost["estimated"] or reference["estimated"])
 

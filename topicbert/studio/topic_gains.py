@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ..training.many_verdicts import FAMILY_LEVEL, fewest_documents, holm, sign_test
+from ..training.noise import WITHIN_NOISE
 from .documents import same_documents
 from .run_files import RunPredictions
-from .uncertainty import WITHIN_NOISE
 
 GAIN_COLUMNS = ["topic", "label", "documents", "difference", "only it right", "only the reference right",
                 "adjusted p", "against the reference"]
@@ -80,13 +80,14 @@ def _verdict(documents: int, difference: float, adjusted_p: float, needed: int) 
 def verdict_rule(gains: pd.DataFrame) -> str:
     """How a table of topic_gains was judged, for the page: the score, who gets a verdict, the correction."""
     topics = int((gains["documents"] > 0).sum())
+    tested = f"{topics} topic{'s' if topics != 1 else ''}"
     return (f"Each topic's score is accuracy on its test documents (the share each model classifies right), the "
             f"same kind of number for every model. A topic gets a verdict only with at least "
-            f"{fewest_documents(topics)} documents: with {topics} topics tested at once, fewer could not be called "
-            f"even if every one went one way. A verdict is the exact sign test on the documents only one of the two "
-            f"models gets right, corrected for the number of topics (Holm's method): when the models are equally "
-            f"good, the chance that any topic in the table is called beyond the noise is at most "
-            f"{FAMILY_LEVEL:.0%}. Click a row to open its documents on the Documents page.")
+            f"{fewest_documents(topics)} documents: with {tested} tested at once, fewer could not be called even if "
+            f"every one went one way. A verdict is the exact sign test on the documents only one of the two models "
+            f"gets right, corrected for the number of topics (Holm's method): when the models are equally good, the "
+            f"chance that any topic in the table is called beyond the noise is at most {FAMILY_LEVEL:.0%}. Click a "
+            f"row to open its documents on the Documents page.")
 
 
 def gains_against(topic_run: int, reference: Optional[int], predictions: Mapping[int, Optional[RunPredictions]],

@@ -1,5 +1,6 @@
-"""How sure Compare can be: each run's macro-F1 with its bootstrap interval over its test documents,
-a run against a reference on the same documents (paired), and the words for a difference.
+"""How sure Compare can be: each run's macro-F1 with its bootstrap over its test documents, runs that differ
+only by seed taken together (training/noise.py: their interval covers the seeds and the documents), a group
+against a reference on the same documents seed by seed (paired), and the words for a difference.
 
 Two runs are compared only when they were tested on the same documents (documents.same_documents);
 describe_test_set names what decides those documents (RunConfig.test_set) for a person.
@@ -7,37 +8,72 @@ describe_test_set names what decides those documents (RunConfig.test_set) for a 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
-from ..training.metrics import PairedF1, f1_interval, paired_f1
-from .documents import same_documents
+import numpy as np
+
+from ..training.metrics import bootstrap_samples, f1_interval, macro_f1, macro_f1_samples
+from ..training.noise import HIGHER, LOWER, NoiseInterval, as_share, difference_over_seeds, mean_over_seeds
 from .run_files import RunPredictions
 
-WITHIN_NOISE = "within noise"
 OTHER_DOCUMENTS = "tested on other documents"
 
 
+@dataclass(frozen=True)
+class RunScores:
+    """A run's test macro-F1 and its value on each bootstrap resample of its test documents (the resamples of a
+    test set of one size are drawn alike: bootstrap_samples' default seed), and which documents those were."""
+    f1: float
+    samples: np.ndarray
+    documents: tuple     # (classes, texts digest): equal for runs tested on the same documents
+
+
+def run_scores(run: Optional[RunPredictions]) -> Optional[RunScores]:
+    """None without test predictions."""
+    if run is None:
+        return None
+    samples = macro_f1_samples(run.labels, run.predictions, bootstrap_samples(len(run.labels)))
+    return RunScores(macro_f1(run.labels, run.predictions), samples, (tuple(run.classes), run.texts_digest))
+
+
 def run_f1_interval(run: Optional[RunPredictions]) -> Optional[tuple[float, float]]:
-    """A run's 95% interval of test macro-F1; None without its test predictions."""
+    """A run's 95% interval of test macro-F1 over its test documents; None without its test predictions."""
     return f1_interval(run.labels, run.predictions) if run is not None else None
 
 
-def against_reference(run: Optional[RunPredictions], reference: Optional[RunPredictions]) -> Optional[PairedF1]:
-    """The run's F1 against the reference's on the same resampled documents; None if they were tested on
-    other documents (or either has no test predictions)."""
-    if run is None or reference is None or not same_documents(run, reference):
+def f1_over_seeds(scores: Sequence[RunScores]) -> NoiseInterval:
+    """The mean test macro-F1 of runs that differ only by seed (one run: its test documents alone)."""
+    return mean_over_seeds([s.f1 for s in scores], [s.samples for s in scores])
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Runs against their reference, seed by seed on the same documents: F1 difference and share retained."""
+    difference: NoiseInterval
+    retained: NoiseInterval
+
+
+def compare_over_seeds(pairs: Sequence[tuple[RunScores, RunScores]]) -> Optional[Comparison]:
+    """(run, reference) of each seed both ran; None if there is none, or a pair was tested on other documents."""
+    if not pairs or any(run.documents != reference.documents for run, reference in pairs):
         return None
-    return paired_f1(run.labels, run.predictions, reference.predictions)
+    difference = difference_over_seeds([r.f1 for r, _ in pairs], [r.samples for r, _ in pairs],
+                                       [ref.f1 for _, ref in pairs], [ref.samples for _, ref in pairs])
+    return Comparison(difference, as_share(difference, float(np.mean([ref.f1 for _, ref in pairs]))))
 
 
-def difference_words(paired: Optional[PairedF1]) -> str:
-    """'within noise' when the difference's interval holds 0, else which way it goes."""
-    if paired is None:
+def difference_words(difference: Optional[NoiseInterval]) -> str:
+    """Higher or lower beyond the noise, or within it with the smallest difference that could have shown;
+    and what the verdict covers (one seed: its test documents only)."""
+    if difference is None:
         return ""
-    if paired.within_noise:
-        return WITHIN_NOISE
-    return ("higher" if paired.difference > 0 else "lower") + " beyond the noise"
+    covers = ("one seed: its test documents only" if difference.documents_only
+              else f"over {difference.seeds} seeds and their test documents")
+    if difference.verdict in (HIGHER, LOWER):
+        return f"{difference.verdict} beyond the noise ({covers})"
+    return difference.noise_words()
 
 
 def interval_text(interval: Optional[tuple[float, float]], scale: float = 1.0, digits: int = 3) -> str:

@@ -2,7 +2,6 @@
 quality (NPMI coherence, diversity), and which runs give the most F1 for their cost (the Pareto front)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -68,47 +67,6 @@ def f1_interval(y_true: Sequence[int], y_pred: Sequence[int], samples: Optional[
     """A bootstrap interval of macro-F1 over the test documents."""
     samples = bootstrap_samples(len(y_true)) if samples is None else samples
     return percentile_interval(macro_f1_samples(y_true, y_pred, samples), level)
-
-
-@dataclass(frozen=True)
-class PairedF1:
-    """Model A against a reference on the same test documents, with bootstrap intervals of both
-    the difference (A - reference) and the share of the reference's F1 that A keeps."""
-    difference: float
-    difference_interval: tuple[float, float]
-    retained: float
-    retained_interval: tuple[float, float]
-
-    @property
-    def within_noise(self) -> bool:
-        return within_noise(self.difference_interval)
-
-
-def paired_f1(y_true: Sequence[int], y_pred: Sequence[int], y_reference: Sequence[int],
-              samples: Optional[np.ndarray] = None, level: float = CONFIDENCE) -> PairedF1:
-    """Macro-F1 of `y_pred` against `y_reference`'s, paired: each resample scores both on the same documents."""
-    samples = bootstrap_samples(len(y_true)) if samples is None else samples
-    return paired_from_samples(macro_f1(y_true, y_pred), macro_f1(y_true, y_reference),
-                               macro_f1_samples(y_true, y_pred, samples),
-                               macro_f1_samples(y_true, y_reference, samples), level)
-
-
-def paired_from_samples(f1: float, reference_f1: float, f1_samples: np.ndarray, reference_samples: np.ndarray,
-                        level: float = CONFIDENCE) -> PairedF1:
-    """PairedF1 from point values and bootstrap distributions drawn on the same resamples."""
-    ratios = np.divide(f1_samples, reference_samples, out=np.full(f1_samples.shape, np.nan),
-                       where=reference_samples > 0)
-    ratios = ratios[~np.isnan(ratios)]
-    return PairedF1(difference=f1 - reference_f1,
-                    difference_interval=percentile_interval(f1_samples - reference_samples, level),
-                    retained=f1 / reference_f1 if reference_f1 else float("nan"),
-                    retained_interval=percentile_interval(ratios, level) if ratios.size else (np.nan, np.nan))
-
-
-def within_noise(difference_interval: tuple[float, float]) -> bool:
-    """A difference whose interval holds 0 cannot be told from noise."""
-    low, high = difference_interval
-    return bool(low <= 0 <= high)
 
 
 def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str]) -> dict:

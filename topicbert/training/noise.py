@@ -4,20 +4,22 @@ A score averaged over k seeds moves with the seeds (initialisation, batch order)
 documents. The seeds' sample variance already holds what each seed's own errors add; what it misses is
 the part every seed shares when all are tested on the same documents (how hard this test set is), which
 the bootstrap gives as the mean covariance between seeds over resamples of the documents (0 when each seed
-has documents of its own). The interval adds the two, seed variance / k + shared document variance, and takes
-Student's t with k - 1 degrees of freedom. With two or three seeds the seed variance rests on one or two
-degrees of freedom: a normal or bootstrap quantile would cover far less than the promised 95% (a bootstrap
-over two seeds spans little more than their range), and splitting off the seeds' document noise to narrow
-the interval loses coverage at two seeds; t with k - 1 keeps it (tests/test_noise.py simulates seed and
-document noise at 2, 3 and 5 seeds). Few seeds give wide intervals: that is their honest width. One seed:
-the bootstrap's percentile interval over the test documents alone, which says nothing of how another seed
-would score.
+has documents of its own). The interval's half-width is sqrt(t^2 * seed variance / k + z^2 * shared
+document variance): Student's t with k - 1 degrees of freedom for the part estimated from k seeds, the normal
+quantile for the part the bootstrap estimates well. With two or three seeds the seed variance rests on one
+or two degrees of freedom: a normal or bootstrap quantile over the seeds would cover far less than the
+promised 95% (a bootstrap over two seeds spans little more than their range), and subtracting each seed's
+own document noise from the seeds' spread to narrow it loses coverage at two seeds; this keeps it
+(tests/test_noise.py simulates seed and document noise at 2, 3 and 5 seeds). Few seeds give wide
+intervals: that is their honest width. One seed: the bootstrap's percentile interval over the test
+documents alone, which says nothing of how another seed would score.
 
 A difference gets one of three verdicts: higher beyond the noise, lower beyond the noise, or not shown
 either way, with the smallest difference that these documents and seeds could have shown.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -40,8 +42,17 @@ class NoiseInterval:
     low: float
     high: float
     seeds: int
-    standard_error: float
-    degrees_of_freedom: float   # of the t quantile; infinite for one seed (the documents' bootstrap)
+    seed_variance: float        # the seeds' sample variance over their number (0 for one seed)
+    document_variance: float    # what the documents add that the seeds' spread leaves out (one seed: all of it)
+
+    @property
+    def degrees_of_freedom(self) -> float:
+        """Of the seeds' part: seeds - 1; infinite for one seed (the documents' bootstrap)."""
+        return float(self.seeds - 1) if self.seeds > 1 else math.inf
+
+    @property
+    def standard_error(self) -> float:
+        return math.sqrt(self.seed_variance + self.document_variance)
 
     @property
     def documents_only(self) -> bool:
@@ -61,11 +72,15 @@ class NoiseInterval:
     def within_noise(self) -> bool:
         return self.verdict == NOT_SHOWN
 
+    def half_width(self, q: float) -> float:
+        """The distance from the figure to its `q` quantile: Student's t for the seeds' part, the normal's for
+        the documents'."""
+        return math.sqrt(_quantile(q, self.degrees_of_freedom) ** 2 * self.seed_variance
+                         + _quantile(q, math.inf) ** 2 * self.document_variance)
+
     def smallest_detectable(self, level: float = CONFIDENCE, power: float = DETECTION_POWER) -> float:
-        """The smallest true difference these documents and seeds would show beyond the noise with `power`:
-        (the interval's quantile + the power's) standard errors."""
-        df = self.degrees_of_freedom
-        return (_quantile(1 - (1 - level) / 2, df) + _quantile(power, df)) * self.standard_error
+        """The smallest true difference these documents and seeds would show beyond the noise with `power`."""
+        return self.half_width(1 - (1 - level) / 2) + self.half_width(power)
 
     def noise_words(self) -> str:
         return not_shown_words(self.smallest_detectable(), self.seeds)
@@ -92,15 +107,15 @@ def over_seeds(value: float, per_seed: Sequence[float], resampled: np.ndarray, l
     if k == 1:
         draws = resampled[0][np.isfinite(resampled[0])]
         low, high = percentile_interval(draws, level) if draws.size else (math.nan, math.nan)
-        return NoiseInterval(value, low, high, 1, float(draws.std(ddof=1)) if draws.size > 1 else 0.0, math.inf)
+        return NoiseInterval(value, low, high, 1, 0.0, float(draws.var(ddof=1)) if draws.size > 1 else 0.0)
     # the seeds' spread holds what each seed's own errors on the documents add; the documents' shared part
     # (how hard this test set is, for every seed alike) is the resamples' mean covariance between seeds
-    seed_variance = float(np.var(np.asarray(per_seed, dtype=float), ddof=1))
     covariance = np.ma.cov(np.ma.masked_invalid(resampled)).filled(0.0)
     shared = (covariance.sum() - np.trace(covariance)) / (k * (k - 1))
-    error = math.sqrt(seed_variance / k + max(float(shared), 0.0))
-    half = _quantile(1 - (1 - level) / 2, k - 1) * error
-    return NoiseInterval(value, max(value - half, bounds[0]), min(value + half, bounds[1]), k, error, float(k - 1))
+    noise = NoiseInterval(value, value, value, k, float(np.var(np.asarray(per_seed, dtype=float), ddof=1)) / k,
+                          max(float(shared), 0.0))
+    half = noise.half_width(1 - (1 - level) / 2)
+    return dataclasses.replace(noise, low=max(value - half, bounds[0]), high=min(value + half, bounds[1]))
 
 
 def mean_over_seeds(points: Sequence[float], samples: Sequence[np.ndarray], level: float = CONFIDENCE) -> NoiseInterval:
@@ -116,15 +131,12 @@ def difference_over_seeds(points: Sequence[float], samples: Sequence[np.ndarray]
                       (-1.0, 1.0))
 
 
-def ratio_over_seeds(points: Sequence[float], samples: Sequence[np.ndarray], reference_points: Sequence[float],
-                     reference_samples: Sequence[np.ndarray], level: float = CONFIDENCE) -> NoiseInterval:
-    """The share of the reference's mean score that the mean score keeps, paired as difference_over_seeds."""
-    points, reference_points = np.asarray(points, dtype=float), np.asarray(reference_points, dtype=float)
-    samples, reference_samples = np.stack(samples), np.stack(reference_samples)
-    value = float(points.mean() / reference_points.mean()) if reference_points.mean() > 0 else math.nan
-    return over_seeds(value, _share(points, reference_points), _share(samples, reference_samples), level)
-
-
-def _share(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """values / reference, NaN where the reference is 0."""
-    return np.divide(values, reference, out=np.full(values.shape, np.nan), where=reference > 0)
+def as_share(difference: NoiseInterval, reference_mean: float) -> NoiseInterval:
+    """The share of the reference's mean score that the mean keeps (1 + difference / reference mean), with the
+    difference's interval on that scale: the two always agree on whether keeping it all lies within the noise."""
+    if not reference_mean > 0:
+        return NoiseInterval(math.nan, math.nan, math.nan, difference.seeds, math.nan, math.nan)
+    scale = 1 / reference_mean
+    return NoiseInterval(1 + difference.value * scale, 1 + difference.low * scale, 1 + difference.high * scale,
+                         difference.seeds, difference.seed_variance * scale ** 2,
+                         difference.document_variance * scale ** 2)
