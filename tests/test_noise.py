@@ -106,7 +106,8 @@ def test_three_verdicts_and_the_smallest_detectable_difference():
     assert unsure.smallest_detectable() == pytest.approx(2.8016 * unsure.standard_error, rel=1e-3)
     several = over_seeds(0.01, [0.0, 0.02, 0.01], np.zeros((3, 100)))
     assert several.smallest_detectable() == pytest.approx((4.303 + 1.061) * several.standard_error, rel=1e-3)
-    assert unsure.noise_words().startswith("within noise: differences under ±0.") and "one seed" in unsure.noise_words()
+    assert unsure.noise_words() == (f"within noise: over one seed's test documents, only a difference of about "
+                                    f"±{unsure.smallest_detectable():.4f} or more shows 4 times in 5")
 
 
 def test_difference_is_paired_seed_by_seed_and_the_share_kept_agrees_with_it():

@@ -73,8 +73,8 @@ def test_compare_words_only_for_runs_on_the_same_documents():
     lower = compare_over_seeds([(run, reference)]).difference
     assert difference_words(lower) == "lower beyond the noise (one seed: its test documents only)"
     same = compare_over_seeds([(reference, reference)]).difference
-    assert difference_words(same) == ("within noise: differences under ±0.0000 could not have shown over one seed's "
-                                      "test documents")
+    assert difference_words(same) == ("within noise: over one seed's test documents, only a difference of about "
+                                      "±0.0000 or more shows 4 times in 5")
     other = run_scores(predictions([t + "!" for t in texts], labels, labels))
     assert compare_over_seeds([(other, reference)]) is None and compare_over_seeds([]) is None
     assert difference_words(None) == "" and run_scores(None) is None

@@ -87,9 +87,10 @@ class NoiseInterval:
 
 
 def not_shown_words(smallest_detectable: float, seeds: int) -> str:
-    """A difference not shown either way, in words: within noise, and how large one could have shown."""
-    over = "one seed's test documents" if seeds == 1 else f"{seeds} seeds and the test documents"
-    return f"{WITHIN_NOISE}: differences under ±{smallest_detectable:.4f} could not have shown over {over}"
+    """A difference not shown either way, in words: within noise, and how large one must be to show here."""
+    over = "one seed's test documents" if seeds == 1 else f"{seeds} seeds and their test documents"
+    return (f"{WITHIN_NOISE}: over {over}, only a difference of about ±{smallest_detectable:.4f} or more shows "
+            f"4 times in 5")
 
 
 def _quantile(q: float, degrees_of_freedom: float) -> float:
