@@ -19,7 +19,12 @@ SUMMARY_COLUMNS = {
     "test macro-F1": st.column_config.NumberColumn(format="%.4f"),
     "F1 retained (%)": st.column_config.NumberColumn(format="%.1f"),
     "train time (s)": st.column_config.NumberColumn(format="%.0f", help="mean over the row's seeds"),
-    "speedup (x)": st.column_config.NumberColumn(format="%.2f"),
+    "speedup (x)": st.column_config.NumberColumn(format="%.2f", help="to the end of training"),
+    "time to target": st.column_config.TextColumn(
+        help="until validation macro-F1 first reached the target share of the reference's best (time to accuracy, "
+             "as MLPerf Training measures it), everything the user waits for up to that evaluation counted"),
+    "speedup to target (x)": st.column_config.NumberColumn(format="%.2f", help="the reference's time to the target "
+                                                                                "over this row's"),
     "kWh": st.column_config.NumberColumn(format="%.6f"),
     "g CO2e": st.column_config.NumberColumn(format="%.3f"),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f"),
@@ -96,7 +101,7 @@ with Store() as store:
     if not chosen:
         st.info("Choose at least one run.")
         st.stop()
-    left, right = st.columns(2)
+    left, middle, right = st.columns([4, 2, 4])
     baselines = frames.baseline_choices(store, chosen)
     baseline_id = left.selectbox("Reference for retained F1, speedup and energy saved", baselines or [None],
                                  format_func=lambda i: labels[i] if i is not None else "no baseline among the runs",
@@ -107,6 +112,10 @@ with Store() as store:
         help="every run's stored kWh priced at one place's carbon intensity (codecarbon's own table), so runs "
              "made in different places compare fairly; the curves, tables and CSV files follow")
     grid = GRIDS.get(grid_key)
+    target = middle.number_input(
+        "Target (% of the reference's best validation F1)", 50.0, 100.0, 100 * frames.DEFAULT_TARGET, 0.5,
+        key="compare_target", help="time to accuracy: how long each run took to first reach this share of the "
+                                   "reference's best validation macro-F1 on the same seed") / 100
     f1 = frames.f1_curves(store, chosen)
     co2 = frames.co2_curves(store, chosen, grid)
     pretrained = frames.pretraining_ends(store, chosen, grid)
@@ -114,7 +123,8 @@ with Store() as store:
     runs = {run["id"]: run for run in done if run["id"] in chosen}
     loaded = predictions_of(list(runs.values()))
     reference_runs = [run for run in done if baseline_id is not None and run["id"] == baseline_id]
-    summary = frames.summary_frame(store, chosen, baseline_id, scores_of(list(runs.values()) + reference_runs), grid)
+    summary = frames.summary_frame(store, chosen, baseline_id, scores_of(list(runs.values()) + reference_runs), grid,
+                                   target)
     test_sets = frames.test_sets(store)
     corpus_names = {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
     reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])

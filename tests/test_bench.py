@@ -2,6 +2,7 @@
 and the GPU script on a CPU with a tiny setting."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -150,6 +151,36 @@ def test_the_report_says_which_rows_had_not_converged():
     assert convergence(rows[3:]) == []  # TF-IDF has no epochs
 
 
+def test_time_to_accuracy_seed_by_seed_against_the_baselines_best():
+    """BERT-512's best validation F1 is 0.91, so the target is 0.9009: it gets there at 300 s (its own best),
+    TopicBERT-128 at 60 s on seed 42 and 100 s on seed 43; BERT-128 never does on seed 43."""
+    labels = np.arange(40) % 4
+    curves = {BASELINE: {42: [[100, 0.01, 0.80], [200, 0.02, 0.90], [300, 0.03, 0.91]],
+                         43: [[100, 0.01, 0.85], [200, 0.02, 0.91], [300, 0.03, 0.90]]},
+              "topicbert-128": {42: [[30, 0.002, 0.85], [60, 0.004, 0.905], [90, 0.006, 0.92]],
+                                43: [[50, 0.004, 0.89], [100, 0.008, 0.902]]},
+              "bert-128": {42: [[20, 0.001, 0.95]], 43: [[20, 0.001, 0.80], [40, 0.002, 0.85]]}}
+    per_seed = {name: [dataclasses.replace(measurement(seed, labels, labels, 400.0, 0.04), evaluations=curve,
+                                           fixed_seconds=10.0) for seed, curve in by_seed.items()]
+                for name, by_seed in curves.items()}
+    rows = {r["name"]: r for r in summarize_rows(list(per_seed), per_seed, BASELINE)}
+    base, topic, bert128 = rows[BASELINE], rows["topicbert-128"], rows["bert-128"]
+    assert base["seconds_to_target"] == pytest.approx(250.0) and base["speedup_to_target"] == pytest.approx(1.0)
+    # seed 42: 300 s against 60; seed 43: 200 s (0.91 >= 0.9009) against 100
+    assert topic["seconds_to_target"] == pytest.approx(80.0) and topic["kwh_to_target"] == pytest.approx(0.006)
+    assert topic["speedup_to_target"] == pytest.approx(250 / 80)
+    assert topic["speedup_to_target_range"] == pytest.approx([2.0, 5.0])
+    assert topic["energy_saved_to_target"] == pytest.approx(1 - 0.006 / 0.025)
+    assert bert128["seconds_to_target"] is None and bert128["target_reached_seeds"] == 1
+    assert topic["fixed_seconds"] == 10.0
+    text = "\n".join(report_text({"rows": list(rows.values()), "scope": "training", "recipes": {},
+                                  "loop_overhead": None, "baseline": BASELINE, "target": 0.99}).splitlines())
+    assert "| 80 | 3.12x (2.00–5.00) |" in text and "| not reached |" in text
+    assert ("Time to accuracy (to 99% of bert-512's best validation macro-F1, counting everything before that "
+            "evaluation, pretraining included; no stopping rule in it): topicbert-128 3.12x (2.00–5.00) sooner, "
+            "76.0% less energy to that point; bert-128 did not reach it on 1 of 2 seeds.") in text
+
+
 def test_flop_count_by_hand():
     # one layer, H=2, I=4, a sequence of 3: per position 2 * (4*2*2 + 2*2*4) + 4*3*2 = 64 + 24 = 88
     assert forward_flops_per_sequence(3, layers=1, hidden=2, intermediate=4) == 3 * 88
@@ -186,6 +217,11 @@ def test_bench_rows_with_intervals_written_as_they_come(tiny_config, tmp_path, m
     assert rows["tfidf"]["still_rising_seeds"] is None and rows[HF_TRAINER]["still_rising_seeds"] is None
     assert rows["bert-32"]["still_rising_seeds"] == 1  # one epoch: its only evaluation is its best
     assert rows[BASELINE]["train_flops"] > rows["bert-32"]["train_flops"] > 0
+    # time to accuracy: every encoder row's validation curve, and its fixed cost (TopicBERT: pretraining in it)
+    assert rows[BASELINE]["speedup_to_target"] == pytest.approx(1.0) and rows[BASELINE]["tokens_per_second"] > 0
+    assert rows["topicbert-32"]["fixed_seconds"] > 0 and rows["topicbert-32"]["target_reached_seeds"] is not None
+    assert rows[HF_TRAINER]["target_reached_seeds"] is None  # the Trainer's curve is its own, not recorded
+    assert len(report["measurements"]["bert-32"][0]["evaluations"]) == 1  # one epoch, one validation
     # every measurement kept with its test predictions, so that another seed's run can be merged in later
     assert set(report["measurements"]) == set(rows)
     kept = Measurement.from_record(json.loads(json.dumps(report["measurements"]["tfidf"][0])))

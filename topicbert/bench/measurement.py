@@ -46,6 +46,10 @@ class Measurement:
     train_flops: Optional[float] = None     # model FLOPs of the training steps, where counted
     # the step of the best validation macro-F1, for rows that train in epochs (not TF-IDF, not the Trainer's)
     best_step: Optional[int] = None
+    # seconds before the first training step (loading, topic-model pretraining); None where not seen
+    fixed_seconds: Optional[float] = None
+    # each validation: [seconds since training began, cumulative kWh, validation macro-F1], for time to accuracy
+    evaluations: list = field(default_factory=list)
 
     @property
     def still_rising(self) -> Optional[bool]:
@@ -95,8 +99,9 @@ def metered(fn: Callable[[], object]) -> tuple[object, float, Energy]:
 
 
 class Stopwatch(Callback):
-    """Reads the clock and a running meter when training ends (on_trained) and when the best model has
-    classified the test documents (on_tested): a row's training and its test pass, metered apart in one run.
+    """Reads the clock and a running meter at each validation (time to accuracy), when training ends (on_trained)
+    and when the best model has classified the test documents (on_tested): a row's training and its test pass,
+    metered apart in one run.
     The test pass alone, the same scope for every row: what a TopicBERT row does after it (its topic files,
     NPMI, the bootstrap of its interval) is neither training nor classifying."""
 
@@ -104,6 +109,16 @@ class Stopwatch(Callback):
         self.meter = meter
         self._trained: Optional[tuple[float, Optional[EnergyReading]]] = None
         self._tested: Optional[tuple[float, Optional[EnergyReading]]] = None
+        self.fixed_seconds: Optional[float] = None
+        self.evaluations: list[list[float]] = []   # [seconds, kWh, validation macro-F1] at each evaluation
+
+    def on_start(self, info: dict) -> None:
+        self.fixed_seconds = info.get("fixed_seconds")
+
+    def on_evaluate(self, step: int, epoch: float, wall_seconds: float, metrics: dict[str, float]) -> None:
+        reading = self.meter.read()
+        self.evaluations.append([wall_seconds, reading.kwh if reading is not None else float("nan"),
+                                 metrics["val_macro_f1"]])
 
     def on_trained(self, wall_seconds: float) -> None:
         self._trained = (time.perf_counter(), self.meter.read())

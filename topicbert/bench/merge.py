@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..data.corpus import source_name
+from ..training.time_to_accuracy import DEFAULT_TARGET
 from .measurement import Measurement
 from .side_by_side import BASELINE, SETTING_KEYS, bench_report
 
@@ -62,5 +63,6 @@ def merge_reports(reports: Sequence[tuple[str, dict]]) -> dict:
     seeds = {m.seed for measurements in per_seed.values() for m in measurements}
     setting = {key: first[key] for key in SETTING_KEYS}
     merged = bench_report({**setting, "seeds": len(seeds)}, list(per_seed), per_seed, loop_overhead,
-                          first["peak_tflops"], partial=any(report["partial"] for _, report in reports))
+                          first["peak_tflops"], partial=any(report["partial"] for _, report in reports),
+                          target=first.get("target", DEFAULT_TARGET))
     return {**merged, "merged_from": [name for name, _ in reports]}

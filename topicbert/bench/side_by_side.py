@@ -24,6 +24,7 @@ from ..energy.meter import EnergyMeter
 from ..model.encoders import encoder_dimensions, load_tokenizer
 from ..training.device import choose_device, cpu_info, uses_bf16
 from ..training.loop import epoch_batches, train
+from ..training.time_to_accuracy import DEFAULT_TARGET
 from .flops import training_flops
 from .hf_trainer import RECIPE as HF_RECIPE
 from .hf_trainer import run_hf_trainer
@@ -86,6 +87,7 @@ class BenchPlan:
     # seconds the whole benchmark may take: a second or later seed of a row starts only if it fits
     time_budget: Optional[float] = None
     peak_tflops: Optional[float] = None      # the device's peak, for model FLOPs utilisation
+    target: float = DEFAULT_TARGET           # time to accuracy: this share of BERT-512's best validation F1
 
     @property
     def names(self) -> list[str]:
@@ -126,7 +128,8 @@ def measure_variant(config: RunConfig, data: PreparedData, work_dir: Path, pad_i
         inference_docs_per_second=len(data.test) / test_seconds,
         inference_kwh_per_1000_docs=test_energy.kwh / len(data.test) * 1000,
         labels=data.test.labels, predictions=predictions, train_flops=flops,
-        best_step=result.best_step if config.uses_encoder else None)
+        best_step=result.best_step if config.uses_encoder else None, fixed_seconds=watch.fixed_seconds,
+        evaluations=watch.evaluations)
 
 
 def _progress(name: str, m: Measurement) -> None:
@@ -149,7 +152,7 @@ def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = Non
                "machine": machine_description(plan.base)}
 
     def report(partial: bool) -> dict:
-        return bench_report(setting, names, per_seed, overhead, plan.peak_tflops, partial)
+        return bench_report(setting, names, per_seed, overhead, plan.peak_tflops, partial, plan.target)
 
     def fits(name: str, first_seed: bool) -> bool:
         """A first seed always runs; a later one only if the row's first took less than the time left."""
@@ -191,12 +194,15 @@ SETTING_KEYS = ("corpus", "epochs", "limit_train", "limit_eval", "config", "mach
 
 
 def bench_report(setting: dict, names: Sequence[str], per_seed: dict[str, list[Measurement]],
-                 overhead: Optional[dict], peak_tflops: Optional[float], partial: bool) -> dict:
+                 overhead: Optional[dict], peak_tflops: Optional[float], partial: bool,
+                 target: float = DEFAULT_TARGET) -> dict:
     """The bench's JSON: its setting (corpus, epochs, seeds, limits, config, machine), the rows with their
-    intervals and verdicts' figures, and every measurement with its test predictions, for a later merge."""
+    intervals, verdicts' figures and time to `target` of the baseline's best validation F1, and every measurement
+    with its test predictions and validation curve, for a later merge."""
     names = [n for n in names if per_seed.get(n)]
     return {**setting, "scope": SCOPE, "recipes": {HF_TRAINER: HF_RECIPE, TFIDF: TFIDF_RECIPE},
-            "rows": summarize_rows(names, per_seed, BASELINE, peak_tflops),
+            "baseline": BASELINE, "target": target,
+            "rows": summarize_rows(names, per_seed, BASELINE, peak_tflops, target),
             "loop_overhead": overhead, "peak_tflops": peak_tflops, "partial": partial,
             "measurements": {n: [m.to_record() for m in per_seed[n]] for n in names}}
 

@@ -18,6 +18,7 @@ from ..energy.meter import ESTIMATE_ERROR, ESTIMATE_WORDS
 from ..training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples
 from ..training.noise import (HIGHER, LOWER, NoiseInterval, as_share, difference_over_seeds, mean_over_seeds,
                               not_shown_words)
+from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .flops import mfu
 from .measurement import Measurement
 
@@ -98,9 +99,32 @@ def topic_counterpart(name: str) -> Optional[str]:
     return "bert-" + name[len("topicbert-"):] if name.startswith("topicbert-") else None
 
 
+def _to_target(runs: Sequence[Measurement], references: Sequence[Measurement], target: float) -> dict:
+    """Time to accuracy against the reference seed by seed: the seconds and kWh until the row's validation F1 first
+    reached `target` times the reference's best (None where a seed never did, or its curve was not recorded), the
+    speedup and energy saved to that point, and on how many seeds it was reached."""
+    by_seed = {m.seed: m for m in references}
+    reached = []
+    for m in runs:
+        reference = by_seed.get(m.seed)
+        goal = target_f1(reference.evaluations, target) if reference is not None else None
+        if goal is not None and m.evaluations:
+            reached.append((first_reaching(m.evaluations, goal), first_reaching(reference.evaluations, goal)))
+    every = bool(reached) and len(reached) == len(runs) and all(mine for mine, _ in reached)
+    mine = [point for point, _ in reached if point]
+    theirs = [point for _, point in reached]
+    mean = lambda points, i: statistics.mean(point[i] for point in points)  # noqa: E731
+    return {"seconds_to_target": mean(mine, 0) if every else None, "kwh_to_target": mean(mine, 1) if every else None,
+            "speedup_to_target": mean(theirs, 0) / mean(mine, 0) if every else None,
+            "speedup_to_target_range": _range([t[0] / m[0] for m, t in reached]) if every else None,
+            "energy_saved_to_target": 1 - mean(mine, 1) / mean(theirs, 1) if every and mean(theirs, 1) else None,
+            "target_reached_seeds": len(mine) if reached else None}
+
+
 def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]], baseline: str,
-                   peak_tflops: Optional[float] = None) -> list[dict]:
-    """One row per name (with at least one measurement); ratios against `baseline` on their common seeds."""
+                   peak_tflops: Optional[float] = None, target: float = DEFAULT_TARGET) -> list[dict]:
+    """One row per name (with at least one measurement); ratios against `baseline` on their common seeds, and
+    time to accuracy: to `target` times the baseline's best validation macro-F1, seed by seed."""
     boot = _Bootstrap(per_seed)
     rows = []
     for name in names:
@@ -125,6 +149,12 @@ def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]],
             "train_seconds": _mean(runs, "train_seconds"), "step_seconds": _mean(runs, "step_seconds"),
             "steps": _mean(runs, "steps"),
             "tokens_processed": _mean(runs, "tokens_processed"), "padded_fraction": _mean(runs, "padded_fraction"),
+            # of step time: how well a row's batches use the machine, whatever its sequence length
+            "tokens_per_second": (_mean(runs, "tokens_processed") / _mean(runs, "step_seconds")
+                                  if _mean(runs, "step_seconds") else float("nan")),
+            "fixed_seconds": (statistics.mean(m.fixed_seconds for m in runs)
+                              if all(m.fixed_seconds is not None for m in runs) else None),
+            **_to_target(runs, per_seed[baseline], target),
             "speedup": against["speedup"] if against else float("nan"),
             "kwh": _mean(runs, "kwh"), "kg_co2e": _mean(runs, "kg_co2e"),
             "energy_saved": against["energy_saved"] if against else float("nan"),
@@ -154,19 +184,49 @@ def _with_range(value: float, spread: Optional[list[float]], fmt: str, unit: str
     return format(value, fmt) + unit + (f" ({format(spread[0], fmt)}–{format(spread[1], fmt)})" if spread else "")
 
 
-def markdown_table(rows: list[dict]) -> str:
-    header = ("| variant | test macro-F1 [95% CI] | F1 retained [95% CI] | train s | step s | speedup | tokens "
-              "| padded | kWh | kg CO2e | energy saved | infer docs/s | kWh / 1k docs |")
-    lines = [header, "|" + " --- |" * 13]
+def _optional(value: Optional[float], fmt: str, unit: str = "", missing: str = "not reached") -> str:
+    return missing if value is None else format(value, fmt) + unit
+
+
+def markdown_table(rows: list[dict], target: float = DEFAULT_TARGET) -> str:
+    header = ("| variant | test macro-F1 [95% CI] | F1 retained [95% CI] | train s | fixed s | step s | speedup "
+              f"| s to {target:.0%} | speedup to {target:.0%} | tokens | tokens/s | padded | kWh | kg CO2e "
+              "| energy saved | infer docs/s | kWh / 1k docs |")
+    lines = [header, "|" + " --- |" * 17]
     for r in rows:
         against = r["against_baseline"] or {}
+        curve = r["target_reached_seeds"] is not None   # rows whose validation curve was recorded
         lines.append(
             f"| {r['name']} | {_f1_cell(r)} | {_retained_cell(r)} | {r['train_seconds']:.0f} "
-            f"| {r['step_seconds']:.0f} | {_with_range(r['speedup'], against.get('speedup_range'), '.2f', 'x')} "
-            f"| {r['tokens_processed']:,.0f} | {r['padded_fraction']:.1%} | {r['kwh']:.3g} | {r['kg_co2e']:.3g} "
+            f"| {_optional(r['fixed_seconds'], '.0f', missing='')} | {r['step_seconds']:.0f} "
+            f"| {_with_range(r['speedup'], against.get('speedup_range'), '.2f', 'x')} "
+            f"| {_optional(r['seconds_to_target'], '.0f', missing='not reached' if curve else '')} "
+            f"| {_with_range(r['speedup_to_target'], r['speedup_to_target_range'], '.2f', 'x') if r['speedup_to_target'] else ''} "
+            f"| {r['tokens_processed']:,.0f} | {r['tokens_per_second']:,.0f} | {r['padded_fraction']:.1%} "
+            f"| {r['kwh']:.3g} | {r['kg_co2e']:.3g} "
             f"| {_with_range(r['energy_saved'], against.get('energy_saved_range'), '.1%')} "
             f"| {r['inference_docs_per_second']:.1f} | {r['inference_kwh_per_1000_docs']:.3g} |")
     return "\n".join(lines)
+
+
+def time_to_accuracy(rows: list[dict], baseline: str, target: float = DEFAULT_TARGET) -> list[str]:
+    """One line: how much sooner each row reached `target` of the baseline's best validation F1, and with how
+    much less energy, or on how many seeds it did not."""
+    said = []
+    for r in rows:
+        if r["name"] == baseline or r["target_reached_seeds"] is None:
+            continue
+        if r["speedup_to_target"] is None:
+            said.append(f"{r['name']} did not reach it on {r['seeds'] - r['target_reached_seeds']} of {r['seeds']} "
+                        f"seed{'s' if r['seeds'] > 1 else ''}")
+        else:
+            saved = r["energy_saved_to_target"]
+            said.append(f"{r['name']} {_with_range(r['speedup_to_target'], r['speedup_to_target_range'], '.2f', 'x')}"
+                        f" sooner" + (f", {saved:.1%} less energy to that point" if saved is not None else ""))
+    if not said:
+        return []
+    return [f"Time to accuracy (to {target:.0%} of {baseline}'s best validation macro-F1, counting everything "
+            f"before that evaluation, pretraining included; no stopping rule in it): {'; '.join(said)}."]
 
 
 def _difference(p: dict) -> str:
@@ -238,7 +298,7 @@ def report_text(report: dict) -> str:
     """The table, how to read it, the verdicts, the recipes of the reference rows and the loop's overhead."""
     rows = report["rows"]
     seeds = max((r["seeds"] for r in rows), default=1)
-    parts = [markdown_table(rows), "",
+    parts = [markdown_table(rows, report.get("target", DEFAULT_TARGET)), "",
              f"Intervals: 95%, over the {rows[0]['test_documents']:,} test documents (bootstrap, "
              f"{BOOTSTRAP_RESAMPLES:,} resamples)"
              + (f" and the seeds: Student's t over {seeds} seeds with {seeds - 1} degrees of freedom, the documents' "
@@ -249,7 +309,9 @@ def report_text(report: dict) -> str:
              + (" Rows ran different numbers of seeds (a time budget): a row's F1 is the mean over its own seeds, "
                 "while F1 retained, speedup, energy saved and every difference pair it with the other row on the "
                 "seeds both ran." if len({r["seeds"] for r in rows}) > 1 else ""),
-             f"Scope: {report['scope']}", *_estimate_note(rows), "", *verdicts(rows), *convergence(rows)]
+             f"Scope: {report['scope']}", *_estimate_note(rows), "", *verdicts(rows),
+             *time_to_accuracy(rows, report.get("baseline", rows[0]["name"]), report.get("target", DEFAULT_TARGET)),
+             *convergence(rows)]
     names = {r["name"] for r in rows}
     parts += [""] + [f"{name}: {recipe}." for name, recipe in report["recipes"].items() if name in names]
     o = report["loop_overhead"]

@@ -627,6 +627,21 @@ class Store:
         row["codecarbon"] = _loads(row["codecarbon"]) or {}
         return row
 
+    def validation_curves(self, run_ids: Sequence[int]) -> dict[int, list[tuple[float, Optional[float], float]]]:
+        """Each run's evaluations in order, in one query: (wall seconds, cumulative kWh at that step or None,
+        validation macro-F1); time to accuracy reads them."""
+        if not run_ids:
+            return {}
+        rows = self._rows(
+            "SELECT m.run_id, m.wall_seconds, m.value AS f1, (SELECT e.kwh FROM energy e WHERE e.run_id = m.run_id "
+            " AND e.step = m.step ORDER BY e.created_at DESC LIMIT 1) AS kwh FROM metrics m "
+            f"WHERE m.name = 'val_macro_f1' AND m.run_id IN ({_marks(run_ids)}) ORDER BY m.run_id, m.step",
+            list(run_ids))
+        curves: dict[int, list[tuple[float, Optional[float], float]]] = {}
+        for row in rows:
+            curves.setdefault(row["run_id"], []).append((row["wall_seconds"], row["kwh"], row["f1"]))
+        return curves
+
     def list_energy(self, run_id: int) -> list[dict]:
         return [self._energy(row) for row in
                 self._rows("SELECT * FROM energy WHERE run_id = ? ORDER BY step, created_at", (run_id,))]

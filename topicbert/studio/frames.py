@@ -18,6 +18,7 @@ from ..data.corpus import source_name
 from ..energy.estimate import precision_name
 from ..energy.grid import CO2, Grid, price
 from ..runs.store import Store
+from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .run_files import RunPredictions
 from .trust import Badge, energy_difference_words, measurement_badge
@@ -290,22 +291,23 @@ def _mean_cost(costs: Sequence[dict]) -> dict:
 # the summary's columns: what a group of runs scored, then what it cost (Compare shows them as two tables)
 SCORE_COLUMNS = ["run", "role", "seeds", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
                  "against the reference"]
-COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "kWh", "g CO2e", "g CO2e/kWh", "energy saved (%)",
-                "energy saved, read as", "s per 1k docs", "kWh per 1k docs", "energy"]  # per 1k docs: classifying
-# them with the finished model
+COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "time to target", "speedup to target (x)", "kWh", "g CO2e",
+                "g CO2e/kWh", "energy saved (%)", "energy saved, read as", "s per 1k docs", "kWh per 1k docs",
+                "energy"]  # per 1k docs: classifying them with the finished model
 SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], "priced at", "metering"]
 
 
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int],
                   scores: Optional[Mapping[int, Optional[RunScores]]] = None,
-                  grid: Optional[Grid] = None) -> pd.DataFrame:
+                  grid: Optional[Grid] = None, target: float = DEFAULT_TARGET) -> pd.DataFrame:
     """One row per group of runs that differ only by seed (seed_groups; most often a single run): mean test
     macro-F1 with its 95% interval (over the seeds and their test documents; one seed: its test documents), and
     against the reference (the group holding the baseline run) on the seeds both ran: the share of its F1 kept
     (paired interval), the difference's verdict, train time and speedup, kWh, g CO2e (priced where each run
     ran, or at `grid`'s intensity) and energy saved (and whether that is within the error of estimated energy),
     what classifying 1,000 documents with the finished model costs, and how far to trust the energy (badge
-    and reason).
+    and reason). Time to accuracy: the seconds until the validation macro-F1 first reached `target` times the
+    reference's best on the same seed, and the speedup to that point.
 
     Ratios and verdicts need runs of each seed tested on the same documents: a group on other documents gets
     none and says so. `scores`: each run's uncertainty.run_scores, for the intervals; without them the
@@ -321,8 +323,10 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[in
     costs = {run["id"]: _cost(run, energies.get(run["id"]), grid) for run in runs}
     groups = seed_groups(runs)
     reference = next((g for g in groups if baseline_id in g.ids), None)
+    curves = store.validation_curves([run["id"] for run in runs])
     # the baseline's group takes part in the ratios even when its run was not chosen, but gets a row only if it was
-    rows = [_summary_row(group, reference, costs, scores) for group in groups if set(group.ids) & chosen]
+    rows = [{**_summary_row(group, reference, costs, scores), **_to_target(group, reference, curves, target)}
+            for group in groups if set(group.ids) & chosen]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -364,6 +368,24 @@ def _summary_row(group: SeedGroup, reference: Optional[SeedGroup], costs: Mappin
         "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],
         "g CO2e/kWh": cost["intensity"], "energy": cost["energy"], "priced at": cost["priced at"],
         "metering": cost["metering"]}
+
+
+def _to_target(group: SeedGroup, reference: Optional[SeedGroup], curves: Mapping[int, list], target: float) -> dict:
+    """Time to accuracy on the seeds both ran: mean seconds to `target` of the reference's best validation F1
+    (or on how many seeds it was not reached), and the speedup to that point."""
+    if reference is None:
+        return {"time to target": "", "speedup to target (x)": float("nan")}
+    pairs = [(run, run) for run in group.runs] if group is reference else _seed_pairs(group, reference)
+    reached = [(first_reaching(curves.get(run["id"], []), goal), first_reaching(curves.get(ref["id"], []), goal))
+               for run, ref in pairs if (goal := target_f1(curves.get(ref["id"], []), target)) is not None]
+    missed = sum(mine is None for mine, _ in reached)
+    if not reached:
+        return {"time to target": "", "speedup to target (x)": float("nan")}
+    if missed:
+        return {"time to target": f"not reached ({missed} of {len(reached)} seeds)" if len(reached) > 1
+                else "not reached", "speedup to target (x)": float("nan")}
+    mine, theirs = np.mean([m[0] for m, _ in reached]), np.mean([t[0] for _, t in reached])
+    return {"time to target": format_duration(mine), "speedup to target (x)": theirs / mine if mine else float("nan")}
 
 
 def _saving_words(cost: dict, reference: dict) -> str:

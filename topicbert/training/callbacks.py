@@ -12,7 +12,8 @@ class Callback:
     """All hooks do nothing; subclass and override the ones you need."""
 
     def on_start(self, info: dict[str, Any]) -> None:
-        """info: device, n_train, n_val, n_test, total_steps, steps_per_epoch, start_step, start_epoch, classes."""
+        """info: device, n_train, n_val, n_test, total_steps, steps_per_epoch, start_step, start_epoch, classes,
+        world_size, fixed_seconds (this attempt's seconds before its first step: loading, pretraining)."""
 
     def on_pretrained(self, wall_seconds: float) -> None:
         """Right after on_start, when this attempt pretrained the topic model: pretraining ended

@@ -128,11 +128,13 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         # dynamic shapes: length-grouped batches vary in width, and each width would recompile
         ddp_model = torch.compile(ddp_model, dynamic=True)
     step = state["step"]
+    # what this attempt paid before its first step (loading, pretraining): the fixed cost no epoch count shrinks
+    fixed_seconds = wall() - elapsed_before
     for cb in callbacks:
         cb.on_start({"device": str(device), "n_train": len(data.train), "n_val": len(data.validation),
                      "n_test": len(data.test), "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
                      "start_step": step, "start_epoch": step / max(steps_per_epoch, 1),
-                     "classes": data.classes, "world_size": world_size})
+                     "classes": data.classes, "world_size": world_size, "fixed_seconds": fixed_seconds})
         if pretrained_at is not None:
             cb.on_pretrained(pretrained_at)
 

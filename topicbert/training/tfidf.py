@@ -100,7 +100,7 @@ def train_tfidf(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] 
         cb.on_start({"device": "cpu", "n_train": len(splits.texts["train"]),
                      "n_val": len(splits.texts["validation"]), "n_test": len(splits.texts["test"]),
                      "total_steps": 1, "steps_per_epoch": 1, "start_step": 0, "start_epoch": 0.0,
-                     "classes": splits.classes, "world_size": 1})
+                     "classes": splits.classes, "world_size": 1, "fixed_seconds": 0.0})
     best, best_metrics = None, None
     for C in C_GRID:
         model = fit_tfidf(splits.texts["train"], splits.labels["train"], C, config.seed)
