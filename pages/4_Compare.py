@@ -32,6 +32,9 @@ SUMMARY_COLUMNS = {
         help="measured, or, where either run's energy is codecarbon's estimate, whether the saving is within the "
              "error such estimates are known to have (up to 40% off measured power)"),
     "seeds": st.column_config.NumberColumn(help="runs that differ only by seed, taken together"),
+    "detectable (±)": st.column_config.NumberColumn(
+        format="%.4f", help="the macro-F1 difference these seeds and test documents show beyond the noise 4 times in "
+                            "5: a smaller true difference is likely to read as within noise"),
     "g CO2e/kWh": st.column_config.NumberColumn(
         format="%.0f", help="the carbon intensity the kWh are priced at: where the run ran, or the place chosen above "
                             "(the CSV names it)"),
@@ -196,7 +199,7 @@ else:
         st.plotly_chart(figures.visualize_topic_gains(gains, labels[topic_run], labels[baseline_id]),
                         key="compare_topic_gains")
         picked = st.dataframe(gains, hide_index=True, on_select="rerun", selection_mode="single-row",
-                              key="compare_topic_rows", column_order=list(gains.columns.drop("topic")),
+                              key="compare_topic_rows", column_order=topic_gains.verdict_first(gains),
                               column_config={**{column: ACCURACY_FORMAT for column in gains.select_dtypes("float").columns},
                                              "adjusted p": st.column_config.NumberColumn(format="%.3g")})
         st.caption(topic_gains.verdict_rule(gains))  # the Studio's own words: no user text in them

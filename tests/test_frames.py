@@ -87,8 +87,9 @@ def test_compare_three_runs_with_intervals_and_one_test_set(store):
     scores = {i: run_scores(p) for i, p in loaded.items()}
     frame = frames.summary_frame(store, [topic, base, tfidf, elsewhere], base, scores).set_index("run")
     label = lambda run_id: frames.run_label(store.get_run(run_id))  # noqa: E731
-    assert frame.loc[label(topic), "against the reference"] == ("lower beyond the noise (one seed: its test "
-                                                                "documents only)")
+    assert frame.loc[label(topic), "against the reference"] == "lower beyond the noise"
+    assert frame.loc[label(topic), "verdict covers"] == "one seed's test documents only"
+    assert 0 < frame.loc[label(topic), "detectable (±)"] < 0.3
     assert frame["seeds"].tolist() == [1, 1, 1, 1]
     assert frame.loc[label(tfidf), "role"] == "tfidf" and frame.loc[label(base), "against the reference"] == ""
     low, high = map(float, frame.loc[label(topic), "95% interval"].split("–"))
@@ -131,13 +132,14 @@ def test_runs_that_differ_only_by_seed_share_a_row_with_their_verdict_over_seeds
     assert topic_row["speedup (x)"] == pytest.approx(2.0)
     # seed by seed 17, 7 and 16 points below: beyond the noise of three seeds and their documents (t with 2
     # degrees of freedom), and F1 retained's interval agrees with the verdict
-    assert topic_row["against the reference"] == "lower beyond the noise (over 3 seeds and their test documents)"
+    assert topic_row["against the reference"] == "lower beyond the noise"
+    assert topic_row["verdict covers"] == "3 seeds and their test documents"
     low, high = map(float, topic_row["retained 95% interval"].split("–"))
     assert high < 100 and high - low > 10
     assert topic_row["energy saved, read as"] == "within the estimates' error (±40%)"   # 5% between estimates
     # one seed alone of the same runs: a verdict over its test documents only
     single = frames.summary_frame(store, list(ids[42]), ids[42][1], scores).set_index("role")
-    assert single.loc["topicbert", "seeds"] == 1 and "one seed" in single.loc["topicbert", "against the reference"]
+    assert single.loc["topicbert", "seeds"] == 1 and single.loc["topicbert", "verdict covers"].startswith("one seed")
 
 
 def test_runs_frame_progress_and_eta(store):

@@ -8,7 +8,8 @@ from sklearn.metrics import f1_score
 
 from topicbert.config import RunConfig
 from topicbert.studio.run_files import RunPredictions
-from topicbert.studio.uncertainty import (OTHER_DOCUMENTS, compare_over_seeds, describe_test_set, difference_words,
+from topicbert.studio.uncertainty import (OTHER_DOCUMENTS, compare_over_seeds, covers_words, describe_test_set,
+                                          difference_words,
                                           f1_over_seeds, interval_text, run_scores)
 from topicbert.training.metrics import bootstrap_samples, f1_interval, macro_f1_samples, percentile_interval
 
@@ -71,16 +72,15 @@ def test_compare_words_only_for_runs_on_the_same_documents():
     reference = run_scores(predictions(texts, labels, labels))
     run = run_scores(predictions(texts, labels, [1 - y if i < 30 else y for i, y in enumerate(labels)]))
     lower = compare_over_seeds([(run, reference)]).difference
-    assert difference_words(lower) == "lower beyond the noise (one seed: its test documents only)"
+    assert difference_words(lower) == "lower beyond the noise" and covers_words(lower) == "one seed's test documents only"
     same = compare_over_seeds([(reference, reference)]).difference
-    assert difference_words(same) == ("within noise: over one seed's test documents, only a difference of about "
-                                      "±0.0000 or more shows 4 times in 5")
+    assert difference_words(same) == "within noise" and same.smallest_detectable() == 0
     other = run_scores(predictions([t + "!" for t in texts], labels, labels))
     assert compare_over_seeds([(other, reference)]) is None and compare_over_seeds([]) is None
     assert difference_words(None) == "" and run_scores(None) is None
     # two seeds on the same documents: the verdict covers both
     two = compare_over_seeds([(run, reference), (run, reference)]).difference
-    assert two.seeds == 2 and difference_words(two).endswith("(over 2 seeds and their test documents)")
+    assert two.seeds == 2 and covers_words(two) == "2 seeds and their test documents"
     assert interval_text((0.71234, 0.7891)) == "0.712–0.789"
     assert interval_text((0.951, 1.02), 100, 1) == "95.1–102.0"
     assert interval_text(None) == "" and OTHER_DOCUMENTS == "tested on other documents"

@@ -22,7 +22,8 @@ from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .run_files import RunPredictions
 from .trust import Badge, energy_difference_words, measurement_badge
-from .uncertainty import OTHER_DOCUMENTS, RunScores, compare_over_seeds, difference_words, f1_over_seeds, interval_text
+from .uncertainty import (OTHER_DOCUMENTS, RunScores, compare_over_seeds, covers_words, difference_words, f1_over_seeds,
+                          interval_text)
 
 TOPICBERT_ROLE = "topicbert"
 RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy", "device",
@@ -290,7 +291,7 @@ def _mean_cost(costs: Sequence[dict]) -> dict:
 
 # the summary's columns: what a group of runs scored, then what it cost (Compare shows them as two tables)
 SCORE_COLUMNS = ["run", "role", "seeds", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
-                 "against the reference"]
+                 "against the reference", "detectable (±)", "verdict covers"]
 COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "time to target", "speedup to target (x)", "kWh", "g CO2e",
                 "g CO2e/kWh", "energy saved (%)", "energy saved, read as", "s per 1k docs", "kWh per 1k docs",
                 "energy"]  # per 1k docs: classifying them with the finished model
@@ -360,6 +361,9 @@ def _summary_row(group: SeedGroup, reference: Optional[SeedGroup], costs: Mappin
         "F1 retained (%)": 100 * (comparison.retained.value if comparison else _ratio(mine.get("f1"), theirs.get("f1"))),
         "retained 95% interval": interval_text(comparison.retained.interval, 100, 1) if comparison else "",
         "against the reference": against,
+        # how large a difference these seeds and documents show 4 times in 5: what "within noise" leaves open
+        "detectable (±)": comparison.difference.smallest_detectable() if comparison else float("nan"),
+        "verdict covers": covers_words(comparison.difference if comparison else None),
         "train time (s)": cost["seconds"],
         "speedup (x)": _ratio(theirs.get("seconds"), mine.get("seconds")),
         "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),

@@ -77,6 +77,14 @@ def _verdict(documents: int, difference: float, adjusted_p: float, needed: int) 
     return WITHIN_NOISE
 
 
+def verdict_first(gains: pd.DataFrame) -> list[str]:
+    """The table's columns as a person reads them: the topic, its size, the difference and its verdict, then the
+    counts behind it and each model's accuracy."""
+    first = ["label", "documents", "difference", "against the reference", "adjusted p", "only it right",
+             "only the reference right"]
+    return first + [column for column in gains.columns if column not in first and column != "topic"]
+
+
 def verdict_rule(gains: pd.DataFrame) -> str:
     """How a table of topic_gains was judged, for the page: the score, who gets a verdict, the correction."""
     topics = int((gains["documents"] > 0).sum())

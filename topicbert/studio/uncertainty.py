@@ -15,7 +15,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..training.metrics import bootstrap_samples, f1_interval, macro_f1, macro_f1_samples
-from ..training.noise import HIGHER, LOWER, NoiseInterval, as_share, difference_over_seeds, mean_over_seeds
+from ..training.noise import (HIGHER, LOWER, WITHIN_NOISE, NoiseInterval, as_share, difference_over_seeds,
+                              mean_over_seeds)
 from .run_files import RunPredictions
 
 OTHER_DOCUMENTS = "tested on other documents"
@@ -65,15 +66,18 @@ def compare_over_seeds(pairs: Sequence[tuple[RunScores, RunScores]]) -> Optional
 
 
 def difference_words(difference: Optional[NoiseInterval]) -> str:
-    """Higher or lower beyond the noise, or within it with the smallest difference that could have shown;
-    and what the verdict covers (one seed: its test documents only)."""
+    """Higher or lower beyond the noise, or within noise; '' without a comparison."""
     if difference is None:
         return ""
-    covers = ("one seed: its test documents only" if difference.documents_only
-              else f"over {difference.seeds} seeds and their test documents")
-    if difference.verdict in (HIGHER, LOWER):
-        return f"{difference.verdict} beyond the noise ({covers})"
-    return difference.noise_words()
+    return f"{difference.verdict} beyond the noise" if difference.verdict in (HIGHER, LOWER) else WITHIN_NOISE
+
+
+def covers_words(difference: Optional[NoiseInterval]) -> str:
+    """What a verdict covers: one seed's test documents, or several seeds and their test documents."""
+    if difference is None:
+        return ""
+    return ("one seed's test documents only" if difference.documents_only
+            else f"{difference.seeds} seeds and their test documents")
 
 
 def interval_text(interval: Optional[tuple[float, float]], scale: float = 1.0, digits: int = 3) -> str:
