@@ -132,6 +132,8 @@ with Store() as store:
     corpus_names = {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
     reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])
     reference_set = frames.test_set_of(reference)
+    reference_seeds = frames.seeds_beside(store, chosen, reference)
+    badges = {frames.run_label(run): frames.run_badge(store, run) for run in runs.values()}
     topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
                    if frames.role_of(run) == frames.TOPICBERT_ROLE}
 
@@ -156,7 +158,7 @@ st.caption("Runs that differ only by seed share a row (queue several seeds at on
            "verdict pair each seed with the reference's on the same documents; a difference the interval does not "
            "show either way is within noise, with the smallest difference that could have shown. Runs are compared "
            "only when they were tested on the same documents (same corpus, seed and limits): "
-           + escape(f"the reference's are {describe_test_set(reference_set, corpus_names)}."))
+           + escape(f"the reference's are {describe_test_set(reference_set, corpus_names, reference_seeds)}."))
 others = summary.loc[summary["against the reference"] == OTHER_DOCUMENTS, "run"].tolist()
 if others:
     st.warning(escape(f"{', '.join(others)}: tested on other documents than the reference, so no ratio or "
@@ -166,8 +168,8 @@ st.caption("Retained F1, speedup and energy saved are against the reference base
            "metered apart by the worker. CO2 is priced at the carbon intensity chosen above, or where each run "
            "ran. Energy is measured where codecarbon read hardware counters (RAPL, NVML) and estimated from its "
            "power model elsewhere; each run's badge says why:")
-for run, badge, how in zip(summary["run"], summary["energy"], summary["metering"]):
-    st.caption(escape(f"{run}: {badge}. {how}"))
+for run, badge in badges.items():
+    st.caption(escape(f"{run}: {badge.label}. {badge.reason}"))
 st.download_button("Download the summary (CSV)", summary.to_csv(index=False), file_name="topicbert-compare.csv",
                    mime="text/csv", key="compare_download_summary")
 

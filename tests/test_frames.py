@@ -123,6 +123,7 @@ def test_runs_that_differ_only_by_seed_share_a_row_with_their_verdict_over_seeds
         ids[seed] = (topic, base)
     chosen = [i for pair in ids.values() for i in pair]
     assert sorted(frames.default_runs(store)) == sorted(chosen)  # every seed of the newest pair
+    assert frames.seeds_beside(store, chosen, store.get_run(ids[43][1])) == [42, 43, 44]
     scores = {i: run_scores(load_predictions(store.get_run(i)["run_dir"])) for i in chosen}
     frame = frames.summary_frame(store, chosen, ids[42][1], scores).set_index("role")
     assert frame["seeds"].tolist() == [3, 3]

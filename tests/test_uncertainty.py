@@ -94,3 +94,5 @@ def test_test_set_key_and_its_words():
     names = {"/home/x/corpora/3.jsonl": "BBC News"}
     assert describe_test_set(config.test_set, names) == "BBC News, seed 7, 1,000 training, 300 evaluation documents"
     assert describe_test_set(RunConfig(corpus="/data/r8").test_set, names) == "r8, seed 42, every document"
+    assert describe_test_set(config.test_set, names, [7, 8, 9]) == ("BBC News, seeds 7, 8 and 9 (each its own), 1,000 "
+                                                                    "training, 300 evaluation documents")

@@ -272,6 +272,13 @@ def seed_groups(runs: Sequence[dict]) -> list[SeedGroup]:
     return [SeedGroup(sorted(members, key=_seed)) for members in groups.values()]
 
 
+def seeds_beside(store: Store, run_ids: Sequence[int], run: dict) -> list[int]:
+    """The seeds of `run`'s group among these runs (the runs that differ from it only by seed)."""
+    key = RunConfig.from_dict(run["config"]).seed_group
+    return sorted(_seed(other) for other in existing_runs(store, run_ids)
+                  if RunConfig.from_dict(other["config"]).seed_group == key) or [_seed(run)]
+
+
 def _seed(run: dict) -> int:
     return RunConfig.from_dict(run["config"]).seed
 
@@ -285,7 +292,7 @@ def _mean_cost(costs: Sequence[dict]) -> dict:
     return {**{key: mean(key) for key in ("f1", "seconds", "kwh", "kg", "infer seconds", "infer kwh")},
             "priced at": costs[0]["priced at"], "intensity": costs[0]["intensity"],
             "energy": " / ".join(dict.fromkeys(c["energy"] for c in costs)),
-            "metering": "; ".join(dict.fromkeys(c["metering"] for c in costs)),
+            "metering": " | ".join(dict.fromkeys(c["metering"] for c in costs)),
             "estimated": any(c["estimated"] for c in costs)}
 
 

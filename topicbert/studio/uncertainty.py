@@ -88,8 +88,9 @@ def interval_text(interval: Optional[tuple[float, float]], scale: float = 1.0, d
     return f"{low * scale:.{digits}f}–{high * scale:.{digits}f}"
 
 
-def describe_test_set(test_set: str, corpus_names: dict[str, str]) -> str:
-    """A RunConfig.test_set key in words: the corpus by its listed name, the seed and the limits."""
+def describe_test_set(test_set: str, corpus_names: dict[str, str], seeds: Optional[Sequence[int]] = None) -> str:
+    """A RunConfig.test_set key in words: the corpus by its listed name, the seed (or `seeds`, for runs that
+    differ only by seed) and the limits."""
     corpus, _, _, _, seed, limit_train, limit_eval = json.loads(test_set)
     name = corpus_names.get(corpus) or Path(corpus).name
     if limit_train is None and limit_eval is None:
@@ -97,4 +98,6 @@ def describe_test_set(test_set: str, corpus_names: dict[str, str]) -> str:
     else:
         sizes = (f"{limit_train:,}" if limit_train else "all") + " training, " + \
                 (f"{limit_eval:,}" if limit_eval else "all") + " evaluation documents"
+    if seeds and len(seeds) > 1:
+        return f"{name}, seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]} (each its own), {sizes}"
     return f"{name}, seed {seed}, {sizes}"
