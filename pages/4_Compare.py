@@ -16,22 +16,24 @@ from widgets import page_setup
 
 COST_COLUMNS = {"kg_co2e": "g CO2e", "kwh": "kWh"}
 SUMMARY_COLUMNS = {
-    "test macro-F1": st.column_config.NumberColumn(format="%.4f"),
-    "F1 retained (%)": st.column_config.NumberColumn(format="%.1f"),
-    "train time (s)": st.column_config.NumberColumn(format="%.0f", help="mean over the row's seeds"),
-    "speedup (x)": st.column_config.NumberColumn(format="%.2f", help="to the end of training"),
+    "run": st.column_config.TextColumn(width=190),
+    "seeds": st.column_config.NumberColumn(width=55, help="runs that differ only by seed, taken together"),
+    "test macro-F1": st.column_config.NumberColumn(format="%.4f", width=95),
+    "F1 retained (%)": st.column_config.NumberColumn(format="%.1f", width=100),
+    "energy": st.column_config.TextColumn(width=135, help="measured or estimated (each run's badge is below)"),
+    "train time (s)": st.column_config.NumberColumn(format="%.0f", width=95, help="mean over the row's seeds"),
+    "speedup (x)": st.column_config.NumberColumn(format="%.2f", width=85, help="to the end of training"),
     "time to target": st.column_config.TextColumn(
-        help="until validation macro-F1 first reached the target share of the reference's best (time to accuracy, "
+        width=150, help="until validation macro-F1 first reached the target share of the reference's best (time to accuracy, "
              "as MLPerf Training measures it), everything the user waits for up to that evaluation counted"),
-    "speedup to target (x)": st.column_config.NumberColumn(format="%.2f", help="the reference's time to the target "
-                                                                                "over this row's"),
-    "kWh": st.column_config.NumberColumn(format="%.6f"),
-    "g CO2e": st.column_config.NumberColumn(format="%.3f"),
-    "energy saved (%)": st.column_config.NumberColumn(format="%.1f"),
+    "speedup to target (x)": st.column_config.NumberColumn(
+        format="%.2f", width=85, help="the reference's time to the target over this row's"),
+    "kWh": st.column_config.NumberColumn(format="%.6f", width=85),
+    "g CO2e": st.column_config.NumberColumn(format="%.3f", width=70),
+    "energy saved (%)": st.column_config.NumberColumn(format="%.1f", width=85),
     "energy saved, read as": st.column_config.TextColumn(
-        help="measured, or, where either run's energy is codecarbon's estimate, whether the saving is within the "
+        width=200, help="measured, or, where either run's energy is codecarbon's estimate, whether the saving is within the "
              "error such estimates are known to have (up to 40% off measured power)"),
-    "seeds": st.column_config.NumberColumn(help="runs that differ only by seed, taken together"),
     "detectable (±)": st.column_config.NumberColumn(
         format="%.4f", help="the macro-F1 difference these seeds and test documents show beyond the noise 4 times in "
                             "5: a smaller true difference is likely to read as within noise"),
@@ -151,6 +153,7 @@ st.subheader("Summary")
 st.dataframe(summary[frames.SCORE_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS,
              placeholder="–")  # no baseline chosen: no ratios
 st.dataframe(summary[frames.COST_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS, placeholder="–")
+st.dataframe(summary[frames.USE_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS, placeholder="–")
 st.caption("Runs that differ only by seed share a row (queue several seeds at once on the Train page): its "
            "test macro-F1 is their mean, and its 95% interval covers the seeds and their test documents (Student's "
            "t over the seeds, the documents' shared variance added: few seeds give wide intervals, honestly). A row "

@@ -358,11 +358,13 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
                   "Summary", "When to stop", "Where the topic branch helps", "Test macro-F1 against"):
         assert title in text, title
     assert text.count("would have given validation macro-F1") == 3  # a replay for each run
-    summary = next(t for t in tables(driver) if t and t[0][:2] == ["run", "role"])
+    summary = next(t for t in tables(driver) if t and t[0][:2] == ["run", "seeds"])
     assert "F1 retained (%)" in summary[0] and "95% interval" in summary[0]
     assert [row[0] for row in summary[1:]] == ["#1 TopicBERT-128", "#2 BERT-512", "#3 TF-IDF"]
-    costs = next(t for t in tables(driver) if t and t[0][:2] == ["run", "train time (s)"])
-    assert "speedup (x)" in costs[0] and "s per 1k docs" in costs[0] and "energy" in costs[0]
+    costs = next(t for t in tables(driver) if t and t[0][:2] == ["run", "energy"])
+    assert "speedup (x)" in costs[0] and "time to target" in costs[0] and "energy" in costs[0]
+    use = next(t for t in tables(driver) if t and t[0][:2] == ["run", "s per 1k docs"])
+    assert "kWh per 1k docs" in use[0] and "g CO2e/kWh" in use[0]
     assert "same documents (same corpus, seed and limits)" in text
     screenshot(driver, "5_compare")
 

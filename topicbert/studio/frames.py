@@ -296,13 +296,14 @@ def _mean_cost(costs: Sequence[dict]) -> dict:
             "estimated": any(c["estimated"] for c in costs)}
 
 
-# the summary's columns: what a group of runs scored, then what it cost (Compare shows them as two tables)
-SCORE_COLUMNS = ["run", "role", "seeds", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
-                 "against the reference", "detectable (±)", "verdict covers"]
-COST_COLUMNS = ["run", "train time (s)", "speedup (x)", "time to target", "speedup to target (x)", "kWh", "g CO2e",
-                "g CO2e/kWh", "energy saved (%)", "energy saved, read as", "s per 1k docs", "kWh per 1k docs",
-                "energy"]  # per 1k docs: classifying them with the finished model
-SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], "priced at", "metering"]
+# the summary's columns: what a group of runs scored, what training it cost, what using it costs (three tables)
+SCORE_COLUMNS = ["run", "seeds", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
+                 "against the reference", "detectable (±)", "verdict covers", "role"]
+COST_COLUMNS = ["run", "energy", "train time (s)", "speedup (x)", "time to target", "speedup to target (x)",
+                "energy saved (%)", "energy saved, read as", "kWh", "g CO2e"]
+# what using the finished model costs (classifying 1,000 documents: its test pass), and where CO2 was priced
+USE_COLUMNS = ["run", "s per 1k docs", "kWh per 1k docs", "g CO2e/kWh", "priced at"]
+SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], *USE_COLUMNS[1:], "metering"]
 
 
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int],
