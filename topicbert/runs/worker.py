@@ -200,9 +200,13 @@ class Worker:
                     last_recover = now
                 time.sleep(self.poll_seconds)
         finally:
-            # running runs go on in their own sessions; they record their own end
+            self.let_go()
             self.store.update_worker(self.worker_id, "stopped")
         return 0
+
+    def let_go(self) -> None:
+        """What becomes of running runs as the worker stops: here nothing, each goes on in its own session
+        and records its own end."""
 
 
 def worker_gpus(device: str, requested: Optional[str]) -> list[str]:
@@ -226,7 +230,13 @@ def serve(exit_when_idle: bool = False, max_parallel: Optional[int] = None, poll
         if gpus is not None or device is not None:
             raise ConfigError("--gpus and --device are for a worker on this machine: on Ray each run asks the "
                               "cluster for its GPUs")
-        from .ray_worker import serve_on_ray  # Ray is needed on this path alone
+        try:
+            from .ray_worker import serve_on_ray  # Ray is needed on this path alone
+        except ModuleNotFoundError as error:
+            if error.name != "ray":
+                raise
+            raise ConfigError("--ray needs Ray, which is not installed here: pip install -r requirements.txt "
+                              "(it pins ray)") from None
         return serve_on_ray(ray_address, exit_when_idle, max_parallel, poll_seconds, worker_id, cpus_per_run)
     device = device or detect_device()
     pool = worker_gpus(device, gpus)
