@@ -166,9 +166,10 @@ def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
 
 # ---------------------------------------------------------------- status
 
-def placement_text(row: dict) -> str:
+def placement_text(row: dict, node_id: bool = True) -> str:
     """Where a run trains or trained: its device, its GPUs as nvidia-smi numbers them ("cuda:2",
-    "cuda:0,1") and, when Ray placed it, the node ("cuda:1 on gpu-2 (node 3f9a01c2)"); "" before it starts."""
+    "cuda:0,1") and, when Ray placed it, its node's host and, with `node_id`, the node's id as Ray's own
+    tools show it ("cuda:1 on gpu-2 (node 3f9a01c2)"); "" before it starts."""
     device, gpus, node = row["device"] or "", row.get("gpus"), row.get("node")
     if device == RAY_DEVICE:
         if not node:
@@ -180,8 +181,8 @@ def placement_text(row: dict) -> str:
     else:
         where = device
     if node:
-        where = f"{where} on {row['host']} (node {node[:8]})".strip()
-    return where
+        where = f"{where} on {row['host']}" + (f" (node {node[:8]})" if node_id else "")
+    return where.strip()
 
 
 def format_status(row: dict) -> str:

@@ -119,11 +119,11 @@ def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None,
 
 
 def _device_text(row: dict) -> str:
-    """Where a run_overview row ran (its GPUs, its Ray node) and, once it finished, in which precision: a
-    bf16 run's time and energy do not compare like for like with a float32 run's."""
-    if row["bf16"] is None:
-        return placement_text(row)
-    return f"{placement_text(row)}, {precision_name(row['bf16'])}"
+    """Where a run_overview row ran (its GPUs, its Ray node's host; the run's own view names the node) and,
+    once it finished, in which precision: a bf16 run's time and energy do not compare like for like with a
+    float32 run's."""
+    where = placement_text(row, node_id=False)
+    return where if row["bf16"] is None else f"{where}, {precision_name(row['bf16'])}"
 
 
 def run_badge(store: Store, run: dict) -> Badge:
