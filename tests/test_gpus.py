@@ -122,17 +122,18 @@ def test_worker_hands_each_run_its_own_gpus_and_a_run_waits_while_none_is_free(s
         sys.executable, "-c", FAKE_RUNNER.format(nproc=nproc, release=str(release / str(run_id)))])
     release.mkdir()
     cfg = RunConfig(corpus="c.csv", batch_size=8)
-    one, two, three, on_cpu, waiting = (store.create_run(cfg.replace(**changes)) for changes in (
-        {}, {"nproc": 2}, {}, {"device": "cpu"}, {}))
+    # the TF-IDF reference trains on the CPU, as does a run that asks for it
+    one, two, three, tfidf, on_cpu, waiting = (store.create_run(cfg.replace(**changes)) for changes in (
+        {}, {"nproc": 2}, {}, {"variant": "tfidf"}, {"device": "cpu"}, {}))
     w = worker.Worker(store, device="cuda", gpus=FOUR, max_parallel=10, poll_seconds=0.05)
     w.claim()
-    assert sorted(w.children) == [one, two, three, on_cpu]  # the fifth waits for a GPU
-    assert {run_id: store.get_run(run_id)["gpus"] for run_id in (one, two, three, on_cpu, waiting)} == {
-        one: "0", two: "1,2", three: "3", on_cpu: None, waiting: None}
+    assert sorted(w.children) == [one, two, three, tfidf, on_cpu]  # the last waits for a GPU
+    assert {run_id: store.get_run(run_id)["gpus"] for run_id in (one, two, three, tfidf, on_cpu, waiting)} == {
+        one: "0", two: "1,2", three: "3", tfidf: None, on_cpu: None, waiting: None}
     assert log_line(store, one) == "visible 0 metered [0]"
     assert log_line(store, two) == "visible 1,2 metered [1, 2]"  # two ranks, each its GPU, both metered
     assert log_line(store, three) == "visible 3 metered [3]"
-    assert log_line(store, on_cpu) == "visible  metered []"
+    assert log_line(store, tfidf) == log_line(store, on_cpu) == "visible  metered []"
     assert "  cuda:3  " in services.format_status(store.run_overview(three)[0])
     store.set_device(three, "cuda:0")  # what its runner records: the first GPU it sees, GPU 3 of the machine
     assert "  cuda:3  " in services.format_status(store.run_overview(three)[0])
@@ -145,7 +146,7 @@ def test_worker_hands_each_run_its_own_gpus_and_a_run_waits_while_none_is_free(s
         w.claim()
         time.sleep(0.05)
     assert store.get_run(waiting)["gpus"] == "0" and log_line(store, waiting) == "visible 0 metered [0]"
-    for run_id in (two, three, on_cpu, waiting):
+    for run_id in (two, three, tfidf, on_cpu, waiting):
         (release / str(run_id)).touch()
     w.run(exit_when_idle=True)
     assert store.list_runs("running") == []

@@ -106,13 +106,15 @@ def test_the_store_service_serves_the_current_attempt_of_a_run_alone(store, tiny
 
 
 def test_what_a_run_asks_ray_for():
-    assert task_resources("auto", 1, cluster_gpus=4, cpus_per_run=2) == {"num_cpus": 2, "num_gpus": 1}
-    assert task_resources("auto", 1, cluster_gpus=0, cpus_per_run=1) == {"num_cpus": 1, "num_gpus": 0}
-    assert task_resources("cpu", 1, cluster_gpus=4, cpus_per_run=1) == {"num_cpus": 1, "num_gpus": 0}
+    run = RunConfig(corpus="c.csv", batch_size=8)
+    assert task_resources(run, cluster_gpus=4, cpus_per_run=2) == {"num_cpus": 2, "num_gpus": 1}
+    assert task_resources(run, cluster_gpus=0, cpus_per_run=1) == {"num_cpus": 1, "num_gpus": 0}
+    assert task_resources(run.replace(device="cpu"), cluster_gpus=4, cpus_per_run=1)["num_gpus"] == 0
+    assert task_resources(run.replace(variant="tfidf"), cluster_gpus=4, cpus_per_run=1)["num_gpus"] == 0
     with pytest.raises(ConfigError, match="has no GPU"):
-        task_resources("cuda", 1, cluster_gpus=0, cpus_per_run=1)
+        task_resources(run.replace(device="cuda"), cluster_gpus=0, cpus_per_run=1)
     with pytest.raises(ConfigError, match="trains on one machine"):
-        task_resources("auto", 2, cluster_gpus=4, cpus_per_run=1)
+        task_resources(run.replace(nproc=2), cluster_gpus=4, cpus_per_run=1)
 
 
 def test_nothing_of_ray_is_loaded_on_the_default_path():

@@ -272,8 +272,8 @@ def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
     worker = commands.add_parser("worker", help="run queued runs, one process group each (or on a Ray cluster)")
     worker.add_argument("--exit-when-idle", action="store_true", help="stop once the queue is empty")
     worker.add_argument("--max-parallel", type=int, default=None,
-                        help="runs at once (default: one per GPU, or 1 without GPUs; with --ray: no limit, "
-                             "Ray places them as the cluster frees room)")
+                        help="runs at once (default: one per GPU, or 1 without GPUs; with --ray: as many as the "
+                             "cluster has GPUs, Ray placing them)")
     worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks at the queue")
     worker.add_argument("--device", default=None, help="device kind served (default: detected)")
     worker.add_argument("--gpus", default=None,

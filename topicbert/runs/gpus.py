@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from ..config import ConfigError
+from ..config import ConfigError, RunConfig
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,10 @@ def choose_gpus(requested: Optional[str], visible: Sequence[str]) -> list[str]:
     return chosen
 
 
-def gpus_needed(device: str, nproc: int) -> int:
-    """GPUs a run asks a GPU worker for: none when it asks for the CPU, else one per process."""
-    return 0 if device == "cpu" else max(nproc, 1)
+def gpus_needed(config: RunConfig) -> int:
+    """GPUs a run asks for where there are some: one per process; none when it asks for the CPU, or trains
+    no encoder (the TF-IDF reference)."""
+    return 0 if config.device == "cpu" or not config.uses_encoder else max(config.nproc, 1)
 
 
 def free_slots(pool: Sequence[str], runs_per_gpu: int, held: Sequence[str]) -> dict[str, int]:

@@ -23,7 +23,8 @@ from ray._private.services import canonicalize_bootstrap_address_or_die  # how r
 from ray.exceptions import NodeDiedError, RayError, RayTaskError, TaskCancelledError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from ..config import ConfigError
+from ..config import ConfigError, RunConfig
+from .gpus import gpus_needed
 from .processes import PACKAGE_ROOT
 from .ray_node import train_on_node
 from .services import RAY_DEVICE
@@ -38,16 +39,16 @@ CONNECT_SECONDS = 5.0
 SHARED_SETTINGS = ("TOPICBERT_COUNTRY",)
 
 
-def task_resources(device: str, nproc: int, cluster_gpus: float, cpus_per_run: int) -> dict[str, float]:
-    """What a run's task asks Ray for: a GPU unless the run asks for the CPU (or, asking for any device,
-    finds a cluster without GPUs), and `cpus_per_run` CPUs."""
-    if nproc > 1:
-        raise ConfigError(f"a run of {nproc} processes (--nproc) trains on one machine: serve it with "
+def task_resources(config: RunConfig, cluster_gpus: float, cpus_per_run: int) -> dict[str, float]:
+    """What a run's task asks Ray for: `cpus_per_run` CPUs, and the GPU it needs (gpus_needed) where the
+    cluster has GPUs; a run that asks for CUDA on a cluster without them is refused."""
+    if config.nproc > 1:
+        raise ConfigError(f"a run of {config.nproc} processes (--nproc) trains on one machine: serve it with "
                           "`python -m topicbert worker` there; on Ray each run is one process")
-    if device == "cuda" and not cluster_gpus:
+    needed = gpus_needed(config)
+    if needed and config.device == "cuda" and not cluster_gpus:
         raise ConfigError("the run asks for CUDA and the Ray cluster has no GPU")
-    wants_gpu = device == "cuda" or (device == "auto" and cluster_gpus > 0)
-    return {"num_cpus": cpus_per_run, "num_gpus": 1 if wants_gpu else 0}
+    return {"num_cpus": cpus_per_run, "num_gpus": needed if cluster_gpus else 0}
 
 
 def connect(address: str) -> str:
@@ -84,11 +85,10 @@ class RayWorker(Worker):
     """A worker whose runs are Ray tasks. `max_parallel`: runs in flight (default: as many as the
     cluster has GPUs, or CPUs over `cpus_per_run` without GPUs; read anew as nodes come and go)."""
 
-    def __init__(self, store: Store, address: str, max_parallel: Optional[int] = None, poll_seconds: float = 1.0,
+    def __init__(self, store: Store, max_parallel: Optional[int] = None, poll_seconds: float = 1.0,
                  worker_id: Optional[int] = None, cpus_per_run: int = 1) -> None:
         self.fixed_max_parallel = max_parallel
         self.cpus_per_run = cpus_per_run
-        self.address = address
         super().__init__(store, device=RAY_DEVICE, max_parallel=max_parallel, poll_seconds=poll_seconds,
                          worker_id=worker_id)
         here = ray.get_runtime_context().get_node_id()
@@ -110,8 +110,7 @@ class RayWorker(Worker):
         return None
 
     def launch(self, run: dict, gpus: Optional[Sequence[str]] = None) -> None:
-        config = run["config"]
-        resources = task_resources(config["device"], config.get("nproc", 1), ray.cluster_resources().get("GPU", 0),
+        resources = task_resources(RunConfig.from_dict(run["config"]), ray.cluster_resources().get("GPU", 0),
                                    self.cpus_per_run)
         attempt = uuid.uuid4().hex
         ray.get(self.service.begin.remote(run["id"], attempt))
@@ -169,7 +168,7 @@ def serve_on_ray(address: str, exit_when_idle: bool = False, max_parallel: Optio
                  poll_seconds: float = 1.0, worker_id: Optional[int] = None, cpus_per_run: int = 1) -> int:
     resolved = connect(address)
     with Store() as store:
-        worker = RayWorker(store, resolved, max_parallel, poll_seconds, worker_id, cpus_per_run)
+        worker = RayWorker(store, max_parallel, poll_seconds, worker_id, cpus_per_run)
         log.info("worker %s serving the queue on the Ray cluster at %s (%s), database %s", worker.worker_id,
                     resolved, ray.cluster_resources(), store.path)
         try:

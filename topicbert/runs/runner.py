@@ -130,9 +130,9 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._beat, args=(store, run_id, every), daemon=True)
 
     def _beat(self, store: Store, run_id: int, every: float) -> None:
-        with store.another_connection() as store:  # sqlite connections stay in their thread
+        with store.another_connection() as own:  # sqlite connections stay in their thread
             while not self._stop.wait(every):
-                store.heartbeat_run(run_id)
+                own.heartbeat_run(run_id)
 
     def __enter__(self) -> "Heartbeat":
         self._thread.start()

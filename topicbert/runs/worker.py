@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional, Sequence
 
-from ..config import ConfigError
+from ..config import ConfigError, RunConfig
 from ..training.device import choose_device
 from .gpus import QueuedRun, choose_gpus, free_slots, gpus_needed, plan_launches, visible_gpus
 from .processes import child_environment, kill_process_group, log_tail, process_alive, runner_command
@@ -164,10 +164,10 @@ class Worker:
             return None if run is None else (run, None)
         queue = []
         for run in reversed(self.store.list_runs(status="queued")):  # oldest first
-            device, nproc = run["config"]["device"], run["config"].get("nproc", 1)
-            if device not in ("auto", "cpu", self.device):
+            config = RunConfig.from_dict(run["config"])
+            if config.device not in ("auto", "cpu", self.device):
                 continue
-            needed = gpus_needed(device, nproc)
+            needed = gpus_needed(config)
             if needed > len(self.gpus):  # it would wait for ever, and every GPU run behind it too
                 self.store.set_status(run["id"], "failed", f"could not start: it needs {needed} GPUs and this "
                                       f"worker has {len(self.gpus)} (GPUs {','.join(self.gpus)})", only_from=("queued",))
@@ -227,9 +227,9 @@ def serve(exit_when_idle: bool = False, max_parallel: Optional[int] = None, poll
         raise ConfigError(f"--runs-per-gpu must be at least 1, not {runs_per_gpu}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     if ray_address is not None:
-        if gpus is not None or device is not None:
-            raise ConfigError("--gpus and --device are for a worker on this machine: on Ray each run asks the "
-                              "cluster for its GPUs")
+        if gpus is not None or device is not None or runs_per_gpu != 1:
+            raise ConfigError("--gpus, --runs-per-gpu and --device are for a worker on this machine: on Ray each "
+                              "run asks the cluster for its GPUs")
         try:
             from .ray_worker import serve_on_ray  # Ray is needed on this path alone
         except ModuleNotFoundError as error:
