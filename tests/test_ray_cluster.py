@@ -30,7 +30,7 @@ from topicbert.config import ConfigError, RunConfig
 from topicbert.runs import services
 from topicbert.runs.ray_worker import task_resources
 from topicbert.runs.shipping import Outbox, Shipment, read_folder, receive
-from topicbert.runs.store import Store, hostname
+from topicbert.runs.store import hostname
 from topicbert.runs.store_service import StaleAttempt, StoreService
 from topicbert.training.checkpoints import Checkpoints
 

@@ -78,7 +78,6 @@ def connect(address: str) -> str:
 class RayRun:
     run_id: int
     task: Any  # the task's ObjectRef
-    attempt: str
 
 
 class RayWorker(Worker):
@@ -116,7 +115,7 @@ class RayWorker(Worker):
         ray.get(self.service.begin.remote(run["id"], attempt))
         task = self.train.options(name=f"topicbert run {run['id']}", **resources).remote(
             self.service, run["id"], attempt, run["resume"])
-        self.children[run["id"]] = RayRun(run["id"], task, attempt)
+        self.children[run["id"]] = RayRun(run["id"], task)
         log.info("run %s sent to Ray, asking for %s", run["id"], resources)
 
     def reap(self) -> None:
@@ -170,7 +169,7 @@ def serve_on_ray(address: str, exit_when_idle: bool = False, max_parallel: Optio
     with Store() as store:
         worker = RayWorker(store, max_parallel, poll_seconds, worker_id, cpus_per_run)
         log.info("worker %s serving the queue on the Ray cluster at %s (%s), database %s", worker.worker_id,
-                    resolved, ray.cluster_resources(), store.path)
+                 resolved, ray.cluster_resources(), store.path)
         try:
             return run_until_stopped(worker, exit_when_idle)
         finally:
