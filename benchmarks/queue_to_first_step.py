@@ -111,7 +111,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             cluster.shutdown()
 
     command = " ".join(["python", "benchmarks/queue_to_first_step.py", *map(shlex.quote, argv or sys.argv[1:])])
-    print(f"`{command}`: {config.name} on {Path(corpus).name}, {args.limit_train} training documents, CPU, "
+    corpus_name = Path(args.corpus).name if args.corpus else "the built-in BBC News sample"
+    print(f"`{command}`: {config.name} on {corpus_name}, {args.limit_train} training documents, CPU, "
           f"{args.runs} runs queued one after another per mode; seconds from queueing to the first step\n")
     print("| where the run trains | first run (s) | later runs, median (s) |")
     print("| --- | --- | --- |")
