@@ -28,6 +28,7 @@ from ray.cluster_utils import Cluster
 from topicbert import cli
 from topicbert.config import ConfigError, RunConfig
 from topicbert.runs import services
+from topicbert.runs.ray_node import scratch_folder
 from topicbert.runs.ray_worker import task_resources
 from topicbert.runs.shipping import Outbox, Shipment, read_folder, receive
 from topicbert.runs.store import hostname
@@ -103,6 +104,17 @@ def test_the_store_service_serves_the_current_attempt_of_a_run_alone(store, tiny
     service.end(run_id)
     with pytest.raises(StaleAttempt):
         service.heartbeat(run_id, "second", Shipment())
+
+
+def test_a_node_removes_the_folders_of_attempts_whose_process_is_gone(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    killed = tmp_path / f"topicbert-run-4-pid{gone.pid}-x1"
+    running = tmp_path / f"topicbert-run-5-pid{os.getpid()}-x2"
+    for folder in (killed, running):
+        (folder / "runs").mkdir(parents=True)
+    mine = scratch_folder(6, tmp_path)
+    assert not killed.exists() and running.exists() and mine.name.startswith(f"topicbert-run-6-pid{os.getpid()}-")
 
 
 def test_what_a_run_asks_ray_for():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import sys
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+import psutil
 import ray
 
 from ..data.corpus import save_corpus
@@ -28,6 +30,7 @@ from .store import run_folder
 from .store_service import RUN_CALLS, SHARED_CALLS
 
 LOG_FORMAT = "%(asctime)s runner %(levelname)s %(message)s"  # as the runner logs under the local worker
+SCRATCH = re.compile(r"topicbert-run-\d+-pid(\d+)-")  # an attempt's folder, named with its process's pid
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +104,20 @@ def output_to(log_path: Path) -> Iterator[None]:
                 os.close(fd)
 
 
+def scratch_folder(run_id: int, root: Optional[Path] = None) -> Path:
+    """A new folder for this attempt. Those of attempts whose process is gone go first: a cancel or a lost
+    driver kills a task with no time to remove its own."""
+    root = Path(root or tempfile.gettempdir())
+    for folder in root.glob("topicbert-run-*"):
+        found = SCRATCH.match(folder.name)
+        if found and not psutil.pid_exists(int(found.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"topicbert-run-{run_id}-pid{os.getpid()}-", dir=root))
+
+
 def train_on_node(service: Any, run_id: int, attempt: str, resume: bool) -> int:
     """The body of a run's Ray task: 0 done, 1 failed (recorded in the store either way)."""
-    scratch = Path(tempfile.mkdtemp(prefix=f"topicbert-run-{run_id}-"))
+    scratch = scratch_folder(run_id)
     # this attempt's home: its copy of the run folder, its word-piece cache, its test texts
     os.environ["TOPICBERT_HOME"] = str(scratch)
     try:
