@@ -19,11 +19,12 @@ RUN_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value
                "val macro-F1": st.column_config.NumberColumn(
                    format="%.4f", help="validation macro-F1 of the model the run keeps: its best evaluation so far, "
                                        "not its latest"),
-               # wide enough for "0.000006", "partly measured, shared" and "cuda:0, float32": auto widths cut them
+               # wide enough for "0.000006", "partly measured, shared" and "cuda:1 on gpu-node-2, bf16": auto widths
+               # cut them
                "kWh": st.column_config.NumberColumn(format="%.6f", width=90),
                "g CO2e": st.column_config.NumberColumn(format="%.3f"),
                "energy": st.column_config.TextColumn(width=170),
-               "device": st.column_config.TextColumn(width=110), **DISK_COLUMNS}
+               "device": st.column_config.TextColumn(width=200), **DISK_COLUMNS}
 
 
 def page_setup(title: str) -> None:

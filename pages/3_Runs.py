@@ -63,6 +63,8 @@ def run_detail() -> None:
         badge = frames.run_badge(store, run)
     st.text(f"Status: {run['status']}" + (f", checkpoint at step {run['checkpoint_step']}"
                                           if run["checkpoint_step"] else ""))
+    if run["device"]:
+        st.text(f"Where: {services.placement_text(run)}")
     st.badge(f"energy {badge.label}", color=BADGE_COLORS.get(badge.label.split(",")[0], "gray"))
     st.caption(escape(badge.reason))
     if run["error"]:

@@ -254,7 +254,7 @@ def test_load_account_separates_the_runs_cpu_from_other_processes():
 def test_load_sampler_keeps_its_summary_in_the_store(store):
     run_id = store.create_run(RunConfig(corpus="c"))
     busy = iter([0.0, 8.0, 16.0])
-    with MachineLoadSampler(store.path, run_id, every=60, pgid=1, read_machine=lambda: next(busy),
+    with MachineLoadSampler(store.another_connection, run_id, every=60, pgid=1, read_machine=lambda: next(busy),
                             read_group=lambda pgid: {7: 0.0}):
         pass  # a run shorter than one interval still gets its readings at the start and the end
     load = store.get_run(run_id)["machine_load"]

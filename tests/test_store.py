@@ -120,7 +120,7 @@ def test_metrics_energy_topics_and_truncation(store):
     store.set_topics(run_id, [[("goal", 1.5), ("team", 1.2)], [("bank", 2.0)]])
     assert store.get_topics(run_id) == [[("goal", 1.5), ("team", 1.2)], [("bank", 2.0)]]
     overview = store.run_overview(run_id)[0]
-    assert overview["val_macro_f1"] == 0.6 and overview["kwh"] == pytest.approx(0.03)
+    assert overview["val_macro_f1"] == 0.7 and overview["kwh"] == pytest.approx(0.03)
 
     store.truncate_history(run_id, after_step=20)  # a resume from the step-20 checkpoint
     assert [r["step"] for r in store.list_metrics(run_id, "val_macro_f1")] == [10, 20]

@@ -132,7 +132,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    return serve(args.exit_when_idle, args.max_parallel, args.poll, args.worker_id, args.device)
+    return serve(args.exit_when_idle, args.max_parallel, args.poll, args.worker_id, args.device, args.gpus,
+                 args.runs_per_gpu, args.ray, args.cpus_per_run)
 
 
 def cmd_runner(args: argparse.Namespace) -> int:
@@ -268,11 +269,23 @@ def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
     submit.add_argument("--start-worker", action="store_true", help="start a background worker if none is alive")
     submit.set_defaults(handler=cmd_submit)
 
-    worker = commands.add_parser("worker", help="run queued runs, one process group each")
+    worker = commands.add_parser("worker", help="run queued runs, one process group each (or on a Ray cluster)")
     worker.add_argument("--exit-when-idle", action="store_true", help="stop once the queue is empty")
-    worker.add_argument("--max-parallel", type=int, default=1, help="runs at once on this device")
+    worker.add_argument("--max-parallel", type=int, default=None,
+                        help="runs at once (default: one per GPU, or 1 without GPUs; with --ray: as many as the "
+                             "cluster has GPUs, Ray placing them)")
     worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks at the queue")
     worker.add_argument("--device", default=None, help="device kind served (default: detected)")
+    worker.add_argument("--gpus", default=None,
+                        help="GPUs to hand out, as nvidia-smi numbers them, like 0,1,3 (default: every GPU it sees); "
+                             "each run gets its own")
+    worker.add_argument("--runs-per-gpu", type=int, default=1,
+                        help="runs that may share one GPU (default 1: never two runs on a GPU)")
+    worker.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                        help="serve the queue on a Ray cluster: 'auto' (the cluster `ray start` made on this "
+                             "machine) or its address, like 10.0.0.1:6379; this machine must be one of its nodes")
+    worker.add_argument("--cpus-per-run", type=int, default=1,
+                        help="with --ray: the CPUs each run's process asks Ray for")
     worker.add_argument("--worker-id", type=int, default=None, help=argparse.SUPPRESS)
     worker.set_defaults(handler=cmd_worker)
 

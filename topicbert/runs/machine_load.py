@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Callable, Optional
 
 import psutil
@@ -82,13 +81,13 @@ class LoadAccount:
 
 class MachineLoadSampler:
     """A daemon thread that samples the machine's load every `every` seconds while the run trains and
-    keeps the summary in the store (a connection of its own); a last sample when it stops, so a short
-    run has one too."""
+    keeps the summary in the store (a connection of its own, from `connect`); a last sample when it stops, so
+    a short run has one too."""
 
-    def __init__(self, db_path: Path, run_id: int, every: float = SAMPLE_SECONDS, pgid: Optional[int] = None,
-                 read_machine: Callable[[], float] = machine_busy_seconds,
+    def __init__(self, connect: Callable[[], Store], run_id: int, every: float = SAMPLE_SECONDS,
+                 pgid: Optional[int] = None, read_machine: Callable[[], float] = machine_busy_seconds,
                  read_group: Callable[[int], dict[int, float]] = group_cpu_seconds) -> None:
-        self.db_path, self.run_id, self.every = db_path, run_id, every
+        self.connect, self.run_id, self.every = connect, run_id, every
         self.pgid = os.getpgid(0) if pgid is None else pgid
         self.read_machine, self.read_group = read_machine, read_group
         self.account = LoadAccount(psutil.cpu_count() or 1)
@@ -99,7 +98,7 @@ class MachineLoadSampler:
         self.account.add(time.monotonic(), self.read_machine(), self.read_group(self.pgid))
 
     def _sample_until_stopped(self) -> None:
-        with Store(self.db_path) as store:  # sqlite connections stay in their thread
+        with self.connect() as store:  # sqlite connections stay in their thread
             while not self._stop.wait(self.every):
                 self.sample()
                 self._save(store)
@@ -118,5 +117,5 @@ class MachineLoadSampler:
         self._stop.set()
         self._thread.join(timeout=5)
         self.sample()
-        with Store(self.db_path) as store:
+        with self.connect() as store:
             self._save(store)

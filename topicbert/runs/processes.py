@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import psutil
 
@@ -32,9 +32,12 @@ def worker_command(worker_id: int) -> list[str]:
     return [*CLI, "worker", "--worker-id", str(worker_id)]
 
 
-def child_environment(db_path: Path) -> dict[str, str]:
-    """What a worker or a runner started from here needs: the same database, this source tree."""
+def child_environment(db_path: Path, gpus: Optional[Sequence[str]] = None) -> dict[str, str]:
+    """What a worker or a runner started from here needs: the same database, this source tree, and with
+    `gpus` the GPUs it may see, alone (none: a CPU run on a GPU machine never touches one)."""
     env = dict(os.environ)
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     env["TOPICBERT_HOME"] = str(Path(db_path).parent)
     # the package need not be installed: the child imports it from this source tree
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)

@@ -125,14 +125,14 @@ class StoreReporter(Callback):
 class Heartbeat:
     """A daemon thread that says the run's process is alive, even in long evaluations."""
 
-    def __init__(self, db_path: Path, run_id: int, every: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(self, store: Store, run_id: int, every: float = HEARTBEAT_SECONDS) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(db_path, run_id, every), daemon=True)
+        self._thread = threading.Thread(target=self._beat, args=(store, run_id, every), daemon=True)
 
-    def _beat(self, db_path: Path, run_id: int, every: float) -> None:
-        with Store(db_path) as store:  # a connection of its own: sqlite connections stay in their thread
+    def _beat(self, store: Store, run_id: int, every: float) -> None:
+        with store.another_connection() as own:  # sqlite connections stay in their thread
             while not self._stop.wait(every):
-                store.heartbeat_run(run_id)
+                own.heartbeat_run(run_id)
 
     def __enter__(self) -> "Heartbeat":
         self._thread.start()
@@ -169,11 +169,11 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
     """Train rank 0's part of a claimed run and record its end. 0 done, 1 failed."""
     meter = None
     try:
-        with Heartbeat(store.path, run_id):
+        with Heartbeat(store, run_id):
             cache_word_pieces(config)
             meter, energy_info = start_meter(config)
             store.set_energy_info(run_id, energy_info)
-            with MachineLoadSampler(store.path, run_id):
+            with MachineLoadSampler(store.another_connection, run_id):
                 train(config, run_dir, [StoreReporter(store, run_id, meter)], resume=resume)
     except Exception:
         log.exception("run %s failed", run_id)
@@ -183,7 +183,7 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
         if meter is not None:
             meter.stop()
     if config.use_topics:  # after the meter: the reference is not the run's cost
-        with Heartbeat(store.path, run_id):
+        with Heartbeat(store, run_id):
             _attach_reference(store, run_id, config, run_dir)
     if store.finish_run(run_id, "done"):
         # recorded done first: killed before this line, the checkpoint is left for gc, never missed by a resume

@@ -15,6 +15,7 @@ from .worker import WORKER_MAX_AGE
 
 BASELINE_MAX_LEN = 512
 PROJECT_NAME = "topicbert"
+RAY_DEVICE = "ray"  # a run's device once the Ray worker claimed it, until its runner names the device it found
 
 
 def is_bert512(config: RunConfig) -> bool:
@@ -165,8 +166,27 @@ def export_run(store: Store, run_id: int, out_dir: Path) -> list[Path]:
 
 # ---------------------------------------------------------------- status
 
+def placement_text(row: dict, node_id: bool = True) -> str:
+    """Where a run trains or trained: its device, its GPUs as nvidia-smi numbers them ("cuda:2",
+    "cuda:0,1") and, when Ray placed it, its node's host and, with `node_id`, the node's id as Ray's own
+    tools show it ("cuda:1 on gpu-2 (node 3f9a01c2)"); "" before it starts."""
+    device, gpus, node = row["device"] or "", row.get("gpus"), row.get("node")
+    if device == RAY_DEVICE:
+        if not node:
+            return "waiting for a Ray node"
+        device = "cuda" if gpus else ""  # placed; its runner has not named its device yet
+    if gpus:
+        # a run that held GPUs but computes on the CPU (a CPU build of torch) says so
+        where = f"cuda:{gpus}" if device.startswith("cuda") else f"{device} (GPU {gpus} held)"
+    else:
+        where = device
+    if node:
+        where = f"{where} on {row['host']}" + (f" (node {node[:8]})" if node_id else "")
+    return where.strip()
+
+
 def format_status(row: dict) -> str:
-    """One line: id, status, name, progress, the kept (best) val macro-F1, kWh, CO2."""
+    """One line: id, status, name, progress, where it trains, the kept (best) val macro-F1, kWh, CO2."""
     total = row["total_steps"]
     progress = f"step {row['step']}/{total} ({100 * row['step'] // total}%)" if total else "step -"
     f1 = f"{row['val_macro_f1']:.4f}" if row["val_macro_f1"] is not None else "-"
@@ -175,5 +195,6 @@ def format_status(row: dict) -> str:
     pair = f"  baseline #{row['paired_run_id']}" if row["paired_run_id"] else ""
     lines = [line for line in (row["error"] or "").splitlines() if line.strip()]
     why = f"  ({lines[-1].strip()[:120]})" if lines and row["status"] in ("failed", "interrupted") else ""
-    return (f"{row['id']:>4}  {row['status']:<11}  {row['name']:<24}  {progress:<22}  best val macro-F1 {f1}  "
-            f"{kwh} kWh  {co2} g CO2e{pair}{why}")
+    where = placement_text(row) or "-"
+    return (f"{row['id']:>4}  {row['status']:<11}  {row['name']:<24}  {progress:<22}  {where:<8}  "
+            f"best val macro-F1 {f1}  {kwh} kWh  {co2} g CO2e{pair}{why}")

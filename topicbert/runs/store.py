@@ -138,6 +138,13 @@ def _m005_run_costs(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("inference", str)
 
 
+def _m006_placement(db: sqlite_utils.Database) -> None:
+    # where a run trained: the GPUs it held (as nvidia-smi numbers them, comma-separated) and, for a run
+    # that Ray placed, the Ray node (its id); NULL for a run without a GPU, or trained by the local worker
+    db["runs"].add_column("gpus", str)
+    db["runs"].add_column("node", str)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _m001_initial),
     (2, "the step and time each attempt of a run began stepping", _m002_attempt_start),
@@ -145,6 +152,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (4, "topic quality: each topic's NPMI, the LDA reference", _m004_topic_quality),
     (5, "what a run's costs rest on: pretraining's end, the machine's load, the cost of classifying",
      _m005_run_costs),
+    (6, "where a run trained: its GPUs, its Ray node", _m006_placement),
 ]
 
 
@@ -267,6 +275,11 @@ class Store:
             if all(number in done for number, _, _ in MIGRATIONS):
                 return []
         return self._write(apply)
+
+    def another_connection(self) -> "Store":
+        """A connection of its own to the same database, for another thread (a sqlite connection stays
+        in the thread that made it)."""
+        return Store(self.path)
 
     def integrity_check(self) -> str:
         """SQLite's own check of the file: "ok", or what is wrong."""
@@ -393,13 +406,14 @@ class Store:
         return {row["id"]: row["run_dir"] for row in self._rows("SELECT id, run_dir FROM runs")}
 
     def run_overview(self, run_id: Optional[int] = None, limit: int = 50) -> list[dict]:
-        """One row per run for status lists: progress, the kept (best) val macro-F1, cumulative kWh and CO2, what
-        its energy rests on (energy_info, machine_load, and the last reading's measured flags) and, once
-        finished, whether it trained in bf16 (None before, and for runs without an encoder)."""
+        """One row per run for status lists: progress, where it trains (device, host, GPUs, Ray node), the kept
+        (best) val macro-F1, cumulative kWh and CO2, what its energy rests on (energy_info, machine_load, and the
+        last reading's measured flags) and, once finished, whether it trained in bf16 (None before, and for runs
+        without an encoder)."""
         where = "WHERE r.id = ?" if run_id is not None else ""
         params: list[Any] = [run_id] if run_id is not None else []
         rows = self._rows(
-            "SELECT r.id, r.status, r.name, r.variant, r.step, r.total_steps, r.device, r.host, "
+            "SELECT r.id, r.status, r.name, r.variant, r.step, r.total_steps, r.device, r.host, r.gpus, r.node, "
             "r.paired_run_id, r.created_at, r.started_at, r.finished_at, r.error, r.attempt_step, "
             "r.attempt_started_at, r.energy_info, r.machine_load, json_extract(r.final_metrics, '$.bf16') AS bf16, "
             # the run keeps its best evaluation's model: that is the validation F1 it has, not its latest
@@ -441,18 +455,42 @@ class Store:
         return self.get_run(run_id) if run_id is not None else None
 
     def claim_run(self, run_id: int, worker_id: Optional[int], device: str, pid: Optional[int] = None,
-                  host: Optional[str] = None) -> bool:
-        """Take one given queued run (a torchrun launched by hand claims its own run)."""
+                  host: Optional[str] = None, gpus: Sequence[str] = (), runs_per_gpu: int = 1) -> bool:
+        """Take one given queued run (a torchrun launched by hand claims its own run; a worker with GPUs
+        claims the run its assignment chose, with those `gpus`). False if the run is not queued, or one of
+        `gpus` already holds `runs_per_gpu` runs on this host."""
         host = host or hostname()
 
         def claim(db: sqlite_utils.Database) -> bool:
             if self._status(db, run_id) != "queued":
                 return False
+            held = self._gpus_held(db, host)
+            if any(held.count(gpu) >= runs_per_gpu for gpu in gpus):
+                return False
             self._mark_running(db, run_id, worker_id, device, host)
             if pid is not None:
                 db["runs"].update(run_id, {"pid": pid, "pgid": os.getpgid(pid)})
+            if gpus:
+                db["runs"].update(run_id, {"gpus": ",".join(gpus)})
             return True
         return self._write(claim)
+
+    @staticmethod
+    def _gpus_held(db: sqlite_utils.Database, host: str) -> list[str]:
+        """The GPUs of `host` that running runs placed by a local worker hold, once per run (Ray keeps
+        the count of its own runs' GPUs)."""
+        rows = db["runs"].rows_where("status = 'running' AND host = ? AND node IS NULL AND gpus IS NOT NULL",
+                                     [host], select="gpus")
+        return [gpu for row in rows for gpu in row["gpus"].split(",")]
+
+    def gpus_held(self, host: Optional[str] = None) -> list[str]:
+        """The GPUs of this host (or `host`) held by running runs, once per run that holds each."""
+        return self._retry(lambda: self._gpus_held(self.db, host or hostname()))
+
+    def set_placement(self, run_id: int, node: str, host: str, gpus: Sequence[str]) -> None:
+        """Where Ray placed the run: the node's id, its host name and the GPUs Ray gave the run."""
+        self._update("runs", run_id, {"node": node, "host": host, "gpus": ",".join(gpus) or None,
+                                      "heartbeat_at": time.time()})
 
     @staticmethod
     def _status(db: sqlite_utils.Database, run_id: int) -> Optional[str]:
@@ -468,7 +506,7 @@ class Store:
         db["runs"].update(run_id, {"status": "running", "worker_id": worker_id, "device": device, "host": host,
                                    "pid": None, "pgid": None, "started_at": now, "heartbeat_at": now,
                                    "finished_at": None, "error": None, "attempt_step": None,
-                                   "attempt_started_at": None})
+                                   "attempt_started_at": None, "gpus": None, "node": None})
 
     def set_process(self, run_id: int, pid: int, pgid: int) -> None:
         self._update("runs", run_id, {"pid": pid, "pgid": pgid, "heartbeat_at": time.time()})

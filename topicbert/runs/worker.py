@@ -1,10 +1,11 @@
 """The queue's worker: claims queued runs, runs each in its own process group, recovers.
 
-`python -m topicbert worker [--exit-when-idle]`. Each run is `python -m topicbert runner RUN_ID`
-(through torchrun when its config asks for several processes) in a new session, its output in
-the run's log. A run outlives the worker:
+`python -m topicbert worker [--exit-when-idle] [--gpus 0,1,3]`. Each run is `python -m topicbert runner
+RUN_ID` (through torchrun when its config asks for several processes) in a new session, its output in
+the run's log. On a machine with GPUs each run gets GPUs of its own (gpus.py) through
+CUDA_VISIBLE_DEVICES, and waits in the queue while none is free. A run outlives the worker:
 the runner itself records its end. At start (and every so often) the worker marks runs
-whose process is gone as `interrupted`.
+whose process is gone as `interrupted`. `--ray` serves the queue on a Ray cluster instead (ray_worker.py).
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO, Optional, Sequence
 
+from ..config import ConfigError, RunConfig
 from ..training.device import choose_device
+from .gpus import QueuedRun, choose_gpus, free_slots, gpus_needed, plan_launches, visible_gpus
 from .processes import child_environment, kill_process_group, log_tail, process_alive, runner_command
 from .store import Store, hostname
 
@@ -44,11 +47,17 @@ class Child:
 
 
 class Worker:
-    def __init__(self, store: Store, device: Optional[str] = None, max_parallel: int = 1,
-                 poll_seconds: float = 1.0, worker_id: Optional[int] = None) -> None:
+    """`gpus`: the GPUs it hands out (none: each run sees what this process sees); `runs_per_gpu` above 1
+    lets that many runs share a GPU. `max_parallel` defaults to every GPU's share, or 1 without GPUs."""
+
+    def __init__(self, store: Store, device: Optional[str] = None, max_parallel: Optional[int] = None,
+                 poll_seconds: float = 1.0, worker_id: Optional[int] = None, gpus: Sequence[str] = (),
+                 runs_per_gpu: int = 1) -> None:
         self.store = store
         self.device = device or detect_device()
-        self.max_parallel = max_parallel
+        self.gpus = list(gpus)
+        self.runs_per_gpu = runs_per_gpu
+        self.max_parallel = max_parallel or max(len(self.gpus) * runs_per_gpu, 1)
         self.poll_seconds = poll_seconds
         self.host = hostname()
         self.children: dict[int, Child] = {}
@@ -68,17 +77,18 @@ class Worker:
         for run in self.store.list_runs(status="running"):
             if run["id"] in self.children:
                 continue
-            if run["host"] == self.host:
-                if run["pid"] is None:
-                    # claimed, not yet launched: fine while the claiming worker lives
-                    claimer = self.store.get_worker(run["worker_id"]) if run["worker_id"] else None
-                    if claimer and claimer["state"] != "stopped" and now - claimer["heartbeat_at"] < WORKER_MAX_AGE:
-                        continue
-                    reason = "its worker died before starting it"
-                elif process_alive(run["pid"], run["started_at"]):
+            if run["pid"] is None and (run["worker_id"] is not None or run["host"] == self.host):
+                # claimed, not yet launched, or a Ray task (which ends with the worker that started it):
+                # fine while the claiming worker lives
+                claimer = self.store.get_worker(run["worker_id"]) if run["worker_id"] else None
+                if claimer and claimer["state"] != "stopped" and now - claimer["heartbeat_at"] < WORKER_MAX_AGE:
                     continue
-                else:
-                    reason = f"its process {run['pid']} is gone"
+                reason = ("its Ray worker stopped, and its Ray task with it" if run["node"]
+                          else "its worker died before starting it")
+            elif run["host"] == self.host:
+                if process_alive(run["pid"], run["started_at"]):
+                    continue
+                reason = f"its process {run['pid']} is gone"
             else:
                 # another machine's pids cannot be checked here: go by its heartbeat
                 if now - (run["heartbeat_at"] or 0) < RUN_STALE_SECONDS:
@@ -91,17 +101,18 @@ class Worker:
 
     # -- launching and watching
 
-    def launch(self, run: dict) -> None:
+    def launch(self, run: dict, gpus: Optional[Sequence[str]] = None) -> None:
+        """Start the run's runner; `gpus`: the GPUs it may see (None: what this worker sees)."""
         run_dir = Path(run["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(run["log_path"], "ab")
         popen = subprocess.Popen(
             runner_command(run["id"], run["config"].get("nproc", 1)), stdin=subprocess.DEVNULL,
-            stdout=log_file, stderr=subprocess.STDOUT, cwd=run_dir, env=child_environment(self.store.path),
+            stdout=log_file, stderr=subprocess.STDOUT, cwd=run_dir, env=child_environment(self.store.path, gpus),
             start_new_session=True)  # its own process group: cancel kills exactly this run
         self.store.set_process(run["id"], popen.pid, popen.pid)
         self.children[run["id"]] = Child(run["id"], popen, log_file)
-        log.info("run %s started, pid %s", run["id"], popen.pid)
+        log.info("run %s started, pid %s%s", run["id"], popen.pid, f", GPUs {','.join(gpus)}" if gpus else "")
 
     def reap(self) -> None:
         """Record the end of runs whose process exited without recording it itself."""
@@ -134,16 +145,41 @@ class Worker:
         """Launch queued runs while there is room; True if one was launched."""
         launched = False
         while len(self.children) < self.max_parallel and not self.stopping:
-            run = self.store.claim_next_run(self.worker_id, self.device, self.host, self.max_parallel)
-            if run is None:
+            claimed = self.claim_one()
+            if claimed is None:
                 break
+            run, gpus = claimed
             try:
-                self.launch(run)
+                self.launch(run, gpus)
                 launched = True
             except Exception as error:
                 log.exception("run %s could not be launched", run["id"])
                 self.store.finish_run(run["id"], "failed", f"could not start: {error!r}")
         return launched
+
+    def claim_one(self) -> Optional[tuple[dict, Optional[tuple[str, ...]]]]:
+        """The next run to launch, claimed, with the GPUs it gets (None without GPUs); None if none can go."""
+        if not self.gpus:
+            run = self.store.claim_next_run(self.worker_id, self.device, self.host, self.max_parallel)
+            return None if run is None else (run, None)
+        queue = []
+        for run in reversed(self.store.list_runs(status="queued")):  # oldest first
+            config = RunConfig.from_dict(run["config"])
+            if config.device not in ("auto", "cpu", self.device):
+                continue
+            needed = gpus_needed(config)
+            if needed > len(self.gpus):  # it would wait for ever, and every GPU run behind it too
+                self.store.set_status(run["id"], "failed", f"could not start: it needs {needed} GPUs and this "
+                                      f"worker has {len(self.gpus)} (GPUs {','.join(self.gpus)})", only_from=("queued",))
+                continue
+            queue.append(QueuedRun(run["id"], needed))
+        free = free_slots(self.gpus, self.runs_per_gpu, self.store.gpus_held(self.host))
+        for run_id, gpus in plan_launches(queue, free, self.max_parallel - len(self.children)):
+            # the store refuses it if another worker took the run, or one of its GPUs, meanwhile
+            if self.store.claim_run(run_id, self.worker_id, self.device, host=self.host, gpus=gpus,
+                                    runs_per_gpu=self.runs_per_gpu):
+                return self.store.get_run(run_id), gpus
+        return None
 
     def run(self, exit_when_idle: bool = False) -> int:
         self.recover()
@@ -164,22 +200,59 @@ class Worker:
                     last_recover = now
                 time.sleep(self.poll_seconds)
         finally:
-            # running runs go on in their own sessions; they record their own end
+            self.let_go()
             self.store.update_worker(self.worker_id, "stopped")
         return 0
 
+    def let_go(self) -> None:
+        """What becomes of running runs as the worker stops: here nothing, each goes on in its own session
+        and records its own end."""
 
-def serve(exit_when_idle: bool = False, max_parallel: int = 1, poll_seconds: float = 1.0,
-                worker_id: Optional[int] = None, device: Optional[str] = None) -> int:
+
+def worker_gpus(device: str, requested: Optional[str]) -> list[str]:
+    """The GPUs a worker serving `device` hands out: `--gpus`, else every one it sees; none for a CPU worker."""
+    if device == "cuda":
+        return choose_gpus(requested, visible_gpus())
+    if requested is not None:
+        raise ConfigError(f"--gpus {requested}: " + ("this machine shows no GPU (CUDA is not available here)"
+                                                     if not visible_gpus() else f"this worker serves {device}, not cuda"))
+    return []
+
+
+def serve(exit_when_idle: bool = False, max_parallel: Optional[int] = None, poll_seconds: float = 1.0,
+          worker_id: Optional[int] = None, device: Optional[str] = None, gpus: Optional[str] = None,
+          runs_per_gpu: int = 1, ray_address: Optional[str] = None, cpus_per_run: int = 1) -> int:
+    """`python -m topicbert worker`: serve the queue here, or on the Ray cluster at `ray_address`."""
+    if runs_per_gpu < 1:
+        raise ConfigError(f"--runs-per-gpu must be at least 1, not {runs_per_gpu}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    if ray_address is not None:
+        if gpus is not None or device is not None or runs_per_gpu != 1:
+            raise ConfigError("--gpus, --runs-per-gpu and --device are for a worker on this machine: on Ray each "
+                              "run asks the cluster for its GPUs")
+        try:
+            from .ray_worker import serve_on_ray  # Ray is needed on this path alone
+        except ModuleNotFoundError as error:
+            if error.name != "ray":
+                raise
+            raise ConfigError("--ray needs Ray, which is not installed here: pip install -r requirements.txt "
+                              "(it pins ray)") from None
+        return serve_on_ray(ray_address, exit_when_idle, max_parallel, poll_seconds, worker_id, cpus_per_run)
+    device = device or detect_device()
+    pool = worker_gpus(device, gpus)
     with Store() as store:
         worker = Worker(store, device=device, max_parallel=max_parallel, poll_seconds=poll_seconds,
-                        worker_id=worker_id)
-        log.info("worker %s on %s serving %s (at most %s at once), database %s",
-                 worker.worker_id, worker.host, worker.device, max_parallel, store.path)
+                        worker_id=worker_id, gpus=pool, runs_per_gpu=runs_per_gpu)
+        log.info("worker %s on %s serving %s%s (at most %s at once), database %s", worker.worker_id, worker.host,
+                 worker.device, f" on GPUs {','.join(pool)}" if pool else "", worker.max_parallel, store.path)
+        return run_until_stopped(worker, exit_when_idle)
 
-        def stop(signum: int, frame: object) -> None:
-            worker.stopping = True  # finish the loop; running runs go on
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        return worker.run(exit_when_idle)
+
+def run_until_stopped(worker: Worker, exit_when_idle: bool) -> int:
+    """Run the worker's loop until SIGTERM or Ctrl-C (running runs go on), or until idle if asked."""
+
+    def stop(signum: int, frame: object) -> None:
+        worker.stopping = True  # finish the loop; running runs go on
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return worker.run(exit_when_idle)

@@ -17,6 +17,7 @@ from ..config import RunConfig
 from ..data.corpus import source_name
 from ..energy.estimate import precision_name
 from ..energy.grid import CO2, Grid, price
+from ..runs.services import placement_text
 from ..runs.store import Store
 from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
@@ -118,11 +119,11 @@ def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None,
 
 
 def _device_text(row: dict) -> str:
-    """Where a run_overview row ran and, once it finished, in which precision: a bf16 run's time and
-    energy do not compare like for like with a float32 run's."""
-    if row["bf16"] is None:
-        return row["device"] or ""
-    return f"{row['device']}, {precision_name(row['bf16'])}"
+    """Where a run_overview row ran (its GPUs, its Ray node's host; the run's own view names the node) and,
+    once it finished, in which precision: a bf16 run's time and energy do not compare like for like with a
+    float32 run's."""
+    where = placement_text(row, node_id=False)
+    return where if row["bf16"] is None else f"{where}, {precision_name(row['bf16'])}"
 
 
 def run_badge(store: Store, run: dict) -> Badge:
