@@ -9,12 +9,12 @@ measurement badge on Runs and Compare says which (studio/trust.py).
 from __future__ import annotations
 
 import os
-import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, ContextManager, Optional
 
 import psutil
 
+from .periodic import Periodic
 from .store import Store
 
 SAMPLE_SECONDS = 5.0
@@ -80,42 +80,34 @@ class LoadAccount:
 
 
 class MachineLoadSampler:
-    """A daemon thread that samples the machine's load every `every` seconds while the run trains and
-    keeps the summary in the store (a connection of its own, from `connect`); a last sample when it stops, so
-    a short run has one too."""
+    """Samples the machine's load every `every` seconds while the run trains (a Periodic thread) and keeps the
+    summary in the store (a connection of its own, from `connect`); a sample at the start and a last one when
+    it stops, so a short run has one too."""
 
-    def __init__(self, connect: Callable[[], Store], run_id: int, every: float = SAMPLE_SECONDS,
+    def __init__(self, connect: Callable[[], ContextManager[Store]], run_id: int, every: float = SAMPLE_SECONDS,
                  pgid: Optional[int] = None, read_machine: Callable[[], float] = machine_busy_seconds,
                  read_group: Callable[[int], dict[int, float]] = group_cpu_seconds) -> None:
-        self.connect, self.run_id, self.every = connect, run_id, every
+        self.connect, self.run_id = connect, run_id
         self.pgid = os.getpgid(0) if pgid is None else pgid
         self.read_machine, self.read_group = read_machine, read_group
         self.account = LoadAccount(psutil.cpu_count() or 1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+        self._thread = Periodic(connect, every, self._sample_and_save)
 
     def sample(self) -> None:
         self.account.add(time.monotonic(), self.read_machine(), self.read_group(self.pgid))
 
-    def _sample_until_stopped(self) -> None:
-        with self.connect() as store:  # sqlite connections stay in their thread
-            while not self._stop.wait(self.every):
-                self.sample()
-                self._save(store)
-
-    def _save(self, store: Store) -> None:
+    def _sample_and_save(self, store: Store) -> None:
+        self.sample()
         summary = self.account.summary()
         if summary is not None:
             store.set_machine_load(self.run_id, summary)
 
     def __enter__(self) -> "MachineLoadSampler":
         self.sample()
-        self._thread.start()
+        self._thread.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sample()
+        self._thread.__exit__(*exc)
         with self.connect() as store:
-            self._save(store)
+            self._sample_and_save(store)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -26,6 +25,7 @@ from ..training.checkpoints import Checkpoints
 from ..training.device import choose_device, world
 from ..training.loop import train
 from .machine_load import MachineLoadSampler
+from .periodic import Periodic
 from .references import attach_lda_reference
 from .store import Store, run_folder
 
@@ -122,25 +122,9 @@ class StoreReporter(Callback):
             self._last_progress = now
 
 
-class Heartbeat:
-    """A daemon thread that says the run's process is alive, even in long evaluations."""
-
-    def __init__(self, store: Store, run_id: int, every: float = HEARTBEAT_SECONDS) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(store, run_id, every), daemon=True)
-
-    def _beat(self, store: Store, run_id: int, every: float) -> None:
-        with store.another_connection() as own:  # sqlite connections stay in their thread
-            while not self._stop.wait(every):
-                own.heartbeat_run(run_id)
-
-    def __enter__(self) -> "Heartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+def heartbeat(store: Store, run_id: int, every: float = HEARTBEAT_SECONDS) -> Periodic:
+    """Says the run's process is alive every `every` seconds, even in long evaluations."""
+    return Periodic(store.another_connection, every, lambda own: own.heartbeat_run(run_id))
 
 
 def start_meter(config: RunConfig) -> tuple[Optional[EnergyMeter], dict]:
@@ -169,7 +153,7 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
     """Train rank 0's part of a claimed run and record its end. 0 done, 1 failed."""
     meter = None
     try:
-        with Heartbeat(store, run_id):
+        with heartbeat(store, run_id):
             cache_word_pieces(config)
             meter, energy_info = start_meter(config)
             store.set_energy_info(run_id, energy_info)
@@ -183,7 +167,7 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
         if meter is not None:
             meter.stop()
     if config.use_topics:  # after the meter: the reference is not the run's cost
-        with Heartbeat(store, run_id):
+        with heartbeat(store, run_id):
             _attach_reference(store, run_id, config, run_dir)
     if store.finish_run(run_id, "done"):
         # recorded done first: killed before this line, the checkpoint is left for gc, never missed by a resume

@@ -1,0 +1,35 @@
+"""A daemon thread that does one thing every few seconds while a run trains, on a store connection of its
+own (SQLite connections stay in the thread that made them): the runner's heartbeat and its sampler of the
+machine's load are both one of these."""
+from __future__ import annotations
+
+import threading
+from typing import Callable, ContextManager, Optional
+
+from .store import Store
+
+
+class Periodic:
+    """`with Periodic(connect, every, tick):` calls `tick(store)` every `every` seconds until the block ends,
+    `store` a connection `connect()` opened for the thread alone."""
+
+    def __init__(self, connect: Callable[[], ContextManager[Store]], every: float,
+                 tick: Callable[[Store], None]) -> None:
+        self.connect, self.every, self.tick = connect, every, tick
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def _run(self) -> None:
+        with self.connect() as store:
+            while not self._stop.wait(self.every):
+                self.tick(store)
+
+    def __enter__(self) -> "Periodic":
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
