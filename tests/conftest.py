@@ -80,5 +80,6 @@ def store(tmp_path, monkeypatch):
     from topicbert.runs.store import Store
 
     monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TOPICBERT_DEVICE", "cpu")  # a worker made here serves the CPU, whatever the machine has
     with Store() as s:
         yield s

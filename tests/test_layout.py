@@ -77,12 +77,6 @@ def test_nothing_in_the_package_imports_streamlit(path):
     assert not any(name == "streamlit" or name.startswith("streamlit.") for name in imported_names(path))
 
 
-def test_model_and_data_never_touch_runs_or_studio():
-    for path in modules():
-        if part_of(path) in ("model", "data"):
-            assert not topicbert_parts(path) & {"runs", "studio", "bench", "cli"}, path
-
-
 def test_all_sql_is_in_the_store():
     holders = {str(path.relative_to(ROOT)) for path in modules() if SQL.search(path.read_text(encoding="utf-8"))}
     assert holders == {"topicbert/runs/store.py"}

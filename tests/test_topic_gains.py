@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_insights import run_with_curve
+from store_helpers import run_with_curve
 
 from topicbert.config import RunConfig
 from topicbert.studio import figures, topic_gains
