@@ -1,6 +1,4 @@
 """Documents: search the test documents, and see one's text, topic mixture and both models' probabilities."""
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -8,16 +6,11 @@ from topicbert.data.shared_texts import load_texts
 from topicbert.runs.store import Store
 from topicbert.studio import documents, figures, frames
 from topicbert.studio import topics as topic_views
-from topicbert.studio.run_files import RunPredictions, load_predictions
+from topicbert.studio.run_files import RunPredictions, load_predictions, predictions_mtime
 from topicbert.studio.text import escape
 from widgets import choose_topicbert_run, page_setup
 
 page_setup("Documents")
-
-
-def stamp(run_dir: str | None) -> float:
-    path = Path(run_dir or "") / "test_predictions.npz"
-    return path.stat().st_mtime if run_dir and path.exists() else 0.0
 
 
 # cache_resource, not cache_data: the same objects on every rerun, never a fresh copy of every text.
@@ -61,12 +54,12 @@ with Store() as store:
     baseline_run = documents.paired_baseline_run(store, run)
     topic_names = topic_views.topic_labels(store.get_topics(run_id))
 
-results = predictions(run["run_dir"], stamp(run["run_dir"]))
+results = predictions(run["run_dir"], predictions_mtime(run["run_dir"]))
 if results is None:
     st.warning("This run's test results (test_predictions.npz, and its test texts) are missing.")
     st.stop()
 baseline_dir = baseline_run["run_dir"] if baseline_run else None
-frame, baseline, note = table(run["run_dir"], stamp(run["run_dir"]), baseline_dir, stamp(baseline_dir),
+frame, baseline, note = table(run["run_dir"], predictions_mtime(run["run_dir"]), baseline_dir, predictions_mtime(baseline_dir),
                               tuple(topic_names))
 if note:
     st.caption(note)

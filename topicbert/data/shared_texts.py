@@ -10,17 +10,30 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..paths import home
 
 
-def texts_digest(texts: Sequence[str]) -> str:
-    digest = hashlib.sha256()
+def hash_texts(digest: "hashlib._Hash", texts: Sequence[str]) -> None:
+    """Feed each text to `digest`, one after another, none able to run into the next (a NUL between)."""
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    hash_texts(digest, texts)
     return digest.hexdigest()[:32]
+
+
+def write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a file through `write` (given a temporary path beside it) and rename it into place: a reader
+    never sees it half written."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def texts_folder() -> Path:
@@ -33,9 +46,7 @@ def save_texts(texts: Sequence[str]) -> str:
     path = texts_folder() / f"{digest}.json"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(list(texts)), encoding="utf-8")
-        os.replace(tmp, path)
+        write_whole(path, lambda tmp: tmp.write_text(json.dumps(list(texts)), encoding="utf-8"))
     return digest
 
 

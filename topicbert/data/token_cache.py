@@ -7,14 +7,14 @@ names the path, so the pieces of a corpus that is gone can be found and removed.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..paths import home
 from .batching import tokenize
+from .shared_texts import hash_texts, write_whole
 
 SOURCE_FILE = "source.txt"
 
@@ -25,9 +25,7 @@ def _key(tokenizer, texts: Sequence[str]) -> str:
     for piece, index in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]):
         digest.update(f"{index}:{piece}\n".encode())
     digest.update(str(getattr(tokenizer, "do_lower_case", "")).encode())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
+    hash_texts(digest, texts)
     return digest.hexdigest()[:32]
 
 
@@ -73,13 +71,6 @@ def cached_tokenize(tokenizer, texts: Sequence[str], source: str) -> list[list[i
     folder.mkdir(parents=True, exist_ok=True)
     named = folder / SOURCE_FILE
     if not named.exists():
-        _write_whole(named, lambda tmp: tmp.write_text(_absolute(source), encoding="utf-8"))
-    _write_whole(path, lambda tmp: np.savez(tmp, pieces=pieces, offsets=offsets))  # never a half-written file
+        write_whole(named, lambda tmp: tmp.write_text(_absolute(source), encoding="utf-8"))
+    write_whole(path, lambda tmp: np.savez(tmp, pieces=pieces, offsets=offsets))  # never a half-written file
     return token_ids
-
-
-def _write_whole(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
-
