@@ -69,6 +69,8 @@ def test_export_writes_metrics_and_codecarbon_columns(store, tmp_path):
                                              "gpu_power_w": 0.0, "ram_power_w": 3.0, "country": "USA",
                                              "country_name": "United States", "codecarbon": {"os": "Linux"}})
     metrics_path, emissions_path = services.export_run(store, run_id, tmp_path / "out")
+    # the names the README gives, so that several runs exported to one folder stand side by side
+    assert (metrics_path.name, emissions_path.name) == (f"run-{run_id}-metrics.csv", f"run-{run_id}-emissions.csv")
     with metrics_path.open() as f:
         assert list(csv.DictReader(f)) == [{"step": "10", "epoch": "1.0", "wall_seconds": "20.0",
                                             "val_loss": "0.9", "val_macro_f1": "0.6"}]

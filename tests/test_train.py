@@ -66,7 +66,10 @@ def test_train_reports_saves_and_evaluates(tiny_config, tmp_path):
     assert map_words == [[word for word, _ in words] for words in result.topics]
     assert len(result.topic_quality.npmi) == tiny_config.n_topics and 0 < result.topic_quality.diversity <= 1
     # the model in two parts: a transformers-loadable encoder, head and topic model as safetensors
-    assert AutoModel.from_pretrained(tmp_path / "best" / "encoder").config.hidden_size == 32
+    # as the README says to load it: every weight it has was trained, none is missing or made up
+    encoder, report = AutoModel.from_pretrained(tmp_path / "best" / "encoder", add_pooling_layer=False,
+                                                output_loading_info=True)
+    assert encoder.config.hidden_size == 32 and not report["missing_keys"] and not report["unexpected_keys"]
     assert "fusion.weight" in load_file(tmp_path / "best" / "head.safetensors")
     assert "beta.weight" in load_file(tmp_path / "best" / "topic_model.safetensors")  # the default, ProdLDA
     assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pkl"))
