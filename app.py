@@ -61,8 +61,12 @@ def home() -> None:
             st.markdown(escape(launch.demo_description(demo)))
             if st.button("Run the demo", type="primary", key="home_demo"):
                 config = launch.demo_config(demo)
-                ids = services.submit_run(store, config, **services.baselines_for(config))
+                st.session_state["home_demo_queued"] = services.submit_run(store, config,
+                                                                           **services.baselines_for(config))
                 services.ensure_worker(store)
+                st.rerun()  # from the top: "Recent runs" above lists the runs just queued
+            ids = st.session_state.pop("home_demo_queued", None)
+            if ids:
                 st.success(f"Queued runs #{ids[0]} (TopicBERT), #{ids[1]} (BERT-512) and #{ids[2]} (TF-IDF). "
                            "Follow them on the Runs page; compare them on Compare once they finish.")
 

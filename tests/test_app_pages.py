@@ -121,6 +121,10 @@ def test_home_queues_the_demo_with_its_baselines(tmp_path, monkeypatch):
     said = " ".join(m.value for m in at.markdown)
     assert "tests all three on the same 223 documents" in said and "cannot tell" in said
     at.button(key="home_demo").click().run()
+    assert not at.exception and "Queued runs #1 (TopicBERT)" in at.success[0].value
+    # the same rerun lists them under "Recent runs", above the button: never "No runs yet" beside "Queued"
+    assert not any("No runs yet" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) == 3
     with Store(tmp_path / "topicbert.db") as store:
         runs = store.list_runs()
         assert [r["name"] for r in runs] == ["TF-IDF", "BERT-512", "TopicBERT-128"]

@@ -40,6 +40,8 @@ def test_length_histogram_marks_each_length():
     assert lines == [128, 256, 512]
     texts = [a.text for a in fig.layout.annotations]
     assert texts == ["128: 60% longer", "256: 40% longer", "512: 20% longer"]
+    heights = [a.y for a in fig.layout.annotations]
+    assert heights == sorted(heights, reverse=True) and len(set(heights)) == 3  # one line each, never overprinted
 
 
 def test_length_histogram_empty():
