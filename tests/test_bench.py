@@ -18,7 +18,8 @@ import pytest
 from topicbert.bench.flops import forward_flops_per_sequence, mfu, training_flops
 from topicbert.bench.measurement import Measurement, Stopwatch
 from topicbert.bench.plot import save_pareto_png
-from topicbert.bench.side_by_side import BASELINE, HF_TRAINER, BenchPlan, parse_variant, run_bench
+from topicbert.bench.side_by_side import BenchPlan, run_bench
+from topicbert.bench.variants import BASELINE, HF_TRAINER, parse_variant
 from topicbert.bench.summary import convergence, markdown_table, report_text, summarize_rows, verdicts
 from topicbert.training import results
 from topicbert.training.loop import train

@@ -9,7 +9,8 @@ from test_bench import measurement, noisy
 
 from topicbert.bench.measurement import Measurement
 from topicbert.bench.merge import merge_reports
-from topicbert.bench.side_by_side import BASELINE, bench_report
+from topicbert.bench.side_by_side import bench_report
+from topicbert.bench.variants import BASELINE
 from topicbert.cli import main
 from topicbert.config import RunConfig
 

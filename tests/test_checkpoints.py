@@ -5,12 +5,12 @@ import pathlib
 import types
 
 import pytest
+import safetensors.torch
 import torch
 from safetensors.torch import load_file
 
 from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.model.encoders import load_tokenizer
-from topicbert.training import checkpoints as checkpoints_module
 from topicbert.training.callbacks import Callback
 from topicbert.training.checkpoints import Checkpoints
 from topicbert.training.loop import build_model, train
@@ -69,13 +69,13 @@ def test_a_best_model_killed_mid_write_leaves_the_previous_one_whole(tiny_config
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(1.0)
-    real_save_file = checkpoints_module.save_file
+    real_save_file = safetensors.torch.save_file
 
     def save_file(tensors, path):
         if path.name == "head.safetensors":  # the encoder is written by now
             raise Killed
         real_save_file(tensors, path)
-    monkeypatch.setattr(checkpoints_module, "save_file", save_file)
+    monkeypatch.setattr(safetensors.torch, "save_file", save_file)  # what save_best imports when it saves
     with pytest.raises(Killed):
         checkpoints.save_best(model, tokenizer, data, tiny_config)
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
+import subprocess
+import sys
 
 import pytest
 from queue_helpers import (
+    ROOT,
     config,
 )
 
@@ -139,7 +143,7 @@ def test_status_line_says_why_a_run_failed(store):
 @pytest.mark.parametrize("command", ["submit", "train"])
 def test_a_run_that_would_train_no_step_is_refused_up_front(command, store, monkeypatch, capsys):
     trained = []
-    monkeypatch.setattr(cli, "train", lambda *a, **k: trained.append(1))
+    monkeypatch.setattr("topicbert.training.loop.train", lambda *a, **k: trained.append(1))
     argv = [command, "--corpus", "tiny.csv", "--batch-size", "1", "--nproc", "2", "--device", "cpu"]
     assert cli.main(argv) == 2
     assert "batch_size (1) must be at least nproc (2)" in capsys.readouterr().err
@@ -150,3 +154,14 @@ def test_status_on_an_empty_store_says_how_to_queue_a_run(store, capsys):
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert "No runs yet" in out and "python -m topicbert submit --corpus" in out
+
+
+@pytest.mark.parametrize("command", [["status"], ["cancel", "1"], ["resume", "1"], ["gc"], ["--help"]])
+def test_the_queue_commands_answer_without_loading_torch(command, tmp_path):
+    """They read the store alone: importing torch, transformers or pandas would cost seconds and hundreds of MB."""
+    env = dict(os.environ, TOPICBERT_HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "topicbert", *command], env=env,
+                          capture_output=True, text=True, timeout=120)
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "topicbert.cli" in imported  # the command ran
+    assert not imported & {"torch", "transformers", "pandas", "sklearn"}

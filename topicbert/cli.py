@@ -14,28 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .bench import topics as topics_bench
-from .bench.flops import peak_tflops
-from .bench.merge import merge_reports
-from .bench.plot import save_pareto_png
-from .bench.side_by_side import DEFAULT_CORPUS, DEFAULT_VARIANTS, BenchPlan, run_bench
-from .bench.summary import report_text
-from .config import MODES, VARIANTS, ConfigError, RunConfig
-from .data.batching import tokenize
-from .data.corpus import CorpusError, format_summary, load_corpus, source_name, summarize
-from .model.encoders import ModelNotFoundError, load_tokenizer
-from .runs.runner import run_one
-from .runs.saved_corpora import stage_here
-from .runs.services import cancel_run, ensure_worker, export_run, format_status, resume_run, submit_seeds
-from .runs.storage import collect_garbage, format_freed
-from .runs.store import Store
-from .runs.worker import WORKER_MAX_AGE, serve
-from .training.callbacks import ProgressBar
-from .training.device import choose_device
-from .training.loop import train
+from .bench.variants import DEFAULT_CORPUS, DEFAULT_VARIANTS
+from .config import MODES, VARIANTS, ConfigError, RunConfig, UserError
 from .training.time_to_accuracy import DEFAULT_TARGET
 
-USER_ERRORS = (CorpusError, ConfigError, ModelNotFoundError)
 RUN_DEFAULTS = RunConfig(corpus="")
 
 
@@ -88,6 +70,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 # ---------------------------------------------------------------- corpus, train
 
 def cmd_corpus_check(args: argparse.Namespace) -> int:
+    from .data.batching import tokenize
+    from .data.corpus import format_summary, load_corpus, summarize
+    from .model.encoders import load_tokenizer
+
     corpus = load_corpus(args.path, args.text_col, args.label_col, args.split_col)
     tokenizer = load_tokenizer(args.model)
     summary = summarize(corpus, lambda texts: [len(ids) for ids in tokenize(tokenizer, texts)])
@@ -96,11 +82,16 @@ def cmd_corpus_check(args: argparse.Namespace) -> int:
 
 
 def cmd_corpus_stage(args: argparse.Namespace) -> int:
+    from .runs.saved_corpora import stage_here
+
     stage_here(Path(args.path), args.name, args.text_col, args.label_col, args.split_col, Path(args.out))
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .training.callbacks import ProgressBar
+    from .training.loop import train
+
     config = config_from_args(args)
     run_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix=f"{config.name}-"))
     result = train(config, run_dir, callbacks=[] if args.json else [ProgressBar()])
@@ -118,6 +109,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- the queue
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from .runs.services import ensure_worker, submit_seeds
+    from .runs.store import Store
+    from .runs.worker import WORKER_MAX_AGE
+
     # the runner works in the run's own folder: a path relative to here would not be found from there
     config = config_from_args(args).replace(corpus=os.path.abspath(args.corpus))
     with Store() as store:
@@ -132,15 +127,22 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from .runs.worker import serve
+
     return serve(args.exit_when_idle, args.max_parallel, args.poll, args.worker_id, args.device, args.gpus,
                  args.runs_per_gpu, args.ray, args.cpus_per_run)
 
 
 def cmd_runner(args: argparse.Namespace) -> int:
+    from .runs.runner import run_one
+
     return run_one(args.run_id, args.resume)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from .runs.services import format_status
+    from .runs.store import Store
+
     with Store() as store:
         rows = store.run_overview(args.run_id, limit=args.limit)
         if args.run_id is not None and not rows:
@@ -157,6 +159,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _act_on_run(run_id: int, act: Callable, done: Callable[[dict], str], refusal: str) -> int:
     """Run `act(store, run_id)`; print `done(run)`, or why the run refused."""
+    from .runs.store import Store
+
     with Store() as store:
         if act(store, run_id):
             print(done(store.get_run(run_id)))
@@ -168,16 +172,23 @@ def _act_on_run(run_id: int, act: Callable, done: Callable[[dict], str], refusal
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
+    from .runs.services import cancel_run
+
     return _act_on_run(args.run_id, cancel_run, lambda run: f"{run['id']}\tcancelled", "nothing to cancel")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from .runs.services import resume_run
+
     return _act_on_run(args.run_id, resume_run,
                        lambda run: f"{run['id']}\tqueued (resumes from step {run['checkpoint_step'] or 0})",
                        "only an interrupted, cancelled or failed run can be resumed")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from .runs.services import export_run
+    from .runs.store import Store
+
     with Store() as store:
         if store.get_run(args.run_id) is None:
             print(f"error: no run {args.run_id}", file=sys.stderr)
@@ -188,6 +199,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
+    from .runs.storage import collect_garbage, format_freed
+    from .runs.store import Store
+
     with Store() as store:
         print(format_freed(collect_garbage(store)))
     return 0
@@ -196,6 +210,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- the benchmark
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench.flops import peak_tflops
+    from .bench.plot import save_pareto_png
+    from .bench.side_by_side import BenchPlan, run_bench
+    from .bench.summary import report_text
+    from .data.corpus import source_name
+    from .training.device import choose_device
+
     base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col,
                      split_col=args.split_col, lr=args.lr, batch_size=args.batch_size, model=args.model,
                      device=args.device, seed=args.seed, cpu_bf16=not args.fp32, early_stopping_patience=args.patience)
@@ -215,6 +236,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_merge(args: argparse.Namespace) -> int:
+    from .bench.merge import merge_reports
+    from .bench.plot import save_pareto_png
+    from .bench.summary import report_text
+    from .data.corpus import source_name
+
     reports = []
     for name in args.files:
         try:
@@ -234,10 +260,13 @@ def cmd_bench_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_topics_bench(args: argparse.Namespace) -> int:
+    from .bench import topics as topics_bench
+
     base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col, split_col=args.split_col,
                      n_topics=args.n_topics, limit_train=args.limit_train, limit_eval=args.limit_eval,
                      seed=args.seed, device=args.device)
-    names = [name.strip() for name in args.topic_models.split(",") if name.strip()]
+    listed = args.topic_models or ",".join(topics_bench.DEFAULT_MODELS)
+    names = [name.strip() for name in listed.split(",") if name.strip()]
     try:
         report = topics_bench.run_topics_bench(base, names, args.seeds)
     except ValueError as error:  # a topic model's name
@@ -363,9 +392,9 @@ def _add_topics_bench_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("topics-bench", help="every topic model alone, against scikit-learn's LDA")
     bench.add_argument("--corpus", required=True, help="CSV, TSV, JSONL, ZIP or folder")
     add_corpus_options(bench)
-    bench.add_argument("--topic-models", default=",".join(topics_bench.DEFAULT_MODELS),
-                       help="comma-separated; a suffix +counts or +frequency changes what the encoder reads "
-                            "(default log1p); lda is the reference")
+    bench.add_argument("--topic-models", default=None,
+                       help="comma-separated (default: every topic model and lda); a suffix +counts or +frequency "
+                            "changes what the encoder reads (default log1p); lda is the reference")
     bench.add_argument("--n-topics", type=int, default=RUN_DEFAULTS.n_topics)
     bench.add_argument("--seeds", type=int, default=1)
     bench.add_argument("--seed", type=int, default=RUN_DEFAULTS.seed, help="the first seed")
@@ -412,6 +441,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except USER_ERRORS as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

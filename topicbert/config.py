@@ -19,7 +19,12 @@ BEFORE_SETTING = {"cpu_bf16": False}
 BEFORE_TOPIC_SETTING = {"topic_model": "nvdm", "tm_input": "counts"}
 
 
-class ConfigError(ValueError):
+class UserError(Exception):
+    """A person's mistake (a setting, a corpus, an encoder), worded for them: the command line prints it in
+    one line and exits with 2."""
+
+
+class ConfigError(UserError, ValueError):
     """A run setting that is out of range, worded for a person."""
 
 

@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from ..config import TOPIC_MODELS, RunConfig
+from ..config import RunConfig
 from ..data.splits import PreparedData, load_run_corpus, prepare_data
 from ..energy.meter import EnergyMeter
 from ..model.encoders import encoder_dimensions, load_tokenizer
@@ -31,12 +31,8 @@ from .hf_trainer import run_hf_trainer
 from .measurement import Measurement, Stopwatch
 from .overhead import loop_overhead
 from .summary import summarize_rows
+from .variants import BASELINE, HF_TRAINER, TFIDF, parse_variant
 
-BASELINE = "bert-512"
-HF_TRAINER = "hf-trainer-512"
-TFIDF = "tfidf"
-DEFAULT_VARIANTS = "bert-512,bert-128,topicbert-256,topicbert-128,topicbert-128-partition,tfidf"
-DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "20news-bydate.zip"
 TFIDF_RECIPE = ("TF-IDF of word 1-2-grams (sublinear tf) and a linear SVM, its C chosen on validation macro-F1; "
                 "no encoder, on the CPU whatever the device: tokens, padding and model FLOPs do not apply")
 SCOPE = ("train s and kWh cover training as a user waits for it: loading the model, topic-model pretraining "
@@ -45,31 +41,6 @@ SCOPE = ("train s and kWh cover training as a user waits for it: loading the mod
          "TF-IDF: fitting and choosing C). The infer columns meter the test pass apart: classifying the test "
          "documents with the best model, and nothing after it (no result files, topic scores or intervals), "
          "the same scope for every row.")
-
-
-# ablation suffixes: each switches one change off (or on) for a row of its own
-# (and +nvdm / +prodlda choose the topic model of a TopicBERT row)
-SWITCHES = {"nogroup": {"length_grouping": False}, "compile": {"compile": True},
-            "bf16": {"cpu_bf16": True}, "fp32": {"cpu_bf16": False},
-            **{name: {"topic_model": name} for name in TOPIC_MODELS}}
-
-
-def parse_variant(name: str) -> dict:
-    """'topicbert-128-partition' -> {variant: topicbert, max_len: 128, mode: partition};
-    'bert-512+nogroup' adds {length_grouping: False}; 'tfidf' -> {variant: tfidf}."""
-    base, *switches = name.strip().lower().split("+")
-    if base == TFIDF and not switches:
-        return {"variant": "tfidf"}
-    parts = base.split("-")
-    if len(parts) not in (2, 3) or parts[0] not in ("bert", "topicbert") or not parts[1].isdigit():
-        raise ValueError(f"variant {name!r} is not like bert-512, topicbert-128[-partition][+switch] or tfidf")
-    unknown = [s for s in switches if s not in SWITCHES]
-    if unknown:
-        raise ValueError(f"variant {name!r}: unknown switch {unknown[0]!r}; known: {', '.join(SWITCHES)}")
-    settings = {"variant": parts[0], "max_len": int(parts[1]), "mode": parts[2] if len(parts) == 3 else "truncate"}
-    for switch in switches:
-        settings.update(SWITCHES[switch])
-    return settings
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from pathlib import Path, PurePath
 
 import numpy as np
 
+from ..config import UserError
+
 SPLITS = ("train", "validation", "test")
 DEFAULT_MAX_ARCHIVE_BYTES = 1 << 30
 
@@ -46,7 +48,7 @@ _META_KEY = "topicbert_corpus"
 _CSV_FIELD_LIMIT = 2**31 - 1
 
 
-class CorpusError(Exception):
+class CorpusError(UserError):
     """A corpus that cannot be read, worded for a person; names the file, line or entry where that applies."""
 
 

@@ -13,7 +13,6 @@ from typing import Sequence
 import numpy as np
 
 from ..paths import home
-from .batching import tokenize
 from .shared_texts import hash_texts, write_whole
 
 SOURCE_FILE = "source.txt"
@@ -64,6 +63,8 @@ def cached_tokenize(tokenizer, texts: Sequence[str], source: str) -> list[list[i
         saved = np.load(path)
         pieces, offsets = saved["pieces"], saved["offsets"]
         return [pieces[offsets[i]:offsets[i + 1]].tolist() for i in range(len(offsets) - 1)]
+    from .batching import tokenize  # torch: only where there is something to tokenise (gc reads the folders)
+
     token_ids = tokenize(tokenizer, texts)
     offsets = np.zeros(len(token_ids) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(ids) for ids in token_ids])

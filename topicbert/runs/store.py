@@ -17,13 +17,15 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, TypeVar
 
-import pandas as pd
 import sqlite_utils
 from sqlite_utils.db import ForeignKey, NotFoundError
 
 from ..config import RunConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
 from ..paths import home
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -631,8 +633,10 @@ class Store:
             entry[row["name"]] = row["value"]
         return [table[step] for step in sorted(table)]
 
-    def metrics_frame(self, run_ids: Sequence[int]) -> pd.DataFrame:
+    def metrics_frame(self, run_ids: Sequence[int]) -> "pd.DataFrame":
         """Long-form DataFrame of several runs' metrics, with each run's name (for plots)."""
+        import pandas as pd  # the pages' plots need it; the command line's status does not
+
         if not run_ids:
             return pd.DataFrame(columns=METRICS_COLUMNS)
         rows = self._rows(

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO, Optional, Sequence
 
 from ..config import ConfigError, RunConfig
-from ..training.device import choose_device
 from .gpus import QueuedRun, choose_gpus, free_slots, gpus_needed, plan_launches, visible_gpus
 from .processes import child_environment, kill_process_group, log_tail, process_alive, runner_command
 from .store import Store, hostname
@@ -34,7 +33,11 @@ RECOVER_EVERY_SECONDS = 30.0
 
 def detect_device() -> str:
     """The device kind this worker serves: $TOPICBERT_DEVICE, else the kind a run would choose."""
-    return os.environ.get("TOPICBERT_DEVICE") or choose_device("auto").type
+    if os.environ.get("TOPICBERT_DEVICE"):
+        return os.environ["TOPICBERT_DEVICE"]
+    from ..training.device import choose_device  # torch, only when the device is not given
+
+    return choose_device("auto").type
 
 
 # ---------------------------------------------------------------- the worker

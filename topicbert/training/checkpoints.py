@@ -11,14 +11,16 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Optional
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ..config import RunConfig
-from ..data.splits import PreparedData
-from ..model.topicbert import TopicBERT
+
+if TYPE_CHECKING:
+    from ..data.splits import PreparedData
+    from ..model.topicbert import TopicBERT
+
+# torch and safetensors are imported where a model is saved or loaded: `gc` and the Storage page read the
+# folders' layout alone, and the command line answers them without loading torch
 
 
 def _sync(path: Path) -> None:
@@ -93,6 +95,9 @@ class Checkpoints:
         return self.resume.current()
 
     def save_resumable(self, model: TopicBERT, optimizer, scheduler, state: dict) -> Path:
+        import torch
+        from safetensors.torch import save_file
+
         def fill(folder: Path) -> None:
             save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "model.safetensors")
             # optimiser state holds only tensors and numbers: torch.load reads it back with weights_only
@@ -102,6 +107,9 @@ class Checkpoints:
         return self.resume.write(fill)
 
     def load_resumable(self, model: TopicBERT, optimizer, scheduler) -> dict:
+        import torch
+        from safetensors.torch import load_file
+
         folder = self.resumable()
         weights = load_file(folder / "model.safetensors")
         # checkpoints of earlier versions call the topic model "nvdm"
@@ -118,6 +126,8 @@ class Checkpoints:
 
     def save_best(self, model: TopicBERT, tokenizer, data: PreparedData, config: RunConfig) -> None:
         """The model in two parts: encoder by save_pretrained, head and topic model as safetensors."""
+        from safetensors.torch import save_file
+
         def fill(folder: Path) -> None:
             model.encoder.save_pretrained(folder / "encoder")
             tokenizer.save_pretrained(folder / "encoder")
@@ -133,6 +143,8 @@ class Checkpoints:
         self.best.write(fill)
 
     def load_best(self, model: TopicBERT) -> None:
+        from safetensors.torch import load_file
+
         folder = self.best.current()
         model.encoder.load_state_dict(load_file(folder / "encoder" / "model.safetensors"))
         head = load_file(folder / "head.safetensors")
