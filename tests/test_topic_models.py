@@ -109,11 +109,13 @@ def test_combinedtm_reads_the_embedding_beside_the_words():
 
 def test_pretraining_gives_a_small_corpus_the_models_minimum_steps():
     """A corpus of 400 documents makes 7 batches an epoch: 50 epochs would be 350 steps, far from
-    ProdLDA's 1,500. Unless the run sets its epochs, pretraining may take as many as the steps need."""
+    ProdLDA's 1,500. Unless the run sets its epochs, pretraining may take as many as the steps need, up
+    to 250."""
     config = RunConfig(corpus="")
     assert pretrain_epochs(config, 400, min_steps=1500) == 215 + config.tm_patience   # ceil(1500 / 7) = 215
     assert pretrain_epochs(config, 10_000, min_steps=1500) == 50                     # 157 batches an epoch
     assert pretrain_epochs(config, 400, min_steps=0) == 50                           # NVDM: no minimum
+    assert pretrain_epochs(config, 70, min_steps=1500) == 250                        # 2 batches: 250 epochs at most
     assert pretrain_epochs(config.replace(tm_pretrain_epochs=8), 400, min_steps=1500) == 8   # the run's choice
 
 

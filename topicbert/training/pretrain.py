@@ -15,8 +15,10 @@ from .evaluation import topic_model_outputs, topic_perplexity
 
 
 PRETRAIN_BATCH = 64
-# the epochs pretraining may take, unless the model's minimum steps need more (a small corpus)
-PRETRAIN_EPOCHS = 50
+# the epochs pretraining may take, unless the model's minimum steps need more (a small corpus), up to a
+# bound: 400 documents (7 batches an epoch) get ProdLDA's 1,500 steps in 215 epochs; 70 documents (2
+# batches) stop at 250 epochs, 500 steps, rather than validate 750 times
+PRETRAIN_EPOCHS, MOST_PRETRAIN_EPOCHS = 50, 250
 
 
 def pretrain_batches(n_train_docs: int, batch_size: int = PRETRAIN_BATCH) -> int:
@@ -27,10 +29,11 @@ def pretrain_batches(n_train_docs: int, batch_size: int = PRETRAIN_BATCH) -> int
 def pretrain_epochs(config: RunConfig, n_train_docs: int, min_steps: int, batch_size: int = PRETRAIN_BATCH) -> int:
     """The most epochs pretraining takes: the run's tm_pretrain_epochs if set; else PRETRAIN_EPOCHS, or, where
     that many epochs hold fewer than `min_steps` steps (400 documents: 7 batches an epoch), enough epochs
-    for them and for the patience after them."""
+    for them and for the patience after them, up to MOST_PRETRAIN_EPOCHS."""
     if config.tm_pretrain_epochs is not None:
         return config.tm_pretrain_epochs
-    return max(PRETRAIN_EPOCHS, math.ceil(min_steps / pretrain_batches(n_train_docs, batch_size)) + config.tm_patience)
+    for_steps = math.ceil(min_steps / pretrain_batches(n_train_docs, batch_size)) + config.tm_patience
+    return max(PRETRAIN_EPOCHS, min(MOST_PRETRAIN_EPOCHS, for_steps))
 
 
 def validation_perplexity(topic_model: TopicModel, inputs: TopicInputs, device: torch.device) -> float:
