@@ -134,14 +134,15 @@ with right:
             what = f"the corpus “{deletable[chosen]}” ({storage.format_bytes(sizes.get(chosen))})"
             delete_button("Delete corpus", chosen, what, lambda: storage.delete_corpus(store, chosen),
                           key="corpora_delete", where=row, forget=overview.clear,
-                          help="its saved copy, cached word pieces and embeddings; its finished runs keep their results, "
-                               "and a run still queued or running on it must be cancelled")
+                          help="its saved copy, cached word pieces and embeddings; its finished runs keep their "
+                               "results, and a run still queued or running on it must be cancelled")
 
         st.subheader("Storage")
         freed = None
         if st.button("Free space", key="corpora_gc",
                      help="delete what no run needs: checkpoints of finished runs, files of deleted runs and "
-                          "corpora, their cached word pieces and embeddings, and uploads never saved (python -m topicbert gc)"):
+                          "corpora, their cached word pieces and embeddings, and uploads never saved "
+                          "(python -m topicbert gc)"):
             freed = storage.format_freed(storage.collect_garbage(store))
             overview.clear()
         st.dataframe(frames.storage_frame(overview(str(store.path))), hide_index=True, column_config=DISK_COLUMNS)

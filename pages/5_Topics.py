@@ -82,7 +82,8 @@ QUALITY = [
      "the literature's: NPMI of each topic's top 10 words over sliding windows of 10 words of the training texts "
      "(their vocabulary words, in order), as gensim's c_npmi computes it: the figure published topic-model "
      "papers report (LDA on 20 Newsgroups: about 0.05)"),
-    ("topic diversity", "diversity", "share of distinct words among all topics' top words (1: no two topics share a word)"),
+    ("topic diversity", "diversity",
+     "share of distinct words among all topics' top words (1: no two topics share a word)"),
 ]
 for column, (label, attribute, meaning) in zip(st.columns(len(QUALITY)), QUALITY):
     reference = getattr(summary.reference, attribute) if summary.reference else None
