@@ -238,7 +238,8 @@ def test_topics_bench_command(tiny_corpus_csv, tiny_model_dir, tmp_path):
     assert [r["name"] for r in rows] == ["nvdm", "nvdm+counts", "prodlda", "combinedtm", "lda"]
     vocabulary = set(TopicVocabulary.fit(load_corpus(tiny_corpus_csv).texts, min_df=1, drop_top=0.0).words)
     for row in rows:
-        assert {"npmi_test", "npmi_train", "npmi_window", "diversity", "perplexity", "fit_seconds", "default"} <= set(row)
+        assert {"npmi_test", "npmi_train", "npmi_window", "diversity", "perplexity", "fit_seconds",
+                "default"} <= set(row)
         assert -1 <= row["npmi_test"] <= 1 and -1 <= row["npmi_window"] <= 1 and 0 < row["diversity"] <= 1
         assert row["fit_seconds"] > 0
         # each row's topics beside its figures: 10 words each, all words of the corpus

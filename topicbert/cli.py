@@ -360,7 +360,8 @@ def _add_topics_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--bow-max-size", type=int, default=RUN_DEFAULTS.bow_max_size,
                        help="vocabulary: at most this many words, the most frequent")
     bench.add_argument("--model", default="default",
-                       help="the encoder whose embeddings CombinedTM reads: 'default', a cached Hugging Face id or a folder")
+                       help="the encoder whose embeddings CombinedTM reads: 'default', a cached Hugging Face id "
+                            "or a folder")
     bench.add_argument("--seeds", type=int, default=1)
     bench.add_argument("--seed", type=int, default=RUN_DEFAULTS.seed, help="the first seed")
     bench.add_argument("--limit-train", type=int, default=None)

@@ -93,7 +93,8 @@ def storage_overview(store: Store) -> dict[str, int]:
     """Bytes of each kind of thing under TOPICBERT_HOME."""
     home = _home(store)
     return {"runs": path_bytes(home / "runs"), "saved corpora": path_bytes(home / "corpora"),
-            "cached word pieces and embeddings": path_bytes(token_cache_root()), "shared test texts": path_bytes(texts_folder()),
+            "cached word pieces and embeddings": path_bytes(token_cache_root()),
+            "shared test texts": path_bytes(texts_folder()),
             "uploads": path_bytes(home / "uploads"),
             "database": sum(path_bytes(store.path.with_name(store.path.name + end)) for end in ("", "-wal", "-shm"))}
 

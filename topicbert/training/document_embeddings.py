@@ -36,6 +36,7 @@ def embed_documents(encoder: torch.nn.Module, token_ids: Sequence[Sequence[int]]
     examples = make_examples(token_ids, EMBEDDING_PIECES, "truncate", cls_id, sep_id)
     embeddings = np.zeros((len(examples), encoder.config.hidden_size), dtype=np.float32)
     for rows in sorted_order([len(e.input_ids) for e in examples], batch_size):
+        # padded like any batch; the labels are not read
         batch = collate([examples[i] for i in rows], np.zeros(len(examples), dtype=np.int64), None, pad_id)
         mask = batch.attention_mask.to(device)
         with autocast(device, config):
@@ -75,12 +76,13 @@ def document_embeddings(config: RunConfig, tokenizer, token_ids: Sequence[Sequen
     return embeddings, seconds
 
 
-def add_document_embeddings(data: PreparedData, config: RunConfig, tokenizer, device: torch.device) -> Optional[float]:
+def add_document_embeddings(data: PreparedData, config: RunConfig, tokenizer,
+                            device: torch.device) -> Optional[float]:
     """Give every split of `data` its documents' embeddings, in one pass over all of them; returns the
     seconds computing them took (None: read from the cache)."""
     splits = (data.train, data.validation, data.test)
-    embeddings, seconds = document_embeddings(config, tokenizer, [ids for split in splits for ids in split.token_ids],
-                                              device)
+    token_ids = [ids for split in splits for ids in split.token_ids]
+    embeddings, seconds = document_embeddings(config, tokenizer, token_ids, device)
     start = 0
     for split in splits:
         split.embeddings = embeddings[start:start + len(split)]
