@@ -185,19 +185,20 @@ CONTRACTIONS_AND_INITIALS = [
     "J. K. Rowling's new book: Ms Smith and Mr Jones said they'd read it; I'm told it's the U.K.'s best.",
     "We’ve seen e.g. the U.S. budget; don't ask, we ve been told they don t care (Reuters' wording).",
     "A. B. Jones, B. Smith and the U.S. Senate: we're sure you'll agree, you've read the 3D report of 1987.",
+    "From: jones@cs.cmu.edu (UK TV) re: begin 644 file.zip M9V]B8F@G9V]B8F@G9V]B8F@G9V]B8F@G9V]B8F@G9V]B",
 ]
 
 
 def test_topic_words_hold_no_fragments():
-    """Contractions, their pieces, single letters, initials, honorifics and numbers never become topic words;
-    "U.S." stays one word and a possessive leaves its noun."""
+    """Contractions, their pieces, single letters, initials, honorifics, numbers, lower-case pairs of letters
+    and encoded data never become topic words; "U.S." stays one word and a possessive leaves its noun."""
     texts = CONTRACTIONS_AND_INITIALS * 3
     words = set(TopicVocabulary.fit(texts, min_df=1, drop_top=0.0).words)
     fragments = {"ve", "ll", "don", "t", "s", "d", "m", "re", "isn", "j", "k", "b", "e", "g", "mr", "ms", "3d",
-                 "1987", "we've", "don't", "they'll", "it's", "isn't"}
+                 "1987", "we've", "don't", "they'll", "it's", "isn't", "cs", "m9v", "b8f", "g9v"}
     assert not words & fragments, words & fragments
     assert {"u.s.", "u.k.", "rowling", "book", "coach", "team", "smith", "jones", "senate", "reuters", "budget",
-            "report"} <= words
+            "report", "cmu", "uk", "tv"} <= words
     assert TopicVocabulary(("u.s.", "team")).transform(["The U.S. team's U.S. coach"]).toarray().tolist() == [[2, 1]]
     assert topic_tokens("The U.S. team's coach: we've won!") == ["u.s.", "team", "coach", "won"]
 

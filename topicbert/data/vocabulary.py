@@ -1,14 +1,17 @@
 """Topic vocabulary and sparse bag-of-words: words a person reads, fitted on the training split only.
 
 What a topic word is (`topic_tokens`), in order:
-- Lowercase; curly apostrophes count as straight ones.
+- Curly apostrophes count as straight ones. Text in a run of more than 25 characters without a space
+  holds no words: encoded files (a uuencoded attachment's "M9V]B8F..." lines), long addresses, paths.
 - A word is letters and digits, possibly joined by inner apostrophes ("o'neill"); initials with
-  periods stay one word ("U.S." -> "u.s.", "e.g." -> "e.g.").
+  periods stay one word ("U.S." -> "u.s.").
 - A possessive 's goes ("bank's" -> "bank"); a contraction ("we've", "don't", "i'll", "she'd",
   "i'm") is a function word and goes whole, so its pieces ("ve", "don", "ll") never become words.
-- A word needs at least two letters: single letters ("b", initials written "j k rowling") and
-  numbers ("1987", "3d") go.
-- Stop words go: scikit-learn's English list, contractions written without an apostrophe
+- A word needs at least two letters: single letters ("b", initials written "J. K. Rowling") and
+  numbers ("1987", "3d") go. A word of two letters counts only written in capitals ("UK", "TV",
+  "U.S."): in lower case it is a piece ("ve", "re"), part of an address ("cs.cmu.edu"), or a title
+  ("Ms", "Mr").
+- Lowercased, stop words go: scikit-learn's English list, contractions written without an apostrophe
   ("dont", "im"), their pieces where a corpus split them ("don t", "we ve") and honorifics ("mr", "ms").
 
 Then, by the TopicBERT paper's recipe: words in fewer than `min_df` training documents go, and
@@ -31,6 +34,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 # initials with periods ("u.s.", "e.g."), else letters and digits joined by inner apostrophes
 WORD = re.compile(r"(?:[^\W\d_]\.){2,}|[^\W_]+(?:'[^\W_]+)*")
+# more than 25 characters without a space: no English word is that long, encoded data and paths are
+NO_SPACE_RUN = re.compile(r"\S{26,}")
 CONTRACTION = re.compile(r"(?:n't|'ve|'ll|'re|'d|'m)$")
 LETTER = re.compile(r"[^\W\d_]")
 # what scikit-learn's list lacks: contractions typed without an apostrophe, the pieces a corpus leaves
@@ -52,14 +57,16 @@ class VocabularyError(ValueError):
 def topic_tokens(text: str) -> list[str]:
     """The topic words of `text`, in order (the rules in this module's docstring)."""
     tokens = []
-    for match in WORD.finditer(text.lower().replace("\u2019", "'").replace("\u2018", "'")):
+    for match in WORD.finditer(NO_SPACE_RUN.sub(" ", text.replace("\u2019", "'").replace("\u2018", "'"))):
         word = match.group()
-        if word.endswith("'s"):
+        if word.lower().endswith("'s"):
             word = word[:-2]
-        elif CONTRACTION.search(word):
+        elif CONTRACTION.search(word.lower()):
             continue
-        if len(LETTER.findall(word)) >= 2 and word not in STOP_WORDS:
-            tokens.append(word)
+        letters = len(LETTER.findall(word))
+        if letters < 2 or (letters == 2 and not word.isupper()) or word.lower() in STOP_WORDS:
+            continue
+        tokens.append(word.lower())
     return tokens
 
 
