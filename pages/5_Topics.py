@@ -63,7 +63,7 @@ st.caption("Topics keep the model's order: topic 1 on the map is the model's fir
            "The map is drawn by LDAvis, with its scripts bundled: it needs no internet.")
 st.iframe(html, height="content")  # our own page: words sit in its JSON with "<" escaped; it scales to fit
 
-st.subheader("Top words")
+st.subheader("Top words and their coherence")
 
 
 def number(value: float | None) -> str:
