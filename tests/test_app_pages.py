@@ -164,10 +164,10 @@ def test_train_shows_the_estimate_and_queues_with_baselines(app, home):
     # what the topic model will be: its topic count chosen from the corpus, or the person's
     def plan() -> str:  # the page's sentence, its Markdown escapes taken out
         return next(m.value for m in at.markdown if m.value.startswith("**Topic model:**")).replace("\\", "")
-    assert re.search(r"ProdLDA with 10 topics \(chosen for \d+ training documents", plan()), plan()
+    assert re.search(r"CombinedTM with 10 topics \(chosen for \d+ training documents", plan()), plan()
     at.number_input(key="train_topics").set_value(7)
     at.button[0].click().run()  # "Estimate cost"
-    assert "ProdLDA with 7 topics (as set)" in plan()
+    assert "CombinedTM with 7 topics (as set)" in plan() and "first 128 word pieces" in plan()
     at.button[1].click().run()  # "Queue"
     assert not at.exception and at.success
     with Store() as store:

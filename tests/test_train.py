@@ -69,7 +69,7 @@ def test_train_reports_saves_and_evaluates(tiny_config, tmp_path):
     # the model in two parts: a transformers-loadable encoder, head and topic model as safetensors
     assert AutoModel.from_pretrained(tmp_path / "best" / "encoder").config.hidden_size == 32
     assert "fusion.weight" in load_file(tmp_path / "best" / "head.safetensors")
-    assert "beta.weight" in load_file(tmp_path / "best" / "topic_model.safetensors")  # the default, ProdLDA
+    assert "beta.weight" in load_file(tmp_path / "best" / "topic_model.safetensors")  # the default, CombinedTM
     assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pkl"))
 
 
@@ -117,7 +117,7 @@ def test_bf16_autocast_on_cpu_where_the_cpu_has_it_unless_float32_is_asked(tiny_
     stored = {k: v for k, v in tiny_config.to_dict().items() if k != "cpu_bf16"}
     assert RunConfig.from_dict(stored).cpu_bf16 is False
     # TopicBERT with each topic model: the autocast path CUDA takes by default, here on CPU
-    for topic_model in ("prodlda", "nvdm"):
+    for topic_model in TOPIC_MODELS:
         config = tiny_config.replace(epochs=1, topic_model=topic_model)
         fp32 = train(config.replace(cpu_bf16=False), tmp_path / topic_model / "fp32")
         bf16 = train(config, tmp_path / topic_model / "bf16")

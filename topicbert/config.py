@@ -55,10 +55,10 @@ class RunConfig:
     partition_budget: int = 512
     # None: chosen from the number of training documents (topic_count)
     n_topics: Optional[int] = None
-    # the topic model: "nvdm" (the paper's), "prodlda" (coherent topics) or "combinedtm" (ProdLDA that
-    # also reads each document's embedding); what its encoder reads of the word counts: log(1 + counts),
-    # counts over length, or raw counts (the paper's)
-    topic_model: str = "prodlda"
+    # the topic model: "combinedtm" (ProdLDA that also reads each document's embedding: the most coherent
+    # topics on the demo's 400 documents, BENCHMARKS.md), "prodlda" or "nvdm" (the paper's); what its
+    # encoder reads of the word counts: log(1 + counts), counts over length, or raw counts (the paper's)
+    topic_model: str = "combinedtm"
     tm_input: str = "log1p"
     tm_hidden: int = 256
     alpha: float = 0.9
