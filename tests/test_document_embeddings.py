@@ -11,6 +11,7 @@ from topicbert.data.splits import prepare_data
 from topicbert.data.token_cache import corpus_cache_folder
 from topicbert.model.encoders import load_encoder, load_tokenizer
 from topicbert.training import document_embeddings as embeddings_module
+from topicbert.training.callbacks import Callback
 from topicbert.training.checkpoints import Checkpoints
 from topicbert.training.document_embeddings import EMBEDDING_PIECES, document_embeddings, embed_documents
 from topicbert.training.loop import train
@@ -40,18 +41,17 @@ def test_an_embedding_is_the_normalised_mean_of_the_encoders_output(tiny_config,
 
 
 def test_embeddings_are_computed_once_and_read_back(tiny_config, home, monkeypatch):
-    tokenizer = load_tokenizer(tiny_config.model)
     token_ids = [[10, 11, 12], [13, 14]]
-    first, seconds = document_embeddings(tiny_config, tokenizer, token_ids, CPU)
+    first, seconds = document_embeddings(tiny_config, token_ids, CPU)
     assert seconds is not None and first.shape == (2, 32)
     assert list(corpus_cache_folder(tiny_config.corpus).glob("array-embeddings-*.npy"))
     monkeypatch.setattr(embeddings_module, "embed_documents", lambda *args, **kwargs: pytest.fail("not read back"))
-    again, seconds = document_embeddings(tiny_config, tokenizer, token_ids, CPU)
+    again, seconds = document_embeddings(tiny_config, token_ids, CPU)
     assert seconds is None and np.array_equal(first, again)
     # other documents are other embeddings; a run with the cache off computes its own
     for config, ids in ((tiny_config, [[10, 11]]), (tiny_config.replace(embedding_cache=False), token_ids)):
         with pytest.raises(pytest.fail.Exception, match="not read back"):
-            document_embeddings(config, tokenizer, ids, CPU)
+            document_embeddings(config, ids, CPU)
 
 
 def test_a_combinedtm_run_trains_resumes_and_records_its_embeddings(tiny_config, home, tmp_path, monkeypatch):
@@ -67,3 +67,29 @@ def test_a_combinedtm_run_trains_resumes_and_records_its_embeddings(tiny_config,
     monkeypatch.setattr(embeddings_module, "embed_documents", lambda *args, **kwargs: pytest.fail("not read back"))
     resumed = train(config.replace(epochs=2), tmp_path / "run", resume=True)
     assert resumed.embedding_seconds == result.embedding_seconds and resumed.steps > result.steps
+
+
+def test_test_documents_are_embedded_when_classified(tiny_config, home, tmp_path, monkeypatch):
+    """The training and validation documents' embeddings come before pretraining (the run's fixed cost); the
+    test documents' inside the test pass the meters read as classifying (a new document needs one too)."""
+    events = []
+    real = embeddings_module.embed_documents
+    monkeypatch.setattr(embeddings_module, "embed_documents",
+                        lambda encoder, ids, *args, **kwargs: events.append(("embedded", len(ids)))
+                        or real(encoder, ids, *args, **kwargs))
+
+    class Order(Callback):
+        def on_pretrained(self, seconds):
+            events.append("pretrained")
+
+        def on_trained(self, seconds):
+            events.append("trained")
+
+        def on_tested(self, n_docs):
+            events.append(("tested", n_docs))
+
+    config = tiny_config.replace(topic_model="combinedtm", epochs=1)
+    data = prepare_data(config, load_tokenizer(config.model))
+    train(config, tmp_path / "run", [Order()])
+    assert events == [("embedded", len(data.train) + len(data.validation)), "pretrained", "trained",
+                      ("embedded", len(data.test)), ("tested", len(data.test))]

@@ -132,7 +132,7 @@ def prepare_corpus(base: RunConfig, names: Sequence[str], device: torch.device) 
     if any(model is not None and reads_embeddings(model) for model in models):
         tokenizer = load_tokenizer(base.model)
         token_ids = [ids for split in SPLITS for ids in cached_tokenize(tokenizer, texts[split], base.corpus)]
-        every, embedding_seconds = document_embeddings(base, tokenizer, token_ids, device)
+        every, embedding_seconds = document_embeddings(base, token_ids, device)
         bounds = np.cumsum([0] + [len(texts[split]) for split in SPLITS])
         embeddings = {split: every[bounds[i]:bounds[i + 1]] for i, split in enumerate(SPLITS)}
         embedded = True

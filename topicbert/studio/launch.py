@@ -97,9 +97,10 @@ class TopicPlan:
         sentence = (f"{name} with {self.n_topics} topics ({how}), pretrained alone for {steps}at most "
                     f"{self.max_epochs} epochs of {batches}, early-stopped on validation perplexity.")
         if TOPIC_MODEL_CLASSES[self.topic_model].reads_embeddings:
-            sentence += (f" Before that, the encoder reads the first {EMBEDDING_PIECES} word pieces of every "
-                         "training, validation and test document once, for the document embeddings it reads "
-                         "(kept for later runs on the same documents).")
+            sentence += (f" Before that, the encoder as pretrained reads the first {EMBEDDING_PIECES} word pieces "
+                         "of every training and validation document once, for the document embeddings it reads "
+                         "(and of every test document when they are classified; kept for later runs on the same "
+                         "documents).")
         return sentence
 
 

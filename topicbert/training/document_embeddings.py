@@ -3,9 +3,11 @@
 The run's own encoder as pretrained (frozen: before any fine-tuning) reads the document's first
 EMBEDDING_PIECES word pieces; the embedding is the mean of its last hidden states over them ([CLS]
 and [SEP] included), normalised to unit length: how all-MiniLM-L6-v2, the default encoder, makes
-its sentence embeddings. It is computed once per document, before the topic model's pretraining
-(so it is part of a run's fixed cost), and kept in the corpus's cache folder beside its word
-pieces: a resumed run, the other torchrun ranks and later runs on the same documents read it back.
+its sentence embeddings. It is computed once per document: for the training and validation
+documents before the topic model's pretraining (part of a run's fixed cost), for the test documents
+when the finished model classifies them (part of what classifying costs: a new document needs its
+embedding too). It is kept in the corpus's cache folder beside its word pieces: a resumed run, the
+other torchrun ranks and later runs on the same documents read it back.
 """
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ import torch
 
 from ..config import RunConfig
 from ..data.batching import collate, make_examples, sorted_order
-from ..data.splits import PreparedData
+from ..data.splits import SplitData
 from ..data.token_cache import cached_array
-from ..model.encoders import encoder_fingerprint, load_encoder
+from ..model.encoders import encoder_fingerprint, load_encoder, load_tokenizer
 from .device import autocast
 
 # word pieces of each document the embedding reads, [CLS] and [SEP] included: one inference pass at the
@@ -55,7 +57,7 @@ def embeddings_key(config: RunConfig, token_ids: Sequence[Sequence[int]]) -> str
     return "embeddings-" + digest.hexdigest()[:32]
 
 
-def document_embeddings(config: RunConfig, tokenizer, token_ids: Sequence[Sequence[int]],
+def document_embeddings(config: RunConfig, token_ids: Sequence[Sequence[int]],
                         device: torch.device) -> tuple[np.ndarray, Optional[float]]:
     """The documents' embeddings, and the seconds computing them took (None: read back from the corpus's
     cache, where an earlier run left them; the run's `embedding_cache` off makes every run compute them)."""
@@ -64,7 +66,7 @@ def document_embeddings(config: RunConfig, tokenizer, token_ids: Sequence[Sequen
     def compute() -> np.ndarray:
         nonlocal seconds
         started = time.perf_counter()
-        encoder = load_encoder(config.model).to(device)
+        tokenizer, encoder = load_tokenizer(config.model), load_encoder(config.model).to(device)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         embeddings = embed_documents(encoder, token_ids, tokenizer.cls_token_id, tokenizer.sep_token_id, pad_id,
                                      device, config)
@@ -76,13 +78,11 @@ def document_embeddings(config: RunConfig, tokenizer, token_ids: Sequence[Sequen
     return embeddings, seconds
 
 
-def add_document_embeddings(data: PreparedData, config: RunConfig, tokenizer,
-                            device: torch.device) -> Optional[float]:
-    """Give every split of `data` its documents' embeddings, in one pass over all of them; returns the
-    seconds computing them took (None: read from the cache)."""
-    splits = (data.train, data.validation, data.test)
+def add_document_embeddings(config: RunConfig, device: torch.device, *splits: SplitData) -> Optional[float]:
+    """Give each of `splits` its documents' embeddings, in one pass over all of them; returns the seconds
+    computing them took (None: read from the cache)."""
     token_ids = [ids for split in splits for ids in split.token_ids]
-    embeddings, seconds = document_embeddings(config, tokenizer, token_ids, device)
+    embeddings, seconds = document_embeddings(config, token_ids, device)
     start = 0
     for split in splits:
         split.embeddings = embeddings[start:start + len(split)]

@@ -115,8 +115,9 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         config = config.replace(n_topics=config.topics_for(len(data.train)))
         if reads_embeddings(config.topic_model) and data.train.embeddings is None:
             # on the clock: the embeddings are TopicBERT's own cost, unlike the word pieces every run shares
+            # (the test documents' come with classifying them: results.test_and_write)
             with rank0_first(rank0_done):
-                embedding_seconds = add_document_embeddings(data, config, tokenizer, device)
+                embedding_seconds = add_document_embeddings(config, device, data.train, data.validation)
     model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
     checkpoints = Checkpoints(run_dir)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

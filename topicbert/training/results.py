@@ -21,6 +21,7 @@ from ..model.topic_model import TopicModel
 from ..model.topicbert import TopicBERT
 from .callbacks import Callback
 from .device import uses_bf16
+from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, topic_model_outputs
 from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
 from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
@@ -82,6 +83,8 @@ def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: Pre
                    pad_id: int, state: dict, wall_seconds: float, callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Test scores of the best model, and the per-document results the app shows later. The callbacks
     hear on_tested once the test documents are classified, before anything is written."""
+    if model.topic_model is not None and model.topic_model.reads_embeddings and data.test.embeddings is None:
+        add_document_embeddings(config, device, data.test)  # part of classifying them: a new document needs one
     output = evaluate(model, data.test, config, device, pad_id)
     for cb in callbacks:
         cb.on_tested(len(data.test))
