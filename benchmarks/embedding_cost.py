@@ -1,8 +1,10 @@
-"""What CombinedTM's document embeddings add to a TopicBERT run's encoder work, counted in model FLOPs (bench/flops.py),
-so the figure does not depend on how busy the machine is: the embedding pass (every training, validation and test
-document once, forward only, at most 128 word pieces, in length-sorted batches of 64 as document_embeddings runs
-it) against the run's training steps (forward and backward) and its validation after each epoch. Seconds need a
-quiet machine: the bench's train s of a `topicbert-128+combinedtm` row against a `topicbert-128+prodlda` row.
+"""What CombinedTM's document embeddings add to a TopicBERT run's encoder work, counted in model FLOPs
+(bench/flops.py), so the figure does not depend on how busy the machine is. Before the first step: the training and
+validation documents' embeddings (forward only, at most 128 word pieces, in length-sorted batches of 64 as
+document_embeddings runs them) against the run's training steps (forward and backward) and its validation after
+each epoch. When classifying: the test documents' embeddings against the test pass itself. Seconds need a quiet
+machine: the bench's train s and infer columns of a `topicbert-128+combinedtm` row against a
+`topicbert-128+prodlda` row.
 
     python benchmarks/embedding_cost.py --corpus ../shared/data/reuters8 --max-len 128 --epochs 2 \\
         --limit-train 1500 --limit-eval 500
@@ -44,19 +46,23 @@ def main() -> None:
     tokenizer = load_tokenizer(config.model)
     data = prepare_data(config, tokenizer)
     dimensions = encoder_dimensions(config.model)
-    splits = (data.train, data.validation, data.test)
-    embedding_lengths = [len(e.input_ids) for s in splits for e in make_examples(
-        s.token_ids, EMBEDDING_PIECES, "truncate", tokenizer.cls_token_id, tokenizer.sep_token_id)]
-    embedding = forward_flops(embedding_lengths, 64, dimensions)
+    def embedding_flops(*splits) -> float:
+        lengths = [len(e.input_ids) for s in splits for e in make_examples(
+            s.token_ids, EMBEDDING_PIECES, "truncate", tokenizer.cls_token_id, tokenizer.sep_token_id)]
+        return forward_flops(lengths, 64, dimensions)
+
+    before = embedding_flops(data.train, data.validation)
     steps = len(epoch_batches(data.train, config, 0, 0, 1)) * config.epochs
     training = sum(3 * rows * forward_flops_per_sequence(width, *dimensions)
                    for rows, width in step_shapes(config, data, steps))
     validation = config.epochs * forward_flops(data.validation.example_lengths, config.eval_batch_size, dimensions)
-    print(f"{len(embedding_lengths):,} documents embedded: {embedding / 1e12:.1f} TFLOPs; {config.name}'s "
-          f"{steps} training steps {training / 1e12:.1f} TFLOPs and {config.epochs} validations "
-          f"{validation / 1e12:.1f} TFLOPs: the embeddings add {embedding / (training + validation):.0%} to the "
-          "encoder's work before the test")
-
+    classifying = forward_flops(data.test.example_lengths, config.eval_batch_size, dimensions)
+    test_embeddings = embedding_flops(data.test)
+    print(f"before the first step: {len(data.train) + len(data.validation):,} documents embedded, "
+          f"{before / 1e12:.1f} TFLOPs, against {config.name}'s {steps} training steps ({training / 1e12:.1f} TFLOPs) "
+          f"and {config.epochs} validations ({validation / 1e12:.1f} TFLOPs): +{before / (training + validation):.0%}; "
+          f"classifying {len(data.test):,} test documents: {test_embeddings / 1e12:.1f} TFLOPs of embeddings against "
+          f"{classifying / 1e12:.1f} TFLOPs: +{test_embeddings / classifying:.0%}")
 
 if __name__ == "__main__":
     main()
