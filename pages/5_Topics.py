@@ -76,8 +76,8 @@ QUALITY = [
      "ours: normalised pointwise mutual information of each topic's top 10 words, from their co-occurrence in the "
      "run's training documents (-1 to 1, higher is more coherent), averaged over the topics"),
     ("NPMI, test documents", "npmi_test",
-     "ours, held out: the same over the run's test documents, which the topic model never read: coherence that "
-     "is not the model remembering its own training documents"),
+     "ours, held out: the same over the run's test documents, which the topic model never trained on: "
+     "coherence that is not the model remembering its own training documents"),
     ("NPMI, 10-word windows", "npmi_window",
      "the literature's: NPMI of each topic's top 10 words over sliding windows of 10 words of the training texts "
      "(their vocabulary words, in order), as gensim's c_npmi computes it: the figure published topic-model "
