@@ -241,7 +241,7 @@ def test_topics_map_is_offline(app, home):
     assert "new LDAvis(" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", html, re.I)
     table = at.dataframe[0].value
-    assert len(table) == 5 and table["NPMI"].between(-1, 1).all()
+    assert len(table) == 5 and table["NPMI, training documents"].between(-1, 1).all()
     # the means beside the LDA reference, as the worker stored them: the page reads no corpus
     metrics = {m.label: m for m in at.metric}
     with Store() as store:
@@ -254,7 +254,7 @@ def test_topics_map_is_offline(app, home):
                              ("NPMI, 10-word windows", final["npmi_window"], reference["npmi_window"]),
                              ("topic diversity", final["topic_diversity"], reference["diversity"])):
         assert metrics[label].value == f"{ours:.3f}" and metrics[label].proto.delta == f"LDA reference {lda:.3f}"
-    assert table["NPMI, window 10"].tolist() == pytest.approx(final["topic_npmi_window"], abs=1e-3)
+    assert table["NPMI, 10-word windows"].tolist() == pytest.approx(final["topic_npmi_window"], abs=1e-3)
 
 
 def test_documents_show_text_as_text(app, home):

@@ -23,7 +23,7 @@ def topic_labels(topics: Topics, n_words: int = 4) -> list[str]:
 
 
 # each per-topic score's column in the table: ours over the training documents, the literature's
-NPMI_COLUMN, WINDOW_COLUMN = "NPMI", "NPMI, window 10"
+NPMI_COLUMN, WINDOW_COLUMN = "NPMI, training documents", "NPMI, 10-word windows"
 
 
 def topics_table(topics: Topics, npmi: Optional[Sequence[Optional[float]]] = None,
