@@ -123,7 +123,7 @@ with right:
             st.dataframe(frames.corpora_frame(saved, sizes), hide_index=True,
                          column_config={"documents": st.column_config.NumberColumn(format="localized"),
                                         **DISK_COLUMNS})
-            st.caption("Disk: the corpus as saved, and its cached word pieces.")
+            st.caption("Disk: the corpus as saved, and its cached word pieces and embeddings.")
         else:
             st.info("No corpus saved yet.")
         # the built-in sample comes back on every start: deleting it would free nothing for long
@@ -134,14 +134,15 @@ with right:
             what = f"the corpus “{deletable[chosen]}” ({storage.format_bytes(sizes.get(chosen))})"
             delete_button("Delete corpus", chosen, what, lambda: storage.delete_corpus(store, chosen),
                           key="corpora_delete", where=row, forget=overview.clear,
-                          help="its saved copy and cached word pieces; its finished runs keep their results, "
-                               "and a run still queued or running on it must be cancelled")
+                          help="its saved copy, cached word pieces and embeddings; its finished runs keep their "
+                               "results, and a run still queued or running on it must be cancelled")
 
         st.subheader("Storage")
         freed = None
         if st.button("Free space", key="corpora_gc",
                      help="delete what no run needs: checkpoints of finished runs, files of deleted runs and "
-                          "corpora, their cached word pieces, and uploads never saved (python -m topicbert gc)"):
+                          "corpora, their cached word pieces and embeddings, and uploads never saved "
+                          "(python -m topicbert gc)"):
             freed = storage.format_freed(storage.collect_garbage(store))
             overview.clear()
         st.dataframe(frames.storage_frame(overview(str(store.path))), hide_index=True, column_config=DISK_COLUMNS)

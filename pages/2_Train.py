@@ -64,13 +64,16 @@ with st.form("train_form"):
     topic_model = st.selectbox("Topic model (TopicBERT only)", TOPIC_MODELS,
                                index=TOPIC_MODELS.index(DEFAULTS.topic_model), key="train_topic_model",
                                format_func=launch.TOPIC_MODEL_NAMES.get,
-                               help="ProdLDA gives topics a person can read; NVDM is the paper's model. "
+                               help="ProdLDA gives topics a person can read; CombinedTM is ProdLDA that also reads "
+                                    "each document's embedding from the encoder; NVDM is the paper's model. "
                                     "BENCHMARKS.md compares their coherence and F1")
     st.subheader("Settings")
     c1, c2, c3, c4 = st.columns(4)
     epochs = c1.number_input("Epochs", 1, 100, DEFAULTS.epochs, key="train_epochs")
     batch_size = c2.number_input("Batch size", 1, 512, DEFAULTS.batch_size, key="train_batch_size")
-    n_topics = c3.number_input("Topics", 2, 1000, DEFAULTS.n_topics, key="train_topics")
+    n_topics = c3.number_input("Topics", 2, 1000, DEFAULTS.n_topics, key="train_topics",
+                               placeholder="from the corpus",
+                               help="empty: chosen from the number of training documents (shown below the buttons)")
     alpha = c4.number_input("Alpha", 0.01, 1.0, DEFAULTS.alpha, 0.05, key="train_alpha",
                             help="the weight of classification in the loss; the topic model's is 1 - alpha")
     c5, c6, c7, c8 = st.columns(4)
@@ -93,18 +96,22 @@ with st.form("train_form"):
 try:
     configs = launch.configs_to_queue(
         listed[corpus_id], preset, pair, model=launch.encoder_setting(encoder_kind == ENCODERS[0], encoder_name),
-        mode=mode, topic_model=topic_model, epochs=int(epochs), batch_size=int(batch_size), n_topics=int(n_topics), alpha=float(alpha),
+        mode=mode, topic_model=topic_model, epochs=int(epochs), batch_size=int(batch_size),
+        n_topics=int(n_topics) if n_topics is not None else None, alpha=float(alpha),
         lr=float(lr), nproc=int(nproc), limit_train=int(limit_train), limit_eval=int(limit_eval))
 except ConfigError as error:
     st.error(escape(error))
     st.stop()
 
 queued_message = st.empty()  # under the buttons, where the eye is, not below the projection
-st.subheader("Projected cost")
 try:
+    lengths = [train_lengths(c) for c in configs]
+    if configs[0].use_topics:
+        st.markdown("**Topic model:** " + escape(launch.topic_plan(configs[0], len(lengths[0])).describe()))
+    st.subheader("Projected cost")
     with Store() as store:
         history = launch.past_runs(store, hostname())
-    estimates = launch.projections(configs, [train_lengths(c) for c in configs], history, grid_intensity())
+    estimates = launch.projections(configs, lengths, history, grid_intensity())
 except (ModelNotFoundError, CorpusError) as error:
     st.error(escape(error))
     st.stop()

@@ -165,6 +165,13 @@ def test_train_shows_the_estimate_and_queues_with_baselines(app, home):
     with Store() as store:
         before = len(store.list_runs())
     assert any("TF-IDF reference reads no word pieces" in c.value for c in at.caption)
+    # what the topic model will be: its topic count chosen from the corpus, or the person's
+    def plan() -> str:  # the page's sentence, its Markdown escapes taken out
+        return next(m.value for m in at.markdown if m.value.startswith("**Topic model:**")).replace("\\", "")
+    assert re.search(r"CombinedTM with 10 topics \(chosen for \d+ training documents", plan()), plan()
+    at.number_input(key="train_topics").set_value(7)
+    at.button[0].click().run()  # "Estimate cost"
+    assert "CombinedTM with 7 topics (as set)" in plan() and "first 128 word pieces" in plan()
     at.button[1].click().run()  # "Queue"
     assert not at.exception and at.success
     with Store() as store:
@@ -240,15 +247,20 @@ def test_topics_map_is_offline(app, home):
     assert "new LDAvis(" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", html, re.I)
     table = at.dataframe[0].value
-    assert len(table) == 5 and table["NPMI"].between(-1, 1).all()
+    assert len(table) == 5 and table["NPMI, training documents"].between(-1, 1).all()
     # the means beside the LDA reference, as the worker stored them: the page reads no corpus
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m for m in at.metric}
     with Store() as store:
         run = next(r for r in store.list_runs() if r["variant"] == "topicbert" and r["status"] == "done")
         reference = store.get_topic_reference(run["topic_reference"])
-    assert metrics["mean NPMI"] == f"{run['final_metrics']['npmi_train']:.3f}"
-    assert metrics["LDA reference NPMI"] == f"{reference['npmi']:.3f}"
-    assert float(metrics["topic diversity"]) == pytest.approx(run["final_metrics"]["topic_diversity"], abs=1e-3)
+    final = run["final_metrics"]
+    # ours (documents: training and test) and the literature's (10-word windows), each beside LDA's
+    for label, ours, lda in (("NPMI, training documents", final["npmi_train"], reference["npmi"]),
+                             ("NPMI, test documents", final["npmi_test"], reference["npmi_test"]),
+                             ("NPMI, 10-word windows", final["npmi_window"], reference["npmi_window"]),
+                             ("topic diversity", final["topic_diversity"], reference["diversity"])):
+        assert metrics[label].value == f"{ours:.3f}" and metrics[label].proto.delta == f"LDA reference {lda:.3f}"
+    assert table["NPMI, 10-word windows"].tolist() == pytest.approx(final["topic_npmi_window"], abs=1e-3)
 
 
 def test_documents_show_text_as_text(app, home):

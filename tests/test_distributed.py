@@ -1,6 +1,8 @@
-"""Several processes (DDP, gloo on CPU): the other ranks wait out rank 0's long evaluations."""
+"""Several processes (DDP, gloo on CPU): the other ranks wait out rank 0's long evaluations, and read
+the documents' embeddings (CombinedTM) that rank 0 computed first."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -31,6 +33,20 @@ if dist.get_rank() == 0:
 loop.train(RunConfig.from_json(sys.argv[1]), sys.argv[2])
 print("finished")
 """
+# torchrun's own collective timeout; a rank other than 0 that computes embeddings fails
+EMBEDDING_RANK = """
+import os, sys
+from topicbert.config import RunConfig
+from topicbert.training import document_embeddings, loop
+
+def refuse(*args, **kwargs):
+    raise RuntimeError("rank 1 computed embeddings instead of reading rank 0's")
+
+if os.environ["RANK"] != "0":
+    document_embeddings.embed_documents = refuse
+loop.train(RunConfig.from_json(sys.argv[1]), sys.argv[2])
+print("finished")
+"""
 
 
 def free_port() -> int:
@@ -39,15 +55,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_other_ranks_wait_out_a_long_evaluation_on_rank_0(tiny_config, tmp_path):
-    config = tiny_config.replace(variant="bert", epochs=1, nproc=2)
+def run_two_ranks(script: str, config, run_dir: Path, home: Path) -> None:
     common = dict(os.environ, PYTHONPATH=str(ROOT), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()),
-                  WORLD_SIZE="2", LOCAL_WORLD_SIZE="2", OMP_NUM_THREADS="1")
-    ranks = [subprocess.Popen([sys.executable, "-c", RANK, config.to_json(), str(tmp_path)],
+                  WORLD_SIZE="2", LOCAL_WORLD_SIZE="2", OMP_NUM_THREADS="1", TOPICBERT_HOME=str(home))
+    ranks = [subprocess.Popen([sys.executable, "-c", script, config.to_json(), str(run_dir)],
                               env=dict(common, RANK=str(rank), LOCAL_RANK=str(rank)),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
     outputs = [rank.communicate(timeout=300) for rank in ranks]
     for rank, (out, err) in zip(ranks, outputs):
         assert rank.returncode == 0 and "finished" in out, err[-3000:]
-    assert (tmp_path / "result.json").exists()
+    assert (run_dir / "result.json").exists()
+
+
+@pytest.mark.slow
+def test_other_ranks_wait_out_a_long_evaluation_on_rank_0(tiny_config, tmp_path):
+    run_two_ranks(RANK, tiny_config.replace(variant="bert", epochs=1, nproc=2), tmp_path / "run", tmp_path / "home")
+
+
+@pytest.mark.slow
+def test_other_ranks_read_the_embeddings_rank_0_computed(tiny_config, tmp_path):
+    config = tiny_config.replace(topic_model="combinedtm", epochs=1, nproc=2)
+    run_two_ranks(EMBEDDING_RANK, config, tmp_path / "run", tmp_path / "home")
+    # one embedding pass, rank 0's: rank 1 waited for it and read it back
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["embedding_seconds"] > 0

@@ -8,7 +8,7 @@ import torch
 
 from topicbert.config import ConfigError, RunConfig
 from topicbert.data.batching import average_chunk_probabilities, collate, length_grouped_order, make_examples
-from topicbert.data.vocabulary import TopicVocabulary, VocabularyError
+from topicbert.data.vocabulary import TopicVocabulary, VocabularyError, topic_tokens
 from topicbert.model.encoders import ModelNotFoundError, load_encoder, resolve_model
 from topicbert.model.nvdm import NVDM
 from topicbert.model.registry import build_topic_model
@@ -178,6 +178,42 @@ def test_topic_vocabulary_recipe():
     assert sp.issparse(counts) and counts.toarray().tolist() == [[0, 2, 0, 0]]
     with pytest.raises(VocabularyError):
         TopicVocabulary.fit(["the and of", "a the"], min_df=1)
+
+
+CONTRACTIONS_AND_INITIALS = [
+    "We've said we'll go, and we don't think they'll stop: the U.S. team's coach isn't sure.",
+    "J. K. Rowling's new book: Ms Smith and Mr Jones said they'd read it; I'm told it's the U.K.'s best.",
+    "We’ve seen e.g. the U.S. budget; don't ask, we ve been told they don t care (Reuters' wording).",
+    "A. B. Jones, B. Smith and the U.S. Senate: we're sure you'll agree, you've read the 3D report of 1987.",
+    "From: jones@cs.cmu.edu (UK TV) re: begin 644 file.zip M9V]B8F@G9V]B8F@G9V]B8F@G9V]B8F@G9V]B8F@G9V]B",
+]
+
+
+def test_topic_words_hold_no_fragments():
+    """Contractions, their pieces, single letters, initials, honorifics, numbers, lower-case pairs of letters
+    and encoded data never become topic words; "U.S." stays one word and a possessive leaves its noun."""
+    texts = CONTRACTIONS_AND_INITIALS * 3
+    words = set(TopicVocabulary.fit(texts, min_df=1, drop_top=0.0).words)
+    fragments = {"ve", "ll", "don", "t", "s", "d", "m", "re", "isn", "j", "k", "b", "e", "g", "mr", "ms", "3d",
+                 "1987", "we've", "don't", "they'll", "it's", "isn't", "cs", "m9v", "b8f", "g9v"}
+    assert not words & fragments, words & fragments
+    assert {"u.s.", "u.k.", "rowling", "book", "coach", "team", "smith", "jones", "senate", "reuters", "budget",
+            "report", "cmu", "uk", "tv"} <= words
+    assert TopicVocabulary(("u.s.", "team")).transform(["The U.S. team's U.S. coach"]).toarray().tolist() == [[2, 1]]
+    assert topic_tokens("The U.S. team's coach: we've won!") == ["u.s.", "team", "coach", "won"]
+
+
+def test_vocabulary_drops_words_in_most_documents():
+    texts = ["reuter oil price", "reuter oil rig", "reuter wheat crop", "reuter wheat price"]
+    assert "reuter" in TopicVocabulary.fit(texts, min_df=1, drop_top=0.0).words
+    kept = TopicVocabulary.fit(texts, min_df=1, drop_top=0.0, max_df=0.5).words
+    assert "reuter" not in kept and {"oil", "wheat", "price"} <= set(kept)   # in half the documents: kept
+
+
+def test_word_sequences_keep_reading_order():
+    vocabulary = TopicVocabulary(("coach", "team", "won"))
+    assert [s.tolist() for s in vocabulary.word_sequences(["We've won; the team's coach won", "nothing"])] == \
+        [[2, 1, 0, 2], []]
 
 
 def test_run_config_validates_and_round_trips():

@@ -1,10 +1,13 @@
-"""A finished TopicBERT run's topic quality, as the worker stores it: NPMI over the run's own training
-documents (never its test documents), and the LDA reference, fitted once per corpus, vocabulary and K."""
+"""A finished TopicBERT run's topic quality, as the worker stores it: each topic's NPMI over the run's own
+training documents, the mean NPMI over its test documents and over 10-word windows of its training texts
+(the literature's), and the LDA reference scored the same ways, fitted once per corpus, vocabulary, K and
+test set."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import synthetic_documents
@@ -13,6 +16,7 @@ from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.runs import references, runner
 from topicbert.runs.store import Store
 from topicbert.training.metrics import npmi_coherence
+from topicbert.training.window_npmi import window_npmi
 
 FIT_LDA = references.lda_reference
 
@@ -41,16 +45,20 @@ def run_to_end(store: Store, config) -> dict:
     return store.get_run(run_id)
 
 
-def npmi_over(texts: list[str], run: dict, topics: list) -> list[float]:
+def npmi_over(texts: list[str], run: dict, topics: list, windows: bool = False) -> list[float]:
+    """Each topic's NPMI over `texts`: ours (documents) or, with `windows`, the literature's."""
     vocabulary = TopicVocabulary.load(Path(run["run_dir"]) / "vocab.json")
     index = {word: i for i, word in enumerate(vocabulary.words)}
-    return npmi_coherence([[index[w] for w, _ in words] for words in topics], vocabulary.transform(texts))
+    ids = [[index[w] for w, _ in words] for words in topics]
+    if windows:
+        return window_npmi(ids, vocabulary.word_sequences(texts))
+    return npmi_coherence(ids, vocabulary.transform(texts))
 
 
 def test_stored_npmi_reads_the_training_documents_only(tmp_path, tiny_config, split_corpus, monkeypatch):
     fits = []
     monkeypatch.setattr(references, "lda_reference",
-                        lambda *args: fits.append(args) or FIT_LDA(*args))
+                        lambda *args, **kwargs: fits.append(args) or FIT_LDA(*args, **kwargs))
     config = tiny_config.replace(corpus=str(split_corpus), split_col="split", epochs=1)
     with Store(tmp_path / "home" / "topicbert.db") as store:
         run = run_to_end(store, config)
@@ -61,10 +69,21 @@ def test_stored_npmi_reads_the_training_documents_only(tmp_path, tiny_config, sp
         test = [corpus.texts[i] for i in corpus.indices("test")]
         assert stored == pytest.approx(npmi_over(train, run, topics))
         assert stored != pytest.approx(npmi_over(train + test, run, topics))  # the check above can tell
-        assert run["final_metrics"]["npmi_train"] == pytest.approx(sum(stored) / len(stored))
+        final = run["final_metrics"]
+        assert final["npmi_train"] == pytest.approx(sum(stored) / len(stored))
+        assert final["npmi_test"] == pytest.approx(np.mean(npmi_over(test, run, topics)))
+        assert final["topic_npmi_window"] == pytest.approx(npmi_over(train, run, topics, windows=True))
+        assert final["npmi_window"] == pytest.approx(np.mean(final["topic_npmi_window"]))
+        assert final["npmi_window"] != pytest.approx(np.mean(npmi_over(train + test, run, topics, windows=True)))
         reference = store.get_topic_reference(run["topic_reference"])
         assert reference["n_topics"] == config.n_topics and len(reference["topics"]) == config.n_topics
         assert -1 <= reference["npmi"] <= 1 and 0 < reference["diversity"] <= 1
+        vocabulary = TopicVocabulary.load(Path(run["run_dir"]) / "vocab.json")
+        index = {word: i for i, word in enumerate(vocabulary.words)}
+        lda_ids = [[index[w] for w in words] for words in reference["topics"]]
+        assert reference["npmi_test"] == pytest.approx(np.mean(npmi_coherence(lda_ids, vocabulary.transform(test))))
+        assert reference["npmi_window"] == pytest.approx(
+            np.mean(window_npmi(lda_ids, vocabulary.word_sequences(train))))
         # a second run on the same documents, vocabulary and K reuses the reference
         again = run_to_end(store, config.replace(seed=config.seed, lr=2e-3))
         assert again["topic_reference"] == run["topic_reference"] and len(fits) == 1

@@ -87,7 +87,7 @@ def test_gc_frees_what_no_run_needs_and_says_what(store, capsys):
     out = capsys.readouterr().out
     assert "resumable checkpoints of finished runs: 1 removed" in out
     assert "files of deleted runs: 1 removed" in out and "files of deleted corpora: 1 removed" in out
-    assert "cached word pieces of deleted corpora: 1 removed" in out
+    assert "cached word pieces and embeddings of deleted corpora: 1 removed" in out
     assert "uploads not saved as a corpus: 1 removed" in out and "test texts no run names: 1 removed" in out
     assert out.strip().splitlines()[-1].startswith("freed ")
     assert Checkpoints(Path(store.get_run(done)["run_dir"])).resumable() is None

@@ -1,5 +1,7 @@
-"""The topic models (NVDM, ProdLDA): sound numbers on extreme documents, learning on a real corpus,
-separate themes, one definition of a topic's words; NPMI by hand; the topic-model benchmark."""
+"""The topic models (NVDM, ProdLDA, CombinedTM): sound numbers on extreme documents, learning on a real
+corpus, separate themes, one definition of a topic's words, CombinedTM reading the documents' embeddings;
+the pretraining schedule sized to the corpus; NPMI by hand (ours over documents, the literature's over
+10-word windows); the topic-model benchmark."""
 from __future__ import annotations
 
 import json
@@ -13,17 +15,36 @@ import torch
 
 from conftest import TOPIC_WORDS, synthetic_documents
 from topicbert.config import TOPIC_MODELS, RunConfig
+from topicbert.data.batching import TopicInputs
 from topicbert.data.corpus import builtin_corpus_path, limit_corpus, load_corpus
 from topicbert.data.vocabulary import TopicVocabulary
-from topicbert.model.registry import build_topic_model
+from topicbert.model.registry import build_topic_model, reads_embeddings
 from topicbert.model.topic_model import perplexity
 from topicbert.training import pretrain
 from topicbert.training.evaluation import topic_model_outputs
 from topicbert.training.metrics import npmi_coherence
-from topicbert.training.pretrain import pretrain_topic_model
+from topicbert.training.pretrain import pretrain_epochs, pretrain_topic_model
 from topicbert.training.topic_quality import score_topics, top_word_ids, topic_words
+from topicbert.training.window_npmi import window_counts, window_npmi
 
 CPU = torch.device("cpu")
+EMBEDDING_SIZE = 8
+
+
+def unit_embeddings(n_docs: int, seed: int = 0) -> np.ndarray:
+    """Random unit vectors, as a sentence encoder's normalised embeddings are: (n_docs, EMBEDDING_SIZE)."""
+    vectors = np.random.default_rng(seed).normal(size=(n_docs, EMBEDDING_SIZE)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def inputs_for(name: str, bow: sp.csr_matrix, seed: int = 0) -> TopicInputs:
+    """A model's inputs: the bags of words, with embeddings for a model that reads them."""
+    return TopicInputs(bow, unit_embeddings(bow.shape[0], seed) if reads_embeddings(name) else None)
+
+
+def build(name: str, vocab_size: int, n_topics: int, hidden: int):
+    return build_topic_model(name, vocab_size, n_topics=n_topics, hidden=hidden, inputs="log1p",
+                             embedding_size=EMBEDDING_SIZE)
 
 
 def extreme_documents(vocab_size: int) -> torch.Tensor:
@@ -38,9 +59,10 @@ def extreme_documents(vocab_size: int) -> torch.Tensor:
 @pytest.mark.parametrize("training", [True, False])
 def test_extreme_documents_give_finite_outputs(name, training):
     torch.manual_seed(0)
-    model = build_topic_model(name, 300, n_topics=20, hidden=32, inputs="log1p").train(training)
+    model = build(name, 300, n_topics=20, hidden=32).train(training)
     bow = extreme_documents(300)
-    out = model(bow)
+    embedding = torch.from_numpy(unit_embeddings(3)) if reads_embeddings(name) else None
+    out = model(bow, embedding)
     for value in (out.h, out.theta, out.loss, out.reconstruction, out.kl):
         assert torch.isfinite(value).all()
     assert torch.allclose(out.theta.sum(dim=1), torch.ones(3), atol=1e-5)
@@ -60,17 +82,45 @@ def bbc_bows(n_train: int = 300):
 @pytest.mark.parametrize("name", TOPIC_MODELS)
 def test_loss_falls_on_a_small_real_corpus(name):
     vocabulary, bows = bbc_bows()
+    inputs = {split: inputs_for(name, bow, seed) for seed, (split, bow) in enumerate(bows.items())}
     torch.manual_seed(0)
-    model = build_topic_model(name, len(vocabulary), n_topics=10, hidden=64, inputs="log1p")
-    before = topic_model_outputs(model, bows["train"], CPU)[1].mean()
+    model = build(name, len(vocabulary), n_topics=10, hidden=64)
+    before = topic_model_outputs(model, inputs["train"], CPU)[1].mean()
     config = RunConfig(corpus="", tm_pretrain_epochs=10, tm_patience=10, tm_lr=1e-2)
-    history = pretrain_topic_model(model, bows["train"], bows["validation"], config, CPU, batch_size=32)
-    assert topic_model_outputs(model, bows["train"], CPU)[1].mean() < before
+    history = pretrain_topic_model(model, inputs["train"], inputs["validation"], config, CPU, batch_size=32)
+    assert topic_model_outputs(model, inputs["train"], CPU)[1].mean() < before
     assert history[-1] < 0.8 * history[0] and np.isfinite(history).all(), history
 
 
+def test_combinedtm_reads_the_embedding_beside_the_words():
+    """Two documents with the same words and other embeddings get other topic mixtures; without its
+    embeddings the model says what it lacks rather than guessing."""
+    torch.manual_seed(0)
+    model = build("combinedtm", 30, n_topics=4, hidden=16).eval()
+    bow = torch.ones(2, 30)
+    mixtures = model(bow, torch.from_numpy(unit_embeddings(2))).theta
+    assert not torch.allclose(mixtures[0], mixtures[1], atol=1e-4)
+    assert torch.allclose(model(bow[:1], torch.from_numpy(unit_embeddings(2))[:1]).theta, mixtures[:1])
+    with pytest.raises(ValueError, match="embedding"):
+        model(bow)
+    with pytest.raises(ValueError, match="embedding"):
+        build_topic_model("combinedtm", 30, 4, 16, "log1p")  # no width for its embeddings
+
+
+def test_pretraining_gives_a_small_corpus_the_models_minimum_steps():
+    """A corpus of 400 documents makes 7 batches an epoch: 50 epochs would be 350 steps, far from
+    ProdLDA's 1,500. Unless the run sets its epochs, pretraining may take as many as the steps need, up
+    to 250."""
+    config = RunConfig(corpus="")
+    assert pretrain_epochs(config, 400, min_steps=1500) == 215 + config.tm_patience   # ceil(1500 / 7) = 215
+    assert pretrain_epochs(config, 10_000, min_steps=1500) == 50                     # 157 batches an epoch
+    assert pretrain_epochs(config, 400, min_steps=0) == 50                           # NVDM: no minimum
+    assert pretrain_epochs(config, 70, min_steps=1500) == 250                        # 2 batches: 250 epochs at most
+    assert pretrain_epochs(config.replace(tm_pretrain_epochs=8), 400, min_steps=1500) == 8   # the run's choice
+
+
 def test_early_stopping_waits_for_the_models_minimum_steps(monkeypatch):
-    bow = sp.csr_matrix(np.ones((64, 5), dtype=np.float32))  # 2 steps an epoch at a batch of 32
+    bow = TopicInputs(sp.csr_matrix(np.ones((64, 5), dtype=np.float32)))  # 2 steps an epoch at a batch of 32
     model = build_topic_model("nvdm", 5, n_topics=2, hidden=4, inputs="log1p")
     monkeypatch.setattr(pretrain, "validation_perplexity", lambda *args: 10.0)  # never better than epoch 1
     config = RunConfig(corpus="", tm_pretrain_epochs=50, tm_patience=2)
@@ -85,10 +135,11 @@ def default_model_on(texts: list[str], n_topics: int):
     bow = vocabulary.transform(texts)
     config = RunConfig(corpus="", n_topics=n_topics)
     torch.manual_seed(0)
-    model = build_topic_model(config.topic_model, len(vocabulary), config.n_topics, 32, config.tm_input)
-    pretrain_topic_model(model, bow, bow, config.replace(tm_pretrain_epochs=60, tm_patience=60, tm_lr=1e-2), CPU,
+    model = build(config.topic_model, len(vocabulary), config.n_topics, 32)
+    inputs = inputs_for(config.topic_model, bow)
+    pretrain_topic_model(model, inputs, inputs, config.replace(tm_pretrain_epochs=60, tm_patience=60, tm_lr=1e-2), CPU,
                          batch_size=32)
-    return model, vocabulary, bow
+    return model, vocabulary, inputs
 
 
 def test_the_default_model_separates_two_planted_themes():
@@ -108,10 +159,10 @@ def test_the_default_models_mixtures_show_how_much_of_the_corpus_each_topic_hold
     the corpus's words, from the documents' mixtures) must say which theme holds more. (ProdLDA's
     prior, like LDA's symmetric Dirichlet, pulls the shares towards equal: 0.76 reads as about 0.65.)"""
     rows = synthetic_documents(120, seed=2)
-    model, vocabulary, bow = default_model_on([text for text, label in rows if label == "sport"] +
-                                              [text for text, label in rows if label == "space"][:40], n_topics=2)
-    mixtures, _ = topic_model_outputs(model, bow, CPU)
-    lengths = np.asarray(bow.sum(axis=1)).ravel()
+    model, vocabulary, inputs = default_model_on([text for text, label in rows if label == "sport"] +
+                                                 [text for text, label in rows if label == "space"][:40], n_topics=2)
+    mixtures, _ = topic_model_outputs(model, inputs, CPU)
+    lengths = np.asarray(inputs.bow.sum(axis=1)).ravel()
     share = (mixtures * lengths[:, None]).sum(axis=0) / lengths.sum()
     sport_words = sum(lengths[:120]) / lengths.sum()
     assert 0.6 < max(share) <= sport_words + 0.05, (share, sport_words)
@@ -121,7 +172,7 @@ def test_the_default_models_mixtures_show_how_much_of_the_corpus_each_topic_hold
 
 def test_a_topics_words_are_the_top_of_its_distribution():
     torch.manual_seed(0)
-    model = build_topic_model("prodlda", 30, n_topics=4, hidden=8, inputs="log1p")
+    model = build("prodlda", 30, n_topics=4, hidden=8)
     distribution = model.topic_word_distribution().numpy()
     words = [f"w{i}" for i in range(30)]
     listed = topic_words(model, words, k=5)
@@ -145,25 +196,59 @@ def test_npmi_by_hand():
     assert score_topics(np.array([[0, 1]]), bow).diversity == 1.0
 
 
+def test_window_npmi_by_hand():
+    """The literature's NPMI (gensim's c_npmi) on texts small enough to count by hand. Word ids: a=0,
+    b=1, c=2, and x=3, a word in no topic. e = 1e-12, the protocol's smoothing."""
+    a, b, c, x = 0, 1, 2, 3
+    e = 1e-12
+    # windows of 3: "a x b x x" gives 3 windows (a in the first, b in all three), "b c" (shorter than 3)
+    # one, the whole text; "x x" holds no topic word and the empty text nothing: both left out, so N = 4
+    texts = [np.array([a, x, b, x, x]), np.array([b, c]), np.array([x, x]), np.array([], dtype=np.int64)]
+    n_windows, occurrences, together = window_counts(texts, np.array([a, b, c]), window=3)
+    assert n_windows == 4 and occurrences.tolist() == [1, 4, 1]
+    assert together.tolist() == [[1, 1, 0], [1, 4, 1], [0, 1, 1]]
+    # p(a) = 1/4, p(b) = 1, p(a, b) = 1/4: NPMI = log((1/4 + e) / (1/4)) / -log(1/4 + e), about 0; the same
+    # for (b, c); a and c never meet: log(e / (1/16)) / -log(e) = -1 + log 16 / -log(e) = -0.89966
+    never = -1 + np.log(16) / -np.log(e)
+    assert window_npmi([[a, b, c]], texts, window=3) == pytest.approx([never / 3], abs=1e-9)
+    # windows of 10 (the default): "a b x x x x x x x x x c", 12 words, gives 3 windows (a in the first,
+    # b in the first two, c in the last); "a b" one. N = 4, p(a) = 1/2, p(b) = 3/4, p(a, b) = 1/2, p(c) = 1/4
+    texts = [np.array([a, b] + [x] * 9 + [c]), np.array([a, b])]
+    ab = np.log((1 / 2) / (1 / 2 * 3 / 4)) / -np.log(1 / 2)                       # log(4/3) / log 2 = 0.41504
+    ac = -1 + np.log(8) / -np.log(e)                                               # never together: -0.92474
+    assert window_npmi([[a, b], [a, c]], texts) == pytest.approx([ab, ac], abs=1e-9)
+    # ours counts whole documents: there a and c, 11 words apart, do meet
+    bow = sp.csr_matrix(np.array([[1, 1, 1, 9], [1, 1, 0, 0]]))
+    assert npmi_coherence([[a, c]], bow)[0] > -0.5
+
+
 def test_top_word_ids_rank_by_weight():
     assert top_word_ids(np.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4]]), k=2).tolist() == [[1, 2], [2, 0]]
 
 
 @pytest.mark.slow
-def test_topics_bench_command(tiny_corpus_csv, tmp_path):
+def test_topics_bench_command(tiny_corpus_csv, tiny_model_dir, tmp_path):
     out = tmp_path / "topics.json"
     command = [sys.executable, "-m", "topicbert", "topics-bench", "--corpus", str(tiny_corpus_csv), "--n-topics", "3",
-               "--topic-models", "nvdm,nvdm+counts,prodlda,lda", "--json", str(out), "--device", "cpu"]
+               "--topic-models", "nvdm,nvdm+counts,prodlda,combinedtm,lda", "--model", str(tiny_model_dir),
+               "--json", str(out), "--device", "cpu"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["name"] for r in rows] == ["nvdm", "nvdm+counts", "prodlda", "lda"]
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert [r["name"] for r in rows] == ["nvdm", "nvdm+counts", "prodlda", "combinedtm", "lda"]
+    vocabulary = set(TopicVocabulary.fit(load_corpus(tiny_corpus_csv).texts, min_df=1, drop_top=0.0).words)
     for row in rows:
-        assert {"npmi_test", "npmi_train", "diversity", "perplexity", "fit_seconds", "default"} <= set(row)
-        assert -1 <= row["npmi_test"] <= 1 and 0 < row["diversity"] <= 1 and row["fit_seconds"] > 0
-    assert rows[3]["perplexity"] is None and all(r["perplexity"] > 0 for r in rows[:3])
+        assert {"npmi_test", "npmi_train", "npmi_window", "diversity", "perplexity", "fit_seconds",
+                "default"} <= set(row)
+        assert -1 <= row["npmi_test"] <= 1 and -1 <= row["npmi_window"] <= 1 and 0 < row["diversity"] <= 1
+        assert row["fit_seconds"] > 0
+        # each row's topics beside its figures: 10 words each, all words of the corpus
+        assert len(row["topics"]) == 3 and all(len(t) == 10 and set(t) <= vocabulary for t in row["topics"])
+    assert report["embedding_encoder"] == str(tiny_model_dir)
+    assert rows[4]["perplexity"] is None and all(r["perplexity"] > 0 for r in rows[:4])
     default = RunConfig(corpus="").topic_model
     assert [r["name"] for r in rows if r["default"]] == [default]
-    assert "| lda (reference) |" in done.stdout
-    bad = subprocess.run([*command[:-4], "--topic-models", "nvdm+typo"], capture_output=True, text=True, timeout=300)
+    assert "| lda (reference) |" in done.stdout and "NPMI, window 10 (literature)" in done.stdout
+    bad = subprocess.run([*command[:-6], "--topic-models", "nvdm+typo"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "nvdm+typo" in bad.stderr

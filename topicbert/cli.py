@@ -46,7 +46,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr, help="encoder learning rate")
-    parser.add_argument("--n-topics", type=int, default=defaults.n_topics)
+    parser.add_argument("--n-topics", type=int, default=defaults.n_topics,
+                        help="topics (default: chosen from the number of training documents)")
     parser.add_argument("--alpha", type=float, default=defaults.alpha)
     parser.add_argument("--limit-train", type=int, default=None, help="stratified subset of training documents")
     parser.add_argument("--limit-eval", type=int, default=None, help="stratified subset of validation and of test")
@@ -264,7 +265,8 @@ def cmd_topics_bench(args: argparse.Namespace) -> int:
 
     base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col, split_col=args.split_col,
                      n_topics=args.n_topics, limit_train=args.limit_train, limit_eval=args.limit_eval,
-                     seed=args.seed, device=args.device)
+                     seed=args.seed, device=args.device, model=args.model, bow_min_df=args.bow_min_df,
+                     bow_max_df=args.bow_max_df, bow_max_size=args.bow_max_size)
     listed = args.topic_models or ",".join(topics_bench.DEFAULT_MODELS)
     names = [name.strip() for name in listed.split(",") if name.strip()]
     try:
@@ -395,7 +397,17 @@ def _add_topics_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--topic-models", default=None,
                        help="comma-separated (default: every topic model and lda); a suffix +counts or +frequency "
                             "changes what the encoder reads (default log1p); lda is the reference")
-    bench.add_argument("--n-topics", type=int, default=RUN_DEFAULTS.n_topics)
+    bench.add_argument("--n-topics", type=int, default=RUN_DEFAULTS.n_topics,
+                       help="topics (default: chosen from the number of training documents, as a run does)")
+    bench.add_argument("--bow-min-df", type=int, default=RUN_DEFAULTS.bow_min_df,
+                       help="vocabulary: words in fewer training documents go")
+    bench.add_argument("--bow-max-df", type=float, default=RUN_DEFAULTS.bow_max_df,
+                       help="vocabulary: words in more than this share of the training documents go")
+    bench.add_argument("--bow-max-size", type=int, default=RUN_DEFAULTS.bow_max_size,
+                       help="vocabulary: at most this many words, the most frequent")
+    bench.add_argument("--model", default="default",
+                       help="the encoder whose embeddings CombinedTM reads: 'default', a cached Hugging Face id "
+                            "or a folder")
     bench.add_argument("--seeds", type=int, default=1)
     bench.add_argument("--seed", type=int, default=RUN_DEFAULTS.seed, help="the first seed")
     bench.add_argument("--limit-train", type=int, default=None)

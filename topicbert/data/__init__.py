@@ -1,6 +1,7 @@
 """Documents from disk to batches: corpus readers with clear errors, uploads, splits, the topic
 vocabulary and sparse bag of words, tokenising, truncate/partition batching, the token cache (one
-folder per corpus), the test texts runs share (kept once).
+folder per corpus, which also keeps arrays computed from its pieces: the documents' embeddings), the
+test texts runs share (kept once).
 
 May import: config, paths. Never the model, training, runs or studio folders.
 """

@@ -29,11 +29,28 @@ class Batch:
     bow: Optional[torch.Tensor]   # (B, V) dense counts, TopicBERT only
     real_tokens: int
     padded_tokens: int
+    embedding: Optional[torch.Tensor] = None  # (B, E) document embeddings, for a topic model that reads them
 
     def to(self, device: torch.device) -> "Batch":
         move = lambda t: t.to(device, non_blocking=True) if t is not None else None  # noqa: E731
         return Batch(move(self.input_ids), move(self.attention_mask), self.docs,
-                     move(self.labels), move(self.bow), self.real_tokens, self.padded_tokens)
+                     move(self.labels), move(self.bow), self.real_tokens, self.padded_tokens, move(self.embedding))
+
+
+@dataclass(frozen=True)
+class TopicInputs:
+    """What a topic model reads of some documents: their bags of words and, for a model that reads
+    them (CombinedTM), their embeddings."""
+    bow: sp.csr_matrix                        # (n_docs, V) word counts
+    embeddings: Optional[np.ndarray] = None   # (n_docs, E)
+
+    def __len__(self) -> int:
+        return self.bow.shape[0]
+
+    def rows(self, index: Sequence[int] | slice, device: torch.device) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Dense (B, V) counts and (B, E) embeddings (or None) of the documents `index` names, on `device`."""
+        embedding = torch.from_numpy(self.embeddings[index]).to(device) if self.embeddings is not None else None
+        return torch.from_numpy(self.bow[index].toarray()).to(device), embedding
 
 
 def chunk_spans(n_pieces: int, max_len: int, mode: str, partition_budget: int = 512) -> list[tuple[int, int]]:
@@ -86,7 +103,7 @@ def sorted_order(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 
 
 def collate(examples: Sequence[Example], labels: np.ndarray, bow: Optional[sp.csr_matrix],
-            pad_id: int) -> Batch:
+            pad_id: int, embeddings: Optional[np.ndarray] = None) -> Batch:
     """Pad to the longest example in the batch; densify only this batch's bag of words."""
     width = max(len(e.input_ids) for e in examples)
     input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
@@ -97,14 +114,16 @@ def collate(examples: Sequence[Example], labels: np.ndarray, bow: Optional[sp.cs
     docs = torch.tensor([e.doc for e in examples], dtype=torch.long)
     real = int(attention_mask.sum())
     dense_bow = torch.from_numpy(bow[docs.numpy()].toarray()) if bow is not None else None
+    embedding = torch.from_numpy(embeddings[docs.numpy()]) if embeddings is not None else None
     return Batch(input_ids, attention_mask, docs, torch.from_numpy(labels[docs.numpy()]).long(),
-                 dense_bow, real, input_ids.numel() - real)
+                 dense_bow, real, input_ids.numel() - real, embedding)
 
 
 def iterate_batches(examples: Sequence[Example], order: list[list[int]], labels: np.ndarray,
-                    bow: Optional[sp.csr_matrix], pad_id: int) -> Iterator[Batch]:
+                    bow: Optional[sp.csr_matrix], pad_id: int,
+                    embeddings: Optional[np.ndarray] = None) -> Iterator[Batch]:
     for batch_indices in order:
-        yield collate([examples[i] for i in batch_indices], labels, bow, pad_id)
+        yield collate([examples[i] for i in batch_indices], labels, bow, pad_id, embeddings)
 
 
 def average_chunk_probabilities(probabilities: torch.Tensor, docs: torch.Tensor, n_docs: int) -> torch.Tensor:

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..config import RunConfig
-from .batching import Example, make_examples
+from .batching import Example, TopicInputs, make_examples
 from .corpus import Corpus, limit_corpus, load_corpus
 from .token_cache import cached_tokenize
 from .vocabulary import TopicVocabulary
@@ -21,9 +21,15 @@ class SplitData:
     token_ids: list[list[int]]         # whole documents, no special tokens
     examples: list[Example]            # encoder inputs (one per document, or per chunk)
     bow: Optional[sp.csr_matrix]       # (n_docs, V), TopicBERT only
+    # (n_docs, E), where the topic model reads them (training adds them: they need the encoder)
+    embeddings: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def topic_inputs(self) -> TopicInputs:
+        return TopicInputs(self.bow, self.embeddings)
 
     @property
     def example_lengths(self) -> list[int]:
@@ -33,7 +39,8 @@ class SplitData:
         """The first n documents, with their examples."""
         return SplitData(self.texts[:n], self.labels[:n], self.token_ids[:n],
                          [e for e in self.examples if e.doc < n],
-                         self.bow[:n] if self.bow is not None else None)
+                         self.bow[:n] if self.bow is not None else None,
+                         self.embeddings[:n] if self.embeddings is not None else None)
 
 
 @dataclass
@@ -87,7 +94,7 @@ def prepare_data(config: RunConfig, tokenizer, corpus: Optional[Corpus] = None) 
     if config.use_topics:
         # fitted on the training split only, so validation and test words stay unseen
         vocabulary = TopicVocabulary.fit(texts["train"], config.bow_min_df, config.bow_drop_top,
-                                         config.bow_max_size)
+                                         config.bow_max_size, config.bow_max_df)
 
     def split_data(split: str) -> SplitData:
         token_ids = cached_tokenize(tokenizer, texts[split], config.corpus)

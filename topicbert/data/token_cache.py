@@ -1,4 +1,5 @@
-"""Word pieces of a corpus, computed once per corpus and tokenizer and kept on disk.
+"""Word pieces of a corpus, computed once per corpus and tokenizer and kept on disk, and other
+arrays computed from them (the documents' embeddings: `cached_array`).
 
 Keyed by a hash of the texts and of the tokenizer's vocabulary, so a changed corpus or
 tokenizer never reads stale pieces. Each corpus (by its path) has a folder of its own that
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -69,9 +70,28 @@ def cached_tokenize(tokenizer, texts: Sequence[str], source: str) -> list[list[i
     offsets = np.zeros(len(token_ids) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(ids) for ids in token_ids])
     pieces = np.fromiter((i for ids in token_ids for i in ids), dtype=np.int32, count=int(offsets[-1]))
+    _make_folder(source)
+    write_whole(path, lambda tmp: np.savez(tmp, pieces=pieces, offsets=offsets))  # never a half-written file
+    return token_ids
+
+
+def cached_array(source: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """`compute()`, kept in the folder of the corpus at path `source` under `key` (which must name
+    everything the array depends on): computed once, read back after."""
+    path = corpus_cache_folder(source) / f"array-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    array = compute()
+    _make_folder(source)
+    write_whole(path, lambda tmp: np.save(tmp, array))
+    return array
+
+
+def _make_folder(source: str) -> None:
+    """The corpus's cache folder, naming its corpus's path."""
+    folder = corpus_cache_folder(source)
     folder.mkdir(parents=True, exist_ok=True)
     named = folder / SOURCE_FILE
     if not named.exists():
         write_whole(named, lambda tmp: tmp.write_text(_absolute(source), encoding="utf-8"))
-    write_whole(path, lambda tmp: np.savez(tmp, pieces=pieces, offsets=offsets))  # never a half-written file
-    return token_ids
+

@@ -92,3 +92,13 @@ def load_encoder(name: str = DEFAULT_MODEL, attention_dropout: float | None = No
             transformers_logging.set_verbosity(verbosity)
     except (OSError, ValueError) as error:
         raise _not_found(name, error) from error
+
+
+def encoder_fingerprint(name: str = DEFAULT_MODEL) -> str:
+    """What identifies an encoder's weights without reading them: its folder with each file's size and
+    modification time (a folder fine-tuned in place gets a new fingerprint), or the Hugging Face id."""
+    path = Path(resolve_model(name))
+    if not path.is_dir():
+        return name
+    files = sorted(f for f in path.rglob("*") if f.is_file())
+    return "\n".join([str(path)] + [f"{f.relative_to(path)}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files])

@@ -12,6 +12,7 @@ A topic's words are what the decoder predicts for a document made of that topic 
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -61,13 +62,14 @@ class ProdLDA(TopicModel):
     pretrain_min_steps = 1500
 
     def __init__(self, vocab_size: int, n_topics: int = 100, hidden: int = 256, inputs: str = "log1p",
-                 dropout: float = 0.2) -> None:
+                 dropout: float = 0.2, embedding_size: int = 0) -> None:
         super().__init__()
         encode_input(torch.zeros(1, 1), inputs)  # an unknown choice fails here, not mid-run
         self.vocab_size = vocab_size
         self.n_topics = n_topics
         self.inputs = inputs
-        self.encoder = nn.Sequential(nn.Linear(vocab_size, hidden), nn.Softplus(),
+        self.embedding_size = embedding_size
+        self.encoder = nn.Sequential(nn.Linear(vocab_size + embedding_size, hidden), nn.Softplus(),
                                      nn.Linear(hidden, hidden), nn.Softplus(), nn.Dropout(dropout))
         self.mu = nn.Linear(hidden, n_topics)
         self.log_var = nn.Linear(hidden, n_topics)
@@ -80,9 +82,13 @@ class ProdLDA(TopicModel):
         self.register_buffer("prior_var", torch.tensor(prior_var), persistent=False)
         self.prior_log_var = math.log(prior_var)
 
-    def forward(self, bow: torch.Tensor) -> TopicOutput:
+    def encoder_input(self, bow: torch.Tensor, embedding: Optional[torch.Tensor]) -> torch.Tensor:
+        """What the encoder reads: (B, V) normalised word counts (CombinedTM adds the embedding)."""
+        return encode_input(bow, self.inputs)
+
+    def forward(self, bow: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> TopicOutput:
         bow = bow.float()                                                       # (B, V) word counts
-        hidden = self.encoder(encode_input(bow, self.inputs))                   # (B, H)
+        hidden = self.encoder(self.encoder_input(bow, embedding))               # (B, H)
         mu = self.mu_norm(self.mu(hidden))                                      # (B, K)
         log_var = self.log_var_norm(self.log_var(hidden))                       # (B, K)
         z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu) if self.training else mu

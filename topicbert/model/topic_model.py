@@ -1,6 +1,7 @@
 """What every topic model gives TopicBERT and the Studio, whichever model runs.
 
-A topic model reads a document's bag of words x (V word counts) and gives:
+A topic model reads a document's bag of words x (V word counts), and a contextual one also the
+document's embedding e (E numbers, from a sentence encoder), and gives:
 - h: the (K,) vector that reaches TopicBERT's fusion layer;
 - theta: the document's topic proportions (K,), summing to 1;
 - loss: the negative evidence lower bound of x (reconstruction + KL), which scores the raw counts.
@@ -17,6 +18,7 @@ would overflow a linear layer, and long documents would swamp short ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
@@ -50,13 +52,17 @@ class TopicModel(nn.Module):
 
     n_topics: int
     vocab_size: int
+    # whether its encoder reads each document's embedding beside the bag of words, and how wide that is
+    reads_embeddings: bool = False
+    embedding_size: int = 0
     # Adam for pretraining alone, as each model's paper trains it (RunConfig.tm_lr overrides the rate)
     pretrain_lr: float = 1e-3
     pretrain_betas: tuple[float, float] = (0.9, 0.999)
     # optimiser steps before early stopping may end pretraining (its patience counts only after them)
     pretrain_min_steps: int = 0
 
-    def forward(self, bow: torch.Tensor) -> TopicOutput:
+    def forward(self, bow: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> TopicOutput:
+        """bow: (B, V) word counts; embedding: (B, E) document embeddings, for a model that reads them."""
         raise NotImplementedError
 
     def topic_word_weights(self) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """TopicBERT and its BERT baseline: one module, the topic branch on or off.
 
-h_B = [CLS] vector of the encoder (dropout), h_TM = the topic model's topic vector,
+h_B = [CLS] vector of the encoder (dropout), h_TM = the topic model's topic vector (of the bag of
+words, and of the document's embedding for a topic model that reads one),
 h_p = GELU(W [h_B ; h_TM] + b), logits = classifier(h_p).
 Loss = alpha * CE + (1 - alpha) * topic-model loss (the baseline: CE alone).
 """
@@ -43,14 +44,15 @@ class TopicBERT(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 bow: Optional[torch.Tensor] = None,
-                labels: Optional[torch.Tensor] = None) -> TopicBERTOutput:
+                labels: Optional[torch.Tensor] = None,
+                embedding: Optional[torch.Tensor] = None) -> TopicBERTOutput:
         hidden_states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         h_b = self.dropout(hidden_states[:, 0])               # (B, H_B) the [CLS] vector
         topic_vector = topic_loss = None
         if self.topic_model is not None:
             if bow is None:
                 raise ValueError("TopicBERT needs the documents' bag of words")
-            topic_out = self.topic_model(bow)
+            topic_out = self.topic_model(bow, embedding)
             topic_vector, topic_loss = topic_out.h, topic_out.loss
             fused_input = torch.cat([h_b, topic_vector.to(h_b.dtype)], dim=-1)   # (B, H_B + K)
         else:

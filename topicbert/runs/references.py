@@ -1,7 +1,8 @@
 """The LDA reference a TopicBERT run's topics are judged against: scikit-learn's LDA fitted on the
-run's training documents with the run's vocabulary and number of topics, its topics scored by
-NPMI on those same documents. The worker's runner fits it once per corpus, vocabulary and K, at the
-end of the first run that needs it, and the store keeps it; no page ever fits one."""
+run's training documents with the run's vocabulary and number of topics, its topics scored as the
+run's are: NPMI over those training documents and over 10-word windows of their texts, and NPMI over
+the run's test documents. The worker's runner fits it once per corpus, vocabulary, K and test set,
+at the end of the first run that needs it, and the store keeps it; no page ever fits one."""
 from __future__ import annotations
 
 import hashlib
@@ -17,10 +18,13 @@ from .store import Store
 LDA_SEED = 0
 
 
-def reference_key(vocabulary: TopicVocabulary, train_texts: list[str], n_topics: int) -> str:
+def reference_key(vocabulary: TopicVocabulary, train_texts: list[str], test_texts: list[str], n_topics: int) -> str:
     digest = hashlib.sha256(f"lda:{n_topics}:{LDA_SEED}\n".encode())
     digest.update("\n".join(vocabulary.words).encode())
     for text in train_texts:
+        digest.update(b"\0" + text.encode("utf-8", "surrogatepass"))
+    digest.update(b"\1test")
+    for text in test_texts:
         digest.update(b"\0" + text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:32]
 
@@ -29,12 +33,16 @@ def attach_lda_reference(store: Store, run_id: int, config: RunConfig, run_dir: 
     """Find or fit the reference for a finished TopicBERT run and link the run to it; returns its key."""
     corpus = load_run_corpus(config)
     train_texts = [corpus.texts[i] for i in corpus.indices("train")]
+    test_texts = [corpus.texts[i] for i in corpus.indices("test")]
     vocabulary = TopicVocabulary.load(run_dir / "vocab.json")
-    key = reference_key(vocabulary, train_texts, config.n_topics)
+    n_topics = config.topics_for(len(train_texts))
+    key = reference_key(vocabulary, train_texts, test_texts, n_topics)
     if store.get_topic_reference(key) is None:
-        reference = lda_reference(vocabulary.transform(train_texts), config.n_topics, LDA_SEED)
+        reference = lda_reference(vocabulary.transform(train_texts), n_topics, LDA_SEED,
+                                  vocabulary.word_sequences(train_texts), held_out=vocabulary.transform(test_texts))
         words = [[vocabulary.words[i] for i in ids] for ids in reference.word_ids]
-        store.add_topic_reference(key, config.n_topics, reference.quality.mean_npmi, reference.quality.diversity,
-                                  words, reference.fit_seconds)
+        quality = reference.quality
+        store.add_topic_reference(key, n_topics, quality.mean_npmi, quality.diversity, words, reference.fit_seconds,
+                                  npmi_test=quality.mean_npmi_held_out, npmi_window=quality.mean_npmi_window)
     store.set_run_topic_reference(run_id, key)
     return key

@@ -84,7 +84,7 @@ def run_disk_use(store: Store) -> dict[int, int]:
 
 
 def corpus_disk_use(store: Store) -> dict[int, int]:
-    """Each saved corpus: its parsed copy and its cached word pieces, in bytes."""
+    """Each saved corpus: its parsed copy and its cached word pieces and embeddings, in bytes."""
     return {row["id"]: path_bytes(row["path"]) + (path_bytes(corpus_cache_folder(row["path"])) if row["path"] else 0)
             for row in store.list_corpora()}
 
@@ -93,7 +93,8 @@ def storage_overview(store: Store) -> dict[str, int]:
     """Bytes of each kind of thing under TOPICBERT_HOME."""
     home = _home(store)
     return {"runs": path_bytes(home / "runs"), "saved corpora": path_bytes(home / "corpora"),
-            "cached word pieces": path_bytes(token_cache_root()), "shared test texts": path_bytes(texts_folder()),
+            "cached word pieces and embeddings": path_bytes(token_cache_root()),
+            "shared test texts": path_bytes(texts_folder()),
             "uploads": path_bytes(home / "uploads"),
             "database": sum(path_bytes(store.path.with_name(store.path.name + end)) for end in ("", "-wal", "-shm"))}
 
@@ -119,7 +120,7 @@ def delete_run(store: Store, run_id: int) -> int:
 
 
 def delete_corpus(store: Store, corpus_id: int) -> int:
-    """Unlist a saved corpus and delete its parsed copy and cached word pieces; its finished runs
+    """Unlist a saved corpus and delete its parsed copy and cached word pieces and embeddings; its finished runs
     keep their results. Returns the bytes freed. StorageError if a queued or running run reads it."""
     row = store.get_corpus(corpus_id)
     if row is None:
@@ -190,7 +191,7 @@ def _garbage(store: Store, now: float) -> list[tuple[str, Callable[[], list[Path
     return [("resumable checkpoints of finished runs", checkpoints),
             ("files of deleted runs", deleted_runs),
             ("files of deleted corpora", deleted_corpora),
-            ("cached word pieces of deleted corpora", caches_of_missing_corpora),
+            ("cached word pieces and embeddings of deleted corpora", caches_of_missing_corpora),
             ("test texts no run names", unnamed_texts),
             ("uploads not saved as a corpus",
              lambda: _older_than(sorted((home / "uploads").glob("*")), UPLOAD_GRACE_SECONDS, now))]

@@ -147,6 +147,13 @@ def _m006_placement(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("node", str)
 
 
+def _m007_reference_coherence(db: sqlite_utils.Database) -> None:
+    # the LDA reference scored as runs now are: NPMI over the held-out (test) documents, and the
+    # literature's NPMI over 10-word windows of the training texts
+    db["topic_references"].add_column("npmi_test", float)
+    db["topic_references"].add_column("npmi_window", float)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _m001_initial),
     (2, "the step and time each attempt of a run began stepping", _m002_attempt_start),
@@ -155,6 +162,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (5, "what a run's costs rest on: pretraining's end, the machine's load, the cost of classifying",
      _m005_run_costs),
     (6, "where a run trained: its GPUs, its Ray node", _m006_placement),
+    (7, "the LDA reference's NPMI on held-out documents and over 10-word windows", _m007_reference_coherence),
 ]
 
 
@@ -734,12 +742,15 @@ class Store:
         return row
 
     def add_topic_reference(self, key: str, n_topics: int, npmi: float, diversity: float,
-                            topics: Sequence[Sequence[str]], fit_seconds: float) -> None:
-        """Kept once: a second worker that fitted the same reference meanwhile leaves the first."""
+                            topics: Sequence[Sequence[str]], fit_seconds: float, npmi_test: Optional[float] = None,
+                            npmi_window: Optional[float] = None) -> None:
+        """Kept once: a second worker that fitted the same reference meanwhile leaves the first.
+        npmi: over the training documents; npmi_test: over the test ones; npmi_window: over 10-word
+        windows of the training texts."""
         self._write(lambda db: db["topic_references"].insert(
             {"key": key, "n_topics": n_topics, "npmi": npmi, "diversity": diversity,
              "topics": json.dumps([list(words) for words in topics]), "fit_seconds": fit_seconds,
-             "created_at": time.time()}, ignore=True))
+             "npmi_test": npmi_test, "npmi_window": npmi_window, "created_at": time.time()}, ignore=True))
 
     def set_run_topic_reference(self, run_id: int, key: str) -> None:
         self._update("runs", run_id, {"topic_reference": key})

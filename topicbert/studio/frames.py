@@ -21,7 +21,6 @@ from ..runs.services import placement_text
 from ..runs.store import Store
 from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
-from .run_files import RunPredictions
 from .trust import Badge, energy_difference_words, measurement_badge
 from .uncertainty import (OTHER_DOCUMENTS, RunScores, compare_over_seeds, covers_words, difference_words, f1_over_seeds,
                           interval_text)

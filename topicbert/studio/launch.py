@@ -8,28 +8,32 @@ from typing import Optional, Sequence
 import pandas as pd
 import torch
 
-from ..config import ConfigError, RunConfig
+from ..config import TOPICS_MAX, TOPICS_MIN, ConfigError, RunConfig
 from ..data.batching import tokenize
 from ..data.corpus import limited_indices, load_corpus
 from ..energy.estimate import Estimate, PastRun, estimate_run
 from ..energy.meter import carbon_intensity, country_code
+from ..model.registry import CLASSES as TOPIC_MODEL_CLASSES
 from ..runs.saved_corpora import run_settings
 from ..runs.services import baselines_for, reference_configs
 from ..runs.store import Store
 from ..training.device import choose_device, uses_bf16
+from ..training.document_embeddings import EMBEDDING_PIECES
+from ..training.pretrain import pretrain_batches, pretrain_epochs
 from .frames import finished_runs, format_duration
 
 # the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for about 3 minutes on two CPU
 # cores with bf16 (170 s measured, BENCHMARKS.md), with enough test documents (BBC News: all of its 223) that
 # a real F1 gap stands out from the noise
-DEMO_SETTINGS = {"variant": "topicbert", "max_len": 128, "limit_train": 400, "limit_eval": 250, "epochs": 2,
-                 "n_topics": 50}
+# (its topic count, like any run's, is chosen from its training documents: 10 for 400)
+DEMO_SETTINGS = {"variant": "topicbert", "max_len": 128, "limit_train": 400, "limit_eval": 250, "epochs": 2}
 # the Train page's choices, as the paper names its models: (variant, max_len)
 PRESETS = {"BERT-512": ("bert", 512), "TopicBERT-512": ("topicbert", 512), "TopicBERT-256": ("topicbert", 256),
            "TopicBERT-128": ("topicbert", 128), "TopicBERT-64": ("topicbert", 64), "BERT-256": ("bert", 256),
            "BERT-128": ("bert", 128), "BERT-64": ("bert", 64), "TF-IDF (reference)": ("tfidf", 128)}
 DEFAULT_ENCODER = "default"
-TOPIC_MODEL_NAMES = {"prodlda": "ProdLDA (coherent topics)", "nvdm": "NVDM (the paper's)"}
+TOPIC_MODEL_NAMES = {"combinedtm": "CombinedTM (ProdLDA that also reads each document's embedding)",
+                     "prodlda": "ProdLDA (coherent topics)", "nvdm": "NVDM (the paper's)"}
 
 
 def demo_config(corpus_row: dict) -> RunConfig:
@@ -71,6 +75,40 @@ def configs_to_queue(corpus_row: dict, preset: str, with_baselines: bool, **sett
         settings[limit] = settings.get(limit) or None
     config = RunConfig(**run_settings(corpus_row), variant=variant, max_len=max_len, **settings)
     return [config] + (reference_configs(config, **baselines_for(config)) if with_baselines else [])
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    """What a TopicBERT run's topic model will be, on a given number of training documents."""
+    topic_model: str
+    n_topics: int
+    chosen: bool              # the count was chosen from the corpus (the run left it open)
+    n_train_docs: int
+    min_steps: int            # optimiser steps pretraining takes at least
+    max_epochs: int
+    batches_per_epoch: int
+
+    def describe(self) -> str:
+        name = TOPIC_MODEL_NAMES[self.topic_model].split(" (")[0]
+        how = (f"chosen for {self.n_train_docs:,} training documents: half the square root of their number, "
+               f"between {TOPICS_MIN} and {TOPICS_MAX}" if self.chosen else "as set")
+        steps = f"at least {self.min_steps:,} steps, " if self.min_steps else ""
+        batches = f"{self.batches_per_epoch} batch" + ("es" if self.batches_per_epoch > 1 else "")
+        sentence = (f"{name} with {self.n_topics} topics ({how}), pretrained alone for {steps}at most "
+                    f"{self.max_epochs} epochs of {batches}, early-stopped on validation perplexity.")
+        if TOPIC_MODEL_CLASSES[self.topic_model].reads_embeddings:
+            sentence += (f" Before that, the encoder as pretrained reads the first {EMBEDDING_PIECES} word pieces "
+                         "of every training and validation document once, for the document embeddings it reads "
+                         "(and of every test document when they are classified; kept for later runs on the same "
+                         "documents).")
+        return sentence
+
+
+def topic_plan(config: RunConfig, n_train_docs: int) -> TopicPlan:
+    """The topic model a TopicBERT config trains on `n_train_docs` training documents."""
+    min_steps = TOPIC_MODEL_CLASSES[config.topic_model].pretrain_min_steps
+    return TopicPlan(config.topic_model, config.topics_for(n_train_docs), config.n_topics is None, n_train_docs,
+                     min_steps, pretrain_epochs(config, n_train_docs, min_steps), pretrain_batches(n_train_docs))
 
 
 def past_runs(store: Store, host: str) -> list[PastRun]:

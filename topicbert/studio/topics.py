@@ -1,5 +1,6 @@
 """A TopicBERT run's topics as the Topics and Documents pages show them: labels, the table, their
-quality (NPMI over the run's training documents, diversity) beside the LDA reference, all as the
+quality beside the LDA reference (ours: NPMI over the run's training documents and over its test
+documents; the literature's: NPMI over 10-word windows of the training texts; diversity), all as the
 worker stored them when the run ended, and each topic's top test documents."""
 from __future__ import annotations
 
@@ -21,28 +22,50 @@ def topic_labels(topics: Topics, n_words: int = 4) -> list[str]:
     return [f"{k + 1}: {' '.join(word for word, _ in words[:n_words])}" for k, words in enumerate(topics)]
 
 
-def topics_table(topics: Topics, npmi: Optional[Sequence[Optional[float]]] = None) -> pd.DataFrame:
+# each per-topic score's column in the table: ours over the training documents, the literature's
+NPMI_COLUMN, WINDOW_COLUMN = "NPMI, training documents", "NPMI, 10-word windows"
+
+
+def topics_table(topics: Topics, npmi: Optional[Sequence[Optional[float]]] = None,
+                 npmi_window: Optional[Sequence[Optional[float]]] = None) -> pd.DataFrame:
     frame = pd.DataFrame({"topic": range(1, len(topics) + 1),
                           "top words": [" ".join(word for word, _ in words) for words in topics]})
-    if npmi is not None and any(score is not None for score in npmi):
-        frame["NPMI"] = [np.nan if score is None else score for score in npmi]
+    for column, scores in ((NPMI_COLUMN, npmi), (WINDOW_COLUMN, npmi_window)):
+        if scores is not None and any(score is not None for score in scores):
+            frame[column] = [np.nan if score is None else score for score in scores]
     return frame
 
 
 @dataclass(frozen=True)
-class TopicSummary:
-    """Mean NPMI and diversity of a run's topics and of the LDA reference (None where not stored)."""
+class Coherence:
+    """One set of topics' mean scores (None where not stored): ours, NPMI over the training documents and
+    over the test documents; the literature's, NPMI over 10-word windows of the training texts; diversity."""
     npmi: Optional[float]
+    npmi_test: Optional[float]
+    npmi_window: Optional[float]
     diversity: Optional[float]
-    reference_npmi: Optional[float]
-    reference_diversity: Optional[float]
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    """A run's topics and the LDA reference's, side by side."""
+    run: Coherence
+    reference: Optional[Coherence]
 
 
 def topic_summary(store: Store, run: dict) -> TopicSummary:
     final = run["final_metrics"] or {}
     reference = store.get_topic_reference(run["topic_reference"]) if run.get("topic_reference") else None
-    return TopicSummary(final.get("npmi_train"), final.get("topic_diversity"),
-                        reference["npmi"] if reference else None, reference["diversity"] if reference else None)
+    return TopicSummary(
+        Coherence(final.get("npmi_train"), final.get("npmi_test"), final.get("npmi_window"),
+                  final.get("topic_diversity")),
+        Coherence(reference["npmi"], reference.get("npmi_test"), reference.get("npmi_window"),
+                  reference["diversity"]) if reference else None)
+
+
+def window_npmi_per_topic(run: dict) -> Optional[list[float]]:
+    """Each topic's NPMI over 10-word windows, as the run's results keep it (None for runs before it)."""
+    return (run["final_metrics"] or {}).get("topic_npmi_window")
 
 
 TOP_DOCUMENTS = 10

@@ -1,6 +1,8 @@
 """Training one run: the loop (it reports through callbacks and knows nothing of SQLite or Streamlit),
-the TF-IDF reference, topic-model pretraining, evaluation, checkpoints, the result files a run leaves
-in its folder, metrics (F1 and its bootstrap intervals, NPMI), and the device.
+the TF-IDF reference, topic-model pretraining (with the documents' embeddings a contextual topic model
+reads), evaluation, checkpoints, the result files a run leaves in its folder, metrics (F1 and its
+bootstrap intervals, NPMI over documents), topic quality (with the literature's NPMI over 10-word
+windows), and the device.
 
 May import: config, paths, model, data.
 """

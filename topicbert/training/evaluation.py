@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from ..config import RunConfig
-from ..data.batching import average_chunk_probabilities, iterate_batches, sorted_order
+from ..data.batching import TopicInputs, average_chunk_probabilities, iterate_batches, sorted_order
 from ..data.splits import SplitData
 from ..model.topic_model import TopicModel, perplexity
 from ..model.topicbert import TopicBERT
@@ -36,32 +36,32 @@ def evaluate(model: TopicBERT, split: SplitData, config: RunConfig, device: torc
     model.eval()
     order = sorted_order(split.example_lengths, config.eval_batch_size)
     chunk_probs, chunk_docs = [], []
-    for batch in iterate_batches(split.examples, order, split.labels, split.bow, pad_id):
+    for batch in iterate_batches(split.examples, order, split.labels, split.bow, pad_id, split.embeddings):
         batch = batch.to(device)
         with autocast(device, config):
-            out = model(batch.input_ids, batch.attention_mask, batch.bow)
+            out = model(batch.input_ids, batch.attention_mask, batch.bow, embedding=batch.embedding)
         chunk_probs.append(torch.softmax(out.logits.float(), dim=-1).cpu())
         chunk_docs.append(batch.docs)
     probs = average_chunk_probabilities(torch.cat(chunk_probs), torch.cat(chunk_docs), len(split))
     loss = document_loss(probs, split.labels)
     mixtures = ppl = None
     if model.topic_model is not None:
-        mixtures, losses = topic_model_outputs(model.topic_model, split.bow, device)
+        mixtures, losses = topic_model_outputs(model.topic_model, split.topic_inputs, device)
         ppl = topic_perplexity(losses, split.bow)
     model.train()
     return EvalOutput(probs.numpy(), loss, mixtures, ppl)
 
 
 @torch.inference_mode()
-def topic_model_outputs(topic_model: TopicModel, bow: sp.csr_matrix, device: torch.device,
+def topic_model_outputs(topic_model: TopicModel, inputs: TopicInputs, device: torch.device,
                         batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Topic proportions (n_docs, K) and losses (n_docs,) of every document in `bow` (docs x words),
-    in evaluation mode: deterministic."""
+    """Topic proportions (n_docs, K) and losses (n_docs,) of every document in `inputs`, in evaluation
+    mode: deterministic."""
     was_training = topic_model.training
     topic_model.eval()
     mixtures, losses = [], []
-    for start in range(0, bow.shape[0], batch_size):
-        out = topic_model(torch.from_numpy(bow[start:start + batch_size].toarray()).to(device))
+    for start in range(0, len(inputs), batch_size):
+        out = topic_model(*inputs.rows(slice(start, start + batch_size), device))
         mixtures.append(out.theta.float().cpu())
         losses.append(out.loss.float().cpu())
     topic_model.train(was_training)

@@ -7,9 +7,10 @@ torchrun (DistributedDataParallel: gloo on CPU, nccl on CUDA).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -20,11 +21,12 @@ from ..config import ConfigError, RunConfig
 from ..data.batching import GROUP_BATCHES, iterate_batches, length_grouped_order
 from ..data.splits import PreparedData, SplitData, load_run_corpus, prepare_data, tokenize_splits
 from ..model.encoders import load_encoder, load_tokenizer
-from ..model.registry import build_topic_model
+from ..model.registry import build_topic_model, reads_embeddings
 from ..model.topicbert import TopicBERT
 from .callbacks import Callback
 from .checkpoints import Checkpoints
 from .device import autocast, choose_device, world
+from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, validation_scores
 from .pretrain import pretrain_topic_model
 from .results import TrainResult, test_and_write
@@ -39,7 +41,8 @@ RANK0_WORK_TIMEOUT = timedelta(hours=24)
 def build_model(config: RunConfig, n_classes: int, vocab_size: Optional[int]) -> TopicBERT:
     encoder = load_encoder(config.model, attention_dropout=config.attention_dropout)
     topic_model = (build_topic_model(config.topic_model, vocab_size, config.n_topics, config.tm_hidden,
-                                     config.tm_input) if config.use_topics else None)
+                                     config.tm_input, embedding_size=encoder.config.hidden_size)
+                   if config.use_topics else None)
     return TopicBERT(encoder, n_classes, topic_model, dropout=config.dropout, alpha=config.alpha)
 
 
@@ -64,6 +67,18 @@ def epoch_batches(split: SplitData, config: RunConfig, epoch: int, rank: int, wo
     # one process, so learning rates and schedules carry over; a tail batch too small to share
     # is dropped so every rank's all-reduces line up
     return [batch[rank::world_size] for batch in order if len(batch) >= world_size]
+
+
+@contextmanager
+def rank0_first(group: Optional[dist.ProcessGroup]) -> Iterator[None]:
+    """Under torchrun, rank 0 runs the block first (and fills the caches), the other ranks after it
+    (and read them); alone (`group` None), just the block."""
+    later = group is not None and dist.get_rank() != 0
+    if later:
+        dist.barrier(group=group)
+    yield
+    if group is not None and not later:
+        dist.barrier(group=group)
 
 
 def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), resume: bool = False,
@@ -94,6 +109,15 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     np.random.seed(config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = data if data is not None else prepare_data(config, tokenizer, corpus)
+    embedding_seconds = None
+    if config.use_topics:
+        # a topic count the run leaves open is chosen from its training documents, once they are known
+        config = config.replace(n_topics=config.topics_for(len(data.train)))
+        if reads_embeddings(config.topic_model) and data.train.embeddings is None:
+            # on the clock: the embeddings are TopicBERT's own cost, unlike the word pieces every run shares
+            # (the test documents' come with classifying them: results.test_and_write)
+            with rank0_first(rank0_done):
+                embedding_seconds = add_document_embeddings(config, device, data.train, data.validation)
     model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
     checkpoints = Checkpoints(run_dir)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -107,12 +131,13 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_frac * total_steps), total_steps)
 
     state = {"step": 0, "wall_seconds": 0.0, "step_seconds": 0.0, "best_val_macro_f1": -1.0,
-             "best_step": 0, "tokens": 0, "padded": 0, "evaluations_without_gain": 0}
+             "best_step": 0, "tokens": 0, "padded": 0, "evaluations_without_gain": 0,
+             "embedding_seconds": embedding_seconds}
     pretrained_at = None  # when this attempt's topic-model pretraining ended, if it pretrained
     if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
     elif model.topic_model is not None:
-        pretrain_topic_model(model.topic_model, data.train.bow, data.validation.bow, config, device)
+        pretrain_topic_model(model.topic_model, data.train.topic_inputs, data.validation.topic_inputs, config, device)
         pretrained_at = time.perf_counter() - started  # a run that pretrains starts afresh: no time before it
     elapsed_before = state["wall_seconds"]
 
@@ -181,9 +206,9 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         for batch_indices in batches[step - epoch * steps_per_epoch:]:
             step_started = time.perf_counter()
             batch = next(iterate_batches(data.train.examples, [batch_indices], data.train.labels,
-                                         data.train.bow, pad_id)).to(device)
+                                         data.train.bow, pad_id, data.train.embeddings)).to(device)
             with autocast(device, config):
-                out = ddp_model(batch.input_ids, batch.attention_mask, batch.bow, batch.labels)
+                out = ddp_model(batch.input_ids, batch.attention_mask, batch.bow, batch.labels, batch.embedding)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             optimizer.step()

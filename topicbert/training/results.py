@@ -21,6 +21,7 @@ from ..model.topic_model import TopicModel
 from ..model.topicbert import TopicBERT
 from .callbacks import Callback
 from .device import uses_bf16
+from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, topic_model_outputs
 from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
 from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
@@ -46,6 +47,8 @@ class TrainResult:
     padded_fraction: float        # share of computed positions that were padding
     perplexity: Optional[float]
     n_topics: Optional[int]
+    # seconds computing the documents' embeddings took (CombinedTM; None: none computed, or read from the cache)
+    embedding_seconds: Optional[float] = None
     topics: Optional[list[list[tuple[str, float]]]] = field(default=None, repr=False)
     topic_quality: Optional[TopicQuality] = field(default=None, repr=False)   # over the training documents
 
@@ -60,22 +63,28 @@ class TrainResult:
             "test_micro_f1": self.test_micro_f1,
             "train_seconds": self.train_seconds, "step_seconds": self.step_seconds,
             "tokens_processed": self.tokens_processed, "padded_fraction": self.padded_fraction,
-            "n_topics": self.n_topics, "perplexity": self.perplexity, "run_dir": str(self.run_dir),
+            "embedding_seconds": self.embedding_seconds, "n_topics": self.n_topics, "perplexity": self.perplexity,
+            "run_dir": str(self.run_dir),
             "topic_model": self.config.topic_model if self.n_topics else None,
             "npmi_train": self.topic_quality.mean_npmi if self.topic_quality else None,
+            "npmi_test": self.topic_quality.mean_npmi_held_out if self.topic_quality else None,
+            "npmi_window": self.topic_quality.mean_npmi_window if self.topic_quality else None,
             "topic_diversity": self.topic_quality.diversity if self.topic_quality else None,
         }
 
     def details(self) -> dict:
         """The summary with per-class scores, the confusion matrix, the class names and each topic's NPMI."""
         return {**self.summary(), "per_class": self.per_class, "confusion": self.confusion,
-                "classes": self.classes, "topic_npmi": self.topic_quality.npmi if self.topic_quality else None}
+                "classes": self.classes, "topic_npmi": self.topic_quality.npmi if self.topic_quality else None,
+                "topic_npmi_window": self.topic_quality.npmi_window if self.topic_quality else None}
 
 
 def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: PreparedData, device: torch.device,
                    pad_id: int, state: dict, wall_seconds: float, callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Test scores of the best model, and the per-document results the app shows later. The callbacks
     hear on_tested once the test documents are classified, before anything is written."""
+    if model.topic_model is not None and model.topic_model.reads_embeddings and data.test.embeddings is None:
+        add_document_embeddings(config, device, data.test)  # part of classifying them: a new document needs one
     output = evaluate(model, data.test, config, device, pad_id)
     for cb in callbacks:
         cb.on_tested(len(data.test))
@@ -113,6 +122,7 @@ def write_result(config: RunConfig, run_dir: Path, device: str, classes: list[st
         confusion=confusion(test_labels, predictions, len(classes)),
         train_seconds=wall_seconds, step_seconds=state["step_seconds"],
         tokens_processed=state["tokens"], padded_fraction=state["padded"] / total if total else 0.0,
+        embedding_seconds=state.get("embedding_seconds"),
         perplexity=perplexity, n_topics=config.n_topics if config.use_topics else None, topics=topics,
         topic_quality=topic_quality)
     (run_dir / "result.json").write_text(json.dumps(result.details(), indent=1))
@@ -121,10 +131,11 @@ def write_result(config: RunConfig, run_dir: Path, device: str, classes: list[st
 
 def _write_topics(run_dir: Path, topic_model: TopicModel, data: PreparedData, device: torch.device) -> TopicQuality:
     """What the topic map needs (p(word | topic), the training documents' topic mixtures and
-    lengths, the vocabulary), and the topics' NPMI over the training documents: never the test
-    documents, which stay unseen."""
+    lengths, the vocabulary), and the topics' quality: each topic's NPMI over the training documents
+    and over 10-word windows of their texts, and NPMI over the test documents, once the model is
+    final (it never saw them)."""
     distribution = topic_model.topic_word_distribution().cpu().numpy()
-    mixtures, _ = topic_model_outputs(topic_model, data.train.bow, device)
+    mixtures, _ = topic_model_outputs(topic_model, data.train.topic_inputs, device)
     np.savez_compressed(
         run_dir / "topics.npz",
         topic_term=distribution.astype(np.float32),
@@ -132,4 +143,5 @@ def _write_topics(run_dir: Path, topic_model: TopicModel, data: PreparedData, de
         doc_lengths=np.asarray(data.train.bow.sum(axis=1)).ravel(),
         term_frequency=np.asarray(data.train.bow.sum(axis=0)).ravel())
     data.vocabulary.save(run_dir / "vocab.json")
-    return score_topics(top_word_ids(distribution), data.train.bow)
+    return score_topics(top_word_ids(distribution), data.train.bow, data.vocabulary.word_sequences(data.train.texts),
+                        held_out=data.test.bow)

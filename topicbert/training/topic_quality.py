@@ -1,6 +1,7 @@
-"""What a topic model's topics are worth: each topic's words, their NPMI coherence over given
-documents, the topics' diversity, and the reference they are judged against (scikit-learn's
-LDA, fitted on the same documents and vocabulary with the same number of topics).
+"""What a topic model's topics are worth: each topic's words, their coherence (ours: NPMI over
+documents, the training ones and held-out ones; the literature's: NPMI over 10-word windows of the
+training texts, window_npmi.py), the topics' diversity, and the reference they are judged against
+(scikit-learn's LDA, fitted on the same documents and vocabulary with the same number of topics).
 
 A topic's words are the heaviest of its own word distribution (TopicModel.topic_word_distribution),
 the one definition the table, the map, the labels and NPMI share.
@@ -9,28 +10,42 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..model.topic_model import TopicModel
 from .metrics import npmi_coherence, topic_diversity
+from .window_npmi import window_npmi
 
 TOP_WORDS = 10
 
 
 @dataclass(frozen=True)
 class TopicQuality:
-    npmi: list[float]      # per topic, over the documents it was scored on
+    npmi: list[float]      # per topic, over the documents it was scored on (document co-occurrence)
     diversity: float       # share of distinct words among all topics' top words
+    # per topic, where scored: the literature's NPMI over 10-word windows of the same documents' texts,
+    # and ours over held-out documents
+    npmi_window: Optional[list[float]] = None
+    npmi_held_out: Optional[list[float]] = None
 
     @property
     def mean_npmi(self) -> float:
-        return float(np.mean(self.npmi)) if self.npmi else float("nan")
+        return _mean(self.npmi)
 
-    def to_dict(self) -> dict:
-        return {"npmi": self.npmi, "npmi_mean": self.mean_npmi, "diversity": self.diversity}
+    @property
+    def mean_npmi_window(self) -> Optional[float]:
+        return _mean(self.npmi_window) if self.npmi_window is not None else None
+
+    @property
+    def mean_npmi_held_out(self) -> Optional[float]:
+        return _mean(self.npmi_held_out) if self.npmi_held_out is not None else None
+
+
+def _mean(scores: Sequence[float]) -> float:
+    return float(np.mean(scores)) if len(scores) else float("nan")
 
 
 def top_word_ids(distribution: np.ndarray, k: int = TOP_WORDS) -> np.ndarray:
@@ -45,10 +60,15 @@ def topic_words(topic_model: TopicModel, words: Sequence[str], k: int = TOP_WORD
     return [[(words[i], float(row[i])) for i in ids] for row, ids in zip(distribution, top_word_ids(distribution, k))]
 
 
-def score_topics(word_ids: np.ndarray, bow: sp.csr_matrix) -> TopicQuality:
-    """NPMI of each topic's words over the documents of `bow`, and the topics' diversity."""
-    ids = np.asarray(word_ids)
-    return TopicQuality(npmi=npmi_coherence(ids.tolist(), bow), diversity=topic_diversity(ids.tolist()))
+def score_topics(word_ids: np.ndarray, bow: sp.csr_matrix, sequences: Optional[Sequence[np.ndarray]] = None,
+                 held_out: Optional[sp.csr_matrix] = None) -> TopicQuality:
+    """NPMI of each topic's words over the documents of `bow`, and the topics' diversity; with the same
+    documents' `sequences` (their word ids in order) the literature's windowed NPMI too, and with
+    `held_out` documents NPMI over them."""
+    ids = np.asarray(word_ids).tolist()
+    return TopicQuality(npmi=npmi_coherence(ids, bow), diversity=topic_diversity(ids),
+                        npmi_window=window_npmi(ids, sequences) if sequences is not None else None,
+                        npmi_held_out=npmi_coherence(ids, held_out) if held_out is not None else None)
 
 
 def unigram_perplexity(train_bow: sp.csr_matrix, bow: sp.csr_matrix) -> float:
@@ -76,10 +96,12 @@ def fit_lda(bow: sp.csr_matrix, n_topics: int, seed: int):
     return LatentDirichletAllocation(n_components=n_topics, learning_method="online", random_state=seed).fit(bow)
 
 
-def lda_reference(train_bow: sp.csr_matrix, n_topics: int, seed: int) -> LDAReference:
-    """LDA fitted on the training documents, its topics scored on the same documents."""
+def lda_reference(train_bow: sp.csr_matrix, n_topics: int, seed: int,
+                  train_sequences: Optional[Sequence[np.ndarray]] = None,
+                  held_out: Optional[sp.csr_matrix] = None) -> LDAReference:
+    """LDA fitted on the training documents, its topics scored as a run's are (score_topics)."""
     started = time.perf_counter()
     lda = fit_lda(train_bow, n_topics, seed)
     seconds = time.perf_counter() - started
     word_ids = top_word_ids(lda.components_)
-    return LDAReference(word_ids, score_topics(word_ids, train_bow), seconds)
+    return LDAReference(word_ids, score_topics(word_ids, train_bow, train_sequences, held_out), seconds)
