@@ -119,6 +119,9 @@ def test_bf16_autocast_on_cpu_where_the_cpu_has_it_unless_float32_is_asked(tiny_
     # a run stored before the setting existed ran in float32, and reads so
     stored = {k: v for k, v in tiny_config.to_dict().items() if k != "cpu_bf16"}
     assert RunConfig.from_dict(stored).cpu_bf16 is False
+    # and one stored before the vocabulary dropped words in over half the documents kept them: resumed, it still does
+    stored = {k: v for k, v in tiny_config.to_dict().items() if k != "bow_max_df"}
+    assert RunConfig.from_dict(stored).bow_max_df == 1.0 and RunConfig(corpus="c").bow_max_df == 0.5
     # TopicBERT with each topic model: the autocast path CUDA takes by default, here on CPU
     for topic_model in TOPIC_MODELS:
         config = tiny_config.replace(epochs=1, topic_model=topic_model)

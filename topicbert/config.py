@@ -16,7 +16,7 @@ TOPIC_INPUTS = ("log1p", "frequency", "counts")
 # settings renamed since runs were first stored: a stored config is read under the new name
 RENAMED = {"nvdm_lr": "tm_lr", "nvdm_pretrain_epochs": "tm_pretrain_epochs", "nvdm_patience": "tm_patience"}
 # what a config stored before a setting existed meant by leaving it out: for every run, and for TopicBERT runs
-BEFORE_SETTING = {"cpu_bf16": False}
+BEFORE_SETTING = {"cpu_bf16": False, "bow_max_df": 1.0}
 BEFORE_TOPIC_SETTING = {"topic_model": "nvdm", "tm_input": "counts"}
 
 
