@@ -169,11 +169,11 @@ def test_a_meter_that_never_started_is_not_metered_and_shows_no_energy(store, mo
 def test_a_pair_on_a_fresh_token_cache_pays_alike(store, tiny_config, monkeypatch):
     """Tokenising is shared by the runs of a pair (the token cache): it comes before each run's clock and meter,
     so the run that happens to go first is not charged for it. Made slow here, it would show in that run."""
-    from topicbert.data import token_cache
+    from topicbert.data import batching
 
-    slow, real = 4.0, token_cache.tokenize
+    slow, real = 4.0, batching.tokenize
     calls = []
-    monkeypatch.setattr(token_cache, "tokenize",
+    monkeypatch.setattr(batching, "tokenize",
                         lambda tokenizer, texts: (calls.append(1), time.sleep(slow), real(tokenizer, texts))[2])
     ids = services.submit_run(store, tiny_config, pair_baseline=True)
     for run_id in ids:
