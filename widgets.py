@@ -1,7 +1,7 @@
 """Streamlit widgets that app.py and several pages show. Not in pages/, where Streamlit looks for
 pages, and not in topicbert/, which never imports streamlit."""
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import streamlit as st
 

@@ -24,8 +24,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def write_run_files(run_dir: Path, classes: list[str], labels: np.ndarray, test_
                                                               "texts_digest": save_texts(test_texts)}))
 
 
-def finished_run(store, config, corpus_id: int, paired: Optional[int], classes: list[str], labels: np.ndarray,
+def finished_run(store, config, corpus_id: int, paired: int | None, classes: list[str], labels: np.ndarray,
                  test_texts: list[str], rng: np.random.Generator) -> int:
     """A run as the runner leaves one: done, with evaluations, energy, topics, final metrics and files."""
     run_id = store.create_run(config, corpus_id, paired_run_id=paired)
@@ -213,7 +213,8 @@ def memory_of_pages(texts: list[str], test_texts: int) -> list[dict]:
         gc.collect()
         held = (tracemalloc.get_traced_memory()[0] - before) / 1e6
         tracemalloc.stop()
-        rows.append({"page": page, "held MB": held, "corpus texts MB": one_copy, "copies of the corpus": held / one_copy})
+        rows.append({"page": page, "held MB": held, "corpus texts MB": one_copy,
+                     "copies of the corpus": held / one_copy})
         del at
     return rows + [{"page": f"(the test texts alone, {test_texts:,} documents)", "held MB": None,
                     "corpus texts MB": one_copy / 10, "copies of the corpus": None}]
@@ -227,7 +228,7 @@ def print_table(rows: list[dict]) -> None:
                         (f"{'':>18}" if row[c] is None else f"{row[c]:<46}") for c in columns))
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=20_000, help="documents in the corpus")
     parser.add_argument("--runs", type=int, default=200, help="finished runs in the store")

@@ -4,9 +4,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from topicbert.data.upload import (GUESS_ROWS, JSONL_TYPES, PREVIEW_ROWS, TABLE_TYPES, UPLOAD_TYPES, guess_columns,
-                                   kind, preview_rows, stash_upload)
 from topicbert.data.corpus import CorpusError
+from topicbert.data.upload import (
+    GUESS_ROWS,
+    JSONL_TYPES,
+    PREVIEW_ROWS,
+    TABLE_TYPES,
+    UPLOAD_TYPES,
+    guess_columns,
+    kind,
+    preview_rows,
+    stash_upload,
+)
 from topicbert.runs import saved_corpora, storage
 from topicbert.runs.saved_corpora import StagedUpload
 from topicbert.runs.store import Store

@@ -87,8 +87,9 @@ with st.form("train_form"):
                        help="the same documents and settings with BERT at 512 word pieces (the paper's reference) "
                             "and with the TF-IDF reference (a linear model that trains in seconds)")
     seeds = p2.number_input("Seeds", 1, 10, 1, key="train_seeds",
-                            help="queue the run (and its baselines) with this many seeds: seeds can move F1 as much as the "
-                                 "test documents do, or more, and Compare's verdicts over several seeds cover both")
+                            help="queue the run (and its baselines) with this many seeds: seeds can move F1 as much "
+                                 "as the test documents do, or more, and Compare's verdicts over several seeds cover "
+                                 "both")
     e, q = st.columns([1, 5])
     e.form_submit_button("Estimate cost")  # submits the settings: the projection below follows them
     queue_clicked = q.form_submit_button("Queue", type="primary")

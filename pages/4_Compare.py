@@ -24,16 +24,16 @@ SUMMARY_COLUMNS = {
     "train time (s)": st.column_config.NumberColumn(format="%.0f", width=95, help="mean over the row's seeds"),
     "speedup (x)": st.column_config.NumberColumn(format="%.2f", width=85, help="to the end of training"),
     "time to target": st.column_config.TextColumn(
-        width=150, help="until validation macro-F1 first reached the target share of the reference's best (time to accuracy, "
-             "as MLPerf Training measures it), everything the user waits for up to that evaluation counted"),
+        width=150, help="until validation macro-F1 first reached the target share of the reference's best (time to "
+             "accuracy, as MLPerf Training measures it), everything the user waits for up to that evaluation counted"),
     "speedup to target (x)": st.column_config.NumberColumn(
         format="%.2f", width=85, help="the reference's time to the target over this row's"),
     "kWh": st.column_config.NumberColumn(format="%.6f", width=85),
     "g CO2e": st.column_config.NumberColumn(format="%.3f", width=70),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f", width=85),
     "energy saved, read as": st.column_config.TextColumn(
-        width=200, help="measured, or, where either run's energy is codecarbon's estimate, whether the saving is within the "
-             "error such estimates are known to have (up to 40% off measured power)"),
+        width=200, help="measured, or, where either run's energy is codecarbon's estimate, whether the saving is "
+             "within the error such estimates are known to have (up to 40% off measured power)"),
     "detectable (±)": st.column_config.NumberColumn(
         format="%.4f", help="the macro-F1 difference these seeds and test documents show beyond the noise 4 times in "
                             "5: a smaller true difference is likely to read as within noise"),
@@ -205,7 +205,7 @@ else:
                         key="compare_topic_gains")
         picked = st.dataframe(gains, hide_index=True, on_select="rerun", selection_mode="single-row",
                               key="compare_topic_rows", column_order=topic_gains.verdict_first(gains),
-                              column_config={**{column: ACCURACY_FORMAT for column in gains.select_dtypes("float").columns},
+                              column_config={**dict.fromkeys(gains.select_dtypes("float").columns, ACCURACY_FORMAT),
                                              "adjusted p": st.column_config.NumberColumn(format="%.3g")})
         st.caption(topic_gains.verdict_rule(gains))  # the Studio's own words: no user text in them
         if picked.selection.rows:

@@ -10,8 +10,13 @@ from topicbert.runs.store import Store
 from topicbert.studio import figures, frames, ldavis, topic_stability
 from topicbert.studio import topics as topic_views
 from topicbert.studio.documents import DocumentsLink
-from topicbert.studio.run_files import (RunPredictions, TopicArrays, load_predictions, load_topic_arrays,
-                                        predictions_mtime)
+from topicbert.studio.run_files import (
+    RunPredictions,
+    TopicArrays,
+    load_predictions,
+    load_topic_arrays,
+    predictions_mtime,
+)
 from topicbert.studio.text import escape
 from widgets import choose_topicbert_run, page_setup
 

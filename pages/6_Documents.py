@@ -59,8 +59,8 @@ if results is None:
     st.warning("This run's test results (test_predictions.npz, and its test texts) are missing.")
     st.stop()
 baseline_dir = baseline_run["run_dir"] if baseline_run else None
-frame, baseline, note = table(run["run_dir"], predictions_mtime(run["run_dir"]), baseline_dir, predictions_mtime(baseline_dir),
-                              tuple(topic_names))
+frame, baseline, note = table(run["run_dir"], predictions_mtime(run["run_dir"]),
+                              baseline_dir, predictions_mtime(baseline_dir), tuple(topic_names))
 if note:
     st.caption(note)
 

@@ -13,16 +13,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import synthetic_documents
 from streamlit.testing.v1 import AppTest
 
-from conftest import synthetic_documents
-from topicbert.runs import saved_corpora, services
 from topicbert.config import RunConfig
 from topicbert.data import corpus as corpus_module
 from topicbert.data.corpus import load_corpus
+from topicbert.energy.grid import country_grid
+from topicbert.runs import saved_corpora, services
 from topicbert.runs.references import attach_lda_reference
 from topicbert.runs.runner import StoreReporter
-from topicbert.energy.grid import country_grid
 from topicbert.runs.store import Store
 from topicbert.studio.run_files import load_predictions
 from topicbert.training.loop import train
@@ -185,7 +185,8 @@ def test_train_shows_the_estimate_and_queues_with_baselines(app, home):
     with Store() as store:
         seeded = store.list_runs()[:6][::-1]
     assert [(run["name"], run["config"]["seed"]) for run in seeded] == [
-        ("TopicBERT-128", 42), ("BERT-512", 42), ("TF-IDF", 42), ("TopicBERT-128", 43), ("BERT-512", 43), ("TF-IDF", 43)]
+        ("TopicBERT-128", 42), ("BERT-512", 42), ("TF-IDF", 42),
+        ("TopicBERT-128", 43), ("BERT-512", 43), ("TF-IDF", 43)]
     assert seeded[3]["paired_run_id"] == seeded[4]["id"]
     for run in runs[:3] + seeded:
         with Store() as store:

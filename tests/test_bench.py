@@ -19,8 +19,8 @@ from topicbert.bench.flops import forward_flops_per_sequence, mfu, training_flop
 from topicbert.bench.measurement import Measurement, Stopwatch
 from topicbert.bench.plot import save_pareto_png
 from topicbert.bench.side_by_side import BenchPlan, run_bench
-from topicbert.bench.variants import BASELINE, HF_TRAINER, parse_variant
 from topicbert.bench.summary import convergence, markdown_table, report_text, summarize_rows, verdicts
+from topicbert.bench.variants import BASELINE, HF_TRAINER, parse_variant
 from topicbert.training import results
 from topicbert.training.loop import train
 

@@ -89,7 +89,9 @@ def test_bench_merge_command(tmp_path, capsys):
     out = tmp_path / "merged.json"
     assert main(["bench-merge", *map(str, files), "--json", str(out), "--plot", str(tmp_path / "m.png")]) == 0
     printed = capsys.readouterr().out
-    assert "| topicbert-128 |" in printed and "(per seed: " in printed and "over the 300 test documents (bootstrap, 1,000 resamples) and the seeds: Student's t over 2 seeds" in printed
+    assert "| topicbert-128 |" in printed and "(per seed: " in printed
+    assert ("over the 300 test documents (bootstrap, 1,000 resamples) and the seeds: Student's t over 2 seeds"
+            in printed)
     assert json.loads(out.read_text())["seeds"] == 2 and (tmp_path / "m.png").exists()
     assert main(["bench-merge", str(files[0]), str(tmp_path / "missing.json")]) == 2
     assert "missing.json: not a bench JSON" in capsys.readouterr().err

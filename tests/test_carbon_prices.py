@@ -36,7 +36,8 @@ def test_a_small_energy_difference_between_estimates_is_not_read_as_real(store):
     base = run_with_curve(store, config, [0.8], kwh_per_epoch=0.010)
     close = run_with_curve(store, config.replace(variant="topicbert", max_len=128), [0.8], 0.0095, paired=base)
     far = run_with_curve(store, config.replace(variant="topicbert", max_len=64), [0.8], 0.005, paired=base)
-    frame = frames.summary_frame(store, [close, far, base], base).set_index("role", append=True)["energy saved, read as"]
+    frame = frames.summary_frame(store, [close, far, base], base).set_index("role", append=True)
+    frame = frame["energy saved, read as"]
     assert frame.tolist() == ["within the estimates' error (±40%)", "beyond the estimates' error (±40%)", ""]
     assert "up to ±40% off measured power" in frames.run_badge(store, store.get_run(base)).reason
     beijing = frames.summary_frame(store, [base], base, grid=find_grid("CHN/CN-BJ"))

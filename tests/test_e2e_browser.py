@@ -39,7 +39,6 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-
 # ---------------------------------------------------------------- the server and its processes
 
 def free_port() -> int:
@@ -80,6 +79,7 @@ def stop_everything(server: subprocess.Popen, home: Path) -> list:
     """Stop the server's session, the workers and runs the store knows of, then anything else that
     still runs with this home. Returns what could not be stopped."""
     import psutil
+
     from topicbert.runs.processes import kill_process_group
 
     groups = [server.pid]  # started in a session of its own: its group is the server alone

@@ -6,8 +6,15 @@ import socket
 import pytest
 
 from topicbert.energy import meter as meter_module
-from topicbert.energy.meter import (DEFAULT_COUNTRY, EnergyMeter, EnergyReading, carbon_intensity, country_code,
-                              gpu_ids_for, measure_read_overhead)
+from topicbert.energy.meter import (
+    DEFAULT_COUNTRY,
+    EnergyMeter,
+    EnergyReading,
+    carbon_intensity,
+    country_code,
+    gpu_ids_for,
+    measure_read_overhead,
+)
 
 
 def busy(n: int = 300_000) -> int:

@@ -26,9 +26,9 @@ import pytest
 
 from topicbert.runs import processes, services, worker
 from topicbert.runs.store import Store
+from topicbert.training import loop
 from topicbert.training.callbacks import Callback
 from topicbert.training.checkpoints import Checkpoints
-from topicbert.training import loop
 from topicbert.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ EVIL = "<script>alert(1)</script>"
 
 def curves_frame() -> pd.DataFrame:
     rows = []
-    for run, role, f1s in (("TopicBERT-128", "topicbert", (0.5, 0.7, 0.8)), ("BERT-512", "baseline", (0.6, 0.75, 0.82))):
+    for run, role, f1s in (("TopicBERT-128", "topicbert", (0.5, 0.7, 0.8)),
+                           ("BERT-512", "baseline", (0.6, 0.75, 0.82))):
         for epoch, f1 in enumerate(f1s, start=1):
             rows.append(dict(run=run, role=role, epoch=epoch, wall_seconds=epoch * (10 if role == "baseline" else 6),
                              value=f1, kg_co2e=epoch * (0.002 if role == "baseline" else 0.001)))

@@ -75,7 +75,8 @@ def test_compare_three_runs_with_intervals_and_one_test_set(store):
     base = finished(store, base_config, f1=0.90, seconds=100.0, kwh=0.02)
     topic = finished(store, base_config.replace(variant="topicbert", max_len=128), 0.60, 40.0, 0.008, paired=base)
     tfidf = finished(store, base_config.replace(variant="tfidf"), 0.89, 2.0, 0.0001, paired=base)
-    elsewhere = finished(store, base_config.replace(variant="topicbert", max_len=128, limit_eval=150), 0.95, 40.0, 0.008)
+    elsewhere = finished(store, base_config.replace(variant="topicbert", max_len=128, limit_eval=150),
+                         0.95, 40.0, 0.008)
     rng = np.random.default_rng(0)
     texts, labels = [f"doc {i}" for i in range(200)], rng.integers(0, 2, 200)
     flip = lambda share: np.where(rng.random(200) < share, 1 - labels, labels)  # noqa: E731
@@ -307,7 +308,8 @@ def test_markdown_escape_leaves_no_markup():
 
 
 def test_column_guesses_from_the_first_rows():
-    rows = pd.DataFrame({"id": ["1", "2", "3", "4"], "doc": ["a long text here", "another long one", "more words", "x y"],
+    rows = pd.DataFrame({"id": ["1", "2", "3", "4"],
+                         "doc": ["a long text here", "another long one", "more words", "x y"],
                          "category": ["sport", "money", "sport", "money"], "subset": ["train", "test", "train", "dev"],
                          "lang": ["en"] * 4})
     assert guess_columns(rows) == {"text_col": "doc", "label_col": "category", "split_col": "subset"}
@@ -319,7 +321,8 @@ def test_the_estimate_and_compare_read_every_finished_run_in_a_fixed_number_of_q
     base_config = RunConfig(corpus="c", variant="bert", max_len=512)
     queries = []
     real_rows = Store._rows
-    monkeypatch.setattr(Store, "_rows", lambda self, sql, params=(): queries.append(sql) or real_rows(self, sql, params))
+    monkeypatch.setattr(Store, "_rows",
+                        lambda self, sql, params=(): queries.append(sql) or real_rows(self, sql, params))
 
     def count(make) -> int:
         queries.clear()

@@ -69,7 +69,8 @@ def test_imports_point_down_the_layers(path):
     part = part_of(path)
     assert part in ALLOWED, f"{path.relative_to(ROOT)}: a part of topicbert/ that the layer map does not know"
     wrong = topicbert_parts(path) - ALLOWED[part] - {part}
-    assert not wrong, f"{path.relative_to(ROOT)} ({part}) imports {sorted(wrong)}; it may import {sorted(ALLOWED[part])}"
+    assert not wrong, (f"{path.relative_to(ROOT)} ({part}) imports {sorted(wrong)}; "
+                       f"it may import {sorted(ALLOWED[part])}")
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))

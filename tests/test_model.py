@@ -86,7 +86,8 @@ def test_topicbert_shapes_and_joint_loss(tiny_model_dir):
     ce = torch.nn.functional.cross_entropy(out.logits, labels)
     assert out.loss.item() == pytest.approx((0.9 * ce + 0.1 * out.topic_loss.mean()).item(), rel=1e-5)
     out.loss.backward()
-    assert model.topic_model.decoder.weight.grad is not None and model.encoder.embeddings.word_embeddings.weight.grad is not None
+    assert model.topic_model.decoder.weight.grad is not None
+    assert model.encoder.embeddings.word_embeddings.weight.grad is not None
 
 
 def test_baseline_is_the_same_model_without_topics(tiny_model_dir):

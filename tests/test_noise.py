@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from topicbert.training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples, percentile_interval
-from topicbert.training.noise import (HIGHER, LOWER, NOT_SHOWN, as_share, difference_over_seeds, mean_over_seeds,
-                                      over_seeds)
+from topicbert.training.noise import (
+    HIGHER,
+    LOWER,
+    NOT_SHOWN,
+    as_share,
+    difference_over_seeds,
+    mean_over_seeds,
+    over_seeds,
+)
 
 DOCUMENTS = 300
 RESAMPLES = BOOTSTRAP_RESAMPLES   # as the Studio and the bench draw them

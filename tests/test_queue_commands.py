@@ -130,7 +130,8 @@ def test_submit_stores_a_relative_corpus_path_as_absolute(store, tmp_path, monke
 
 
 def _submit_args(tmp_path):
-    return cli.build_parser().parse_args(["submit", "--corpus", str(tmp_path / "c.csv"), "--pair-baseline", "--device", "cpu"])
+    return cli.build_parser().parse_args(["submit", "--corpus", str(tmp_path / "c.csv"), "--pair-baseline",
+                                          "--device", "cpu"])
 
 
 def test_status_line_says_why_a_run_failed(store):

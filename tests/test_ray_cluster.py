@@ -203,7 +203,8 @@ def test_a_sweep_a_dead_node_a_resume_and_a_cancel_on_a_ray_cluster(store, tiny_
     try:
         # a sweep of three seeds, each asking for a GPU, on three GPUs
         sweep = [services.submit_run(store, config.replace(seed=seed))[0] for seed in (1, 2, 3)]
-        wait_for(lambda: all(store.get_run(i)["status"] not in ("queued", "running") for i in sweep), "the sweep", worker)
+        wait_for(lambda: all(store.get_run(i)["status"] not in ("queued", "running") for i in sweep),
+                 "the sweep", worker)
         runs = [store.get_run(i) for i in sweep]
         assert [run["status"] for run in runs] == ["done"] * 3, [run["error"] for run in runs]
         assert {run["node"] for run in runs} == set(nodes)  # spread over both nodes
@@ -217,7 +218,8 @@ def test_a_sweep_a_dead_node_a_resume_and_a_cancel_on_a_ray_cluster(store, tiny_
 
         # a node dies in the middle of a run
         long = services.submit_run(store, config.replace(seed=4, epochs=6, eval_every_steps=3))[0]
-        first = wait_for(lambda: (run := store.get_run(long))["checkpoint_step"] and run["checkpoint_step"] >= 6 and run,
+        first = wait_for(lambda: (run := store.get_run(long))["checkpoint_step"]
+                         and run["checkpoint_step"] >= 6 and run,
                          "the long run's second checkpoint", worker)
         cluster.remove_node(nodes[first["node"]])
         interrupted = wait_for(lambda: (run := store.get_run(long))["status"] != "running" and run, "the interruption",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import synthetic_documents
+
 from topicbert.data.splits import load_run_corpus
 from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.runs import references, runner

@@ -23,7 +23,7 @@ SUBMITS_EACH = 4
 CANCEL_SHARE = 0.75       # most submits are followed by a cancel of some queued or running run
 DEADLINE_SECONDS = 240    # the whole soak, the last run included
 
-SUBMITTER = """
+SUBMITTER = f"""
 import json, random, sys, time
 from pathlib import Path
 from topicbert.config import RunConfig
@@ -37,10 +37,10 @@ while len(list(barrier.iterdir())) < n:  # every submitter starts at once
 rng = random.Random(seed)
 submitted, cancelled = [], []
 with Store() as store:
-    for _ in range({submits}):
+    for _ in range({SUBMITS_EACH}):
         submitted += services.submit_run(store, config)
         time.sleep(rng.uniform(0, 1.0))
-        if rng.random() < {share}:
+        if rng.random() < {CANCEL_SHARE}:
             active = store.run_choices()
             active = [run["id"] for run in active if run["status"] in ("queued", "running")]
             if active:
@@ -48,7 +48,7 @@ with Store() as store:
                 if services.cancel_run(store, victim):
                     cancelled.append(victim)
 print(json.dumps({{"submitted": submitted, "cancelled": cancelled}}))
-""".format(submits=SUBMITS_EACH, share=CANCEL_SHARE)
+"""
 WORKER = "import sys; from topicbert.runs.worker import serve; sys.exit(serve(max_parallel=2, poll_seconds=0.2))"
 
 
@@ -66,7 +66,8 @@ def test_submitters_and_cancellers_against_two_workers(tiny_config, tmp_path):
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     submitters = [subprocess.Popen([sys.executable, "-c", SUBMITTER, str(seed), config.to_json(), str(barrier),
-                                    str(SUBMITTERS)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                    str(SUBMITTERS)],
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                   for seed in range(SUBMITTERS)]
     pids = {worker.pid: time.time() for worker in workers}
     try:

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import synthetic_documents
+
 from topicbert import cli
 from topicbert.config import RunConfig
 from topicbert.data.corpus import Corpus

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from topicbert.config import RunConfig
-from topicbert.paths import DEFAULT_HOME
-from topicbert.paths import home
+from topicbert.paths import DEFAULT_HOME, home
 from topicbert.runs.store import MIGRATIONS, Store
 
 ROOT = Path(__file__).resolve().parents[1]

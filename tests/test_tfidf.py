@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import synthetic_documents
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from conftest import synthetic_documents
 from topicbert.runs import runner, services
 from topicbert.runs.store import Store
 from topicbert.studio.run_files import load_predictions

@@ -27,7 +27,8 @@ def mixtures_of(dominant: np.ndarray, topics: int) -> np.ndarray:
     return mixtures
 
 
-def gains(dominant: np.ndarray, labels: np.ndarray, ours: np.ndarray, theirs: np.ndarray, topics: int, classes: int = 2):
+def gains(dominant: np.ndarray, labels: np.ndarray, ours: np.ndarray, theirs: np.ndarray, topics: int,
+          classes: int = 2):
     run = predictions(labels, ours, mixtures_of(dominant, topics), classes)
     return topic_gains.topic_gains(run, predictions(labels, theirs, classes=classes), [f"t{k}" for k in range(topics)],
                                    ("TopicBERT", "BERT"))

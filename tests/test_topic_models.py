@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-
 from conftest import TOPIC_WORDS, synthetic_documents
+
 from topicbert.config import TOPIC_MODELS, RunConfig
 from topicbert.data.batching import TopicInputs
 from topicbert.data.corpus import builtin_corpus_path, limit_corpus, load_corpus

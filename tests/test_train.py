@@ -48,7 +48,8 @@ def test_train_reports_saves_and_evaluates(tiny_config, tmp_path):
     assert recorder.info["total_steps"] == recorder.steps[-1] == len(recorder.steps)
     epochs = [e for _, e, _, _ in recorder.evaluations]
     assert epochs == sorted(epochs) and epochs[-1] == pytest.approx(2.0)
-    assert {"val_macro_f1", "val_micro_f1", "val_loss", "val_perplexity", "train_loss"} <= set(recorder.evaluations[0][3])
+    expected = {"val_macro_f1", "val_micro_f1", "val_loss", "val_perplexity", "train_loss"}
+    assert expected <= set(recorder.evaluations[0][3])
     assert recorder.result is result and 0 <= result.test_macro_f1 <= 1
     assert result.test_macro_f1_ci[0] <= result.test_macro_f1 <= result.test_macro_f1_ci[1]
     assert result.best_val_macro_f1 == max(m["val_macro_f1"] for *_, m in recorder.evaluations)

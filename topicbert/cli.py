@@ -11,8 +11,8 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .bench.variants import DEFAULT_CORPUS, DEFAULT_VARIANTS
 from .config import MODES, VARIANTS, ConfigError, RunConfig, UserError

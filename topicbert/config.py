@@ -5,7 +5,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 # tfidf: the classical reference (TF-IDF and a linear classifier), no encoder
 VARIANTS = ("bert", "topicbert", "tfidf")
@@ -46,9 +46,9 @@ class RunConfig:
     corpus: str
     text_col: str = "text"
     label_col: str = "label"
-    split_col: Optional[str] = None
-    limit_train: Optional[int] = None
-    limit_eval: Optional[int] = None
+    split_col: str | None = None
+    limit_train: int | None = None
+    limit_eval: int | None = None
     seed: int = 42
 
     # the model
@@ -59,7 +59,7 @@ class RunConfig:
     # partition mode: a document is cut into at most partition_budget // max_len chunks
     partition_budget: int = 512
     # None: chosen from the number of training documents (topic_count)
-    n_topics: Optional[int] = None
+    n_topics: int | None = None
     # the topic model: "combinedtm" (ProdLDA that also reads each document's embedding: the most coherent
     # topics on the demo's 400 documents, BENCHMARKS.md), "prodlda" or "nvdm" (the paper's); what its
     # encoder reads of the word counts: log(1 + counts), counts over length, or raw counts (the paper's)
@@ -92,12 +92,12 @@ class RunConfig:
     # the topic model's pretraining alone (Adam), early-stopped on validation perplexity;
     # tm_lr None: the rate the topic model's own paper used; tm_pretrain_epochs None: as many as the
     # corpus needs for the model's minimum steps (training/pretrain.py: pretrain_epochs)
-    tm_lr: Optional[float] = None
-    tm_pretrain_epochs: Optional[int] = None
+    tm_lr: float | None = None
+    tm_pretrain_epochs: int | None = None
     tm_patience: int = 5
-    eval_every_steps: Optional[int] = None
+    eval_every_steps: int | None = None
     # stop once this many evaluations in a row bring no better validation macro-F1 (None: train every epoch)
-    early_stopping_patience: Optional[int] = None
+    early_stopping_patience: int | None = None
     # speed switches, kept so the benchmark can ablate each one (bench variant suffixes)
     length_grouping: bool = True
     compile: bool = False
@@ -183,7 +183,7 @@ class RunConfig:
         """Every setting but the seed: runs with the same key differ only by seed, and Compare takes them together."""
         return json.dumps({key: value for key, value in self.to_dict().items() if key != "seed"}, sort_keys=True)
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -193,7 +193,7 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         data = {RENAMED.get(key, key): value for key, value in data.items()}
         data = {**BEFORE_SETTING, **(BEFORE_TOPIC_SETTING if data.get("variant") == "topicbert" else {}), **data}
         known = {f.name for f in dataclasses.fields(cls)}
@@ -203,5 +203,5 @@ class RunConfig:
         return cls(**data)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         return cls.from_dict(json.loads(text))

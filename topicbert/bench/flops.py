@@ -8,7 +8,7 @@ embeddings, the classifier head and the topic model are left out (under 1% at th
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import torch
 
@@ -18,7 +18,7 @@ PEAK_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100", 989.0), ("H200", 989.0), ("H8
                     ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0), ("A10", 125.0))
 
 
-def peak_tflops(device: torch.device) -> Optional[float]:
+def peak_tflops(device: torch.device) -> float | None:
     """The dense bf16 peak of a known GPU, found by its name; None for a CPU or an unknown GPU."""
     if device.type != "cuda":
         return None
@@ -38,7 +38,7 @@ def training_flops(batch_shapes: Iterable[tuple[int, int]], layers: int, hidden:
                for rows, width in batch_shapes)
 
 
-def mfu(flops: float, seconds: float, peak: Optional[float]) -> Optional[float]:
+def mfu(flops: float, seconds: float, peak: float | None) -> float | None:
     """The share of the device's peak those FLOPs used over `seconds`; None when the peak is unknown."""
     if not peak or seconds <= 0:
         return None

@@ -42,8 +42,14 @@ class _Encoded(torch.utils.data.Dataset):
 def run_hf_trainer(config: RunConfig, corpus: Corpus, work_dir: Path) -> Measurement:
     """One measurement over the same scope as ours: loading the model, training with its per-epoch
     validation and reloading the best epoch; the test predictions metered apart."""
-    from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, EarlyStoppingCallback,
-                              PrinterCallback, Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        PrinterCallback,
+        Trainer,
+        TrainingArguments,
+    )
     from transformers.utils import logging as transformers_logging
 
     tokenizer = load_tokenizer(config.model)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ class Energy:
     measured: str
 
     @classmethod
-    def of(cls, reading: Optional[EnergyReading]) -> "Energy":
+    def of(cls, reading: EnergyReading | None) -> Energy:
         """NaN energy when the tracker failed (it logged why)."""
         if reading is None:
             return cls(float("nan"), float("nan"), "energy tracker failed")
@@ -43,16 +43,16 @@ class Measurement:
     inference_kwh_per_1000_docs: float
     labels: np.ndarray = field(repr=False)
     predictions: np.ndarray = field(repr=False)
-    train_flops: Optional[float] = None     # model FLOPs of the training steps, where counted
+    train_flops: float | None = None     # model FLOPs of the training steps, where counted
     # the step of the best validation macro-F1, for rows that train in epochs (not TF-IDF, not the Trainer's)
-    best_step: Optional[int] = None
+    best_step: int | None = None
     # seconds before the first training step (loading, topic-model pretraining); None where not seen
-    fixed_seconds: Optional[float] = None
+    fixed_seconds: float | None = None
     # each validation: [seconds since training began, cumulative kWh, validation macro-F1], for time to accuracy
     evaluations: list = field(default_factory=list)
 
     @property
-    def still_rising(self) -> Optional[bool]:
+    def still_rising(self) -> bool | None:
         """Whether the last evaluation was the best: validation F1 still rose when training ended, so the
         row has not converged (with early stopping, a row that converged stops after a worse evaluation)."""
         return None if self.best_step is None else self.best_step == self.steps
@@ -64,7 +64,7 @@ class Measurement:
         return {**record, **{name: _pack(getattr(self, name)) for name in _PACKED}}
 
     @classmethod
-    def from_record(cls, record: dict) -> "Measurement":
+    def from_record(cls, record: dict) -> Measurement:
         return cls(**{**record, **{name: _unpack(record[name]) for name in _PACKED}})
 
 
@@ -107,9 +107,9 @@ class Stopwatch(Callback):
 
     def __init__(self, meter: EnergyMeter) -> None:
         self.meter = meter
-        self._trained: Optional[tuple[float, Optional[EnergyReading]]] = None
-        self._tested: Optional[tuple[float, Optional[EnergyReading]]] = None
-        self.fixed_seconds: Optional[float] = None
+        self._trained: tuple[float, EnergyReading | None] | None = None
+        self._tested: tuple[float, EnergyReading | None] | None = None
+        self.fixed_seconds: float | None = None
         self.evaluations: list[list[float]] = []   # [seconds, kWh, validation macro-F1] at each evaluation
 
     def on_start(self, info: dict) -> None:

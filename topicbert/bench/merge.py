@@ -5,7 +5,7 @@ as if one bench had run every seed: means, spreads, and intervals paired and res
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..data.corpus import source_name
 from ..training.time_to_accuracy import DEFAULT_TARGET

@@ -6,7 +6,6 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -31,7 +30,7 @@ class _StepClock(Callback):
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.seconds: list[float] = []
-        self._last: Optional[float] = None
+        self._last: float | None = None
 
     def on_step(self, step: int, total_steps: int) -> None:
         _finish(self.device)

@@ -11,9 +11,9 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -51,13 +51,13 @@ class BenchPlan:
     variants: Sequence[str]
     epochs: int
     seeds: int
-    limit_train: Optional[int]
-    limit_eval: Optional[int]
+    limit_train: int | None
+    limit_eval: int | None
     hf_trainer: bool
     base: RunConfig
     # seconds the whole benchmark may take: a second or later seed of a row starts only if it fits
-    time_budget: Optional[float] = None
-    peak_tflops: Optional[float] = None      # the device's peak, for model FLOPs utilisation
+    time_budget: float | None = None
+    peak_tflops: float | None = None      # the device's peak, for model FLOPs utilisation
     target: float = DEFAULT_TARGET           # time to accuracy: this share of BERT-512's best validation F1
 
     @property
@@ -109,7 +109,7 @@ def _progress(name: str, m: Measurement) -> None:
           f"{m.kwh:.3g} kWh", file=sys.stderr, flush=True)
 
 
-def run_bench(plan: BenchPlan, on_update: Optional[Callable[[dict], None]] = None) -> dict:
+def run_bench(plan: BenchPlan, on_update: Callable[[dict], None] | None = None) -> dict:
     """Every row for every seed (seed by seed); `on_update` gets the report so far after each row."""
     started = time.monotonic()
     names = plan.names + ([HF_TRAINER] if plan.hf_trainer else [])
@@ -166,7 +166,7 @@ SETTING_KEYS = ("corpus", "epochs", "limit_train", "limit_eval", "config", "mach
 
 
 def bench_report(setting: dict, names: Sequence[str], per_seed: dict[str, list[Measurement]],
-                 overhead: Optional[dict], peak_tflops: Optional[float], partial: bool,
+                 overhead: dict | None, peak_tflops: float | None, partial: bool,
                  target: float = DEFAULT_TARGET) -> dict:
     """The bench's JSON: its setting (corpus, epochs, seeds, limits, config, machine), the rows with their
     intervals, verdicts' figures and time to `target` of the baseline's best validation F1, and every measurement

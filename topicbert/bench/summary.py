@@ -10,14 +10,21 @@ difference also gives each seed's own; speedup and energy saved give their range
 from __future__ import annotations
 
 import statistics
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..energy.meter import ESTIMATE_ERROR, ESTIMATE_WORDS
 from ..training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples
-from ..training.noise import (HIGHER, LOWER, NoiseInterval, as_share, difference_over_seeds, mean_over_seeds,
-                              not_shown_words)
+from ..training.noise import (
+    HIGHER,
+    LOWER,
+    NoiseInterval,
+    as_share,
+    difference_over_seeds,
+    mean_over_seeds,
+    not_shown_words,
+)
 from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .flops import mfu
 from .measurement import Measurement
@@ -57,11 +64,11 @@ def _mean(runs: Sequence[Measurement], attr: str) -> float:
     return statistics.mean(getattr(m, attr) for m in runs)
 
 
-def _range(values: Sequence[float]) -> Optional[list[float]]:
+def _range(values: Sequence[float]) -> list[float] | None:
     return [min(values), max(values)] if len(values) > 1 else None
 
 
-def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str) -> Optional[dict]:
+def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str) -> dict | None:
     """`name` against `other` on their common seeds: difference, retained share, their intervals and the verdict."""
     mine, theirs = _common(runs, boot.per_seed.get(other, []))
     if not mine:
@@ -83,18 +90,18 @@ def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str
             "energy_saved_range": _range(kwh)}
 
 
-def _still_rising(runs: Sequence[Measurement]) -> Optional[int]:
+def _still_rising(runs: Sequence[Measurement]) -> int | None:
     """On how many seeds the row's validation F1 still rose at its last evaluation; None if it has no epochs."""
     flags = [m.still_rising for m in runs if m.still_rising is not None]
     return sum(flags) if flags else None
 
 
-def ablation_base(name: str) -> Optional[str]:
+def ablation_base(name: str) -> str | None:
     """The row an ablation row changes one thing of: bert-512+bf16 -> bert-512."""
     return name.split("+", 1)[0] if "+" in name else None
 
 
-def topic_counterpart(name: str) -> Optional[str]:
+def topic_counterpart(name: str) -> str | None:
     """The BERT row that reads as much as a TopicBERT row: topicbert-128 -> bert-128 (mode and switches kept)."""
     return "bert-" + name[len("topicbert-"):] if name.startswith("topicbert-") else None
 
@@ -122,7 +129,7 @@ def _to_target(runs: Sequence[Measurement], references: Sequence[Measurement], t
 
 
 def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]], baseline: str,
-                   peak_tflops: Optional[float] = None, target: float = DEFAULT_TARGET) -> list[dict]:
+                   peak_tflops: float | None = None, target: float = DEFAULT_TARGET) -> list[dict]:
     """One row per name (with at least one measurement); ratios against `baseline` on their common seeds, and
     time to accuracy: to `target` times the baseline's best validation macro-F1, seed by seed."""
     boot = _Bootstrap(per_seed)
@@ -179,13 +186,19 @@ def _retained_cell(r: dict) -> str:
     return f"{r['f1_retained']:.1%} [{low:.1%}, {high:.1%}]"
 
 
-def _with_range(value: float, spread: Optional[list[float]], fmt: str, unit: str = "") -> str:
+def _with_range(value: float, spread: list[float] | None, fmt: str, unit: str = "") -> str:
     """'2.50x (2.31–2.62)': the figure, and its range over seeds where there are several."""
     return format(value, fmt) + unit + (f" ({format(spread[0], fmt)}–{format(spread[1], fmt)})" if spread else "")
 
 
-def _optional(value: Optional[float], fmt: str, unit: str = "", missing: str = "not reached") -> str:
+def _optional(value: float | None, fmt: str, unit: str = "", missing: str = "not reached") -> str:
     return missing if value is None else format(value, fmt) + unit
+
+
+def _speedup_to_target(row: dict) -> str:
+    if not row["speedup_to_target"]:
+        return ""
+    return _with_range(row["speedup_to_target"], row["speedup_to_target_range"], ".2f", "x")
 
 
 def markdown_table(rows: list[dict], target: float = DEFAULT_TARGET) -> str:
@@ -201,7 +214,7 @@ def markdown_table(rows: list[dict], target: float = DEFAULT_TARGET) -> str:
             f"| {_optional(r['fixed_seconds'], '.0f', missing='')} | {r['step_seconds']:.0f} "
             f"| {_with_range(r['speedup'], against.get('speedup_range'), '.2f', 'x')} "
             f"| {_optional(r['seconds_to_target'], '.0f', missing='not reached' if curve else '')} "
-            f"| {_with_range(r['speedup_to_target'], r['speedup_to_target_range'], '.2f', 'x') if r['speedup_to_target'] else ''} "
+            f"| {_speedup_to_target(r)} "
             f"| {r['tokens_processed']:,.0f} | {r['tokens_per_second']:,.0f} | {r['padded_fraction']:.1%} "
             f"| {r['kwh']:.3g} | {r['kg_co2e']:.3g} "
             f"| {_with_range(r['energy_saved'], against.get('energy_saved_range'), '.1%')} "
@@ -247,7 +260,8 @@ def _verdict(p: dict, words: tuple[str, str]) -> str:
         return words[0]
     if p["verdict"] == LOWER:
         return words[1]
-    return not_shown_words(p["smallest_detectable"], p["seeds"]) + ("; the topic branch is not shown either way" if words is _TOPIC_BRANCH else "")
+    either_way = "; the topic branch is not shown either way" if words is _TOPIC_BRANCH else ""
+    return not_shown_words(p["smallest_detectable"], p["seeds"]) + either_way
 
 
 def verdicts(rows: list[dict]) -> list[str]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -67,7 +67,7 @@ class Fit:
     npmi_train: float
     npmi_window: float
     diversity: float
-    perplexity: Optional[float]
+    perplexity: float | None
     fit_seconds: float
     topics: list[list[str]]   # each topic's top 10 words, heaviest first
 
@@ -126,7 +126,7 @@ def prepare_corpus(base: RunConfig, names: Sequence[str], device: torch.device) 
     texts = {split: [corpus.texts[i] for i in corpus.indices(split)] for split in SPLITS}
     vocabulary = TopicVocabulary.fit(texts["train"], base.bow_min_df, base.bow_drop_top, base.bow_max_size,
                                      base.bow_max_df)
-    embeddings: dict[str, Optional[np.ndarray]] = {split: None for split in SPLITS}
+    embeddings: dict[str, np.ndarray | None] = {split: None for split in SPLITS}
     embedded, embedding_seconds = False, None
     models = [parse_topic_model(name).get("topic_model") for name in names]
     if any(model is not None and reads_embeddings(model) for model in models):

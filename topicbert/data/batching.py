@@ -6,8 +6,8 @@ predictions can be averaged back per document and the document's bag of words fo
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,12 +26,12 @@ class Batch:
     attention_mask: torch.Tensor  # (B, T)
     docs: torch.Tensor            # (B,) document index of each row
     labels: torch.Tensor          # (B,)
-    bow: Optional[torch.Tensor]   # (B, V) dense counts, TopicBERT only
+    bow: torch.Tensor | None   # (B, V) dense counts, TopicBERT only
     real_tokens: int
     padded_tokens: int
-    embedding: Optional[torch.Tensor] = None  # (B, E) document embeddings, for a topic model that reads them
+    embedding: torch.Tensor | None = None  # (B, E) document embeddings, for a topic model that reads them
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         move = lambda t: t.to(device, non_blocking=True) if t is not None else None  # noqa: E731
         return Batch(move(self.input_ids), move(self.attention_mask), self.docs,
                      move(self.labels), move(self.bow), self.real_tokens, self.padded_tokens, move(self.embedding))
@@ -42,12 +42,12 @@ class TopicInputs:
     """What a topic model reads of some documents: their bags of words and, for a model that reads
     them (CombinedTM), their embeddings."""
     bow: sp.csr_matrix                        # (n_docs, V) word counts
-    embeddings: Optional[np.ndarray] = None   # (n_docs, E)
+    embeddings: np.ndarray | None = None   # (n_docs, E)
 
     def __len__(self) -> int:
         return self.bow.shape[0]
 
-    def rows(self, index: Sequence[int] | slice, device: torch.device) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def rows(self, index: Sequence[int] | slice, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Dense (B, V) counts and (B, E) embeddings (or None) of the documents `index` names, on `device`."""
         embedding = torch.from_numpy(self.embeddings[index]).to(device) if self.embeddings is not None else None
         return torch.from_numpy(self.bow[index].toarray()).to(device), embedding
@@ -102,8 +102,8 @@ def sorted_order(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
 
 
-def collate(examples: Sequence[Example], labels: np.ndarray, bow: Optional[sp.csr_matrix],
-            pad_id: int, embeddings: Optional[np.ndarray] = None) -> Batch:
+def collate(examples: Sequence[Example], labels: np.ndarray, bow: sp.csr_matrix | None,
+            pad_id: int, embeddings: np.ndarray | None = None) -> Batch:
     """Pad to the longest example in the batch; densify only this batch's bag of words."""
     width = max(len(e.input_ids) for e in examples)
     input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
@@ -120,8 +120,8 @@ def collate(examples: Sequence[Example], labels: np.ndarray, bow: Optional[sp.cs
 
 
 def iterate_batches(examples: Sequence[Example], order: list[list[int]], labels: np.ndarray,
-                    bow: Optional[sp.csr_matrix], pad_id: int,
-                    embeddings: Optional[np.ndarray] = None) -> Iterator[Batch]:
+                    bow: sp.csr_matrix | None, pad_id: int,
+                    embeddings: np.ndarray | None = None) -> Iterator[Batch]:
     for batch_indices in order:
         yield collate([examples[i] for i in batch_indices], labels, bow, pad_id, embeddings)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 from ..paths import home
 
 
-def hash_texts(digest: "hashlib._Hash", texts: Sequence[str]) -> None:
+def hash_texts(digest: hashlib._Hash, texts: Sequence[str]) -> None:
     """Feed each text to `digest`, one after another, none able to run into the next (a NUL between)."""
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass"))
@@ -50,7 +50,7 @@ def save_texts(texts: Sequence[str]) -> str:
     return digest
 
 
-def load_texts(digest: str) -> Optional[list[str]]:
+def load_texts(digest: str) -> list[str] | None:
     """The texts a digest names; None if they are not kept here."""
     path = texts_folder() / f"{digest}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,9 +19,9 @@ class SplitData:
     labels: np.ndarray                 # (n_docs,) class ids
     token_ids: list[list[int]]         # whole documents, no special tokens
     examples: list[Example]            # encoder inputs (one per document, or per chunk)
-    bow: Optional[sp.csr_matrix]       # (n_docs, V), TopicBERT only
+    bow: sp.csr_matrix | None       # (n_docs, V), TopicBERT only
     # (n_docs, E), where the topic model reads them (training adds them: they need the encoder)
-    embeddings: Optional[np.ndarray] = None
+    embeddings: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -35,7 +34,7 @@ class SplitData:
     def example_lengths(self) -> list[int]:
         return [len(e.input_ids) for e in self.examples]
 
-    def head(self, n: int) -> "SplitData":
+    def head(self, n: int) -> SplitData:
         """The first n documents, with their examples."""
         return SplitData(self.texts[:n], self.labels[:n], self.token_ids[:n],
                          [e for e in self.examples if e.doc < n],
@@ -46,7 +45,7 @@ class SplitData:
 @dataclass
 class PreparedData:
     classes: list[str]
-    vocabulary: Optional[TopicVocabulary]
+    vocabulary: TopicVocabulary | None
     train: SplitData
     validation: SplitData
     test: SplitData
@@ -87,7 +86,7 @@ def tokenize_splits(config: RunConfig, tokenizer, corpus: Corpus) -> None:
         cached_tokenize(tokenizer, texts[split], config.corpus)
 
 
-def prepare_data(config: RunConfig, tokenizer, corpus: Optional[Corpus] = None) -> PreparedData:
+def prepare_data(config: RunConfig, tokenizer, corpus: Corpus | None = None) -> PreparedData:
     splits = labelled_splits(corpus if corpus is not None else load_run_corpus(config))
     classes, texts, labels = splits.classes, splits.texts, splits.labels
     vocabulary = None

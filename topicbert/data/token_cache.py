@@ -8,8 +8,8 @@ names the path, so the pieces of a corpus that is gone can be found and removed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 
@@ -40,7 +39,7 @@ def kind(path: Path) -> str:
     return path.suffix.lower().lstrip(".")
 
 
-def preview_rows(path: Path, n: int = 5) -> Optional[pd.DataFrame]:
+def preview_rows(path: Path, n: int = 5) -> pd.DataFrame | None:
     """The first `n` rows of a CSV, TSV or JSONL file, all as text; None for a ZIP or when the
     rows cannot be parsed (the reader then says what is wrong)."""
     suffix = kind(path)
@@ -67,13 +66,13 @@ def preview_rows(path: Path, n: int = 5) -> Optional[pd.DataFrame]:
     return None
 
 
-def _named(names: list[str], wanted: str) -> Optional[str]:
+def _named(names: list[str], wanted: str) -> str | None:
     exact = [name for name in names if name.strip() == wanted]
     folded = [name for name in names if name.strip().casefold() == wanted]
     return (exact or folded or [None])[0]
 
 
-def guess_columns(rows: pd.DataFrame) -> dict[str, Optional[str]]:
+def guess_columns(rows: pd.DataFrame) -> dict[str, str | None]:
     """text_col, label_col and split_col from a file's first rows (all text): the columns named text,
     label and split where there are such; else the text is the column with the longest values, the
     split a column of train/validation/test values, and the label the one of the rest with the

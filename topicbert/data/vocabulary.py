@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,7 +76,7 @@ class TopicVocabulary:
 
     @classmethod
     def fit(cls, texts: Sequence[str], min_df: int = 10, drop_top: float = 0.001, max_size: int = 20000,
-            max_df: float = 1.0) -> "TopicVocabulary":
+            max_df: float = 1.0) -> TopicVocabulary:
         # min_df larger than the corpus would reject every word; clamp for tiny corpora
         min_df = max(1, min(min_df, len(texts) // 2))
         counter = CountVectorizer(analyzer=topic_tokens, min_df=min_df, dtype=np.int64)
@@ -112,5 +112,5 @@ class TopicVocabulary:
         Path(path).write_text(json.dumps(list(self.words)))
 
     @classmethod
-    def load(cls, path: Path) -> "TopicVocabulary":
+    def load(cls, path: Path) -> TopicVocabulary:
         return cls(tuple(json.loads(Path(path).read_text())))

@@ -8,8 +8,8 @@ the explanation says so.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from ..config import RunConfig
 from ..data.batching import chunk_spans
@@ -30,8 +30,8 @@ class PastRun:
     pieces: int            # training word pieces the encoder read
     bf16: bool             # whether it computed under bf16 autocast
     seconds: float         # the run's wall time
-    kwh: Optional[float]
-    kg_co2e: Optional[float]
+    kwh: float | None
+    kg_co2e: float | None
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
-
 
 CO2E, CO2 = "CO2e", "CO2"
 
@@ -37,7 +35,7 @@ def _country_mix() -> dict:
     return DataSource().get_global_energy_mix_data()
 
 
-def country_grid(code: str) -> Optional[Grid]:
+def country_grid(code: str) -> Grid | None:
     """A country by its 3-letter ISO code, None if codecarbon's table does not list it."""
     row = _country_mix().get(code)
     return Grid(code, row["country_name"], float(row["carbon_intensity"])) if row else None
@@ -87,11 +85,11 @@ def grids() -> tuple[Grid, ...]:
     return tuple(sorted(countries, key=lambda g: g.name) + sorted(regions, key=lambda g: g.name))
 
 
-def find_grid(key: str) -> Optional[Grid]:
+def find_grid(key: str) -> Grid | None:
     return next((grid for grid in grids() if grid.key == key), None)
 
 
-def price(kwh: Optional[float], kg_co2e: Optional[float], grid: Optional[Grid] = None) -> Optional[float]:
+def price(kwh: float | None, kg_co2e: float | None, grid: Grid | None = None) -> float | None:
     """kg CO2e of a reading: as metered (priced where the run ran), or its kWh at `grid`'s intensity (in
     `grid.gas`: CO2 alone where the source counts only that)."""
     if grid is None:

@@ -13,8 +13,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 from .grid import country_grid
 
@@ -33,7 +34,7 @@ _CUMULATIVE = ("duration_s", "cpu_kwh", "gpu_kwh", "ram_kwh", "kwh", "kg_co2e")
 _COUNTER_CPU_MODES = {"intel_rapl": "RAPL", "windows_emi": "Windows EMI", "intel_power_gadget": "Intel Power Gadget",
                       "apple_powermetrics": "powermetrics"}
 
-GpuId = Union[int, str]
+GpuId = int | str
 # how far codecarbon's estimates (a TDP constant and the load, a RAM model) land from measured power: errors of
 # up to 40% in published comparisons (arXiv 2509.22092); a smaller difference between estimates is not read as real
 ESTIMATE_ERROR = 0.40
@@ -55,19 +56,19 @@ class EnergyReading:
     country: str
     country_name: str
     carbon_intensity: float          # g CO2e per kWh
-    cpu_measured: Optional[bool]     # True: hardware energy counter; False: codecarbon's estimate
-    gpu_measured: Optional[bool]     # None: no GPU metered for this run
-    ram_measured: Optional[bool]
+    cpu_measured: bool | None     # True: hardware energy counter; False: codecarbon's estimate
+    gpu_measured: bool | None     # None: no GPU metered for this run
+    ram_measured: bool | None
     measured: str                    # what was measured and what estimated, in words
     codecarbon: dict = field(default_factory=dict, repr=False)  # the tracker's EmissionsData fields
 
-    def offset(self, base: Optional[dict]) -> "EnergyReading":
+    def offset(self, base: dict | None) -> EnergyReading:
         """This reading plus a stored one (`to_row()` of the reading a resumed run starts from)."""
         if not base:
             return self
         return dataclasses.replace(self, **{k: getattr(self, k) + (base.get(k) or 0.0) for k in _CUMULATIVE})
 
-    def at_least(self, previous: Optional["EnergyReading"]) -> "EnergyReading":
+    def at_least(self, previous: EnergyReading | None) -> EnergyReading:
         """Cumulative values never go down, and are never negative."""
         floor = {k: max(0.0, getattr(previous, k) if previous else 0.0) for k in _CUMULATIVE}
         return dataclasses.replace(self, **{k: max(getattr(self, k), floor[k]) for k in _CUMULATIVE})
@@ -135,7 +136,7 @@ class _Capture:
 
 
 def describe_hardware(hardware: Sequence[Any], gpu_ids: Sequence[GpuId]) -> tuple[
-        Optional[bool], Optional[bool], Optional[bool], str]:
+        bool | None, bool | None, bool | None, str]:
     """(cpu, gpu, ram measured?, words) from the tracker's hardware objects.
 
     Codecarbon reads energy counters where it can (RAPL, NVML, powermetrics) and otherwise
@@ -176,8 +177,8 @@ class EnergyMeter:
     monotone and non-negative; `base` (a stored reading's row) continues a resumed run.
     Only the given GPUs are metered (default: this process's current CUDA device, if any)."""
 
-    def __init__(self, gpu_ids: Optional[Sequence[GpuId]] = None, country: Optional[str] = None,
-                 tracking_mode: str = DEFAULT_TRACKING_MODE, base: Optional[dict] = None,
+    def __init__(self, gpu_ids: Sequence[GpuId] | None = None, country: str | None = None,
+                 tracking_mode: str = DEFAULT_TRACKING_MODE, base: dict | None = None,
                  measure_power_secs: float = MEASURE_POWER_SECONDS) -> None:
         self.gpu_ids = list(gpu_ids) if gpu_ids is not None else current_gpu_ids()
         self.tracking_mode = tracking_mode
@@ -185,9 +186,9 @@ class EnergyMeter:
         self.measure_power_secs = measure_power_secs
         self._tracker: Any = None
         self._capture = _Capture()
-        self._last: Optional[EnergyReading] = None
+        self._last: EnergyReading | None = None
         self._flags: tuple = (None, None, None, "not started")
-        self.intensity: Optional[float] = None
+        self.intensity: float | None = None
         try:
             self.country, self.country_name, self.intensity = carbon_intensity(country or country_code())
         except Exception as error:  # codecarbon's table cannot be read: no tracking, and the run goes on
@@ -236,7 +237,7 @@ class EnergyMeter:
                                                   "ram_total_size", "codecarbon_version")})
         return info
 
-    def read(self) -> Optional[EnergyReading]:
+    def read(self) -> EnergyReading | None:
         """The cumulative reading now, or None if the tracker is off or fails (logged)."""
         if self._tracker is None:
             return None
@@ -251,7 +252,7 @@ class EnergyMeter:
             log.exception("energy reading failed; training goes on")
             return None
 
-    def stop(self) -> Optional[EnergyReading]:
+    def stop(self) -> EnergyReading | None:
         """The final reading, and the tracker's threads stopped."""
         if self._tracker is None:
             return None

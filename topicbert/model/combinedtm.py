@@ -10,7 +10,6 @@ output, normalised); times sqrt(E) its parts are about as large as the word inpu
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 
@@ -27,7 +26,7 @@ class CombinedTM(ProdLDA):
         super().__init__(vocab_size, n_topics, hidden, inputs, dropout, embedding_size=embedding_size)
         self.embedding_scale = math.sqrt(embedding_size)
 
-    def encoder_input(self, bow: torch.Tensor, embedding: Optional[torch.Tensor]) -> torch.Tensor:
+    def encoder_input(self, bow: torch.Tensor, embedding: torch.Tensor | None) -> torch.Tensor:
         if embedding is None or embedding.shape[-1] != self.embedding_size:
             raise ValueError(f"CombinedTM reads each document's {self.embedding_size}-wide embedding beside "
                              "its bag of words")

@@ -7,8 +7,6 @@ b is the corpus-wide background, which is no topic's own.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,7 +35,7 @@ class NVDM(TopicModel):
         nn.init.zeros_(self.log_sigma.bias)
         self.decoder = nn.Linear(n_topics, vocab_size)  # R: (V, K), b: (V,)
 
-    def forward(self, bow: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> TopicOutput:
+    def forward(self, bow: torch.Tensor, embedding: torch.Tensor | None = None) -> TopicOutput:
         bow = bow.float()                                                 # (B, V) word counts
         hidden = F.relu(self.encoder(encode_input(bow, self.inputs)))     # (B, 256)
         mu = self.mu(hidden)                                              # (B, K)

@@ -12,7 +12,6 @@ A topic's words are what the decoder predicts for a document made of that topic 
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -82,11 +81,11 @@ class ProdLDA(TopicModel):
         self.register_buffer("prior_var", torch.tensor(prior_var), persistent=False)
         self.prior_log_var = math.log(prior_var)
 
-    def encoder_input(self, bow: torch.Tensor, embedding: Optional[torch.Tensor]) -> torch.Tensor:
+    def encoder_input(self, bow: torch.Tensor, embedding: torch.Tensor | None) -> torch.Tensor:
         """What the encoder reads: (B, V) normalised word counts (CombinedTM adds the embedding)."""
         return encode_input(bow, self.inputs)
 
-    def forward(self, bow: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> TopicOutput:
+    def forward(self, bow: torch.Tensor, embedding: torch.Tensor | None = None) -> TopicOutput:
         bow = bow.float()                                                       # (B, V) word counts
         hidden = self.encoder(self.encoder_input(bow, embedding))               # (B, H)
         mu = self.mu_norm(self.mu(hidden))                                      # (B, K)

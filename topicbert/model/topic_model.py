@@ -18,7 +18,6 @@ would overflow a linear layer, and long documents would swamp short ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 from torch import nn
@@ -61,7 +60,7 @@ class TopicModel(nn.Module):
     # optimiser steps before early stopping may end pretraining (its patience counts only after them)
     pretrain_min_steps: int = 0
 
-    def forward(self, bow: torch.Tensor, embedding: Optional[torch.Tensor] = None) -> TopicOutput:
+    def forward(self, bow: torch.Tensor, embedding: torch.Tensor | None = None) -> TopicOutput:
         """bow: (B, V) word counts; embedding: (B, E) document embeddings, for a model that reads them."""
         raise NotImplementedError
 

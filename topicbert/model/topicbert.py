@@ -8,7 +8,6 @@ Loss = alpha * CE + (1 - alpha) * topic-model loss (the baseline: CE alone).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -20,13 +19,13 @@ from .topic_model import TopicModel
 @dataclass
 class TopicBERTOutput:
     logits: torch.Tensor                 # (B, C)
-    loss: Optional[torch.Tensor]         # scalar, when labels are given
-    topic_vector: Optional[torch.Tensor]  # (B, K) h_TM, TopicBERT only
-    topic_loss: Optional[torch.Tensor]   # (B,) per-document topic-model loss, TopicBERT only
+    loss: torch.Tensor | None         # scalar, when labels are given
+    topic_vector: torch.Tensor | None  # (B, K) h_TM, TopicBERT only
+    topic_loss: torch.Tensor | None   # (B,) per-document topic-model loss, TopicBERT only
 
 
 class TopicBERT(nn.Module):
-    def __init__(self, encoder: nn.Module, n_classes: int, topic_model: Optional[TopicModel] = None,
+    def __init__(self, encoder: nn.Module, n_classes: int, topic_model: TopicModel | None = None,
                  dropout: float = 0.1, alpha: float = 0.9) -> None:
         super().__init__()
         self.encoder = encoder
@@ -43,9 +42,9 @@ class TopicBERT(nn.Module):
         return self.topic_model is not None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                bow: Optional[torch.Tensor] = None,
-                labels: Optional[torch.Tensor] = None,
-                embedding: Optional[torch.Tensor] = None) -> TopicBERTOutput:
+                bow: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None,
+                embedding: torch.Tensor | None = None) -> TopicBERTOutput:
         hidden_states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         h_b = self.dropout(hidden_states[:, 0])               # (B, H_B) the [CLS] vector
         topic_vector = topic_loss = None

@@ -9,8 +9,8 @@ put more runs on a GPU than it may hold.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
 from ..config import ConfigError, RunConfig
 
@@ -35,7 +35,7 @@ def visible_gpus() -> list[str]:
     return [entry.strip() for entry in listed.split(",") if entry.strip()][:count]
 
 
-def choose_gpus(requested: Optional[str], visible: Sequence[str]) -> list[str]:
+def choose_gpus(requested: str | None, visible: Sequence[str]) -> list[str]:
     """The GPUs `--gpus` names ("0,1,3"), each one this machine shows; every visible one when not given."""
     if requested is None:
         return list(visible)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, ContextManager, Optional
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import psutil
 
@@ -50,7 +51,7 @@ class LoadAccount:
         self.own_core_seconds = 0.0
         self.others_max = 0.0       # the busiest interval, in cores
         self.intervals = 0
-        self._last: Optional[tuple[float, float, dict[int, float]]] = None
+        self._last: tuple[float, float, dict[int, float]] | None = None
 
     def add(self, wall: float, machine_busy: float, own: dict[int, float]) -> None:
         """One reading: wall clock seconds, the machine's busy CPU seconds, the run's CPU seconds by pid."""
@@ -69,7 +70,7 @@ class LoadAccount:
                 self.intervals += 1
         self._last = (wall, machine_busy, own)
 
-    def summary(self) -> Optional[dict]:
+    def summary(self) -> dict | None:
         """Mean and peak cores other processes kept busy, the run's own mean, over how long; None before
         two readings."""
         if not self.intervals:
@@ -84,8 +85,8 @@ class MachineLoadSampler:
     summary in the store (a connection of its own, from `connect`); a sample at the start and a last one when
     it stops, so a short run has one too."""
 
-    def __init__(self, connect: Callable[[], ContextManager[Store]], run_id: int, every: float = SAMPLE_SECONDS,
-                 pgid: Optional[int] = None, read_machine: Callable[[], float] = machine_busy_seconds,
+    def __init__(self, connect: Callable[[], AbstractContextManager[Store]], run_id: int, every: float = SAMPLE_SECONDS,
+                 pgid: int | None = None, read_machine: Callable[[], float] = machine_busy_seconds,
                  read_group: Callable[[int], dict[int, float]] = group_cpu_seconds) -> None:
         self.connect, self.run_id = connect, run_id
         self.pgid = os.getpgid(0) if pgid is None else pgid
@@ -102,7 +103,7 @@ class MachineLoadSampler:
         if summary is not None:
             store.set_machine_load(self.run_id, summary)
 
-    def __enter__(self) -> "MachineLoadSampler":
+    def __enter__(self) -> MachineLoadSampler:
         self.sample()
         self._thread.__enter__()
         return self

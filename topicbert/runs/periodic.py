@@ -4,7 +4,8 @@ machine's load are both one of these."""
 from __future__ import annotations
 
 import threading
-from typing import Callable, ContextManager, Optional
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from .store import Store
 
@@ -13,18 +14,18 @@ class Periodic:
     """`with Periodic(connect, every, tick):` calls `tick(store)` every `every` seconds until the block ends,
     `store` a connection `connect()` opened for the thread alone."""
 
-    def __init__(self, connect: Callable[[], ContextManager[Store]], every: float,
+    def __init__(self, connect: Callable[[], AbstractContextManager[Store]], every: float,
                  tick: Callable[[Store], None]) -> None:
         self.connect, self.every, self.tick = connect, every, tick
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
         with self.connect() as store:
             while not self._stop.wait(self.every):
                 self.tick(store)
 
-    def __enter__(self) -> "Periodic":
+    def __enter__(self) -> Periodic:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self

@@ -6,8 +6,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import psutil
 
@@ -32,7 +32,7 @@ def worker_command(worker_id: int) -> list[str]:
     return [*CLI, "worker", "--worker-id", str(worker_id)]
 
 
-def child_environment(db_path: Path, gpus: Optional[Sequence[str]] = None) -> dict[str, str]:
+def child_environment(db_path: Path, gpus: Sequence[str] | None = None) -> dict[str, str]:
     """What a worker or a runner started from here needs: the same database, this source tree, and with
     `gpus` the GPUs it may see, alone (none: a CPU run on a GPU machine never touches one)."""
     env = dict(os.environ)
@@ -45,7 +45,7 @@ def child_environment(db_path: Path, gpus: Optional[Sequence[str]] = None) -> di
     return env
 
 
-def process_alive(pid: Optional[int], started_at: Optional[float] = None) -> bool:
+def process_alive(pid: int | None, started_at: float | None = None) -> bool:
     """Is `pid` a live (non-zombie) process, born by `started_at` + slack (not a reused pid)?"""
     if not pid:
         return False
@@ -100,7 +100,7 @@ def kill_process_group(pgid: int, grace: float = KILL_GRACE_SECONDS) -> bool:
     return not _group_members(pgids)
 
 
-def log_tail(path: Optional[str], chars: int = LOG_TAIL_CHARS) -> str:
+def log_tail(path: str | None, chars: int = LOG_TAIL_CHARS) -> str:
     if not path or not Path(path).exists():
         return ""
     with open(path, "rb") as f:

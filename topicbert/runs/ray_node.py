@@ -15,9 +15,10 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import psutil
 import ray
@@ -57,14 +58,14 @@ class RemoteStore:
         shipment = self.outbox.changed(with_checkpoint=True)
         ray.get(self.service.checkpoint.remote(run_id, self.attempt, step, shipment))
 
-    def finish_run(self, run_id: int, status: str, error: Optional[str] = None) -> bool:
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> bool:
         sys.stdout.flush()  # the log's last lines are in the file before it travels
         return ray.get(self.service.finish.remote(run_id, self.attempt, status, error, self.outbox.changed()))
 
-    def another_connection(self) -> "RemoteStore":
+    def another_connection(self) -> RemoteStore:
         return self  # the service's handle serves every thread
 
-    def __enter__(self) -> "RemoteStore":
+    def __enter__(self) -> RemoteStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -104,7 +105,7 @@ def output_to(log_path: Path) -> Iterator[None]:
                 os.close(fd)
 
 
-def scratch_folder(run_id: int, root: Optional[Path] = None) -> Path:
+def scratch_folder(run_id: int, root: Path | None = None) -> Path:
     """A new folder for this attempt. Those of attempts whose process is gone go first: a cancel or a lost
     driver kills a task with no time to remove its own."""
     root = Path(root or tempfile.gettempdir())
@@ -128,7 +129,8 @@ def train_on_node(service: Any, run_id: int, attempt: str, resume: bool) -> int:
         save_corpus(inputs.corpus, corpus_path)  # read back, it is the same corpus (save_corpus says so)
         config = inputs.config.replace(corpus=str(corpus_path), text_col="text", label_col="label", split_col="split")
         store = RemoteStore(service, run_id, attempt, Outbox(run_dir, texts_folder()))
-        node, host, gpus = ray.get_runtime_context().get_node_id(), socket.gethostname(), [str(g) for g in ray.get_gpu_ids()]
+        node, host = ray.get_runtime_context().get_node_id(), socket.gethostname()
+        gpus = [str(g) for g in ray.get_gpu_ids()]
         store.set_placement(run_id, node, host, gpus)
         with output_to(run_dir / "run.log"):
             log.info("run %s on Ray node %s (%s), GPUs %s%s", run_id, node, host, ",".join(gpus) or "none",

@@ -15,8 +15,9 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import ray
 from ray._private.services import canonicalize_bootstrap_address_or_die  # how ray.init reads 'auto'; ray is pinned
@@ -57,7 +58,8 @@ def connect(address: str) -> str:
     try:
         resolved = canonicalize_bootstrap_address_or_die(address)
     except (ConnectionError, ValueError) as error:
-        raise ConfigError(f"--ray {address}: no Ray cluster found ({error}); start one with `ray start --head`") from None
+        raise ConfigError(f"--ray {address}: no Ray cluster found ({error}); "
+                          "start one with `ray start --head`") from None
     host, _, port = resolved.rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
@@ -84,8 +86,8 @@ class RayWorker(Worker):
     """A worker whose runs are Ray tasks. `max_parallel`: runs in flight (default: as many as the
     cluster has GPUs, or CPUs over `cpus_per_run` without GPUs; read anew as nodes come and go)."""
 
-    def __init__(self, store: Store, max_parallel: Optional[int] = None, poll_seconds: float = 1.0,
-                 worker_id: Optional[int] = None, cpus_per_run: int = 1) -> None:
+    def __init__(self, store: Store, max_parallel: int | None = None, poll_seconds: float = 1.0,
+                 worker_id: int | None = None, cpus_per_run: int = 1) -> None:
         self.fixed_max_parallel = max_parallel
         self.cpus_per_run = cpus_per_run
         super().__init__(store, device=RAY_DEVICE, max_parallel=max_parallel, poll_seconds=poll_seconds,
@@ -102,13 +104,13 @@ class RayWorker(Worker):
         self.max_parallel = self.fixed_max_parallel or max(int(gpus) or int(cpus) // self.cpus_per_run, 1)
         return super().claim()
 
-    def claim_one(self) -> Optional[tuple[dict, None]]:
+    def claim_one(self) -> tuple[dict, None] | None:
         for run in reversed(self.store.list_runs(status="queued")):  # oldest first
             if self.store.claim_run(run["id"], self.worker_id, RAY_DEVICE, host=self.host):
                 return self.store.get_run(run["id"]), None
         return None
 
-    def launch(self, run: dict, gpus: Optional[Sequence[str]] = None) -> None:
+    def launch(self, run: dict, gpus: Sequence[str] | None = None) -> None:
         resources = task_resources(RunConfig.from_dict(run["config"]), ray.cluster_resources().get("GPU", 0),
                                    self.cpus_per_run)
         attempt = uuid.uuid4().hex
@@ -163,8 +165,8 @@ class RayWorker(Worker):
         self.children.clear()
 
 
-def serve_on_ray(address: str, exit_when_idle: bool = False, max_parallel: Optional[int] = None,
-                 poll_seconds: float = 1.0, worker_id: Optional[int] = None, cpus_per_run: int = 1) -> int:
+def serve_on_ray(address: str, exit_when_idle: bool = False, max_parallel: int | None = None,
+                 poll_seconds: float = 1.0, worker_id: int | None = None, cpus_per_run: int = 1) -> int:
     resolved = connect(address)
     with Store() as store:
         worker = RayWorker(store, max_parallel, poll_seconds, worker_id, cpus_per_run)

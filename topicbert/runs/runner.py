@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..config import RunConfig
 from ..data.splits import load_run_corpus, tokenize_splits
@@ -40,16 +40,16 @@ class StoreReporter(Callback):
     reading, where pretraining ended, what training cost (the reading at on_trained, the same scope as the
     benchmark: the test pass is not in it), what classifying the test documents cost, the results."""
 
-    def __init__(self, store: Store, run_id: int, meter: Optional[EnergyMeter] = None) -> None:
+    def __init__(self, store: Store, run_id: int, meter: EnergyMeter | None = None) -> None:
         self.store = store
         self.run_id = run_id
         self.meter = meter
-        self.best: Optional[dict] = None
+        self.best: dict | None = None
         self.step = 0
         self.total_steps = 0
         self.steps_per_epoch = 1
         self._last_progress = 0.0
-        self._trained: Optional[tuple[float, Optional[EnergyReading]]] = None  # (clock, reading) at on_trained
+        self._trained: tuple[float, EnergyReading | None] | None = None  # (clock, reading) at on_trained
 
     def on_start(self, info: dict[str, Any]) -> None:
         self.step, self.total_steps = info["start_step"], info["total_steps"]
@@ -109,7 +109,7 @@ class StoreReporter(Callback):
                                   result.topic_quality.npmi if result.topic_quality else None)
         self.store.set_final_metrics(self.run_id, result.details())
 
-    def _energy(self, step: int, epoch: float, wall_seconds: float) -> Optional[EnergyReading]:
+    def _energy(self, step: int, epoch: float, wall_seconds: float) -> EnergyReading | None:
         reading = self.meter.read() if self.meter is not None else None
         if reading is not None:
             self.store.add_energy(self.run_id, step, epoch, wall_seconds, reading.to_row())
@@ -127,7 +127,7 @@ def heartbeat(store: Store, run_id: int, every: float = HEARTBEAT_SECONDS) -> Pe
     return Periodic(store.another_connection, every, lambda own: own.heartbeat_run(run_id))
 
 
-def start_meter(config: RunConfig) -> tuple[Optional[EnergyMeter], dict]:
+def start_meter(config: RunConfig) -> tuple[EnergyMeter | None, dict]:
     """The run's energy meter, started, and what the store records of it (energy_info). A meter that cannot be
     made or started is None, its info saying "not metered" and why (logged): tracking never stops the job."""
     try:

@@ -14,9 +14,9 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from ..data.batching import tokenize
 from ..data.corpus import Corpus, CorpusError, builtin_corpus_path, load_corpus, save_corpus, summarize
@@ -83,7 +83,7 @@ def register_staged(store: Store, staged: StagedUpload, name: str) -> int:
 
 
 def stage_upload(store: Store, upload: Path, name: str, text_col: str, label_col: str,
-                 split_col: Optional[str]) -> StagedUpload:
+                 split_col: str | None) -> StagedUpload:
     """Read an upload in a child process (once per choice of columns): its documents never enter this
     process. `name`: the file name its person chose, which every message names. CorpusError as the
     reader words it."""
@@ -102,7 +102,7 @@ def stage_upload(store: Store, upload: Path, name: str, text_col: str, label_col
     return StagedUpload(staged, json.loads(summary.read_text(encoding="utf-8")))
 
 
-def stage_here(upload: Path, name: str, text_col: str, label_col: str, split_col: Optional[str], out: Path) -> None:
+def stage_here(upload: Path, name: str, text_col: str, label_col: str, split_col: str | None, out: Path) -> None:
     """What the child does: read the upload, summarise it, write its documents to `out` and the
     summary beside them (last: its presence says both are whole)."""
     corpus = load_corpus(upload, text_col, label_col, split_col, name=name)
@@ -117,7 +117,7 @@ def stage_here(upload: Path, name: str, text_col: str, label_col: str, split_col
     os.replace(tmp, out.with_suffix(".summary.json"))
 
 
-def ensure_builtin_corpus(store: Store) -> Optional[int]:
+def ensure_builtin_corpus(store: Store) -> int | None:
     """List the BBC News sample if it is not listed yet (so a fresh install can run the demo).
 
     Returns its id when it was added now; None if it was there or cannot be read (the
@@ -137,7 +137,7 @@ def run_settings(corpus_row: dict) -> dict:
     return {"corpus": corpus_row["path"], **SAVED_COLUMNS}
 
 
-def demo_corpus(store: Store) -> Optional[dict]:
+def demo_corpus(store: Store) -> dict | None:
     """The corpus $TOPICBERT_DEMO_CORPUS names (by name or saved path), else the built-in BBC News sample
     (long articles, so reading 128 word pieces instead of 512 matters, and a demo sized for it), else the
     newest saved one.

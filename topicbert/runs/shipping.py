@@ -6,9 +6,9 @@ so a node that dies while sending leaves the run folder as it was.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Optional, Sequence
 
 from ..training.checkpoints import SwappedFolder
 
@@ -33,7 +33,9 @@ def _files(folder: Path) -> list[Path]:
 
 def read_folder(folder: Path) -> dict[str, bytes]:
     """Every whole file under `folder`, by its path inside it."""
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in _files(folder)} if folder.is_dir() else {}
+    if not folder.is_dir():
+        return {}
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in _files(folder)}
 
 
 def _safe(name: str) -> PurePosixPath:
@@ -103,7 +105,7 @@ class Outbox:
     def _signatures(self) -> dict[str, tuple]:
         return {key: _signature(path) for key, path in self._entries().items()}
 
-    def changed(self, with_checkpoint: bool = False, only: Optional[Sequence[str]] = None) -> Shipment:
+    def changed(self, with_checkpoint: bool = False, only: Sequence[str] | None = None) -> Shipment:
         """What changed since the last shipment (the entries `only` names, if given); the resumable
         checkpoint only `with_checkpoint`. What it returns counts as sent."""
         shipment = Shipment()

@@ -11,9 +11,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
 
 from ..data.shared_texts import texts_folder
 from ..data.token_cache import caches_of_missing_corpora, corpus_cache_folder, token_cache_root
@@ -38,7 +38,7 @@ class Freed:
     bytes: int
 
 
-def format_bytes(n: Optional[float]) -> str:
+def format_bytes(n: float | None) -> str:
     if n is None:
         return ""
     for unit in ("B", "KB", "MB", "GB"):
@@ -48,7 +48,7 @@ def format_bytes(n: Optional[float]) -> str:
     raise AssertionError("unreachable")
 
 
-def path_bytes(path: Optional[Path | str]) -> int:
+def path_bytes(path: Path | str | None) -> int:
     """Bytes of a file, or of everything under a folder; 0 if it is not there."""
     if not path:
         return 0
@@ -138,7 +138,7 @@ def delete_corpus(store: Store, corpus_id: int) -> int:
     return size
 
 
-def _corpus_files(store: Store, path: Optional[str]) -> list[Path]:
+def _corpus_files(store: Store, path: str | None) -> list[Path]:
     """A saved corpus's files: its parsed copy (only ever one the Studio wrote) and cached pieces."""
     if not path:
         return []
@@ -197,7 +197,7 @@ def _garbage(store: Store, now: float) -> list[tuple[str, Callable[[], list[Path
              lambda: _older_than(sorted((home / "uploads").glob("*")), UPLOAD_GRACE_SECONDS, now))]
 
 
-def collect_garbage(store: Store, now: Optional[float] = None) -> list[Freed]:
+def collect_garbage(store: Store, now: float | None = None) -> list[Freed]:
     """Remove what no run needs any more; returns what went, by kind. Queued, running and resumable
     runs keep everything."""
     freed = []

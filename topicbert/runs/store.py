@@ -15,9 +15,10 @@ import random
 import socket
 import sqlite3
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlite_utils
 from sqlite_utils.db import ForeignKey, NotFoundError
@@ -45,7 +46,7 @@ def default_db_path() -> Path:
     return home() / "topicbert.db"
 
 
-def run_folder(run_id: int, root: Optional[Path] = None) -> Path:
+def run_folder(run_id: int, root: Path | None = None) -> Path:
     """A run's folder: its config.json, log, checkpoints and result files."""
     return (root or home()) / "runs" / str(run_id)
 
@@ -59,7 +60,7 @@ def _is_lock_error(error: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _loads(value: Optional[str]) -> Any:
+def _loads(value: str | None) -> Any:
     return json.loads(value) if value else None
 
 
@@ -93,7 +94,8 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["runs"].create_index(["status", "id"], index_name="runs_by_status")
     db["metrics"].create({"run_id": int, "step": int, "epoch": float, "wall_seconds": float, "name": str,
                           "value": float},
-                         not_null={"run_id", "step", "name"}, foreign_keys=[_fk("metrics", "run_id", "runs", "CASCADE")])
+                         not_null={"run_id", "step", "name"},
+                         foreign_keys=[_fk("metrics", "run_id", "runs", "CASCADE")])
     db["metrics"].create_index(["run_id", "name", "step"], index_name="metrics_by_run")
     db["energy"].create(
         {"run_id": int, "step": int, "epoch": float, "wall_seconds": float, "created_at": float,
@@ -171,7 +173,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
 class Store:
     """One connection to the database; open one per process, thread or Streamlit call."""
 
-    def __init__(self, path: Optional[Path | str] = None) -> None:
+    def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: no implicit transactions; every write below opens its own
@@ -186,7 +188,7 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -262,7 +264,7 @@ class Store:
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         return self._retry(lambda: list(self.db.query(sql, params)))
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Optional[dict]:
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
         rows = self._rows(sql, params)
         return rows[0] if rows else None
 
@@ -286,7 +288,7 @@ class Store:
                 return []
         return self._write(apply)
 
-    def another_connection(self) -> "Store":
+    def another_connection(self) -> Store:
         """A connection of its own to the same database, for another thread (a sqlite connection stays
         in the thread that made it)."""
         return Store(self.path)
@@ -301,7 +303,7 @@ class Store:
     # -- corpora
 
     def add_corpus(self, name: str, source: str, n_docs: int, n_classes: int, counts: dict,
-                   path: Optional[str] = None) -> int:
+                   path: str | None = None) -> int:
         return self._write(lambda db: db["corpora"].insert(
             {"id": self._next_id(db, "corpora"), "name": name, "source": source, "n_docs": n_docs,
              "n_classes": n_classes, "counts": json.dumps(counts), "path": path, "created_at": time.time()}).last_pk)
@@ -316,15 +318,15 @@ class Store:
         return folder / f"{corpus_id}.jsonl"
 
     @staticmethod
-    def _corpus(row: Optional[dict]) -> Optional[dict]:
+    def _corpus(row: dict | None) -> dict | None:
         if row is not None:
             row["counts"] = _loads(row["counts"])
         return row
 
-    def get_corpus(self, corpus_id: int) -> Optional[dict]:
+    def get_corpus(self, corpus_id: int) -> dict | None:
         return self._corpus(self._one("SELECT * FROM corpora WHERE id = ?", (corpus_id,)))
 
-    def find_corpus(self, name_or_path: str) -> Optional[dict]:
+    def find_corpus(self, name_or_path: str) -> dict | None:
         """The corpus a run's `corpus` setting names: by name, or by its parsed copy's path."""
         return self._corpus(self._one(
             "SELECT * FROM corpora WHERE name = ? OR path = ? ORDER BY id LIMIT 1", (name_or_path, name_or_path)))
@@ -352,8 +354,8 @@ class Store:
 
     # -- runs
 
-    def create_run(self, config: RunConfig, corpus_id: Optional[int] = None,
-                   paired_run_id: Optional[int] = None) -> int:
+    def create_run(self, config: RunConfig, corpus_id: int | None = None,
+                   paired_run_id: int | None = None) -> int:
         def insert(db: sqlite_utils.Database) -> int:
             now = time.time()
             run_id = db["runs"].insert({"id": self._next_id(db, "runs"), "config": config.to_json(),
@@ -381,14 +383,14 @@ class Store:
         self._update("runs", run_id, {"paired_run_id": paired_run_id})
 
     @staticmethod
-    def _run(row: Optional[dict]) -> Optional[dict]:
+    def _run(row: dict | None) -> dict | None:
         if row is not None:
             for key in ("config", "best_metrics", "final_metrics", "energy_info", "machine_load", "inference"):
                 row[key] = _loads(row[key])
             row["resume"] = bool(row["resume"])
         return row
 
-    def get_run(self, run_id: int) -> Optional[dict]:
+    def get_run(self, run_id: int) -> dict | None:
         """The run's row; config, best_metrics, final_metrics, energy_info, machine_load and inference
         decoded to dicts."""
         return self._run(self._one("SELECT * FROM runs WHERE id = ?", (run_id,)))
@@ -399,7 +401,7 @@ class Store:
             raise KeyError(f"no run {run_id}")
         return RunConfig.from_json(row["config"])
 
-    def list_runs(self, status: Optional[str | Sequence[str]] = None, limit: Optional[int] = None) -> list[dict]:
+    def list_runs(self, status: str | Sequence[str] | None = None, limit: int | None = None) -> list[dict]:
         """Newest first."""
         statuses = [status] if isinstance(status, str) else list(status or [])
         where = f"WHERE status IN ({_marks(statuses)})" if statuses else ""
@@ -411,11 +413,11 @@ class Store:
         """id, name, variant and status of the newest runs: enough to pick one, no JSON decoded."""
         return self._rows("SELECT id, name, variant, status FROM runs ORDER BY id DESC LIMIT ?", (limit,))
 
-    def run_folders(self) -> dict[int, Optional[str]]:
+    def run_folders(self) -> dict[int, str | None]:
         """Every run's id and folder."""
         return {row["id"]: row["run_dir"] for row in self._rows("SELECT id, run_dir FROM runs")}
 
-    def run_overview(self, run_id: Optional[int] = None, limit: int = 50) -> list[dict]:
+    def run_overview(self, run_id: int | None = None, limit: int = 50) -> list[dict]:
         """One row per run for status lists: progress, where it trains (device, host, GPUs, Ray node), the kept
         (best) val macro-F1, cumulative kWh and CO2, what its energy rests on (energy_info, machine_load, and the
         last reading's measured flags) and, once finished, whether it trained in bf16 (None before, and for runs
@@ -437,8 +439,8 @@ class Store:
             row["bf16"] = None if row["bf16"] is None else bool(row["bf16"])  # SQLite's JSON true is 1
         return rows
 
-    def claim_next_run(self, worker_id: Optional[int], device: str, host: Optional[str] = None,
-                       max_running: int = 1) -> Optional[dict]:
+    def claim_next_run(self, worker_id: int | None, device: str, host: str | None = None,
+                       max_running: int = 1) -> dict | None:
         """Atomically take the oldest queued run this device can serve, or None.
 
         At most `max_running` runs go at once on one host and device kind, whichever
@@ -447,7 +449,7 @@ class Store:
         host = host or hostname()
         accepted = sorted({"auto", "cpu", device})
 
-        def claim(db: sqlite_utils.Database) -> Optional[int]:
+        def claim(db: sqlite_utils.Database) -> int | None:
             # the runner refines the device to e.g. cuda:0: still the same kind
             busy = db["runs"].count_where("status = 'running' AND host = ? AND (device = ? OR device LIKE ?)",
                                           [host, device, f"{device}:%"])
@@ -464,8 +466,8 @@ class Store:
         run_id = self._write(claim)
         return self.get_run(run_id) if run_id is not None else None
 
-    def claim_run(self, run_id: int, worker_id: Optional[int], device: str, pid: Optional[int] = None,
-                  host: Optional[str] = None, gpus: Sequence[str] = (), runs_per_gpu: int = 1) -> bool:
+    def claim_run(self, run_id: int, worker_id: int | None, device: str, pid: int | None = None,
+                  host: str | None = None, gpus: Sequence[str] = (), runs_per_gpu: int = 1) -> bool:
         """Take one given queued run (a torchrun launched by hand claims its own run; a worker with GPUs
         claims the run its assignment chose, with those `gpus`). False if the run is not queued, or one of
         `gpus` already holds `runs_per_gpu` runs on this host."""
@@ -493,7 +495,7 @@ class Store:
                                      [host], select="gpus")
         return [gpu for row in rows for gpu in row["gpus"].split(",")]
 
-    def gpus_held(self, host: Optional[str] = None) -> list[str]:
+    def gpus_held(self, host: str | None = None) -> list[str]:
         """The GPUs of this host (or `host`) held by running runs, once per run that holds each."""
         return self._retry(lambda: self._gpus_held(self.db, host or hostname()))
 
@@ -503,14 +505,14 @@ class Store:
                                       "heartbeat_at": time.time()})
 
     @staticmethod
-    def _status(db: sqlite_utils.Database, run_id: int) -> Optional[str]:
+    def _status(db: sqlite_utils.Database, run_id: int) -> str | None:
         try:
             return db["runs"].get(run_id)["status"]
         except NotFoundError:
             return None
 
     @staticmethod
-    def _mark_running(db: sqlite_utils.Database, run_id: int, worker_id: Optional[int], device: str,
+    def _mark_running(db: sqlite_utils.Database, run_id: int, worker_id: int | None, device: str,
                       host: str) -> None:
         now = time.time()
         db["runs"].update(run_id, {"status": "running", "worker_id": worker_id, "device": device, "host": host,
@@ -521,7 +523,7 @@ class Store:
     def set_process(self, run_id: int, pid: int, pgid: int) -> None:
         self._update("runs", run_id, {"pid": pid, "pgid": pgid, "heartbeat_at": time.time()})
 
-    def set_status(self, run_id: int, status: str, error: Optional[str] = None,
+    def set_status(self, run_id: int, status: str, error: str | None = None,
                    only_from: Sequence[str] = ()) -> bool:
         """Move a run to `status`; with `only_from`, only if it is in one of those now. True if it moved."""
         if status not in STATUSES:
@@ -540,13 +542,13 @@ class Store:
             return True
         return self._write(move)
 
-    def finish_run(self, run_id: int, status: str, error: Optional[str] = None) -> bool:
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> bool:
         """The end of a running run; does nothing if it was cancelled (or ended) meanwhile."""
         return self.set_status(run_id, status, error, only_from=("running",))
 
-    def cancel(self, run_id: int) -> Optional[dict]:
+    def cancel(self, run_id: int) -> dict | None:
         """Mark a queued or running run cancelled; returns its row as it was before, or None."""
-        def cancel(db: sqlite_utils.Database) -> Optional[dict]:
+        def cancel(db: sqlite_utils.Database) -> dict | None:
             try:
                 before = db["runs"].get(run_id)
             except NotFoundError:
@@ -586,7 +588,7 @@ class Store:
     def set_checkpoint(self, run_id: int, step: int) -> None:
         self._update("runs", run_id, {"checkpoint_step": step})
 
-    def set_best_metrics(self, run_id: int, metrics: Optional[dict]) -> None:
+    def set_best_metrics(self, run_id: int, metrics: dict | None) -> None:
         self._update("runs", run_id, {"best_metrics": json.dumps(metrics) if metrics is not None else None})
 
     def set_final_metrics(self, run_id: int, metrics: dict) -> None:
@@ -627,7 +629,7 @@ class Store:
                  "value": float(value)} for name, value in metrics.items() if value is not None]
         self._write(lambda db: db["metrics"].insert_all(rows))
 
-    def list_metrics(self, run_id: int, name: Optional[str] = None) -> list[dict]:
+    def list_metrics(self, run_id: int, name: str | None = None) -> list[dict]:
         if name is None:
             return self._rows("SELECT * FROM metrics WHERE run_id = ? ORDER BY step, name", (run_id,))
         return self._rows("SELECT * FROM metrics WHERE run_id = ? AND name = ? ORDER BY step", (run_id, name))
@@ -641,7 +643,7 @@ class Store:
             entry[row["name"]] = row["value"]
         return [table[step] for step in sorted(table)]
 
-    def metrics_frame(self, run_ids: Sequence[int]) -> "pd.DataFrame":
+    def metrics_frame(self, run_ids: Sequence[int]) -> pd.DataFrame:
         """Long-form DataFrame of several runs' metrics, with each run's name (for plots)."""
         import pandas as pd  # the pages' plots need it; the command line's status does not
 
@@ -653,7 +655,7 @@ class Store:
             f"ORDER BY m.run_id, m.step", list(run_ids))
         return pd.DataFrame(rows, columns=METRICS_COLUMNS)
 
-    def best_evaluation(self, run_id: int, name: str = "val_macro_f1") -> Optional[dict]:
+    def best_evaluation(self, run_id: int, name: str = "val_macro_f1") -> dict | None:
         """All metrics of the evaluation where `name` was highest (earliest on ties)."""
         best = self._one("SELECT step FROM metrics WHERE run_id = ? AND name = ? ORDER BY value DESC, step "
                          "LIMIT 1", (run_id, name))
@@ -677,7 +679,7 @@ class Store:
         row["codecarbon"] = _loads(row["codecarbon"]) or {}
         return row
 
-    def validation_curves(self, run_ids: Sequence[int]) -> dict[int, list[tuple[float, Optional[float], float]]]:
+    def validation_curves(self, run_ids: Sequence[int]) -> dict[int, list[tuple[float, float | None, float]]]:
         """Each run's evaluations in order, in one query: (wall seconds, cumulative kWh at that step or None,
         validation macro-F1); time to accuracy reads them."""
         if not run_ids:
@@ -687,7 +689,7 @@ class Store:
             " AND e.step = m.step ORDER BY e.created_at DESC LIMIT 1) AS kwh FROM metrics m "
             f"WHERE m.name = 'val_macro_f1' AND m.run_id IN ({_marks(run_ids)}) ORDER BY m.run_id, m.step",
             list(run_ids))
-        curves: dict[int, list[tuple[float, Optional[float], float]]] = {}
+        curves: dict[int, list[tuple[float, float | None, float]]] = {}
         for row in rows:
             curves.setdefault(row["run_id"], []).append((row["wall_seconds"], row["kwh"], row["f1"]))
         return curves
@@ -705,7 +707,7 @@ class Store:
             f"AS newest FROM energy WHERE run_id IN ({_marks(run_ids)})) WHERE newest = 1", list(run_ids))
         return {row["run_id"]: self._energy(row) for row in rows}
 
-    def last_energy(self, run_id: int) -> Optional[dict]:
+    def last_energy(self, run_id: int) -> dict | None:
         row = self._one("SELECT * FROM energy WHERE run_id = ? ORDER BY step DESC, created_at DESC LIMIT 1",
                         (run_id,))
         return self._energy(row) if row is not None else None
@@ -713,7 +715,7 @@ class Store:
     # -- topics
 
     def set_topics(self, run_id: int, topics: Sequence[Sequence[tuple[str, float]]],
-                   npmi: Optional[Sequence[float]] = None) -> None:
+                   npmi: Sequence[float] | None = None) -> None:
         """Each topic's words with their weights, and its NPMI over the run's training documents."""
         scores = list(npmi) if npmi is not None else [None] * len(topics)
         rows = [{"run_id": run_id, "topic": k, "words": json.dumps([[word, float(weight)] for word, weight in words]),
@@ -728,22 +730,22 @@ class Store:
         rows = self._rows("SELECT words FROM topics WHERE run_id = ? ORDER BY topic", (run_id,))
         return [[(word, weight) for word, weight in json.loads(row["words"])] for row in rows]
 
-    def get_topic_npmi(self, run_id: int) -> list[Optional[float]]:
+    def get_topic_npmi(self, run_id: int) -> list[float | None]:
         """Each topic's stored NPMI, in topic order (None where the run predates it)."""
         return [row["npmi"] for row in self._rows("SELECT npmi FROM topics WHERE run_id = ? ORDER BY topic",
                                                   (run_id,))]
 
     # -- the LDA reference a run's topics are judged against (one per corpus, vocabulary and K)
 
-    def get_topic_reference(self, key: str) -> Optional[dict]:
+    def get_topic_reference(self, key: str) -> dict | None:
         row = self._one("SELECT * FROM topic_references WHERE key = ?", (key,))
         if row is not None:
             row["topics"] = json.loads(row["topics"])
         return row
 
     def add_topic_reference(self, key: str, n_topics: int, npmi: float, diversity: float,
-                            topics: Sequence[Sequence[str]], fit_seconds: float, npmi_test: Optional[float] = None,
-                            npmi_window: Optional[float] = None) -> None:
+                            topics: Sequence[Sequence[str]], fit_seconds: float, npmi_test: float | None = None,
+                            npmi_window: float | None = None) -> None:
         """Kept once: a second worker that fitted the same reference meanwhile leaves the first.
         npmi: over the training documents; npmi_test: over the test ones; npmi_window: over 10-word
         windows of the training texts."""
@@ -757,17 +759,17 @@ class Store:
 
     # -- workers
 
-    def register_worker(self, pid: Optional[int], device: Optional[str], state: str = "idle",
-                        host: Optional[str] = None) -> int:
+    def register_worker(self, pid: int | None, device: str | None, state: str = "idle",
+                        host: str | None = None) -> int:
         now = time.time()
         return self._write(lambda db: db["workers"].insert(
             {"pid": pid, "host": host or hostname(), "device": device, "started_at": now, "heartbeat_at": now,
              "state": state}).last_pk)
 
-    def reserve_worker_start(self, max_age: float) -> Optional[int]:
+    def reserve_worker_start(self, max_age: float) -> int | None:
         """Atomically: if no worker is alive, record one as 'starting' and return its id (the caller
         then starts it); else None. Two callers at once never both start one."""
-        def reserve(db: sqlite_utils.Database) -> Optional[int]:
+        def reserve(db: sqlite_utils.Database) -> int | None:
             if db["workers"].count_where("heartbeat_at >= ? AND state != 'stopped'", [time.time() - max_age]):
                 return None
             now = time.time()
@@ -775,14 +777,14 @@ class Store:
                                          "heartbeat_at": now, "state": "starting"}).last_pk
         return self._write(reserve)
 
-    def update_worker(self, worker_id: int, state: str, pid: Optional[int] = None,
-                      device: Optional[str] = None) -> None:
+    def update_worker(self, worker_id: int, state: str, pid: int | None = None,
+                      device: str | None = None) -> None:
         """Heartbeat, with the worker's state (and pid/device once known)."""
         values: dict[str, Any] = {"state": state, "heartbeat_at": time.time()}
         values.update({key: value for key, value in (("pid", pid), ("device", device)) if value is not None})
         self._update("workers", worker_id, values)
 
-    def get_worker(self, worker_id: int) -> Optional[dict]:
+    def get_worker(self, worker_id: int) -> dict | None:
         return self._one("SELECT * FROM workers WHERE id = ?", (worker_id,))
 
     def alive_workers(self, max_age: float = 15.0) -> list[dict]:

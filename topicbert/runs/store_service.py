@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..config import RunConfig
 from ..data.corpus import Corpus, load_corpus
@@ -90,7 +90,7 @@ class StoreService:
         self._receive(self._run(run_id, attempt), shipment)
         self.store.set_checkpoint(run_id, step)
 
-    def finish(self, run_id: int, attempt: str, status: str, error: Optional[str], shipment: Shipment) -> bool:
+    def finish(self, run_id: int, attempt: str, status: str, error: str | None, shipment: Shipment) -> bool:
         """The run's end with its last files; a finished run keeps no resumable checkpoint (as execute()
         does where it trained). False if the run was cancelled or ended meanwhile."""
         run = self._run(run_id, attempt)

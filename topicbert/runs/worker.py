@@ -14,9 +14,10 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Optional, Sequence
+from typing import IO
 
 from ..config import ConfigError, RunConfig
 from .gpus import QueuedRun, choose_gpus, free_slots, gpus_needed, plan_launches, visible_gpus
@@ -53,8 +54,8 @@ class Worker:
     """`gpus`: the GPUs it hands out (none: each run sees what this process sees); `runs_per_gpu` above 1
     lets that many runs share a GPU. `max_parallel` defaults to every GPU's share, or 1 without GPUs."""
 
-    def __init__(self, store: Store, device: Optional[str] = None, max_parallel: Optional[int] = None,
-                 poll_seconds: float = 1.0, worker_id: Optional[int] = None, gpus: Sequence[str] = (),
+    def __init__(self, store: Store, device: str | None = None, max_parallel: int | None = None,
+                 poll_seconds: float = 1.0, worker_id: int | None = None, gpus: Sequence[str] = (),
                  runs_per_gpu: int = 1) -> None:
         self.store = store
         self.device = device or detect_device()
@@ -104,7 +105,7 @@ class Worker:
 
     # -- launching and watching
 
-    def launch(self, run: dict, gpus: Optional[Sequence[str]] = None) -> None:
+    def launch(self, run: dict, gpus: Sequence[str] | None = None) -> None:
         """Start the run's runner; `gpus`: the GPUs it may see (None: what this worker sees)."""
         run_dir = Path(run["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +161,7 @@ class Worker:
                 self.store.finish_run(run["id"], "failed", f"could not start: {error!r}")
         return launched
 
-    def claim_one(self) -> Optional[tuple[dict, Optional[tuple[str, ...]]]]:
+    def claim_one(self) -> tuple[dict, tuple[str, ...] | None] | None:
         """The next run to launch, claimed, with the GPUs it gets (None without GPUs); None if none can go."""
         if not self.gpus:
             run = self.store.claim_next_run(self.worker_id, self.device, self.host, self.max_parallel)
@@ -173,7 +174,8 @@ class Worker:
             needed = gpus_needed(config)
             if needed > len(self.gpus):  # it would wait for ever, and every GPU run behind it too
                 self.store.set_status(run["id"], "failed", f"could not start: it needs {needed} GPUs and this "
-                                      f"worker has {len(self.gpus)} (GPUs {','.join(self.gpus)})", only_from=("queued",))
+                                      f"worker has {len(self.gpus)} (GPUs {','.join(self.gpus)})",
+                                      only_from=("queued",))
                 continue
             queue.append(QueuedRun(run["id"], needed))
         free = free_slots(self.gpus, self.runs_per_gpu, self.store.gpus_held(self.host))
@@ -212,19 +214,20 @@ class Worker:
         and records its own end."""
 
 
-def worker_gpus(device: str, requested: Optional[str]) -> list[str]:
+def worker_gpus(device: str, requested: str | None) -> list[str]:
     """The GPUs a worker serving `device` hands out: `--gpus`, else every one it sees; none for a CPU worker."""
     if device == "cuda":
         return choose_gpus(requested, visible_gpus())
     if requested is not None:
-        raise ConfigError(f"--gpus {requested}: " + ("this machine shows no GPU (CUDA is not available here)"
-                                                     if not visible_gpus() else f"this worker serves {device}, not cuda"))
+        why = ("this machine shows no GPU (CUDA is not available here)" if not visible_gpus()
+               else f"this worker serves {device}, not cuda")
+        raise ConfigError(f"--gpus {requested}: {why}")
     return []
 
 
-def serve(exit_when_idle: bool = False, max_parallel: Optional[int] = None, poll_seconds: float = 1.0,
-          worker_id: Optional[int] = None, device: Optional[str] = None, gpus: Optional[str] = None,
-          runs_per_gpu: int = 1, ray_address: Optional[str] = None, cpus_per_run: int = 1) -> int:
+def serve(exit_when_idle: bool = False, max_parallel: int | None = None, poll_seconds: float = 1.0,
+          worker_id: int | None = None, device: str | None = None, gpus: str | None = None,
+          runs_per_gpu: int = 1, ray_address: str | None = None, cpus_per_run: int = 1) -> int:
     """`python -m topicbert worker`: serve the queue here, or on the Ray cluster at `ray_address`."""
     if runs_per_gpu < 1:
         raise ConfigError(f"--runs-per-gpu must be at least 1, not {runs_per_gpu}")

@@ -3,8 +3,8 @@ Documents page filters, which baseline may stand beside the run, and the links o
 with (a run, and a topic's documents or one document, as query parameters)."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,17 +29,17 @@ class DocumentsLink:
     """What the Documents page opens on: a run, and a topic's documents (numbered from 1, as the topic
     labels are) or one document (its row among the run's test documents)."""
     run_id: int
-    topic: Optional[int] = None
-    doc: Optional[int] = None
+    topic: int | None = None
+    doc: int | None = None
 
     def query_params(self) -> dict[str, str]:
         values = {"run": self.run_id, "topic": self.topic, "doc": self.doc}
         return {key: str(value) for key, value in values.items() if value is not None}
 
     @classmethod
-    def from_query(cls, query: Mapping[str, object]) -> Optional["DocumentsLink"]:
+    def from_query(cls, query: Mapping[str, object]) -> DocumentsLink | None:
         """The link in a page's query parameters; None without a run, or with anything not a number."""
-        def number(key: str) -> Optional[int]:
+        def number(key: str) -> int | None:
             value = query.get(key)
             value = value[-1] if isinstance(value, list) and value else value
             return int(value) if isinstance(value, str) and value.isdigit() else None
@@ -54,14 +54,14 @@ def same_documents(a: RunPredictions, b: RunPredictions) -> bool:
     return a.classes == b.classes and a.texts_digest == b.texts_digest
 
 
-def paired_baseline_run(store: Store, run: dict) -> Optional[dict]:
+def paired_baseline_run(store: Store, run: dict) -> dict | None:
     """The baseline queued with this run, once it has finished; None before, or if there is none."""
     baseline = store.get_run(run["paired_run_id"]) if run["paired_run_id"] else None
     return baseline if baseline is not None and baseline["status"] == "done" else None
 
 
-def comparable_baseline(results: RunPredictions, baseline: Optional[RunPredictions]) -> tuple[
-        Optional[RunPredictions], str]:
+def comparable_baseline(results: RunPredictions, baseline: RunPredictions | None) -> tuple[
+        RunPredictions | None, str]:
     """The baseline's predictions where they can stand beside the run's, and a note for the page."""
     if baseline is None:
         return None, "No finished baseline paired with this run: only TopicBERT's predictions are shown."
@@ -70,8 +70,8 @@ def comparable_baseline(results: RunPredictions, baseline: Optional[RunPredictio
     return baseline, ""
 
 
-def documents_frame(run: RunPredictions, baseline: Optional[RunPredictions] = None,
-                    labels: Optional[Sequence[str]] = None) -> pd.DataFrame:
+def documents_frame(run: RunPredictions, baseline: RunPredictions | None = None,
+                    labels: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per test document: preview, true label, each model's prediction, dominant topic, who was right.
 
     `baseline` is left out unless it saw the same documents; `labels` name the topics.
@@ -98,7 +98,7 @@ def documents_frame(run: RunPredictions, baseline: Optional[RunPredictions] = No
 
 def filter_documents(frame: pd.DataFrame, query: str = "", true_labels: Sequence[str] = (),
                      predicted: Sequence[str] = (), topics: Sequence[str] = (), agreement: str = ALL,
-                     texts: Optional[Sequence[str]] = None) -> pd.DataFrame:
+                     texts: Sequence[str] | None = None) -> pd.DataFrame:
     """The rows matching every filter given; `query` is searched in `texts` (whole documents) if given,
     else in the previews, ignoring case. An empty filter keeps everything."""
     keep = pd.Series(True, index=frame.index)

@@ -11,8 +11,8 @@ evaluations, a straight line, F1 that grows faster late), the knee is the best e
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ def knee_index(costs: Sequence[float], f1s: Sequence[float]) -> int:
     return int(np.argmax(above)) if above.max() > max(threshold, 1e-12) else best
 
 
-def replay_frame(store: Store, run_ids: Sequence[int], grid: Optional[Grid] = None) -> pd.DataFrame:
+def replay_frame(store: Store, run_ids: Sequence[int], grid: Grid | None = None) -> pd.DataFrame:
     """One row per evaluation of each run: epoch, minutes, validation macro-F1, cumulative kg CO2e then
     (priced where the run ran or at `grid`; NaN without a reading at that step), and whether it is the
     run's knee."""
@@ -80,7 +80,7 @@ def _marginal(d_grams: float, d_points: float) -> str:
 class Replay:
     run: str
     sentence: str
-    grams_per_point: Optional[float]   # from the knee to the model kept (or into the knee, when it is kept)
+    grams_per_point: float | None   # from the knee to the model kept (or into the knee, when it is kept)
 
 
 def _step(rows: pd.DataFrame, grams: np.ndarray, start: int, end: int) -> tuple[float, float, str]:

@@ -8,7 +8,7 @@ supports a subset of HTML tags: "<b>" in a label then shows as "<b>", not bold.
 from __future__ import annotations
 
 import html
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -201,7 +201,8 @@ def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=data.loc[front, cost], y=data.loc[front, f1], mode="lines", name="Pareto front",
-        line=dict(color=RUN_COLORS[1], width=1.5, dash="dot", shape="hv"), hoverinfo="skip"))  # staircase: the best F1 reached up to each cost
+        # a staircase: the best F1 reached up to each cost
+        line=dict(color=RUN_COLORS[1], width=1.5, dash="dot", shape="hv"), hoverinfo="skip"))
     for role, (legend, symbol, color) in PARETO_GROUPS.items():
         part = data[roles == role]
         if part.empty:

@@ -7,8 +7,8 @@ so pages stay layouts and these stay testable without Streamlit.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,15 @@ from ..runs.store import Store
 from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .trust import Badge, energy_difference_words, measurement_badge
-from .uncertainty import (OTHER_DOCUMENTS, RunScores, compare_over_seeds, covers_words, difference_words, f1_over_seeds,
-                          interval_text)
+from .uncertainty import (
+    OTHER_DOCUMENTS,
+    RunScores,
+    compare_over_seeds,
+    covers_words,
+    difference_words,
+    f1_over_seeds,
+    interval_text,
+)
 
 TOPICBERT_ROLE = "topicbert"
 RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy", "device",
@@ -45,12 +52,12 @@ def test_set_of(run: dict) -> str:
     return RunConfig.from_dict(run["config"]).test_set
 
 
-def _grams(kg: Optional[float]) -> Optional[float]:
+def _grams(kg: float | None) -> float | None:
     """Tables show CO2 in grams (as the command line does): a run on a CPU emits grams, not kilograms."""
     return None if kg is None else 1000 * kg
 
 
-def format_duration(seconds: Optional[float]) -> str:
+def format_duration(seconds: float | None) -> str:
     if seconds is None or not np.isfinite(seconds):
         return ""
     seconds = int(round(seconds))
@@ -80,7 +87,7 @@ def storage_frame(overview: dict[str, int]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- runs
 
-def eta_seconds(run: dict, now: float) -> Optional[float]:
+def eta_seconds(run: dict, now: float) -> float | None:
     """Time left for a running run, at the pace of this attempt's steps: a resumed run's steps
     before its checkpoint took no time of this attempt (None if unknown)."""
     step, total = run.get("step") or 0, run.get("total_steps")
@@ -97,12 +104,12 @@ def _progress(run: dict) -> float:
     return min(1.0, (run.get("step") or 0) / total) if total else 0.0
 
 
-def _megabytes(n: Optional[int]) -> Optional[float]:
+def _megabytes(n: int | None) -> float | None:
     return None if n is None else n / 1e6
 
 
-def runs_frame(store: Store, limit: int = 50, now: Optional[float] = None,
-               disk: Optional[dict[int, int]] = None) -> pd.DataFrame:
+def runs_frame(store: Store, limit: int = 50, now: float | None = None,
+               disk: dict[int, int] | None = None) -> pd.DataFrame:
     """One row per run, newest first: status, progress (0-1), ETA, the kept (best) val macro-F1, kWh, g CO2e,
     and with `disk` (run id -> bytes, storage.run_disk_use) each run's disk use in MB."""
     now = time.time() if now is None else now
@@ -130,7 +137,7 @@ def run_badge(store: Store, run: dict) -> Badge:
     return measurement_badge(run.get("energy_info") or store.last_energy(run["id"]), run.get("machine_load"))
 
 
-def _reading_flags(row: dict) -> Optional[dict]:
+def _reading_flags(row: dict) -> dict | None:
     """What a run_overview row says of its last reading: for runs without energy_info (made by hand)."""
     if row.get("kwh") is None:
         return None
@@ -153,7 +160,7 @@ def finished_runs(store: Store) -> list[dict]:
     return store.list_runs("done")
 
 
-def default_runs(store: Store) -> Optional[list[int]]:
+def default_runs(store: Store) -> list[int] | None:
     """The newest finished TopicBERT run whose paired baseline also finished, with the runs that differ from it
     only by seed (their baselines finished too), those baselines, and the finished TF-IDF references queued with
     them; None if there is no such pair."""
@@ -190,7 +197,7 @@ def f1_curves(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
                         columns=["run", "role", "epoch", "wall_seconds", "value"])
 
 
-def co2_curves(store: Store, run_ids: Sequence[int], grid: Optional[Grid] = None) -> pd.DataFrame:
+def co2_curves(store: Store, run_ids: Sequence[int], grid: Grid | None = None) -> pd.DataFrame:
     """Cumulative kg CO2e per reading, from (0, 0) at the start: run, role, wall_seconds, kg_co2e; priced
     where each run ran, or at `grid`'s intensity."""
     rows = []
@@ -203,7 +210,7 @@ def co2_curves(store: Store, run_ids: Sequence[int], grid: Optional[Grid] = None
     return pd.DataFrame(rows, columns=["run", "role", "wall_seconds", "kg_co2e"])
 
 
-def pretraining_ends(store: Store, run_ids: Sequence[int], grid: Optional[Grid] = None) -> pd.DataFrame:
+def pretraining_ends(store: Store, run_ids: Sequence[int], grid: Grid | None = None) -> pd.DataFrame:
     """Where each run's topic-model pretraining ended: run, role, wall_seconds and the cumulative kg CO2e
     then (the reading the runner took at that moment; NaN without one). Runs that pretrained nothing,
     or finished before the Studio recorded it, are left out."""
@@ -218,14 +225,14 @@ def pretraining_ends(store: Store, run_ids: Sequence[int], grid: Optional[Grid] 
     return pd.DataFrame(rows, columns=["run", "role", "wall_seconds", "kg_co2e"])
 
 
-def _per_thousand(inference: Optional[dict], key: str) -> Optional[float]:
+def _per_thousand(inference: dict | None, key: str) -> float | None:
     """An inference cost (runner's on_tested) per 1,000 documents classified."""
     if not inference or inference.get(key) is None or not inference.get("documents"):
         return None
     return inference[key] / inference["documents"] * 1000
 
 
-def _cost(run: dict, energy: Optional[dict], grid: Optional[Grid] = None) -> dict:
+def _cost(run: dict, energy: dict | None, grid: Grid | None = None) -> dict:
     """What a run cost and scored; `energy`: its last reading; CO2 priced where it ran or at `grid`."""
     final = run["final_metrics"] or {}
     badge = measurement_badge(run.get("energy_info") or energy, run.get("machine_load"))
@@ -241,7 +248,7 @@ def _cost(run: dict, energy: Optional[dict], grid: Optional[Grid] = None) -> dic
             "infer kwh": _per_thousand(run.get("inference"), "kwh")}
 
 
-def _ratio(value: Optional[float], reference: Optional[float]) -> float:
+def _ratio(value: float | None, reference: float | None) -> float:
     if value is None or not reference:
         return float("nan")
     return value / reference
@@ -286,7 +293,7 @@ def _seed(run: dict) -> int:
 def _mean_cost(costs: Sequence[dict]) -> dict:
     """What runs of one group cost and scored on average (each figure over the runs that have it); the energy's
     badges and reasons once each; estimated if any run's energy is."""
-    def mean(key: str) -> Optional[float]:
+    def mean(key: str) -> float | None:
         values = [c[key] for c in costs if c[key] is not None]
         return float(np.mean(values)) if values else None
     return {**{key: mean(key) for key in ("f1", "seconds", "kwh", "kg", "infer seconds", "infer kwh")},
@@ -306,9 +313,9 @@ USE_COLUMNS = ["run", "s per 1k docs", "kWh per 1k docs", "g CO2e/kWh", "priced 
 SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], *USE_COLUMNS[1:], "metering"]
 
 
-def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: Optional[int],
-                  scores: Optional[Mapping[int, Optional[RunScores]]] = None,
-                  grid: Optional[Grid] = None, target: float = DEFAULT_TARGET) -> pd.DataFrame:
+def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: int | None,
+                  scores: Mapping[int, RunScores | None] | None = None,
+                  grid: Grid | None = None, target: float = DEFAULT_TARGET) -> pd.DataFrame:
     """One row per group of runs that differ only by seed (seed_groups; most often a single run): mean test
     macro-F1 with its 95% interval (over the seeds and their test documents; one seed: its test documents), and
     against the reference (the group holding the baseline run) on the seeds both ran: the share of its F1 kept
@@ -346,8 +353,8 @@ def _seed_pairs(group: SeedGroup, reference: SeedGroup) -> list[tuple[dict, dict
             if _seed(run) in by_seed and test_set_of(run) == test_set_of(by_seed[_seed(run)])]
 
 
-def _summary_row(group: SeedGroup, reference: Optional[SeedGroup], costs: Mapping[int, dict],
-                 scores: Mapping[int, Optional[RunScores]]) -> dict:
+def _summary_row(group: SeedGroup, reference: SeedGroup | None, costs: Mapping[int, dict],
+                 scores: Mapping[int, RunScores | None]) -> dict:
     cost = _mean_cost([costs[i] for i in group.ids])
     own = [scores.get(i) for i in group.ids]
     f1 = f1_over_seeds(own) if all(own) else None
@@ -366,7 +373,8 @@ def _summary_row(group: SeedGroup, reference: Optional[SeedGroup], costs: Mappin
     return {
         "run": group.label, "role": role_of(group.runs[0]), "seeds": len(group.runs),
         "test macro-F1": cost["f1"], "95% interval": interval_text(f1.interval if f1 else None),
-        "F1 retained (%)": 100 * (comparison.retained.value if comparison else _ratio(mine.get("f1"), theirs.get("f1"))),
+        "F1 retained (%)": 100 * (comparison.retained.value if comparison
+                                  else _ratio(mine.get("f1"), theirs.get("f1"))),
         "retained 95% interval": interval_text(comparison.retained.interval, 100, 1) if comparison else "",
         "against the reference": against,
         # how large a difference these seeds and documents show 4 times in 5: what "within noise" leaves open
@@ -382,7 +390,7 @@ def _summary_row(group: SeedGroup, reference: Optional[SeedGroup], costs: Mappin
         "metering": cost["metering"]}
 
 
-def _to_target(group: SeedGroup, reference: Optional[SeedGroup], curves: Mapping[int, list], target: float) -> dict:
+def _to_target(group: SeedGroup, reference: SeedGroup | None, curves: Mapping[int, list], target: float) -> dict:
     """Time to accuracy on the seeds both ran: mean seconds to `target` of the reference's best validation F1
     (or on how many seeds it was not reached), and the speedup to that point."""
     if reference is None:
@@ -418,8 +426,8 @@ def test_sets(store: Store) -> dict[str, int]:
 
 
 def pareto_frame(store: Store, test_set: str,
-                 intervals: Optional[Mapping[int, Optional[tuple[float, float]]]] = None,
-                 grid: Optional[Grid] = None) -> pd.DataFrame:
+                 intervals: Mapping[int, tuple[float, float] | None] | None = None,
+                 grid: Grid | None = None) -> pd.DataFrame:
     """Every finished run tested on these documents: run, role, test_macro_f1 with its interval
     (f1_low, f1_high, from `intervals`: each run's uncertainty.run_f1_interval; empty without), kwh,
     kg_co2e (priced where the run ran or at `grid`) and what it was priced at (figures.visualize_pareto)."""

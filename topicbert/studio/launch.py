@@ -2,8 +2,8 @@
 the projected time, kWh and CO2 of each run before it is queued."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import pandas as pd
 import torch
@@ -158,7 +158,7 @@ def train_piece_lengths(pieces: CorpusPieces, config: RunConfig) -> list[int]:
     return [pieces.lengths[i] for i in keep if pieces.splits[i] == "train"]
 
 
-def grid_intensity(country: Optional[str] = None) -> tuple[float, str]:
+def grid_intensity(country: str | None = None) -> tuple[float, str]:
     """kg CO2e per kWh of this machine's grid (codecarbon's table), and where the figure comes from."""
     _, name, grams = carbon_intensity(country or country_code())
     return grams / 1000, f"codecarbon's figure for {name}; set TOPICBERT_COUNTRY to change it"

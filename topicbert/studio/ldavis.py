@@ -1,8 +1,8 @@
 """The topic map: a self-contained LDAvis page, drawn by pyLDAvis with its scripts inlined (no CDN)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

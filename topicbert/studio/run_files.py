@@ -8,9 +8,9 @@ earlier versions hold the texts themselves); topics.npz and vocab.json: what pyL
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -25,8 +25,8 @@ class RunPredictions:
     texts: list[str]
     labels: np.ndarray                 # (D,) true class ids
     probabilities: np.ndarray          # (D, C)
-    topic_mixtures: Optional[np.ndarray]  # (D, K) topic proportions, TopicBERT only
-    texts_digest: Optional[str] = None  # names the texts: equal digests, the same documents
+    topic_mixtures: np.ndarray | None  # (D, K) topic proportions, TopicBERT only
+    texts_digest: str | None = None  # names the texts: equal digests, the same documents
 
     def __post_init__(self) -> None:
         if self.texts_digest is None:
@@ -46,7 +46,7 @@ class TopicArrays:
     vocab: list[str]
 
 
-def predictions_mtime(run_dir: Optional[str]) -> float:
+def predictions_mtime(run_dir: str | None) -> float:
     """When the run's test predictions were written (0 if not yet): a cache key that changes with them."""
     path = Path(run_dir or "") / "test_predictions.npz"
     return path.stat().st_mtime if run_dir and path.exists() else 0.0
@@ -57,12 +57,12 @@ def no_texts(digest: str) -> list[str]:
     return []
 
 
-def load_predictions(run_dir: Optional[str],
-                     read_texts: Callable[[str], Optional[list[str]]] = load_texts) -> Optional[RunPredictions]:
+def load_predictions(run_dir: str | None,
+                     read_texts: Callable[[str], list[str] | None] = load_texts) -> RunPredictions | None:
     """None until the run has finished its test evaluation (or if its test texts are gone).
     `read_texts(digest)`: how the shared texts are read (a page passes a cached reader)."""
     folder = Path(run_dir) if run_dir else None
-    if folder is None or not (folder / "test_predictions.npz").exists() or not (folder / "test_documents.json").exists():
+    if folder is None or not all((folder / name).exists() for name in ("test_predictions.npz", "test_documents.json")):
         return None
     documents = json.loads((folder / "test_documents.json").read_text(encoding="utf-8"))
     digest = documents.get("texts_digest")  # runs of earlier versions hold the texts themselves
@@ -75,7 +75,7 @@ def load_predictions(run_dir: Optional[str],
                            topic_mixtures=_topic_mixtures(arrays))
 
 
-def _topic_mixtures(arrays) -> Optional[np.ndarray]:
+def _topic_mixtures(arrays) -> np.ndarray | None:
     if "topic_mixtures" in arrays:
         return arrays["topic_mixtures"]
     if "topic_vectors" in arrays:  # an earlier version's NVDM mu
@@ -83,7 +83,7 @@ def _topic_mixtures(arrays) -> Optional[np.ndarray]:
     return None
 
 
-def load_topic_arrays(run_dir: Optional[str]) -> Optional[TopicArrays]:
+def load_topic_arrays(run_dir: str | None) -> TopicArrays | None:
     """None for a baseline run, or a TopicBERT run that has not finished."""
     folder = Path(run_dir) if run_dir else None
     if folder is None or not (folder / "topics.npz").exists() or not (folder / "vocab.json").exists():

@@ -9,7 +9,7 @@ beside each other (documents.same_documents).
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,10 +54,12 @@ def topic_gains(run: RunPredictions, reference: RunPredictions, labels: Sequence
         rows.append({"topic": topic + 1, "label": labels[topic], "documents": int(n),
                      **{name: float(hits[docs].mean()) if n else np.nan for name, hits in right.items()},
                      "difference": float(ours.mean() - theirs.mean()) if n else np.nan,
-                     "only it right": int((ours & ~theirs).sum()), "only the reference right": int((theirs & ~ours).sum())})
+                     "only it right": int((ours & ~theirs).sum()),
+                     "only the reference right": int((theirs & ~ours).sum())})
     frame = pd.DataFrame(rows, columns=GAIN_COLUMNS[:3] + list(models) + GAIN_COLUMNS[3:])
     tested = frame["documents"] >= needed
-    p = [sign_test(w, l) for w, l in zip(frame.loc[tested, "only it right"], frame.loc[tested, "only the reference right"])]
+    p = [sign_test(wins, losses) for wins, losses in
+         zip(frame.loc[tested, "only it right"], frame.loc[tested, "only the reference right"])]
     frame.loc[tested, "adjusted p"] = holm(p) if p else []
     frame["against the reference"] = [_verdict(n, difference, adjusted, needed) for n, difference, adjusted in
                                       zip(frame["documents"], frame["difference"], frame["adjusted p"])]
@@ -98,8 +100,8 @@ def verdict_rule(gains: pd.DataFrame) -> str:
             f"row to open its documents on the Documents page.")
 
 
-def gains_against(topic_run: int, reference: Optional[int], predictions: Mapping[int, Optional[RunPredictions]],
-                  names: Mapping[int, str], labels: Sequence[str]) -> tuple[Optional[pd.DataFrame], str]:
+def gains_against(topic_run: int, reference: int | None, predictions: Mapping[int, RunPredictions | None],
+                  names: Mapping[int, str], labels: Sequence[str]) -> tuple[pd.DataFrame | None, str]:
     """Compare's view: topic_gains of run `topic_run` against run `reference`, with every other run of
     `predictions` tested on the same documents beside them; (None, why) where it cannot be drawn."""
     ours, theirs = predictions.get(topic_run), predictions.get(reference) if reference is not None else None

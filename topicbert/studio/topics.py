@@ -4,8 +4,8 @@ documents; the literature's: NPMI over 10-word windows of the training texts; di
 worker stored them when the run ended, and each topic's top test documents."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,8 @@ def topic_labels(topics: Topics, n_words: int = 4) -> list[str]:
 NPMI_COLUMN, WINDOW_COLUMN = "NPMI, training documents", "NPMI, 10-word windows"
 
 
-def topics_table(topics: Topics, npmi: Optional[Sequence[Optional[float]]] = None,
-                 npmi_window: Optional[Sequence[Optional[float]]] = None) -> pd.DataFrame:
+def topics_table(topics: Topics, npmi: Sequence[float | None] | None = None,
+                 npmi_window: Sequence[float | None] | None = None) -> pd.DataFrame:
     frame = pd.DataFrame({"topic": range(1, len(topics) + 1),
                           "top words": [" ".join(word for word, _ in words) for words in topics]})
     for column, scores in ((NPMI_COLUMN, npmi), (WINDOW_COLUMN, npmi_window)):
@@ -40,17 +40,17 @@ def topics_table(topics: Topics, npmi: Optional[Sequence[Optional[float]]] = Non
 class Coherence:
     """One set of topics' mean scores (None where not stored): ours, NPMI over the training documents and
     over the test documents; the literature's, NPMI over 10-word windows of the training texts; diversity."""
-    npmi: Optional[float]
-    npmi_test: Optional[float]
-    npmi_window: Optional[float]
-    diversity: Optional[float]
+    npmi: float | None
+    npmi_test: float | None
+    npmi_window: float | None
+    diversity: float | None
 
 
 @dataclass(frozen=True)
 class TopicSummary:
     """A run's topics and the LDA reference's, side by side."""
     run: Coherence
-    reference: Optional[Coherence]
+    reference: Coherence | None
 
 
 def topic_summary(store: Store, run: dict) -> TopicSummary:
@@ -63,7 +63,7 @@ def topic_summary(store: Store, run: dict) -> TopicSummary:
                   reference["diversity"]) if reference else None)
 
 
-def window_npmi_per_topic(run: dict) -> Optional[list[float]]:
+def window_npmi_per_topic(run: dict) -> list[float] | None:
     """Each topic's NPMI over 10-word windows, as the run's results keep it (None for runs before it)."""
     return (run["final_metrics"] or {}).get("topic_npmi_window")
 

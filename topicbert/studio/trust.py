@@ -7,7 +7,6 @@ machine while the run trained (the CPU load they added, sampled by the runner: r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ..energy.meter import ESTIMATE_ERROR, ESTIMATE_WORDS
 
@@ -53,7 +52,7 @@ def _gpu_model(info: dict) -> str:
     return f"metered GPUs: {info['gpu_model']}" if info.get("gpu_ids") and info.get("gpu_model") else ""
 
 
-def _sharing(load: Optional[dict], info: dict) -> tuple[bool, str]:
+def _sharing(load: dict | None, info: dict) -> tuple[bool, str]:
     """(shared?, the words): the other processes' CPU load and what it means for this run's figures."""
     if not load:
         return False, "other processes' load not sampled"
@@ -67,7 +66,7 @@ def _sharing(load: Optional[dict], info: dict) -> tuple[bool, str]:
                   f"(up to {load['others_max']:.2f}); {effect}")
 
 
-def measurement_badge(info: Optional[dict], load: Optional[dict] = None) -> Badge:
+def measurement_badge(info: dict | None, load: dict | None = None) -> Badge:
     """`info`: the run's energy_info (or, for runs without it, its last reading: the same flags and words);
     `load`: its machine_load summary."""
     if not info:

@@ -8,15 +8,22 @@ describe_test_set names what decides those documents (RunConfig.test_set) for a 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
 from ..training.metrics import bootstrap_samples, f1_interval, macro_f1, macro_f1_samples
-from ..training.noise import (HIGHER, LOWER, WITHIN_NOISE, NoiseInterval, as_share, difference_over_seeds,
-                              mean_over_seeds)
+from ..training.noise import (
+    HIGHER,
+    LOWER,
+    WITHIN_NOISE,
+    NoiseInterval,
+    as_share,
+    difference_over_seeds,
+    mean_over_seeds,
+)
 from .run_files import RunPredictions
 
 OTHER_DOCUMENTS = "tested on other documents"
@@ -31,7 +38,7 @@ class RunScores:
     documents: tuple     # (classes, texts digest): equal for runs tested on the same documents
 
 
-def run_scores(run: Optional[RunPredictions]) -> Optional[RunScores]:
+def run_scores(run: RunPredictions | None) -> RunScores | None:
     """None without test predictions."""
     if run is None:
         return None
@@ -39,7 +46,7 @@ def run_scores(run: Optional[RunPredictions]) -> Optional[RunScores]:
     return RunScores(macro_f1(run.labels, run.predictions), samples, (tuple(run.classes), run.texts_digest))
 
 
-def run_f1_interval(run: Optional[RunPredictions]) -> Optional[tuple[float, float]]:
+def run_f1_interval(run: RunPredictions | None) -> tuple[float, float] | None:
     """A run's 95% interval of test macro-F1 over its test documents; None without its test predictions."""
     return f1_interval(run.labels, run.predictions) if run is not None else None
 
@@ -56,7 +63,7 @@ class Comparison:
     retained: NoiseInterval
 
 
-def compare_over_seeds(pairs: Sequence[tuple[RunScores, RunScores]]) -> Optional[Comparison]:
+def compare_over_seeds(pairs: Sequence[tuple[RunScores, RunScores]]) -> Comparison | None:
     """(run, reference) of each seed both ran; None if there is none, or a pair was tested on other documents."""
     if not pairs or any(run.documents != reference.documents for run, reference in pairs):
         return None
@@ -65,14 +72,14 @@ def compare_over_seeds(pairs: Sequence[tuple[RunScores, RunScores]]) -> Optional
     return Comparison(difference, as_share(difference, float(np.mean([ref.f1 for _, ref in pairs]))))
 
 
-def difference_words(difference: Optional[NoiseInterval]) -> str:
+def difference_words(difference: NoiseInterval | None) -> str:
     """Higher or lower beyond the noise, or within noise; '' without a comparison."""
     if difference is None:
         return ""
     return f"{difference.verdict} beyond the noise" if difference.verdict in (HIGHER, LOWER) else WITHIN_NOISE
 
 
-def covers_words(difference: Optional[NoiseInterval]) -> str:
+def covers_words(difference: NoiseInterval | None) -> str:
     """What a verdict covers: one seed's test documents, or several seeds and their test documents."""
     if difference is None:
         return ""
@@ -80,7 +87,7 @@ def covers_words(difference: Optional[NoiseInterval]) -> str:
             else f"{difference.seeds} seeds and their test documents")
 
 
-def interval_text(interval: Optional[tuple[float, float]], scale: float = 1.0, digits: int = 3) -> str:
+def interval_text(interval: tuple[float, float] | None, scale: float = 1.0, digits: int = 3) -> str:
     """'0.712–0.789' (or the scaled figures, e.g. percentages); '' when there is none."""
     if interval is None:
         return ""
@@ -88,7 +95,7 @@ def interval_text(interval: Optional[tuple[float, float]], scale: float = 1.0, d
     return f"{low * scale:.{digits}f}–{high * scale:.{digits}f}"
 
 
-def describe_test_set(test_set: str, corpus_names: dict[str, str], seeds: Optional[Sequence[int]] = None) -> str:
+def describe_test_set(test_set: str, corpus_names: dict[str, str], seeds: Sequence[int] | None = None) -> str:
     """A RunConfig.test_set key in words: the corpus by its listed name, the seed (or `seeds`, for runs that
     differ only by seed) and the limits."""
     corpus, _, _, _, seed, limit_train, limit_eval = json.loads(test_set)

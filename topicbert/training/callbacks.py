@@ -36,7 +36,7 @@ class Callback:
         """The best model has classified the `n_docs` test documents; their result files come next.
         What using the model costs is measured from on_trained to here."""
 
-    def on_end(self, result: "TrainResult") -> None:
+    def on_end(self, result: TrainResult) -> None:
         """Training and the test evaluation are done."""
 
 
@@ -59,6 +59,6 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.set_postfix(epoch=f"{epoch:.2f}", val_f1=f"{metrics['val_macro_f1']:.3f}")
 
-    def on_end(self, result: "TrainResult") -> None:
+    def on_end(self, result: TrainResult) -> None:
         if self._bar is not None:
             self._bar.close()

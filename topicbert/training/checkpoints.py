@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 from ..config import RunConfig
 
@@ -45,7 +46,7 @@ class SwappedFolder:
         self.tmp = path.with_name(f"{path.name}.tmp")
         self.old = path.with_name(f"{path.name}.old")
 
-    def current(self) -> Optional[Path]:
+    def current(self) -> Path | None:
         """The whole version, without changing anything (torchrun ranks read it at once): NAME, or
         NAME.old when a swap was cut between its two renames; None if none was ever finished."""
         for path in (self.path, self.old):
@@ -90,7 +91,7 @@ class Checkpoints:
         self.resume = SwappedFolder(run_dir / "checkpoint")
         self.best = SwappedFolder(run_dir / "best")
 
-    def resumable(self) -> Optional[Path]:
+    def resumable(self) -> Path | None:
         """The folder of the last whole resumable checkpoint, or None."""
         return self.resume.current()
 

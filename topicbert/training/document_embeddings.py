@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -58,7 +58,7 @@ def embeddings_key(config: RunConfig, token_ids: Sequence[Sequence[int]]) -> str
 
 
 def document_embeddings(config: RunConfig, token_ids: Sequence[Sequence[int]],
-                        device: torch.device) -> tuple[np.ndarray, Optional[float]]:
+                        device: torch.device) -> tuple[np.ndarray, float | None]:
     """The documents' embeddings, and the seconds computing them took (None: read back from the corpus's
     cache, where an earlier run left them; the run's `embedding_cache` off makes every run compute them)."""
     seconds = None
@@ -78,7 +78,7 @@ def document_embeddings(config: RunConfig, token_ids: Sequence[Sequence[int]],
     return embeddings, seconds
 
 
-def add_document_embeddings(config: RunConfig, device: torch.device, *splits: SplitData) -> Optional[float]:
+def add_document_embeddings(config: RunConfig, device: torch.device, *splits: SplitData) -> float | None:
     """Give each of `splits` its documents' embeddings, in one pass over all of them; returns the seconds
     computing them took (None: read from the cache)."""
     token_ids = [ids for split in splits for ids in split.token_ids]

@@ -3,7 +3,6 @@ document proportions, losses and perplexity."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,8 +21,8 @@ from .metrics import macro_f1, micro_f1
 class EvalOutput:
     probabilities: np.ndarray        # (n_docs, C), chunk softmaxes averaged per document
     loss: float                      # mean cross-entropy of the document probabilities
-    topic_mixtures: Optional[np.ndarray]  # (n_docs, K) topic proportions, TopicBERT only
-    perplexity: Optional[float]
+    topic_mixtures: np.ndarray | None  # (n_docs, K) topic proportions, TopicBERT only
+    perplexity: float | None
 
     @property
     def predictions(self) -> np.ndarray:

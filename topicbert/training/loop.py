@@ -7,10 +7,10 @@ torchrun (DistributedDataParallel: gloo on CPU, nccl on CUDA).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from .tfidf import train_tfidf
 RANK0_WORK_TIMEOUT = timedelta(hours=24)
 
 
-def build_model(config: RunConfig, n_classes: int, vocab_size: Optional[int]) -> TopicBERT:
+def build_model(config: RunConfig, n_classes: int, vocab_size: int | None) -> TopicBERT:
     encoder = load_encoder(config.model, attention_dropout=config.attention_dropout)
     topic_model = (build_topic_model(config.topic_model, vocab_size, config.n_topics, config.tm_hidden,
                                      config.tm_input, embedding_size=encoder.config.hidden_size)
@@ -70,7 +70,7 @@ def epoch_batches(split: SplitData, config: RunConfig, epoch: int, rank: int, wo
 
 
 @contextmanager
-def rank0_first(group: Optional[dist.ProcessGroup]) -> Iterator[None]:
+def rank0_first(group: dist.ProcessGroup | None) -> Iterator[None]:
     """Under torchrun, rank 0 runs the block first (and fills the caches), the other ranks after it
     (and read them); alone (`group` None), just the block."""
     later = group is not None and dist.get_rank() != 0
@@ -82,7 +82,7 @@ def rank0_first(group: Optional[dist.ProcessGroup]) -> Iterator[None]:
 
 
 def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), resume: bool = False,
-          data: Optional[PreparedData] = None) -> TrainResult:
+          data: PreparedData | None = None) -> TrainResult:
     run_dir = Path(run_dir)
     if not config.uses_encoder:  # the TF-IDF reference: seconds on a CPU, nothing to resume
         return train_tfidf(config, run_dir, callbacks, data)

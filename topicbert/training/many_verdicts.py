@@ -11,7 +11,7 @@ too small to reach level / m could never be called, so it gets no verdict and th
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats

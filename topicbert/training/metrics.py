@@ -2,7 +2,7 @@
 quality (NPMI coherence, diversity), and which runs give the most F1 for their cost (the Pareto front)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,7 +62,7 @@ def percentile_interval(values: np.ndarray, level: float = CONFIDENCE) -> tuple[
     return float(low), float(high)
 
 
-def f1_interval(y_true: Sequence[int], y_pred: Sequence[int], samples: Optional[np.ndarray] = None,
+def f1_interval(y_true: Sequence[int], y_pred: Sequence[int], samples: np.ndarray | None = None,
                 level: float = CONFIDENCE) -> tuple[float, float]:
     """A bootstrap interval of macro-F1 over the test documents."""
     samples = bootstrap_samples(len(y_true)) if samples is None else samples

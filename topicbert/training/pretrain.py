@@ -13,7 +13,6 @@ from ..data.batching import TopicInputs
 from ..model.topic_model import TopicModel
 from .evaluation import topic_model_outputs, topic_perplexity
 
-
 PRETRAIN_BATCH = 64
 # the epochs pretraining may take, unless the model's minimum steps need more (a small corpus), up to a
 # bound: 400 documents (7 batches an epoch) get ProdLDA's 1,500 steps in 215 epochs; 70 documents (2

@@ -7,9 +7,9 @@ studio/run_files.py reads what this module writes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -41,16 +41,17 @@ class TrainResult:
     test_micro_f1: float
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]
-    train_seconds: float          # wall time of training: loading, topic-model pretraining, steps, validation, best model
+    train_seconds: float          # wall time of training: loading, topic-model pretraining, steps, validation,
+                                  # best model
     step_seconds: float           # wall time inside optimiser steps only
     tokens_processed: int         # real (non-padding) word pieces fed to the encoder in training
     padded_fraction: float        # share of computed positions that were padding
-    perplexity: Optional[float]
-    n_topics: Optional[int]
+    perplexity: float | None
+    n_topics: int | None
     # seconds computing the documents' embeddings took (CombinedTM; None: none computed, or read from the cache)
-    embedding_seconds: Optional[float] = None
-    topics: Optional[list[list[tuple[str, float]]]] = field(default=None, repr=False)
-    topic_quality: Optional[TopicQuality] = field(default=None, repr=False)   # over the training documents
+    embedding_seconds: float | None = None
+    topics: list[list[tuple[str, float]]] | None = field(default=None, repr=False)
+    topic_quality: TopicQuality | None = field(default=None, repr=False)   # over the training documents
 
     def summary(self) -> dict:
         return {
@@ -100,8 +101,8 @@ def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: Pre
 
 def write_result(config: RunConfig, run_dir: Path, device: str, classes: list[str], test_texts: list[str],
                  test_labels: np.ndarray, probabilities: np.ndarray, state: dict, wall_seconds: float,
-                 extra_arrays: Optional[dict] = None, topics: Optional[list] = None,
-                 perplexity: Optional[float] = None, topic_quality: Optional[TopicQuality] = None) -> TrainResult:
+                 extra_arrays: dict | None = None, topics: list | None = None,
+                 perplexity: float | None = None, topic_quality: TopicQuality | None = None) -> TrainResult:
     """Any model's test results: scores, test_predictions.npz, test_documents.json and result.json.
 
     `state`: step, best_step, best_val_macro_f1, step_seconds, tokens, padded (as the loop keeps them).

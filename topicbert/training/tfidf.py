@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.svm import LinearSVC
 from sklearn.preprocessing import normalize
+from sklearn.svm import LinearSVC
 
 from ..config import RunConfig
 from ..data.splits import LabelledSplits, PreparedData, labelled_splits, load_run_corpus
@@ -64,7 +64,7 @@ class TfidfModel:
         (folder / MODEL_FILES[1]).write_text(json.dumps(self.vocabulary))
 
     @classmethod
-    def load(cls, folder: Path) -> "TfidfModel":
+    def load(cls, folder: Path) -> TfidfModel:
         with np.load(folder / MODEL_FILES[0]) as arrays:
             return cls(json.loads((folder / MODEL_FILES[1]).read_text()), arrays["idf"], arrays["coef"],
                        arrays["intercept"])
@@ -78,7 +78,7 @@ def fit_tfidf(train_texts: Sequence[str], train_labels: np.ndarray, C: float, se
                       classifier.intercept_)
 
 
-def _splits(config: RunConfig, data: Optional[PreparedData]) -> LabelledSplits:
+def _splits(config: RunConfig, data: PreparedData | None) -> LabelledSplits:
     """The run's texts and labels: from data the caller prepared (the benchmark), else from its corpus."""
     if data is None:
         return labelled_splits(load_run_corpus(config))
@@ -88,7 +88,7 @@ def _splits(config: RunConfig, data: Optional[PreparedData]) -> LabelledSplits:
 
 
 def train_tfidf(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (),
-                data: Optional[PreparedData] = None) -> TrainResult:
+                data: PreparedData | None = None) -> TrainResult:
     """Fit one SVM per C in C_GRID, keep the best on validation macro-F1, test it, write the result files.
 
     To the callbacks it is a run of one step and one evaluation (the chosen model's)."""

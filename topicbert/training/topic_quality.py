@@ -9,8 +9,8 @@ the one definition the table, the map, the labels and NPMI share.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,19 +28,19 @@ class TopicQuality:
     diversity: float       # share of distinct words among all topics' top words
     # per topic, where scored: the literature's NPMI over 10-word windows of the same documents' texts,
     # and ours over held-out documents
-    npmi_window: Optional[list[float]] = None
-    npmi_held_out: Optional[list[float]] = None
+    npmi_window: list[float] | None = None
+    npmi_held_out: list[float] | None = None
 
     @property
     def mean_npmi(self) -> float:
         return _mean(self.npmi)
 
     @property
-    def mean_npmi_window(self) -> Optional[float]:
+    def mean_npmi_window(self) -> float | None:
         return _mean(self.npmi_window) if self.npmi_window is not None else None
 
     @property
-    def mean_npmi_held_out(self) -> Optional[float]:
+    def mean_npmi_held_out(self) -> float | None:
         return _mean(self.npmi_held_out) if self.npmi_held_out is not None else None
 
 
@@ -60,8 +60,8 @@ def topic_words(topic_model: TopicModel, words: Sequence[str], k: int = TOP_WORD
     return [[(words[i], float(row[i])) for i in ids] for row, ids in zip(distribution, top_word_ids(distribution, k))]
 
 
-def score_topics(word_ids: np.ndarray, bow: sp.csr_matrix, sequences: Optional[Sequence[np.ndarray]] = None,
-                 held_out: Optional[sp.csr_matrix] = None) -> TopicQuality:
+def score_topics(word_ids: np.ndarray, bow: sp.csr_matrix, sequences: Sequence[np.ndarray] | None = None,
+                 held_out: sp.csr_matrix | None = None) -> TopicQuality:
     """NPMI of each topic's words over the documents of `bow`, and the topics' diversity; with the same
     documents' `sequences` (their word ids in order) the literature's windowed NPMI too, and with
     `held_out` documents NPMI over them."""
@@ -97,8 +97,8 @@ def fit_lda(bow: sp.csr_matrix, n_topics: int, seed: int):
 
 
 def lda_reference(train_bow: sp.csr_matrix, n_topics: int, seed: int,
-                  train_sequences: Optional[Sequence[np.ndarray]] = None,
-                  held_out: Optional[sp.csr_matrix] = None) -> LDAReference:
+                  train_sequences: Sequence[np.ndarray] | None = None,
+                  held_out: sp.csr_matrix | None = None) -> LDAReference:
     """LDA fitted on the training documents, its topics scored as a run's are (score_topics)."""
     started = time.perf_counter()
     lda = fit_lda(train_bow, n_topics, seed)
