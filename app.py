@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from topicbert.data.corpus import CorpusError
+from topicbert.config import UserError
 from topicbert.runs import saved_corpora, services
 from topicbert.runs.store import Store
 from topicbert.runs.worker import WORKER_MAX_AGE
@@ -52,7 +52,7 @@ def home() -> None:
     with Store() as store:
         try:
             demo = saved_corpora.demo_corpus(store)
-        except CorpusError as error:
+        except UserError as error:
             demo = None
             st.error(escape(error))
         if demo is None:

@@ -4,23 +4,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from topicbert.data.corpus import CorpusError
-from topicbert.data.upload import (
-    GUESS_ROWS,
-    JSONL_TYPES,
-    PREVIEW_ROWS,
-    TABLE_TYPES,
-    UPLOAD_TYPES,
-    guess_columns,
-    kind,
-    preview_rows,
-    stash_upload,
-)
+from topicbert.config import UserError
 from topicbert.runs import saved_corpora, storage
 from topicbert.runs.saved_corpora import StagedUpload
 from topicbert.runs.store import Store
 from topicbert.studio import figures, frames
 from topicbert.studio.text import escape
+from topicbert.studio.upload_preview import PREVIEW_ROWS, UPLOAD_TYPES, keep_upload, preview
 from widgets import DISK_COLUMNS, delete_button, page_setup
 
 NO_SPLIT = "(none: draw 80/10/10)"
@@ -43,7 +33,7 @@ def stage(path: str, name: str, text_col: str, label_col: str, split_col: str | 
     with Store() as store:
         try:
             return saved_corpora.stage_upload(store, Path(path), name, text_col, label_col, split_col), None
-        except CorpusError as error:
+        except UserError as error:
             return None, str(error)
 
 
@@ -51,7 +41,6 @@ st.title("Corpora")
 
 with Store() as store:
     saved_corpora.ensure_builtin_corpus(store)
-    upload_dir = store.path.parent / "uploads"
 
 left, right = st.columns([2, 3], gap="large")
 with left:
@@ -66,13 +55,14 @@ with left:
 
 staged = None
 if uploaded is not None:
-    path = stash_upload(uploaded.name, uploaded.getvalue(), upload_dir)
+    with Store() as store:
+        path = keep_upload(store, uploaded.name, uploaded.getvalue())
     columns = dict(text_col="text", label_col="label", split_col=None)
     with left:
-        rows = preview_rows(path, GUESS_ROWS) if kind(path) in TABLE_TYPES + JSONL_TYPES else None
-        if rows is not None and len(rows.columns):
+        first_rows = preview(path)
+        if first_rows is not None:
+            rows, guess = first_rows.rows, first_rows.guess
             names = list(rows.columns)
-            guess = guess_columns(rows)
 
             def pick(label: str, guessed: str | None, key: str, optional: bool = False) -> str | None:
                 options = ([NO_SPLIT] if optional else []) + names
@@ -100,7 +90,7 @@ if uploaded is not None:
                         try:
                             corpus_id = saved_corpora.register_staged(store, staged, name)
                             st.success(f"Saved as corpus {corpus_id}: pick it on the Train page.")
-                        except CorpusError as error:
+                        except UserError as error:
                             st.error(escape(error))
 
 with right:

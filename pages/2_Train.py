@@ -1,9 +1,7 @@
 """Train: choose a corpus, an encoder and a preset, see what it will cost, and queue it."""
 import streamlit as st
 
-from topicbert.config import MODES, TOPIC_MODELS, ConfigError, RunConfig
-from topicbert.data.corpus import CorpusError
-from topicbert.model.encoders import ModelNotFoundError, load_tokenizer
+from topicbert.config import MODES, TOPIC_MODELS, ConfigError, RunConfig, UserError
 from topicbert.runs import saved_corpora, services
 from topicbert.runs.store import Store, hostname
 from topicbert.studio import launch
@@ -18,7 +16,7 @@ page_setup("Train")
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the tokenizer...")
 def tokenizer(model: str):
-    return load_tokenizer(model)
+    return launch.encoder_tokenizer(model)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Counting the corpus's word pieces...")
@@ -113,7 +111,7 @@ try:
     with Store() as store:
         history = launch.past_runs(store, hostname())
     estimates = launch.projections(configs, lengths, history, grid_intensity())
-except (ModelNotFoundError, CorpusError) as error:
+except UserError as error:  # an encoder not installed, a corpus that cannot be read
     st.error(escape(error))
     st.stop()
 if seeds > 1:

@@ -4,7 +4,6 @@ where the topic branch helps, and F1 against CO2."""
 import pandas as pd
 import streamlit as st
 
-from topicbert.energy.grid import grids
 from topicbert.runs.store import Store
 from topicbert.studio import early_stop, figures, frames, topic_gains
 from topicbert.studio import topics as topic_views
@@ -46,7 +45,7 @@ SUMMARY_COLUMNS = {
         format="scientific", help="kWh to classify 1,000 documents with the finished model (its test pass)"),
 }
 ACCURACY_FORMAT = st.column_config.NumberColumn(format="%.3f")
-GRIDS = {grid.key: grid for grid in grids()}
+GRIDS = frames.price_grids()
 WHERE_RUN = None  # the pricing choice: each run at its own country's intensity, as metered
 
 page_setup("Compare")

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from topicbert.data.shared_texts import load_texts
 from topicbert.runs.store import Store
 from topicbert.studio import figures, frames, ldavis, topic_stability
 from topicbert.studio import topics as topic_views
@@ -38,7 +37,7 @@ def topic_arrays(run_dir: str, mtime: float) -> TopicArrays | None:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the test documents...")
 def test_results(run_dir: str, mtime: float) -> RunPredictions | None:
-    return load_predictions(run_dir, read_texts=load_texts)
+    return load_predictions(run_dir)
 
 
 @st.cache_data(max_entries=4, show_spinner="Laying out the topic map...")

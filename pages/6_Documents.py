@@ -2,11 +2,10 @@
 import pandas as pd
 import streamlit as st
 
-from topicbert.data.shared_texts import load_texts
 from topicbert.runs.store import Store
 from topicbert.studio import documents, figures, frames
 from topicbert.studio import topics as topic_views
-from topicbert.studio.run_files import RunPredictions, load_predictions, predictions_mtime
+from topicbert.studio.run_files import RunPredictions, load_predictions, load_texts, predictions_mtime
 from topicbert.studio.text import escape
 from widgets import choose_topicbert_run, page_setup
 

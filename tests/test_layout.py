@@ -24,6 +24,10 @@ ALLOWED = {
     "__main__": {"cli"},
     "__init__": set(),
 }
+# the pages, the home page and their shared widgets: they show what studio/ and runs/ prepare, and
+# reach the model, the data, training and energy only through them
+APP = sorted([ROOT / "app.py", ROOT / "widgets.py", *(ROOT / "pages").glob("*.py")])
+APP_MAY_IMPORT = {"studio", "runs", "config", "paths"}
 SQL = re.compile(r"\b(SELECT\s+\S+.*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|"
                  r"ALTER\s+TABLE|BEGIN\s+IMMEDIATE)\b", re.IGNORECASE)
 
@@ -41,7 +45,8 @@ def part_of(path: Path) -> str:
 def imported_names(path: Path) -> set[str]:
     """Every module `path` imports, relative imports resolved to topicbert.X names."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = ["topicbert", *path.relative_to(PACKAGE).parent.parts]
+    # relative imports are resolved inside the package; the app's files have none
+    package = ["topicbert", *path.relative_to(PACKAGE).parent.parts] if path.is_relative_to(PACKAGE) else []
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -71,6 +76,21 @@ def test_imports_point_down_the_layers(path):
     wrong = topicbert_parts(path) - ALLOWED[part] - {part}
     assert not wrong, (f"{path.relative_to(ROOT)} ({part}) imports {sorted(wrong)}; "
                        f"it may import {sorted(ALLOWED[part])}")
+
+
+@pytest.mark.parametrize("path", APP, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_app_imports_only_studio_runs_config_and_paths(path):
+    wrong = {name for name in imported_names(path) if name.startswith("topicbert")
+             and (name == "topicbert" or name.split(".")[1] not in APP_MAY_IMPORT)}
+    assert not wrong, f"{path.name} imports {sorted(wrong)}; the app may import {sorted(APP_MAY_IMPORT)}"
+
+
+def test_the_app_rule_fails_on_a_page_that_reaches_past_studio(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text("from topicbert.data.corpus import CorpusError\nimport topicbert.model.encoders\n"
+                    "from topicbert.studio import frames\n")
+    with pytest.raises(AssertionError, match="topicbert.data.corpus"):
+        test_the_app_imports_only_studio_runs_config_and_paths(page)
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))

@@ -16,7 +16,7 @@ import pandas as pd
 from ..config import RunConfig
 from ..data.corpus import source_name
 from ..energy.estimate import precision_name
-from ..energy.grid import CO2, Grid, price
+from ..energy.grid import CO2, Grid, grids, price
 from ..runs.services import placement_text
 from ..runs.store import Store
 from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
@@ -195,6 +195,11 @@ def f1_curves(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:
                          "epoch": metrics["epoch"].to_numpy(), "wall_seconds": metrics["wall_seconds"].to_numpy(),
                          "value": metrics["value"].to_numpy()},
                         columns=["run", "role", "epoch", "wall_seconds", "value"])
+
+
+def price_grids() -> dict[str, Grid]:
+    """The grids at which Compare can price every run's energy, by key: codecarbon's countries and regions."""
+    return {grid.key: grid for grid in grids()}
 
 
 def co2_curves(store: Store, run_ids: Sequence[int], grid: Grid | None = None) -> pd.DataFrame:

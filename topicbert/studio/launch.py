@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from ..config import TOPICS_MAX, TOPICS_MIN, ConfigError, RunConfig
 from ..data.batching import tokenize
 from ..data.corpus import limited_indices, load_corpus
 from ..energy.estimate import Estimate, PastRun, estimate_run
 from ..energy.meter import carbon_intensity, country_code
+from ..model.encoders import load_tokenizer
 from ..model.registry import CLASSES as TOPIC_MODEL_CLASSES
 from ..runs.saved_corpora import run_settings
 from ..runs.services import baselines_for, reference_configs
@@ -138,7 +140,12 @@ class CorpusPieces:
     lengths: list[int]
 
 
-def corpus_pieces(config: RunConfig, tokenizer, chunk: int = 2000) -> CorpusPieces:
+def encoder_tokenizer(model: str) -> PreTrainedTokenizerBase:
+    """The run's encoder's tokenizer, loaded as a run loads it (a ModelNotFoundError when it is not installed)."""
+    return load_tokenizer(model)
+
+
+def corpus_pieces(config: RunConfig, tokenizer: PreTrainedTokenizerBase, chunk: int = 2000) -> CorpusPieces:
     """Read and tokenize the corpus a run names (its columns and seed), whole: once per corpus,
     whatever the run's other settings, its limits included (train_piece_lengths applies them)."""
     corpus = load_corpus(config.corpus, config.text_col, config.label_col, config.split_col, seed=config.seed)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.shared_texts import load_texts, texts_digest
+from ..data.shared_texts import load_texts, texts_digest  # load_texts: the Documents page reads texts with it too
 from ..model.nvdm import nvdm_proportions
 
 
