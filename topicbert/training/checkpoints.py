@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import RunConfig
+from .loop_state import LoopState
 
 if TYPE_CHECKING:
     from ..data.splits import PreparedData
@@ -95,7 +96,7 @@ class Checkpoints:
         """The folder of the last whole resumable checkpoint, or None."""
         return self.resume.current()
 
-    def save_resumable(self, model: TopicBERT, optimizer, scheduler, state: dict) -> Path:
+    def save_resumable(self, model: TopicBERT, optimizer, scheduler, state: LoopState) -> Path:
         import torch
         from safetensors.torch import save_file
 
@@ -104,10 +105,10 @@ class Checkpoints:
             # optimiser state holds only tensors and numbers: torch.load reads it back with weights_only
             torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
                        folder / "optimizer.pt")
-            (folder / "state.json").write_text(json.dumps(state))
+            (folder / "state.json").write_text(state.to_json())
         return self.resume.write(fill)
 
-    def load_resumable(self, model: TopicBERT, optimizer, scheduler) -> dict:
+    def load_resumable(self, model: TopicBERT, optimizer, scheduler) -> LoopState:
         import torch
         from safetensors.torch import load_file
 
@@ -119,7 +120,7 @@ class Checkpoints:
         saved = torch.load(folder / "optimizer.pt", weights_only=True)
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
-        return json.loads((folder / "state.json").read_text())
+        return LoopState.from_json((folder / "state.json").read_text())
 
     def remove_resumable(self) -> None:
         """A finished run never resumes: its checkpoint (about three times the model) can go."""

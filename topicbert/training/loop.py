@@ -28,6 +28,7 @@ from .checkpoints import Checkpoints
 from .device import autocast, choose_device, world
 from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, validation_scores
+from .loop_state import LoopState
 from .pretrain import pretrain_topic_model
 from .results import TrainResult, test_and_write
 from .tfidf import train_tfidf
@@ -130,16 +131,14 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     optimizer = make_optimizer(model, config)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_frac * total_steps), total_steps)
 
-    state = {"step": 0, "wall_seconds": 0.0, "step_seconds": 0.0, "best_val_macro_f1": -1.0,
-             "best_step": 0, "tokens": 0, "padded": 0, "evaluations_without_gain": 0,
-             "embedding_seconds": embedding_seconds}
+    state = LoopState(embedding_seconds=embedding_seconds)
     pretrained_at = None  # when this attempt's topic-model pretraining ended, if it pretrained
     if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
     elif model.topic_model is not None:
         pretrain_topic_model(model.topic_model, data.train.topic_inputs, data.validation.topic_inputs, config, device)
         pretrained_at = time.perf_counter() - started  # a run that pretrains starts afresh: no time before it
-    elapsed_before = state["wall_seconds"]
+    elapsed_before = state.wall_seconds
 
     def wall() -> float:
         return elapsed_before + time.perf_counter() - started
@@ -152,7 +151,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     if config.compile:
         # dynamic shapes: length-grouped batches vary in width, and each width would recompile
         ddp_model = torch.compile(ddp_model, dynamic=True)
-    step = state["step"]
+    step = state.step
     # what this attempt paid before its first step (loading, pretraining): the fixed cost no epoch count shrinks
     fixed_seconds = wall() - elapsed_before
     for cb in callbacks:
@@ -169,15 +168,11 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
             output = evaluate(model, data.validation, config, device, pad_id)
             metrics = validation_scores(data.validation, output)
             metrics["train_loss"] = train_loss
-            if metrics["val_macro_f1"] > state["best_val_macro_f1"]:
-                state["best_val_macro_f1"], state["best_step"] = metrics["val_macro_f1"], step
-                state["evaluations_without_gain"] = 0
+            if state.improved(metrics["val_macro_f1"], step):
                 checkpoints.save_best(model, tokenizer, data, config)
-            else:
-                state["evaluations_without_gain"] = state.get("evaluations_without_gain", 0) + 1
-            state.update(step=step, wall_seconds=wall())
+            state.step, state.wall_seconds = step, wall()
             for cb in callbacks:
-                cb.on_evaluate(step, epoch, state["wall_seconds"], metrics)
+                cb.on_evaluate(step, epoch, state.wall_seconds, metrics)
             if config.resumable_checkpoints:
                 path = checkpoints.save_resumable(model, optimizer, scheduler, state)
                 for cb in callbacks:
@@ -190,7 +185,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         Rank 0 decides (it alone evaluates) and tells the others, so every rank stops at the same step."""
         if config.early_stopping_patience is None:
             return False
-        spent = torch.tensor([float(state.get("evaluations_without_gain", 0) >= config.early_stopping_patience)],
+        spent = torch.tensor([float(state.evaluations_without_gain >= config.early_stopping_patience)],
                              device=device)
         if distributed:
             dist.broadcast(spent, src=0)
@@ -216,10 +211,10 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
             optimizer.zero_grad(set_to_none=True)
             loss_sum += out.loss.detach()   # summed on the device: no sync inside the step
             loss_count += 1
-            state["tokens"] += batch.real_tokens
-            state["padded"] += batch.padded_tokens
+            state.tokens += batch.real_tokens
+            state.padded += batch.padded_tokens
             step += 1
-            state["step_seconds"] += time.perf_counter() - step_started
+            state.step_seconds += time.perf_counter() - step_started
             for cb in callbacks:
                 cb.on_step(step, total_steps)
             at_epoch_end = step % steps_per_epoch == 0
@@ -231,14 +226,14 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
                 if stop:
                     break
     if distributed:
-        reduced = torch.tensor([state["tokens"], state["padded"]], dtype=torch.float64, device=device)
+        reduced = torch.tensor([state.tokens, state.padded], dtype=torch.float64, device=device)
         dist.all_reduce(reduced)
-        state["tokens"], state["padded"] = int(reduced[0]), int(reduced[1])
+        state.tokens, state.padded = int(reduced[0]), int(reduced[1])
 
     result = None
     if main:
         checkpoints.load_best(model)
-        state["step"] = step
+        state.step = step
         trained_seconds = wall()
         for cb in callbacks:
             cb.on_trained(trained_seconds)

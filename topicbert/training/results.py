@@ -23,6 +23,7 @@ from .callbacks import Callback
 from .device import uses_bf16
 from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, topic_model_outputs
+from .loop_state import LoopState
 from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
 from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
 
@@ -81,7 +82,8 @@ class TrainResult:
 
 
 def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: PreparedData, device: torch.device,
-                   pad_id: int, state: dict, wall_seconds: float, callbacks: Sequence[Callback] = ()) -> TrainResult:
+                   pad_id: int, state: LoopState, wall_seconds: float,
+                   callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Test scores of the best model, and the per-document results the app shows later. The callbacks
     hear on_tested once the test documents are classified, before anything is written."""
     if model.topic_model is not None and model.topic_model.reads_embeddings and data.test.embeddings is None:
@@ -100,12 +102,12 @@ def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: Pre
 
 
 def write_result(config: RunConfig, run_dir: Path, device: str, classes: list[str], test_texts: list[str],
-                 test_labels: np.ndarray, probabilities: np.ndarray, state: dict, wall_seconds: float,
+                 test_labels: np.ndarray, probabilities: np.ndarray, state: LoopState, wall_seconds: float,
                  extra_arrays: dict | None = None, topics: list | None = None,
                  perplexity: float | None = None, topic_quality: TopicQuality | None = None) -> TrainResult:
     """Any model's test results: scores, test_predictions.npz, test_documents.json and result.json.
 
-    `state`: step, best_step, best_val_macro_f1, step_seconds, tokens, padded (as the loop keeps them).
+    `state`: where training ended (its steps, best step and F1, step time, word pieces).
     """
     predictions = probabilities.argmax(axis=1)
     np.savez_compressed(run_dir / "test_predictions.npz", labels=test_labels,
@@ -113,17 +115,17 @@ def write_result(config: RunConfig, run_dir: Path, device: str, classes: list[st
     # the texts themselves once for every run tested on the same documents; the run names them
     (run_dir / "test_documents.json").write_text(json.dumps(
         {"classes": classes, "texts_digest": save_texts(test_texts)}))
-    total = state["tokens"] + state["padded"]
+    total = state.tokens + state.padded
     result = TrainResult(
         config=config, run_dir=run_dir, device=device, classes=classes,
-        best_step=state["best_step"], steps=state["step"], best_val_macro_f1=state["best_val_macro_f1"],
+        best_step=state.best_step, steps=state.step, best_val_macro_f1=state.best_val_macro_f1,
         test_macro_f1=macro_f1(test_labels, predictions), test_macro_f1_ci=f1_interval(test_labels, predictions),
         test_micro_f1=micro_f1(test_labels, predictions),
         per_class=per_class_report(test_labels, predictions, classes),
         confusion=confusion(test_labels, predictions, len(classes)),
-        train_seconds=wall_seconds, step_seconds=state["step_seconds"],
-        tokens_processed=state["tokens"], padded_fraction=state["padded"] / total if total else 0.0,
-        embedding_seconds=state.get("embedding_seconds"),
+        train_seconds=wall_seconds, step_seconds=state.step_seconds,
+        tokens_processed=state.tokens, padded_fraction=state.padded / total if total else 0.0,
+        embedding_seconds=state.embedding_seconds,
         perplexity=perplexity, n_topics=config.n_topics if config.use_topics else None, topics=topics,
         topic_quality=topic_quality)
     (run_dir / "result.json").write_text(json.dumps(result.details(), indent=1))

@@ -25,6 +25,7 @@ from ..config import RunConfig
 from ..data.splits import LabelledSplits, PreparedData, labelled_splits, load_run_corpus
 from .callbacks import Callback
 from .evaluation import validation_scores_of
+from .loop_state import LoopState
 from .results import TrainResult, write_result
 
 # the recipe, the same for every corpus: the regularisation is the one setting chosen, on validation
@@ -114,8 +115,7 @@ def train_tfidf(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] 
         cb.on_step(1, 1)
         cb.on_evaluate(1, 1.0, fit_seconds, best_metrics)
         cb.on_trained(fit_seconds)
-    state = {"step": 1, "best_step": 1, "best_val_macro_f1": best_metrics["val_macro_f1"], "step_seconds": fit_seconds,
-             "tokens": 0, "padded": 0}
+    state = LoopState(step=1, best_step=1, best_val_macro_f1=best_metrics["val_macro_f1"], step_seconds=fit_seconds)
     probabilities = best.probabilities(splits.texts["test"])
     for cb in callbacks:
         cb.on_tested(len(splits.texts["test"]))
