@@ -71,6 +71,8 @@ def home() -> None:
                            "Follow them on the Runs page; compare them on Compare once they finish.")
 
 
-# the sidebar: "Home" (not the script's file name "app"), then every page in pages/, in file order
+# the sidebar: "Home" (not the script's file name "app"), then every page in app_pages/, in file order
+# (not pages/: Streamlit lists that folder itself, and a page opened by its link then showed Home as "app")
+PAGES = sorted((ROOT / "app_pages").glob("[!_]*.py"))
 st.navigation([st.Page(home, title="Home", default=True),
-               *(st.Page(str(page.relative_to(ROOT))) for page in sorted((ROOT / "pages").glob("[!_]*.py")))]).run()
+               *(st.Page(str(page.relative_to(ROOT))) for page in PAGES)]).run()

@@ -1,5 +1,5 @@
-"""Streamlit widgets that app.py and several pages show. Not in pages/, where Streamlit looks for
-pages, and not in topicbert/, which never imports streamlit."""
+"""Streamlit widgets that app.py and several pages show. Not in app_pages/, whose every file is a page,
+and not in topicbert/, which never imports streamlit."""
 from collections.abc import Callable
 from pathlib import Path
 

@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the pages import widgets.py and topicbert from the repository root
 
-PAGES = ["app.py", "pages/1_Corpora.py", "pages/2_Train.py", "pages/3_Runs.py", "pages/4_Compare.py",
-         "pages/5_Topics.py", "pages/6_Documents.py"]
+PAGES = ["app.py", "app_pages/1_Corpora.py", "app_pages/2_Train.py", "app_pages/3_Runs.py", "app_pages/4_Compare.py",
+         "app_pages/5_Topics.py", "app_pages/6_Documents.py"]
 LIMIT_SECONDS = 2.0
 N_CLASSES = 20
 N_TOPICS = 50
@@ -156,9 +156,9 @@ def change(page: str) -> Callable:
         box = at.selectbox(key="runs_selected")
         return box.set_value(box.options and int(box.options[-1].split()[0].lstrip("#")))
 
-    actions = {"pages/2_Train.py": train, "pages/3_Runs.py": runs,
-               "pages/4_Compare.py": lambda at: at.selectbox(key="compare_cost").set_value("kwh"),
-               "pages/6_Documents.py": lambda at: at.text_input(key="documents_query").set_value("term1")}
+    actions = {"app_pages/2_Train.py": train, "app_pages/3_Runs.py": runs,
+               "app_pages/4_Compare.py": lambda at: at.selectbox(key="compare_cost").set_value("kwh"),
+               "app_pages/6_Documents.py": lambda at: at.text_input(key="documents_query").set_value("term1")}
     return actions.get(page, lambda at: at)
 
 

@@ -28,7 +28,7 @@ from topicbert.studio.run_files import load_predictions
 from topicbert.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
+PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "app_pages").glob("*.py"))]
 EVIL = "<script>alert('x')</script>"
 TIMEOUT = 120
 
@@ -135,7 +135,7 @@ def test_home_queues_the_demo_with_its_baselines(tmp_path, monkeypatch):
 
 
 def test_corpora_upload_error_is_shown_and_nothing_saved(app, home):
-    at = app("pages/1_Corpora.py").run()
+    at = app("app_pages/1_Corpora.py").run()
     at.file_uploader(key="corpora_upload").upload("bad.csv", b"text,label\nonly one class,a\nanother,a\n").run()
     assert not at.exception
     assert any("only 1 class" in e.value for e in at.error)
@@ -145,7 +145,7 @@ def test_corpora_upload_error_is_shown_and_nothing_saved(app, home):
 
 def test_corpora_upload_summarises_and_saves(app, home):
     rows = "".join(f'"{text}",{label}\n' for text, label in synthetic_documents(5))
-    at = app("pages/1_Corpora.py").run()
+    at = app("app_pages/1_Corpora.py").run()
     at.file_uploader(key="corpora_upload").upload("mine.csv", ("text,label\n" + rows).encode()).run()
     assert not at.exception
     assert [s.value for s in at.selectbox][:2] == ["text", "label"]
@@ -159,7 +159,7 @@ def test_corpora_upload_summarises_and_saves(app, home):
 
 
 def test_train_shows_the_estimate_and_queues_with_baselines(app, home):
-    at = app("pages/2_Train.py").run()
+    at = app("app_pages/2_Train.py").run()
     assert not at.exception
     assert any("word pieces" in c.value for c in at.caption)
     with Store() as store:
@@ -194,7 +194,7 @@ def test_train_shows_the_estimate_and_queues_with_baselines(app, home):
 
 
 def test_runs_cancel(app, home):
-    at = app("pages/3_Runs.py").run()
+    at = app("app_pages/3_Runs.py").run()
     with Store() as store:
         queued = store.list_runs("queued")[0]
     at.selectbox(key="runs_selected").set_value(queued["id"]).run()
@@ -206,7 +206,7 @@ def test_runs_cancel(app, home):
 
 
 def test_compare_defaults_to_the_run_and_its_baselines(app, home):
-    at = app("pages/4_Compare.py").run()
+    at = app("app_pages/4_Compare.py").run()
     assert not at.exception
     assert len(at.multiselect(key="compare_runs").value) == 3
     # what each run scored, what training it cost, what using it costs
@@ -240,7 +240,7 @@ def test_compare_defaults_to_the_run_and_its_baselines(app, home):
 
 
 def test_topics_map_is_offline(app, home):
-    at = app("pages/5_Topics.py").run()
+    at = app("app_pages/5_Topics.py").run()
     assert not at.exception
     frames = at.get("iframe")
     assert frames, "no components.html"
@@ -265,7 +265,7 @@ def test_topics_map_is_offline(app, home):
 
 
 def test_documents_show_text_as_text(app, home):
-    at = app("pages/6_Documents.py").run()
+    at = app("app_pages/6_Documents.py").run()
     assert not at.exception
     assert len(at.dataframe[0].value) > 1
     at.text_input(key="documents_query").set_value("alert").run()
@@ -284,7 +284,7 @@ def finished_topicbert_run() -> dict:
 def test_documents_open_on_a_topics_documents_or_one_document_from_a_link(app, home):
     run = finished_topicbert_run()
     dominant = int(load_predictions(run["run_dir"]).topic_mixtures.argmax(axis=1)[-1]) + 1  # numbered from 1
-    at = app("pages/6_Documents.py")
+    at = app("app_pages/6_Documents.py")
     at.query_params.update({"run": str(run["id"]), "topic": str(dominant)})
     at.run()
     assert not at.exception
@@ -293,18 +293,18 @@ def test_documents_open_on_a_topics_documents_or_one_document_from_a_link(app, h
     assert set(at.dataframe[0].value["dominant topic"]) <= set(topic)
     dominants = set(load_predictions(run["run_dir"]).topic_mixtures.argmax(axis=1) + 1)
     empty = next(k for k in range(1, 6) if k not in dominants)
-    at = app("pages/6_Documents.py")
+    at = app("app_pages/6_Documents.py")
     at.query_params.update({"run": str(run["id"]), "topic": str(empty)})
     at.run()  # a topic no document is mostly about: said, not an error
     assert not at.exception and any("as its dominant topic" in i.value for i in at.info)
-    at = app("pages/6_Documents.py")
+    at = app("app_pages/6_Documents.py")
     at.query_params.update({"run": str(run["id"]), "doc": "2"})
     at.run()
     assert not at.exception and at.selectbox(key="documents_doc").value == 2
 
 
 def test_topics_show_each_topics_top_documents(app, home):
-    at = app("pages/5_Topics.py").run()
+    at = app("app_pages/5_Topics.py").run()
     assert not at.exception
     top = at.dataframe[1].value
     assert len(top) > 1 and top["share"].is_monotonic_decreasing
@@ -316,7 +316,7 @@ def test_topics_show_each_topics_top_documents(app, home):
 
 def test_runs_detail_shows_the_measurement_badge_and_why(app, home):
     run = finished_topicbert_run()
-    at = app("pages/3_Runs.py").run()
+    at = app("app_pages/3_Runs.py").run()
     at.selectbox(key="runs_selected").set_value(run["id"]).run()
     assert not at.exception
     assert any("energy estimated" in m.value for m in at.markdown)
@@ -326,7 +326,7 @@ def test_runs_detail_shows_the_measurement_badge_and_why(app, home):
 def test_runs_show_disk_use_and_delete_a_run_after_asking(app, home):
     with Store() as store:
         run_id = store.create_run(RunConfig(corpus="gone.csv", device="cpu"))
-    at = app("pages/3_Runs.py").run()
+    at = app("app_pages/3_Runs.py").run()
     assert at.dataframe[0].value["disk (MB)"].notna().all()
     at.selectbox(key="runs_selected").set_value(run_id).run()
     assert at.button(key="runs_delete").disabled  # queued: cancel it first
@@ -346,7 +346,7 @@ def test_corpora_show_disk_use_and_delete_a_corpus_after_asking(app, home):
     with Store() as store:
         corpus_id = saved_corpora.register_corpus(store, load_corpus(home / "tiny.csv", split_col="split"), "spare")
         path = Path(store.get_corpus(corpus_id)["path"])
-    at = app("pages/1_Corpora.py").run()
+    at = app("app_pages/1_Corpora.py").run()
     table = at.dataframe[0].value
     assert table.set_index("name").loc["spare", "disk (MB)"] == pytest.approx(path.stat().st_size / 1e6)
     assert "in all" in at.dataframe[1].value["what"].tolist()  # the storage overview
@@ -362,7 +362,7 @@ def test_corpora_show_disk_use_and_delete_a_corpus_after_asking(app, home):
 def test_corpora_guess_text_label_and_split_columns(app, home):
     rows = "".join(f'"{text}",{label},{"test" if i % 5 == 0 else "train"}\n'
                    for i, (text, label) in enumerate(synthetic_documents(5)))
-    at = app("pages/1_Corpora.py").run()
+    at = app("app_pages/1_Corpora.py").run()
     at.file_uploader(key="corpora_upload").upload("docs.csv", ("doc,category,subset\n" + rows).encode()).run()
     assert not at.exception and not at.error
     assert [at.selectbox(key=k).value for k in ("corpora_text_col", "corpora_label_col", "corpora_split_col")] == [
@@ -370,7 +370,7 @@ def test_corpora_guess_text_label_and_split_columns(app, home):
 
 
 def test_corpora_messages_name_the_users_own_file(app, home):
-    at = app("pages/1_Corpora.py").run()
+    at = app("app_pages/1_Corpora.py").run()
     at.file_uploader(key="corpora_upload").upload("my data.csv", b"text,label\nonly one class,a\n").run()
     message = " ".join(e.value for e in at.error).replace("\\", "")  # as shown: Markdown's escapes undone
     assert "my data.csv: found only 1 class" in message and str(home / "uploads") not in message
@@ -384,14 +384,14 @@ def test_corpora_read_a_zip_outside_the_app_process(app, home, monkeypatch):
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for i, (text, label) in enumerate(synthetic_documents(4)):
             zf.writestr(f"news/{label}/{i}.txt", text)
-    at = app("pages/1_Corpora.py").run()
+    at = app("app_pages/1_Corpora.py").run()
     at.file_uploader(key="corpora_upload").upload("news.zip", archive.getvalue()).run()
     assert not at.exception and not at.error
     assert at.metric[0].value == "12"  # the summary, read by the child
 
 
 def test_train_reads_the_corpus_once_whatever_setting_changes(app, home, monkeypatch):
-    at = app("pages/2_Train.py").run()
+    at = app("app_pages/2_Train.py").run()
     reads = []
     real_read = corpus_module._read_jsonl
     monkeypatch.setattr(corpus_module, "_read_jsonl", lambda *a, **k: reads.append(1) or real_read(*a, **k))

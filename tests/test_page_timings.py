@@ -19,7 +19,7 @@ def test_page_timings_script_times_every_page(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     assert lines[0].startswith("store: 300 documents, 4 finished runs")
-    for page in ("app.py", "pages/2_Train.py", "pages/6_Documents.py"):
+    for page in ("app.py", "app_pages/2_Train.py", "app_pages/6_Documents.py"):
         row = next(line for line in lines if line.startswith(page)).split()
         assert len(row) == 4 and all(float(seconds) >= 0 for seconds in row[1:])
     assert "after its first load" in lines[-1]

@@ -15,7 +15,7 @@ Where things live (imports point down this list, never up; tests/test_layout.py 
     bench/               the side-by-side benchmark and its references
     cli.py               the command line (python -m topicbert ...)
 
-Nothing in topicbert/ imports streamlit: the widgets live in pages/, app.py and widgets.py, which import
+Nothing in topicbert/ imports streamlit: the widgets live in app_pages/, app.py and widgets.py, which import
 only studio/, runs/, config.py and paths.py from here (the same test checks it).
 """
 import os

@@ -209,7 +209,8 @@ else:
         st.caption(topic_gains.verdict_rule(gains))  # the Studio's own words: no user text in them
         if picked.selection.rows:
             topic = int(gains.iloc[picked.selection.rows[0]]["topic"])
-            st.switch_page("pages/6_Documents.py", query_params=DocumentsLink(topic_run, topic=topic).query_params())
+            st.switch_page("app_pages/6_Documents.py",
+                           query_params=DocumentsLink(topic_run, topic=topic).query_params())
 
 st.subheader("Macro-F1 against cost, every finished run on one test set")
 a, b = st.columns([3, 1])

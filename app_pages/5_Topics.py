@@ -19,7 +19,7 @@ from topicbert.studio.run_files import (
 from topicbert.studio.text import escape
 from widgets import choose_topicbert_run, page_setup
 
-DOCUMENTS_PAGE = "pages/6_Documents.py"
+DOCUMENTS_PAGE = "app_pages/6_Documents.py"
 
 page_setup("Topics")
 
