@@ -26,3 +26,7 @@ import os
 # Strict conditional numerical reproducibility keeps each product the same for any thread count on
 # one kind of CPU. MKL reads the setting at its first call: importing topicbert comes before that.
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+# No model hub: nothing is downloaded, ever. Set here, before any module of the package (the loop, the Train
+# page's tokenizer, the encoders) imports transformers, which reads these when it is first imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -119,7 +119,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     with Store() as store:
         ids = submit_seeds(store, config, args.seeds, args.pair_baseline, args.tfidf_reference)
         for run_id in ids:
-            print(f"{run_id}\tqueued\t{store.get_run(run_id)['name']}")
+            run = store.get_run(run_id)
+            assert run is not None  # queued just now: only an ended run can be deleted
+            print(f"{run_id}\tqueued\t{run['name']}")
         if args.start_worker:
             ensure_worker(store)
         elif not store.alive_workers(WORKER_MAX_AGE):
@@ -164,7 +166,9 @@ def _act_on_run(run_id: int, act: Callable, done: Callable[[dict], str], refusal
 
     with Store() as store:
         if act(store, run_id):
-            print(done(store.get_run(run_id)))
+            run = store.get_run(run_id)
+            assert run is not None  # cancelled or queued again just now: not deleted
+            print(done(run))
             return 0
         run = store.get_run(run_id)
         print(f"error: run {run_id} " + (f"is {run['status']}: {refusal}" if run else "does not exist"),

@@ -48,6 +48,7 @@ def run_hf_trainer(config: RunConfig, corpus: Corpus, work_dir: Path) -> Measure
         EarlyStoppingCallback,
         PrinterCallback,
         Trainer,
+        TrainerCallback,
         TrainingArguments,
     )
     from transformers.utils import logging as transformers_logging
@@ -82,7 +83,8 @@ def run_hf_trainer(config: RunConfig, corpus: Corpus, work_dir: Path) -> Measure
                 resolve_model(config.model), num_labels=len(class_id), local_files_only=True)
         finally:
             transformers_logging.set_verbosity(verbosity)
-        stopping = [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
+        stopping: list[TrainerCallback] = (
+            [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else [])
         trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=validation_set,
                           data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=validation_f1,
                           callbacks=stopping)
@@ -92,7 +94,9 @@ def run_hf_trainer(config: RunConfig, corpus: Corpus, work_dir: Path) -> Measure
 
     trainer, train_seconds, energy = metered(load_and_train)
     prediction, infer_seconds, inference = metered(lambda: trainer.predict(test_set))
-    predicted = prediction.predictions.argmax(axis=1)
+    logits = prediction.predictions
+    assert isinstance(logits, np.ndarray)  # the classifier's logits alone: no hidden states or attentions asked for
+    predicted = logits.argmax(axis=1)
     tokens_per_epoch = sum(len(ids) for ids in train_set.encodings["input_ids"])
     return Measurement(
         seed=config.seed, test_macro_f1=macro_f1(test_set.labels, predicted), train_seconds=train_seconds,

@@ -5,11 +5,14 @@ import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import TypeVar
 
 import numpy as np
 
 from ..energy.meter import EnergyMeter, EnergyReading
 from ..training.callbacks import Callback
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def _unpack(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<u2").astype(np.int64)
 
 
-def metered(fn: Callable[[], object]) -> tuple[object, float, Energy]:
+def metered(fn: Callable[[], T]) -> tuple[T, float, Energy]:
     """fn's value, its wall seconds and its energy."""
     meter = EnergyMeter()
     meter.start()
@@ -132,6 +135,7 @@ class Stopwatch(Callback):
 
     def test_pass(self) -> tuple[float, Energy]:
         """Seconds and energy of classifying the test documents (NaN energy if a reading is missing)."""
+        assert self._trained is not None and self._tested is not None, "asked before the run tested its model"
         (start, before), (end, after) = self._trained, self._tested
         if before is None or after is None:
             return end - start, Energy.of(None)

@@ -84,6 +84,7 @@ def measure_variant(config: RunConfig, data: PreparedData, work_dir: Path, pad_i
     watch = Stopwatch(meter)
     result = train(config, work_dir, [watch], data=data)
     meter.stop()
+    assert result is not None  # the bench trains in one process: rank 0
     energy = watch.training
     test_seconds, test_energy = watch.test_pass()
     with np.load(work_dir / "test_predictions.npz") as saved:

@@ -115,7 +115,7 @@ def _to_target(runs: Sequence[Measurement], references: Sequence[Measurement], t
     for m in runs:
         reference = by_seed.get(m.seed)
         goal = target_f1(reference.evaluations, target) if reference is not None else None
-        if goal is not None and m.evaluations:
+        if reference is not None and goal is not None and m.evaluations:
             reached.append((first_reaching(m.evaluations, goal), first_reaching(reference.evaluations, goal)))
     every = bool(reached) and len(reached) == len(runs) and all(mine for mine, _ in reached)
     mine = [point for point, _ in reached if point]
@@ -123,7 +123,7 @@ def _to_target(runs: Sequence[Measurement], references: Sequence[Measurement], t
     mean = lambda points, i: statistics.mean(point[i] for point in points)  # noqa: E731
     return {"seconds_to_target": mean(mine, 0) if every else None, "kwh_to_target": mean(mine, 1) if every else None,
             "speedup_to_target": mean(theirs, 0) / mean(mine, 0) if every else None,
-            "speedup_to_target_range": _range([t[0] / m[0] for m, t in reached]) if every else None,
+            "speedup_to_target_range": _range([t[0] / m[0] for m, t in reached if m and t]) if every else None,
             "energy_saved_to_target": 1 - mean(mine, 1) / mean(theirs, 1) if every and mean(theirs, 1) else None,
             "target_reached_seeds": len(mine) if reached else None}
 
@@ -143,6 +143,7 @@ def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]],
         base_row = ablation_base(name)
         ablation = _paired(boot, name, runs, base_row) if base_row in per_seed and base_row != baseline else None
         flops = [m.train_flops for m in runs if m.train_flops is not None]
+        fixed = [m.fixed_seconds for m in runs if m.fixed_seconds is not None]
         row_mfu = mfu(statistics.mean(flops), _mean(runs, "step_seconds"), peak_tflops) if flops else None
         rows.append({
             "name": name, "seeds": len(runs),
@@ -159,8 +160,7 @@ def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]],
             # of step time: how well a row's batches use the machine, whatever its sequence length
             "tokens_per_second": (_mean(runs, "tokens_processed") / _mean(runs, "step_seconds")
                                   if _mean(runs, "step_seconds") else float("nan")),
-            "fixed_seconds": (statistics.mean(m.fixed_seconds for m in runs)
-                              if all(m.fixed_seconds is not None for m in runs) else None),
+            "fixed_seconds": statistics.mean(fixed) if len(fixed) == len(runs) else None,
             **_to_target(runs, per_seed[baseline], target),
             "speedup": against["speedup"] if against else float("nan"),
             "kwh": _mean(runs, "kwh"), "kg_co2e": _mean(runs, "kg_co2e"),

@@ -77,23 +77,27 @@ def fit_and_score(name: str, config: RunConfig, corpus: Corpus, device: torch.de
     settings = parse_topic_model(name)
     torch.manual_seed(config.seed)
     train = corpus.inputs["train"]
+    n_topics = config.n_topics
+    assert n_topics is not None  # run_topics_bench sets the count from the training documents for every row
     started = time.perf_counter()
     if settings:
         config = config.replace(**settings)
         embedding_size = train.embeddings.shape[1] if train.embeddings is not None else 0
-        model = build_topic_model(config.topic_model, len(corpus.vocabulary), config.n_topics, config.tm_hidden,
+        model = build_topic_model(config.topic_model, len(corpus.vocabulary), n_topics, config.tm_hidden,
                                   config.tm_input, embedding_size).to(device)
         pretrain_topic_model(model, train, corpus.inputs["validation"], config, device)
         seconds = time.perf_counter() - started
         word_ids = top_word_ids(model.topic_word_distribution().cpu().numpy())
         perplexity = validation_perplexity(model, corpus.inputs["test"], device)
     else:
-        lda = fit_lda(train.bow, config.n_topics, config.seed)
+        lda = fit_lda(train.bow, n_topics, config.seed)
         seconds = time.perf_counter() - started
         word_ids = top_word_ids(lda.components_)
         perplexity = None  # scikit-learn's bound is corpus-wide, not the per-document perplexity above
     quality = score_topics(word_ids, train.bow, corpus.train_sequences, held_out=corpus.inputs["test"].bow)
-    return Fit(quality.mean_npmi_held_out, quality.mean_npmi, quality.mean_npmi_window, quality.diversity,
+    npmi_test, npmi_window = quality.mean_npmi_held_out, quality.mean_npmi_window
+    assert npmi_test is not None and npmi_window is not None  # scored with held-out documents and word sequences
+    return Fit(npmi_test, quality.mean_npmi, npmi_window, quality.diversity,
                perplexity, seconds, [[corpus.vocabulary.words[i] for i in ids] for ids in word_ids])
 
 

@@ -32,9 +32,13 @@ class Batch:
     embedding: torch.Tensor | None = None  # (B, E) document embeddings, for a topic model that reads them
 
     def to(self, device: torch.device) -> Batch:
-        move = lambda t: t.to(device, non_blocking=True) if t is not None else None  # noqa: E731
-        return Batch(move(self.input_ids), move(self.attention_mask), self.docs,
-                     move(self.labels), move(self.bow), self.real_tokens, self.padded_tokens, move(self.embedding))
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, non_blocking=True)
+
+        def move_optional(t: torch.Tensor | None) -> torch.Tensor | None:
+            return move(t) if t is not None else None
+        return Batch(move(self.input_ids), move(self.attention_mask), self.docs, move(self.labels),
+                     move_optional(self.bow), self.real_tokens, self.padded_tokens, move_optional(self.embedding))
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class TopicInputs:
     def __len__(self) -> int:
         return self.bow.shape[0]
 
-    def rows(self, index: Sequence[int] | slice, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def rows(self, index: Sequence[int] | np.ndarray | slice,
+             device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Dense (B, V) counts and (B, E) embeddings (or None) of the documents `index` names, on `device`."""
         embedding = torch.from_numpy(self.embeddings[index]).to(device) if self.embeddings is not None else None
         return torch.from_numpy(self.bow[index].toarray()).to(device), embedding
@@ -87,7 +92,7 @@ def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int,
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(lengths))
     window = batch_size * group_batches
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), window):
         chunk = order[start:start + window]
         chunk = chunk[np.argsort([-lengths[i] for i in chunk], kind="stable")]

@@ -20,6 +20,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePath
 
 import numpy as np
@@ -337,7 +338,7 @@ def _folder_entries(root: Path) -> list[_Entry]:
         for f in filenames:
             if not _hidden(f):
                 path = Path(dirpath, f)
-                entries.append(_Entry((*rel, f), str(path), lambda path=path: _read_bytes(path)))
+                entries.append(_Entry((*rel, f), str(path), partial(_read_bytes, path)))
     return entries
 
 
@@ -346,8 +347,8 @@ def _zip_entries(archive: zipfile.ZipFile, name: str, max_bytes: int) -> list[_E
     infos = archive.infolist()
     for info in infos:
         raw = info.filename
-        parts = re.split(r"[/\\]", raw)
-        if raw.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", raw) or ".." in parts:
+        segments = re.split(r"[/\\]", raw)
+        if raw.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", raw) or ".." in segments:
             raise CorpusError(f"{name}: entry {raw!r} would land outside its folder (absolute path or '..'); "
                               f"the archive is refused")
     total = sum(info.file_size for info in infos)

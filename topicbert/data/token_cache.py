@@ -70,7 +70,7 @@ def cached_tokenize(tokenizer, texts: Sequence[str], source: str) -> list[list[i
     offsets = np.zeros(len(token_ids) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(ids) for ids in token_ids])
     pieces = np.fromiter((i for ids in token_ids for i in ids), dtype=np.int32, count=int(offsets[-1]))
-    _make_folder(source)
+    make_corpus_cache_folder(source)
     write_whole(path, lambda tmp: np.savez(tmp, pieces=pieces, offsets=offsets))  # never a half-written file
     return token_ids
 
@@ -82,16 +82,17 @@ def cached_array(source: str, key: str, compute: Callable[[], np.ndarray]) -> np
     if path.exists():
         return np.load(path)
     array = compute()
-    _make_folder(source)
+    make_corpus_cache_folder(source)
     write_whole(path, lambda tmp: np.save(tmp, array))
     return array
 
 
-def _make_folder(source: str) -> None:
-    """The corpus's cache folder, naming its corpus's path."""
+def make_corpus_cache_folder(source: str) -> Path:
+    """The corpus's cache folder, made if missing, naming its corpus's path."""
     folder = corpus_cache_folder(source)
     folder.mkdir(parents=True, exist_ok=True)
     named = folder / SOURCE_FILE
     if not named.exists():
         write_whole(named, lambda tmp: tmp.write_text(_absolute(source), encoding="utf-8"))
+    return folder
 

@@ -69,7 +69,7 @@ def preview_rows(path: Path, n: int = 5) -> pd.DataFrame | None:
 def _named(names: list[str], wanted: str) -> str | None:
     exact = [name for name in names if name.strip() == wanted]
     folded = [name for name in names if name.strip().casefold() == wanted]
-    return (exact or folded or [None])[0]
+    return next(iter(exact or folded), None)
 
 
 def guess_columns(rows: pd.DataFrame) -> dict[str, str | None]:

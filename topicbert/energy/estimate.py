@@ -81,10 +81,10 @@ def _speed(config: RunConfig, bf16: bool, history: Sequence[PastRun]) -> tuple[f
 
 def _power(history: Sequence[PastRun]) -> tuple[float, str]:
     """Average watts over the metered runs."""
-    metered = [r for r in history if r.kwh and r.seconds > 0]
+    metered = [(r.kwh, r.seconds) for r in history if r.kwh and r.seconds > 0]
     if not metered:
         return FALLBACK_WATTS, f"no run was metered here yet, so the power is a guess of {FALLBACK_WATTS:.0f} W"
-    watts = sum(r.kwh for r in metered) * 3.6e6 / sum(r.seconds for r in metered)
+    watts = sum(kwh for kwh, _ in metered) * 3.6e6 / sum(seconds for _, seconds in metered)
     return watts, f"metered runs here drew {watts:,.1f} W on average"
 
 

@@ -77,7 +77,7 @@ def grids() -> tuple[Grid, ...]:
     from codecarbon.input import DataSource
 
     source = DataSource()
-    countries = [country_grid(code) for code in _country_mix()]
+    countries = [grid for code in _country_mix() if (grid := country_grid(code)) is not None]
     regions = (_us_states()
                + _factor_table(source.get_nordic_country_energy_mix_data()["data"], "nordic", "Nordic")
                + _factor_table(source.get_china_provincial_emissions_data()["data"], "CHN", "China")

@@ -88,6 +88,8 @@ def carbon_intensity(country: str) -> tuple[str, str, float]:
     if grid is None:
         log.warning("country %r is not in codecarbon's table; using %s", country, DEFAULT_COUNTRY)
         grid = country_grid(DEFAULT_COUNTRY)
+    if grid is None:  # a codecarbon whose table lacks even the default: say so, not an AttributeError
+        raise LookupError(f"codecarbon's energy-mix table has no {DEFAULT_COUNTRY}")
     return grid.key, grid.name, grid.g_per_kwh
 
 
@@ -188,6 +190,7 @@ class EnergyMeter:
         self._capture = _Capture()
         self._last: EnergyReading | None = None
         self._flags: tuple = (None, None, None, "not started")
+        self.country_name: str | None = None
         self.intensity: float | None = None
         try:
             self.country, self.country_name, self.intensity = carbon_intensity(country or country_code())
@@ -266,6 +269,8 @@ class EnergyMeter:
 
     def _reading(self, data: Any) -> EnergyReading:
         cpu, gpu, ram, words = self._flags
+        # the tracker runs only once the intensity was read (start()), and the country's name with it
+        assert self.intensity is not None and self.country_name is not None
         raw = dataclasses.asdict(data)
         reading = EnergyReading(
             duration_s=float(data.duration), cpu_kwh=float(data.cpu_energy), gpu_kwh=float(data.gpu_energy),

@@ -1,21 +1,16 @@
 """Where encoders come from: the bundled default, a local folder, or a cached Hugging Face id.
 
-Nothing is ever downloaded: the hub is switched off before transformers is imported.
+Nothing is ever downloaded: topicbert/__init__.py switches the hub off before anything imports transformers.
 """
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as transformers_logging
 
-import torch  # noqa: E402
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase  # noqa: E402
-from transformers.utils import logging as transformers_logging  # noqa: E402
-
-from ..config import UserError  # noqa: E402
+from ..config import UserError
 
 # loading a small local encoder needs no progress bars on every run's log
 transformers_logging.disable_progress_bar()
@@ -70,7 +65,7 @@ def encoder_dimensions(name: str = DEFAULT_MODEL) -> tuple[int, int, int]:
     return config.num_hidden_layers, config.hidden_size, config.intermediate_size
 
 
-def load_encoder(name: str = DEFAULT_MODEL, attention_dropout: float | None = None) -> torch.nn.Module:
+def load_encoder(name: str = DEFAULT_MODEL, attention_dropout: float | None = None) -> PreTrainedModel:
     """The bare encoder (AutoModel) with SDPA attention and no pooler."""
     path = resolve_model(name)
     try:

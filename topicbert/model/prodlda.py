@@ -25,6 +25,9 @@ class CentredNorm(nn.Module):
     written out rather than nn.BatchNorm1d: its CPU kernel sums a batch in an order that follows the
     thread count, and runs must not. A training batch of one document (a tail batch) has no variance
     to normalise by and uses the running statistics, as evaluation does."""
+    # buffers (register_buffer below): declared, as Module's attribute typing cannot see them
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
 
     def __init__(self, size: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()

@@ -8,12 +8,16 @@ Loss = alpha * CE + (1 - alpha) * topic-model loss (the baseline: CE alone).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .topic_model import TopicModel
+
+if TYPE_CHECKING:  # the encoder's type only: model.encoders loads it, once the hub is switched off
+    from transformers import PreTrainedModel
 
 
 @dataclass
@@ -25,7 +29,7 @@ class TopicBERTOutput:
 
 
 class TopicBERT(nn.Module):
-    def __init__(self, encoder: nn.Module, n_classes: int, topic_model: TopicModel | None = None,
+    def __init__(self, encoder: PreTrainedModel, n_classes: int, topic_model: TopicModel | None = None,
                  dropout: float = 0.1, alpha: float = 0.9) -> None:
         super().__init__()
         self.encoder = encoder

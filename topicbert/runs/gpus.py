@@ -85,7 +85,7 @@ def plan_launches(queue: Sequence[QueuedRun], free: Mapping[str, int], room: int
         if len(roomiest) < run.gpus:
             gpu_runs_wait = True
             continue
-        taken = tuple(sorted(roomiest[:run.gpus], key=order.get))
+        taken = tuple(sorted(roomiest[:run.gpus], key=lambda gpu: order[gpu]))
         for gpu in taken:
             free[gpu] -= 1
         launches.append((run.id, taken))

@@ -135,6 +135,7 @@ def train_on_node(service: Any, run_id: int, attempt: str, resume: bool) -> int:
         with output_to(run_dir / "run.log"):
             log.info("run %s on Ray node %s (%s), GPUs %s%s", run_id, node, host, ",".join(gpus) or "none",
                      ", resuming" if resume else "")
-            return execute(store, run_id, config, run_dir, resume)
+            # a Store to execute: the calls it makes, forwarded by __getattr__, which mypy cannot see through
+            return execute(store, run_id, config, run_dir, resume)  # type: ignore[arg-type]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

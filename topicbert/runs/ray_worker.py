@@ -93,7 +93,8 @@ class RayWorker(Worker):
         super().__init__(store, device=RAY_DEVICE, max_parallel=max_parallel, poll_seconds=poll_seconds,
                          worker_id=worker_id)
         here = ray.get_runtime_context().get_node_id()
-        self.service = ray.remote(StoreService).options(
+        # a Ray actor handle, as RemoteStore takes it: ray types `.remote` only on @ray.method methods
+        self.service: Any = ray.remote(StoreService).options(
             num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote(str(store.path))
         self.train = ray.remote(max_retries=0, max_calls=1)(train_on_node)  # a fresh process per run, never rerun
         self.children: dict[int, RayRun] = {}  # type: ignore[assignment]  # Ray tasks, not processes
@@ -107,7 +108,9 @@ class RayWorker(Worker):
     def claim_one(self) -> tuple[dict, None] | None:
         for run in reversed(self.store.list_runs(status="queued")):  # oldest first
             if self.store.claim_run(run["id"], self.worker_id, RAY_DEVICE, host=self.host):
-                return self.store.get_run(run["id"]), None
+                claimed = self.store.get_run(run["id"])
+                if claimed is not None:  # None: cancelled and deleted since the claim, nothing to launch
+                    return claimed, None
         return None
 
     def launch(self, run: dict, gpus: Sequence[str] | None = None) -> None:

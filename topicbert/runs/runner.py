@@ -97,11 +97,12 @@ class StoreReporter(Callback):
         seconds = time.perf_counter() - began
         after = self.meter.read() if self.meter is not None else None
         # a pass quicker than the meter can tell apart gets its time but no energy
-        metered = before is not None and after is not None and seconds >= MIN_READING_SECONDS
-        self.store.set_inference(self.run_id, {
-            "documents": n_docs, "seconds": seconds,
-            "kwh": after.kwh - before.kwh if metered else None,
-            "kg_co2e": after.kg_co2e - before.kg_co2e if metered else None})
+        kwh: float | None = None
+        kg_co2e: float | None = None
+        if before is not None and after is not None and seconds >= MIN_READING_SECONDS:
+            kwh, kg_co2e = after.kwh - before.kwh, after.kg_co2e - before.kg_co2e
+        self.store.set_inference(self.run_id, {"documents": n_docs, "seconds": seconds, "kwh": kwh,
+                                               "kg_co2e": kg_co2e})
 
     def on_end(self, result: Any) -> None:
         if result.topics:

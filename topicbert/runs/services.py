@@ -125,6 +125,8 @@ def _codecarbon_columns() -> list[str]:
 def emissions_rows(store: Store, run_id: int) -> list[dict]:
     """One codecarbon-shaped row per energy reading: cumulative over the whole run."""
     run = store.get_run(run_id)
+    if run is None:  # deleted: its readings went with it
+        return []
     columns = _codecarbon_columns()
     rows = []
     for reading in store.list_energy(run_id):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from ..training.checkpoints import SwappedFolder
@@ -72,12 +73,12 @@ def receive(shipment: Shipment, run_dir: Path, texts_dir: Path) -> None:
         if set(files) == {"."}:  # a file at the top of the run folder
             _write_whole_file(run_dir / entry, files["."])
         else:
-            SwappedFolder(run_dir / entry).write(lambda folder, files=files: write_folder(files, folder))
+            SwappedFolder(run_dir / entry).write(partial(write_folder, files))
     texts_dir.mkdir(parents=True, exist_ok=True)
     for name, content in shipment.texts.items():
-        path = texts_dir / _safe(name).name
-        if not path.exists():  # named by their content: one already here is the same
-            _write_whole_file(path, content)
+        target = texts_dir / _safe(name).name
+        if not target.exists():  # named by their content: one already here is the same
+            _write_whole_file(target, content)
 
 
 def _signature(path: Path) -> tuple:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlite_utils
-from sqlite_utils.db import ForeignKey, NotFoundError
+from sqlite_utils.db import ForeignKey, NotFoundError, Table
 
 from ..config import RunConfig
 
@@ -68,6 +68,13 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
+def _inserted_id(table: Table) -> int:
+    """The id the table's last insert gave (sqlite-utils types last_pk as Any | None; here it is the integer pk)."""
+    row_id = table.last_pk
+    assert isinstance(row_id, int), f"no integer id from the insert into {table.name}: {row_id!r}"
+    return row_id
+
+
 def _fk(table: str, column: str, other: str, on_delete: str) -> ForeignKey:
     return ForeignKey(table=table, column=column, other_table=other, other_column="id", on_delete=on_delete)
 
@@ -77,11 +84,11 @@ def _fk(table: str, column: str, other: str, on_delete: str) -> ForeignKey:
 # Never change what one that has shipped does to a database: add the next.
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["corpora"].create({"id": int, "name": str, "source": str, "n_docs": int, "n_classes": int,
-                          "counts": str, "path": str, "created_at": float},
-                         pk="id", not_null={"name", "created_at"})
-    db["corpora"].create_index(["name"], index_name="corpora_by_name", unique=True)
-    db["runs"].create(
+    db.table("corpora").create({"id": int, "name": str, "source": str, "n_docs": int, "n_classes": int,
+                                "counts": str, "path": str, "created_at": float},
+                               pk="id", not_null={"name", "created_at"})
+    db.table("corpora").create_index(["name"], index_name="corpora_by_name", unique=True)
+    db.table("runs").create(
         {"id": int, "config": str, "corpus_id": int, "name": str, "variant": str, "status": str, "resume": int,
          "worker_id": int, "pid": int, "pgid": int, "host": str, "device": str, "created_at": float,
          "queued_at": float, "started_at": float, "finished_at": float, "heartbeat_at": float, "error": str,
@@ -91,69 +98,69 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         defaults={"status": "queued", "resume": 0, "step": 0},
         foreign_keys=[_fk("runs", "corpus_id", "corpora", "SET NULL"),
                       _fk("runs", "paired_run_id", "runs", "SET NULL")])
-    db["runs"].create_index(["status", "id"], index_name="runs_by_status")
-    db["metrics"].create({"run_id": int, "step": int, "epoch": float, "wall_seconds": float, "name": str,
-                          "value": float},
-                         not_null={"run_id", "step", "name"},
-                         foreign_keys=[_fk("metrics", "run_id", "runs", "CASCADE")])
-    db["metrics"].create_index(["run_id", "name", "step"], index_name="metrics_by_run")
-    db["energy"].create(
+    db.table("runs").create_index(["status", "id"], index_name="runs_by_status")
+    db.table("metrics").create({"run_id": int, "step": int, "epoch": float, "wall_seconds": float, "name": str,
+                                "value": float},
+                               not_null={"run_id", "step", "name"},
+                               foreign_keys=[_fk("metrics", "run_id", "runs", "CASCADE")])
+    db.table("metrics").create_index(["run_id", "name", "step"], index_name="metrics_by_run")
+    db.table("energy").create(
         {"run_id": int, "step": int, "epoch": float, "wall_seconds": float, "created_at": float,
          "duration_s": float, "cpu_kwh": float, "gpu_kwh": float, "ram_kwh": float, "kwh": float,
          "kg_co2e": float, "cpu_power_w": float, "gpu_power_w": float, "ram_power_w": float, "country": str,
          "country_name": str, "carbon_intensity": float, "cpu_measured": int, "gpu_measured": int,
          "ram_measured": int, "measured": str, "codecarbon": str},
         not_null={"run_id", "step", "created_at"}, foreign_keys=[_fk("energy", "run_id", "runs", "CASCADE")])
-    db["energy"].create_index(["run_id", "step"], index_name="energy_by_run")
-    db["topics"].create({"run_id": int, "topic": int, "words": str}, pk=("run_id", "topic"),
-                        not_null={"run_id", "topic", "words"},
-                        foreign_keys=[_fk("topics", "run_id", "runs", "CASCADE")])
-    db["workers"].create({"id": int, "pid": int, "host": str, "device": str, "started_at": float,
-                          "heartbeat_at": float, "state": str},
-                         pk="id", not_null={"host", "started_at", "heartbeat_at", "state"})
+    db.table("energy").create_index(["run_id", "step"], index_name="energy_by_run")
+    db.table("topics").create({"run_id": int, "topic": int, "words": str}, pk=("run_id", "topic"),
+                              not_null={"run_id", "topic", "words"},
+                              foreign_keys=[_fk("topics", "run_id", "runs", "CASCADE")])
+    db.table("workers").create({"id": int, "pid": int, "host": str, "device": str, "started_at": float,
+                                "heartbeat_at": float, "state": str},
+                               pk="id", not_null={"host", "started_at", "heartbeat_at", "state"})
 
 
 def _m002_attempt_start(db: sqlite_utils.Database) -> None:
     # where and when this attempt began stepping: a resumed run's pace counts only its own steps
-    db["runs"].add_column("attempt_step", int)
-    db["runs"].add_column("attempt_started_at", float)
+    db.table("runs").add_column("attempt_step", int)
+    db.table("runs").add_column("attempt_started_at", float)
 
 
 def _m003_deleted(db: sqlite_utils.Database) -> None:
     # the ids of deleted runs and corpora, never given out again: a new run never meets a deleted
     # one's leftover folder, and a run of a deleted corpus never reads a newer corpus's file
-    db["deleted"].create({"kind": str, "id": int, "deleted_at": float}, pk=("kind", "id"),
-                         not_null={"kind", "id", "deleted_at"})
+    db.table("deleted").create({"kind": str, "id": int, "deleted_at": float}, pk=("kind", "id"),
+                               not_null={"kind", "id", "deleted_at"})
 
 
 def _m004_topic_quality(db: sqlite_utils.Database) -> None:
-    db["topics"].add_column("npmi", float)
-    db["runs"].add_column("topic_reference", str)
-    db["topic_references"].create({"key": str, "n_topics": int, "npmi": float, "diversity": float, "topics": str,
-                                   "fit_seconds": float, "created_at": float},
-                                  pk="key", not_null={"n_topics", "topics", "created_at"})
+    db.table("topics").add_column("npmi", float)
+    db.table("runs").add_column("topic_reference", str)
+    db.table("topic_references").create({"key": str, "n_topics": int, "npmi": float, "diversity": float, "topics": str,
+                                         "fit_seconds": float, "created_at": float},
+                                        pk="key", not_null={"n_topics", "topics", "created_at"})
 
 
 def _m005_run_costs(db: sqlite_utils.Database) -> None:
     # when the topic model's pretraining ended (wall seconds), how busy other processes kept the
     # machine's CPUs while the run trained, and what classifying documents with the finished model costs
-    db["runs"].add_column("pretrained_seconds", float)
-    db["runs"].add_column("machine_load", str)
-    db["runs"].add_column("inference", str)
+    db.table("runs").add_column("pretrained_seconds", float)
+    db.table("runs").add_column("machine_load", str)
+    db.table("runs").add_column("inference", str)
 
 
 def _m006_placement(db: sqlite_utils.Database) -> None:
     # where a run trained: the GPUs it held (as nvidia-smi numbers them, comma-separated) and, for a run
     # that Ray placed, the Ray node (its id); NULL for a run without a GPU, or trained by the local worker
-    db["runs"].add_column("gpus", str)
-    db["runs"].add_column("node", str)
+    db.table("runs").add_column("gpus", str)
+    db.table("runs").add_column("node", str)
 
 
 def _m007_reference_coherence(db: sqlite_utils.Database) -> None:
     # the LDA reference scored as runs now are: NPMI over the held-out (test) documents, and the
     # literature's NPMI over 10-word windows of the training texts
-    db["topic_references"].add_column("npmi_test", float)
-    db["topic_references"].add_column("npmi_window", float)
+    db.table("topic_references").add_column("npmi_test", float)
+    db.table("topic_references").add_column("npmi_window", float)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
@@ -235,7 +242,7 @@ class Store:
         """Set `values` on one row; False (and nothing written) if the row is gone."""
         def update(db: sqlite_utils.Database) -> bool:
             try:
-                db[table].update(pk, values)
+                db.table(table).update(pk, values)
                 return True
             except NotFoundError:
                 return False
@@ -253,11 +260,11 @@ class Store:
         """Delete one row (its dependants go by foreign key) and keep its id from ever being given
         again, in one transaction, if `may_delete(db)` agrees there; True if it was deleted."""
         def delete(db: sqlite_utils.Database) -> bool:
-            if not db[table].count_where("id = ?", [row_id]) or not may_delete(db):
+            if not db.table(table).count_where("id = ?", [row_id]) or not may_delete(db):
                 return False
-            db[table].delete_where("id = ?", [row_id])
-            db["deleted"].insert({"kind": DELETED_KINDS[table], "id": row_id, "deleted_at": time.time()},
-                                 replace=True)
+            db.table(table).delete_where("id = ?", [row_id])
+            db.table("deleted").insert({"kind": DELETED_KINDS[table], "id": row_id, "deleted_at": time.time()},
+                                       replace=True)
             return True
         return self._write(delete)
 
@@ -271,18 +278,18 @@ class Store:
     def migrate(self) -> list[int]:
         """Apply the migrations this database has not seen; returns their numbers."""
         def apply(db: sqlite_utils.Database) -> list[int]:
-            db["migrations"].create({"id": int, "name": str, "applied_at": float}, pk="id",
-                                    not_null={"name", "applied_at"}, if_not_exists=True)
-            done = {row["id"] for row in db["migrations"].rows}
+            db.table("migrations").create({"id": int, "name": str, "applied_at": float}, pk="id",
+                                          not_null={"name", "applied_at"}, if_not_exists=True)
+            done = {row["id"] for row in db.table("migrations").rows}
             applied = []
             for number, name, migration in MIGRATIONS:
                 if number not in done:
                     migration(db)
-                    db["migrations"].insert({"id": number, "name": name, "applied_at": time.time()})
+                    db.table("migrations").insert({"id": number, "name": name, "applied_at": time.time()})
                     applied.append(number)
             return applied
         # checked first without the write lock: the common case is a database already up to date
-        if self.db["migrations"].exists():
+        if self.db.table("migrations").exists():
             done = {row["id"] for row in self._rows("SELECT id FROM migrations")}
             if all(number in done for number, _, _ in MIGRATIONS):
                 return []
@@ -304,9 +311,9 @@ class Store:
 
     def add_corpus(self, name: str, source: str, n_docs: int, n_classes: int, counts: dict,
                    path: str | None = None) -> int:
-        return self._write(lambda db: db["corpora"].insert(
+        return self._write(lambda db: _inserted_id(db.table("corpora").insert(
             {"id": self._next_id(db, "corpora"), "name": name, "source": source, "n_docs": n_docs,
-             "n_classes": n_classes, "counts": json.dumps(counts), "path": path, "created_at": time.time()}).last_pk)
+             "n_classes": n_classes, "counts": json.dumps(counts), "path": path, "created_at": time.time()})))
 
     def set_corpus_path(self, corpus_id: int, path: str) -> None:
         self._update("corpora", corpus_id, {"path": path})
@@ -318,18 +325,19 @@ class Store:
         return folder / f"{corpus_id}.jsonl"
 
     @staticmethod
-    def _corpus(row: dict | None) -> dict | None:
-        if row is not None:
-            row["counts"] = _loads(row["counts"])
+    def _corpus(row: dict) -> dict:
+        row["counts"] = _loads(row["counts"])
         return row
 
     def get_corpus(self, corpus_id: int) -> dict | None:
-        return self._corpus(self._one("SELECT * FROM corpora WHERE id = ?", (corpus_id,)))
+        row = self._one("SELECT * FROM corpora WHERE id = ?", (corpus_id,))
+        return self._corpus(row) if row is not None else None
 
     def find_corpus(self, name_or_path: str) -> dict | None:
         """The corpus a run's `corpus` setting names: by name, or by its parsed copy's path."""
-        return self._corpus(self._one(
-            "SELECT * FROM corpora WHERE name = ? OR path = ? ORDER BY id LIMIT 1", (name_or_path, name_or_path)))
+        row = self._one("SELECT * FROM corpora WHERE name = ? OR path = ? ORDER BY id LIMIT 1",
+                        (name_or_path, name_or_path))
+        return self._corpus(row) if row is not None else None
 
     def list_corpora(self) -> list[dict]:
         return [self._corpus(row) for row in self._rows("SELECT * FROM corpora ORDER BY id")]
@@ -338,8 +346,8 @@ class Store:
         """Unlist a corpus no queued or running run reads; its runs stay (their corpus_id becomes
         NULL). False if it is not listed, or a run still needs it."""
         def unused(db: sqlite_utils.Database) -> bool:
-            path = db["corpora"].get(corpus_id)["path"]
-            return not db["runs"].count_where(
+            path = db.table("corpora").get(corpus_id)["path"]
+            return not db.table("runs").count_where(
                 f"status IN ({_marks(ACTIVE)}) AND (corpus_id = ? OR json_extract(config, '$.corpus') = ?)",
                 [*ACTIVE, corpus_id, path])
         return self._delete("corpora", corpus_id, unused)
@@ -358,12 +366,12 @@ class Store:
                    paired_run_id: int | None = None) -> int:
         def insert(db: sqlite_utils.Database) -> int:
             now = time.time()
-            run_id = db["runs"].insert({"id": self._next_id(db, "runs"), "config": config.to_json(),
-                                        "corpus_id": corpus_id, "name": config.name, "variant": config.variant,
-                                        "status": "queued", "created_at": now, "queued_at": now,
-                                        "paired_run_id": paired_run_id}).last_pk
+            run_id = _inserted_id(db.table("runs").insert(
+                {"id": self._next_id(db, "runs"), "config": config.to_json(), "corpus_id": corpus_id,
+                 "name": config.name, "variant": config.variant, "status": "queued", "created_at": now,
+                 "queued_at": now, "paired_run_id": paired_run_id}))
             run_dir = run_folder(run_id, self.path.parent)
-            db["runs"].update(run_id, {"run_dir": str(run_dir), "log_path": str(run_dir / "run.log")})
+            db.table("runs").update(run_id, {"run_dir": str(run_dir), "log_path": str(run_dir / "run.log")})
             # also beside the run: torchrun ranks on other nodes read it there, not from SQLite
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.json").write_text(config.to_json())
@@ -383,17 +391,17 @@ class Store:
         self._update("runs", run_id, {"paired_run_id": paired_run_id})
 
     @staticmethod
-    def _run(row: dict | None) -> dict | None:
-        if row is not None:
-            for key in ("config", "best_metrics", "final_metrics", "energy_info", "machine_load", "inference"):
-                row[key] = _loads(row[key])
-            row["resume"] = bool(row["resume"])
+    def _run(row: dict) -> dict:
+        for key in ("config", "best_metrics", "final_metrics", "energy_info", "machine_load", "inference"):
+            row[key] = _loads(row[key])
+        row["resume"] = bool(row["resume"])
         return row
 
     def get_run(self, run_id: int) -> dict | None:
         """The run's row; config, best_metrics, final_metrics, energy_info, machine_load and inference
         decoded to dicts."""
-        return self._run(self._one("SELECT * FROM runs WHERE id = ?", (run_id,)))
+        row = self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return self._run(row) if row is not None else None
 
     def run_config(self, run_id: int) -> RunConfig:
         row = self._one("SELECT config FROM runs WHERE id = ?", (run_id,))
@@ -451,11 +459,11 @@ class Store:
 
         def claim(db: sqlite_utils.Database) -> int | None:
             # the runner refines the device to e.g. cuda:0: still the same kind
-            busy = db["runs"].count_where("status = 'running' AND host = ? AND (device = ? OR device LIKE ?)",
-                                          [host, device, f"{device}:%"])
+            busy = db.table("runs").count_where("status = 'running' AND host = ? AND (device = ? OR device LIKE ?)",
+                                                [host, device, f"{device}:%"])
             if busy >= max_running:
                 return None
-            row = next(db["runs"].rows_where(
+            row = next(db.table("runs").rows_where(
                 f"status = 'queued' AND json_extract(config, '$.device') IN ({_marks(accepted)})", accepted,
                 order_by="id", select="id", limit=1), None)
             if row is None:
@@ -481,9 +489,9 @@ class Store:
                 return False
             self._mark_running(db, run_id, worker_id, device, host)
             if pid is not None:
-                db["runs"].update(run_id, {"pid": pid, "pgid": os.getpgid(pid)})
+                db.table("runs").update(run_id, {"pid": pid, "pgid": os.getpgid(pid)})
             if gpus:
-                db["runs"].update(run_id, {"gpus": ",".join(gpus)})
+                db.table("runs").update(run_id, {"gpus": ",".join(gpus)})
             return True
         return self._write(claim)
 
@@ -491,8 +499,8 @@ class Store:
     def _gpus_held(db: sqlite_utils.Database, host: str) -> list[str]:
         """The GPUs of `host` that running runs placed by a local worker hold, once per run (Ray keeps
         the count of its own runs' GPUs)."""
-        rows = db["runs"].rows_where("status = 'running' AND host = ? AND node IS NULL AND gpus IS NOT NULL",
-                                     [host], select="gpus")
+        rows = db.table("runs").rows_where("status = 'running' AND host = ? AND node IS NULL AND gpus IS NOT NULL",
+                                           [host], select="gpus")
         return [gpu for row in rows for gpu in row["gpus"].split(",")]
 
     def gpus_held(self, host: str | None = None) -> list[str]:
@@ -507,7 +515,7 @@ class Store:
     @staticmethod
     def _status(db: sqlite_utils.Database, run_id: int) -> str | None:
         try:
-            return db["runs"].get(run_id)["status"]
+            return db.table("runs").get(run_id)["status"]
         except NotFoundError:
             return None
 
@@ -515,10 +523,10 @@ class Store:
     def _mark_running(db: sqlite_utils.Database, run_id: int, worker_id: int | None, device: str,
                       host: str) -> None:
         now = time.time()
-        db["runs"].update(run_id, {"status": "running", "worker_id": worker_id, "device": device, "host": host,
-                                   "pid": None, "pgid": None, "started_at": now, "heartbeat_at": now,
-                                   "finished_at": None, "error": None, "attempt_step": None,
-                                   "attempt_started_at": None, "gpus": None, "node": None})
+        db.table("runs").update(run_id, {"status": "running", "worker_id": worker_id, "device": device, "host": host,
+                                         "pid": None, "pgid": None, "started_at": now, "heartbeat_at": now,
+                                         "finished_at": None, "error": None, "attempt_step": None,
+                                         "attempt_started_at": None, "gpus": None, "node": None})
 
     def set_process(self, run_id: int, pid: int, pgid: int) -> None:
         self._update("runs", run_id, {"pid": pid, "pgid": pgid, "heartbeat_at": time.time()})
@@ -538,7 +546,7 @@ class Store:
             now = self._status(db, run_id)
             if now is None or (only_from and now not in only_from):
                 return False
-            db["runs"].update(run_id, values)
+            db.table("runs").update(run_id, values)
             return True
         return self._write(move)
 
@@ -550,12 +558,12 @@ class Store:
         """Mark a queued or running run cancelled; returns its row as it was before, or None."""
         def cancel(db: sqlite_utils.Database) -> dict | None:
             try:
-                before = db["runs"].get(run_id)
+                before = db.table("runs").get(run_id)
             except NotFoundError:
                 return None
             if before["status"] not in ACTIVE:
                 return None
-            db["runs"].update(run_id, {"status": "cancelled", "finished_at": time.time()})
+            db.table("runs").update(run_id, {"status": "cancelled", "finished_at": time.time()})
             return before
         return self._write(cancel)
 
@@ -564,8 +572,8 @@ class Store:
         def requeue(db: sqlite_utils.Database) -> bool:
             if self._status(db, run_id) not in RESUMABLE:
                 return False
-            db["runs"].update(run_id, {"status": "queued", "resume": int(resume), "queued_at": time.time(),
-                                       "finished_at": None, "error": None, "pid": None, "pgid": None})
+            db.table("runs").update(run_id, {"status": "queued", "resume": int(resume), "queued_at": time.time(),
+                                             "finished_at": None, "error": None, "pid": None, "pgid": None})
             return True
         return self._write(requeue)
 
@@ -612,11 +620,11 @@ class Store:
     def truncate_history(self, run_id: int, after_step: int) -> None:
         """Forget what a run recorded past `after_step` (a resume restarts there) and its end results."""
         def truncate(db: sqlite_utils.Database) -> None:
-            db["metrics"].delete_where("run_id = ? AND step > ?", [run_id, after_step])
-            db["energy"].delete_where("run_id = ? AND step > ?", [run_id, after_step])
-            db["topics"].delete_where("run_id = ?", [run_id])
+            db.table("metrics").delete_where("run_id = ? AND step > ?", [run_id, after_step])
+            db.table("energy").delete_where("run_id = ? AND step > ?", [run_id, after_step])
+            db.table("topics").delete_where("run_id = ?", [run_id])
             try:
-                db["runs"].update(run_id, {"final_metrics": None, "inference": None})
+                db.table("runs").update(run_id, {"final_metrics": None, "inference": None})
             except NotFoundError:
                 pass
         self._write(truncate)
@@ -627,7 +635,7 @@ class Store:
                     metrics: dict[str, float]) -> None:
         rows = [{"run_id": run_id, "step": step, "epoch": epoch, "wall_seconds": wall_seconds, "name": name,
                  "value": float(value)} for name, value in metrics.items() if value is not None]
-        self._write(lambda db: db["metrics"].insert_all(rows))
+        self._write(lambda db: db.table("metrics").insert_all(rows))
 
     def list_metrics(self, run_id: int, name: str | None = None) -> list[dict]:
         if name is None:
@@ -672,7 +680,7 @@ class Store:
         """`reading`: EnergyReading.to_row(); cumulative since the run began."""
         row = dict(reading, run_id=run_id, step=step, epoch=epoch, wall_seconds=wall_seconds,
                    created_at=time.time(), codecarbon=json.dumps(reading.get("codecarbon") or {}))
-        self._write(lambda db: db["energy"].insert(row))
+        self._write(lambda db: db.table("energy").insert(row))
 
     @staticmethod
     def _energy(row: dict) -> dict:
@@ -722,8 +730,8 @@ class Store:
                  "npmi": score} for k, (words, score) in enumerate(zip(topics, scores))]
 
         def replace(db: sqlite_utils.Database) -> None:
-            db["topics"].delete_where("run_id = ?", [run_id])
-            db["topics"].insert_all(rows)
+            db.table("topics").delete_where("run_id = ?", [run_id])
+            db.table("topics").insert_all(rows)
         self._write(replace)
 
     def get_topics(self, run_id: int) -> list[list[tuple[str, float]]]:
@@ -749,7 +757,7 @@ class Store:
         """Kept once: a second worker that fitted the same reference meanwhile leaves the first.
         npmi: over the training documents; npmi_test: over the test ones; npmi_window: over 10-word
         windows of the training texts."""
-        self._write(lambda db: db["topic_references"].insert(
+        self._write(lambda db: db.table("topic_references").insert(
             {"key": key, "n_topics": n_topics, "npmi": npmi, "diversity": diversity,
              "topics": json.dumps([list(words) for words in topics]), "fit_seconds": fit_seconds,
              "npmi_test": npmi_test, "npmi_window": npmi_window, "created_at": time.time()}, ignore=True))
@@ -762,19 +770,20 @@ class Store:
     def register_worker(self, pid: int | None, device: str | None, state: str = "idle",
                         host: str | None = None) -> int:
         now = time.time()
-        return self._write(lambda db: db["workers"].insert(
+        return self._write(lambda db: _inserted_id(db.table("workers").insert(
             {"pid": pid, "host": host or hostname(), "device": device, "started_at": now, "heartbeat_at": now,
-             "state": state}).last_pk)
+             "state": state})))
 
     def reserve_worker_start(self, max_age: float) -> int | None:
         """Atomically: if no worker is alive, record one as 'starting' and return its id (the caller
         then starts it); else None. Two callers at once never both start one."""
         def reserve(db: sqlite_utils.Database) -> int | None:
-            if db["workers"].count_where("heartbeat_at >= ? AND state != 'stopped'", [time.time() - max_age]):
+            if db.table("workers").count_where("heartbeat_at >= ? AND state != 'stopped'", [time.time() - max_age]):
                 return None
             now = time.time()
-            return db["workers"].insert({"pid": None, "host": hostname(), "device": None, "started_at": now,
-                                         "heartbeat_at": now, "state": "starting"}).last_pk
+            return _inserted_id(db.table("workers").insert({"pid": None, "host": hostname(), "device": None,
+                                                            "started_at": now, "heartbeat_at": now,
+                                                            "state": "starting"}))
         return self._write(reserve)
 
     def update_worker(self, worker_id: int, state: str, pid: int | None = None,

@@ -62,7 +62,10 @@ class StoreService:
     def _run(self, run_id: int, attempt: str) -> dict:
         if self.attempts.get(run_id) != attempt:
             raise StaleAttempt(f"run {run_id}: this attempt is over (cancelled, or its node given up for dead)")
-        return self.store.get_run(run_id)
+        run = self.store.get_run(run_id)
+        if run is None:  # cancelled, then deleted, before the attempt ended
+            raise StaleAttempt(f"run {run_id}: this attempt is over (the run was deleted)")
+        return run
 
     def inputs(self, run_id: int, attempt: str) -> Inputs:
         run = self._run(run_id, attempt)

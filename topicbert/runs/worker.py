@@ -183,7 +183,9 @@ class Worker:
             # the store refuses it if another worker took the run, or one of its GPUs, meanwhile
             if self.store.claim_run(run_id, self.worker_id, self.device, host=self.host, gpus=gpus,
                                     runs_per_gpu=self.runs_per_gpu):
-                return self.store.get_run(run_id), gpus
+                claimed = self.store.get_run(run_id)
+                if claimed is not None:  # None: cancelled and deleted since the claim, nothing to launch
+                    return claimed, gpus
         return None
 
     def run(self, exit_when_idle: bool = False) -> int:

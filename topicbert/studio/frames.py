@@ -33,7 +33,9 @@ from .uncertainty import (
 )
 
 TOPICBERT_ROLE = "topicbert"
-RUN_COLUMNS = ["id", "run", "status", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy", "device",
+# where a run trains next to its status: on a cluster the first thing asked, and a wide cell that the page's
+# width would otherwise cut at the table's right edge
+RUN_COLUMNS = ["id", "run", "status", "device", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy",
                "baseline"]
 DISK_COLUMN = "disk (MB)"
 
@@ -361,16 +363,17 @@ def _seed_pairs(group: SeedGroup, reference: SeedGroup) -> list[tuple[dict, dict
 def _summary_row(group: SeedGroup, reference: SeedGroup | None, costs: Mapping[int, dict],
                  scores: Mapping[int, RunScores | None]) -> dict:
     cost = _mean_cost([costs[i] for i in group.ids])
-    own = [scores.get(i) for i in group.ids]
-    f1 = f1_over_seeds(own) if all(own) else None
+    own = [score for i in group.ids if (score := scores.get(i)) is not None]
+    f1 = f1_over_seeds(own) if len(own) == len(group.ids) else None
     is_reference = group is reference
     pairs = [(run, run) for run in group.runs] if is_reference else \
         _seed_pairs(group, reference) if reference is not None else []
     mine = _mean_cost([costs[run["id"]] for run, _ in pairs]) if pairs else {}
     theirs = _mean_cost([costs[ref["id"]] for _, ref in pairs]) if pairs else {}
-    paired_scores = [(scores.get(run["id"]), scores.get(ref["id"])) for run, ref in pairs]
+    paired_scores = [(a, b) for run, ref in pairs
+                     if (a := scores.get(run["id"])) is not None and (b := scores.get(ref["id"])) is not None]
     comparison = (compare_over_seeds(paired_scores) if pairs and not is_reference
-                  and all(a and b for a, b in paired_scores) else None)
+                  and len(paired_scores) == len(pairs) else None)
     if reference is None or is_reference:
         against = ""
     else:
@@ -409,7 +412,9 @@ def _to_target(group: SeedGroup, reference: SeedGroup | None, curves: Mapping[in
     if missed:
         return {"time to target": f"not reached ({missed} of {len(reached)} seeds)" if len(reached) > 1
                 else "not reached", "speedup to target (x)": float("nan")}
-    mine, theirs = np.mean([m[0] for m, _ in reached]), np.mean([t[0] for _, t in reached])
+    # none missed, and the reference reaches its target: a share of its own best
+    mine = float(np.mean([m[0] for m, _ in reached if m is not None]))
+    theirs = float(np.mean([t[0] for _, t in reached if t is not None]))
     return {"time to target": format_duration(mine), "speedup to target (x)": theirs / mine if mine else float("nan")}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import torch
@@ -28,7 +29,8 @@ from .frames import finished_runs, format_duration
 # cores with bf16 (170 s measured, BENCHMARKS.md), with enough test documents (BBC News: all of its 223) that
 # a real F1 gap stands out from the noise
 # (its topic count, like any run's, is chosen from its training documents: 10 for 400)
-DEMO_SETTINGS = {"variant": "topicbert", "max_len": 128, "limit_train": 400, "limit_eval": 250, "epochs": 2}
+DEMO_SETTINGS: dict[str, Any] = {"variant": "topicbert", "max_len": 128, "limit_train": 400, "limit_eval": 250,
+                                 "epochs": 2}
 # the Train page's choices, as the paper names its models: (variant, max_len)
 PRESETS = {"BERT-512": ("bert", 512), "TopicBERT-512": ("topicbert", 512), "TopicBERT-256": ("topicbert", 256),
            "TopicBERT-128": ("topicbert", 128), "TopicBERT-64": ("topicbert", 64), "BERT-256": ("bert", 256),
@@ -65,7 +67,7 @@ def encoder_setting(use_default: bool, name: str) -> str:
     return name.strip()
 
 
-def configs_to_queue(corpus_row: dict, preset: str, with_baselines: bool, **settings: object) -> list[RunConfig]:
+def configs_to_queue(corpus_row: dict, preset: str, with_baselines: bool, **settings: Any) -> list[RunConfig]:
     """The run a preset and settings describe on a saved corpus, then, if asked, the baselines queued
     with it (services.baselines_for: BERT-512 and the TF-IDF reference).
 

@@ -107,7 +107,7 @@ def gains_against(topic_run: int, reference: int | None, predictions: Mapping[in
     ours, theirs = predictions.get(topic_run), predictions.get(reference) if reference is not None else None
     if ours is None or ours.topic_mixtures is None:
         return None, f"{names[topic_run]} has no test predictions with topic mixtures."
-    if theirs is None:
+    if reference is None or theirs is None:
         return None, "Choose a reference baseline with its test predictions."
     if not same_documents(ours, theirs):
         return None, f"{names[topic_run]} was tested on other documents than the reference."

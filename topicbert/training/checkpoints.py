@@ -113,6 +113,8 @@ class Checkpoints:
         from safetensors.torch import load_file
 
         folder = self.resumable()
+        if folder is None:
+            raise FileNotFoundError(f"no resumable checkpoint in {self.resume.path}")
         weights = load_file(folder / "model.safetensors")
         # checkpoints of earlier versions call the topic model "nvdm"
         model.load_state_dict({("topic_model." + k[len("nvdm."):] if k.startswith("nvdm.") else k): v
@@ -139,6 +141,7 @@ class Checkpoints:
             if model.topic_model is not None:
                 save_file({k: v.contiguous() for k, v in model.topic_model.state_dict().items()},
                           folder / "topic_model.safetensors")
+                assert data.vocabulary is not None  # the data of a run with a topic model has its vocabulary
                 data.vocabulary.save(folder / "vocab.json")
             (folder / "classes.json").write_text(json.dumps(data.classes))
             (folder / "run_config.json").write_text(config.to_json())
@@ -148,6 +151,8 @@ class Checkpoints:
         from safetensors.torch import load_file
 
         folder = self.best.current()
+        if folder is None:
+            raise FileNotFoundError(f"no best model in {self.best.path}")
         model.encoder.load_state_dict(load_file(folder / "encoder" / "model.safetensors"))
         head = load_file(folder / "head.safetensors")
         model.fusion.load_state_dict({k[len("fusion."):]: v for k, v in head.items() if k.startswith("fusion.")})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,13 +26,16 @@ from ..data.token_cache import cached_array
 from ..model.encoders import encoder_fingerprint, load_encoder, load_tokenizer
 from .device import autocast
 
+if TYPE_CHECKING:  # model.encoders imports transformers at run time, once the hub is switched off
+    from transformers import PreTrainedModel
+
 # word pieces of each document the embedding reads, [CLS] and [SEP] included: one inference pass at the
 # length TopicBERT-128 trains on (sentence encoders of this size read 128 to 256)
 EMBEDDING_PIECES = 128
 
 
 @torch.inference_mode()
-def embed_documents(encoder: torch.nn.Module, token_ids: Sequence[Sequence[int]], cls_id: int, sep_id: int,
+def embed_documents(encoder: PreTrainedModel, token_ids: Sequence[Sequence[int]], cls_id: int, sep_id: int,
                     pad_id: int, device: torch.device, config: RunConfig, batch_size: int = 64) -> np.ndarray:
     """(n_docs, H) unit-length mean-pooled embeddings of the documents' first EMBEDDING_PIECES pieces."""
     encoder.eval()
@@ -66,7 +70,9 @@ def document_embeddings(config: RunConfig, token_ids: Sequence[Sequence[int]],
     def compute() -> np.ndarray:
         nonlocal seconds
         started = time.perf_counter()
-        tokenizer, encoder = load_tokenizer(config.model), load_encoder(config.model).to(device)
+        tokenizer = load_tokenizer(config.model)
+        # transformers wraps PreTrainedModel.to in functools.wraps(Module.to): mypy sees the unbound method
+        encoder = load_encoder(config.model).to(device)  # type: ignore[arg-type]
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         embeddings = embed_documents(encoder, token_ids, tokenizer.cls_token_id, tokenizer.sep_token_id, pad_id,
                                      device, config)

@@ -7,10 +7,11 @@ torchrun (DistributedDataParallel: gloo on CPU, nccl on CUDA).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,9 +42,12 @@ RANK0_WORK_TIMEOUT = timedelta(hours=24)
 
 def build_model(config: RunConfig, n_classes: int, vocab_size: int | None) -> TopicBERT:
     encoder = load_encoder(config.model, attention_dropout=config.attention_dropout)
-    topic_model = (build_topic_model(config.topic_model, vocab_size, config.n_topics, config.tm_hidden,
-                                     config.tm_input, embedding_size=encoder.config.hidden_size)
-                   if config.use_topics else None)
+    topic_model = None
+    if config.use_topics:
+        # the loop sizes both first: the vocabulary on the training split, the topic count from its size
+        assert vocab_size is not None and config.n_topics is not None
+        topic_model = build_topic_model(config.topic_model, vocab_size, config.n_topics, config.tm_hidden,
+                                        config.tm_input, embedding_size=encoder.config.hidden_size)
     return TopicBERT(encoder, n_classes, topic_model, dropout=config.dropout, alpha=config.alpha)
 
 
@@ -83,7 +87,9 @@ def rank0_first(group: dist.ProcessGroup | None) -> Iterator[None]:
 
 
 def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), resume: bool = False,
-          data: PreparedData | None = None) -> TrainResult:
+          data: PreparedData | None = None) -> TrainResult | None:
+    """Train, test and write the run's results into `run_dir`; the result on rank 0, None on the other ranks
+    of a torchrun group (rank 0 alone evaluates, tests and writes)."""
     run_dir = Path(run_dir)
     if not config.uses_encoder:  # the TF-IDF reference: seconds on a CPU, nothing to resume
         return train_tfidf(config, run_dir, callbacks, data)
@@ -143,6 +149,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     def wall() -> float:
         return elapsed_before + time.perf_counter() - started
 
+    ddp_model: Callable[..., Any]  # what the steps call: the model, wrapped for torchrun, compiled if asked
     if distributed:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)

@@ -8,12 +8,15 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
+# class ids of documents: a list, or the integer array a model's predictions come as
+Labels = Sequence[int] | np.ndarray
 
-def macro_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
+
+def macro_f1(y_true: Labels, y_pred: Labels) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
-def micro_f1(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
+def micro_f1(y_true: Labels, y_pred: Labels) -> float:
     return float(f1_score(y_true, y_pred, average="micro", zero_division=0))
 
 
@@ -31,12 +34,12 @@ def bootstrap_samples(n_docs: int, n_resamples: int = BOOTSTRAP_RESAMPLES, seed:
     return np.random.default_rng(seed).integers(0, n_docs, size=(n_resamples, n_docs))
 
 
-def macro_f1_samples(y_true: Sequence[int], y_pred: Sequence[int], samples: np.ndarray) -> np.ndarray:
+def macro_f1_samples(y_true: Labels, y_pred: Labels, samples: np.ndarray) -> np.ndarray:
     """Macro-F1 of each resample (row of `samples`), as macro_f1 computes it: averaged over the classes
     that occur among that resample's true or predicted labels, 0 for a class never predicted right."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    n_classes = int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
-    cell = y_true * n_classes + y_pred                        # the confusion cell of each document
+    true, pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    n_classes = int(max(true.max(initial=0), pred.max(initial=0))) + 1
+    cell = true * n_classes + pred                            # the confusion cell of each document
     # a few hundred resamples at a time: the index arrays stay small on large test sets
     chunk = max(1, 2_000_000 // max(samples.shape[1], 1))
     return np.concatenate([_macro_f1_of_cells(cell[samples[start:start + chunk]], n_classes)
@@ -62,14 +65,14 @@ def percentile_interval(values: np.ndarray, level: float = CONFIDENCE) -> tuple[
     return float(low), float(high)
 
 
-def f1_interval(y_true: Sequence[int], y_pred: Sequence[int], samples: np.ndarray | None = None,
+def f1_interval(y_true: Labels, y_pred: Labels, samples: np.ndarray | None = None,
                 level: float = CONFIDENCE) -> tuple[float, float]:
     """A bootstrap interval of macro-F1 over the test documents."""
     samples = bootstrap_samples(len(y_true)) if samples is None else samples
     return percentile_interval(macro_f1_samples(y_true, y_pred, samples), level)
 
 
-def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str]) -> dict:
+def per_class_report(y_true: Labels, y_pred: Labels, classes: Sequence[str]) -> dict:
     labels = list(range(len(classes)))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0)
@@ -78,7 +81,7 @@ def per_class_report(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequ
             for i, name in enumerate(classes)}
 
 
-def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> list[list[int]]:
+def confusion(y_true: Labels, y_pred: Labels, n_classes: int) -> list[list[int]]:
     return confusion_matrix(y_true, y_pred, labels=list(range(n_classes))).tolist()
 
 

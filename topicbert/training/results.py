@@ -94,6 +94,8 @@ def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: Pre
     topics = quality = None
     arrays = {}
     if model.topic_model is not None:
+        # a run with a topic model had its vocabulary prepared, and its evaluation gives topic mixtures
+        assert data.vocabulary is not None and output.topic_mixtures is not None
         topics = topic_words(model.topic_model, data.vocabulary.words)
         quality = _write_topics(run_dir, model.topic_model, data, device)
         arrays["topic_mixtures"] = output.topic_mixtures.astype(np.float32)
@@ -137,6 +139,8 @@ def _write_topics(run_dir: Path, topic_model: TopicModel, data: PreparedData, de
     lengths, the vocabulary), and the topics' quality: each topic's NPMI over the training documents
     and over 10-word windows of their texts, and NPMI over the test documents, once the model is
     final (it never saw them)."""
+    # a run with a topic model had its vocabulary and bags of words prepared
+    assert data.vocabulary is not None and data.train.bow is not None
     distribution = topic_model.topic_word_distribution().cpu().numpy()
     mixtures, _ = topic_model_outputs(topic_model, data.train.topic_inputs, device)
     np.savez_compressed(

@@ -109,6 +109,7 @@ def train_tfidf(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] 
                                        model.probabilities(splits.texts["validation"]), with_loss=False)
         if best_metrics is None or metrics["val_macro_f1"] > best_metrics["val_macro_f1"]:
             best, best_metrics = model, metrics
+    assert best is not None and best_metrics is not None  # C_GRID is not empty: the first C is kept at least
     best.save(run_dir / "best")
     fit_seconds = time.perf_counter() - started
     for cb in callbacks:
