@@ -123,6 +123,7 @@ with Store() as store:
     f1 = frames.f1_curves(store, chosen)
     co2 = frames.co2_curves(store, chosen, grid)
     pretrained = frames.pretraining_ends(store, chosen, grid)
+    reused_topic_models = frames.topic_model_reuse(store, chosen)
     replay = early_stop.replay_frame(store, chosen, grid)
     runs = {run["id"]: run for run in done if run["id"] in chosen}
     loaded = predictions_of(list(runs.values()))
@@ -145,6 +146,8 @@ st.plotly_chart(figures.visualize_co2_curves(co2, pretrained), key="compare_co2"
 if not pretrained.empty:
     st.caption("Dotted lines and triangles: where each TopicBERT run's topic-model pretraining ended, the fixed "
                "cost it pays before its first step.")
+for sentence in reused_topic_models:
+    st.caption(escape(sentence))
 
 st.subheader("Summary")
 # what each run scored, then what it cost; every run here is done, and the badge's reason is a sentence: both stay

@@ -1,8 +1,9 @@
-"""Shared fixtures: a tiny random BERT with its own WordPiece vocabulary, a small corpus, and an empty
-store in a TOPICBERT_HOME of its own."""
+"""Shared fixtures: a tiny random BERT with its own WordPiece vocabulary, a small corpus, an empty store in a
+TOPICBERT_HOME of its own, and a home for the session's other tests (never the user's)."""
 from __future__ import annotations
 
 import csv
+import os
 import random
 from pathlib import Path
 
@@ -30,6 +31,19 @@ def synthetic_documents(n_per_class: int, seed: int = 0) -> list[tuple[str, str]
             rows.append((" ".join(tokens), label))
     rng.shuffle(rows)
     return rows
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory):
+    """The Studio's files (caches, shared texts) of tests that name no home of their own go to this session's
+    folder, never to the user's ~/.topicbert; tests that need a home of their own set TOPICBERT_HOME."""
+    previous = os.environ.get("TOPICBERT_HOME")
+    os.environ["TOPICBERT_HOME"] = str(tmp_path_factory.mktemp("home"))
+    yield
+    if previous is None:
+        os.environ.pop("TOPICBERT_HOME", None)
+    else:
+        os.environ["TOPICBERT_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

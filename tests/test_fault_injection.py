@@ -26,7 +26,7 @@ import pytest
 
 from topicbert.runs import processes, services, worker
 from topicbert.runs.store import Store
-from topicbert.training import loop
+from topicbert.training import loop, topic_model_cache
 from topicbert.training.callbacks import Callback
 from topicbert.training.checkpoints import Checkpoints
 from topicbert.training.loop import train
@@ -50,7 +50,8 @@ class Timed(Callback):
     def __init__(self, monkeypatch):
         self.steps, self.seconds, self._last = [], {"pretraining": [], "step": [], "evaluation": [],
                                                     "checkpoint": []}, None
-        for module, name, phase in ((loop, "pretrain_topic_model", "pretraining"), (loop, "evaluate", "evaluation"),
+        for module, name, phase in ((topic_model_cache, "pretrain_topic_model", "pretraining"),
+                                    (loop, "evaluate", "evaluation"),
                                     (Checkpoints, "save_resumable", "checkpoint")):
             monkeypatch.setattr(module, name, self._timing(getattr(module, name), phase))
 

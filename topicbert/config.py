@@ -107,6 +107,9 @@ class RunConfig:
     # read the documents' embeddings (CombinedTM) back from the corpus's cache where an earlier run left
     # them; the benchmark switches it off, so each of its rows pays for them as a first run does
     embedding_cache: bool = True
+    # load the topic model an earlier run pretrained from the same start on the same inputs instead of pretraining
+    # it again (training/topic_model_cache.py); the benchmark switches it off, so each row pays for its own
+    topic_model_cache: bool = True
 
     # where and how
     device: str = "auto"

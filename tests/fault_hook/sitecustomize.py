@@ -71,11 +71,12 @@ def _around(function, fault: Fault, enter: str = "", leave: str = "", leave_firs
 
 def _patch() -> None:
     from topicbert.runs.runner import StoreReporter
-    from topicbert.training import loop
+    from topicbert.training import loop, topic_model_cache
     from topicbert.training.checkpoints import Checkpoints
 
     fault = Fault(PLAN)
-    loop.pretrain_topic_model = _around(loop.pretrain_topic_model, fault, enter="pretraining", leave="pretraining")
+    topic_model_cache.pretrain_topic_model = _around(topic_model_cache.pretrain_topic_model, fault,
+                                                     enter="pretraining", leave="pretraining")
     loop.autocast = _around(loop.autocast, fault, enter="step")  # the loop uses it for the forward pass alone
     StoreReporter.on_step = _around(StoreReporter.on_step, fault, leave_first="step")
     loop.evaluate = _around(loop.evaluate, fault, enter="evaluation")

@@ -142,10 +142,12 @@ def run_bench(plan: BenchPlan, on_update: Callable[[dict], None] | None = None) 
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(plan.base.seed, plan.base.seed + plan.seeds):
             # nothing here is ever resumed: no row pays for writing resumable checkpoints; every row pays for
-            # its documents' embeddings (CombinedTM), as a first run does, rather than read an earlier row's
+            # its documents' embeddings (CombinedTM) and its topic model's pretraining, as a first run does,
+            # rather than read an earlier row's
             seeded = plan.base.replace(corpus=plan.corpus, epochs=plan.epochs, seed=seed,
                                        limit_train=plan.limit_train, limit_eval=plan.limit_eval,
-                                       resumable_checkpoints=False, embedding_cache=False)
+                                       resumable_checkpoints=False, embedding_cache=False,
+                                       topic_model_cache=False)
             corpus = load_run_corpus(seeded)
             first = seed == plan.base.seed
             for name in plan.names:

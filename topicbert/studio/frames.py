@@ -217,6 +217,23 @@ def co2_curves(store: Store, run_ids: Sequence[int], grid: Grid | None = None) -
     return pd.DataFrame(rows, columns=["run", "role", "wall_seconds", "kg_co2e"])
 
 
+def topic_model_reuse(store: Store, run_ids: Sequence[int]) -> list[str]:
+    """A sentence for each of these runs that loaded a topic model an earlier run pretrained: whose it was,
+    and that the earlier run paid for the fit, so its time and energy are not set beside a run that pretrained."""
+    reused: list[tuple[dict, str]] = [(run, folder) for run in existing_runs(store, run_ids)
+                                      if (folder := (run["final_metrics"] or {}).get("topic_model_fitted_by"))]
+    if not reused:
+        return []
+    by_folder = {folder: run_id for run_id, folder in store.run_folders().items() if folder}
+    sentences = []
+    for run, folder in reused:
+        fitter = by_folder.get(folder)
+        whose = f"run #{fitter}" if fitter is not None else "an earlier run, since deleted,"
+        sentences.append(f"{run_label(run)} loaded the topic model {whose} pretrained on the same documents, "
+                         f"vocabulary, topics and seed: its time and energy leave out that fit, which {whose} paid.")
+    return sentences
+
+
 def pretraining_ends(store: Store, run_ids: Sequence[int], grid: Grid | None = None) -> pd.DataFrame:
     """Where each run's topic-model pretraining ended: run, role, wall_seconds and the cumulative kg CO2e
     then (the reading the runner took at that moment; NaN without one). Runs that pretrained nothing,

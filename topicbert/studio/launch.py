@@ -105,7 +105,9 @@ class TopicPlan:
                          "of every training and validation document once, for the document embeddings it reads "
                          "(and of every test document when they are classified; kept for later runs on the same "
                          "documents).")
-        return sentence
+        return sentence + (" An earlier run's topic model pretrained from the same start on the same documents, "
+                           "vocabulary, topics and seed (TopicBERT at another length, the same settings again) is "
+                           "loaded instead of pretrained again; Compare says which.")
 
 
 def topic_plan(config: RunConfig, n_train_docs: int) -> TopicPlan:

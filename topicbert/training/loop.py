@@ -30,9 +30,9 @@ from .device import autocast, choose_device, world
 from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, validation_scores
 from .loop_state import LoopState
-from .pretrain import pretrain_topic_model
 from .results import TrainResult, test_and_write
 from .tfidf import train_tfidf
+from .topic_model_cache import pretrain_or_reuse
 
 # How long the other ranks wait while rank 0 alone evaluates, saves the best model and checkpoints,
 # and tests at the end: far past the collective timeout, since a long evaluation is normal. A rank 0
@@ -142,7 +142,9 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
     elif model.topic_model is not None:
-        pretrain_topic_model(model.topic_model, data.train.topic_inputs, data.validation.topic_inputs, config, device)
+        fitted = pretrain_or_reuse(model.topic_model, data.train.topic_inputs, data.validation.topic_inputs, config,
+                                   device, run_dir)
+        state.topic_model_fitted_by = fitted.fitted_by if fitted else None
         pretrained_at = time.perf_counter() - started  # a run that pretrains starts afresh: no time before it
     elapsed_before = state.wall_seconds
 

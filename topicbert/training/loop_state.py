@@ -17,6 +17,7 @@ class LoopState:
     padded: int = 0                     # padding pieces fed beside them
     evaluations_without_gain: int = 0   # in a row, for early stopping
     embedding_seconds: float | None = None  # the documents' embeddings for CombinedTM, when computed on the clock
+    topic_model_fitted_by: str | None = None  # the folder of the earlier run whose pretrained topic model it loaded
 
     def improved(self, val_macro_f1: float, step: int) -> bool:
         """Counts an evaluation: True (and the new best) when it beats every earlier one."""

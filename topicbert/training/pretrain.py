@@ -70,4 +70,6 @@ def pretrain_topic_model(topic_model: TopicModel, train: TopicInputs, validation
                 break
     if best_state is not None:
         topic_model.load_state_dict(best_state)
+    # the last batch's gradients must not reach fine-tuning's first step, which adds to what .grad holds
+    optimizer.zero_grad(set_to_none=True)
     return history

@@ -51,6 +51,8 @@ class TrainResult:
     n_topics: int | None
     # seconds computing the documents' embeddings took (CombinedTM; None: none computed, or read from the cache)
     embedding_seconds: float | None = None
+    # the folder of the earlier run whose pretrained topic model this run loaded (None: it pretrained its own)
+    topic_model_fitted_by: str | None = None
     topics: list[list[tuple[str, float]]] | None = field(default=None, repr=False)
     topic_quality: TopicQuality | None = field(default=None, repr=False)   # over the training documents
 
@@ -66,6 +68,7 @@ class TrainResult:
             "train_seconds": self.train_seconds, "step_seconds": self.step_seconds,
             "tokens_processed": self.tokens_processed, "padded_fraction": self.padded_fraction,
             "embedding_seconds": self.embedding_seconds, "n_topics": self.n_topics, "perplexity": self.perplexity,
+            "topic_model_fitted_by": self.topic_model_fitted_by,
             "run_dir": str(self.run_dir),
             "topic_model": self.config.topic_model if self.n_topics else None,
             "npmi_train": self.topic_quality.mean_npmi if self.topic_quality else None,
@@ -127,7 +130,7 @@ def write_result(config: RunConfig, run_dir: Path, device: str, classes: list[st
         confusion=confusion(test_labels, predictions, len(classes)),
         train_seconds=wall_seconds, step_seconds=state.step_seconds,
         tokens_processed=state.tokens, padded_fraction=state.padded / total if total else 0.0,
-        embedding_seconds=state.embedding_seconds,
+        embedding_seconds=state.embedding_seconds, topic_model_fitted_by=state.topic_model_fitted_by,
         perplexity=perplexity, n_topics=config.n_topics if config.use_topics else None, topics=topics,
         topic_quality=topic_quality)
     (run_dir / "result.json").write_text(json.dumps(result.details(), indent=1))
