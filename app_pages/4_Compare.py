@@ -35,7 +35,8 @@ SUMMARY_COLUMNS = {
              "within the error such estimates are known to have (up to 40% off measured power)"),
     "detectable (±)": st.column_config.NumberColumn(
         format="%.4f", help="the macro-F1 difference these seeds and test documents show beyond the noise 4 times in "
-                            "5: a smaller true difference is likely to read as within noise"),
+                            "5: a smaller true difference is likely to read as within noise; empty where the two "
+                            "made the same prediction on every test document (no size can be given)"),
     "g CO2e/kWh": st.column_config.NumberColumn(
         format="%.0f", help="the carbon intensity the kWh are priced at: where the run ran, or the place chosen above "
                             "(the CSV names it)"),

@@ -8,6 +8,7 @@ and the built-in corpus are swapped out: no process is started, no package is re
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from pathlib import Path
@@ -219,7 +220,9 @@ def test_compare_defaults_to_the_run_and_its_baselines(app, home):
     assert summary["against the reference"].iloc[0] in ("within noise", "lower beyond the noise",
                                                         "higher beyond the noise")
     assert summary["verdict covers"].iloc[0] == "one seed's test documents only"
-    assert 0 < summary["detectable (±)"].iloc[0] < 0.5
+    # tiny random models may predict alike on every test document: then no size is given (test_noise.py)
+    detectable = summary["detectable (±)"].iloc[0]
+    assert 0 < detectable < 0.5 or (math.isnan(detectable) and summary["F1 retained (%)"].iloc[0] == pytest.approx(100))
     assert summary["seeds"].tolist() == [1, 1, 1]
     assert any("same documents (same corpus, seed and limits)" in c.value for c in at.caption)
     assert any("corrected for the number of topics (Holm's method)" in c.value for c in at.caption)

@@ -111,17 +111,20 @@ def test_rows_carry_intervals_and_verdicts():
     assert same["against"] == "bert-128" and same["difference"] == 0 and same["within_noise"]
     assert rows["topicbert-256"]["topic_branch"]["difference_ci"][0] > 0
     said = verdicts(list(rows.values()))
+    # the same predictions on every document: no size of a detectable difference is claimed (not ±0.0000)
+    assert same["smallest_detectable"] is None
     assert "topicbert-128 against bert-128: +0.0000 macro-F1 [+0.0000, +0.0000] (per seed: +0.0000, +0.0000): " \
-           "within noise: over 2 seeds and their test documents, only a difference of about ±0.0000 or more shows " \
-           "4 times in 5; the topic branch is not shown either way." in said
+           "within noise: the difference never varied over 2 seeds and their test documents (the same predictions), " \
+           "so they cannot say how large a difference would show; the topic branch is not shown either way." in said
     assert "topicbert-256 against bert-256: " in "\n".join(said)
     assert any(line.startswith("topicbert-256 against bert-256") and line.endswith("the topic branch adds F1 beyond "
                                                                                   "the noise.") for line in said)
     assert any(line.startswith("topicbert-128 against bert-512") and "below it by more than the noise" in line
                for line in said)
     assert "topicbert-128+bf16 against topicbert-128: +0.0000 macro-F1 [+0.0000, +0.0000] (per seed: +0.0000, " \
-           "+0.0000): within noise: over 2 seeds and their test documents, only a difference of about ±0.0000 or " \
-           "more shows 4 times in 5; 2.00x its speed, 50.0% less energy." in said
+           "+0.0000): within noise: the difference never varied over 2 seeds and their test documents (the same " \
+           "predictions), so they cannot say how large a difference would show; 2.00x its speed, 50.0% less " \
+           "energy." in said
     assert rows["topicbert-256"]["ablation"] is None
     table = markdown_table(list(rows.values()))
     assert table.count("\n") == 7 and "| 2.50x (2.50–2.50) |" in table and " ± " in table

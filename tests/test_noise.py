@@ -117,6 +117,21 @@ def test_three_verdicts_and_the_smallest_detectable_difference():
                                     f"±{unsure.smallest_detectable():.4f} or more shows 4 times in 5")
 
 
+def test_models_that_never_differ_get_no_smallest_detectable_difference():
+    """Two models with the same prediction on every test document: every resample's difference is 0, and a
+    size of 0 would claim that any difference would show. None is given, and the words say why."""
+    labels = np.random.default_rng(0).integers(0, 3, 200)
+    predictions = labels.copy()
+    predictions[:30] = (labels[:30] + 1) % 3
+    for seeds in (1, 3):
+        samples = [macro_f1_samples(labels, predictions, bootstrap_samples(200, 300, seed))
+                   for seed in range(seeds)]
+        points = [float(sample.mean()) for sample in samples]
+        same = difference_over_seeds(points, samples, points, samples)
+        assert same.value == 0 and same.within_noise and math.isnan(same.smallest_detectable())
+        assert "never varied" in same.noise_words() and "±" not in same.noise_words()
+
+
 def test_difference_is_paired_seed_by_seed_and_the_share_kept_agrees_with_it():
     samples = [np.array([0.8, 0.9]), np.array([0.7, 0.8])]
     reference = [np.array([0.8, 1.0]), np.array([0.6, 0.8])]

@@ -9,6 +9,7 @@ difference also gives each seed's own; speedup and energy saved give their range
 """
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 
@@ -82,7 +83,9 @@ def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str
     return {"against": other, "difference": difference.value, "difference_ci": list(difference.interval),
             "seed_differences": [m.test_macro_f1 - t.test_macro_f1 for m, t in zip(mine, theirs)],
             "verdict": difference.verdict, "within_noise": difference.within_noise,
-            "smallest_detectable": difference.smallest_detectable(), "seeds": difference.seeds,
+            # None (JSON's null) where nothing varied: no size can be given
+            "smallest_detectable": None if math.isnan(detectable := difference.smallest_detectable()) else detectable,
+            "seeds": difference.seeds,
             "retained": retained.value, "retained_ci": list(retained.interval),
             "speedup": _mean(theirs, "train_seconds") / _mean(mine, "train_seconds"),
             "speedup_range": _range(ratio("train_seconds")),

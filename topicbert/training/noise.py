@@ -79,16 +79,24 @@ class NoiseInterval:
                          + _quantile(q, math.inf) ** 2 * self.document_variance)
 
     def smallest_detectable(self, level: float = CONFIDENCE, power: float = DETECTION_POWER) -> float:
-        """The smallest true difference these documents and seeds would show beyond the noise with `power`."""
+        """The smallest true difference these documents and seeds would show beyond the noise with `power`; NaN
+        when nothing varied (two models with the same prediction on every test document, on every seed): a
+        resampling that never saw them differ cannot say how large a difference would show, and 0 would claim
+        that any would."""
+        if self.seed_variance == 0 and self.document_variance == 0:
+            return math.nan
         return self.half_width(1 - (1 - level) / 2) + self.half_width(power)
 
     def noise_words(self) -> str:
         return not_shown_words(self.smallest_detectable(), self.seeds)
 
 
-def not_shown_words(smallest_detectable: float, seeds: int) -> str:
+def not_shown_words(smallest_detectable: float | None, seeds: int) -> str:
     """A difference not shown either way, in words: within noise, and how large one must be to show here."""
     over = "one seed's test documents" if seeds == 1 else f"{seeds} seeds and their test documents"
+    if smallest_detectable is None or math.isnan(smallest_detectable):
+        return (f"{WITHIN_NOISE}: the difference never varied over {over} (the same predictions), so they cannot "
+                "say how large a difference would show")
     return (f"{WITHIN_NOISE}: over {over}, only a difference of about ±{smallest_detectable:.4f} or more shows "
             f"4 times in 5")
 
