@@ -142,9 +142,8 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     if resume and checkpoints.resumable() is not None:
         state = checkpoints.load_resumable(model, optimizer, scheduler)
     elif model.topic_model is not None:
-        fitted = pretrain_or_reuse(model.topic_model, data.train.topic_inputs, data.validation.topic_inputs, config,
-                                   device, run_dir)
-        state.topic_model_fitted_by = fitted.fitted_by if fitted else None
+        state.topic_model_fitted_by = pretrain_or_reuse(model.topic_model, data.train.topic_inputs,
+                                                        data.validation.topic_inputs, config, device, run_dir)
         pretrained_at = time.perf_counter() - started  # a run that pretrains starts afresh: no time before it
     elapsed_before = state.wall_seconds
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from ..config import RunConfig
 from ..data.batching import TopicInputs
@@ -32,13 +31,7 @@ from .pretrain import pretrain_topic_model
 PRETRAINING_SETTINGS = ("topic_model", "tm_input", "tm_hidden", "n_topics", "tm_lr", "tm_pretrain_epochs",
                         "tm_patience", "seed")
 _RNG = "random_state."  # the generator states, kept beside the weights
-
-
-@dataclass(frozen=True)
-class Fitted:
-    """A topic model an earlier run pretrained."""
-    fitted_by: str   # that run's folder
-    seconds: float   # what its pretraining took
+FITTED_BY = "fitted_by"  # the file's metadata: the folder of the run that pretrained it
 
 
 def pretraining_key(topic_model: TopicModel, train: TopicInputs, validation: TopicInputs, config: RunConfig,
@@ -60,9 +53,8 @@ def pretraining_key(topic_model: TopicModel, train: TopicInputs, validation: Top
     return digest.hexdigest()[:32]
 
 
-def _paths(config: RunConfig, key: str) -> tuple[Path, Path]:
-    folder = corpus_cache_folder(config.corpus)
-    return folder / f"topic-model-{key}.safetensors", folder / f"topic-model-{key}.json"
+def _path(config: RunConfig, key: str) -> Path:
+    return corpus_cache_folder(config.corpus) / f"topic-model-{key}.safetensors"
 
 
 def _random_states(device: torch.device) -> dict[str, torch.Tensor]:
@@ -72,33 +64,33 @@ def _random_states(device: torch.device) -> dict[str, torch.Tensor]:
     return states
 
 
-def _load(topic_model: TopicModel, config: RunConfig, key: str, device: torch.device) -> Fitted | None:
-    weights_path, about_path = _paths(config, key)
-    if not (weights_path.exists() and about_path.exists()):
+def _load(topic_model: TopicModel, config: RunConfig, key: str, device: torch.device) -> str | None:
+    """The folder of the run that fitted the kept model, once its weights and random state are loaded."""
+    path = _path(config, key)
+    if not path.exists():
         return None
-    saved = load_file(weights_path)
+    with safe_open(path, "pt") as kept:
+        saved = {name: kept.get_tensor(name) for name in kept.keys()}
+        fitted_by = kept.metadata()[FITTED_BY]
     topic_model.load_state_dict({name: value for name, value in saved.items() if not name.startswith(_RNG)})
     torch.set_rng_state(saved[f"{_RNG}cpu"])
     if device.type == "cuda" and f"{_RNG}cuda" in saved:
         torch.cuda.set_rng_state(saved[f"{_RNG}cuda"], device)
-    about = json.loads(about_path.read_text(encoding="utf-8"))
-    return Fitted(about["fitted_by"], about["seconds"])
+    return fitted_by
 
 
-def _save(topic_model: TopicModel, config: RunConfig, key: str, device: torch.device, fitted: Fitted) -> None:
+def _save(topic_model: TopicModel, config: RunConfig, key: str, device: torch.device, run_dir: Path) -> None:
     make_corpus_cache_folder(config.corpus)
-    weights_path, about_path = _paths(config, key)
     tensors = {name: value.detach().cpu().contiguous() for name, value in topic_model.state_dict().items()}
     tensors.update(_random_states(device))
-    # the weights first: a reader finds the description only once the weights are whole
-    write_whole(weights_path, lambda tmp: save_file(tensors, str(tmp)))
-    write_whole(about_path, lambda tmp: tmp.write_text(json.dumps(vars(fitted)), encoding="utf-8"))
+    # one file, written whole: weights, random state and who fitted them appear together or not at all
+    write_whole(_path(config, key), lambda tmp: save_file(tensors, str(tmp), metadata={FITTED_BY: str(run_dir)}))
 
 
 def pretrain_or_reuse(topic_model: TopicModel, train: TopicInputs, validation: TopicInputs, config: RunConfig,
-                      device: torch.device, run_dir: Path) -> Fitted | None:
+                      device: torch.device, run_dir: Path) -> str | None:
     """Pretrain the topic model, or load the one an earlier run pretrained from the same start on the same
-    inputs. Returns who fitted it when it was loaded; None when this run pretrained it."""
+    inputs. Returns the folder of the run that fitted it when it was loaded; None when this run pretrained it."""
     if not config.topic_model_cache:
         pretrain_topic_model(topic_model, train, validation, config, device)
         return None
@@ -106,7 +98,6 @@ def pretrain_or_reuse(topic_model: TopicModel, train: TopicInputs, validation: T
     reused = _load(topic_model, config, key, device)
     if reused is not None:
         return reused
-    started = time.perf_counter()
     pretrain_topic_model(topic_model, train, validation, config, device)
-    _save(topic_model, config, key, device, Fitted(str(run_dir), time.perf_counter() - started))
+    _save(topic_model, config, key, device, run_dir)
     return None
