@@ -13,7 +13,7 @@ from topicbert.training.loop_state import LoopState
 def test_a_checkpoint_gives_back_the_state_it_kept(tiny_config, tmp_path):
     config = tiny_config.replace(variant="bert")
     model = build_model(config, 2, None)
-    optimizer = make_optimizer(model, config)
+    optimizer = make_optimizer(model, config, torch.device("cpu"))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     kept = LoopState(step=12, wall_seconds=3.5, step_seconds=2.25, best_val_macro_f1=0.8, best_step=8, tokens=900,
                      padded=100, evaluations_without_gain=1, embedding_seconds=0.5)

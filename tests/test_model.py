@@ -225,3 +225,17 @@ def test_run_config_validates_and_round_trips():
         RunConfig(corpus="x.csv", max_len=1024)
     with pytest.raises(ConfigError, match="variant"):
         RunConfig(corpus="x.csv", variant="gpt")
+
+
+def test_a_batch_bound_for_a_gpu_is_copied_from_page_locked_memory(monkeypatch):
+    """Pinned, the copy lets the host go on queueing kernels; to the CPU nothing is pinned (that needs a GPU)."""
+    examples = make_examples([[7, 8, 9], [7]], max_len=8, mode="truncate", cls_id=1, sep_id=2)
+    batch = collate(examples, np.zeros(2, dtype=np.int64), sp.csr_matrix(np.ones((2, 3))), 0)
+    pinned, copies = [], []
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: pinned.append(t) or t)
+    monkeypatch.setattr(torch.Tensor, "to", lambda t, device, non_blocking=False: copies.append(non_blocking) or t)
+    batch.to(torch.device("cpu"))
+    assert pinned == [] and copies == [True] * 4     # ids, mask, labels, bag of words
+    copies.clear()
+    batch.to(torch.device("cuda", 0))
+    assert len(pinned) == 4 and copies == [True] * 4

@@ -154,6 +154,34 @@ def test_speed_switches_change_how_not_what_is_trained(tiny_config, tmp_path):
     assert grouped.padded_fraction < random_batches.padded_fraction
 
 
+
+def test_the_fused_optimizer_trains_what_the_per_tensor_one_does(tiny_config, tmp_path):
+    from topicbert.training import device as devices
+    from topicbert.training.loop import build_model, make_optimizer
+
+    cpu, unfused = torch.device("cpu"), tiny_config.replace(fused_optimizer=False)
+    assert devices.fused_optimizer(cpu, tiny_config) is True
+    # off, or on a device PyTorch has no fused kernel for: PyTorch's own choice (not False, which would also
+    # turn off CUDA's default kernels)
+    assert devices.fused_optimizer(cpu, unfused) is None
+    assert devices.fused_optimizer(torch.device("mps"), tiny_config) is None
+    fused_run = train(tiny_config.replace(variant="bert", epochs=1), tmp_path / "fused")
+    plain_run = train(unfused.replace(variant="bert", epochs=1), tmp_path / "unfused")
+    fused_p, plain_p = (np.load(tmp_path / name / "test_predictions.npz")["probabilities"]
+                        for name in ("fused", "unfused"))
+    assert np.allclose(fused_p, plain_p, atol=1e-4) and fused_run.best_step == plain_run.best_step
+    # a checkpoint an unfused optimiser wrote (every run before the switch) resumes into a fused one
+    model = build_model(tiny_config.replace(variant="bert"), 2, None)
+    before, after = make_optimizer(model, unfused, cpu), make_optimizer(model, tiny_config, cpu)
+    ids = torch.ones(2, 4, dtype=torch.long)
+    model(ids, torch.ones_like(ids), None, torch.tensor([0, 1])).loss.backward()
+    before.step()
+    after.load_state_dict(before.state_dict())
+    weights = [p.detach().clone() for p in model.parameters()]
+    after.step()
+    assert after.defaults["fused"] is True
+    assert any(not torch.equal(w, p) for w, p in zip(weights, model.parameters()))
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("cc") is None, reason="torch.compile on CPU needs a C compiler")
 def test_compiled_training_runs(tiny_config, tmp_path):

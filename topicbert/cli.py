@@ -356,8 +356,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     add_corpus_options(bench)
     bench.add_argument("--variants", default=DEFAULT_VARIANTS,
                        help="comma-separated, like bert-512,bert-128,topicbert-128-partition,tfidf; a suffix "
-                            "+nogroup (random instead of length-grouped batches), +compile (torch.compile) or "
-                            "+fp32 (float32 instead of bf16 autocast on CPU) adds an ablation row")
+                            "+nogroup (random instead of length-grouped batches), +compile (torch.compile), "
+                            "+unfused (Adam's step per tensor, not fused) or +fp32 (float32 instead of bf16 "
+                            "autocast on CPU) adds an ablation row")
     bench.add_argument("--epochs", type=int, default=1, help="epochs (the most, with --patience)")
     add_patience_option(bench)
     bench.add_argument("--seeds", type=int, default=1, help="seeds per row: mean, spread and intervals over them")

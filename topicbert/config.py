@@ -90,8 +90,8 @@ class RunConfig:
     warmup_frac: float = 0.1
     clip: float = 1.0
     # the topic model's pretraining alone (Adam), early-stopped on validation perplexity;
-    # tm_lr None: the rate the topic model's own paper used; tm_pretrain_epochs None: as many as the
-    # corpus needs for the model's minimum steps (training/pretrain.py: pretrain_epochs)
+    # tm_lr None: the rate the topic model's own paper used; tm_pretrain_epochs: the most epochs, None: sized
+    # to the corpus (training/pretrain.py: pretrain_epochs); tm_patience: epochs without progress before it stops
     tm_lr: float | None = None
     tm_pretrain_epochs: int | None = None
     tm_patience: int = 5
@@ -101,6 +101,9 @@ class RunConfig:
     # speed switches, kept so the benchmark can ablate each one (bench variant suffixes)
     length_grouping: bool = True
     compile: bool = False
+    # Adam and AdamW as one fused kernel where the device has one (training/device.py): the optimiser step is
+    # a fixed cost per step, so a short sequence length pays it on less work than a long one
+    fused_optimizer: bool = True
     # a resumable checkpoint (model + optimiser state) after every evaluation; the
     # benchmark switches it off since nothing there is ever resumed
     resumable_checkpoints: bool = True

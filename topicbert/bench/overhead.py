@@ -62,7 +62,7 @@ def loop_overhead(config: RunConfig, data: PreparedData, pad_id: int, n_steps: i
         torch.manual_seed(config.seed)
         model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
         model.train()
-        optimizer = make_optimizer(model, config)
+        optimizer = make_optimizer(model, config, device)
         seconds = []
         for batch in collated:
             started = time.perf_counter()

@@ -15,7 +15,7 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "20ne
 # ablation suffixes: each switches one change off (or on) for a row of its own
 # (and +nvdm / +prodlda choose the topic model of a TopicBERT row)
 SWITCHES: dict[str, dict[str, object]] = {
-    "nogroup": {"length_grouping": False}, "compile": {"compile": True},
+    "nogroup": {"length_grouping": False}, "compile": {"compile": True}, "unfused": {"fused_optimizer": False},
     "bf16": {"cpu_bf16": True}, "fp32": {"cpu_bf16": False},
     **{name: {"topic_model": name} for name in TOPIC_MODELS}}
 

@@ -1,4 +1,5 @@
-"""Where a run computes: the one place a device is chosen, the torchrun world, bf16 autocast."""
+"""Where a run computes: the one place a device is chosen, the torchrun world, bf16 autocast, the fused
+optimiser."""
 from __future__ import annotations
 
 import os
@@ -65,6 +66,17 @@ def uses_bf16(device: torch.device, config: RunConfig) -> bool:
     where the CPU has bf16 in hardware."""
     return (device.type == "cuda" and config.bf16) or (device.type == "cpu" and config.cpu_bf16
                                                          and cpu_has_native_bf16())
+
+
+# devices where PyTorch's Adam and AdamW have a fused kernel: one pass over all parameters instead of a
+# dozen small operations per tensor (MiniLM's optimiser step on the 2-core CPU: 20 ms instead of 86)
+FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
+
+
+def fused_optimizer(device: torch.device, config: RunConfig) -> bool | None:
+    """Adam's and AdamW's `fused`: True where the run asks for the fused kernel and the device has it; else
+    None, PyTorch's own choice (False would also turn off the per-tensor-group kernels CUDA gets by default)."""
+    return True if config.fused_optimizer and device.type in FUSED_OPTIMIZER_DEVICES else None
 
 
 def autocast(device: torch.device, config: RunConfig) -> torch.autocast:

@@ -26,7 +26,7 @@ from ..model.registry import build_topic_model, reads_embeddings
 from ..model.topicbert import TopicBERT
 from .callbacks import Callback
 from .checkpoints import Checkpoints
-from .device import autocast, choose_device, world
+from .device import autocast, choose_device, fused_optimizer, world
 from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, validation_scores
 from .loop_state import LoopState
@@ -51,14 +51,15 @@ def build_model(config: RunConfig, n_classes: int, vocab_size: int | None) -> To
     return TopicBERT(encoder, n_classes, topic_model, dropout=config.dropout, alpha=config.alpha)
 
 
-def make_optimizer(model: TopicBERT, config: RunConfig) -> torch.optim.Optimizer:
-    """AdamW: the encoder at config.lr, the freshly initialised head and topic model at config.head_lr."""
+def make_optimizer(model: TopicBERT, config: RunConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW: the encoder at config.lr, the freshly initialised head and topic model at config.head_lr;
+    fused where the device has the kernel."""
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
     encoder_ids = {id(p) for p in encoder_params}
     head_params = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
     return torch.optim.AdamW([{"params": encoder_params, "lr": config.lr},
                               {"params": head_params, "lr": config.head_lr}],
-                             weight_decay=config.weight_decay)
+                             weight_decay=config.weight_decay, fused=fused_optimizer(device, config))
 
 
 def epoch_batches(split: SplitData, config: RunConfig, epoch: int, rank: int, world_size: int) -> list[list[int]]:
@@ -134,7 +135,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         raise ConfigError(f"{len(data.train)} training documents in batches of {config.batch_size} over "
                           f"{world_size} processes make no training step")
     total_steps = steps_per_epoch * config.epochs
-    optimizer = make_optimizer(model, config)
+    optimizer = make_optimizer(model, config, device)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_frac * total_steps), total_steps)
 
     state = LoopState(embedding_seconds=embedding_seconds)
