@@ -107,26 +107,47 @@ def test_combinedtm_reads_the_embedding_beside_the_words():
         build_topic_model("combinedtm", 30, 4, 16, "log1p")  # no width for its embeddings
 
 
-def test_pretraining_gives_a_small_corpus_the_models_minimum_steps():
-    """A corpus of 400 documents makes 7 batches an epoch: 50 epochs would be 350 steps, far from
-    ProdLDA's 1,500. Unless the run sets its epochs, pretraining may take as many as the steps need, up
-    to 250."""
+def test_pretraining_may_give_a_small_corpus_the_steps_its_model_needs():
+    """A corpus of 400 documents makes 7 batches an epoch: 50 epochs would be 350 steps, far from the
+    700-900 ProdLDA needs there. Unless the run sets its epochs, pretraining may take as many as its
+    model's steps bound needs, up to 250."""
     config = RunConfig(corpus="")
-    assert pretrain_epochs(config, 400, min_steps=1500) == 215 + config.tm_patience   # ceil(1500 / 7) = 215
-    assert pretrain_epochs(config, 10_000, min_steps=1500) == 50                     # 157 batches an epoch
-    assert pretrain_epochs(config, 400, min_steps=0) == 50                           # NVDM: no minimum
-    assert pretrain_epochs(config, 70, min_steps=1500) == 250                        # 2 batches: 250 epochs at most
-    assert pretrain_epochs(config.replace(tm_pretrain_epochs=8), 400, min_steps=1500) == 8   # the run's choice
+    assert pretrain_epochs(config, 400, most_steps=1500) == 215 + config.tm_patience   # ceil(1500 / 7) = 215
+    assert pretrain_epochs(config, 10_000, most_steps=1500) == 50                     # 157 batches an epoch
+    assert pretrain_epochs(config, 400, most_steps=0) == 50                           # NVDM
+    assert pretrain_epochs(config, 70, most_steps=1500) == 250                        # 2 batches: 250 epochs at most
+    assert pretrain_epochs(config.replace(tm_pretrain_epochs=8), 400, most_steps=1500) == 8   # the run's choice
 
 
-def test_early_stopping_waits_for_the_models_minimum_steps(monkeypatch):
-    bow = TopicInputs(sp.csr_matrix(np.ones((64, 5), dtype=np.float32)))  # 2 steps an epoch at a batch of 32
+def replayed(monkeypatch, perplexities: list[float], unigram: float, patience: int = 3) -> list[float]:
+    """The validation perplexities pretraining saw before it stopped, when its epochs give `perplexities`
+    and a unigram model `unigram`."""
+    bow = TopicInputs(sp.csr_matrix(np.ones((64, 5), dtype=np.float32)))
     model = build_topic_model("nvdm", 5, n_topics=2, hidden=4, inputs="log1p")
-    monkeypatch.setattr(pretrain, "validation_perplexity", lambda *args: 10.0)  # never better than epoch 1
-    config = RunConfig(corpus="", tm_pretrain_epochs=50, tm_patience=2)
-    assert len(pretrain_topic_model(model, bow, bow, config, CPU, batch_size=32)) == 3
-    model.pretrain_min_steps = 20
-    assert len(pretrain_topic_model(model, bow, bow, config, CPU, batch_size=32)) == 10
+    curve = iter(perplexities)
+    monkeypatch.setattr(pretrain, "validation_perplexity", lambda *args: next(curve))
+    monkeypatch.setattr(pretrain, "unigram_perplexity", lambda *args: unigram)
+    config = RunConfig(corpus="", tm_pretrain_epochs=len(perplexities), tm_patience=patience)
+    return pretrain_topic_model(model, bow, bow, config, CPU, batch_size=32)
+
+
+def test_pretraining_stops_once_below_word_frequencies_its_perplexity_stops_falling(monkeypatch):
+    # ProdLDA's curve: a dip after one epoch, a climb, then a long fall below the unigram model (100)
+    dip_then_fall = [120, 130, 140, 135, 125, 118, 110, 99, 95, 90, 89.99, 89.98, 89.97, 89.6, 80, 70]
+    seen = replayed(monkeypatch, dip_then_fall, unigram=100)
+    # the dip is above the unigram model: no patience spent there; below it, 90 -> 89.97 falls less than
+    # MIN_GAIN (0.1%), so three epochs after 90 it stops
+    assert seen == dip_then_fall[:13], seen
+    # without the unigram model below it, the same dip never stops pretraining early
+    assert replayed(monkeypatch, dip_then_fall, unigram=50) == dip_then_fall
+    # a fall of at least 0.1% an epoch is progress: nothing stops it
+    falling = [100 * 0.99 ** i for i in range(20)]
+    assert len(replayed(monkeypatch, falling, unigram=200)) == 20
+    # small steps that add up to 0.1% within the patience are progress when they get there (99.89), and the
+    # patience starts again from there
+    creeping = [100, 99.95, 99.92, 99.89, 99.85, 99.82, 99.81, 99.7]
+    assert replayed(monkeypatch, creeping, unigram=200) == creeping[:7]
+    assert pretrain.MIN_GAIN == 0.001
 
 
 def default_model_on(texts: list[str], n_topics: int):

@@ -25,9 +25,10 @@ def test_a_runs_own_topic_count_is_kept():
 def test_the_train_page_says_what_the_topic_model_will_be():
     chosen = topic_plan(RunConfig(corpus=""), 400).describe()   # the default, CombinedTM
     assert chosen.startswith("CombinedTM with 10 topics (chosen for 400 training documents")
-    assert "at least 1,500 steps, at most 220 epochs of 7 batches" in chosen and "first 128 word pieces" in chosen
+    assert "at most 220 epochs of 7 batches" in chosen and "first 128 word pieces" in chosen
+    assert "once below a word-frequency model's, stops falling by 0.1% in 5 epochs" in chosen
     assert "as set" in topic_plan(RunConfig(corpus="", n_topics=30), 400).describe()
     bags_of_words = topic_plan(RunConfig(corpus="", topic_model="prodlda"), 10_000).describe()
     assert bags_of_words.startswith("ProdLDA with 50 topics") and "word pieces" not in bags_of_words
     paper = topic_plan(RunConfig(corpus="", topic_model="nvdm"), 400).describe()
-    assert "NVDM with 10 topics" in paper and "steps" not in paper and "at most 50 epochs of 7 batches" in paper
+    assert "NVDM with 10 topics" in paper and "at most 50 epochs of 7 batches" in paper

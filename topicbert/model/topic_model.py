@@ -57,8 +57,9 @@ class TopicModel(nn.Module):
     # Adam for pretraining alone, as each model's paper trains it (RunConfig.tm_lr overrides the rate)
     pretrain_lr: float = 1e-3
     pretrain_betas: tuple[float, float] = (0.9, 0.999)
-    # optimiser steps before early stopping may end pretraining (its patience counts only after them)
-    pretrain_min_steps: int = 0
+    # optimiser steps pretraining may take on a corpus too small for PRETRAIN_EPOCHS to hold them
+    # (training/pretrain.py: pretrain_epochs); 0: PRETRAIN_EPOCHS whatever the corpus
+    pretrain_steps: int = 0
 
     def forward(self, bow: torch.Tensor, embedding: torch.Tensor | None = None) -> TopicOutput:
         """bow: (B, V) word counts; embedding: (B, E) document embeddings, for a model that reads them."""

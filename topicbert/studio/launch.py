@@ -22,7 +22,7 @@ from ..runs.services import baselines_for, reference_configs
 from ..runs.store import Store
 from ..training.device import choose_device, uses_bf16
 from ..training.document_embeddings import EMBEDDING_PIECES
-from ..training.pretrain import pretrain_batches, pretrain_epochs
+from ..training.pretrain import MIN_GAIN, pretrain_batches, pretrain_epochs
 from .frames import finished_runs, format_duration
 
 # the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for about 3 minutes on two CPU
@@ -88,18 +88,18 @@ class TopicPlan:
     n_topics: int
     chosen: bool              # the count was chosen from the corpus (the run left it open)
     n_train_docs: int
-    min_steps: int            # optimiser steps pretraining takes at least
     max_epochs: int
     batches_per_epoch: int
+    patience: int             # epochs without progress before pretraining stops
 
     def describe(self) -> str:
         name = TOPIC_MODEL_NAMES[self.topic_model].split(" (")[0]
         how = (f"chosen for {self.n_train_docs:,} training documents: half the square root of their number, "
                f"between {TOPICS_MIN} and {TOPICS_MAX}" if self.chosen else "as set")
-        steps = f"at least {self.min_steps:,} steps, " if self.min_steps else ""
         batches = f"{self.batches_per_epoch} batch" + ("es" if self.batches_per_epoch > 1 else "")
-        sentence = (f"{name} with {self.n_topics} topics ({how}), pretrained alone for {steps}at most "
-                    f"{self.max_epochs} epochs of {batches}, early-stopped on validation perplexity.")
+        sentence = (f"{name} with {self.n_topics} topics ({how}), pretrained alone for at most "
+                    f"{self.max_epochs} epochs of {batches}, until its validation perplexity, once below a word-"
+                    f"frequency model's, stops falling by {MIN_GAIN:.1%} in {self.patience} epochs.")
         if TOPIC_MODEL_CLASSES[self.topic_model].reads_embeddings:
             sentence += (f" Before that, the encoder as pretrained reads the first {EMBEDDING_PIECES} word pieces "
                          "of every training and validation document once, for the document embeddings it reads "
@@ -112,9 +112,10 @@ class TopicPlan:
 
 def topic_plan(config: RunConfig, n_train_docs: int) -> TopicPlan:
     """The topic model a TopicBERT config trains on `n_train_docs` training documents."""
-    min_steps = TOPIC_MODEL_CLASSES[config.topic_model].pretrain_min_steps
+    most_steps = TOPIC_MODEL_CLASSES[config.topic_model].pretrain_steps
     return TopicPlan(config.topic_model, config.topics_for(n_train_docs), config.n_topics is None, n_train_docs,
-                     min_steps, pretrain_epochs(config, n_train_docs, min_steps), pretrain_batches(n_train_docs))
+                     pretrain_epochs(config, n_train_docs, most_steps), pretrain_batches(n_train_docs),
+                     config.tm_patience)
 
 
 def past_runs(store: Store, host: str) -> list[PastRun]:
