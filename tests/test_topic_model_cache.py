@@ -45,14 +45,17 @@ def test_a_longer_sequence_reuses_the_topic_model_and_ends_as_if_it_had_pretrain
     assert all(np.array_equal(reused_weights[name].numpy(), own_weights[name].numpy()) for name in own_weights)
 
 
-def test_another_seed_or_topic_count_pretrains_its_own(tiny_config, tmp_path, monkeypatch):
+def test_another_seed_topic_count_optimiser_or_stopping_rule_pretrains_its_own(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
     calls = counting_pretraining(monkeypatch)
     config = tiny_config.replace(epochs=1)
     train(config, tmp_path / "a")
     assert train(config.replace(seed=7), tmp_path / "b").topic_model_fitted_by is None
     assert train(config.replace(n_topics=4), tmp_path / "c").topic_model_fitted_by is None
-    assert len(calls) == 3
+    assert train(config.replace(fused_optimizer=False), tmp_path / "d").topic_model_fitted_by is None
+    monkeypatch.setattr(topic_model_cache, "MIN_GAIN", 0.01)  # a model kept under another rule is not reused
+    assert train(config, tmp_path / "e").topic_model_fitted_by is None
+    assert len(calls) == 5
 
 
 def test_compare_says_whose_topic_model_a_run_loaded(store):

@@ -25,11 +25,11 @@ from ..data.batching import TopicInputs
 from ..data.shared_texts import write_whole
 from ..data.token_cache import corpus_cache_folder, make_corpus_cache_folder
 from ..model.topic_model import TopicModel
-from .pretrain import pretrain_topic_model
+from .pretrain import MIN_GAIN, pretrain_topic_model
 
 # what pretraining reads of a run's settings, besides its inputs and the model's first weights
 PRETRAINING_SETTINGS = ("topic_model", "tm_input", "tm_hidden", "n_topics", "tm_lr", "tm_pretrain_epochs",
-                        "tm_patience", "seed")
+                        "tm_patience", "seed", "fused_optimizer")
 _RNG = "random_state."  # the generator states, kept beside the weights
 FITTED_BY = "fitted_by"  # the file's metadata: the folder of the run that pretrained it
 
@@ -38,6 +38,8 @@ def pretraining_key(topic_model: TopicModel, train: TopicInputs, validation: Top
                     device: torch.device) -> str:
     digest = hashlib.sha256(type(topic_model).__name__.encode())
     digest.update(json.dumps({name: getattr(config, name) for name in PRETRAINING_SETTINGS}).encode())
+    # and its stopping rule: a model kept under another rule is not the one this run would fit
+    digest.update(json.dumps([MIN_GAIN, topic_model.pretrain_steps]).encode())
     digest.update(device.type.encode())
     for state in _random_states(device).values():  # what pretraining's dropout and sampling will draw
         digest.update(state.numpy().tobytes())
