@@ -5,7 +5,9 @@ only drops of MIN_GAIN are progress), the same without the unigram gate, and the
 1,500 steps, then 5 epochs without any better perplexity). Seconds are the pretraining's own clock with the
 scoring taken out; they need a quiet machine.
 
-    python benchmarks/pretrain_stop.py --corpus bbc --limit-train 400 --seeds 42,43,44 --epochs 250
+    python benchmarks/pretrain_stop.py --corpus bbc --limit-train 400 --seeds 42,43,44 --epochs 250 \
+        --min-gains 0.005,0.002,0.001,0
+    python benchmarks/pretrain_stop.py --corpus bbc --limit-train 400 --seeds 42 --epochs 250 --batch-size 400
 """
 from __future__ import annotations
 
