@@ -65,7 +65,7 @@ class PerplexityStop:
         if is_best:
             self.best = perplexity
         if self.best <= self.progress * (1 - self.min_gain) or perplexity >= self.word_frequencies:
-            self.progress, self.waited = min(self.progress, self.best), 0
+            self.progress, self.waited = self.best, 0  # the best never rises: it is the new mark
         else:
             self.waited += 1
         return is_best, self.waited >= self.patience
