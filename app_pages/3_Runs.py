@@ -61,8 +61,9 @@ def run_detail() -> None:
                       help="cancel it first" if active else "its files and its rows in the store",
                       forget=run_sizes.clear)
         badge = frames.run_badge(store, run)
-    st.text(f"Status: {run['status']}" + (f", checkpoint at step {run['checkpoint_step']}"
-                                          if run["checkpoint_step"] else ""))
+    # where a resume would start: news while a run can still be resumed, not once it is done
+    resumable_from = run["checkpoint_step"] if run["status"] != "done" else None
+    st.text(f"Status: {run['status']}" + (f", checkpoint at step {resumable_from}" if resumable_from else ""))
     if run["device"]:
         st.text(f"Where: {services.placement_text(run)}")
     st.badge(f"energy {badge.label}", color=BADGE_COLORS.get(badge.label.split(",")[0], "gray"))

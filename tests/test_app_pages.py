@@ -326,6 +326,22 @@ def test_runs_detail_shows_the_measurement_badge_and_why(app, home):
     assert any("cpu estimated" in c.value for c in at.caption)
 
 
+def test_runs_detail_names_the_checkpoint_only_while_a_run_can_resume_from_it(app, home):
+    queued = RunConfig(corpus="gone.csv", device="cpu")
+    with Store() as store:
+        done, stopped = finished_topicbert_run()["id"], store.create_run(queued)
+        store.set_checkpoint(done, 12)
+        store.set_checkpoint(stopped, 12)
+    at = app("app_pages/3_Runs.py").run()
+    status = {}
+    for run_id in (done, stopped):
+        at.selectbox(key="runs_selected").set_value(run_id).run()
+        status[run_id] = next(t.value for t in at.text if t.value.startswith("Status:"))
+    assert status == {done: "Status: done", stopped: "Status: queued, checkpoint at step 12"}
+    with Store() as store:
+        services.cancel_run(store, stopped)
+
+
 def test_runs_show_disk_use_and_delete_a_run_after_asking(app, home):
     with Store() as store:
         run_id = store.create_run(RunConfig(corpus="gone.csv", device="cpu"))
