@@ -53,6 +53,19 @@ def test_merging_two_seeds_gives_what_one_bench_of_both_gives():
     assert json.dumps(merged["rows"]) == json.dumps(whole["rows"])
     assert merged["seeds"] == 2 and merged["merged_from"] == ["a.json", "b.json"]
     assert merged["rows"][1]["against_baseline"]["seed_differences"][1] != 0
+    assert not merged["partial"]
+
+
+def test_a_cut_off_bench_is_partial_only_while_a_row_lacks_a_seed():
+    seed_42, seed_43 = measurements((42,)), measurements((43,))
+    # cut off before its second seed: saved as partial, yet every row has seed 42
+    before_43 = bench_report(setting(42), NAMES, seed_42, None, None, True)
+    later = saved(bench_report(setting(43), NAMES, seed_43, None, None, False))
+    assert not merge_reports([("cut.json", saved(before_43)), ("later.json", later)])["partial"]
+    # cut off after two rows: bert-128 has seed 43 alone
+    two_rows = bench_report(setting(42), NAMES, {name: seed_42[name] for name in NAMES[:2]}, None, None, True)
+    merged = merge_reports([("cut.json", saved(two_rows)), ("later.json", later)])
+    assert merged["partial"] and [row["seeds"] for row in merged["rows"]] == [2, 2, 1]
 
 
 @pytest.mark.parametrize("change, said", [
@@ -79,6 +92,26 @@ def test_what_cannot_merge_says_why():
     no_baseline = saved(bench_report(setting(42), NAMES[1:], measurements((42,)), None, None, False))
     with pytest.raises(ValueError, match="none of the files has a bert-512 row"):
         merge_reports([("c.json", no_baseline)])
+
+
+def test_one_file_is_read_again_at_another_target():
+    curves = {BASELINE: [(100.0, 0.01, 0.80), (200.0, 0.02, 0.90)], "topicbert-128": [(40.0, 0.004, 0.85),
+                                                                                   (80.0, 0.008, 0.89)]}
+    runs = measurements((42,))
+    for name, curve in curves.items():
+        runs[name][0].evaluations = curve
+    one = saved(bench_report(setting(42), NAMES[:2], {n: runs[n] for n in NAMES[:2]}, None, None, False))
+    assert one["rows"][1]["seconds_to_target"] is None  # 0.89 misses 99% of 0.90
+    lower = merge_reports([("one.json", one)], target=0.98)  # 0.882: BERT-512 at 200 s, TopicBERT-128 at 80 s
+    assert lower["target"] == 0.98 and lower["rows"][1]["speedup_to_target"] == pytest.approx(200 / 80)
+    assert merge_reports([("one.json", one)])["target"] == 0.99
+
+
+@pytest.mark.parametrize("target", ["1.5", "0", "nan"])
+def test_a_target_is_a_share(target, capsys):
+    with pytest.raises(SystemExit):
+        main(["bench-merge", "one.json", "--target", target])
+    assert "not a share above 0 and at most 1" in capsys.readouterr().err
 
 
 def test_bench_merge_command(tmp_path, capsys):

@@ -253,7 +253,7 @@ def cmd_bench_merge(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as error:  # a missing file, or not JSON
             raise ConfigError(f"{name}: not a bench JSON ({error})") from None
     try:
-        report = merge_reports(reports)
+        report = merge_reports(reports, args.target)
     except ValueError as error:  # what differs or is missing, file by file
         raise ConfigError(f"cannot merge: {error}") from None
     if args.json_file:
@@ -375,7 +375,7 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--hf-trainer", action="store_true", help="add the Hugging Face Trainer row")
     bench.add_argument("--time-budget", type=float, default=None,
                        help="seconds for the whole benchmark: a later seed of a row starts only if it fits")
-    bench.add_argument("--target", type=float, default=DEFAULT_TARGET,
+    bench.add_argument("--target", type=_share, default=DEFAULT_TARGET,
                        help="time to accuracy: until a row's validation macro-F1 first reaches this share of "
                             "BERT-512's best (default 0.99, as MLPerf Training measures it)")
     bench.add_argument("--peak-tflops", type=float, default=None,
@@ -392,7 +392,18 @@ def _add_bench_merge_command(commands: argparse._SubParsersAction) -> None:
                                                 "and machine, other seeds")
     merge.add_argument("--json", dest="json_file", default=None, help="write the merged report here")
     merge.add_argument("--plot", default=None, help="PNG of F1 against kWh with the Pareto front")
+    merge.add_argument("--target", type=_share, default=None,
+                       help="read the recorded validation curves at this share of BERT-512's best instead of the "
+                            "first file's (one file alone: its time to accuracy at another target)")
     merge.set_defaults(handler=cmd_bench_merge)
+
+
+def _share(text: str) -> float:
+    """A share above 0 and at most 1, for argparse."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share above 0 and at most 1")
+    return value
 
 
 def _add_topics_bench_command(commands: argparse._SubParsersAction) -> None:

@@ -31,9 +31,10 @@ def _differences(setting: dict, reference: dict) -> list[str]:
                if config.get(key) != reference_config.get(key)])
 
 
-def merge_reports(reports: Sequence[tuple[str, dict]]) -> dict:
-    """(file name, bench JSON) pairs -> one bench JSON over all their seeds. ValueError, naming the file and
-    what is wrong, for a JSON without measurements, a setting that differs, or a row and seed found twice."""
+def merge_reports(reports: Sequence[tuple[str, dict]], target: float | None = None) -> dict:
+    """(file name, bench JSON) pairs -> one bench JSON over all their seeds, its time to accuracy at `target`
+    (None: the first file's). ValueError, naming the file and what is wrong, for a JSON without measurements, a
+    setting that differs, or a row and seed found twice."""
     if not reports:
         raise ValueError("no bench JSON to merge")
     first_name, first = reports[0]
@@ -63,7 +64,10 @@ def merge_reports(reports: Sequence[tuple[str, dict]]) -> dict:
         measurements.sort(key=lambda m: m.seed)
     seeds = {m.seed for measurements in per_seed.values() for m in measurements}
     setting = {key: first[key] for key in SETTING_KEYS}
+    # partial when a row lacks a seed another row has: a bench cut off after some rows is whole once another
+    # file brings the rest, since a file only ever holds finished measurements
+    partial = any({m.seed for m in measurements} != seeds for measurements in per_seed.values())
     merged = bench_report({**setting, "seeds": len(seeds)}, list(per_seed), per_seed, loop_overhead,
-                          first["peak_tflops"], partial=any(report["partial"] for _, report in reports),
-                          target=first.get("target", DEFAULT_TARGET))
+                          first["peak_tflops"], partial=partial,
+                          target=target or first.get("target", DEFAULT_TARGET))
     return {**merged, "merged_from": [name for name, _ in reports]}
