@@ -2,7 +2,8 @@
 model keep theirs) and each warm-up (the share of the steps the rate climbs over), how many epochs a row takes to
 its best validation macro-F1 and what it then scores on the test documents. Early-stopped as the bench's converged
 tables are; the topic model is pretrained once per seed and reused by the other rates (so train s is not
-comparable across rates for TopicBERT).
+comparable across rates for TopicBERT). --json adds each run, with its test predictions, to a file that
+benchmarks/lr_verdict.py reads to say whether a setting earns the default.
 
     python benchmarks/lr_search.py --corpus bbc --variant topicbert --max-len 128 --rates 1e-4,2e-4,4e-4 \\
         --seeds 42,43 --limit-train 800 --epochs 6 --patience 2
@@ -13,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from topicbert.bench.side_by_side import machine_description  # noqa: E402
 from topicbert.config import RunConfig  # noqa: E402
-from topicbert.data.corpus import builtin_corpus_path  # noqa: E402
+from topicbert.data.corpus import builtin_corpus_path, source_name  # noqa: E402
 from topicbert.training.callbacks import Callback  # noqa: E402
 from topicbert.training.loop import train  # noqa: E402
 
@@ -45,6 +50,7 @@ def main() -> None:
     parser.add_argument("--limit-train", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--patience", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="add each run to this file (created if missing)")
     args = parser.parse_args()
     base = RunConfig(corpus=str(builtin_corpus_path()) if args.corpus == "bbc" else args.corpus,
                      variant=args.variant, max_len=args.max_len, limit_train=args.limit_train, epochs=args.epochs,
@@ -57,7 +63,9 @@ def main() -> None:
             curve = ValidationCurve()
             with tempfile.TemporaryDirectory() as run_dir:
                 result = train(base.replace(lr=rate, warmup_frac=warmup, seed=seed), Path(run_dir), [curve])
-            assert result is not None
+                assert result is not None
+                if args.json:
+                    _record(args.json, base, rate, warmup, seed, curve.f1, result.test_macro_f1, Path(run_dir))
             best = max(range(len(curve.f1)), key=curve.f1.__getitem__)
             best_epochs.append(best + 1)
             test_f1.append(result.test_macro_f1)
@@ -65,6 +73,22 @@ def main() -> None:
                   f"| {result.test_macro_f1:.4f} | {result.train_seconds:.0f} |", flush=True)
         print(f"| {rate:g} | {warmup:g} | mean | | {statistics.mean(best_epochs):.1f} | "
               f"| {statistics.mean(test_f1):.4f} | |", flush=True)
+
+
+def _record(path: Path, base: RunConfig, rate: float, warmup: float, seed: int, curve: list[float],
+            test_f1: float, run_dir: Path) -> None:
+    """Add one run (setting, validation curve, test labels and predictions) to the JSON list at `path`."""
+    with np.load(run_dir / "test_predictions.npz") as saved:
+        labels, predictions = saved["labels"].tolist(), saved["probabilities"].argmax(axis=1).tolist()
+    runs = json.loads(path.read_text()) if path.exists() else []
+    runs.append({"corpus": source_name(base.corpus), "variant": base.variant, "max_len": base.max_len,
+                 "limit_train": base.limit_train, "epochs": base.epochs, "patience": base.early_stopping_patience,
+                 "machine": machine_description(base), "lr": rate, "warmup": warmup, "seed": seed,
+                 "validation_f1": curve, "test_macro_f1": test_f1, "labels": labels, "predictions": predictions})
+    # written whole to a temporary file and moved over: a run cut off mid-write leaves the earlier ones intact
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(runs))
+    partial.replace(path)
 
 
 def _floats(listed: str) -> list[float]:

@@ -225,6 +225,8 @@ def test_run_config_validates_and_round_trips():
         RunConfig(corpus="x.csv", max_len=1024)
     with pytest.raises(ConfigError, match="variant"):
         RunConfig(corpus="x.csv", variant="gpt")
+    with pytest.raises(ConfigError, match=r"warmup_frac must be in \[0, 1\), not 1.5"):
+        RunConfig(corpus="x.csv", warmup_frac=1.5)
 
 
 def test_a_batch_bound_for_a_gpu_is_copied_from_page_locked_memory(monkeypatch):

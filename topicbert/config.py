@@ -140,6 +140,8 @@ class RunConfig:
             (self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be at least 1, not {self.batch_size}"),
             (self.lr > 0, f"lr must be positive, not {self.lr}"),
+            # a share of the planned steps: at 1 or more the rate would still be climbing when training ends
+            (0.0 <= self.warmup_frac < 1.0, f"warmup_frac must be in [0, 1), not {self.warmup_frac}"),
             (self.tm_lr is None or self.tm_lr > 0, f"tm_lr must be positive, not {self.tm_lr}"),
             (self.nproc >= 1, f"nproc must be at least 1, not {self.nproc}"),
             # each process takes its share of every batch: a smaller batch gives some nothing, and

@@ -1,0 +1,134 @@
+"""Whether a candidate training setting (a learning rate, a warm-up) should replace the default: issue 22's item 3.
+
+A setting earns it when it reaches its best validation macro-F1 in fewer epochs, beyond the noise, without a test
+macro-F1 lower beyond the noise. Runs are paired: the same corpus, row, limits, seed and machine under both
+settings (a CPU without bf16 trains in float32, and its runs differ by more than rounding). Pairs from several
+corpora and rows may be pooled, each pair one draw of how the two settings differ.
+
+Best epochs are a few whole numbers, and three pairs that each differ by one epoch have no spread at all, which a
+t interval would read as certainty. So the epochs' verdict is an exact sign-flip test: were the two settings
+alike, each pair's difference would be as likely negated, and the p-value is the share of the 2^pairs sign
+flips whose mean lies as far from 0 as the one observed. It needs six pairs before any result can reach 5%
+(three seeds on one corpus cannot show it, whatever they give). The F1's interval is training/noise.py's, over
+the pairs and their test documents.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..training.metrics import CONFIDENCE, bootstrap_samples, macro_f1_samples
+from ..training.noise import HIGHER, LOWER, NoiseInterval, difference_over_seeds
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    """One training run of a search: its setting, its validation macro-F1 after each epoch and its test scores."""
+    corpus: str
+    variant: str
+    max_len: int
+    limit_train: int | None
+    epochs: int
+    patience: int | None
+    machine: str
+    lr: float
+    warmup: float
+    seed: int
+    validation_f1: Sequence[float]
+    test_macro_f1: float
+    labels: Sequence[int]
+    predictions: Sequence[int]
+
+    @property
+    def best_epoch(self) -> int:
+        """The first epoch (1-based) with the highest validation macro-F1: the one early stopping keeps."""
+        return int(np.argmax(self.validation_f1)) + 1
+
+    @property
+    def pairing_key(self) -> tuple:
+        """All but the setting searched over (rate, warm-up) and the results."""
+        return (self.corpus, self.variant, self.max_len, self.limit_train, self.epochs, self.patience, self.machine,
+                self.seed)
+
+    @classmethod
+    def from_record(cls, record: dict) -> SearchRun:
+        return cls(**{name: record[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class SettingComparison:
+    """A candidate against the reference over their paired runs: candidate minus reference."""
+    epoch_differences: list[int]     # each pair's best epoch, candidate minus reference
+    epoch_p_value: float             # two-sided, the sign-flip test's
+    test_f1: NoiseInterval
+
+    @property
+    def pairs(self) -> int:
+        return len(self.epoch_differences)
+
+    @property
+    def mean_epoch_difference(self) -> float:
+        return float(np.mean(self.epoch_differences))
+
+    @property
+    def sooner(self) -> bool:
+        """Peaks in fewer epochs beyond the noise."""
+        return self.mean_epoch_difference < 0 and self.epoch_p_value < 1 - CONFIDENCE
+
+    @property
+    def loses_f1(self) -> bool:
+        return self.test_f1.verdict == LOWER
+
+    @property
+    def earns_default(self) -> bool:
+        return self.sooner and not self.loses_f1
+
+
+def pair_runs(candidate: Sequence[SearchRun], reference: Sequence[SearchRun]) -> list[tuple[SearchRun, SearchRun]]:
+    """(candidate, reference) for each corpus, row, limits, seed and machine both ran, tested on the same documents."""
+    by_key = {run.pairing_key: run for run in reference}
+    return [(run, by_key[run.pairing_key]) for run in candidate
+            if run.pairing_key in by_key and list(run.labels) == list(by_key[run.pairing_key].labels)]
+
+
+def sign_flip_p_value(differences: Sequence[float]) -> float:
+    """Two-sided: the share of all 2^n negations of some of `differences` whose mean is at least as far from 0
+    as theirs (1.0 when every difference is 0)."""
+    observed = abs(sum(differences))
+    flips = list(itertools.product((1, -1), repeat=len(differences)))
+    # a small tolerance so that float sums equal to the observed one count as reaching it
+    reaching = sum(abs(sum(sign * d for sign, d in zip(signs, differences))) >= observed - 1e-9 for signs in flips)
+    return reaching / len(flips)
+
+
+def compare_settings(candidate: Sequence[SearchRun], reference: Sequence[SearchRun]) -> SettingComparison:
+    """The candidate's best epoch and test macro-F1 minus the reference's over their pairs, with the sign-flip
+    test's p-value and the F1's 95% interval. ValueError with fewer than two pairs, or more than 16 (the test
+    enumerates every sign flip)."""
+    pairs = pair_runs(candidate, reference)
+    if not 2 <= len(pairs) <= 16:
+        raise ValueError(f"{len(pairs)} paired run(s): comparing settings needs 2 to 16 of the same corpus, row, "
+                         f"limits, seed and machine under both")
+    epochs = [mine.best_epoch - theirs.best_epoch for mine, theirs in pairs]
+    samples = {n: bootstrap_samples(n) for n in {len(mine.labels) for mine, _ in pairs}}
+    resampled = [(macro_f1_samples(mine.labels, mine.predictions, samples[len(mine.labels)]),
+                  macro_f1_samples(theirs.labels, theirs.predictions, samples[len(theirs.labels)]))
+                 for mine, theirs in pairs]
+    test_f1 = difference_over_seeds([mine.test_macro_f1 for mine, _ in pairs], [m for m, _ in resampled],
+                                    [theirs.test_macro_f1 for _, theirs in pairs], [t for _, t in resampled])
+    return SettingComparison(epochs, sign_flip_p_value(epochs), test_f1)
+
+
+def comparison_words(comparison: SettingComparison) -> str:
+    """The verdict in a sentence: whether it peaks sooner, whether it loses F1, and so whether it earns the default."""
+    f1 = comparison.test_f1
+    f1_words = {LOWER: "lower beyond the noise", HIGHER: "higher beyond the noise"}.get(f1.verdict, f1.noise_words())
+    epochs = ", ".join(f"{d:+d}" for d in comparison.epoch_differences)
+    return (f"over {comparison.pairs} paired runs: best epoch {comparison.mean_epoch_difference:+.2f} (per pair "
+            f"{epochs}; sign-flip p = {comparison.epoch_p_value:.3f}: "
+            f"{'sooner beyond the noise' if comparison.sooner else 'not shown sooner'}); test macro-F1 "
+            f"{f1.value:+.4f} [{f1.low:+.4f}, {f1.high:+.4f}] ({f1_words}): "
+            f"{'it earns the default' if comparison.earns_default else 'it does not earn the default'}.")
