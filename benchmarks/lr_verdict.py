@@ -1,6 +1,6 @@
 """Whether a candidate setting of the learning-rate search earns the default (issue 22's item 3): its runs
 against the reference's, paired by corpus, row, limits, seed and machine, from files lr_search.py --json wrote.
-Each corpus and row alone, then all pooled (topicbert/bench/setting_search.py says how).
+Each corpus and row alone, then all pooled where there are several (topicbert/bench/setting_search.py says how).
 
     python benchmarks/lr_verdict.py benchmarks/lr_warmup_runs.json --reference 1e-4/0.1 --candidate 1e-4/0
 """
@@ -43,13 +43,14 @@ def main() -> None:
               f"| {mine.best_epoch} | {theirs.test_macro_f1:.4f} | {mine.test_macro_f1:.4f} |")
     print()
     group = lambda run: (run.corpus, run.variant, run.max_len)  # noqa: E731
+    groups = {group(mine) for mine, _ in pairs}
     for (corpus, variant, max_len), members in itertools.groupby(sorted(pairs, key=lambda p: group(p[0])),
                                                                  key=lambda p: group(p[0])):
         members = list(members)
         if len(members) >= 2:
             words = comparison_words(compare_settings([m for m, _ in members], [t for _, t in members]))
             print(f"- {corpus}, {variant}-{max_len}: {words}")
-    if len(pairs) >= 2:
+    if len(groups) > 1:
         print(f"- pooled: {comparison_words(compare_settings(candidate, reference))}")
 
 

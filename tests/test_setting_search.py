@@ -45,7 +45,7 @@ def test_three_seeds_cannot_show_a_setting_sooner_however_steady() -> None:
     comparison = compare_settings(candidate, reference)
     assert comparison.epoch_differences == [-3, -3, -3]
     assert not comparison.sooner and not comparison.earns_default
-    assert "not shown sooner" in comparison_words(comparison)
+    assert "neither sooner nor later shown" in comparison_words(comparison)
 
 
 def test_alike_settings_are_called_sooner_at_most_five_times_in_a_hundred() -> None:
@@ -85,6 +85,9 @@ def test_a_setting_that_peaks_sooner_but_loses_f1_does_not_earn_it() -> None:
     comparison = compare_settings(candidate, reference)
     assert comparison.sooner and comparison.loses_f1 and not comparison.earns_default
     assert "lower beyond the noise" in comparison_words(comparison)
+    backwards = compare_settings(reference, candidate)     # the reference against the candidate: later, higher
+    assert backwards.later and not backwards.sooner
+    assert "later beyond the noise" in comparison_words(backwards)
 
 
 def test_runs_pair_only_on_one_machine_and_one_test_set() -> None:

@@ -79,6 +79,10 @@ class SettingComparison:
         return self.mean_epoch_difference < 0 and self.epoch_p_value < 1 - CONFIDENCE
 
     @property
+    def later(self) -> bool:
+        return self.mean_epoch_difference > 0 and self.epoch_p_value < 1 - CONFIDENCE
+
+    @property
     def loses_f1(self) -> bool:
         return self.test_f1.verdict == LOWER
 
@@ -129,6 +133,12 @@ def comparison_words(comparison: SettingComparison) -> str:
     epochs = ", ".join(f"{d:+d}" for d in comparison.epoch_differences)
     return (f"over {comparison.pairs} paired runs: best epoch {comparison.mean_epoch_difference:+.2f} (per pair "
             f"{epochs}; sign-flip p = {comparison.epoch_p_value:.3f}: "
-            f"{'sooner beyond the noise' if comparison.sooner else 'not shown sooner'}); test macro-F1 "
+            f"{_epoch_words(comparison)}); test macro-F1 "
             f"{f1.value:+.4f} [{f1.low:+.4f}, {f1.high:+.4f}] ({f1_words}): "
             f"{'it earns the default' if comparison.earns_default else 'it does not earn the default'}.")
+
+
+def _epoch_words(comparison: SettingComparison) -> str:
+    if comparison.sooner:
+        return "sooner beyond the noise"
+    return "later beyond the noise" if comparison.later else "neither sooner nor later shown"
