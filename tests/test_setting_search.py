@@ -65,7 +65,7 @@ def test_alike_settings_end_to_end_seldom_earn_the_default() -> None:
         candidate = [_run(seed, int(e), 0.85, warmup=0.0) for seed, e in zip(range(trial * 10, trial * 10 + 6),
                                                                               epochs[1])]
         earned += compare_settings(candidate, reference).earns_default
-    assert earned <= 5   # about 2 expected at most; a verdict that tracked noise would earn it in half
+    assert earned <= 2   # 0.6% of such draws are called sooner: fewer than 1 in 40 expected
 
 
 def test_six_steady_pairs_earn_the_default_pooled_over_two_corpora() -> None:
