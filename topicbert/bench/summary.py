@@ -110,9 +110,11 @@ def topic_counterpart(name: str) -> str | None:
 
 
 def _to_target(runs: Sequence[Measurement], references: Sequence[Measurement], target: float) -> dict:
-    """Time to accuracy against the reference seed by seed: the seconds and kWh until the row's validation F1 first
-    reached `target` times the reference's best (None where a seed never did, or its curve was not recorded), the
-    speedup and energy saved to that point, and on how many seeds it was reached."""
+    """Time to accuracy against the reference seed by seed, judged only on the seeds where both curves were
+    recorded: the seconds and kWh until the row's validation F1 first reached `target` times the reference's best
+    (None where a judged seed never did), the speedup and energy saved to that point, on how many of the judged
+    seeds it was reached, and which of the row's seeds have no reference run to set a target (a time budget
+    skips the longest row's later seeds first, and bench-merge can join such files)."""
     by_seed = {m.seed: m for m in references}
     reached = []
     for m in runs:
@@ -120,7 +122,7 @@ def _to_target(runs: Sequence[Measurement], references: Sequence[Measurement], t
         goal = target_f1(reference.evaluations, target) if reference is not None else None
         if reference is not None and goal is not None and m.evaluations:
             reached.append((first_reaching(m.evaluations, goal), first_reaching(reference.evaluations, goal)))
-    every = bool(reached) and len(reached) == len(runs) and all(mine for mine, _ in reached)
+    every = bool(reached) and all(mine for mine, _ in reached)
     mine = [point for point, _ in reached if point]
     theirs = [point for _, point in reached]
     mean = lambda points, i: statistics.mean(point[i] for point in points)  # noqa: E731
@@ -128,7 +130,9 @@ def _to_target(runs: Sequence[Measurement], references: Sequence[Measurement], t
             "speedup_to_target": mean(theirs, 0) / mean(mine, 0) if every else None,
             "speedup_to_target_range": _range([t[0] / m[0] for m, t in reached if m and t]) if every else None,
             "energy_saved_to_target": 1 - mean(mine, 1) / mean(theirs, 1) if every and mean(theirs, 1) else None,
-            "target_reached_seeds": len(mine) if reached else None}
+            "target_reached_seeds": len(mine) if reached else None,
+            "target_judged_seeds": len(reached) if reached else None,
+            "seeds_without_reference": [m.seed for m in runs if m.seed not in by_seed]}
 
 
 def summarize_rows(names: Sequence[str], per_seed: dict[str, list[Measurement]], baseline: str,
@@ -225,20 +229,58 @@ def markdown_table(rows: list[dict], target: float = DEFAULT_TARGET) -> str:
     return "\n".join(lines)
 
 
+def _sooner_or_later(speedup: float, spread: list[float] | None) -> str:
+    """'1.50x sooner (1.20–1.80)' or, for a row slower than the reference, '1.50x later': the words follow the
+    sign and the figure is at least 1; a range over seeds on both sides of 1 is said in words at each end."""
+    if speedup == 1 and not spread:
+        return "as soon"
+    if spread and min(spread) < 1 < max(spread):
+        return (f"{_times(speedup)} on average (from {_times(max(spread))} to {_times(min(spread))} "
+                "over seeds)")
+    if speedup < 1:
+        return _with_range(1 / speedup, sorted(1 / x for x in spread) if spread else None, ".2f", "x") + " later"
+    return _with_range(speedup, spread, ".2f", "x") + " sooner"
+
+
+def _times(speedup: float) -> str:
+    return f"{1 / speedup:.2f}x later" if speedup < 1 else f"{speedup:.2f}x sooner"
+
+
+def _less_or_more(saved: float) -> str:
+    """'50.0% less energy', or '50.0% more energy' when nothing was saved."""
+    if not math.isfinite(saved):
+        return "no energy reading to compare"
+    return f"{abs(saved):.1%} {'less' if saved >= 0 else 'more'} energy"
+
+
+def _seed_list(seeds: Sequence[int]) -> str:
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(str(seed) for seed in seeds)
+
+
+def _it(items: Sequence) -> str:
+    return "it" if len(items) == 1 else "them"
+
+
 def time_to_accuracy(rows: list[dict], baseline: str, target: float = DEFAULT_TARGET) -> list[str]:
-    """One line: how much sooner each row reached `target` of the baseline's best validation F1, and with how
-    much less energy, or on how many seeds it did not."""
+    """One line: how much sooner (or later) each row reached `target` of the baseline's best validation F1, with
+    how much less (or more) energy, or on how many seeds it did not; judged on the seeds the baseline ran, naming
+    those it did not."""
     said = []
     for r in rows:
         if r["name"] == baseline or r["target_reached_seeds"] is None:
             continue
+        judged = r["target_judged_seeds"]
         if r["speedup_to_target"] is None:
-            said.append(f"{r['name']} did not reach it on {r['seeds'] - r['target_reached_seeds']} of {r['seeds']} "
-                        f"seed{'s' if r['seeds'] > 1 else ''}")
+            words = (f"{r['name']} did not reach it on {judged - r['target_reached_seeds']} of {judged} "
+                     f"seed{'s' if judged > 1 else ''}")
         else:
             saved = r["energy_saved_to_target"]
-            said.append(f"{r['name']} {_with_range(r['speedup_to_target'], r['speedup_to_target_range'], '.2f', 'x')}"
-                        f" sooner" + (f", {saved:.1%} less energy to that point" if saved is not None else ""))
+            words = (f"{r['name']} {_sooner_or_later(r['speedup_to_target'], r['speedup_to_target_range'])}"
+                     + (f", {_less_or_more(saved)} to that point" if saved is not None else ""))
+        unpaired = r["seeds_without_reference"]
+        if unpaired:
+            words += f" ({_seed_list(unpaired)} not judged: {baseline} did not run {_it(unpaired)})"
+        said.append(words)
     if not said:
         return []
     return [f"Time to accuracy (to {target:.0%} of {baseline}'s best validation macro-F1, counting everything "
@@ -282,7 +324,7 @@ def verdicts(rows: list[dict]) -> list[str]:
         if ablation:
             lines.append(f"{r['name']} against {ablation['against']}: {_difference(ablation)}: "
                          f"{_verdict(ablation, _ABLATION)}; {ablation['speedup']:.2f}x its speed, "
-                         f"{ablation['energy_saved']:.1%} less energy.")
+                         f"{_less_or_more(ablation['energy_saved'])}.")
         branch = r["topic_branch"]
         if branch:
             lines.append(f"{r['name']} against {branch['against']}: {_difference(branch)}: "
