@@ -1,5 +1,5 @@
 """The learning-rate search's verdict: a setting earns the default only when it peaks sooner beyond the noise and
-does not lose F1; it says nothing when the two settings are alike."""
+its runs rule out losing NON_INFERIORITY_MARGIN of test F1; it says nothing when the two settings are alike."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 
 from topicbert.bench.setting_search import (
+    NON_INFERIORITY_MARGIN,
     SearchRun,
+    SettingComparison,
     compare_settings,
     comparison_words,
     pair_runs,
     sign_flip_p_value,
 )
+from topicbert.training.noise import NoiseInterval
 
 
 def _run(seed: int, best_epoch: int, accuracy: float, *, warmup: float = 0.1, corpus: str = "bbc",
@@ -68,14 +71,51 @@ def test_alike_settings_end_to_end_seldom_earn_the_default() -> None:
     assert earned <= 2   # 0.6% of such draws are called sooner: fewer than 1 in 40 expected
 
 
-def test_six_steady_pairs_earn_the_default_pooled_over_two_corpora() -> None:
+def test_six_steady_pairs_with_the_same_predictions_earn_the_default_pooled_over_two_corpora() -> None:
+    """Two epochs sooner on every pair and the same test predictions: F1 +0.0000 [+0.0000, +0.0000] rules out any
+    loss, so the candidate earns the default; the six pairs are named as three seeds on two corpora."""
+    reference = [_run(seed, 5, 0.9, corpus=corpus) for corpus in ("bbc", "reuters8") for seed in (42, 43, 44)]
+    candidate = [dataclasses.replace(run, warmup=0.0, validation_f1=_run(run.seed, 3, 0.9).validation_f1)
+                 for run in reference]
+    comparison = compare_settings(candidate, reference)
+    assert comparison.pairs == 6 and comparison.sooner and comparison.rules_out_loss
+    assert comparison.earns_default
+    words = comparison_words(comparison)
+    assert words.startswith("over 6 paired runs (seeds 42, 43, 44 on bbc and reuters8): ")
+    assert "a loss of 0.005 or more is ruled out): it earns the default." in words
+
+
+def test_steady_pairs_on_200_documents_cannot_rule_out_half_a_point() -> None:
+    """Equally good settings, each run's 200 test predictions drawn apart: the F1 interval spans several points
+    either way, so these runs cannot rule out a loss of 0.005, and a setting two epochs sooner does not earn it."""
     reference = [_run(seed, 5, 0.9, corpus=corpus) for corpus in ("bbc", "reuters8") for seed in (42, 43, 44)]
     candidate = [_run(seed, 3, 0.9, warmup=0.0, corpus=corpus) for corpus in ("bbc", "reuters8")
                  for seed in (42, 43, 44)]
     comparison = compare_settings(candidate, reference)
-    assert comparison.pairs == 6 and comparison.sooner and not comparison.loses_f1
-    assert comparison.earns_default
-    assert "it earns the default" in comparison_words(comparison)
+    assert comparison.sooner and not comparison.loses_f1 and comparison.test_f1.low < -NON_INFERIORITY_MARGIN
+    assert not comparison.earns_default
+    assert "these runs cannot rule out a loss of 0.005 or more): it does not earn the default." \
+           in comparison_words(comparison)
+
+
+def test_five_points_lower_within_noise_does_not_earn_the_default() -> None:
+    """The issue's case: six pairs each peak one epoch sooner (p = 2/64), and test F1 is -0.0500 [-0.1494, +0.0494]:
+    within noise, but a loss of up to 15 points is not ruled out, so it must not earn the default."""
+    f1 = NoiseInterval(-0.05, -0.1494, 0.0494, seeds=6, seed_variance=0.0016, document_variance=0.0)
+    comparison = SettingComparison([-1] * 6, sign_flip_p_value([-1] * 6), f1, seeds=(42, 43, 44),
+                                   corpora=("bbc", "reuters8"), rows=("topicbert-128",))
+    assert comparison.sooner and not comparison.loses_f1 and not comparison.rules_out_loss
+    assert not comparison.earns_default
+    words = comparison_words(comparison)
+    assert "test macro-F1 -0.0500 [-0.1494, +0.0494] (within noise: " in words
+    assert words.endswith("these runs cannot rule out a loss of 0.005 or more): it does not earn the default.")
+    assert "over 6 seeds" not in words and "(seeds 42, 43, 44 on bbc and reuters8)" in words
+
+
+@pytest.mark.parametrize(("low", "earns"), [(-0.0049, True), (-0.005, False), (-0.0051, False)])
+def test_the_margin_is_the_lower_end_of_the_interval(low: float, earns: bool) -> None:
+    f1 = NoiseInterval(0.002, low, 0.009, seeds=6, seed_variance=1e-5, document_variance=0.0)
+    assert SettingComparison([-1] * 6, sign_flip_p_value([-1] * 6), f1).earns_default is earns
 
 
 def test_a_setting_that_peaks_sooner_but_loses_f1_does_not_earn_it() -> None:
