@@ -20,7 +20,9 @@ from topicbert.bench.measurement import Measurement, Stopwatch
 from topicbert.bench.plot import save_pareto_png
 from topicbert.bench.side_by_side import BenchPlan, run_bench
 from topicbert.bench.summary import convergence, markdown_table, report_text, summarize_rows, verdicts
-from topicbert.bench.variants import BASELINE, HF_TRAINER, parse_variant
+from topicbert.bench.variants import BASELINE, HF_TRAINER, parse_variant, variant_name, variant_names
+from topicbert.cli import main as cli_main
+from topicbert.config import RECOMMENDED, RunConfig
 from topicbert.training import results
 from topicbert.training.loop import train
 
@@ -43,6 +45,37 @@ def test_parse_variant_names():
                                                    "cpu_bf16": True}
     with pytest.raises(ValueError, match="unknown switch 'fast'"):
         parse_variant("bert-512+fast")
+    with pytest.raises(ValueError, match="like bert-512"):
+        parse_variant("bert-128-wide")  # only -partition may follow the length
+
+
+def test_every_variant_name_is_checked_before_anything_trains(tmp_path, monkeypatch, capsys):
+    base = RunConfig(corpus="c.csv")
+    recommended = variant_name(RECOMMENDED)
+    assert variant_names(" bert-512, recommended ,Recommended+nogroup,bert-128,", base) == [
+        "bert-512", recommended, recommended + "+nogroup", "bert-128"]
+    # `recommended` is the preset it names: the same run as that preset's settings make
+    assert base.replace(**parse_variant(recommended)) == base.replace(**RECOMMENDED)
+    for wrong, why in (("bert-512,robert-128", "robert-128: variant 'robert-128' is not like"),
+                       ("bert-9999", "max_len must be between 32 and 512"),
+                       ("tfidf+bf16", "is not like"), (" , ", "names no variant")):
+        with pytest.raises(ValueError, match=why) as raised:
+            variant_names(wrong, base)
+        assert "Known names: bert-N or topicbert-N" in str(raised.value) and "recommended" in str(raised.value)
+    # the command line refuses at once, in one line, and trains nothing: BERT-512 first would have taken minutes
+    trained = []
+    monkeypatch.setattr("topicbert.bench.side_by_side.run_bench", lambda *a, **k: trained.append(a))
+    assert cli_main(["bench", "--corpus", str(tmp_path / "c.csv"), "--variants", "bert-512,recommendd"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: --variants recommendd:") and error.count("\n") == 1 and trained == []
+
+
+def test_preset_names_read_back_as_their_settings():
+    for settings in ({"variant": "bert", "max_len": 128}, {"variant": "tfidf"},
+                     {"variant": "topicbert", "max_len": 256, "mode": "partition"}, RECOMMENDED):
+        base = RunConfig(corpus="c.csv")
+        assert base.replace(**parse_variant(variant_name(settings))) == base.replace(**settings)
+    assert variant_name({"variant": "topicbert", "max_len": 256, "mode": "partition"}) == "topicbert-256-partition"
 
 
 def measurement(seed: int, labels: np.ndarray, predictions: np.ndarray, seconds: float, kwh: float,

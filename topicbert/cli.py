@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .bench.variants import DEFAULT_CORPUS, DEFAULT_VARIANTS
-from .config import MODES, VARIANTS, ConfigError, RunConfig, UserError
+from .bench.variants import DEFAULT_CORPUS, DEFAULT_VARIANTS, RECOMMENDED_NAME, variant_name, variant_names
+from .config import MODES, RECOMMENDED, VARIANTS, ConfigError, RunConfig, UserError
 from .training.time_to_accuracy import DEFAULT_TARGET
 
 RUN_DEFAULTS = RunConfig(corpus="")
@@ -225,7 +225,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     base = RunConfig(corpus=args.corpus, text_col=args.text_col, label_col=args.label_col,
                      split_col=args.split_col, lr=args.lr, batch_size=args.batch_size, model=args.model,
                      device=args.device, seed=args.seed, cpu_bf16=not args.fp32, early_stopping_patience=args.patience)
-    plan = BenchPlan(corpus=args.corpus, variants=args.variants.split(","), epochs=args.epochs, seeds=args.seeds,
+    try:  # every name checked before anything trains
+        variants = variant_names(args.variants, base)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    plan = BenchPlan(corpus=args.corpus, variants=variants, epochs=args.epochs, seeds=args.seeds,
                      limit_train=args.limit_train, limit_eval=args.limit_eval, hf_trainer=args.hf_trainer,
                      base=base, time_budget=args.time_budget, target=args.target,
                      peak_tflops=args.peak_tflops or peak_tflops(choose_device(args.device)))
@@ -355,8 +359,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="default: ../shared/data/20news-bydate.zip")
     add_corpus_options(bench)
     bench.add_argument("--variants", default=DEFAULT_VARIANTS,
-                       help="comma-separated, like bert-512,bert-128,topicbert-128-partition,tfidf; a suffix "
-                            "+nogroup (random instead of length-grouped batches), +compile (torch.compile), "
+                       help="comma-separated, like bert-512,bert-128,topicbert-128-partition,tfidf; "
+                            f"{RECOMMENDED_NAME}: the preset the Studio recommends ({variant_name(RECOMMENDED)}); "
+                            "a suffix +nogroup (random instead of length-grouped batches), +compile (torch.compile), "
                             "+unfused (Adam's step per tensor, not fused) or +fp32 (float32 instead of bf16 "
                             "autocast on CPU) adds an ablation row")
     bench.add_argument("--epochs", type=int, default=1, help="epochs (the most, with --patience)")
