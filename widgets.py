@@ -9,6 +9,7 @@ from topicbert.runs import storage
 from topicbert.runs.store import Store
 from topicbert.studio import frames
 from topicbert.studio.text import escape
+from topicbert.studio.verdict_card import VerdictCard
 
 STYLE = Path(__file__).parent / "assets" / "style.css"
 
@@ -32,6 +33,15 @@ def page_setup(title: str) -> None:
     st.set_page_config(page_title=f"{title} · TopicBERT Studio" if title else "TopicBERT Studio", page_icon="🌱",
                        layout="wide")
     st.html(STYLE)
+
+
+def show_verdict_card(card: VerdictCard) -> None:
+    """The card in a frame of its own (key compare_card, which the browser test finds): its title, then each
+    question in bold with its answer. Run names come from users, so every sentence is escaped."""
+    with st.container(border=True, key="compare_card"):
+        st.markdown(escape(card.title))
+        for line in card.lines:
+            st.markdown(f"**{escape(line.question)}** {escape(line.answer)}")
 
 
 def choose_topicbert_run(store: Store, what: str, key: str, preselect: int | None = None) -> dict:

@@ -5,29 +5,35 @@ import pandas as pd
 import streamlit as st
 
 from topicbert.runs.store import Store
-from topicbert.studio import early_stop, figures, frames, topic_gains
+from topicbert.studio import carbon, early_stop, figures, frames, topic_gains
 from topicbert.studio import topics as topic_views
 from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
 from topicbert.studio.text import escape
 from topicbert.studio.uncertainty import OTHER_DOCUMENTS, RunScores, describe_test_set, run_f1_interval, run_scores
-from widgets import page_setup
+from topicbert.studio.verdict_card import verdict_card
+from widgets import page_setup, show_verdict_card
 
-COST_COLUMNS = {"kg_co2e": "g CO2e", "kwh": "kWh"}
+COST_COLUMNS = ["kg_co2e", "kwh"]  # the Pareto plot's costs
 SUMMARY_COLUMNS = {
     "run": st.column_config.TextColumn(width=190),
+    "against the reference": st.column_config.TextColumn(width=160, help="the verdict on the test macro-F1 "
+                                                         "difference: higher or lower beyond the noise, or within it"),
+    "F1 difference": st.column_config.NumberColumn(format="%+.4f", width=90,
+                                                   help="test macro-F1 minus the reference's, seed by seed"),
+    "difference 95% interval": st.column_config.TextColumn(width=150),
     "seeds": st.column_config.NumberColumn(width=55, help="runs that differ only by seed, taken together"),
     "test macro-F1": st.column_config.NumberColumn(format="%.4f", width=95),
     "F1 retained (%)": st.column_config.NumberColumn(format="%.1f", width=100),
     "energy": st.column_config.TextColumn(width=135, help="measured or estimated (each run's badge is below)"),
-    "train time (s)": st.column_config.NumberColumn(format="%.0f", width=95, help="mean over the row's seeds"),
+    "train time": st.column_config.TextColumn(width=95, help="mean over the row's seeds"),
     "speedup (x)": st.column_config.NumberColumn(format="%.2f", width=85, help="to the end of training"),
     "time to target": st.column_config.TextColumn(
         width=150, help="until validation macro-F1 first reached the target share of the reference's best (time to "
              "accuracy, as MLPerf Training measures it), everything the user waits for up to that evaluation counted"),
     "speedup to target (x)": st.column_config.NumberColumn(
         format="%.2f", width=85, help="the reference's time to the target over this row's"),
-    "kWh": st.column_config.NumberColumn(format="%.6f", width=85),
+    "energy used": st.column_config.TextColumn(width=95, help="mean over the row's seeds"),
     "g CO2e": st.column_config.NumberColumn(format="%.3f", width=70),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f", width=85),
     "energy saved, read as": st.column_config.TextColumn(
@@ -40,11 +46,13 @@ SUMMARY_COLUMNS = {
     "g CO2e/kWh": st.column_config.NumberColumn(
         format="%.0f", help="the carbon intensity the kWh are priced at: where the run ran, or the place chosen above "
                             "(the CSV names it)"),
-    "s per 1k docs": st.column_config.NumberColumn(
-        format="%.2f", help="seconds to classify 1,000 documents with the finished model (its test pass)"),
-    "kWh per 1k docs": st.column_config.NumberColumn(
-        format="scientific", help="kWh to classify 1,000 documents with the finished model (its test pass)"),
+    "time per 1k docs": st.column_config.TextColumn(
+        help="the time to classify 1,000 documents with the finished model (its test pass)"),
+    "energy per 1k docs": st.column_config.TextColumn(
+        help="the energy to classify 1,000 documents with the finished model (its test pass)"),
 }
+# figures priced at a factor that counts CO2 alone are named g CO2 (studio/carbon.py), in the same formats
+SUMMARY_COLUMNS |= {"g CO2": SUMMARY_COLUMNS["g CO2e"], "g CO2/kWh": SUMMARY_COLUMNS["g CO2e/kWh"]}
 ACCURACY_FORMAT = st.column_config.NumberColumn(format="%.3f")
 GRIDS = frames.price_grids()
 WHERE_RUN = None  # the pricing choice: each run at its own country's intensity, as metered
@@ -92,6 +100,7 @@ def gains_of(topic_run: int, reference: int | None, runs: tuple[tuple[int, str |
 
 
 st.title("Compare")
+card_slot = st.container()  # filled once the summary is known: the answer comes before the controls behind it
 
 with Store() as store:
     done = frames.finished_runs(store)
@@ -140,10 +149,13 @@ with Store() as store:
     topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
                    if frames.role_of(run) == frames.TOPICBERT_ROLE}
 
+with card_slot:
+    show_verdict_card(verdict_card(summary, target))
+
 left, right = st.columns(2)
 left.plotly_chart(figures.visualize_f1_curves(f1, "epoch"), key="compare_f1_epoch")
 right.plotly_chart(figures.visualize_f1_curves(f1, "wall_seconds", pretrained), key="compare_f1_time")
-st.plotly_chart(figures.visualize_co2_curves(co2, pretrained), key="compare_co2")
+st.plotly_chart(figures.visualize_co2_curves(co2, pretrained, carbon.gas(grid)), key="compare_co2")
 if not pretrained.empty:
     st.caption("Dotted lines and triangles: where each TopicBERT run's topic-model pretraining ended, the fixed "
                "cost it pays before its first step.")
@@ -153,38 +165,40 @@ for sentence in reused_topic_models:
 st.subheader("Summary")
 # what each run scored, then what it cost; every run here is done, and the badge's reason is a sentence: both stay
 # in the CSV, out of the tables
-st.dataframe(summary[frames.SCORE_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS,
-             placeholder="–")  # no baseline chosen: no ratios
-st.dataframe(summary[frames.COST_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS, placeholder="–")
-st.dataframe(summary[frames.USE_COLUMNS], hide_index=True, column_config=SUMMARY_COLUMNS, placeholder="–")
-st.caption("Runs that differ only by seed share a row (queue several seeds at once on the Train page): its "
-           "test macro-F1 is their mean, and its 95% interval covers the seeds and their test documents (Student's "
-           "t over the seeds, the documents' shared variance added: few seeds give wide intervals, honestly). A row "
-           "of one run covers its test documents alone and says nothing of another seed. F1 retained and the "
-           "verdict pair each seed with the reference's on the same documents; a difference the interval does not "
-           "show either way is within noise, with the smallest difference that could have shown. Runs are compared "
-           "only when they were tested on the same documents (same corpus, seed and limits): "
-           + escape(f"the reference's are {describe_test_set(reference_set, corpus_names, reference_seeds)}."))
+shown = carbon.shown(frames.readable(summary), grid)
+for columns in (frames.SCORE_COLUMNS, frames.COST_COLUMNS, frames.USE_COLUMNS):
+    st.dataframe(shown[carbon.shown_columns(frames.readable_columns(columns), grid)], hide_index=True,
+                 column_config=SUMMARY_COLUMNS, placeholder="–")  # no baseline chosen: no ratios
 others = summary.loc[summary["against the reference"] == OTHER_DOCUMENTS, "run"].tolist()
 if others:
     st.warning(escape(f"{', '.join(others)}: tested on other documents than the reference, so no ratio or "
                       "interval against it is given."))
-st.caption("Retained F1, speedup and energy saved are against the reference baseline. Training time and energy "
-           "stop when the best model is chosen; classifying 1,000 documents is the finished model's test pass, "
-           "metered apart by the worker. CO2 is priced at the carbon intensity chosen above, or where each run "
-           "ran. Energy is measured where codecarbon read hardware counters (RAPL, NVML) and estimated from its "
-           "power model elsewhere; each run's badge says why:")
-for run, badge in badges.items():
-    st.caption(escape(f"{run}: {badge.label}. {badge.reason}"))
-st.download_button("Download the summary (CSV)", summary.to_csv(index=False), file_name="topicbert-compare.csv",
-                   mime="text/csv", key="compare_download_summary")
+with st.expander("How to read these figures: seeds, intervals, time and energy"):
+    st.caption("Runs that differ only by seed share a row (queue several seeds at once on the Train page): its "
+               "test macro-F1 is their mean, and its 95% interval covers the seeds and their test documents "
+               "(Student's t over the seeds, the documents' shared variance added: few seeds give wide intervals, "
+               "honestly). A row of one run covers its test documents alone and says nothing of another seed. F1 "
+               "retained and the "
+               "verdict pair each seed with the reference's on the same documents; a difference the interval does not "
+               "show either way is within noise, with the smallest difference that could have shown. Runs are compared "
+               "only when they were tested on the same documents (same corpus, seed and limits): "
+               + escape(f"the reference's are {describe_test_set(reference_set, corpus_names, reference_seeds)}."))
+    st.caption("Retained F1, speedup and energy saved are against the reference baseline. Training time and energy "
+               "stop when the best model is chosen; classifying 1,000 documents is the finished model's test pass, "
+               "metered apart by the worker. CO2 is priced at the carbon intensity chosen above, or where each run "
+               "ran. Energy is measured where codecarbon read hardware counters (RAPL, NVML) and estimated from its "
+               "power model elsewhere; each run's badge says why:")
+    for run, badge in badges.items():
+        st.caption(escape(f"{run}: {badge.label}. {badge.reason}"))
+st.download_button("Download the summary (CSV)", carbon.shown(summary, grid).to_csv(index=False),
+                   file_name="topicbert-compare.csv", mime="text/csv", key="compare_download_summary")
 
 st.subheader("When to stop")
 if replay.empty:
     st.info("None of these runs has an evaluation recorded.")
 else:
-    st.plotly_chart(figures.visualize_early_stop(replay), key="compare_early_stop")
-    for line in early_stop.replays(replay):
+    st.plotly_chart(figures.visualize_early_stop(replay, carbon.gas(grid)), key="compare_early_stop")
+    for line in early_stop.replays(replay, carbon.gas(grid)):
         st.markdown(escape(line.sentence))
     st.caption("Replayed from each run's stored curves: validation macro-F1 and the CO2 and time spent up to each "
                "evaluation. The knee is where the curve bends (Kneedle): past it, F1 rises more slowly for the "
@@ -222,15 +236,16 @@ keys = list(test_sets)
 test_set = a.selectbox("Test documents", keys, index=keys.index(reference_set) if reference_set in keys else 0,
                        format_func=lambda k: f"{describe_test_set(k, corpus_names)} ({test_sets[k]} runs)",
                        key="compare_test_set", help="runs tested on other documents cannot share one plot")
-cost = b.selectbox("Cost", list(COST_COLUMNS), format_func=COST_COLUMNS.get, key="compare_cost")
+cost = b.selectbox("Cost", COST_COLUMNS, format_func=lambda c: "kWh" if c == "kwh" else carbon.grams(grid),
+                   key="compare_cost")
 with Store() as store:
     in_set = [run for run in frames.finished_runs(store) if frames.test_set_of(run) == test_set]
     front = frames.pareto_frame(store, test_set, f1_intervals_of(in_set), grid)
-st.plotly_chart(figures.visualize_pareto(front, cost=cost), key="compare_pareto")
+st.plotly_chart(figures.visualize_pareto(front, cost=cost, gas=carbon.gas(grid)), key="compare_pareto")
 left_out = sum(test_sets.values()) - test_sets.get(test_set, 0)
 st.caption("Filled markers lie on the Pareto front: no other run has higher test macro-F1 for less. Bars are each "
            "run's 95% interval on its own; whether two runs differ beyond the noise is the paired test in the summary."
            + (f" {left_out} finished run(s) tested on other documents are left out; choose their test set above."
               if left_out else ""))
-st.download_button("Download these runs (CSV)", front.to_csv(index=False), file_name="topicbert-runs.csv",
-                   mime="text/csv", key="compare_download_runs")
+st.download_button("Download these runs (CSV)", carbon.shown(front, grid).to_csv(index=False),
+                   file_name="topicbert-runs.csv", mime="text/csv", key="compare_download_runs")

@@ -224,6 +224,17 @@ def test_compare_defaults_to_the_run_and_its_baselines(app, home):
     detectable = summary["detectable (±)"].iloc[0]
     assert 0 < detectable < 0.5 or (math.isnan(detectable) and summary["F1 retained (%)"].iloc[0] == pytest.approx(100))
     assert summary["seeds"].tolist() == [1, 1, 1]
+    # the verdict first, the energy in Wh or mWh, one format for durations
+    assert list(summary.columns[:4]) == ["run", "against the reference", "F1 difference", "difference 95% interval"]
+    assert all(re.fullmatch(r"[\d.,]+ (kWh|Wh|mWh|µWh)", text) for text in costs["energy used"])
+    assert all(re.fullmatch(r"[\d.]+ s|\d+ min \d\d s", text) for text in costs["train time"])
+    # the card above every chart, in the summary's words: its first answer carries the table's verdict
+    card = [m.value for m in at.markdown[:8]]
+    assert card[0].startswith("TopicBERT\\-32 \\(\\#1\\) against BERT\\-512 \\(\\#2\\), on one seed"), card
+    assert card[0].endswith("\\(TopicBERT\\-32 and BERT\\-512 run tiny\\_bert0\\.\\)")  # the encoder, once
+    assert card[1].startswith("**As accurate?**")
+    assert any(q in " ".join(card) for q in ("**What does it save?**", "not told"))
+    assert any(c.startswith("**Against the cheapest reference?** TF\\-IDF") for c in card)
     assert any("same documents (same corpus, seed and limits)" in c.value for c in at.caption)
     assert any("corrected for the number of topics (Holm's method)" in c.value for c in at.caption)
     assert "3 runs" in at.selectbox(key="compare_test_set").format_func(at.selectbox(key="compare_test_set").value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from .uncertainty import (
     f1_over_seeds,
     interval_text,
 )
+from .units import format_duration, format_energy
 
 TOPICBERT_ROLE = "topicbert"
 # where a run trains next to its status: on a cluster the first thing asked, and a wide cell that the page's
@@ -38,11 +40,22 @@ TOPICBERT_ROLE = "topicbert"
 RUN_COLUMNS = ["id", "run", "status", "device", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy",
                "baseline"]
 DISK_COLUMN = "disk (MB)"
+# model.encoders' DEFAULT_MODEL and what its DEFAULT_PACKAGE holds (not imported: that module loads transformers,
+# which no page showing tables needs)
+DEFAULT_MODEL, DEFAULT_ENCODER_NAME = "default", "all-MiniLM-L6-v2"
 
 
 def run_label(run: dict) -> str:
     """Unique display name: two runs may share a config name."""
     return f"#{run['id']} {run['name']}"
+
+
+def encoder_name(model: str) -> str:
+    """A run's encoder as a person knows it: the bundled default by its name, a folder by its own name, a Hugging
+    Face id as written. The presets say "BERT" whatever the encoder is."""
+    if model in ("", DEFAULT_MODEL):
+        return DEFAULT_ENCODER_NAME
+    return Path(model).name or model
 
 
 def role_of(run: dict) -> str:
@@ -57,17 +70,6 @@ def test_set_of(run: dict) -> str:
 def _grams(kg: float | None) -> float | None:
     """Tables show CO2 in grams (as the command line does): a run on a CPU emits grams, not kilograms."""
     return None if kg is None else 1000 * kg
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not np.isfinite(seconds):
-        return ""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 # ---------------------------------------------------------------- corpora
@@ -314,13 +316,17 @@ def _seed(run: dict) -> int:
     return RunConfig.from_dict(run["config"]).seed
 
 
+def _mean(values: Sequence[float | None]) -> float | None:
+    """The mean of the figures known; None if none is."""
+    known = [value for value in values if value is not None]
+    return float(np.mean(known)) if known else None
+
+
 def _mean_cost(costs: Sequence[dict]) -> dict:
     """What runs of one group cost and scored on average (each figure over the runs that have it); the energy's
     badges and reasons once each; estimated if any run's energy is."""
-    def mean(key: str) -> float | None:
-        values = [c[key] for c in costs if c[key] is not None]
-        return float(np.mean(values)) if values else None
-    return {**{key: mean(key) for key in ("f1", "seconds", "kwh", "kg", "infer seconds", "infer kwh")},
+    figures = ("f1", "seconds", "kwh", "kg", "infer seconds", "infer kwh")
+    return {**{key: _mean([c[key] for c in costs]) for key in figures},
             "priced at": costs[0]["priced at"], "intensity": costs[0]["intensity"],
             "energy": " / ".join(dict.fromkeys(c["energy"] for c in costs)),
             "metering": " | ".join(dict.fromkeys(c["metering"] for c in costs)),
@@ -328,13 +334,36 @@ def _mean_cost(costs: Sequence[dict]) -> dict:
 
 
 # the summary's columns: what a group of runs scored, what training it cost, what using it costs (three tables)
-SCORE_COLUMNS = ["run", "seeds", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval",
-                 "against the reference", "detectable (±)", "verdict covers", "role"]
+# the verdict first (it is what a person came for), then the figures it rests on
+SCORE_COLUMNS = ["run", "against the reference", "F1 difference", "difference 95% interval", "seeds",
+                 "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval", "detectable (±)",
+                 "verdict covers", "role"]
 COST_COLUMNS = ["run", "energy", "train time (s)", "speedup (x)", "time to target", "speedup to target (x)",
                 "energy saved (%)", "energy saved, read as", "kWh", "g CO2e"]
 # what using the finished model costs (classifying 1,000 documents: its test pass), and where CO2 was priced
 USE_COLUMNS = ["run", "s per 1k docs", "kWh per 1k docs", "g CO2e/kWh", "priced at"]
-SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], *USE_COLUMNS[1:], "metering"]
+# in the CSV and the verdict card, not the tables: which row is the reference, the runs' name and encoder,
+# and the topic-model pretraining each row's time includes
+SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], *USE_COLUMNS[1:], "metering", "reference", "name",
+                   "encoder", "pretraining (s)"]
+
+
+# the summary's figures as a person reads them (units.py): energy in Wh or mWh, durations in one format; the CSV
+# keeps the numbers
+READABLE = {"kWh": ("energy used", format_energy), "kWh per 1k docs": ("energy per 1k docs", format_energy),
+            "train time (s)": ("train time", format_duration), "s per 1k docs": ("time per 1k docs", format_duration)}
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the READABLE columns it holds written out and renamed."""
+    shown = frame.assign(**{column: frame[column].map(write) for column, (_, write) in READABLE.items()
+                            if column in frame})
+    return shown.rename(columns={column: name for column, (name, _) in READABLE.items()})
+
+
+def readable_columns(columns: Sequence[str]) -> list[str]:
+    """The names `readable` gives these columns."""
+    return [READABLE[c][0] if c in READABLE else c for c in columns]
 
 
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: int | None,
@@ -402,6 +431,9 @@ def _summary_row(group: SeedGroup, reference: SeedGroup | None, costs: Mapping[i
                                   else _ratio(mine.get("f1"), theirs.get("f1"))),
         "retained 95% interval": interval_text(comparison.retained.interval, 100, 1) if comparison else "",
         "against the reference": against,
+        "F1 difference": comparison.difference.value if comparison else float("nan"),
+        "difference 95% interval": interval_text(comparison.difference.interval, digits=4, signed=True)
+        if comparison else "",
         # how large a difference these seeds and documents show 4 times in 5: what "within noise" leaves open
         "detectable (±)": comparison.difference.smallest_detectable() if comparison else float("nan"),
         "verdict covers": covers_words(comparison.difference if comparison else None),
@@ -412,7 +444,9 @@ def _summary_row(group: SeedGroup, reference: SeedGroup | None, costs: Mapping[i
         "energy saved, read as": "" if is_reference or not pairs else _saving_words(mine, theirs),
         "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],
         "g CO2e/kWh": cost["intensity"], "energy": cost["energy"], "priced at": cost["priced at"],
-        "metering": cost["metering"]}
+        "metering": cost["metering"], "reference": is_reference, "name": group.runs[0]["name"],
+        "encoder": encoder_name(group.runs[0]["config"]["model"]) if role_of(group.runs[0]) != TFIDF_ROLE else "",
+        "pretraining (s)": _mean([run.get("pretrained_seconds") for run in group.runs])}
 
 
 def _to_target(group: SeedGroup, reference: SeedGroup | None, curves: Mapping[int, list], target: float) -> dict:

@@ -87,11 +87,15 @@ def covers_words(difference: NoiseInterval | None) -> str:
             else f"{difference.seeds} seeds and their test documents")
 
 
-def interval_text(interval: tuple[float, float] | None, scale: float = 1.0, digits: int = 3) -> str:
-    """'0.712–0.789' (or the scaled figures, e.g. percentages); '' when there is none."""
+def interval_text(interval: tuple[float, float] | None, scale: float = 1.0, digits: int = 3,
+                  signed: bool = False) -> str:
+    """'0.712–0.789' (or the scaled figures, e.g. percentages); `signed`, for a difference: '-0.0120 to +0.0050'
+    (a dash between two signed figures reads as a minus); '' when there is none."""
     if interval is None:
         return ""
     low, high = interval
+    if signed:
+        return f"{low * scale:+.{digits}f} to {high * scale:+.{digits}f}"
     return f"{low * scale:.{digits}f}–{high * scale:.{digits}f}"
 
 
