@@ -9,7 +9,7 @@ from store_helpers import run_with_curve
 
 from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid, grids, price
-from topicbert.studio import frames
+from topicbert.studio import carbon, early_stop, figures, frames
 
 
 def test_grids_come_from_codecarbons_tables_with_regions():
@@ -70,3 +70,33 @@ def test_summary_and_its_csv_follow_the_pricing_choice(store):
     pareto = frames.pareto_frame(store, config.test_set, grid=sweden)
     assert sorted(pareto["kg_co2e"]) == pytest.approx(sorted([0.04 * sweden.g_per_kwh / 1000,
                                                               0.1 * sweden.g_per_kwh / 1000]))
+
+
+def test_a_co2_only_price_is_labelled_co2_wherever_it_is_shown(store):
+    """Priced at Beijing's factor (codecarbon's Chinese provinces count CO2 alone), no table, CSV, axis or sentence
+    says CO2e; priced where the runs ran (codecarbon's country table, CO2 equivalents), every one says CO2e."""
+    beijing = find_grid("CHN/CN-BJ")
+    config = RunConfig(corpus="c", variant="bert", max_len=512)
+    base = run_with_curve(store, config, [0.5, 0.8, 0.85, 0.86], kwh_per_epoch=0.01)
+    summary = frames.summary_frame(store, [base], base, grid=beijing)
+    table = carbon.shown(summary, beijing)
+    assert {"g CO2", "g CO2/kWh"} <= set(table.columns) and not any("CO2e" in c for c in table.columns)
+    assert table.loc[0, "g CO2"] == pytest.approx(0.04 * beijing.g_per_kwh)   # the same figure, its own unit
+    assert carbon.shown_columns(frames.USE_COLUMNS, beijing)[3] == "g CO2/kWh"
+    csv = carbon.shown(summary, beijing).to_csv(index=False)
+    assert "CO2e" not in csv.splitlines()[0] and "g CO2/kWh" in csv.splitlines()[0]
+    pareto = carbon.shown(frames.pareto_frame(store, config.test_set, grid=beijing), beijing)
+    assert "kg_co2" in pareto.columns and "kg_co2e" not in pareto.columns
+    gas = carbon.gas(beijing)
+    replay = early_stop.replay_frame(store, [base], beijing)
+    sentence = early_stop.replays(replay, gas)[0].sentence
+    assert " g CO2 and " in sentence and "CO2e" not in sentence
+    figures_shown = [figures.visualize_co2_curves(frames.co2_curves(store, [base], beijing), gas=gas),
+                     figures.visualize_early_stop(replay, gas),
+                     figures.visualize_pareto(frames.pareto_frame(store, config.test_set, grid=beijing), gas=gas)]
+    for fig in figures_shown:
+        words = fig.to_json()
+        assert "g CO2" in words and "CO2e" not in words
+    # where the runs ran: CO2 equivalents, as before
+    assert carbon.gas(None) == "CO2e" and "g CO2e" in carbon.shown(frames.summary_frame(store, [base], base), None)
+    assert "CO2e" in figures.visualize_early_stop(early_stop.replay_frame(store, [base])).layout.xaxis.title.text

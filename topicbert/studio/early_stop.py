@@ -1,6 +1,6 @@
 """Early-stop replay: from a run's stored curves, what stopping after each evaluation would have given
 (validation macro-F1, g CO2e, minutes), the knee of its curve, and the marginal g CO2e per extra point
-of F1 after it, in one sentence per run for Compare.
+of F1 after it, in one sentence per run for Compare; in g CO2 where the price counts CO2 alone.
 
 The knee is Kneedle's (Satopää et al. 2011) on validation F1 against cumulative CO2 (wall time where
 a run has no energy reading), up to the run's best evaluation: the evaluation furthest above the
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..energy.grid import Grid, price
+from ..energy.grid import CO2E, Grid, price
 from ..runs.store import Store
 from .frames import existing_runs, role_of, run_label
 
@@ -66,14 +66,14 @@ def _minutes(minutes: float) -> str:
     return f"{minutes:.0f}" if minutes >= 10 else f"{minutes:.1f}" if minutes >= 0.1 else f"{minutes:.2g}"
 
 
-def _cost_words(grams: float, minutes: float) -> str:
-    return (f"{grams:.3g} g CO2e" if np.isfinite(grams) else "no energy reading") + f" and {_minutes(minutes)} minutes"
+def _cost_words(grams: float, minutes: float, gas: str) -> str:
+    return (f"{grams:.3g} g {gas}" if np.isfinite(grams) else "no energy reading") + f" and {_minutes(minutes)} minutes"
 
 
-def _marginal(d_grams: float, d_points: float) -> str:
+def _marginal(d_grams: float, d_points: float, gas: str) -> str:
     if d_points <= 0:
         return ": no extra F1 for it"
-    return f": {d_grams / d_points:.3g} g CO2e per extra point of F1" if np.isfinite(d_grams) else ""
+    return f": {d_grams / d_points:.3g} g {gas} per extra point of F1" if np.isfinite(d_grams) else ""
 
 
 @dataclass(frozen=True)
@@ -83,17 +83,18 @@ class Replay:
     grams_per_point: float | None   # from the knee to the model kept (or into the knee, when it is kept)
 
 
-def _step(rows: pd.DataFrame, grams: np.ndarray, start: int, end: int) -> tuple[float, float, str]:
-    """(g CO2e, points of F1, words) of going on from evaluation `start` to `end`."""
+def _step(rows: pd.DataFrame, grams: np.ndarray, start: int, end: int, gas: str) -> tuple[float, float, str]:
+    """(grams, points of F1, words) of going on from evaluation `start` to `end`."""
     since = grams[end] - grams[start]
     points = 100 * (rows.iloc[end]["val_macro_f1"] - rows.iloc[start]["val_macro_f1"])
     minutes = rows.iloc[end]["minutes"] - rows.iloc[start]["minutes"]
-    return since, points, f"{points:+.1f} points for {_cost_words(since, minutes)}{_marginal(since, points)}"
+    return since, points, f"{points:+.1f} points for {_cost_words(since, minutes, gas)}{_marginal(since, points, gas)}"
 
 
-def replay(rows: pd.DataFrame) -> Replay:
+def replay(rows: pd.DataFrame, gas: str = CO2E) -> Replay:
     """One run's replay (its rows of replay_frame, in order): the knee, set against the model the run kept (its
-    best evaluation, the earliest of equals, as training keeps it), and what training past the kept model cost."""
+    best evaluation, the earliest of equals, as training keeps it), and what training past the kept model cost;
+    carbon in grams of `gas` (CO2e, or CO2 where the price counts CO2 alone)."""
     rows = rows.reset_index(drop=True)
     k = int(np.flatnonzero(rows["knee"].to_numpy())[0])
     kept = int(np.argmax(rows["val_macro_f1"].to_numpy()))
@@ -101,14 +102,15 @@ def replay(rows: pd.DataFrame) -> Replay:
     knee = rows.iloc[k]
     grams = rows["kg_co2e"].to_numpy(dtype=float) * 1000
     sentence = (f"{knee['run']}: stopping after epoch {knee['epoch']:g} would have given validation macro-F1 "
-                f"{knee['val_macro_f1']:.3f}, for {_cost_words(grams[k], knee['minutes'])} (the knee of its curve).")
+                f"{knee['val_macro_f1']:.3f}, for {_cost_words(grams[k], knee['minutes'], gas)} "
+                "(the knee of its curve).")
     since = points = float("nan")
     if k < kept:
-        since, points, words = _step(rows, grams, k, kept)
+        since, points, words = _step(rows, grams, k, kept, gas)
         sentence += (f" The model kept is epoch {rows.iloc[kept]['epoch']:g}'s (its best validation macro-F1, "
                      f"{rows.iloc[kept]['val_macro_f1']:.3f}): going on from the knee to it changed F1 by {words}.")
     elif k > 0:  # the knee is the model kept: what the step into it cost
-        since, points, words = _step(rows, grams, k - 1, k)
+        since, points, words = _step(rows, grams, k - 1, k, gas)
         sentence += (f" It is the model kept (the run's best evaluation); going on to it from epoch "
                      f"{rows.iloc[k - 1]['epoch']:g} changed F1 by {words}.")
     else:
@@ -116,12 +118,12 @@ def replay(rows: pd.DataFrame) -> Replay:
     if kept < last:
         after = grams[last] - grams[kept]
         sentence += (f" Training went on to epoch {rows.iloc[last]['epoch']:g} for "
-                     f"{_cost_words(after, rows.iloc[last]['minutes'] - rows.iloc[kept]['minutes'])} more without "
+                     f"{_cost_words(after, rows.iloc[last]['minutes'] - rows.iloc[kept]['minutes'], gas)} more without "
                      f"beating it.")
     per_point = since / points if np.isfinite(since) and np.isfinite(points) and points > 0 else None
     return Replay(str(knee["run"]), sentence, per_point)
 
 
-def replays(frame: pd.DataFrame) -> list[Replay]:
+def replays(frame: pd.DataFrame, gas: str = CO2E) -> list[Replay]:
     """Each run's replay, in the frame's order of runs."""
-    return [replay(rows) for _, rows in frame.groupby("run", sort=False)]
+    return [replay(rows, gas) for _, rows in frame.groupby("run", sort=False)]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..energy.grid import CO2E
 from ..training.metrics import pareto_front
 from ..training.noise import WITHIN_NOISE
 from .topic_gains import HIGHER, LOWER
@@ -28,8 +29,9 @@ TFIDF_MARKER = "diamond"
 # colour-blind friendly (Okabe-Ito) without grey, which is the baseline's
 RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 CURVE_X = {"epoch": "epoch", "wall_seconds": "wall time (s)"}
-AXIS_TITLES = {**CURVE_X, "g_co2e": "g CO2e"}
-COLUMN_TITLES = {"kg_co2e": "g CO2e", "kwh": "kWh", "test_macro_f1": "test macro-F1"}
+# the carbon axes in grams of the gas their factor counts: CO2e, or CO2 alone (energy/grid.py)
+AXIS_TITLES = {**CURVE_X, "g_co2e": "g CO2e", "g_co2": "g CO2"}
+COLUMN_TITLES = {"kwh": "kWh", "test_macro_f1": "test macro-F1"}
 # shown in other units than stored: CO2 in grams, as the tables and the command line show it
 COLUMN_SCALES = {"kg_co2e": 1000.0}
 TEMPLATE = "plotly_white"
@@ -144,37 +146,52 @@ def visualize_f1_curves(curves: pd.DataFrame, x: str = "epoch", pretraining: pd.
                    "validation macro-F1")
 
 
-def visualize_co2_curves(readings: pd.DataFrame, pretraining: pd.DataFrame | None = None) -> go.Figure:
-    """Cumulative CO2 per run against wall time (columns run, role, wall_seconds, kg_co2e), drawn in grams from
-    (0, 0); `pretraining` (run, wall_seconds, kg_co2e) marks where each run's topic-model pretraining ended."""
+def _grams(gas: str) -> str:
+    """The plotted column of a carbon figure in grams, named for its gas (an AXIS_TITLES key)."""
+    return f"g_{gas.lower()}"
+
+
+def _title(column: str, gas: str) -> str:
+    return AXIS_TITLES[_grams(gas)] if column == "kg_co2e" else COLUMN_TITLES.get(column, column)
+
+
+def visualize_co2_curves(readings: pd.DataFrame, pretraining: pd.DataFrame | None = None,
+                         gas: str = CO2E) -> go.Figure:
+    """Cumulative CO2 per run against wall time (columns run, role, wall_seconds, kg_co2e), drawn in grams of
+    `gas` ("CO2e", or "CO2" where the factor counts CO2 alone) from (0, 0); `pretraining` (run, wall_seconds,
+    kg_co2e) marks where each run's topic-model pretraining ended."""
     scale = COLUMN_SCALES["kg_co2e"]
-    fig = _role_lines(readings.assign(g_co2e=readings["kg_co2e"] * scale), "wall_seconds", "g_co2e", ".3g")
+    fig = _role_lines(readings.assign(**{_grams(gas): readings["kg_co2e"] * scale}), "wall_seconds", _grams(gas),
+                      ".3g")
     if pretraining is not None and not pretraining.empty:
         marks = pretraining.dropna(subset=["kg_co2e"])
         fig.add_trace(go.Scatter(
             x=marks["wall_seconds"], y=marks["kg_co2e"] * scale, mode="markers", name=PRETRAINING_NAME,
             text=_pretraining_hover(marks), marker=dict(symbol="triangle-up", size=13, color=PRETRAINING_COLOR),
-            hovertemplate="%{text}<br>%{y:.3g} g CO2e<extra></extra>"))
+            hovertemplate=f"%{{text}}<br>%{{y:.3g}} {_title('kg_co2e', gas)}<extra></extra>"))
     fig.update_xaxes(rangemode="tozero")
     fig.update_yaxes(rangemode="tozero")
-    return _layout(fig, "Cumulative emissions", CURVE_X["wall_seconds"], COLUMN_TITLES["kg_co2e"])
+    return _layout(fig, "Cumulative emissions", CURVE_X["wall_seconds"], _title("kg_co2e", gas))
 
 
-def visualize_early_stop(replay: pd.DataFrame) -> go.Figure:
-    """Validation macro-F1 against the cumulative g CO2e at each evaluation, per run (early_stop.replay_frame:
-    run, role, epoch, minutes, val_macro_f1, kg_co2e, knee), the knee of each curve starred; from zero."""
-    data = replay.assign(g_co2e=replay["kg_co2e"].astype(float) * COLUMN_SCALES["kg_co2e"])
-    fig = _role_lines(data, "g_co2e", "val_macro_f1", ".4f")
-    knees = data[data["knee"].astype(bool)].dropna(subset=["g_co2e"])
+def visualize_early_stop(replay: pd.DataFrame, gas: str = CO2E) -> go.Figure:
+    """Validation macro-F1 against the cumulative grams of `gas` at each evaluation, per run
+    (early_stop.replay_frame: run, role, epoch, minutes, val_macro_f1, kg_co2e, knee), the knee of each curve
+    starred; from zero."""
+    grams = _grams(gas)
+    data = replay.assign(**{grams: replay["kg_co2e"].astype(float) * COLUMN_SCALES["kg_co2e"]})
+    fig = _role_lines(data, grams, "val_macro_f1", ".4f")
+    knees = data[data["knee"].astype(bool)].dropna(subset=[grams])
     fig.add_trace(go.Scatter(
-        x=knees["g_co2e"], y=knees["val_macro_f1"], mode="markers+text", name="knee: where to stop",
+        x=knees[grams], y=knees["val_macro_f1"], mode="markers+text", name="knee: where to stop",
         text=[f"epoch {epoch:g}" for epoch in knees["epoch"]], textposition="bottom right",
         customdata=[plain(run) for run in knees["run"]],
         marker=dict(symbol="star", size=18, color=RUN_COLORS[4], line=dict(width=1, color="#000000")),
-        hovertemplate="%{customdata}: knee at %{text}<br>%{x:.3g} g CO2e, validation macro-F1 %{y:.4f}<extra></extra>"))
+        hovertemplate=f"%{{customdata}}: knee at %{{text}}<br>%{{x:.3g}} {_title('kg_co2e', gas)}, validation "
+                      "macro-F1 %{y:.4f}<extra></extra>"))
     fig.update_xaxes(rangemode="tozero")
     fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))
-    return _layout(fig, "When to stop: validation macro-F1 against CO2 so far", COLUMN_TITLES["kg_co2e"],
+    return _layout(fig, f"When to stop: validation macro-F1 against {gas} so far", _title("kg_co2e", gas),
                    "validation macro-F1")
 
 
@@ -187,8 +204,9 @@ PARETO_GROUPS = {"topicbert": ("TopicBERT runs", "circle", RUN_COLORS[0]),
 
 
 def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_macro_f1",
-                     name: str = "run") -> go.Figure:
-    """Test macro-F1 against a cost column over runs, each labelled, the Pareto front joined.
+                     name: str = "run", gas: str = CO2E) -> go.Figure:
+    """Test macro-F1 against a cost column over runs, each labelled, the Pareto front joined; kg_co2e is
+    drawn in grams of `gas`.
 
     Rows missing F1 or cost are left out. A `role` column ("topicbert", "baseline", "tfidf") draws
     each kind apart; `f1_low` and `f1_high` columns (an interval of the F1) draw error bars.
@@ -219,11 +237,11 @@ def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_
             name=legend, error_y=error,
             marker=dict(symbol=[symbol + ("" if front_ else "-open") for front_ in on_front[part.index]],
                         size=12, color=color, line=dict(width=2, color=color)),
-            hovertemplate=f"%{{text}}<br>{COLUMN_TITLES.get(cost, cost)} %{{x:.3g}}<br>"
+            hovertemplate=f"%{{text}}<br>{_title(cost, gas)} %{{x:.3g}}<br>"
                           f"{COLUMN_TITLES.get(f1, f1)} %{{y:.4f}}<extra></extra>"))
     # F1 never leaves [0, 1]; a little room above 1 keeps a perfect run's marker and label in view
     fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1.08), tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    cost_title = COLUMN_TITLES.get(cost, cost)
+    cost_title = _title(cost, gas)
     return _layout(fig, f"Test macro-F1 against {cost_title} (filled: on the Pareto front; bars: 95% interval)",
                    cost_title, COLUMN_TITLES.get(f1, f1))
 
