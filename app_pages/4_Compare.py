@@ -11,23 +11,29 @@ from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
 from topicbert.studio.text import escape
 from topicbert.studio.uncertainty import OTHER_DOCUMENTS, RunScores, describe_test_set, run_f1_interval, run_scores
-from widgets import page_setup
+from topicbert.studio.verdict_card import verdict_card
+from widgets import page_setup, show_verdict_card
 
 COST_COLUMNS = ["kg_co2e", "kwh"]  # the Pareto plot's costs
 SUMMARY_COLUMNS = {
     "run": st.column_config.TextColumn(width=190),
+    "against the reference": st.column_config.TextColumn(width=160, help="the verdict on the test macro-F1 "
+                                                         "difference: higher or lower beyond the noise, or within it"),
+    "F1 difference": st.column_config.NumberColumn(format="%+.4f", width=90,
+                                                   help="test macro-F1 minus the reference's, seed by seed"),
+    "difference 95% interval": st.column_config.TextColumn(width=150),
     "seeds": st.column_config.NumberColumn(width=55, help="runs that differ only by seed, taken together"),
     "test macro-F1": st.column_config.NumberColumn(format="%.4f", width=95),
     "F1 retained (%)": st.column_config.NumberColumn(format="%.1f", width=100),
     "energy": st.column_config.TextColumn(width=135, help="measured or estimated (each run's badge is below)"),
-    "train time (s)": st.column_config.NumberColumn(format="%.0f", width=95, help="mean over the row's seeds"),
+    "train time": st.column_config.TextColumn(width=95, help="mean over the row's seeds"),
     "speedup (x)": st.column_config.NumberColumn(format="%.2f", width=85, help="to the end of training"),
     "time to target": st.column_config.TextColumn(
         width=150, help="until validation macro-F1 first reached the target share of the reference's best (time to "
              "accuracy, as MLPerf Training measures it), everything the user waits for up to that evaluation counted"),
     "speedup to target (x)": st.column_config.NumberColumn(
         format="%.2f", width=85, help="the reference's time to the target over this row's"),
-    "kWh": st.column_config.NumberColumn(format="%.6f", width=85),
+    "energy used": st.column_config.TextColumn(width=95, help="mean over the row's seeds"),
     "g CO2e": st.column_config.NumberColumn(format="%.3f", width=70),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f", width=85),
     "energy saved, read as": st.column_config.TextColumn(
@@ -40,10 +46,10 @@ SUMMARY_COLUMNS = {
     "g CO2e/kWh": st.column_config.NumberColumn(
         format="%.0f", help="the carbon intensity the kWh are priced at: where the run ran, or the place chosen above "
                             "(the CSV names it)"),
-    "s per 1k docs": st.column_config.NumberColumn(
-        format="%.2f", help="seconds to classify 1,000 documents with the finished model (its test pass)"),
-    "kWh per 1k docs": st.column_config.NumberColumn(
-        format="scientific", help="kWh to classify 1,000 documents with the finished model (its test pass)"),
+    "time per 1k docs": st.column_config.TextColumn(
+        help="the time to classify 1,000 documents with the finished model (its test pass)"),
+    "energy per 1k docs": st.column_config.TextColumn(
+        help="the energy to classify 1,000 documents with the finished model (its test pass)"),
 }
 # figures priced at a factor that counts CO2 alone are named g CO2 (studio/carbon.py), in the same formats
 SUMMARY_COLUMNS |= {"g CO2": SUMMARY_COLUMNS["g CO2e"], "g CO2/kWh": SUMMARY_COLUMNS["g CO2e/kWh"]}
@@ -94,6 +100,7 @@ def gains_of(topic_run: int, reference: int | None, runs: tuple[tuple[int, str |
 
 
 st.title("Compare")
+card_slot = st.container()  # filled once the summary is known: the answer comes before the controls behind it
 
 with Store() as store:
     done = frames.finished_runs(store)
@@ -142,6 +149,9 @@ with Store() as store:
     topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
                    if frames.role_of(run) == frames.TOPICBERT_ROLE}
 
+with card_slot:
+    show_verdict_card(verdict_card(summary, target))
+
 left, right = st.columns(2)
 left.plotly_chart(figures.visualize_f1_curves(f1, "epoch"), key="compare_f1_epoch")
 right.plotly_chart(figures.visualize_f1_curves(f1, "wall_seconds", pretrained), key="compare_f1_time")
@@ -155,29 +165,31 @@ for sentence in reused_topic_models:
 st.subheader("Summary")
 # what each run scored, then what it cost; every run here is done, and the badge's reason is a sentence: both stay
 # in the CSV, out of the tables
-shown = carbon.shown(summary, grid)
+shown = carbon.shown(frames.readable(summary), grid)
 for columns in (frames.SCORE_COLUMNS, frames.COST_COLUMNS, frames.USE_COLUMNS):
-    st.dataframe(shown[carbon.shown_columns(columns, grid)], hide_index=True, column_config=SUMMARY_COLUMNS,
-                 placeholder="–")  # no baseline chosen: no ratios
-st.caption("Runs that differ only by seed share a row (queue several seeds at once on the Train page): its "
-           "test macro-F1 is their mean, and its 95% interval covers the seeds and their test documents (Student's "
-           "t over the seeds, the documents' shared variance added: few seeds give wide intervals, honestly). A row "
-           "of one run covers its test documents alone and says nothing of another seed. F1 retained and the "
-           "verdict pair each seed with the reference's on the same documents; a difference the interval does not "
-           "show either way is within noise, with the smallest difference that could have shown. Runs are compared "
-           "only when they were tested on the same documents (same corpus, seed and limits): "
-           + escape(f"the reference's are {describe_test_set(reference_set, corpus_names, reference_seeds)}."))
+    st.dataframe(shown[carbon.shown_columns(frames.readable_columns(columns), grid)], hide_index=True,
+                 column_config=SUMMARY_COLUMNS, placeholder="–")  # no baseline chosen: no ratios
 others = summary.loc[summary["against the reference"] == OTHER_DOCUMENTS, "run"].tolist()
 if others:
     st.warning(escape(f"{', '.join(others)}: tested on other documents than the reference, so no ratio or "
                       "interval against it is given."))
-st.caption("Retained F1, speedup and energy saved are against the reference baseline. Training time and energy "
-           "stop when the best model is chosen; classifying 1,000 documents is the finished model's test pass, "
-           "metered apart by the worker. CO2 is priced at the carbon intensity chosen above, or where each run "
-           "ran. Energy is measured where codecarbon read hardware counters (RAPL, NVML) and estimated from its "
-           "power model elsewhere; each run's badge says why:")
-for run, badge in badges.items():
-    st.caption(escape(f"{run}: {badge.label}. {badge.reason}"))
+with st.expander("How to read these figures: seeds, intervals, time and energy"):
+    st.caption("Runs that differ only by seed share a row (queue several seeds at once on the Train page): its "
+               "test macro-F1 is their mean, and its 95% interval covers the seeds and their test documents "
+               "(Student's t over the seeds, the documents' shared variance added: few seeds give wide intervals, "
+               "honestly). A row of one run covers its test documents alone and says nothing of another seed. F1 "
+               "retained and the "
+               "verdict pair each seed with the reference's on the same documents; a difference the interval does not "
+               "show either way is within noise, with the smallest difference that could have shown. Runs are compared "
+               "only when they were tested on the same documents (same corpus, seed and limits): "
+               + escape(f"the reference's are {describe_test_set(reference_set, corpus_names, reference_seeds)}."))
+    st.caption("Retained F1, speedup and energy saved are against the reference baseline. Training time and energy "
+               "stop when the best model is chosen; classifying 1,000 documents is the finished model's test pass, "
+               "metered apart by the worker. CO2 is priced at the carbon intensity chosen above, or where each run "
+               "ran. Energy is measured where codecarbon read hardware counters (RAPL, NVML) and estimated from its "
+               "power model elsewhere; each run's badge says why:")
+    for run, badge in badges.items():
+        st.caption(escape(f"{run}: {badge.label}. {badge.reason}"))
 st.download_button("Download the summary (CSV)", carbon.shown(summary, grid).to_csv(index=False),
                    file_name="topicbert-compare.csv", mime="text/csv", key="compare_download_summary")
 
