@@ -6,6 +6,7 @@ import pytest
 from store_helpers import ESTIMATED, run_with_curve
 
 from topicbert.config import RunConfig
+from topicbert.energy.meter import EnergyMeter
 from topicbert.runs.machine_load import LoadAccount, MachineLoadSampler
 from topicbert.studio import frames
 from topicbert.studio.trust import measurement_badge
@@ -59,3 +60,28 @@ def test_load_sampler_keeps_its_summary_in_the_store(store):
         pass  # a run shorter than one interval still gets its readings at the start and the end
     load = store.get_run(run_id)["machine_load"]
     assert load["samples"] == 1 and load["own_mean"] == 0.0 and load["others_mean"] > 0
+
+
+def test_nothing_is_called_not_metered_before_the_meter_starts(store):
+    """Right after the demo's click: a queued run and a claimed one whose meter has not started yet show "–";
+    once the meter started, its level; a run that ended without any reading was not metered."""
+    config = RunConfig(corpus="c", variant="bert", max_len=512)
+    queued, starting, ended = (store.create_run(config) for _ in range(3))
+    store.claim_run(starting, None, "cpu", host="here")
+    store.claim_run(ended, None, "cpu", host="here")
+    store.finish_run(ended, "failed", "no reading before it failed")
+    energy = frames.runs_frame(store).set_index("id")["energy"]
+    assert energy[queued] == "–" and energy[starting] == "–" and energy[ended] == "not metered"
+    assert "nothing metered yet" in frames.run_badge(store, store.get_run(starting)).reason
+    store.set_energy_info(starting, ESTIMATED)
+    assert frames.runs_frame(store).set_index("id")["energy"][starting] == "estimated"
+
+
+def test_a_meter_that_reports_not_started_is_not_badged_estimated():
+    """EnergyMeter.info() before start(): every flag None and the words "not started". Nothing was estimated."""
+    not_started = EnergyMeter(gpu_ids=[]).info()
+    assert not_started["measured"] == "not started" and not_started["cpu_measured"] is None
+    running = measurement_badge(not_started, active=True)
+    assert running.label == "–" and not running.estimated
+    ended = measurement_badge(not_started)
+    assert ended.label == "not metered" and ended.reason == "the energy meter never started" and not ended.estimated

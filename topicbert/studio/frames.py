@@ -19,7 +19,7 @@ from ..data.corpus import source_name
 from ..energy.estimate import precision_name
 from ..energy.grid import CO2, Grid, grids, price
 from ..runs.services import placement_text
-from ..runs.store import Store
+from ..runs.store import ACTIVE, Store
 from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .trust import Badge, energy_difference_words, measurement_badge
@@ -120,7 +120,8 @@ def runs_frame(store: Store, limit: int = 50, now: float | None = None,
     rows = [{"id": run["id"], "run": run["name"], "status": run["status"], "progress": _progress(run),
              "ETA": format_duration(eta_seconds(run, now)), "val macro-F1": run["val_macro_f1"],
              "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]),
-             "energy": measurement_badge(run["energy_info"] or _reading_flags(run), run["machine_load"]).label,
+             "energy": measurement_badge(run["energy_info"] or _reading_flags(run), run["machine_load"],
+                                         active=run["status"] in ACTIVE).label,
              "device": _device_text(run),
              "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else "",
              DISK_COLUMN: _megabytes(disk.get(run["id"])) if disk is not None else None}
@@ -138,7 +139,8 @@ def _device_text(row: dict) -> str:
 
 def run_badge(store: Store, run: dict) -> Badge:
     """How far to trust a run's energy: from its energy_info, or for runs without one its last reading."""
-    return measurement_badge(run.get("energy_info") or store.last_energy(run["id"]), run.get("machine_load"))
+    return measurement_badge(run.get("energy_info") or store.last_energy(run["id"]), run.get("machine_load"),
+                             active=run["status"] in ACTIVE)
 
 
 def _reading_flags(row: dict) -> dict | None:

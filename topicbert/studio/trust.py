@@ -15,11 +15,14 @@ from ..energy.meter import ESTIMATE_ERROR, ESTIMATE_WORDS
 SHARED_CORES = 0.25
 NOT_METERED = "not metered"
 ESTIMATED, PARTLY = "estimated", "partly measured"
+# a queued or starting run, whose meter has not started: nothing metered yet, so neither a level nor "not metered"
+NOT_YET = "–"
+METER_NOT_STARTED = "not started"   # what energy/meter.py's EnergyMeter says of itself before start()
 
 
 @dataclass(frozen=True)
 class Badge:
-    label: str    # "measured", "partly measured", "estimated" or "not metered", with ", shared" when it was
+    label: str    # "measured", "partly measured", "estimated", "not metered" or "–" (nothing yet), ", shared" added
     reason: str   # one line
 
     @property
@@ -66,11 +69,15 @@ def _sharing(load: dict | None, info: dict) -> tuple[bool, str]:
                   f"(up to {load['others_max']:.2f}); {effect}")
 
 
-def measurement_badge(info: dict | None, load: dict | None = None) -> Badge:
+def measurement_badge(info: dict | None, load: dict | None = None, active: bool = False) -> Badge:
     """`info`: the run's energy_info (or, for runs without it, its last reading: the same flags and words);
-    `load`: its machine_load summary."""
-    if not info:
-        return Badge(NOT_METERED, "no energy reading")
+    `load`: its machine_load summary; `active`: the run is queued or running, so a meter that has not started
+    yet may still start (the badge is "–"; once the run ended, such a run was not metered)."""
+    words = str((info or {}).get("measured") or "")
+    if not info or words.startswith(METER_NOT_STARTED):
+        if active:
+            return Badge(NOT_YET, "the energy meter starts with the run's training: nothing metered yet")
+        return Badge(NOT_METERED, "the energy meter never started" if info else "no energy reading")
     level = _level(info)
     if level == NOT_METERED:
         return Badge(level, str(info.get("measured") or "no energy reading"))
