@@ -7,7 +7,8 @@ from topicbert.config import UserError
 from topicbert.runs import saved_corpora, services
 from topicbert.runs.store import Store
 from topicbert.runs.worker import WORKER_MAX_AGE
-from topicbert.studio import frames, launch
+from topicbert.studio import frames, home, launch
+from topicbert.studio.run_files import predictions_mtime
 from topicbert.studio.text import escape
 from widgets import RUN_COLUMNS, page_setup
 
@@ -24,12 +25,48 @@ def live_status() -> None:
     st.text(summary)
     st.subheader("Recent runs")
     if recent.empty:
-        st.info("No runs yet: queue the demo below, or pick your own settings on the Train page.")
+        st.info("No runs yet: queue the demo above, or pick your own settings on the Train page.")
     else:
         st.dataframe(recent, hide_index=True, column_config=RUN_COLUMNS, placeholder="–")  # "–": not measured yet
 
 
-def home() -> None:
+@st.cache_data(max_entries=8, show_spinner="Comparing the demo's runs...")
+def demo_headline(ids: tuple[int, ...], baseline_id: int | None, mtimes: tuple[float, ...]) -> str:
+    """The demo's verdict in a sentence; again only when a run's predictions change (`mtimes`)."""
+    with Store() as store:
+        return home.demo_card(store, home.DemoRuns(list(ids), ["done"] * len(ids), baseline_id)).headline
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def demo_section(demo: dict) -> None:
+    """The demo: once its runs finished, the answer in a line and the way to Compare; while they run, a button
+    that waits and says why; otherwise one that queues it."""
+    with Store() as store:
+        state = home.demo_runs(store, demo)
+        if state is not None and state.finished:
+            mtimes = tuple(predictions_mtime(store.get_run(i)["run_dir"]) for i in state.ids)
+            headline = demo_headline(tuple(state.ids), state.baseline_id, mtimes)
+            st.success(escape(f"The demo's runs have finished. {headline}"), icon="✅")
+            st.page_link("app_pages/4_Compare.py", label="The whole answer, with its figures, on Compare",
+                         icon="➡️")
+        st.markdown(escape(launch.demo_description(demo)))
+        running = state is not None and state.running
+        if st.button("Run the demo", type="primary", key="home_demo", disabled=running,
+                     help=state.waiting_words() if state is not None and running else None):
+            config = launch.demo_config(demo)
+            st.session_state["home_demo_queued"] = services.submit_run(store, config,
+                                                                       **services.baselines_for(config))
+            services.ensure_worker(store)
+            st.rerun()  # the whole page: "Recent runs" lists the runs just queued
+        if state is not None and running:
+            st.caption(escape(state.waiting_words()))
+    ids = st.session_state.pop("home_demo_queued", None)
+    if ids:
+        st.success(f"Queued runs #{ids[0]} (TopicBERT), #{ids[1]} (BERT-512) and #{ids[2]} (TF-IDF). "
+                   "Follow them on the Runs page; compare them on Compare once they finish.")
+
+
+def home_page() -> None:
     page_setup("")
 
     st.title("TopicBERT Studio")
@@ -46,8 +83,7 @@ def home() -> None:
         if services.ensure_worker(store):
             st.toast("Started a background worker.")
 
-    live_status()
-
+    # the demo first: once it ran, its answer is what a person opens Home for
     st.subheader("Demo")
     with Store() as store:
         try:
@@ -55,24 +91,16 @@ def home() -> None:
         except UserError as error:
             demo = None
             st.error(escape(error))
-        if demo is None:
-            st.info("No corpus in the list yet: add one on the Corpora page.")
-        else:
-            st.markdown(escape(launch.demo_description(demo)))
-            if st.button("Run the demo", type="primary", key="home_demo"):
-                config = launch.demo_config(demo)
-                st.session_state["home_demo_queued"] = services.submit_run(store, config,
-                                                                           **services.baselines_for(config))
-                services.ensure_worker(store)
-                st.rerun()  # from the top: "Recent runs" above lists the runs just queued
-            ids = st.session_state.pop("home_demo_queued", None)
-            if ids:
-                st.success(f"Queued runs #{ids[0]} (TopicBERT), #{ids[1]} (BERT-512) and #{ids[2]} (TF-IDF). "
-                           "Follow them on the Runs page; compare them on Compare once they finish.")
+    if demo is None:
+        st.info("No corpus in the list yet: add one on the Corpora page.")
+    else:
+        demo_section(demo)
+
+    live_status()
 
 
 # the sidebar: "Home" (not the script's file name "app"), then every page in app_pages/, in file order
 # (not pages/: Streamlit lists that folder itself, and a page opened by its link then showed Home as "app")
 PAGES = sorted((ROOT / "app_pages").glob("[!_]*.py"))
-st.navigation([st.Page(home, title="Home", default=True),
+st.navigation([st.Page(home_page, title="Home", default=True),
                *(st.Page(str(page.relative_to(ROOT))) for page in PAGES)]).run()

@@ -26,6 +26,7 @@ from topicbert.runs.references import attach_lda_reference
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
 from topicbert.studio.run_files import load_predictions
+from topicbert.studio.text import escape
 from topicbert.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +123,10 @@ def test_home_queues_the_demo_with_its_baselines(tmp_path, monkeypatch):
     said = " ".join(m.value for m in at.markdown)
     assert "tests all three on the same 223 documents" in said and "cannot tell" in said
     at.button(key="home_demo").click().run()
-    assert not at.exception and "Queued runs #1 (TopicBERT)" in at.success[0].value
+    assert not at.exception and "Queued runs #1 (TopicBERT)" in at.success[-1].value
+    # while its runs wait, the button waits and says why: no second demo
+    assert at.button(key="home_demo").disabled
+    assert any(escape("The demo's runs (#1, #2, #3) are queued or training") in c.value for c in at.caption)
     # the same rerun lists them under "Recent runs", above the button: never "No runs yet" beside "Queued"
     assert not any("No runs yet" in i.value for i in at.info)
     assert len(at.dataframe[0].value) == 3
@@ -133,6 +137,29 @@ def test_home_queues_the_demo_with_its_baselines(tmp_path, monkeypatch):
         assert runs[2]["config"]["limit_train"] == 400
         assert store.get_corpus(runs[1]["corpus_id"])["name"] == saved_corpora.BUILTIN_NAME
     assert started
+
+
+def test_home_leads_to_compare_once_the_demo_finished(app, home, monkeypatch):
+    """The fixture's finished TopicBERT run stands in for the demo: Home says in one line that it finished,
+    with the verdict card's first answer, and links to Compare."""
+    from topicbert.studio import home as home_view
+    from topicbert.studio.verdict_card import ACCURATE
+    with Store() as store:
+        topic = next(r for r in store.list_runs("done") if r["variant"] == "topicbert")
+        corpus = store.get_corpus(topic["corpus_id"])
+    monkeypatch.setattr(home_view, "demo_config", lambda row: RunConfig.from_dict(topic["config"]))
+    at = app("app.py").run()
+    assert not at.exception
+    with Store() as store:
+        demo = home_view.demo_runs(store, corpus)
+        assert demo is not None and demo.finished and len(demo.ids) == 3 and demo.baseline_id == topic["paired_run_id"]
+        card = home_view.demo_card(store, demo)
+    assert card.lines[0].question == ACCURATE
+    finished = [s.value for s in at.success if escape("The demo's runs have finished") in s.value]
+    assert len(finished) == 1 and escape(card.headline) in finished[0]
+    assert not at.button(key="home_demo").disabled
+    links = at.get("page_link")
+    assert [link.proto.page for link in links] == ["Compare"]
 
 
 def test_corpora_upload_error_is_shown_and_nothing_saved(app, home):

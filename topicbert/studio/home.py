@@ -1,0 +1,65 @@
+"""What Home shows of the demo: its runs and where they stand (so the button queues no second demo while one
+runs), and once they finished, the verdict card's first sentence that leads to Compare."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import RunConfig
+from ..runs.store import ACTIVE, Store
+from ..training.time_to_accuracy import DEFAULT_TARGET
+from .frames import TOPICBERT_ROLE, role_of, summary_frame
+from .launch import demo_config
+from .run_files import load_predictions, no_texts
+from .uncertainty import run_scores
+from .verdict_card import VerdictCard, verdict_card
+
+
+@dataclass(frozen=True)
+class DemoRuns:
+    """The newest demo queued on a corpus: TopicBERT-128, then its BERT-512 baseline and TF-IDF reference (those
+    still in the store), with their statuses."""
+    ids: list[int]
+    statuses: list[str]
+    baseline_id: int | None
+
+    @property
+    def running(self) -> bool:
+        """Some run is queued or training: a second demo would only queue the same runs again."""
+        return any(status in ACTIVE for status in self.statuses)
+
+    @property
+    def finished(self) -> bool:
+        return all(status == "done" for status in self.statuses)
+
+    def waiting_words(self) -> str:
+        """Why the demo button waits, in one line."""
+        ids = ", ".join(f"#{i}" for i in self.ids)
+        return (f"The demo's runs ({ids}) are queued or training: follow them on the Runs page. The button comes "
+                "back once they end, and a line here then leads to their comparison.")
+
+
+def demo_runs(store: Store, corpus_row: dict) -> DemoRuns | None:
+    """The newest demo on this corpus (a TopicBERT run with the demo's settings), or None if none was queued."""
+    config = demo_config(corpus_row)
+    runs = store.list_runs()  # newest first
+    topic = next((run for run in runs if role_of(run) == TOPICBERT_ROLE
+                  and RunConfig.from_dict(run["config"]) == config), None)
+    if topic is None:
+        return None
+    baseline_id = topic["paired_run_id"]
+    # the TF-IDF reference is linked to the baseline (services.submit_run)
+    references = [run for run in runs if run["id"] == baseline_id
+                  or (baseline_id is not None and run["paired_run_id"] == baseline_id and run["id"] > topic["id"]
+                      and run["variant"] == "tfidf")]
+    chosen = [topic] + sorted(references, key=lambda run: run["id"])
+    return DemoRuns([run["id"] for run in chosen], [run["status"] for run in chosen],
+                    baseline_id if any(run["id"] == baseline_id for run in chosen) else None)
+
+
+def demo_card(store: Store, demo: DemoRuns) -> VerdictCard:
+    """The verdict card of the demo's finished runs, as Compare shows it by default (its target, where each run
+    ran)."""
+    runs = [store.get_run(i) for i in demo.ids]
+    scores = {run["id"]: run_scores(load_predictions(run["run_dir"], read_texts=no_texts))
+              for run in runs if run is not None}
+    return verdict_card(summary_frame(store, demo.ids, demo.baseline_id, scores), DEFAULT_TARGET)
