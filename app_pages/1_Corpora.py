@@ -105,6 +105,11 @@ with right:
         c.metric("not UTF-8", summary["encoding_fallbacks"],
                  help="documents that were not UTF-8 and were read as cp1252 or latin-1 (encoding fallbacks)")
         d.metric("empty, dropped", summary["dropped_empty"], help="empty documents, left out of the corpus")
+        if summary.get("cut_long"):  # absent from summaries staged before documents were cut
+            longest = summary["max_doc_chars"]
+            st.info(f"{summary['cut_long']:,} documents longer than {longest:,} characters keep their first "
+                    f"{longest:,}: the encoder reads at most a document's first 512 word pieces, and the topic "
+                    f"model has words enough in that much.")
         splits = {split: sum(per_class.values()) for split, per_class in summary["counts"].items()}
         st.text("Documents per split: " + ", ".join(f"{split} {n:,}" for split, n in splits.items()))
         per_class = {label: sum(summary["counts"][split][label] for split in summary["counts"])

@@ -334,14 +334,14 @@ def test_zip_entry_outside_its_folder_is_refused(tmp_path, entry):
 
 def test_zip_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypatch):
     path = write_zip(tmp_path / "bomb.zip", {f"{label}/{i}.txt": "0" * 1000 for label in "ab" for i in range(5)})
-    assert len(load_corpus(path, max_archive_bytes=10_000)) == 10
+    assert len(load_corpus(path, max_total_bytes=10_000)) == 10
 
     def no_reading(*args, **kwargs):
         raise AssertionError("a member was opened before the size check")
 
     monkeypatch.setattr(zipfile.ZipFile, "open", no_reading)
-    message = error_of(path, max_archive_bytes=9_999)
-    assert "bomb.zip" in message and "over the limit" in message and "max_archive_bytes" in message
+    message = error_of(path, max_total_bytes=9_999)
+    assert "bomb.zip" in message and "over the limit" in message and "max_total_bytes" in message
 
 
 def test_zip_member_larger_than_declared_is_refused(tmp_path):

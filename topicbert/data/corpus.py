@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -18,17 +19,36 @@ import tempfile
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path, PurePath
+from typing import NoReturn
 
 import numpy as np
 
 from ..config import UserError
 
 SPLITS = ("train", "validation", "test")
-DEFAULT_MAX_ARCHIVE_BYTES = 1 << 30
+# The most bytes of text one corpus may hold (a file's size, a folder's files, an archive's declared
+# expansion), checked before anything is read: what is kept stays in memory until it is saved.
+DEFAULT_MAX_TOTAL_BYTES = 1 << 30
+# An archive may expand to at most this many times its size on disk (or EXPANSION_FLOOR_BYTES, where
+# that is more). Text deflates 2 to 5 times (20 Newsgroups' ZIP: 2.0, its most compressible post 12.8);
+# a ZIP bomb is text repeated, which deflate shrinks about 300 to 1,000 times.
+MAX_EXPANSION = 100
+EXPANSION_FLOOR_BYTES = 64 << 20  # an archive that expands to less holds no danger, whatever its ratio
+# The longest a document is kept, in characters: training never reads further.
+# - The encoder reads at most 512 word pieces of a document (truncate: the first max_len; partition: the
+#   partition budget), about 3,000 characters of English.
+# - The topic model reads the whole document's bag of words, over a vocabulary of at most 20,000 words
+#   (TopicVocabulary's max_size). 2**20 characters are about 170,000 words: every word such a vocabulary
+#   holds could show several times over, so more text only sharpens proportions the topic model already has.
+# 2**20 characters is also 6 times 20 Newsgroups' longest post (160 KB): no document of the real corpora is
+# cut. Longer documents keep their first 2**20 characters (as training keeps their first word pieces); the
+# cut happens as a file is read, so the rest never reaches memory.
+MAX_DOC_CHARS = 1 << 20
+# UTF-8 needs at most 4 bytes a character: this many bytes of a file hold MAX_DOC_CHARS characters if it has them
+_MAX_DOC_BYTES = 4 * MAX_DOC_CHARS
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -61,6 +81,7 @@ class Corpus:
     source: str  # where it came from (path / file name)
     encoding_fallbacks: int = 0  # docs that were not UTF-8 and were read as cp1252/latin-1
     dropped_empty: int = 0  # empty docs dropped
+    cut_long: int = 0  # docs cut to their first MAX_DOC_CHARS characters
 
     def __post_init__(self) -> None:
         if not len(self.texts) == len(self.labels) == len(self.splits):
@@ -96,23 +117,32 @@ class _Docs:
     splits: list[str | None] = field(default_factory=list)
     fallbacks: int = 0
     dropped: int = 0
+    cut: int = 0
     source: str | None = None  # set by a saved corpus's metadata line
+    # one string per class, not one per document: a million short documents would hold a million labels
+    _label_of: dict[str, str] = field(default_factory=dict)
 
-    def add(self, text: str, label: object, split: str | None, fell_back: bool, where: str) -> None:
+    def add(self, text: str, label: object, split: str | None, fell_back: bool, where: str,
+            cut: bool = False) -> None:
+        """`cut`: the text is already a long document's beginning (a file read no further)."""
         text = text.strip()
+        if len(text) > MAX_DOC_CHARS:
+            text, cut = text[:MAX_DOC_CHARS].rstrip(), True
         if not text:  # dropped before the label is checked: blank trailing rows are common in spreadsheets
             self.dropped += 1
             return
         self.texts.append(text)
-        self.labels.append(_label(label, where))
+        name = _label(label, where)
+        self.labels.append(self._label_of.setdefault(name, name))
         self.splits.append(split)
         self.fallbacks += fell_back
+        self.cut += cut
 
 
 # ---------------------------------------------------------------- decoding
 
 
-def _decode(raw: bytes) -> tuple[str, bool]:
+def decode_text(raw: bytes) -> tuple[str, bool]:
     """Text and whether it needed a fallback: UTF-8, else cp1252, else latin-1 (which decodes any byte)."""
     try:
         return raw.decode("utf-8"), False
@@ -124,30 +154,81 @@ def _decode(raw: bytes) -> tuple[str, bool]:
         return raw.decode("latin-1"), True
 
 
-def _check_text_bytes(data: bytes, name: str) -> bytes:
-    """The bytes without a UTF-8 BOM; a NUL byte means a binary file or UTF-16, which we do not guess at."""
+def _check_nul(data: bytes, name: str) -> bytes:
+    """A NUL byte means a binary file or UTF-16, which we do not guess at."""
     if b"\x00" in data:
         raise CorpusError(f"{name}: looks like a binary file (it contains NUL bytes), not text. "
                           f"Text must be UTF-8 (cp1252 and latin-1 are also read); UTF-16 is not.")
+    return data
+
+
+def _check_text_bytes(data: bytes, name: str) -> bytes:
+    """The bytes without a UTF-8 BOM, checked for NUL bytes."""
+    _check_nul(data, name)
     return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
 
 
-def _decode_lines(data: bytes, name: str) -> tuple[list[str], list[bool]]:
-    """Lines (with their endings) decoded one by one, so one bad line does not change how the rest read."""
-    lines, fell_back = [], []
-    # bytes.splitlines splits only on \r and \n, which never occur inside a UTF-8 multi-byte character
-    for raw in _check_text_bytes(data, name).splitlines(keepends=True):
-        text, fb = _decode(raw)
-        lines.append(text)
-        fell_back.append(fb)
-    return lines, fell_back
+class _TextLines:
+    """A text file's lines (with their endings), read one at a time, so memory holds one line, not the
+    file; each decoded alone, so one bad line does not change how the rest read."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path, self.name = path, name
+        self.fallbacks: set[int] = set()  # numbers (from 1) of the lines read as cp1252 or latin-1
+
+    def __iter__(self) -> Iterator[str]:
+        number = 0
+        try:
+            with self.path.open("rb") as f:
+                for chunk in f:  # ends at each \n
+                    chunk = _check_text_bytes(chunk, self.name) if number == 0 else _check_nul(chunk, self.name)
+                    # then at \r and \r\n as well, as bytes.splitlines splits a whole file; neither byte occurs
+                    # inside a UTF-8 multi-byte character
+                    for raw in chunk.splitlines(keepends=True):
+                        number += 1
+                        text, fell_back = decode_text(raw)
+                        if fell_back:
+                            self.fallbacks.add(number)
+                        yield text
+        except OSError as e:
+            raise CorpusError(f"{self.name}: cannot be read ({e.strerror or e})") from None
+
+    def fell_back(self, first: int, last: int) -> bool:
+        """Whether any of lines first..last needed a fallback."""
+        return any(n in self.fallbacks for n in range(first, last + 1))
 
 
-def _read_bytes(path: Path, name: str | None = None) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise CorpusError(f"{name or path}: cannot be read ({e.strerror or e})") from None
+def _read_document(read: Callable[[int], bytes], name: str) -> tuple[str, bool, bool]:
+    """A document file's text, whether it needed a fallback and whether it was cut: no more of the file is
+    read than a document can keep (MAX_DOC_CHARS)."""
+    raw = read(_MAX_DOC_BYTES + 1)
+    cut = len(raw) > _MAX_DOC_BYTES
+    if cut:
+        raw = raw[:_MAX_DOC_BYTES]
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if e.reason == "unexpected end of data":  # the cut split a character: not a reason to read cp1252
+                raw = raw[:e.start]
+    text, fell_back = decode_text(_check_text_bytes(raw, name))
+    return text, fell_back, cut
+
+
+def _file_reader(path: Path, name: str) -> Callable[[int], bytes]:
+    """Reads at most `limit` bytes of a file from its start."""
+    def read(limit: int) -> bytes:
+        try:
+            with path.open("rb") as f:
+                return f.read(limit)
+        except OSError as e:
+            raise CorpusError(f"{name}: cannot be read ({e.strerror or e})") from None
+    return read
+
+
+def _check_total(total: int, name: str, max_bytes: int, what: str = "holds") -> None:
+    if total > max_bytes:
+        raise CorpusError(f"{name}: {what} {total / 2**20:,.1f} MiB of text, over the limit of "
+                          f"{max_bytes / 2**20:,.1f} MiB a corpus may hold (max_total_bytes)")
 
 
 # ---------------------------------------------------------------- names and values
@@ -172,7 +253,7 @@ def _split_of_value(value: object, where: str) -> str:
     return split
 
 
-def _column(header: list[str], wanted: str, what: str, name: str) -> int:
+def column_index(header: list[str], wanted: str, what: str, name: str) -> int:
     """Index of a column: exact name first, then ignoring case."""
     names = [h.strip() for h in header]
     if wanted in names:
@@ -209,21 +290,27 @@ def sniff_delimiter(first_line: str, suffix: str, name: str) -> str:
     return "\t" if tabs > commas else ","
 
 
-def _read_table(data: bytes, name: str, suffix: str, text_col: str, label_col: str, split_col: str | None,
+def _read_table(path: Path, name: str, suffix: str, text_col: str, label_col: str, split_col: str | None,
                 docs: _Docs, fixed_split: str | None = None) -> None:
     csv.field_size_limit(_CSV_FIELD_LIMIT)
-    lines, fell_back = _decode_lines(data, name)
-    if not any(line.strip() for line in lines):
+    lines = _TextLines(path, name)
+    rest = iter(lines)
+    head = []  # up to the first line that is not blank, which tells the delimiter
+    for line in rest:
+        head.append(line)
+        if line.strip():
+            break
+    else:
         raise CorpusError(f"{name}: the file is empty (no header line, no documents)")
-    delimiter = sniff_delimiter(next(line for line in lines if line.strip()), suffix, name)
+    delimiter = sniff_delimiter(head[-1], suffix, name)
     kind = "TSV" if delimiter == "\t" else "CSV"
     # TSV files are often written without quoting, so a stray quote must not fail them; CSV writers quote
-    reader = csv.reader(lines, delimiter=delimiter, strict=delimiter == ",")
+    reader = csv.reader(itertools.chain(head, rest), delimiter=delimiter, strict=delimiter == ",")
     try:
         header = next(row for row in reader if row)  # blank lines before the header are harmless
-        text_i = _column(header, text_col, "text", name)
-        label_i = _column(header, label_col, "label", name)
-        split_i = _column(header, split_col, "split", name) if split_col else None
+        text_i = column_index(header, text_col, "text", name)
+        label_i = column_index(header, label_col, "label", name)
+        split_i = column_index(header, split_col, "split", name) if split_col else None
         while True:
             start = reader.line_num + 1
             row = next(reader, None)
@@ -237,16 +324,16 @@ def _read_table(data: bytes, name: str, suffix: str, text_col: str, label_col: s
                                   f"{', '.join(h.strip() for h in header)}) but found {len(row)}; a text that "
                                   f"contains the delimiter, quotes or line breaks must be quoted")
             split = fixed_split if split_i is None else _split_of_value(row[split_i], where)
-            docs.add(row[text_i], row[label_i], split, any(fell_back[start - 1:reader.line_num]), where)
+            docs.add(row[text_i], row[label_i], split, lines.fell_back(start, reader.line_num), where)
     except csv.Error as e:
         raise CorpusError(f"{name}, line {reader.line_num}: malformed {kind}: {e}") from None
 
 
-def _read_jsonl(data: bytes, name: str, text_col: str, label_col: str, split_col: str | None,
+def _read_jsonl(path: Path, name: str, text_col: str, label_col: str, split_col: str | None,
                 docs: _Docs, fixed_split: str | None = None) -> None:
-    lines, fell_back = _decode_lines(data, name)
+    lines = _TextLines(path, name)
     first = True  # only the first object may be a saved corpus's metadata
-    for n, (line, fb) in enumerate(zip(lines, fell_back), start=1):
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{name}, line {n}"
@@ -263,6 +350,7 @@ def _read_jsonl(data: bytes, name: str, text_col: str, label_col: str, split_col
             docs.source = obj.get("source")
             docs.fallbacks += int(obj.get("encoding_fallbacks", 0))
             docs.dropped += int(obj.get("dropped_empty", 0))
+            docs.cut += int(obj.get("cut_long", 0))
             continue
         wanted = [text_col, label_col] + ([split_col] if split_col else [])
         missing = [k for k in wanted if k not in obj]
@@ -273,17 +361,17 @@ def _read_jsonl(data: bytes, name: str, text_col: str, label_col: str, split_col
         if not isinstance(text, str):
             raise CorpusError(f"{where}: the text field {text_col!r} must be a string, not {text!r:.60}")
         split = _split_of_value(obj[split_col], where) if split_col else fixed_split
-        docs.add(text, obj[label_col], split, fb, where)
+        docs.add(text, obj[label_col], split, n in lines.fallbacks, where)
 
 
-def _read_data_file(data: bytes, name: str, suffix: str, text_col: str, label_col: str,
+def _read_data_file(path: Path, name: str, suffix: str, text_col: str, label_col: str,
                     split_col: str | None, docs: _Docs, fixed_split: str | None = None) -> None:
     """Appends a CSV, TSV or JSONL file's documents to docs; fixed_split (from a split file's name) is the
     split of every document when split_col is None."""
     if suffix in JSONL_SUFFIXES:
-        _read_jsonl(data, name, text_col, label_col, split_col, docs, fixed_split)
+        _read_jsonl(path, name, text_col, label_col, split_col, docs, fixed_split)
     else:
-        _read_table(data, name, suffix, text_col, label_col, split_col, docs, fixed_split)
+        _read_table(path, name, suffix, text_col, label_col, split_col, docs, fixed_split)
 
 
 # ---------------------------------------------------------------- folders and ZIP archives of class folders
@@ -293,7 +381,8 @@ def _read_data_file(data: bytes, name: str, suffix: str, text_col: str, label_co
 class _Entry:
     parts: tuple[str, ...]  # path inside the folder or archive
     name: str  # how messages name it
-    read: Callable[[], bytes]
+    read: Callable[[int], bytes]  # at most that many bytes, from the start
+    size: int  # in bytes, as the folder or the archive says
 
 
 def _hidden(part: str) -> bool:
@@ -305,7 +394,7 @@ def _read_class_folders(entries: list[_Entry], name: str, docs: _Docs) -> None:
     files = sorted((e for e in entries if len(e.parts) > 1), key=lambda e: e.parts)  # loose files: README etc.
     tops = {e.parts[0] for e in files}
     if len(tops) == 1 and _split_of_name(next(iter(tops))) is None and any(len(e.parts) > 2 for e in files):
-        files = [_Entry(e.parts[1:], e.name, e.read) for e in files if len(e.parts) > 2]
+        files = [_Entry(e.parts[1:], e.name, e.read, e.size) for e in files if len(e.parts) > 2]
         tops = {e.parts[0] for e in files}
     split_of = {top: _split_of_name(top) for top in tops}
     if any(split_of.values()):
@@ -316,19 +405,19 @@ def _read_class_folders(entries: list[_Entry], name: str, docs: _Docs) -> None:
                               f"folder inside a train/validation/test folder, or use no split folders")
         for e in files:
             if len(e.parts) > 2:  # <split>/<class>/.../<doc>; a loose file in a split folder is not a document
-                text, fb = _decode(_check_text_bytes(e.read(), e.name))
-                docs.add(text, e.parts[1], split_of[e.parts[0]], fb, e.name)
+                text, fb, cut = _read_document(e.read, e.name)
+                docs.add(text, e.parts[1], split_of[e.parts[0]], fb, e.name, cut)
     else:
         for e in files:
-            text, fb = _decode(_check_text_bytes(e.read(), e.name))
-            docs.add(text, e.parts[0], None, fb, e.name)
+            text, fb, cut = _read_document(e.read, e.name)
+            docs.add(text, e.parts[0], None, fb, e.name, cut)
     if not docs.texts and not docs.dropped:
         raise CorpusError(f"{name}: no documents found; expected one sub-folder per class with one "
                           f"document per file (optionally inside train/test folders)")
 
 
 def _folder_entries(root: Path) -> list[_Entry]:
-    def fail(e: OSError) -> None:
+    def fail(e: OSError) -> NoReturn:
         raise CorpusError(f"{e.filename}: cannot be read ({e.strerror or e})")
 
     entries = []
@@ -338,12 +427,17 @@ def _folder_entries(root: Path) -> list[_Entry]:
         for f in filenames:
             if not _hidden(f):
                 path = Path(dirpath, f)
-                entries.append(_Entry((*rel, f), str(path), partial(_read_bytes, path)))
+                try:
+                    size = path.stat().st_size
+                except OSError as e:
+                    fail(e)
+                entries.append(_Entry((*rel, f), str(path), _file_reader(path, str(path)), size))
     return entries
 
 
-def _zip_entries(archive: zipfile.ZipFile, name: str, max_bytes: int) -> list[_Entry]:
-    """Checks every entry's path and the declared total size before anything is decompressed."""
+def _zip_entries(archive: zipfile.ZipFile, name: str, max_bytes: int, archive_bytes: int) -> list[_Entry]:
+    """Checks every entry's path, the declared total size and the expansion (from the archive's
+    `archive_bytes` on disk) before anything is decompressed."""
     infos = archive.infolist()
     for info in infos:
         raw = info.filename
@@ -352,18 +446,20 @@ def _zip_entries(archive: zipfile.ZipFile, name: str, max_bytes: int) -> list[_E
             raise CorpusError(f"{name}: entry {raw!r} would land outside its folder (absolute path or '..'); "
                               f"the archive is refused")
     total = sum(info.file_size for info in infos)
-    if total > max_bytes:
-        raise CorpusError(f"{name}: the archive would expand to {total / 2**20:,.1f} MiB, over the limit of "
-                          f"{max_bytes / 2**20:,.1f} MiB (max_archive_bytes)")
+    _check_total(total, name, max_bytes, what="the archive would expand to")
+    if total > max(MAX_EXPANSION * archive_bytes, EXPANSION_FLOOR_BYTES):
+        raise CorpusError(f"{name}: the archive would expand {total / max(archive_bytes, 1):,.0f} times, from "
+                          f"{archive_bytes / 2**20:,.1f} MiB to {total / 2**20:,.1f} MiB; text expands 2 to 5 "
+                          f"times and an archive at most {MAX_EXPANSION} (a ZIP bomb expands hundreds): refused")
 
-    def reader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
-        def read() -> bytes:
+    def reader(info: zipfile.ZipInfo) -> Callable[[int], bytes]:
+        def read(limit: int) -> bytes:
             where = f"{name}, entry {info.filename!r}"
             try:
                 with archive.open(info) as member:
                     # a forged header may declare less than the member really holds: never read past the
-                    # declared size (the size check above relies on it); the CRC check then fails such a member
-                    return member.read(info.file_size)
+                    # declared size (the size checks above rely on it); the CRC check then fails such a member
+                    return member.read(min(info.file_size, limit))
             except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as e:
                 raise CorpusError(f"{where}: cannot be read ({e})") from None
         return read
@@ -372,21 +468,21 @@ def _zip_entries(archive: zipfile.ZipFile, name: str, max_bytes: int) -> list[_E
     for info in infos:
         parts = tuple(p for p in re.split(r"[/\\]", info.filename) if p not in ("", "."))
         if not info.is_dir() and parts and not any(_hidden(p) for p in parts):
-            entries.append(_Entry(parts, f"{name}, entry {info.filename!r}", reader(info)))
+            entries.append(_Entry(parts, f"{name}, entry {info.filename!r}", reader(info), info.file_size))
     return entries
 
 
 def _read_zip(path: Path, name: str, max_bytes: int, docs: _Docs) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
-            _read_class_folders(_zip_entries(archive, name, max_bytes), name, docs)
+            _read_class_folders(_zip_entries(archive, name, max_bytes, path.stat().st_size), name, docs)
     except zipfile.BadZipFile as e:
         raise CorpusError(f"{name}: not a valid ZIP archive ({e})") from None
     except OSError as e:
         raise CorpusError(f"{name}: cannot be read ({e.strerror or e})") from None
 
 
-def _read_folder(root: Path, text_col: str, label_col: str, docs: _Docs) -> None:
+def _read_folder(root: Path, text_col: str, label_col: str, max_bytes: int, docs: _Docs) -> None:
     """A folder of split files (train.tsv, test.tsv, ...) if it has any, else one sub-folder per class."""
     split_files = []
     for path in sorted(root.iterdir()):
@@ -396,11 +492,14 @@ def _read_folder(root: Path, text_col: str, label_col: str, docs: _Docs) -> None
             if split:
                 split_files.append((path, suffix, split))
     if split_files:
+        _check_total(sum(path.stat().st_size for path, _, _ in split_files), str(root), max_bytes)
         # the file name decides the split, so a split column inside the files is not needed
         for path, suffix, split in split_files:
-            _read_data_file(_read_bytes(path), str(path), suffix, text_col, label_col, None, docs, split)
+            _read_data_file(path, str(path), suffix, text_col, label_col, None, docs, split)
     else:
-        _read_class_folders(_folder_entries(root), str(root), docs)
+        entries = _folder_entries(root)
+        _check_total(sum(e.size for e in entries), str(root), max_bytes)
+        _read_class_folders(entries, str(root), docs)
 
 
 # ---------------------------------------------------------------- validation and splits
@@ -448,7 +547,7 @@ def _finish(docs: _Docs, source: str, seed: int, val_frac: float, test_frac: flo
     if missing:
         _carve(docs.labels, splits, missing, {"validation": val_frac, "test": test_frac},
                random.Random(seed), source)
-    return Corpus(docs.texts, docs.labels, splits, docs.source or source, docs.fallbacks, docs.dropped)
+    return Corpus(docs.texts, docs.labels, splits, docs.source or source, docs.fallbacks, docs.dropped, docs.cut)
 
 
 # ---------------------------------------------------------------- public API
@@ -456,7 +555,7 @@ def _finish(docs: _Docs, source: str, seed: int, val_frac: float, test_frac: flo
 
 def load_corpus(path: str | os.PathLike, text_col: str = "text", label_col: str = "label",
                 split_col: str | None = None, *, seed: int = 42, val_frac: float = 0.1,
-                test_frac: float = 0.1, max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES,
+                test_frac: float = 0.1, max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
                 name: str | None = None) -> Corpus:
     """Reads a corpus and gives every document a split.
 
@@ -464,6 +563,8 @@ def load_corpus(path: str | os.PathLike, text_col: str = "text", label_col: str 
     (folders and archives), or are drawn: whatever of validation and test is missing is carved from train,
     stratified by class and seeded.
     `name`: what messages and the corpus's source call the file (an upload's own name), else its path.
+    Bounded before anything is kept: at most `max_total_bytes` of text in all, an archive expanding at most
+    MAX_EXPANSION times, each document cut to its first MAX_DOC_CHARS characters (counted in cut_long).
     Raises CorpusError for anything wrong with the input.
     """
     if not (val_frac > 0 and test_frac > 0 and val_frac + test_frac < 1):
@@ -476,11 +577,12 @@ def load_corpus(path: str | os.PathLike, text_col: str = "text", label_col: str 
     docs = _Docs()
     suffix = path.suffix.lower()
     if path.is_dir():
-        _read_folder(path, text_col, label_col, docs)
+        _read_folder(path, text_col, label_col, max_total_bytes, docs)
     elif suffix == ".zip":
-        _read_zip(path, name, max_archive_bytes, docs)
+        _read_zip(path, name, max_total_bytes, docs)
     elif suffix in TABLE_SUFFIXES + JSONL_SUFFIXES:
-        _read_data_file(_read_bytes(path, name), name, suffix, text_col, label_col, split_col, docs)
+        _check_total(path.stat().st_size, name, max_total_bytes)
+        _read_data_file(path, name, suffix, text_col, label_col, split_col, docs)
     else:
         raise CorpusError(f"{name}: unknown format {suffix or '(no extension)'!r}; supported: {SUPPORTED}")
     return _finish(docs, name, seed, val_frac, test_frac)
@@ -533,7 +635,7 @@ def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None
     keep = limited_indices(corpus.labels, corpus.splits, limit_train, limit_eval, seed)
     return Corpus([corpus.texts[i] for i in keep], [corpus.labels[i] for i in keep],
                   [corpus.splits[i] for i in keep], corpus.source, corpus.encoding_fallbacks,
-                  corpus.dropped_empty)
+                  corpus.dropped_empty, corpus.cut_long)
 
 
 def source_name(source: str | None) -> str:
@@ -552,8 +654,9 @@ def save_corpus(corpus: Corpus, path: str | os.PathLike) -> None:
     read counts, so load_corpus(path, split_col="split") gives back an equal Corpus."""
     path = Path(path)
     meta = {_META_KEY: 1, "source": corpus.source, "encoding_fallbacks": corpus.encoding_fallbacks,
-            "dropped_empty": corpus.dropped_empty}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            "dropped_empty": corpus.dropped_empty, "cut_long": corpus.cut_long}
+    # the pid tells whose: a process that stops one that was writing removes what it left
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(json.dumps(meta, ensure_ascii=False) + "\n")
@@ -587,6 +690,9 @@ def _length_stats(lengths: list[int]) -> dict[str, float]:
             "mean": round(float(np.mean(lengths)), 1)}
 
 
+_PIECES_BATCH = 256
+
+
 def summarize(corpus: Corpus, count_pieces: Callable[[list[str]], list[int]] | None = None) -> dict:
     """Sizes, classes, lengths in words and, given a word-piece counter, how many documents outrun 128/256/512
     word pieces. Plain values only, so it can go to JSON."""
@@ -598,9 +704,13 @@ def summarize(corpus: Corpus, count_pieces: Callable[[list[str]], list[int]] | N
         "words": _length_stats([len(t.split()) for t in corpus.texts]),
         "encoding_fallbacks": corpus.encoding_fallbacks,
         "dropped_empty": corpus.dropped_empty,
+        "cut_long": corpus.cut_long,
+        "max_doc_chars": MAX_DOC_CHARS,
     }
     if count_pieces is not None:
-        lengths = [int(n) for n in count_pieces(corpus.texts)]
+        # a few documents at a time: a tokenizer's output is many times the size of its text
+        lengths = [int(n) for start in range(0, len(corpus), _PIECES_BATCH)
+                   for n in count_pieces(corpus.texts[start:start + _PIECES_BATCH])]
         if len(lengths) != len(corpus):
             raise ValueError(f"count_pieces gave {len(lengths)} counts for {len(corpus)} texts")
         summary["pieces"] = {**_length_stats(lengths),
@@ -619,6 +729,7 @@ def format_summary(summary: dict) -> str:
         f"documents:  {n} in {len(classes)} classes ({sizes})",
         f"not UTF-8:  {summary['encoding_fallbacks']} (read as cp1252/latin-1)",
         f"empty:      {summary['dropped_empty']} dropped",
+        f"too long:   {summary['cut_long']} cut to their first {MAX_DOC_CHARS:,} characters",
         "words:      " + "  ".join(f"{k} {words[k]}" for k in ("p10", "p50", "p90", "p99", "max", "mean")),
     ]
     if "pieces" in summary:

@@ -4,23 +4,26 @@ built-in sample, the demo's corpus.
 A saved corpus is the reader's output written once as JSONL (corpus.save_corpus) next to
 the database, so runs read the same documents and splits whatever happens to the upload.
 An upload is read, summarised and parsed by a child process (`corpus stage`): a ZIP may expand
-to max_archive_bytes, and none of it should stay in the app's memory.
+to max_total_bytes, and none of it should stay in the app's memory. The child has a time limit and a
+memory limit, so no file can take the machine.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.batching import tokenize
+import psutil
+
 from ..data.corpus import Corpus, CorpusError, builtin_corpus_path, load_corpus, save_corpus, summarize
-from ..model.encoders import ModelNotFoundError, load_tokenizer
 from .processes import CLI, child_environment
 from .store import Store
 
@@ -28,6 +31,10 @@ BUILTIN_NAME = "BBC News (built-in sample)"
 DEMO_ENV = "TOPICBERT_DEMO_CORPUS"
 # how load_corpus reads a saved copy back (save_corpus writes these fields)
 SAVED_COLUMNS = {"text_col": "text", "label_col": "label", "split_col": "split"}
+# The most an upload's reader (the `corpus stage` child) may take. An honest corpus at the reader's own limit
+# (1 GiB of text) needs far less of either: BENCHMARKS.md, "Uploads: memory against size".
+STAGE_SECONDS = 30 * 60
+STAGE_MEMORY_BYTES = 8 << 30  # address space (RLIMIT_AS) beyond Python and the libraries the child loads
 
 
 @dataclass(frozen=True)
@@ -82,39 +89,97 @@ def register_staged(store: Store, staged: StagedUpload, name: str) -> int:
                      place)
 
 
-def stage_upload(store: Store, upload: Path, name: str, text_col: str, label_col: str,
-                 split_col: str | None) -> StagedUpload:
+def stage_upload(store: Store, upload: Path, name: str, text_col: str, label_col: str, split_col: str | None, *,
+                 seconds: float = STAGE_SECONDS, memory_bytes: int = STAGE_MEMORY_BYTES) -> StagedUpload:
     """Read an upload in a child process (once per choice of columns): its documents never enter this
     process. `name`: the file name its person chose, which every message names. CorpusError as the
-    reader words it."""
+    reader words it, or when the child passes `seconds` or `memory_bytes`; nothing is kept then."""
     columns = json.dumps([text_col, label_col, split_col])
     staged = upload.with_name(f"{upload.name}.{hashlib.sha256(columns.encode()).hexdigest()[:12]}.staged.jsonl")
     summary = staged.with_suffix(".summary.json")
     if not summary.exists():  # written last, by a child that finished
         command = [*CLI, "corpus", "stage", str(upload), "--name", name, "--text-col", text_col,
-                   "--label-col", label_col, "--out", str(staged)] + (["--split-col", split_col] if split_col else [])
-        child = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               env=child_environment(store.path))
+                   "--label-col", label_col, "--out", str(staged), "--max-memory", str(memory_bytes)]
+        command += ["--split-col", split_col] if split_col else []
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=child_environment(store.path))
+        try:
+            _, stderr = child.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            _remove_partial(staged, child.pid)
+            raise CorpusError(f"{name}: reading it took more than {seconds:g} s, the most an upload may take; "
+                              f"nothing was saved") from None
         if child.returncode != 0:
-            errors = [line for line in child.stderr.splitlines() if line.startswith("error: ")]
-            raise CorpusError(errors[-1][len("error: "):] if errors else
-                              f"{name}: could not be read ({child.stderr.strip()[-500:] or child.returncode})")
+            _remove_partial(staged, child.pid)
+            errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+            if errors:
+                raise CorpusError(errors[-1][len("error: "):])
+            if child.returncode < 0:  # killed by a signal: a failed allocation aborts native code
+                raise CorpusError(f"{name}: reading it stopped ({signal.Signals(-child.returncode).name}), most "
+                                  f"likely at the {memory_bytes / 2**20:,.0f} MiB of memory an upload may take; "
+                                  f"nothing was saved")
+            raise CorpusError(f"{name}: could not be read ({stderr.strip()[-500:] or child.returncode})")
     return StagedUpload(staged, json.loads(summary.read_text(encoding="utf-8")))
 
 
-def stage_here(upload: Path, name: str, text_col: str, label_col: str, split_col: str | None, out: Path) -> None:
+def _remove_partial(staged: Path, pid: int) -> None:
+    """What a stopped child `pid` left half-written beside `staged` (save_corpus's and stage_here's temporary
+    files carry the writer's pid)."""
+    for leftover in staged.parent.glob(f".{staged.name}.{pid}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+    staged.with_suffix(f".summary.{pid}.tmp").unlink(missing_ok=True)
+
+
+def stage_here(upload: Path, name: str, text_col: str, label_col: str, split_col: str | None, out: Path,
+               max_memory: int | None = None) -> None:
     """What the child does: read the upload, summarise it, write its documents to `out` and the
-    summary beside them (last: its presence says both are whole)."""
-    corpus = load_corpus(upload, text_col, label_col, split_col, name=name)
+    summary beside them (last: its presence says both are whole). `max_memory`: the most memory
+    (address space) reading the upload may add to this process, beyond Python and the libraries it
+    loads; CorpusError when it needs more."""
+    limit = _address_space() + max_memory if max_memory is not None else None
+    _limit_address_space(limit)
     try:
-        pieces = load_tokenizer("default")
-        summary = summarize(corpus, lambda texts: [len(ids) for ids in tokenize(pieces, texts)])
-    except ModelNotFoundError as error:
-        summary = dict(summarize(corpus), pieces_error=str(error))
-    save_corpus(corpus, out)
+        corpus = load_corpus(upload, text_col, label_col, split_col, name=name)
+        # imported once the corpus is read: a file the reader refuses costs neither torch's time nor its
+        # memory. They map as much whatever the upload, so the limit grows by what they map, no more.
+        mapped = _address_space()
+        _limit_address_space(None)
+        from ..data.batching import tokenize
+        from ..model.encoders import ModelNotFoundError, load_tokenizer
+        try:
+            pieces, pieces_error = load_tokenizer("default"), None
+        except ModelNotFoundError as error:
+            pieces, pieces_error = None, str(error)
+        _limit_address_space(limit + _address_space() - mapped if limit is not None else None)
+        if pieces is None:
+            summary = dict(summarize(corpus), pieces_error=pieces_error)
+        else:
+            summary = summarize(corpus, lambda texts: [len(ids) for ids in tokenize(pieces, texts)])
+        save_corpus(corpus, out)
+    except MemoryError:
+        limit_words = f"the {max_memory / 2**20:,.0f} MiB" if max_memory is not None else "all the memory"
+        raise CorpusError(f"{name}: reading it needed more than {limit_words} of memory an upload may take; "
+                          f"nothing was saved") from None
     tmp = out.with_suffix(f".summary.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(summary), encoding="utf-8")
     os.replace(tmp, out.with_suffix(".summary.json"))
+
+
+def _address_space() -> int:
+    return psutil.Process().memory_info().vms
+
+
+def _limit_address_space(limit: int | None) -> None:
+    """The most address space this process may map (RLIMIT_AS; None: no limit). Only the soft limit, which this
+    process's own code may raise again: the limit guards against what a file makes it take, not against it."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if limit is None:
+        soft = hard
+    else:
+        soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def ensure_builtin_corpus(store: Store) -> int | None:
