@@ -30,25 +30,33 @@ def live_status() -> None:
         st.dataframe(recent, hide_index=True, column_config=RUN_COLUMNS, placeholder="–")  # "–": not measured yet
 
 
-@st.cache_data(max_entries=8, show_spinner="Comparing the demo's runs...")
-def demo_headline(ids: tuple[int, ...], baseline_id: int | None, mtimes: tuple[float, ...]) -> str:
-    """The demo's verdict in a sentence; again only when a run's predictions change (`mtimes`)."""
+@st.cache_data(max_entries=8, show_spinner="Comparing the latest runs...")
+def headline_of(ids: tuple[int, ...], baseline_id: int, mtimes: tuple[float, ...]) -> str:
+    """The verdict card's first answer; again only when a run's predictions change (`mtimes`)."""
     with Store() as store:
-        return home.demo_card(store, home.DemoRuns(list(ids), ["done"] * len(ids), baseline_id)).headline
+        return home.comparison_card(store, list(ids), baseline_id).headline
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def latest_answer() -> None:
+    """Once a TopicBERT run and its baseline finished (the demo's, or any): the answer in a line, and the way to
+    Compare, which opens on the same runs."""
+    with Store() as store:
+        latest = home.latest_comparison(store)
+        if latest is None:
+            return
+        mtimes = tuple(predictions_mtime(store.get_run(i)["run_dir"]) for i in latest.ids)
+    headline = headline_of(tuple(latest.ids), latest.baseline_id, mtimes)
+    runs = ", ".join(f"#{i}" for i in latest.ids)
+    st.success(escape(f"Runs {runs} have finished. {headline}"), icon="✅")
+    st.page_link("app_pages/4_Compare.py", label="The whole answer, with its figures, on Compare", icon="➡️")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def demo_section(demo: dict) -> None:
-    """The demo: once its runs finished, the answer in a line and the way to Compare; while they run, a button
-    that waits and says why; otherwise one that queues it."""
+    """The demo: while its runs wait or train, a button that waits and says why; otherwise one that queues it."""
     with Store() as store:
         state = home.demo_runs(store, demo)
-        if state is not None and state.finished:
-            mtimes = tuple(predictions_mtime(store.get_run(i)["run_dir"]) for i in state.ids)
-            headline = demo_headline(tuple(state.ids), state.baseline_id, mtimes)
-            st.success(escape(f"The demo's runs have finished. {headline}"), icon="✅")
-            st.page_link("app_pages/4_Compare.py", label="The whole answer, with its figures, on Compare",
-                         icon="➡️")
         st.markdown(escape(launch.demo_description(demo)))
         running = state is not None and state.running
         if st.button("Run the demo", type="primary", key="home_demo", disabled=running,
@@ -83,7 +91,8 @@ def home_page() -> None:
         if services.ensure_worker(store):
             st.toast("Started a background worker.")
 
-    # the demo first: once it ran, its answer is what a person opens Home for
+    # the answer first: once runs finished, it is what a person opens Home for
+    latest_answer()
     st.subheader("Demo")
     with Store() as store:
         try:

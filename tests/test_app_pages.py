@@ -139,27 +139,32 @@ def test_home_queues_the_demo_with_its_baselines(tmp_path, monkeypatch):
     assert started
 
 
-def test_home_leads_to_compare_once_the_demo_finished(app, home, monkeypatch):
-    """The fixture's finished TopicBERT run stands in for the demo: Home says in one line that it finished,
-    with the verdict card's first answer, and links to Compare."""
+def test_home_leads_to_compare_once_runs_to_compare_finished(app, home):
+    """Home says in one line that the runs Compare opens on finished, with the verdict card's first answer, and
+    links to Compare."""
     from topicbert.studio import home as home_view
     from topicbert.studio.verdict_card import ACCURATE
-    with Store() as store:
-        topic = next(r for r in store.list_runs("done") if r["variant"] == "topicbert")
-        corpus = store.get_corpus(topic["corpus_id"])
-    monkeypatch.setattr(home_view, "demo_config", lambda row: RunConfig.from_dict(topic["config"]))
     at = app("app.py").run()
     assert not at.exception
     with Store() as store:
-        demo = home_view.demo_runs(store, corpus)
-        assert demo is not None and demo.finished and len(demo.ids) == 3 and demo.baseline_id == topic["paired_run_id"]
-        card = home_view.demo_card(store, demo)
+        latest = home_view.latest_comparison(store)
+        assert latest is not None and len(latest.ids) == 3
+        card = home_view.comparison_card(store, latest.ids, latest.baseline_id)
     assert card.lines[0].question == ACCURATE
-    finished = [s.value for s in at.success if escape("The demo's runs have finished") in s.value]
-    assert len(finished) == 1 and escape(card.headline) in finished[0]
-    assert not at.button(key="home_demo").disabled
-    links = at.get("page_link")
-    assert [link.proto.page for link in links] == ["Compare"]
+    finished = [s.value for s in at.success if escape("have finished.") in s.value]
+    assert len(finished) == 1 and escape(card.headline) in finished[0] and "\\#1, \\#2, \\#3" in finished[0]
+    assert not at.button(key="home_demo").disabled  # the runs queued are no demo
+    assert [link.proto.page for link in at.get("page_link")] == ["Compare"]
+
+
+def test_home_demo_waits_while_its_runs_are_queued(app, home, monkeypatch):
+    """The fixture's queued TopicBERT-64 run stands in for a demo that has not run yet."""
+    from topicbert.studio import home as home_view
+    with Store() as store:
+        queued = store.list_runs("queued")[0]
+    monkeypatch.setattr(home_view, "demo_config", lambda row: RunConfig.from_dict(queued["config"]))
+    at = app("app.py").run()
+    assert not at.exception and at.button(key="home_demo").disabled
 
 
 def test_corpora_upload_error_is_shown_and_nothing_saved(app, home):

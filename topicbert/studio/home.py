@@ -1,5 +1,6 @@
-"""What Home shows of the demo: its runs and where they stand (so the button queues no second demo while one
-runs), and once they finished, the verdict card's first sentence that leads to Compare."""
+"""What Home shows of the demo and of the latest comparison: the demo's runs and where they stand (so the button
+queues no second demo while one runs), and once runs to compare finished (the demo's, or any TopicBERT run's with
+its baseline), the verdict card's first answer that leads to Compare, on the runs Compare opens on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from ..config import RunConfig
 from ..runs.store import ACTIVE, Store
 from ..training.time_to_accuracy import DEFAULT_TARGET
-from .frames import TOPICBERT_ROLE, role_of, summary_frame
+from .frames import TOPICBERT_ROLE, baseline_choices, default_runs, role_of, summary_frame
 from .launch import demo_config
 from .run_files import load_predictions, no_texts
 from .uncertainty import run_scores
@@ -20,16 +21,11 @@ class DemoRuns:
     still in the store), with their statuses."""
     ids: list[int]
     statuses: list[str]
-    baseline_id: int | None
 
     @property
     def running(self) -> bool:
         """Some run is queued or training: a second demo would only queue the same runs again."""
         return any(status in ACTIVE for status in self.statuses)
-
-    @property
-    def finished(self) -> bool:
-        return all(status == "done" for status in self.statuses)
 
     def waiting_words(self) -> str:
         """Why the demo button waits, in one line."""
@@ -52,14 +48,28 @@ def demo_runs(store: Store, corpus_row: dict) -> DemoRuns | None:
                   or (baseline_id is not None and run["paired_run_id"] == baseline_id and run["id"] > topic["id"]
                       and run["variant"] == "tfidf")]
     chosen = [topic] + sorted(references, key=lambda run: run["id"])
-    return DemoRuns([run["id"] for run in chosen], [run["status"] for run in chosen],
-                    baseline_id if any(run["id"] == baseline_id for run in chosen) else None)
+    return DemoRuns([run["id"] for run in chosen], [run["status"] for run in chosen])
 
 
-def demo_card(store: Store, demo: DemoRuns) -> VerdictCard:
-    """The verdict card of the demo's finished runs, as Compare shows it by default (its target, where each run
+@dataclass(frozen=True)
+class Comparison:
+    """The runs Compare opens on (frames.default_runs) and the reference it first takes among them."""
+    ids: list[int]
+    baseline_id: int
+
+
+def latest_comparison(store: Store) -> Comparison | None:
+    """The newest finished TopicBERT run (every seed of it) with its finished baseline and reference; None
+    before one finished."""
+    ids = default_runs(store)
+    baselines = baseline_choices(store, ids) if ids else []
+    return Comparison(ids, baselines[0]) if ids and baselines else None
+
+
+def comparison_card(store: Store, ids: list[int], baseline_id: int | None) -> VerdictCard:
+    """The verdict card of these finished runs as Compare shows it when it opens (its target, CO2 where each run
     ran)."""
-    runs = [store.get_run(i) for i in demo.ids]
+    runs = [store.get_run(i) for i in ids]
     scores = {run["id"]: run_scores(load_predictions(run["run_dir"], read_texts=no_texts))
               for run in runs if run is not None}
-    return verdict_card(summary_frame(store, demo.ids, demo.baseline_id, scores), DEFAULT_TARGET)
+    return verdict_card(summary_frame(store, ids, baseline_id, scores), DEFAULT_TARGET)
