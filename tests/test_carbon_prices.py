@@ -1,5 +1,5 @@
 """Carbon intensity from codecarbon's tables, labelled as each source gives it; re-pricing every run at one
-place; and the error estimated energy carries."""
+place; the error estimated energy carries, absolute and between two runs."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +10,7 @@ from store_helpers import run_with_curve
 from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid, grids, price
 from topicbert.studio import carbon, early_stop, figures, frames
+from topicbert.studio.trust import EnergyBasis, energy_difference_words, saving_judgement
 
 
 def test_grids_come_from_codecarbons_tables_with_regions():
@@ -31,17 +32,89 @@ def test_each_intensity_is_labelled_as_its_source_gives_it():
     assert {grid.gas for grid in grids() if grid.key.startswith("CHN/")} == {"CO2"}
 
 
-def test_a_small_energy_difference_between_estimates_is_not_read_as_real(store):
+def test_a_saving_between_estimates_on_one_machine_is_judged_by_their_loads(store):
+    """Three runs estimated alike on one machine (store_helpers' readings; host "here"), each at 2.0 cores: 5% and
+    50% less energy than the baseline. At equal loads the TDP cancels and the ratio is off by RATIO_FLOOR at most
+    (x1.10): 5% is within it, 50% beyond. Without a load sample nothing bounds an estimate of unknown mode."""
     config = RunConfig(corpus="c", variant="bert", max_len=512)
     base = run_with_curve(store, config, [0.8], kwh_per_epoch=0.010)
     close = run_with_curve(store, config.replace(variant="topicbert", max_len=128), [0.8], 0.0095, paired=base)
     far = run_with_curve(store, config.replace(variant="topicbert", max_len=64), [0.8], 0.005, paired=base)
+    unsampled = frames.summary_frame(store, [close, far, base], base).set_index("role", append=True)
+    assert unsampled["energy saved, read as"].tolist() == [
+        "cannot be told: process mode's error is uncharacterised and their loads were not sampled"] * 2 + [""]
+    for run_id in (base, close, far):
+        store.set_machine_load(run_id, {"cores": 4, "others_mean": 0.0, "others_max": 0.0, "own_mean": 2.0,
+                                        "seconds": 60, "samples": 12})
     frame = frames.summary_frame(store, [close, far, base], base).set_index("role", append=True)
-    frame = frame["energy saved, read as"]
-    assert frame.tolist() == ["within the estimates' error (±40%)", "beyond the estimates' error (±40%)", ""]
-    assert "up to ±40% off measured power" in frames.run_badge(store, store.get_run(base)).reason
+    alike = "one machine and model, loads 2.00 and 2.00 cores"
+    assert frame["energy saved, read as"].tolist() == [f"within the estimates' error (x1.10: {alike})",
+                                                       f"beyond the estimates' error (x1.10: {alike})", ""]
+    reason = frames.run_badge(store, store.get_run(base)).reason
+    assert "codecarbon's load x TDP model in process mode, whose error codecarbon has not characterised" in reason
     beijing = frames.summary_frame(store, [base], base, grid=find_grid("CHN/CN-BJ"))
     assert beijing.loc[0, "priced at"] == "China: Beijing (CO2 only)"
+
+
+# the meter's words for a CPU estimated from its load and TDP, in process mode (the meter's default)
+LOAD_TDP = {"measured": "cpu estimated (cpu_load, 85 W TDP); ram estimated (per-DIMM model); gpu not used",
+            "cpu_measured": False, "ram_measured": False, "tracking_mode": "process", "cpu_model": "EPYC"}
+
+
+MACHINE_MODE = dict(LOAD_TDP, tracking_mode="machine")
+
+
+def basis(load: float | None, host: str = "a", info: dict | None = None) -> EnergyBasis:
+    cores = None if load is None else {"cores": 4, "own_mean": load}
+    return EnergyBasis.of(info or LOAD_TDP, cores, host)
+
+
+@pytest.mark.parametrize(("saved", "mine", "theirs", "real", "error"), [
+    (0.0, basis(2.0), basis(2.0), False, 1.10),           # equal energy, both estimated: never a saving
+    (0.35, basis(2.0), basis(2.0), True, 1.10),           # one machine and model, equal loads: the TDP cancels
+    (0.35, basis(1.0), basis(2.0), False, 4.0),           # loads 1 and 2 cores: off by up to 2^2
+    (0.80, basis(1.0), basis(2.0), True, 4.0),            # a ratio of 0.2 lies beyond 1/4
+    (-2.0, basis(1.0), basis(2.0), False, 4.0),           # three times the energy: within the other end
+    (0.80, basis(1.0, info=MACHINE_MODE), basis(2.0, info=MACHINE_MODE), False, 8.0),  # machine mode's cubic: 2^3
+    # 57% between estimates of equal energy at the band's two ends: two machines, machine mode, each anywhere in
+    # -60%..+190%, so their ratio may be off by 2.9 / 0.4
+    (1 - 0.6 / 1.4, basis(2.0, "a", MACHINE_MODE), basis(2.0, "b", MACHINE_MODE), False, 2.9 / 0.4),
+    (0.87, basis(2.0, "a", MACHINE_MODE), basis(2.0, "b", MACHINE_MODE), True, 2.9 / 0.4),
+    # process mode has no band: across machines, or without a load sample, nothing can be told
+    (1 - 0.6 / 1.4, basis(2.0, "a"), basis(2.0, "b"), None, None),
+    (0.35, basis(None), basis(2.0), None, None),
+])
+def test_when_a_saving_between_estimates_is_real(saved, mine, theirs, real, error):
+    judged = saving_judgement(saved, mine, theirs)
+    assert judged.real is real
+    assert judged.ratio_error == (None if error is None else pytest.approx(error))
+
+
+def test_measured_and_uncharacterised_savings_are_not_given_a_band():
+    measured = {"measured": "cpu measured (RAPL); gpu measured (NVML, ids [0])", "cpu_measured": True,
+                "gpu_measured": True, "tracking_mode": "process"}
+    assert energy_difference_words(0.3, basis(2.0, info=measured), basis(1.0, info=measured)) == "measured"
+    generic = dict(LOAD_TDP, measured="cpu estimated (constant, 85 W generic TDP); ram estimated (per-DIMM model)")
+    judged = saving_judgement(0.9, basis(2.0, info=generic), basis(2.0))
+    assert judged.real is None and judged.words.startswith("cannot be told: an estimate from default watts")
+
+
+def test_equally_costly_runs_on_one_machine_are_never_called_a_saving():
+    """The case where the rule must say nothing, simulated: two runs of equal true energy on one machine, whose real
+    power bends with load as idle + (peak - idle) x load^p for p in [1, 3] (no steeper than the cubic codecarbon
+    fits), estimated by codecarbon's process-mode line (TDP x load). Their loads differ at random; the estimate's
+    TDP is wrong at random. Whatever the estimates show, no saving may be called real."""
+    rng = np.random.default_rng(7)
+    called = 0
+    for _ in range(5000):
+        idle, power, tdp = rng.uniform(0.0, 0.5), rng.uniform(1.0, 3.0), rng.uniform(30, 300)
+        load_a, load_b = rng.uniform(0.05, 1.0, 2)
+        real_a, real_b = (idle + (1 - idle) * load ** power for load in (load_a, load_b))
+        seconds_a = rng.uniform(10, 1000)
+        seconds_b = seconds_a * real_a / real_b   # the same true energy
+        estimated_a, estimated_b = tdp * load_a * seconds_a, tdp * load_b * seconds_b
+        called += bool(saving_judgement(1 - estimated_a / estimated_b, basis(4 * load_a), basis(4 * load_b)).real)
+    assert called == 0
 
 
 def test_summary_and_its_csv_follow_the_pricing_choice(store):

@@ -138,7 +138,9 @@ def test_runs_that_differ_only_by_seed_share_a_row_with_their_verdict_over_seeds
     assert topic_row["verdict covers"] == "3 seeds and their test documents"
     low, high = map(float, topic_row["retained 95% interval"].split("–"))
     assert high < 100 and high - low > 10
-    assert topic_row["energy saved, read as"] == "within the estimates' error (±40%)"   # 5% between estimates
+    # 5% between runs on one machine with CPU counters and codecarbon's RAM model (test_carbon_prices has the rule)
+    assert topic_row["energy saved, read as"] == ("within the estimates' error (x1.10: one machine, CPU counters "
+                                                  "and one RAM model)")
     # one seed alone of the same runs: a verdict over its test documents only
     single = frames.summary_frame(store, list(ids[42]), ids[42][1], scores).set_index("role")
     assert single.loc["topicbert", "seeds"] == 1 and single.loc["topicbert", "verdict covers"].startswith("one seed")

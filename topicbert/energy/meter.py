@@ -35,10 +35,39 @@ _COUNTER_CPU_MODES = {"intel_rapl": "RAPL", "windows_emi": "Windows EMI", "intel
                       "apple_powermetrics": "powermetrics"}
 
 GpuId = int | str
-# how far codecarbon's estimates (a TDP constant and the load, a RAM model) land from measured power: errors of
-# up to 40% in published comparisons (arXiv 2509.22092); a smaller difference between estimates is not read as real
-ESTIMATE_ERROR = 0.40
-ESTIMATE_WORDS = f"an estimate: up to ±{ESTIMATE_ERROR:.0%} off measured power (arXiv 2509.22092)"
+# How far codecarbon's CPU estimate lands from measured power, by its own accuracy page (docs/explanation/accuracy.md,
+# four CPUs profiled in January 2025): its load x TDP model read about -60% to +190% off RAPL, in machine mode only.
+# Process mode (this meter's default) fits another curve, linear from zero, and was not profiled; nor were the
+# default-watts path (a CPU missing from its TDP table) and the RAM model. Both ends of an absolute kWh, then.
+TDP_BAND = (-0.60, 1.90)
+# what a ratio of two estimates can be off by when nothing is shared between them: each at either end of the band
+ESTIMATE_RATIO_SPAN = (1 + TDP_BAND[1]) / (1 + TDP_BAND[0])
+_BAND = f"{TDP_BAND[0]:+.0%} to {TDP_BAND[1]:+.0%}"
+MEASURED, LOAD_TDP, DEFAULT_WATTS = "measured", "load x TDP", "default watts"
+
+
+def cpu_estimator(measured: str) -> str:
+    """How the CPU's energy was had, from the meter's words (describe_hardware): MEASURED from a counter, LOAD_TDP
+    from the load and the CPU's listed TDP, or DEFAULT_WATTS (codecarbon's constant mode, or a CPU missing from its
+    TDP table: a generic TDP)."""
+    if "cpu measured" in measured or "cpu estimated" not in measured:
+        return MEASURED
+    return LOAD_TDP if "(cpu_load," in measured and "generic" not in measured else DEFAULT_WATTS
+
+
+def estimate_band(measured: str, tracking_mode: str | None) -> str:
+    """The error band an absolute kWh carries, by the path its CPU energy took ("" where it was measured)."""
+    path = cpu_estimator(measured)
+    if path == MEASURED:
+        return ""
+    if path == DEFAULT_WATTS:
+        return ("an estimate from default watts (this CPU is not in codecarbon's TDP table), an error codecarbon "
+                "has not characterised")
+    if tracking_mode == "machine":
+        return (f"an estimate: codecarbon's load x TDP model read {_BAND} off RAPL on the four CPUs it profiled "
+                "(machine mode)")
+    return (f"an estimate: codecarbon's load x TDP model in process mode, whose error codecarbon has not "
+            f"characterised (in machine mode it read {_BAND} off RAPL)")
 
 
 @dataclass(frozen=True)

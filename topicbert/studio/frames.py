@@ -22,7 +22,7 @@ from ..runs.services import placement_text
 from ..runs.store import ACTIVE, Store
 from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
-from .trust import Badge, energy_difference_words, measurement_badge
+from .trust import Badge, EnergyBasis, energy_difference_words, measurement_badge
 from .uncertainty import (
     OTHER_DOCUMENTS,
     RunScores,
@@ -263,7 +263,8 @@ def _per_thousand(inference: dict | None, key: str) -> float | None:
 def _cost(run: dict, energy: dict | None, grid: Grid | None = None) -> dict:
     """What a run cost and scored; `energy`: its last reading; CO2 priced where it ran or at `grid`."""
     final = run["final_metrics"] or {}
-    badge = measurement_badge(run.get("energy_info") or energy, run.get("machine_load"))
+    info = run.get("energy_info") or energy
+    badge = measurement_badge(info, run.get("machine_load"))
     where = grid or (Grid(energy["country"], energy["country_name"], energy["carbon_intensity"])
                      if energy and energy.get("carbon_intensity") is not None else None)
     return {"f1": final.get("test_macro_f1"), "seconds": final.get("train_seconds"),
@@ -272,6 +273,7 @@ def _cost(run: dict, energy: dict | None, grid: Grid | None = None) -> dict:
             "priced at": "" if where is None else where.name + (" (CO2 only)" if where.gas == CO2 else ""),
             "intensity": None if where is None else where.g_per_kwh,
             "energy": badge.label, "metering": badge.reason, "estimated": badge.estimated,
+            "basis": EnergyBasis.of(info, run.get("machine_load"), run.get("host")),
             "infer seconds": _per_thousand(run.get("inference"), "seconds"),
             "infer kwh": _per_thousand(run.get("inference"), "kwh")}
 
@@ -332,7 +334,8 @@ def _mean_cost(costs: Sequence[dict]) -> dict:
             "priced at": costs[0]["priced at"], "intensity": costs[0]["intensity"],
             "energy": " / ".join(dict.fromkeys(c["energy"] for c in costs)),
             "metering": " | ".join(dict.fromkeys(c["metering"] for c in costs)),
-            "estimated": any(c["estimated"] for c in costs)}
+            "estimated": any(c["estimated"] for c in costs),
+            "basis": EnergyBasis.combined([c["basis"] for c in costs])}
 
 
 # the summary's columns: what a group of runs scored, what training it cost, what using it costs (three tables)
@@ -472,11 +475,12 @@ def _to_target(group: SeedGroup, reference: SeedGroup | None, curves: Mapping[in
 
 
 def _saving_words(cost: dict, reference: dict) -> str:
-    """Whether the energy saved can be read as real: measured, or within or beyond the estimates' error."""
+    """Whether the energy saved can be read as real: measured, or within or beyond the estimates' error
+    (trust.saving_judgement)."""
     saved = 1 - _ratio(cost.get("kwh"), reference.get("kwh"))
     if not np.isfinite(saved):
         return ""
-    return energy_difference_words(saved, cost["estimated"] or reference["estimated"])
+    return energy_difference_words(saved, cost["basis"], reference["basis"])
 
 
 def test_sets(store: Store) -> dict[str, int]:
