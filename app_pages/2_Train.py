@@ -54,8 +54,10 @@ with st.form("train_form"):
                                     placeholder="e.g. bert-base-uncased or /models/my-bert",
                                     help="for the two other encoder choices; the default encoder needs none")
     a, b = st.columns(2)
-    preset = a.selectbox("Model and length", list(launch.PRESETS), index=list(launch.PRESETS).index("TopicBERT-128"),
-                         key="train_preset", help="BERT-x and TopicBERT-x: the encoder sees at most x word pieces")
+    preset = a.selectbox("Model and length", list(launch.PRESETS),
+                         index=list(launch.PRESETS).index(launch.RECOMMENDED_PRESET), key="train_preset",
+                         help="BERT-x and TopicBERT-x: the encoder sees at most x word pieces; "
+                              + " ".join(f"{name}: {note}" for name, note in launch.PRESET_NOTES.items()))
     mode = b.selectbox("Mode", MODES, key="train_mode",
                        help="truncate: the first x pieces; partition: the document cut into x-piece chunks "
                             "(up to 512 pieces), predictions averaged per document")
@@ -103,6 +105,8 @@ except ConfigError as error:
     st.stop()
 
 queued_message = st.empty()  # under the buttons, where the eye is, not below the projection
+if preset in launch.PRESET_NOTES:
+    st.markdown(f"**{escape(preset)}:** " + escape(launch.PRESET_NOTES[preset]))
 try:
     lengths = [train_lengths(c) for c in configs]
     if configs[0].use_topics:

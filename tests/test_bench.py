@@ -45,6 +45,8 @@ def test_parse_variant_names():
                                                    "cpu_bf16": True}
     with pytest.raises(ValueError, match="unknown switch 'fast'"):
         parse_variant("bert-512+fast")
+    assert parse_variant("bert-128+tfidf") == {"variant": "bert", "max_len": 128, "mode": "truncate",
+                                               "tfidf_fusion": True}
     with pytest.raises(ValueError, match="like bert-512"):
         parse_variant("bert-128-wide")  # only -partition may follow the length
 
@@ -52,13 +54,13 @@ def test_parse_variant_names():
 def test_every_variant_name_is_checked_before_anything_trains(tmp_path, monkeypatch, capsys):
     base = RunConfig(corpus="c.csv")
     recommended = variant_name(RECOMMENDED)
-    assert variant_names(" bert-512, recommended ,Recommended+nogroup,bert-128,", base) == [
-        "bert-512", recommended, recommended + "+nogroup", "bert-128"]
+    assert variant_names(" bert-512, recommended ,Recommended+nogroup,bert-128+tfidf,", base) == [
+        "bert-512", recommended, recommended + "+nogroup", "bert-128+tfidf"]
     # `recommended` is the preset it names: the same run as that preset's settings make
     assert base.replace(**parse_variant(recommended)) == base.replace(**RECOMMENDED)
     for wrong, why in (("bert-512,robert-128", "robert-128: variant 'robert-128' is not like"),
                        ("bert-9999", "max_len must be between 32 and 512"),
-                       ("tfidf+bf16", "is not like"), (" , ", "names no variant")):
+                       ("tfidf+tfidf", "is not like"), (" , ", "names no variant")):
         with pytest.raises(ValueError, match=why) as raised:
             variant_names(wrong, base)
         assert "Known names: bert-N or topicbert-N" in str(raised.value) and "recommended" in str(raised.value)
@@ -71,11 +73,11 @@ def test_every_variant_name_is_checked_before_anything_trains(tmp_path, monkeypa
 
 
 def test_preset_names_read_back_as_their_settings():
-    for settings in ({"variant": "bert", "max_len": 128}, {"variant": "tfidf"},
+    for settings in ({"variant": "bert", "max_len": 128, "tfidf_fusion": True}, {"variant": "tfidf"},
                      {"variant": "topicbert", "max_len": 256, "mode": "partition"}, RECOMMENDED):
         base = RunConfig(corpus="c.csv")
         assert base.replace(**parse_variant(variant_name(settings))) == base.replace(**settings)
-    assert variant_name({"variant": "topicbert", "max_len": 256, "mode": "partition"}) == "topicbert-256-partition"
+    assert variant_name({"variant": "bert", "max_len": 128, "tfidf_fusion": True}) == "bert-128+tfidf"
 
 
 def measurement(seed: int, labels: np.ndarray, predictions: np.ndarray, seconds: float, kwh: float,
@@ -164,13 +166,8 @@ def test_rows_carry_intervals_and_verdicts():
     # TopicBERT-256 ran one seed where the others ran two: the reader is told what each figure covers
     report = {"rows": list(rows.values()), "scope": "training", "recipes": {}, "loop_overhead": None}
     assert "Rows ran different numbers of seeds" in report_text(report)
-    # estimated energy carries its band, and a saving between rows is read against the time saved (one machine,
-    # one meter: the TDP cancels); "estimated" alone names no path of the meter, so no band is claimed for it
-    worded = [{**row, "measured": "cpu estimated (cpu_load, 85 W TDP); ram estimated (per-DIMM model)"}
-              for row in rows.values()]
-    note = report_text({**report, "rows": worded})
-    assert "process mode, whose error codecarbon has not characterised" in note and "the TDP cancels" in note
-    assert "Energy:" not in report_text(report)
+    # estimated energy carries its known error: a saving under 40% between estimates is not read as real
+    assert "an energy saved under 40% between such rows is within that error" in report_text(report)
     even = [row for row in rows.values() if row["seeds"] == 2]
     assert "different numbers of seeds" not in report_text({**report, "rows": even})
 

@@ -43,6 +43,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=VARIANTS, default=defaults.variant)
     parser.add_argument("--max-len", type=int, default=defaults.max_len, help="word pieces the encoder sees (32-512)")
     parser.add_argument("--mode", choices=MODES, default=defaults.mode)
+    parser.add_argument("--tfidf-fusion", action="store_true",
+                        help="the wide path: fuse the TF-IDF reference's class scores into the encoder's "
+                             "predictions, weighted on validation (with --variant bert: BERT-128+TF-IDF)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr, help="encoder learning rate")
@@ -62,8 +65,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         corpus=args.corpus, text_col=args.text_col, label_col=args.label_col, split_col=args.split_col,
-        variant=args.variant, max_len=args.max_len, mode=args.mode, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, n_topics=args.n_topics, alpha=args.alpha,
+        variant=args.variant, max_len=args.max_len, mode=args.mode, tfidf_fusion=args.tfidf_fusion,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, n_topics=args.n_topics, alpha=args.alpha,
         limit_train=args.limit_train, limit_eval=args.limit_eval, eval_every_steps=args.eval_every,
         early_stopping_patience=args.patience, seed=args.seed, model=args.model, device=args.device, nproc=args.nproc)
 
@@ -71,13 +74,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 # ---------------------------------------------------------------- corpus, train
 
 def cmd_corpus_check(args: argparse.Namespace) -> int:
-    from .data.corpus import format_summary, load_corpus, summarize
-
-    corpus = load_corpus(args.path, args.text_col, args.label_col, args.split_col)
-    # imported once the corpus is read: a file the reader refuses costs neither torch's time nor its memory
     from .data.batching import tokenize
+    from .data.corpus import format_summary, load_corpus, summarize
     from .model.encoders import load_tokenizer
 
+    corpus = load_corpus(args.path, args.text_col, args.label_col, args.split_col)
     tokenizer = load_tokenizer(args.model)
     summary = summarize(corpus, lambda texts: [len(ids) for ids in tokenize(tokenizer, texts)])
     print(format_summary(summary))
@@ -87,8 +88,7 @@ def cmd_corpus_check(args: argparse.Namespace) -> int:
 def cmd_corpus_stage(args: argparse.Namespace) -> int:
     from .runs.saved_corpora import stage_here
 
-    stage_here(Path(args.path), args.name, args.text_col, args.label_col, args.split_col, Path(args.out),
-               args.max_memory)
+    stage_here(Path(args.path), args.name, args.text_col, args.label_col, args.split_col, Path(args.out))
     return 0
 
 
@@ -364,9 +364,10 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--variants", default=DEFAULT_VARIANTS,
                        help="comma-separated, like bert-512,bert-128,topicbert-128-partition,tfidf; "
                             f"{RECOMMENDED_NAME}: the preset the Studio recommends ({variant_name(RECOMMENDED)}); "
-                            "a suffix +nogroup (random instead of length-grouped batches), +compile (torch.compile), "
-                            "+unfused (Adam's step per tensor, not fused) or +fp32 (float32 instead of bf16 "
-                            "autocast on CPU) adds an ablation row")
+                            "a suffix +tfidf adds the wide path (the TF-IDF reference fused into the encoder's "
+                            "predictions, weighted on validation: bert-128+tfidf); +nogroup (random instead of "
+                            "length-grouped batches), +compile (torch.compile), +unfused (Adam's step per tensor, "
+                            "not fused) or +fp32 (float32 instead of bf16 autocast on CPU) adds an ablation row")
     bench.add_argument("--epochs", type=int, default=1, help="epochs (the most, with --patience)")
     add_patience_option(bench)
     bench.add_argument("--seeds", type=int, default=1, help="seeds per row: mean, spread and intervals over them")
@@ -458,8 +459,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_options(stage)
     stage.add_argument("--name", required=True, help="the file name its person chose")
     stage.add_argument("--out", required=True, help="where the parsed documents go (JSONL)")
-    stage.add_argument("--max-memory", type=int, default=None, help="the most bytes of memory (address space) "
-                       "reading may add beyond Python and its libraries; past it, a one-line error")
     stage.set_defaults(handler=cmd_corpus_stage)
 
     train = commands.add_parser("train", help="train and evaluate one model in this process")

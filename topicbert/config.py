@@ -65,6 +65,11 @@ class RunConfig:
     model: str = "default"
     max_len: int = 128
     mode: str = "truncate"
+    # the wide path beside the encoder (training/late_fusion.py): the TF-IDF reference fitted on the same training
+    # documents, its class scores fused with the encoder's probabilities, their weight chosen on validation at each
+    # evaluation: the whole bag of words, which the 128-piece cut and the topic bottleneck lose, at the cost of a
+    # sparse product when classifying
+    tfidf_fusion: bool = False
     # partition mode: a document is cut into at most partition_budget // max_len chunks
     partition_budget: int = 512
     # None: chosen from the number of training documents (topic_count)
@@ -136,6 +141,8 @@ class RunConfig:
         checks = [
             (self.variant in VARIANTS, f"variant must be one of {VARIANTS}, not {self.variant!r}"),
             (self.mode in MODES, f"mode must be one of {MODES}, not {self.mode!r}"),
+            (self.uses_encoder or not self.tfidf_fusion,
+             "tfidf_fusion fuses the TF-IDF reference into an encoder's predictions: the variant tfidf has none"),
             (self.topic_model in TOPIC_MODELS, f"topic_model must be one of {TOPIC_MODELS}, not {self.topic_model!r}"),
             (self.tm_input in TOPIC_INPUTS, f"tm_input must be one of {TOPIC_INPUTS}, not {self.tm_input!r}"),
             (self.device in DEVICES, f"device must be one of {DEVICES}, not {self.device!r}"),
@@ -181,11 +188,12 @@ class RunConfig:
 
     @property
     def name(self) -> str:
-        """Short display name, as the paper writes it: TopicBERT-128, BERT-512; TF-IDF for the reference."""
+        """Short display name, as the paper writes it: TopicBERT-128, BERT-512; TF-IDF for the reference;
+        BERT-128+TF-IDF with the wide path."""
         if not self.uses_encoder:
             return "TF-IDF"
         base = "TopicBERT" if self.use_topics else "BERT"
-        suffix = "-partition" if self.mode == "partition" else ""
+        suffix = ("-partition" if self.mode == "partition" else "") + ("+TF-IDF" if self.tfidf_fusion else "")
         return f"{base}-{self.max_len}{suffix}"
 
     @property

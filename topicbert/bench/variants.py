@@ -18,10 +18,10 @@ DEFAULT_VARIANTS = "bert-512,bert-128,topicbert-256,topicbert-128,topicbert-128-
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "20news-bydate.zip"
 
 # suffixes: each switches one change off (or on) for a row of its own (and +nvdm / +prodlda choose the topic
-# model of a TopicBERT row)
+# model of a TopicBERT row; +tfidf adds the wide path, the TF-IDF reference fused into the encoder's predictions)
 SWITCHES: dict[str, dict[str, object]] = {
     "nogroup": {"length_grouping": False}, "compile": {"compile": True}, "unfused": {"fused_optimizer": False},
-    "bf16": {"cpu_bf16": True}, "fp32": {"cpu_bf16": False},
+    "bf16": {"cpu_bf16": True}, "fp32": {"cpu_bf16": False}, "tfidf": {"tfidf_fusion": True},
     **{name: {"topic_model": name} for name in TOPIC_MODELS}}
 KNOWN_NAMES = (f"bert-N or topicbert-N (N word pieces, 32 to 512: {BASELINE}, topicbert-128), -partition after "
                f"either, {TFIDF}, {RECOMMENDED_NAME}; suffixes " + ", ".join(f"+{s}" for s in SWITCHES))
@@ -47,12 +47,13 @@ def parse_variant(name: str) -> dict:
 
 
 def variant_name(settings: Mapping[str, Any]) -> str:
-    """The row name of a preset's settings (variant, max_len, mode), as parse_variant reads it:
-    {variant: topicbert, max_len: 128} -> 'topicbert-128'."""
+    """The row name of a preset's settings (variant, max_len, mode, tfidf_fusion), as parse_variant reads it:
+    {variant: bert, max_len: 128, tfidf_fusion: True} -> 'bert-128+tfidf'."""
     config = RunConfig(corpus="", **settings)
     if not config.uses_encoder:
         return TFIDF
-    return f"{config.variant}-{config.max_len}" + ("-partition" if config.mode == "partition" else "")
+    name = f"{config.variant}-{config.max_len}" + ("-partition" if config.mode == "partition" else "")
+    return name + ("+tfidf" if config.tfidf_fusion else "")
 
 
 def variant_names(text: str, base: RunConfig) -> list[str]:

@@ -19,7 +19,8 @@ RAY_DEVICE = "ray"  # a run's device once the Ray worker claimed it, until its r
 
 
 def is_bert512(config: RunConfig) -> bool:
-    return config.variant == "bert" and config.max_len == BASELINE_MAX_LEN and config.mode == "truncate"
+    return (config.variant == "bert" and config.max_len == BASELINE_MAX_LEN and config.mode == "truncate"
+            and not config.tfidf_fusion)
 
 
 def baseline_config(config: RunConfig) -> RunConfig:
@@ -27,7 +28,7 @@ def baseline_config(config: RunConfig) -> RunConfig:
     limits, seed, epochs, model, optimiser), so the comparison is fair."""
     if is_bert512(config):
         raise ConfigError("this run is already the BERT-512 baseline: there is nothing to pair it with")
-    return config.replace(variant="bert", max_len=BASELINE_MAX_LEN, mode="truncate",
+    return config.replace(variant="bert", max_len=BASELINE_MAX_LEN, mode="truncate", tfidf_fusion=False,
                           partition_budget=max(config.partition_budget, BASELINE_MAX_LEN))
 
 
@@ -36,7 +37,7 @@ def tfidf_config(config: RunConfig) -> RunConfig:
     limits and seed, so it is tested on the same documents."""
     if not config.uses_encoder:
         raise ConfigError("this run is already the TF-IDF reference")
-    return config.replace(variant="tfidf")
+    return config.replace(variant="tfidf", tfidf_fusion=False)
 
 
 def baselines_for(config: RunConfig) -> dict[str, bool]:

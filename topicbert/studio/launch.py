@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from ..config import TOPICS_MAX, TOPICS_MIN, ConfigError, RunConfig
+from ..config import RECOMMENDED, TOPICS_MAX, TOPICS_MIN, ConfigError, RunConfig
 from ..data.batching import tokenize
 from ..data.corpus import limited_indices, load_corpus
 from ..energy.estimate import Estimate, PastRun, estimate_run
@@ -31,10 +31,23 @@ from .frames import finished_runs, format_duration
 # (its topic count, like any run's, is chosen from its training documents: 10 for 400)
 DEMO_SETTINGS: dict[str, Any] = {"variant": "topicbert", "max_len": 128, "limit_train": 400, "limit_eval": 250,
                                  "epochs": 2}
-# the Train page's choices, as the paper names its models: (variant, max_len)
-PRESETS = {"BERT-512": ("bert", 512), "TopicBERT-512": ("topicbert", 512), "TopicBERT-256": ("topicbert", 256),
-           "TopicBERT-128": ("topicbert", 128), "TopicBERT-64": ("topicbert", 64), "BERT-256": ("bert", 256),
-           "BERT-128": ("bert", 128), "BERT-64": ("bert", 64), "TF-IDF (reference)": ("tfidf", 128)}
+# the Train page's choices, as the paper names its models, and the settings that make each
+PRESETS: dict[str, dict[str, Any]] = {
+    "BERT-512": {"variant": "bert", "max_len": 512}, "TopicBERT-512": {"variant": "topicbert", "max_len": 512},
+    "TopicBERT-256": {"variant": "topicbert", "max_len": 256},
+    "TopicBERT-128": {"variant": "topicbert", "max_len": 128},
+    "TopicBERT-64": {"variant": "topicbert", "max_len": 64}, "BERT-256": {"variant": "bert", "max_len": 256},
+    "BERT-128": {"variant": "bert", "max_len": 128}, "BERT-64": {"variant": "bert", "max_len": 64},
+    "BERT-128+TF-IDF": {"variant": "bert", "max_len": 128, "tfidf_fusion": True},
+    "TF-IDF (reference)": {"variant": "tfidf", "max_len": 128}}
+# what the Train page says of a preset the paper has no name for, in one sentence
+PRESET_NOTES = {
+    "BERT-128+TF-IDF": "BERT-128 with a wide path beside it: the TF-IDF reference, fitted in seconds on the same "
+                       "training documents, reads every word the 128 word pieces leave out, and its class scores "
+                       "are fused with the encoder's probabilities at the weight that does best on the validation "
+                       "documents, for a sparse product more per document when classifying."}
+# the preset the Studio recommends (config.RECOMMENDED), preselected on the Train page
+RECOMMENDED_PRESET = next(name for name, settings in PRESETS.items() if settings == RECOMMENDED)
 DEFAULT_ENCODER = "default"
 TOPIC_MODEL_NAMES = {"combinedtm": "CombinedTM (ProdLDA that also reads each document's embedding)",
                      "prodlda": "ProdLDA (coherent topics)", "nvdm": "NVDM (the paper's)"}
@@ -74,10 +87,9 @@ def configs_to_queue(corpus_row: dict, preset: str, with_baselines: bool, **sett
     `settings`: RunConfig fields (model, mode, epochs, ...); a limit of 0 means every document.
     ConfigError if a setting is out of range.
     """
-    variant, max_len = PRESETS[preset]
     for limit in ("limit_train", "limit_eval"):
         settings[limit] = settings.get(limit) or None
-    config = RunConfig(**run_settings(corpus_row), variant=variant, max_len=max_len, **settings)
+    config = RunConfig(**run_settings(corpus_row), **PRESETS[preset], **settings)
     return [config] + (reference_configs(config, **baselines_for(config)) if with_baselines else [])
 
 

@@ -20,6 +20,7 @@ from .loop_state import LoopState
 if TYPE_CHECKING:
     from ..data.splits import PreparedData
     from ..model.topicbert import TopicBERT
+    from .late_fusion import LateFusion
 
 # torch and safetensors are imported where a model is saved or loaded: `gc` and the Storage page read the
 # folders' layout alone, and the command line answers them without loading torch
@@ -128,8 +129,10 @@ class Checkpoints:
         """A finished run never resumes: its checkpoint (about three times the model) can go."""
         self.resume.remove()
 
-    def save_best(self, model: TopicBERT, tokenizer, data: PreparedData, config: RunConfig) -> None:
-        """The model in two parts: encoder by save_pretrained, head and topic model as safetensors."""
+    def save_best(self, model: TopicBERT, tokenizer, data: PreparedData, config: RunConfig,
+                  fusion: LateFusion | None = None) -> None:
+        """The model in two parts: encoder by save_pretrained, head and topic model as safetensors; with the
+        wide path, its TF-IDF model and weight (late_fusion.py) in the same swap."""
         from safetensors.torch import save_file
 
         def fill(folder: Path) -> None:
@@ -143,6 +146,8 @@ class Checkpoints:
                           folder / "topic_model.safetensors")
                 assert data.vocabulary is not None  # the data of a run with a topic model has its vocabulary
                 data.vocabulary.save(folder / "vocab.json")
+            if fusion is not None:
+                fusion.save(folder)
             (folder / "classes.json").write_text(json.dumps(data.classes))
             (folder / "run_config.json").write_text(config.to_json())
         self.best.write(fill)

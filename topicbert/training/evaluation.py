@@ -1,8 +1,10 @@
-"""Evaluation: class probabilities per document (partition chunks averaged), and the topic model's
-document proportions, losses and perplexity."""
+"""Evaluation: class probabilities per document (partition chunks averaged; with the wide path, the TF-IDF
+reference fused in), and the topic model's document proportions, losses and perplexity."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,6 +18,9 @@ from ..model.topicbert import TopicBERT
 from .device import autocast
 from .metrics import macro_f1, micro_f1
 
+if TYPE_CHECKING:  # late_fusion builds on this module (and on the TF-IDF reference, which does too)
+    from .late_fusion import LateFusion
+
 
 @dataclass
 class EvalOutput:
@@ -28,10 +33,16 @@ class EvalOutput:
     def predictions(self) -> np.ndarray:
         return self.probabilities.argmax(axis=1)
 
+    def with_probabilities(self, probabilities: np.ndarray, labels: np.ndarray) -> EvalOutput:
+        """The same documents' output with other class probabilities (the wide path's fused ones), and their loss."""
+        return dataclasses.replace(self, probabilities=probabilities,
+                                   loss=document_loss(torch.from_numpy(probabilities), labels))
+
 
 @torch.inference_mode()
 def evaluate(model: TopicBERT, split: SplitData, config: RunConfig, device: torch.device,
-             pad_id: int) -> EvalOutput:
+             pad_id: int, fusion: LateFusion | None = None) -> EvalOutput:
+    """The model's output on every document of `split`; `fusion`: a run's wide path, fused into its probabilities."""
     model.eval()
     order = sorted_order(split.example_lengths, config.eval_batch_size)
     chunk_probs, chunk_docs = [], []
@@ -48,7 +59,10 @@ def evaluate(model: TopicBERT, split: SplitData, config: RunConfig, device: torc
         mixtures, losses = topic_model_outputs(model.topic_model, split.topic_inputs, device)
         ppl = topic_perplexity(losses, split.bow)
     model.train()
-    return EvalOutput(probs.numpy(), loss, mixtures, ppl)
+    output = EvalOutput(probs.numpy(), loss, mixtures, ppl)
+    if fusion is None:
+        return output
+    return output.with_probabilities(fusion.fuse(output.probabilities, split.texts), split.labels)
 
 
 @torch.inference_mode()

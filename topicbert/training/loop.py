@@ -29,6 +29,7 @@ from .checkpoints import Checkpoints
 from .device import autocast, choose_device, fused_optimizer, world
 from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, validation_scores
+from .late_fusion import ValidationFusion, load_fusion
 from .loop_state import LoopState
 from .results import TrainResult, test_and_write
 from .tfidf import train_tfidf
@@ -126,6 +127,9 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
             # (the test documents' come with classifying them: results.test_and_write)
             with rank0_first(rank0_done):
                 embedding_seconds = add_document_embeddings(config, device, data.train, data.validation)
+    # the wide path's TF-IDF reference, fitted on the clock (it is this run's cost) by the rank that evaluates;
+    # a resumed run fits it again (the same fit: the same documents and seed) rather than keep a second copy
+    wide = ValidationFusion.fit(data, config.seed) if config.tfidf_fusion and main else None
     model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
     checkpoints = Checkpoints(run_dir)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -175,10 +179,16 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         epoch = step / steps_per_epoch
         if main:
             output = evaluate(model, data.validation, config, device, pad_id)
+            fusion = None
+            if wide is not None:  # the TF-IDF weight that fuses best with the encoder as it stands now
+                fusion, fused = wide.weigh(output.probabilities)
+                output = output.with_probabilities(fused, data.validation.labels)
             metrics = validation_scores(data.validation, output)
             metrics["train_loss"] = train_loss
+            if fusion is not None:
+                metrics["tfidf_weight"] = fusion.weight
             if state.improved(metrics["val_macro_f1"], step):
-                checkpoints.save_best(model, tokenizer, data, config)
+                checkpoints.save_best(model, tokenizer, data, config, fusion)
             state.step, state.wall_seconds = step, wall()
             for cb in callbacks:
                 cb.on_evaluate(step, epoch, state.wall_seconds, metrics)
@@ -242,11 +252,15 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     result = None
     if main:
         checkpoints.load_best(model)
+        best_folder = checkpoints.best.current()
+        assert best_folder is not None  # load_best found it
+        fusion = load_fusion(best_folder, config)  # the wide path as a loader reads it back
         state.step = step
         trained_seconds = wall()
         for cb in callbacks:
             cb.on_trained(trained_seconds)
-        result = test_and_write(config, run_dir, model, data, device, pad_id, state, trained_seconds, callbacks)
+        result = test_and_write(config, run_dir, model, data, device, pad_id, state, trained_seconds, callbacks,
+                                fusion)
         for cb in callbacks:
             cb.on_end(result)
     if distributed:

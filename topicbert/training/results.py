@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from .evaluation import evaluate, topic_model_outputs
 from .loop_state import LoopState
 from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
 from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
+
+if TYPE_CHECKING:  # late_fusion builds on the TF-IDF reference, which writes its results with this module
+    from .late_fusion import LateFusion
 
 
 @dataclass
@@ -86,12 +90,13 @@ class TrainResult:
 
 def test_and_write(config: RunConfig, run_dir: Path, model: TopicBERT, data: PreparedData, device: torch.device,
                    pad_id: int, state: LoopState, wall_seconds: float,
-                   callbacks: Sequence[Callback] = ()) -> TrainResult:
-    """Test scores of the best model, and the per-document results the app shows later. The callbacks
-    hear on_tested once the test documents are classified, before anything is written."""
+                   callbacks: Sequence[Callback] = (), fusion: LateFusion | None = None) -> TrainResult:
+    """Test scores of the best model (with its wide path, `fusion`, where it has one), and the per-document
+    results the app shows later. The callbacks hear on_tested once the test documents are classified (the
+    TF-IDF fused in: part of classifying them), before anything is written."""
     if model.topic_model is not None and model.topic_model.reads_embeddings and data.test.embeddings is None:
         add_document_embeddings(config, device, data.test)  # part of classifying them: a new document needs one
-    output = evaluate(model, data.test, config, device, pad_id)
+    output = evaluate(model, data.test, config, device, pad_id, fusion)
     for cb in callbacks:
         cb.on_tested(len(data.test))
     topics = quality = None

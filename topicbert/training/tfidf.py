@@ -49,12 +49,17 @@ class TfidfModel:
         counts.data = 1.0 + np.log(counts.data)
         return normalize(counts @ sp.diags(self.idf), copy=False).tocsr()
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """(n_docs, C) class shares: a softmax of the margins (for two classes, of 0 and the one margin).
-        Their argmax is the SVM's prediction; as probabilities they are not calibrated."""
+    def margins(self, texts: Sequence[str]) -> np.ndarray:
+        """(n_docs, C) the SVM's margin for each class (for two classes, 0 and the one margin)."""
         scores = np.asarray(self.features(texts) @ self.coef.T) + self.intercept
         if scores.shape[1] == 1:
             scores = np.hstack([np.zeros_like(scores), scores])
+        return scores
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """(n_docs, C) class shares: a softmax of the margins. Their argmax is the SVM's prediction; as
+        probabilities they are not calibrated."""
+        scores = self.margins(texts)
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -77,6 +82,19 @@ def fit_tfidf(train_texts: Sequence[str], train_labels: np.ndarray, C: float, se
     classifier = LinearSVC(C=C, random_state=seed).fit(features, train_labels)
     return TfidfModel(list(vectorizer.get_feature_names_out()), vectorizer.idf_, classifier.coef_,
                       classifier.intercept_)
+
+
+def fit_on_validation(train_texts: Sequence[str], train_labels: np.ndarray, val_texts: Sequence[str],
+                      val_labels: np.ndarray, seed: int) -> tuple[TfidfModel, dict[str, float]]:
+    """One SVM per C in C_GRID, the best on validation macro-F1 kept, with its validation scores."""
+    best, best_metrics = None, None
+    for C in C_GRID:
+        model = fit_tfidf(train_texts, train_labels, C, seed)
+        metrics = validation_scores_of(val_labels, model.probabilities(val_texts), with_loss=False)
+        if best_metrics is None or metrics["val_macro_f1"] > best_metrics["val_macro_f1"]:
+            best, best_metrics = model, metrics
+    assert best is not None and best_metrics is not None  # C_GRID is not empty: the first C is kept at least
+    return best, best_metrics
 
 
 def _splits(config: RunConfig, data: PreparedData | None) -> LabelledSplits:
@@ -102,14 +120,8 @@ def train_tfidf(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] 
                      "n_val": len(splits.texts["validation"]), "n_test": len(splits.texts["test"]),
                      "total_steps": 1, "steps_per_epoch": 1, "start_step": 0, "start_epoch": 0.0,
                      "classes": splits.classes, "world_size": 1, "fixed_seconds": 0.0})
-    best, best_metrics = None, None
-    for C in C_GRID:
-        model = fit_tfidf(splits.texts["train"], splits.labels["train"], C, config.seed)
-        metrics = validation_scores_of(splits.labels["validation"],
-                                       model.probabilities(splits.texts["validation"]), with_loss=False)
-        if best_metrics is None or metrics["val_macro_f1"] > best_metrics["val_macro_f1"]:
-            best, best_metrics = model, metrics
-    assert best is not None and best_metrics is not None  # C_GRID is not empty: the first C is kept at least
+    best, best_metrics = fit_on_validation(splits.texts["train"], splits.labels["train"], splits.texts["validation"],
+                                           splits.labels["validation"], config.seed)
     best.save(run_dir / "best")
     fit_seconds = time.perf_counter() - started
     for cb in callbacks:
