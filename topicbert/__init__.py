@@ -9,6 +9,8 @@ Where things live (imports point down this list, never up; tests/test_layout.py 
     training/            the loop (callbacks, no store), evaluation, checkpoints, pretraining, result files,
                          metrics, the device
     energy/              codecarbon's readings, and a run's projected cost
+    inference/           a finished run's model as a classifier, the model folder that travels, predictions
+                         over a file in chunks
     runs/                the SQLite store (every query), the worker, the runner, the services pages and
                          the command line call, the saved corpus list, storage (disk use, deletes, gc)
     studio/              what the pages show: frames, figures, run files, LDAvis; never streamlit itself
@@ -18,7 +20,10 @@ Where things live (imports point down this list, never up; tests/test_layout.py 
 Nothing in topicbert/ imports streamlit: the widgets live in app_pages/, app.py and widgets.py, which import
 only studio/, runs/, config.py and paths.py from here (the same test checks it).
 """
+from __future__ import annotations
+
 import os
+from typing import Any
 
 # Repeatable on CPU whatever the number of threads: MKL splits the long sums of the topic model's
 # vocabulary-wide products across threads, so their rounding, the pretrained topic model and then
@@ -30,3 +35,12 @@ os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 # page's tokenizer, the encoders) imports transformers, which reads these when it is first imported.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def __getattr__(name: str) -> Any:
+    """`from topicbert import load_classifier`: imported when first asked for, so `import topicbert` loads no torch
+    (the command line answers status, cancel and --help without it)."""
+    if name == "load_classifier":
+        from .studio.classify import load_classifier
+        return load_classifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """The command line: python -m topicbert {corpus check, train, submit, worker, status, cancel, resume,
-export, gc, bench, bench-merge, topics-bench}.
+export, gc, predict, export-model, bench, bench-merge, topics-bench}.
 
 Every subcommand is defined here; each handler parses nothing itself and calls the library.
 A person's mistake (a bad corpus, setting or encoder) prints one line and exits with 2.
@@ -213,6 +213,54 @@ def cmd_gc(args: argparse.Namespace) -> int:
     with Store() as store:
         print(format_freed(collect_garbage(store)))
     return 0
+
+
+# ---------------------------------------------------------------- a finished model put to use
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from .runs.store import Store
+    from .studio.classify import export_run
+
+    with Store() as store:
+        print(export_run(store, args.run_id, Path(args.out)))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .inference.predict_file import predict_file, report_path
+    from .studio.classify import load_classifier
+
+    classifier = load_classifier(args.run, device=args.device)
+    report = predict_file(classifier, Path(args.corpus), Path(args.out), text_col=args.text_col, id_col=args.id_col,
+                          label_col=args.label_col, require_label=args.label_col != "label",
+                          every_probability=args.probabilities, mixture=args.mixture, chunk_size=args.chunk_size,
+                          progress=not args.no_progress)
+    for line in report.lines():
+        print(line)
+    print(f"wrote {args.out} and {report_path(Path(args.out))}")
+    return 0
+
+
+def _add_model_commands(commands: argparse._SubParsersAction) -> None:
+    predict = commands.add_parser("predict", help="classify a file's texts with a finished run's model")
+    predict.add_argument("run", help="a run id of the store, or a model folder (export-model)")
+    predict.add_argument("--corpus", required=True, help="CSV, TSV or JSONL with a text column")
+    predict.add_argument("--out", required=True, help="the predictions, .csv or .jsonl: one row per input row")
+    predict.add_argument("--text-col", default="text", help="column holding the text")
+    predict.add_argument("--id-col", default=None, help="column holding each row's id (default: its row number)")
+    predict.add_argument("--label-col", default="label",
+                         help="column holding the true label: where the file has it, macro-F1 is printed")
+    predict.add_argument("--probabilities", action="store_true", help="also write every class's probability")
+    predict.add_argument("--mixture", action="store_true", help="TopicBERT: also write every topic's share")
+    predict.add_argument("--chunk-size", type=int, default=256, help="documents read, classified and written at once")
+    predict.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or mps")
+    predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+    predict.set_defaults(handler=cmd_predict)
+
+    export = commands.add_parser("export-model", help="write a run's model as a folder that loads without the store")
+    export.add_argument("run_id", type=int)
+    export.add_argument("--out", required=True, help="the new folder (it must not exist; its parent must)")
+    export.set_defaults(handler=cmd_export_model)
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -468,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=cmd_train)
 
     _add_queue_commands(commands)
+    _add_model_commands(commands)
     _add_bench_command(commands)
     _add_bench_merge_command(commands)
     _add_topics_bench_command(commands)

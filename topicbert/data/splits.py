@@ -96,10 +96,17 @@ def prepare_data(config: RunConfig, tokenizer, corpus: Corpus | None = None) -> 
                                          config.bow_max_size, config.bow_max_df)
 
     def split_data(split: str) -> SplitData:
-        token_ids = cached_tokenize(tokenizer, texts[split], config.corpus)
-        examples = make_examples(token_ids, config.max_len, config.mode, tokenizer.cls_token_id,
-                                 tokenizer.sep_token_id, config.partition_budget)
-        bow = vocabulary.transform(texts[split]) if vocabulary is not None else None
-        return SplitData(texts[split], labels[split], token_ids, examples, bow)
+        return encode_split(config, tokenizer, texts[split], labels[split],
+                            cached_tokenize(tokenizer, texts[split], config.corpus), vocabulary)
 
     return PreparedData(classes, vocabulary, split_data("train"), split_data("validation"), split_data("test"))
+
+
+def encode_split(config: RunConfig, tokenizer, texts: list[str], labels: np.ndarray, token_ids: list[list[int]],
+                 vocabulary: TopicVocabulary | None) -> SplitData:
+    """Documents as the run's model reads them: encoder inputs cut as the run cuts them (truncate or partition)
+    and, with a topic vocabulary, bags of words. Training and a finished model's predictions share it."""
+    examples = make_examples(token_ids, config.max_len, config.mode, tokenizer.cls_token_id,
+                             tokenizer.sep_token_id, config.partition_budget)
+    bow = vocabulary.transform(texts) if vocabulary is not None else None
+    return SplitData(texts, labels, token_ids, examples, bow)

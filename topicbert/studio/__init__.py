@@ -1,8 +1,9 @@
 """What the pages show: frames from the store and run folders, plotly figures (one visualize_* per
 figure), the LDAvis page, the Train page's configs and projections, Compare's intervals and test
 sets, early-stop replay (early_stop), where the topic branch helps (topic_gains), topic
-stability (topic_stability), the measurement-trust badge (trust), text escaping for Markdown.
+stability (topic_stability), the measurement-trust badge (trust), text escaping for Markdown, a run's model
+put to use (classify: loading it, exporting it with its model card, the Classify page).
 Plain data in, plain data or figures out: never streamlit itself, so all of it is testable.
 
-May import: config, paths, model, data, training, energy, runs.
+May import: config, paths, model, data, training, energy, runs, inference.
 """

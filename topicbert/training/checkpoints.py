@@ -153,15 +153,21 @@ class Checkpoints:
         self.best.write(fill)
 
     def load_best(self, model: TopicBERT) -> None:
-        from safetensors.torch import load_file
-
         folder = self.best.current()
         if folder is None:
             raise FileNotFoundError(f"no best model in {self.best.path}")
-        model.encoder.load_state_dict(load_file(folder / "encoder" / "model.safetensors"))
-        head = load_file(folder / "head.safetensors")
-        model.fusion.load_state_dict({k[len("fusion."):]: v for k, v in head.items() if k.startswith("fusion.")})
-        model.classifier.load_state_dict(
-            {k[len("classifier."):]: v for k, v in head.items() if k.startswith("classifier.")})
-        if model.topic_model is not None:
-            model.topic_model.load_state_dict(load_file(folder / "topic_model.safetensors"))
+        load_model_parts(folder, model)
+
+
+def load_model_parts(folder: Path, model: TopicBERT) -> None:
+    """Put the weights save_best wrote in `folder` (a run's best/, or a model folder exported from it) into
+    `model`: the encoder, the head and the topic model."""
+    from safetensors.torch import load_file
+
+    model.encoder.load_state_dict(load_file(folder / "encoder" / "model.safetensors"))
+    head = load_file(folder / "head.safetensors")
+    model.fusion.load_state_dict({k[len("fusion."):]: v for k, v in head.items() if k.startswith("fusion.")})
+    model.classifier.load_state_dict(
+        {k[len("classifier."):]: v for k, v in head.items() if k.startswith("classifier.")})
+    if model.topic_model is not None:
+        model.topic_model.load_state_dict(load_file(folder / "topic_model.safetensors"))

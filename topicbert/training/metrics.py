@@ -50,7 +50,11 @@ def _macro_f1_of_cells(cells: np.ndarray, n_classes: int) -> np.ndarray:
     """(R, n) confusion cells -> (R,) macro-F1."""
     offsets = np.arange(cells.shape[0])[:, None] * n_classes ** 2
     counts = np.bincount((offsets + cells).ravel(), minlength=cells.shape[0] * n_classes ** 2)
-    matrix = counts.reshape(cells.shape[0], n_classes, n_classes)   # (R, true, predicted)
+    return macro_f1_of_confusions(counts.reshape(cells.shape[0], n_classes, n_classes))
+
+
+def macro_f1_of_confusions(matrix: np.ndarray) -> np.ndarray:
+    """(R, true, predicted) confusion matrices -> (R,) macro-F1, as macro_f1 computes it."""
     tp = np.diagonal(matrix, axis1=1, axis2=2)
     denominator = matrix.sum(axis=2) + matrix.sum(axis=1)           # 2 tp + fp + fn per class
     present = denominator > 0
@@ -70,6 +74,18 @@ def f1_interval(y_true: Labels, y_pred: Labels, samples: np.ndarray | None = Non
     """A bootstrap interval of macro-F1 over the test documents."""
     samples = bootstrap_samples(len(y_true)) if samples is None else samples
     return percentile_interval(macro_f1_samples(y_true, y_pred, samples), level)
+
+
+def confusion_f1_interval(matrix: np.ndarray, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+                          level: float = CONFIDENCE) -> tuple[float, float]:
+    """f1_interval's bootstrap from the confusion matrix alone. Drawing n documents with replacement draws the
+    confusion cells' counts from a multinomial, so this is the same bootstrap in memory of resamples times cells,
+    not resamples times documents: what a labelled file of any length can afford."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    n_classes = counts.shape[0]
+    draws = np.random.default_rng(seed).multinomial(int(counts.sum()), counts.ravel() / counts.sum(),
+                                                    size=n_resamples)
+    return percentile_interval(macro_f1_of_confusions(draws.reshape(n_resamples, n_classes, n_classes)), level)
 
 
 def per_class_report(y_true: Labels, y_pred: Labels, classes: Sequence[str]) -> dict:
