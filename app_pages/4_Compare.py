@@ -10,6 +10,7 @@ from topicbert.studio import topics as topic_views
 from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
 from topicbert.studio.text import escape
+from topicbert.studio.trust import ENERGY_READING
 from topicbert.studio.uncertainty import OTHER_DOCUMENTS, RunScores, describe_test_set, run_f1_interval, run_scores
 from topicbert.studio.verdict_card import verdict_card
 from widgets import page_setup, show_verdict_card
@@ -37,8 +38,8 @@ SUMMARY_COLUMNS = {
     "g CO2e": st.column_config.NumberColumn(format="%.3f", width=70),
     "energy saved (%)": st.column_config.NumberColumn(format="%.1f", width=85),
     "energy saved, read as": st.column_config.TextColumn(
-        width=200, help="measured, or, where either run's energy is codecarbon's estimate, whether the saving is "
-             "within the error such estimates are known to have (up to 40% off measured power)"),
+        width=200, help="measured, or, where either run's energy is codecarbon's estimate, whether the saving lies "
+             "beyond the error of the two estimates' ratio (the expander below says how it is bounded)"),
     "detectable (±)": st.column_config.NumberColumn(
         format="%.4f", help="the macro-F1 difference these seeds and test documents show beyond the noise 4 times in "
                             "5: a smaller true difference is likely to read as within noise; empty where the two "
@@ -190,6 +191,7 @@ with st.expander("How to read these figures: seeds, intervals, time and energy")
                "power model elsewhere; each run's badge says why:")
     for run, badge in badges.items():
         st.caption(escape(f"{run}: {badge.label}. {badge.reason}"))
+    st.caption(ENERGY_READING)
 st.download_button("Download the summary (CSV)", carbon.shown(summary, grid).to_csv(index=False),
                    file_name="topicbert-compare.csv", mime="text/csv", key="compare_download_summary")
 

@@ -9,8 +9,16 @@ from store_helpers import run_with_curve
 
 from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid, grids, price
+from topicbert.energy.meter import ESTIMATE_RATIO_SPAN, TDP_BAND
 from topicbert.studio import carbon, early_stop, figures, frames
-from topicbert.studio.trust import EnergyBasis, energy_difference_words, saving_judgement
+from topicbert.studio.trust import (
+    ENERGY_READING,
+    LOAD_ELASTICITY,
+    RATIO_FLOOR,
+    EnergyBasis,
+    energy_difference_words,
+    saving_judgement,
+)
 
 
 def test_grids_come_from_codecarbons_tables_with_regions():
@@ -173,3 +181,9 @@ def test_a_co2_only_price_is_labelled_co2_wherever_it_is_shown(store):
     # where the runs ran: CO2 equivalents, as before
     assert carbon.gas(None) == "CO2e" and "g CO2e" in carbon.shown(frames.summary_frame(store, [base], base), None)
     assert "CO2e" in figures.visualize_early_stop(early_stop.replay_frame(store, [base])).layout.xaxis.title.text
+
+
+def test_the_pages_words_on_energy_match_the_rule_they_describe():
+    assert f"x{ESTIMATE_RATIO_SPAN:.2f}" in ENERGY_READING and f"x{RATIO_FLOOR:.2f}" in ENERGY_READING
+    assert f"{TDP_BAND[0]:+.0%} to {TDP_BAND[1]:+.0%}" in ENERGY_READING and LOAD_ELASTICITY == 2
+    assert "40%" not in ENERGY_READING

@@ -20,6 +20,17 @@ from dataclasses import dataclass
 
 from ..energy.meter import DEFAULT_WATTS, ESTIMATE_RATIO_SPAN, LOAD_TDP, MEASURED, cpu_estimator, estimate_band
 
+# the two statements Compare makes of energy, with their reasons (the module's words, for a person)
+ENERGY_READING = (
+    "How far to trust energy. A kWh figure alone carries its meter's band: counters (RAPL, NVML) are read, not "
+    "modelled; codecarbon's load x TDP estimate read -60% to +190% off RAPL on the four CPUs it profiled, in machine "
+    "mode; its process mode (the Studio's default) and its default-watts path were not profiled, so their figures "
+    "have no known band. A saving between two runs is another matter: on one machine, estimated by one model, both "
+    "share the TDP, which cancels in their ratio. What is left is how real power bends with CPU load: at equal loads "
+    "the ratio of the energies is the ratio of the times, which the clock measures; at unequal loads it may be off "
+    "by the loads' ratio squared (cubed in machine mode). A saving is called real beyond that, and beyond x1.10 for "
+    "what a mean load leaves out; across machines or models only machine mode's band bounds it (x7.25), and "
+    "otherwise nothing can be told. As codecarbon advises: compare within one machine, not across machines.")
 # other processes keeping a quarter of a core busy on average: enough to slow a run on a small machine
 # and, where a machine-wide counter is read, to show in its kWh
 SHARED_CORES = 0.25
