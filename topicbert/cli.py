@@ -74,11 +74,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 # ---------------------------------------------------------------- corpus, train
 
 def cmd_corpus_check(args: argparse.Namespace) -> int:
-    from .data.batching import tokenize
     from .data.corpus import format_summary, load_corpus, summarize
-    from .model.encoders import load_tokenizer
 
     corpus = load_corpus(args.path, args.text_col, args.label_col, args.split_col)
+    # imported once the corpus is read: a file the reader refuses costs neither torch's time nor its memory
+    from .data.batching import tokenize
+    from .model.encoders import load_tokenizer
+
     tokenizer = load_tokenizer(args.model)
     summary = summarize(corpus, lambda texts: [len(ids) for ids in tokenize(tokenizer, texts)])
     print(format_summary(summary))
@@ -88,7 +90,8 @@ def cmd_corpus_check(args: argparse.Namespace) -> int:
 def cmd_corpus_stage(args: argparse.Namespace) -> int:
     from .runs.saved_corpora import stage_here
 
-    stage_here(Path(args.path), args.name, args.text_col, args.label_col, args.split_col, Path(args.out))
+    stage_here(Path(args.path), args.name, args.text_col, args.label_col, args.split_col, Path(args.out),
+               args.max_memory)
     return 0
 
 
@@ -507,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_options(stage)
     stage.add_argument("--name", required=True, help="the file name its person chose")
     stage.add_argument("--out", required=True, help="where the parsed documents go (JSONL)")
+    stage.add_argument("--max-memory", type=int, default=None, help="the most bytes of memory (address space) "
+                       "reading may add beyond Python and its libraries; past it, a one-line error")
     stage.set_defaults(handler=cmd_corpus_stage)
 
     train = commands.add_parser("train", help="train and evaluate one model in this process")
