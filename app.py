@@ -10,7 +10,7 @@ from topicbert.runs.worker import WORKER_MAX_AGE
 from topicbert.studio import frames, home, launch
 from topicbert.studio.run_files import predictions_mtime
 from topicbert.studio.text import escape
-from widgets import RUN_COLUMNS, page_setup
+from widgets import RUN_COLUMNS, VALIDATION_NOTE, page_setup
 
 ROOT = Path(__file__).parent
 REFRESH_SECONDS = 5
@@ -27,7 +27,9 @@ def live_status() -> None:
     if recent.empty:
         st.info("No runs yet: queue the demo above, or pick your own settings on the Train page.")
     else:
-        st.dataframe(recent, hide_index=True, column_config=RUN_COLUMNS, placeholder="–")  # "–": not measured yet
+        st.dataframe(frames.readable(recent), hide_index=True, column_config=RUN_COLUMNS,
+                     placeholder="–")  # "–": not measured yet
+        st.caption(VALIDATION_NOTE)
 
 
 @st.cache_data(max_entries=8, show_spinner="Comparing the latest runs...")
@@ -48,8 +50,9 @@ def latest_answer() -> None:
         mtimes = tuple(predictions_mtime(store.get_run(i)["run_dir"]) for i in latest.ids)
     headline = headline_of(tuple(latest.ids), latest.baseline_id, mtimes)
     runs = ", ".join(f"#{i}" for i in latest.ids)
-    st.success(escape(f"Runs {runs} have finished. {headline}"), icon="✅")
-    st.page_link("app_pages/4_Compare.py", label="The whole answer, with its figures, on Compare", icon="➡️")
+    st.success(escape(f"Runs {runs} have finished. {headline}"), icon=":material/check_circle:")
+    st.page_link("app_pages/4_Compare.py", label="The whole answer, with its figures, on Compare",
+                 icon=":material/arrow_forward:")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

@@ -6,7 +6,7 @@ from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
 from topicbert.studio import frames
 from topicbert.studio.text import escape
-from widgets import RUN_COLUMNS, delete_button, page_setup
+from widgets import RUN_COLUMNS, VALIDATION_NOTE, delete_button, page_setup
 
 REFRESH_SECONDS = 3
 BADGE_COLORS = {"measured": "green", "partly measured": "blue", "estimated": "orange"}
@@ -33,7 +33,9 @@ def live_table() -> None:
     if frame.empty:
         st.info("No runs yet: queue one on the Train page, or the demo on the home page.")
     else:
-        st.dataframe(frame, hide_index=True, column_config=RUN_COLUMNS, placeholder="–")  # "–": not measured yet
+        st.dataframe(frames.readable(frame), hide_index=True, column_config=RUN_COLUMNS,
+                     placeholder="–")  # "–": not measured yet
+        st.caption(VALIDATION_NOTE)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

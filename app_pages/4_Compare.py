@@ -17,7 +17,8 @@ from widgets import page_setup, show_verdict_card
 
 COST_COLUMNS = ["kg_co2e", "kwh"]  # the Pareto plot's costs
 SUMMARY_COLUMNS = {
-    "run": st.column_config.TextColumn(width=190),
+    "run": st.column_config.TextColumn(width=170),
+    "verdict covers": st.column_config.TextColumn(width=220),
     "against the reference": st.column_config.TextColumn(width=160, help="the verdict on the test macro-F1 "
                                                          "difference: higher or lower beyond the noise, or within it"),
     "F1 difference": st.column_config.NumberColumn(format="%+.4f", width=90,
@@ -54,7 +55,20 @@ SUMMARY_COLUMNS = {
 }
 # figures priced at a factor that counts CO2 alone are named g CO2 (studio/carbon.py), in the same formats
 SUMMARY_COLUMNS |= {"g CO2": SUMMARY_COLUMNS["g CO2e"], "g CO2/kWh": SUMMARY_COLUMNS["g CO2e/kWh"]}
-ACCURACY_FORMAT = st.column_config.NumberColumn(format="%.3f")
+# the summary in tables narrow enough for a 1,400 px window beside the sidebar: the verdict, the scores, time,
+# energy, and the cost of use
+SUMMARY_TABLES = (["run", "against the reference", "F1 difference", "difference 95% interval", "detectable (±)",
+                   "verdict covers"],
+                  ["run", "seeds", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval"],
+                  ["run", "train time (s)", "speedup (x)", "time to target", "speedup to target (x)"],
+                  ["run", "energy", "kWh", "energy saved (%)", "energy saved, read as", "g CO2e"],
+                  frames.USE_COLUMNS)
+ACCURACY_FORMAT = st.column_config.NumberColumn(format="%.3f", width=80)
+# the per-topic table within 1,400 px with three models' accuracy beside the verdict
+GAIN_WIDTHS = {"label": st.column_config.TextColumn(width=150), "documents": st.column_config.NumberColumn(width=75),
+               "against the reference": st.column_config.TextColumn(width=200),
+               "only it right": st.column_config.NumberColumn(width=70),
+               "only the reference right": st.column_config.NumberColumn(width=90)}
 GRIDS = frames.price_grids()
 WHERE_RUN = None  # the pricing choice: each run at its own country's intensity, as metered
 
@@ -167,7 +181,7 @@ st.subheader("Summary")
 # what each run scored, then what it cost; every run here is done, and the badge's reason is a sentence: both stay
 # in the CSV, out of the tables
 shown = carbon.shown(frames.readable(summary), grid)
-for columns in (frames.SCORE_COLUMNS, frames.COST_COLUMNS, frames.USE_COLUMNS):
+for columns in SUMMARY_TABLES:
     st.dataframe(shown[carbon.shown_columns(frames.readable_columns(columns), grid)], hide_index=True,
                  column_config=SUMMARY_COLUMNS, placeholder="–")  # no baseline chosen: no ratios
 others = summary.loc[summary["against the reference"] == OTHER_DOCUMENTS, "run"].tolist()
@@ -225,7 +239,8 @@ else:
         picked = st.dataframe(gains, hide_index=True, on_select="rerun", selection_mode="single-row",
                               key="compare_topic_rows", column_order=topic_gains.verdict_first(gains),
                               column_config={**dict.fromkeys(gains.select_dtypes("float").columns, ACCURACY_FORMAT),
-                                             "adjusted p": st.column_config.NumberColumn(format="%.3g")})
+                                             **GAIN_WIDTHS,
+                                             "adjusted p": st.column_config.NumberColumn(format="%.3g", width=75)})
         st.caption(topic_gains.verdict_rule(gains))  # the Studio's own words: no user text in them
         if picked.selection.rows:
             topic = int(gains.iloc[picked.selection.rows[0]]["topic"])

@@ -86,7 +86,9 @@ def _time_and_energy(row: pd.Series, reference: pd.Series) -> str:
     if not _known(row["kWh"]) or not _known(row["energy saved (%)"]):
         return f"{time[0].upper()}{time[1:]}; its energy cannot be set against {reference['name']}'s."
     saved = row["energy saved (%)"]
-    less = f"{abs(saved):.0f}% {'less' if saved >= 0 else 'more'} energy"
+    # past 90% a factor says more than a percentage that rounds to 100
+    less = (f"{format_factor(reference['kWh'] / row['kWh'])} less energy" if saved > 90 and row["kWh"] > 0
+            else f"{abs(saved):.0f}% {'less' if saved >= 0 else 'more'} energy")
     co2 = (f"; {significant(row['g CO2e'])} g CO2e against {significant(reference['g CO2e'])} g"
            if _known(row["g CO2e"]) and _known(reference["g CO2e"]) else "")
     return (f"{time[0].upper()}{time[1:]}, and used {format_energy(row['kWh'])} against "
