@@ -15,21 +15,29 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import ray
 from ray.cluster_utils import Cluster
 
 from topicbert import cli
 from topicbert.config import ConfigError, RunConfig
+from topicbert.data.shared_texts import texts_digest
+from topicbert.data.splits import load_run_corpus
+from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.runs import services
+from topicbert.runs.processes import child_environment
 from topicbert.runs.ray_node import scratch_folder
-from topicbert.runs.ray_worker import task_resources
+from topicbert.runs.ray_worker import task_environment, task_resources
+from topicbert.runs.references import reference_inputs
 from topicbert.runs.shipping import Outbox, Shipment, read_folder, receive
 from topicbert.runs.store import hostname
 from topicbert.runs.store_service import StaleAttempt, StoreService
@@ -63,12 +71,13 @@ def test_a_node_sends_what_changed_and_the_checkpoint_only_with_its_step(tmp_pat
 
 def test_what_a_node_sends_is_written_whole_and_only_where_it_may_go(tmp_path):
     run_dir, texts = tmp_path / "runs" / "7", tmp_path / "texts"
-    receive(Shipment({"checkpoint/a": b"1", "checkpoint/b": b"2", "run.log": b"log"}, {"t.json": b"[1]"}),
+    named = f"{texts_digest(['a text'])}.json"
+    receive(Shipment({"checkpoint/a": b"1", "checkpoint/b": b"2", "run.log": b"log"}, {named: b'["a text"]'}),
             run_dir, texts)
     assert read_folder(run_dir) == {"checkpoint/a": b"1", "checkpoint/b": b"2", "run.log": b"log"}
-    receive(Shipment({"checkpoint/a": b"3"}, {"t.json": b"[2]"}), run_dir, texts)
+    receive(Shipment({"checkpoint/a": b"3"}, {named: b'[ "a text" ]'}), run_dir, texts)
     assert read_folder(run_dir / "checkpoint") == {"a": b"3"}  # replaced whole, not merged
-    assert (texts / "t.json").read_bytes() == b"[1]"  # named by their content: never rewritten
+    assert (texts / named).read_bytes() == b'["a text"]'  # named by their content: never rewritten
     for name in ("../../evil", "/etc/evil", "config.json"):
         with pytest.raises(ValueError):
             receive(Shipment({name: b"x"}), run_dir, texts)
@@ -104,6 +113,49 @@ def test_the_store_service_serves_the_current_attempt_of_a_run_alone(store, tiny
     service.end(run_id)
     with pytest.raises(StaleAttempt):
         service.heartbeat(run_id, "second", Shipment())
+
+
+def test_texts_a_node_sends_are_kept_only_under_their_own_digest(tmp_path):
+    run_dir, texts = tmp_path / "runs" / "7", tmp_path / "texts"
+    honest = ["one text", "another"]
+    name = f"{texts_digest(honest)}.json"
+    lie = ["what another run tests on"]
+    for shipped in ({name: json.dumps(lie).encode()}, {"0123abcd.json": json.dumps(honest).encode()},
+                    {name: b"\xff not json"}, {name: b'{"not": "a list"}'}):
+        with pytest.raises(ValueError, match="texts sent as"):
+            receive(Shipment({"run.log": b"log"}, shipped), run_dir, texts)
+    assert not run_dir.exists() and not texts.exists()  # nothing of a refused shipment is written
+    receive(Shipment({}, {name: json.dumps(honest).encode()}), run_dir, texts)
+    assert json.loads((texts / name).read_text()) == honest
+
+
+def test_a_topic_reference_is_filed_under_the_key_the_store_computes(store, tiny_corpus_csv):
+    config = RunConfig(corpus=str(tiny_corpus_csv), device="cpu", n_topics=3)
+    run_id = store.create_run(config)
+    store.claim_run(run_id, None, services.RAY_DEVICE, host=hostname())
+    run_dir = Path(store.get_run(run_id)["run_dir"])
+    inputs = load_run_corpus(config)
+    TopicVocabulary.fit([inputs.texts[i] for i in inputs.indices("train")], min_df=1).save(run_dir / "vocab.json")
+    key = reference_inputs(config, run_dir).key()
+    service = StoreService(str(store.path))
+    service.begin(run_id, "a")
+    entry = (3, 0.1, 0.9, [["w"]] * 3, 1.0)
+    for forged in ("another run's key", key[::-1]):
+        with pytest.raises(PermissionError, match="its documents and vocabulary give another"):
+            service.call(run_id, "a", "add_topic_reference", (forged, *entry), {})
+        with pytest.raises(PermissionError, match="its documents and vocabulary give another"):
+            service.call(run_id, "a", "set_run_topic_reference", (run_id, forged), {})
+    assert store.get_topic_reference(key[::-1]) is None and store.get_run(run_id)["topic_reference"] is None
+    service.call(run_id, "a", "add_topic_reference", (key, *entry), {})
+    service.call(run_id, "a", "set_run_topic_reference", (run_id, key), {})
+    assert store.get_topic_reference(key)["n_topics"] == 3 and store.get_run(run_id)["topic_reference"] == key
+
+
+def test_every_run_numbers_gpus_as_nvidia_smi_does(monkeypatch, tmp_path):
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
+    assert child_environment(tmp_path / "topicbert.db", ["1"])["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    monkeypatch.setenv("TOPICBERT_COUNTRY", "FRA")
+    assert task_environment() == {"TOPICBERT_COUNTRY": "FRA", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
 
 
 def test_a_node_removes_the_folders_of_attempts_whose_process_is_gone(tmp_path):
@@ -150,6 +202,89 @@ def test_ray_mistakes_are_said_in_one_line_and_nothing_is_written(store, monkeyp
 
 # ---------------------------------------------------------------- on a test cluster
 
+TOKEN_SETTINGS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+# a driver without the token tries what the ShadowRay attacks did: run code on the cluster, read the store
+STRANGER = ("import sys, ray\n"
+            "try:\n"
+            "    ray.init(address=sys.argv[1], logging_level='ERROR')\n"
+            "except (ConnectionError, ray.exceptions.AuthenticationError) as error:\n"
+            "    print(type(error).__name__, error)\n"
+            "    sys.exit(3)\n"
+            "print(ray.get(ray.remote(lambda path: open(path, 'rb').read(16)).remote(sys.argv[2])))\n")
+
+
+def reset_ray_auth() -> None:
+    """Ray reads its authentication settings once per process: read them anew."""
+    from ray._raylet import AuthenticationTokenLoader, Config
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+@pytest.fixture
+def ray_token():
+    """Token authentication on, as the README starts a cluster: for this process and for every node and
+    worker it starts (they inherit the environment)."""
+    saved = {name: os.environ.get(name) for name in TOKEN_SETTINGS}
+    os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    reset_ray_auth()
+    try:
+        yield os.environ["RAY_AUTH_TOKEN"]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_ray_auth()
+
+
+def as_stranger(tmp_path: Path) -> dict[str, str]:
+    """The environment of a process that has no token (nor a ~/.ray/auth_token)."""
+    env = {name: value for name, value in os.environ.items() if name not in TOKEN_SETTINGS}
+    (tmp_path / "stranger").mkdir(exist_ok=True)
+    return dict(env, RAY_AUTH_MODE="disabled", HOME=str(tmp_path / "stranger"), PYTHONPATH=str(ROOT))
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_worker_refuses_a_cluster_that_asks_for_no_token_unless_told_insecure(store, tmp_path, capsys):
+    port = free_port()
+    env = as_stranger(tmp_path)  # a head started as the README's used to be: no token
+    head = subprocess.Popen(["ray", "start", "--head", "--block", "--port", str(port), "--num-cpus", "1",
+                             "--include-dashboard", "false", "--disable-usage-stats"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and head.poll() is None, "the head never listened"
+                time.sleep(0.2)
+        assert cli.main(["worker", "--ray", f"127.0.0.1:{port}", "--exit-when-idle"]) == 2
+        error = capsys.readouterr().err
+        assert "lets anyone who reaches it run code (no token authentication)" in error
+        assert "RAY_AUTH_MODE=token" in error and "--insecure" in error and len(error.strip().splitlines()) == 1
+        assert store.alive_workers() == [] and not ray.is_initialized()
+        home = dict(env, TOPICBERT_HOME=str(store.path.parent))
+        insecure = subprocess.run([sys.executable, "-m", "topicbert", "worker", "--ray", f"127.0.0.1:{port}",
+                                   "--insecure", "--exit-when-idle"], env=home, capture_output=True, text=True,
+                                  timeout=180)
+        assert insecure.returncode == 0, insecure.stderr[-3000:]
+        assert "asks for no token: anyone who reaches its ports can run code" in insecure.stderr
+    finally:
+        head.send_signal(signal.SIGTERM)  # `ray start --block` stops the node's processes as it ends
+        head.wait(timeout=60)
+    assert cli.main(["worker", "--insecure"]) == 2 and "--insecure is for --ray" in capsys.readouterr().err
+
+
 def wait_for(condition, what: str, worker: subprocess.Popen, timeout: float = 240.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -189,7 +324,7 @@ def check_files_arrived(run: dict) -> None:
 
 
 @pytest.mark.slow
-def test_a_sweep_a_dead_node_a_resume_and_a_cancel_on_a_ray_cluster(store, tiny_config, tmp_path):
+def test_a_sweep_a_dead_node_a_resume_and_a_cancel_on_a_ray_cluster(store, tiny_config, tmp_path, ray_token):
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "num_gpus": 0, "object_store_memory": OBJECT_STORE_BYTES, "include_dashboard": False})
     # more CPUs than GPUs: only the runs' GPU requests keep a node to its GPU count
@@ -215,15 +350,29 @@ def test_a_sweep_a_dead_node_a_resume_and_a_cancel_on_a_ray_cluster(store, tiny_
         for run in runs:
             assert run["gpus"] and run["final_metrics"]["test_macro_f1"] >= 0 and len(store.get_topics(run["id"])) == 5
             check_files_arrived(run)
+        # each one's LDA reference, filed under the key the head computed
+        assert all(run["topic_reference"] and store.get_topic_reference(run["topic_reference"]) for run in runs)
+
+        # a driver without the token runs nothing and reads nothing
+        began = time.monotonic()
+        stranger = subprocess.run([sys.executable, "-c", STRANGER, cluster.address, str(store.path)],
+                                  env=as_stranger(tmp_path), capture_output=True, text=True, timeout=120)
+        assert stranger.returncode == 3, stranger.stdout + stranger.stderr[-2000:]
+        assert "Unauthenticated" in stranger.stderr  # turned away for want of the token, not for lack of a cluster
+        print(f"a driver without the token refused in {time.monotonic() - began:.1f} s: {stranger.stdout[:200]}")
 
         # a node dies in the middle of a run
         long = services.submit_run(store, config.replace(seed=4, epochs=6, eval_every_steps=3))[0]
         first = wait_for(lambda: (run := store.get_run(long))["checkpoint_step"]
                          and run["checkpoint_step"] >= 6 and run,
                          "the long run's second checkpoint", worker)
+        evaluations = len(store.metrics_table(long))
         cluster.remove_node(nodes[first["node"]])
+        began = time.monotonic()
         interrupted = wait_for(lambda: (run := store.get_run(long))["status"] != "running" and run, "the interruption",
                                worker, timeout=60)
+        print(f"node killed: the run interrupted {time.monotonic() - began:.1f} s later, "
+              f"{len(store.metrics_table(long))} of {evaluations} evaluations kept")
         assert interrupted["status"] == "interrupted", interrupted["error"]
         assert f"its Ray node {first['node'][:8]} on {first['host']} died or left" in interrupted["error"]
         table = store.metrics_table(long)
@@ -268,3 +417,95 @@ def test_a_sweep_a_dead_node_a_resume_and_a_cancel_on_a_ray_cluster(store, tiny_
             ray.shutdown()
             cluster.shutdown()
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-3000:]
+
+
+def store_service_process(cluster: Cluster) -> psutil.Process:
+    """The StoreService actor's process: a worker process of one of this cluster's raylets."""
+    raylets = [node.all_processes["raylet"][0].process.pid for node in [cluster.head_node, *cluster.worker_nodes]]
+    for raylet in raylets:
+        for process in psutil.Process(raylet).children(recursive=True):
+            if " ".join(process.cmdline()).startswith("ray::StoreService"):
+                return process
+    raise AssertionError("no StoreService process in this cluster")
+
+
+def start_ray_worker(address: str, log: Path, poll: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "topicbert", "worker", "--ray", address, "--poll", str(poll)],
+                            env=dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1"),
+                            stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
+
+
+@pytest.mark.slow
+def test_faults_on_a_ray_cluster_leave_runs_interrupted_and_resumable(store, tiny_config, tmp_path, ray_token):
+    """One run, long enough to be in flight through each fault in turn, on a one-GPU node: cancel and
+    resume within one look at the queue, the store's service killed, the worker SIGKILLed, the head's GCS
+    killed. After each the store tells the truth within seconds (printed: BENCHMARKS.md's "Faults
+    survived"), and nothing of what it recorded is lost."""
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "num_gpus": 0, "object_store_memory": OBJECT_STORE_BYTES, "include_dashboard": False})
+    cluster.add_node(num_cpus=2, num_gpus=1, object_store_memory=OBJECT_STORE_BYTES)
+    cluster.wait_for_nodes()
+    log = tmp_path / "worker.log"
+    worker = start_ray_worker(cluster.address, log, poll=2.0)  # a long poll: cancel and resume fit inside one
+    run_id = services.submit_run(store, tiny_config.replace(device="auto", epochs=3000, eval_every_steps=50))[0]
+    seconds = {}
+
+    def stepping(since: float):
+        """The run's attempt that began after `since` is stepping."""
+        return lambda: (run := store.get_run(run_id))["status"] == "running" and (
+            run["attempt_started_at"] or 0) > since and run["step"] > (run["attempt_step"] or 0)
+
+    def interrupted():
+        return store.get_run(run_id)["status"] == "interrupted"
+
+    try:
+        wait_for(stepping(0), "the run to step", worker)
+        # cancel, then resume, between two looks at the queue: the old task goes before the new one is sent
+        began = time.time()
+        assert services.cancel_run(store, run_id) and services.resume_run(store, run_id)
+        wait_for(stepping(began), "the resumed attempt to step on the one GPU", worker, timeout=60)
+        seconds["cancel and resume"] = time.time() - began
+        assert "run 1: its task cancelled (the run is queued)" in log.read_text()
+
+        # the store's service killed: the run in flight ends interrupted, a new service serves the next
+        wait_for(lambda: store.get_run(run_id)["checkpoint_step"], "a checkpoint", worker)
+        evaluations = len(store.metrics_table(run_id))
+        store_service_process(cluster).kill()
+        began = time.monotonic()
+        wait_for(interrupted, "the run interrupted with the service", worker, timeout=60)
+        seconds["store service killed"] = time.monotonic() - began
+        assert "the store's service on the head died" in store.get_run(run_id)["error"]
+        assert len(store.metrics_table(run_id)) >= evaluations  # nothing recorded is lost
+        began = time.time()
+        assert services.resume_run(store, run_id)
+        wait_for(stepping(began), "the run to step again, through the new service", worker, timeout=90)
+
+        # the worker SIGKILLed: the next worker's first look tells its run interrupted
+        worker.kill()
+        worker.wait()
+        began = time.time()
+        worker = start_ray_worker(cluster.address, log, poll=0.5)
+        wait_for(interrupted, "the dead worker's run interrupted", worker, timeout=120)
+        # from the new worker's start (its row: Ray joined, recovery about to look) to the truth in the store
+        seconds["worker SIGKILL"] = time.time() - max(row["started_at"] for row in store.alive_workers())
+        assert seconds["worker SIGKILL"] < 10, seconds
+        assert "its Ray worker stopped" in store.get_run(run_id)["error"]
+        began = time.time()
+        assert services.resume_run(store, run_id)
+        wait_for(stepping(began), "the run to step under the new worker", worker, timeout=90)
+
+        # the head's GCS killed: the worker marks its run interrupted, then stops, before Ray would end it
+        cluster.head_node.kill_gcs_server()
+        began = time.monotonic()
+        deadline = began + 45
+        while not interrupted() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        seconds["GCS killed"] = time.monotonic() - began
+        assert interrupted() and "stopped answering" in store.get_run(run_id)["error"], store.get_run(run_id)["error"]
+        assert worker.wait(timeout=30) == 1
+        assert store.integrity_check() == "ok" and store.list_runs("running") == []
+        print("seconds until the store told the truth:", {fault: round(s, 1) for fault, s in seconds.items()})
+    finally:
+        worker.kill()
+        worker.wait()
+        cluster.shutdown()

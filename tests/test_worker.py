@@ -96,6 +96,23 @@ def test_recover_spares_a_run_its_live_worker_is_starting(store):
     assert worker.Worker(store, device="cpu").recover() == [run_id]
 
 
+def test_recover_tells_a_killed_worker_by_its_process_not_its_fresh_heartbeat(store):
+    """A worker SIGKILLed a moment ago (its heartbeat fresh): the runs it claimed (a Ray task's, or one not
+    yet launched) are interrupted by the next worker's first pass; another host's worker keeps its lease."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    killed, elsewhere = store.register_worker(gone.pid, "ray"), store.register_worker(gone.pid, "ray", host="far")
+    mine, theirs = store.create_run(config()), store.create_run(config())
+    store.claim_run(mine, killed, "ray", host=hostname())
+    store.set_placement(mine, "3f9a01c2", "gpu-node-2", ["0"])  # a Ray task: no pid the store knows
+    store.claim_run(theirs, elsewhere, "ray", host="far")
+    began = time.monotonic()
+    assert worker.Worker(store, device="cpu").recover() == [mine]
+    assert time.monotonic() - began < 10
+    assert "its Ray worker stopped" in store.get_run(mine)["error"]
+    assert store.get_run(theirs)["status"] == "running"
+
+
 def test_process_alive_rejects_reused_pids():
     assert processes.process_alive(os.getpid())
     assert not processes.process_alive(os.getpid(), started_at=time.time() - 3600 * 24 * 365)

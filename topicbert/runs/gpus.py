@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 from ..config import ConfigError, RunConfig
 
+# every run's process numbers GPUs as NVML and nvidia-smi do (by PCI bus): CUDA's default order puts the
+# fastest first, so on a server of mixed GPUs "GPU 1" could train on one card and meter another
+CUDA_ORDER = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+
 
 @dataclass(frozen=True)
 class QueuedRun:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psutil
 
+from .gpus import CUDA_ORDER
+
 KILL_GRACE_SECONDS = 5.0
 LOG_TAIL_CHARS = 4000
 # a run's leader is started right after the claim; a process born later reuses its pid
@@ -33,9 +35,10 @@ def worker_command(worker_id: int) -> list[str]:
 
 
 def child_environment(db_path: Path, gpus: Sequence[str] | None = None) -> dict[str, str]:
-    """What a worker or a runner started from here needs: the same database, this source tree, and with
-    `gpus` the GPUs it may see, alone (none: a CPU run on a GPU machine never touches one)."""
-    env = dict(os.environ)
+    """What a worker or a runner started from here needs: the same database, this source tree, GPUs
+    numbered as nvidia-smi numbers them, and with `gpus` the GPUs it may see, alone (none: a CPU run on
+    a GPU machine never touches one)."""
+    env = {**os.environ, **CUDA_ORDER}
     if gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     env["TOPICBERT_HOME"] = str(Path(db_path).parent)

@@ -28,7 +28,7 @@ from ..data.shared_texts import texts_folder
 from .runner import execute
 from .shipping import Outbox, write_folder
 from .store import run_folder
-from .store_service import RUN_CALLS, SHARED_CALLS
+from .store_service import KEYED_HERE, RUN_CALLS, SHARED_CALLS
 
 LOG_FORMAT = "%(asctime)s runner %(levelname)s %(message)s"  # as the runner logs under the local worker
 SCRATCH = re.compile(r"topicbert-run-\d+-pid(\d+)-")  # an attempt's folder, named with its process's pid
@@ -48,6 +48,9 @@ class RemoteStore:
             raise AttributeError(f"the store of a run on a Ray node has no {name}")
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            if name in KEYED_HERE:  # the store's machine computes the key from the run's vocabulary: it goes first
+                ray.get(self.service.heartbeat.remote(self.run_id, self.attempt,
+                                                      self.outbox.changed(only=["vocab.json"])))
             return ray.get(self.service.call.remote(self.run_id, self.attempt, name, args, kwargs))
         return call
 

@@ -14,6 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,21 +25,41 @@ from typing import Any
 
 import ray
 from ray._private.services import canonicalize_bootstrap_address_or_die  # how ray.init reads 'auto'; ray is pinned
-from ray.exceptions import NodeDiedError, RayError, RayTaskError, TaskCancelledError
+from ray.exceptions import (
+    AuthenticationError,
+    NodeDiedError,
+    RayActorError,
+    RayError,
+    RayTaskError,
+    TaskCancelledError,
+)
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ..config import ConfigError, RunConfig
-from .gpus import gpus_needed
+from .gpus import CUDA_ORDER, gpus_needed
+from .periodic import Periodic
 from .processes import PACKAGE_ROOT
 from .ray_node import train_on_node
 from .services import RAY_DEVICE
 from .store import Store
 from .store_service import StoreService
-from .worker import Worker, run_until_stopped
+from .worker import HEARTBEAT_SECONDS, LET_GO, Worker, run_until_stopped
 
 log = logging.getLogger(__name__)
 
 CONNECT_SECONDS = 5.0
+HEAD_LOST_SECONDS = 10.0  # the head's GCS silent this long is gone (Ray itself gives up after 60 s)
+HEAD_ANSWER_SECONDS = 1.0  # each look at it waits this long for an answer, at most
+TOKEN_SETTINGS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+REFUSED = 3  # the stranger's exit code when the cluster turned it away
+# a client with no token asks the GCS for one key: answered, the cluster is open to anyone
+STRANGER = ("import sys\n"
+            "from ray._raylet import GcsClient\n"
+            "from ray.exceptions import AuthenticationError\n"
+            "try:\n"
+            "    GcsClient(address=sys.argv[1]).internal_kv_get(b'topicbert', None, timeout=10)\n"
+            "except AuthenticationError:\n"
+            f"    sys.exit({REFUSED})\n")
 # what the store's machine decides for every run, wherever it trains
 SHARED_SETTINGS = ("TOPICBERT_COUNTRY",)
 
@@ -52,9 +76,25 @@ def task_resources(config: RunConfig, cluster_gpus: float, cpus_per_run: int) ->
     return {"num_cpus": cpus_per_run, "num_gpus": needed if cluster_gpus else 0}
 
 
-def connect(address: str) -> str:
+def refuses_strangers(address: str) -> bool:
+    """Does the Ray cluster at `address` (host:port of its GCS) turn away a client without its token?
+    Asked as a stranger would, from a process with no token and token authentication off; a cluster
+    whose answer is neither is said in one line."""
+    with tempfile.TemporaryDirectory() as home:  # no ~/.ray/auth_token for Ray to find
+        env = {name: value for name, value in os.environ.items() if name not in TOKEN_SETTINGS}
+        env.update(RAY_AUTH_MODE="disabled", HOME=home)
+        probe = subprocess.run([sys.executable, "-c", STRANGER, address], env=env, capture_output=True, text=True,
+                               timeout=60)
+    if probe.returncode in (0, REFUSED):
+        return probe.returncode == REFUSED
+    last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+    raise ConfigError(f"--ray {address}: could not ask the cluster whether it requires a token ({last})")
+
+
+def connect(address: str, insecure: bool = False) -> str:
     """Join the Ray cluster at `address` ('auto': the one `ray start` made on this machine); its address.
-    A cluster that is not there is said in one line, at once, instead of Ray's minutes of retries."""
+    A cluster that is not there is said in one line, at once, instead of Ray's minutes of retries. A
+    cluster that lets anyone in (no token authentication) is refused unless `insecure`."""
     try:
         resolved = canonicalize_bootstrap_address_or_die(address)
     except (ConnectionError, ValueError) as error:
@@ -66,14 +106,32 @@ def connect(address: str) -> str:
     except OSError as error:
         raise ConfigError(f"--ray {address}: no Ray cluster answers at {resolved} ({error.strerror or error}); "
                           "start one with `ray start --head` on its head machine, or give its address") from None
-    env_vars = {name: os.environ[name] for name in SHARED_SETTINGS if os.environ.get(name)}
+    if not refuses_strangers(resolved):
+        if not insecure:
+            raise ConfigError(f"--ray {address}: the Ray cluster at {resolved} lets anyone who reaches it run code "
+                              "(no token authentication); start its nodes with RAY_AUTH_MODE=token and "
+                              "RAY_AUTH_TOKEN set (README: 'Several GPUs or machines'), or pass --insecure to use "
+                              "it as it is")
+        log.warning("the Ray cluster at %s asks for no token: anyone who reaches its ports can run code on its "
+                    "nodes and read the store (--insecure)", resolved)
     try:
         ray.init(address=resolved, logging_level=logging.WARNING, log_to_driver=False,
-                 runtime_env={"py_modules": [str(PACKAGE_ROOT / "topicbert")], "env_vars": env_vars})
+                 runtime_env={"py_modules": [str(PACKAGE_ROOT / "topicbert")], "env_vars": task_environment()})
+    except AuthenticationError:
+        raise ConfigError(f"--ray {address}: the Ray cluster at {resolved} refused this worker's token (or its "
+                          "lack of one): set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
+                          "here as on its nodes") from None
     except Exception as error:
         raise ConfigError(f"could not join the Ray cluster at {resolved}: {error}. The worker runs on one of "
                           f"its nodes: `ray start --address {resolved}` on this machine first") from None
     return resolved
+
+
+def task_environment() -> dict[str, str]:
+    """The environment every run's task gets on its node: the settings the store's machine decides, and
+    CUDA's GPU numbering (gpus.CUDA_ORDER)."""
+    env_vars = {name: os.environ[name] for name in SHARED_SETTINGS if os.environ.get(name)}
+    return {**env_vars, **CUDA_ORDER}
 
 
 @dataclass
@@ -86,18 +144,61 @@ class RayWorker(Worker):
     """A worker whose runs are Ray tasks. `max_parallel`: runs in flight (default: as many as the
     cluster has GPUs, or CPUs over `cpus_per_run` without GPUs; read anew as nodes come and go)."""
 
-    def __init__(self, store: Store, max_parallel: int | None = None, poll_seconds: float = 1.0,
+    def __init__(self, store: Store, gcs_address: str, max_parallel: int | None = None, poll_seconds: float = 1.0,
                  worker_id: int | None = None, cpus_per_run: int = 1) -> None:
         self.fixed_max_parallel = max_parallel
         self.cpus_per_run = cpus_per_run
         super().__init__(store, device=RAY_DEVICE, max_parallel=max_parallel, poll_seconds=poll_seconds,
                          worker_id=worker_id)
-        here = ray.get_runtime_context().get_node_id()
-        # a Ray actor handle, as RemoteStore takes it: ray types `.remote` only on @ray.method methods
-        self.service: Any = ray.remote(StoreService).options(
-            num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote(str(store.path))
+        host, _, port = gcs_address.rpartition(":")
+        self.gcs = host, int(port)
+        self.head_silent_since: float | None = None  # since when the head's GCS has not answered
+        self.service = self.new_service()
+        self.ping: Any = None  # the service's answer on its way: an error in it says the service died
         self.train = ray.remote(max_retries=0, max_calls=1)(train_on_node)  # a fresh process per run, never rerun
         self.children: dict[int, RayRun] = {}  # type: ignore[assignment]  # Ray tasks, not processes
+
+    def new_service(self) -> Any:
+        """A StoreService on this machine's node, beside the SQLite file. What it knows beyond SQLite is the
+        attempts in flight, so a new one starts with none (watch_service)."""
+        here = ray.get_runtime_context().get_node_id()
+        # a Ray actor handle, as RemoteStore takes it: ray types `.remote` only on @ray.method methods
+        placed = NodeAffinitySchedulingStrategy(here, soft=False)
+        return ray.remote(StoreService).options(num_cpus=0, scheduling_strategy=placed).remote(str(self.store.path))
+
+    def watch_service(self) -> None:
+        """Is the store's service alive? Asked without waiting: the last question's answer, once it is in.
+        A dead one is made again; the runs it was serving are interrupted, resumable from their checkpoints
+        here, and their tasks, which can no longer reach the store, are cancelled."""
+        if self.ping is not None:
+            ready, _ = ray.wait([self.ping], timeout=0)
+            if not ready:
+                return
+            try:
+                ray.get(self.ping)
+            except RayActorError as error:
+                self.service_died(error)
+        self.ping = self.service.__ray_ready__.remote()
+
+    def service_died(self, error: RayActorError) -> None:
+        log.warning("the store's service died (%s): starting a new one; runs in flight are interrupted",
+                    str(error).strip().splitlines()[0])
+        for run_id, child in self.children.items():
+            ray.cancel(child.task, force=True)
+            if self.store.mark_interrupted(run_id, "interrupted: the store's service on the head died; resume it "
+                                                   "to go on from its last checkpoint"):
+                log.warning("run %s interrupted: the store's service died", run_id)
+        self.children.clear()
+        self.service, self.ping = self.new_service(), None
+
+    def ask_service(self, method: str, *args: Any) -> Any:
+        """A call of this worker's to the store's service, its answer awaited; a dead service is made again
+        (service_died) and asked once more."""
+        try:
+            return ray.get(getattr(self.service, method).remote(*args))
+        except RayActorError as error:
+            self.service_died(error)
+            return ray.get(getattr(self.service, method).remote(*args))
 
     def claim(self) -> bool:
         resources = ray.cluster_resources()
@@ -117,22 +218,57 @@ class RayWorker(Worker):
         resources = task_resources(RunConfig.from_dict(run["config"]), ray.cluster_resources().get("GPU", 0),
                                    self.cpus_per_run)
         attempt = uuid.uuid4().hex
-        ray.get(self.service.begin.remote(run["id"], attempt))
+        self.ask_service("begin", run["id"], attempt)
         task = self.train.options(name=f"topicbert run {run['id']}", **resources).remote(
             self.service, run["id"], attempt, run["resume"])
         self.children[run["id"]] = RayRun(run["id"], task)
         log.info("run %s sent to Ray, asking for %s", run["id"], resources)
 
+    def watch_head(self, store: Store) -> None:
+        """Does the head's GCS still take connections? Looked at from a thread of its own (serve_on_ray), as
+        the loop may wait in a call to Ray that only the head can answer. Silent for HEAD_LOST_SECONDS, the
+        head is gone, and Ray would end this process a minute later without letting it record anything: the
+        runs in flight are marked interrupted now, on the thread's own `store`, and the worker exits."""
+        try:
+            socket.create_connection(self.gcs, timeout=HEAD_ANSWER_SECONDS).close()
+            self.head_silent_since = None
+            return
+        except OSError:
+            now = time.monotonic()
+            self.head_silent_since = self.head_silent_since or now
+        if now - self.head_silent_since < HEAD_LOST_SECONDS:
+            return
+        address = ":".join(map(str, self.gcs))
+        for run_id in list(self.children):
+            store.mark_interrupted(run_id, f"interrupted: the Ray cluster's head (GCS at {address}) stopped "
+                                           "answering; resume it once the cluster is back")
+        store.update_worker(self.worker_id, "stopped")
+        log.error("the Ray cluster's head (GCS at %s) has not answered for %.0f s: its runs are marked "
+                  "interrupted, and the worker stops", address, now - self.head_silent_since)
+        logging.shutdown()
+        os._exit(1)  # Ray's shutdown would wait on the head that is gone
+
+    def drop(self, run_id: int) -> None:
+        """Cancel a run's task and forget it, its attempt over: Ray has its GPUs back at once, and a straggling
+        call of the attempt is refused."""
+        child = self.children.pop(run_id)
+        ray.cancel(child.task, force=True)
+        self.ask_service("end", run_id)
+
     def reap(self) -> None:
         """Record how tasks that ended ended, where their runner did not record it itself."""
+        self.watch_service()
         if not self.children:
             return
         tasks = {child.task: child for child in self.children.values()}
         ended, _ = ray.wait(list(tasks), num_returns=len(tasks), timeout=0)
         for task in ended:
             child = tasks[task]
-            del self.children[child.run_id]
-            ray.get(self.service.end.remote(child.run_id))  # a straggling call of this attempt is refused now
+            if child.run_id not in self.children:
+                continue  # interrupted with the store's service, which died meanwhile
+            self.ask_service("end", child.run_id)  # a straggling call of this attempt is refused now
+            if self.children.pop(child.run_id, None) is None:
+                continue  # the service was found dead just now: interrupted with the runs it served
             try:
                 ray.get(task)
                 self.store.finish_run(child.run_id, "failed", "the Ray task ended without recording a result")
@@ -154,11 +290,13 @@ class RayWorker(Worker):
         return str(error).strip().split(". ")[0]  # Ray's first sentence; the rest says where its logs are
 
     def enforce_cancels(self) -> None:
-        """A cancelled run's task is killed: Ray frees its GPUs at once."""
-        for run_id, child in list(self.children.items()):
+        """A cancelled run's task is cancelled, and so is the task of a run cancelled and queued again since
+        the last look (before the run is sent again: the old attempt never holds a GPU the new one waits for)."""
+        for run_id in list(self.children):
             run = self.store.get_run(run_id)
-            if run is not None and run["status"] == "cancelled":
-                ray.cancel(child.task, force=True)
+            if run is None or run["status"] in LET_GO:
+                self.drop(run_id)
+                log.info("run %s: its task cancelled (the run is %s)", run_id, run["status"] if run else "deleted")
 
     def let_go(self) -> None:
         """Ray ends a worker's tasks with it: its runs are interrupted, and resumable."""
@@ -169,13 +307,15 @@ class RayWorker(Worker):
 
 
 def serve_on_ray(address: str, exit_when_idle: bool = False, max_parallel: int | None = None,
-                 poll_seconds: float = 1.0, worker_id: int | None = None, cpus_per_run: int = 1) -> int:
-    resolved = connect(address)
+                 poll_seconds: float = 1.0, worker_id: int | None = None, cpus_per_run: int = 1,
+                 insecure: bool = False) -> int:
+    resolved = connect(address, insecure)
     with Store() as store:
-        worker = RayWorker(store, max_parallel, poll_seconds, worker_id, cpus_per_run)
+        worker = RayWorker(store, resolved, max_parallel, poll_seconds, worker_id, cpus_per_run)
         log.info("worker %s serving the queue on the Ray cluster at %s (%s), database %s", worker.worker_id,
                  resolved, ray.cluster_resources(), store.path)
         try:
-            return run_until_stopped(worker, exit_when_idle)
+            with Periodic(store.another_connection, HEARTBEAT_SECONDS, worker.watch_head):
+                return run_until_stopped(worker, exit_when_idle)
         finally:
             ray.shutdown()

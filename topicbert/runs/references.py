@@ -6,6 +6,7 @@ at the end of the first run that needs it, and the store keeps it; no page ever 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import RunConfig
@@ -29,20 +30,40 @@ def reference_key(vocabulary: TopicVocabulary, train_texts: list[str], test_text
     return digest.hexdigest()[:32]
 
 
-def attach_lda_reference(store: Store, run_id: int, config: RunConfig, run_dir: Path) -> str:
-    """Find or fit the reference for a finished TopicBERT run and link the run to it; returns its key."""
+@dataclass
+class ReferenceInputs:
+    """What a run's reference is fitted on, and so what its key says."""
+    vocabulary: TopicVocabulary
+    train_texts: list[str]
+    test_texts: list[str]
+    n_topics: int
+
+    def key(self) -> str:
+        return reference_key(self.vocabulary, self.train_texts, self.test_texts, self.n_topics)
+
+
+def reference_inputs(config: RunConfig, run_dir: Path) -> ReferenceInputs:
+    """The documents, vocabulary (the run's vocab.json) and number of topics of a finished run's reference."""
     corpus = load_run_corpus(config)
     train_texts = [corpus.texts[i] for i in corpus.indices("train")]
     test_texts = [corpus.texts[i] for i in corpus.indices("test")]
-    vocabulary = TopicVocabulary.load(run_dir / "vocab.json")
-    n_topics = config.topics_for(len(train_texts))
-    key = reference_key(vocabulary, train_texts, test_texts, n_topics)
+    return ReferenceInputs(TopicVocabulary.load(run_dir / "vocab.json"), train_texts, test_texts,
+                           config.topics_for(len(train_texts)))
+
+
+def attach_lda_reference(store: Store, run_id: int, config: RunConfig, run_dir: Path) -> str:
+    """Find or fit the reference for a finished TopicBERT run and link the run to it; returns its key."""
+    inputs = reference_inputs(config, run_dir)
+    vocabulary, train_texts = inputs.vocabulary, inputs.train_texts
+    key = inputs.key()
     if store.get_topic_reference(key) is None:
-        reference = lda_reference(vocabulary.transform(train_texts), n_topics, LDA_SEED,
-                                  vocabulary.word_sequences(train_texts), held_out=vocabulary.transform(test_texts))
+        reference = lda_reference(vocabulary.transform(train_texts), inputs.n_topics, LDA_SEED,
+                                  vocabulary.word_sequences(train_texts),
+                                  held_out=vocabulary.transform(inputs.test_texts))
         words = [[vocabulary.words[i] for i in ids] for ids in reference.word_ids]
         quality = reference.quality
-        store.add_topic_reference(key, n_topics, quality.mean_npmi, quality.diversity, words, reference.fit_seconds,
-                                  npmi_test=quality.mean_npmi_held_out, npmi_window=quality.mean_npmi_window)
+        store.add_topic_reference(key, inputs.n_topics, quality.mean_npmi, quality.diversity, words,
+                                  reference.fit_seconds, npmi_test=quality.mean_npmi_held_out,
+                                  npmi_window=quality.mean_npmi_window)
     store.set_run_topic_reference(run_id, key)
     return key

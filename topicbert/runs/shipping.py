@@ -5,12 +5,14 @@ so a node that dies while sending leaves the run folder as it was.
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from ..data.shared_texts import texts_digest
 from ..training.checkpoints import SwappedFolder
 
 CHECKPOINT = "checkpoint"  # the resumable checkpoint: it travels only with the step the store records for it
@@ -60,8 +62,26 @@ def _write_whole_file(path: Path, content: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _checked_text_name(name: str, content: bytes) -> str:
+    """The name a shipped list of texts is kept under: its digest as computed here (every run tested on
+    those documents shares the file, so a node may not choose what it names)."""
+    path = _safe(name)
+    try:
+        texts = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"the texts sent as {name} are not JSON ({error})") from None
+    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+        raise ValueError(f"the texts sent as {name} are not a list of texts")
+    if path.suffix != ".json" or path.stem != texts_digest(texts):
+        raise ValueError(f"the texts sent as {name} are not what that name says: their digest is "
+                         f"{texts_digest(texts)}")
+    return name
+
+
 def receive(shipment: Shipment, run_dir: Path, texts_dir: Path) -> None:
-    """Write what a node sent into the run's folder here (and the shared test texts), each part whole."""
+    """Write what a node sent into the run's folder here (and the shared test texts, each checked against
+    the digest that names it), each part whole; nothing is written if any part is refused."""
+    texts = {_checked_text_name(name, content): content for name, content in shipment.texts.items()}
     entries: dict[str, dict[str, bytes]] = {}
     for name, content in shipment.run_files.items():
         path = _safe(name)
@@ -75,7 +95,7 @@ def receive(shipment: Shipment, run_dir: Path, texts_dir: Path) -> None:
         else:
             SwappedFolder(run_dir / entry).write(partial(write_folder, files))
     texts_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in shipment.texts.items():
+    for name, content in texts.items():
         target = texts_dir / _safe(name).name
         if not target.exists():  # named by their content: one already here is the same
             _write_whole_file(target, content)

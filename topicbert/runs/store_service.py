@@ -18,6 +18,7 @@ from typing import Any
 from ..config import RunConfig
 from ..data.corpus import Corpus, load_corpus
 from ..training.checkpoints import Checkpoints
+from .references import reference_inputs
 from .shipping import Shipment, read_folder, receive
 from .store import Store
 
@@ -28,6 +29,8 @@ RUN_CALLS = frozenset({
     "set_topics", "set_final_metrics", "set_energy_info", "set_machine_load", "set_run_topic_reference"})
 # ... and of what runs share (the LDA reference of a corpus)
 SHARED_CALLS = frozenset({"get_topic_reference", "add_topic_reference"})
+# the calls that name a topic reference, and which of their arguments is its key
+KEYED_HERE = {"add_topic_reference": 0, "set_run_topic_reference": 1}
 
 
 class StaleAttempt(RuntimeError):
@@ -48,6 +51,7 @@ class StoreService:
         self.store = Store(db_path)
         self.texts_dir = Path(db_path).parent / "texts"  # data/shared_texts's folder of this TOPICBERT_HOME
         self.attempts: dict[int, str] = {}
+        self.reference_keys: dict[int, str] = {}
 
     # -- what the Ray worker says
 
@@ -56,6 +60,7 @@ class StoreService:
 
     def end(self, run_id: int) -> None:
         self.attempts.pop(run_id, None)
+        self.reference_keys.pop(run_id, None)
 
     # -- what a run's task asks
 
@@ -74,14 +79,30 @@ class StoreService:
         return Inputs(config, corpus, read_folder(Path(run["run_dir"])))
 
     def call(self, run_id: int, attempt: str, name: str, args: tuple, kwargs: dict) -> Any:
-        """One store call of the runner's; a run's own calls only for that run."""
+        """One store call of the runner's; a run's own calls only for that run, a topic reference only
+        under the key the run's documents give."""
         self._run(run_id, attempt)
         if name in RUN_CALLS:
             if not args or args[0] != run_id:
                 raise PermissionError(f"run {run_id} may not call {name} for run {args[0] if args else '?'}")
         elif name not in SHARED_CALLS:
             raise PermissionError(f"a run on a Ray node may not call the store's {name}")
+        if name in KEYED_HERE:
+            key = args[KEYED_HERE[name]] if len(args) > KEYED_HERE[name] else kwargs.get("key")
+            if key != self._reference_key(run_id):
+                raise PermissionError(f"run {run_id} may not {name} under key {key!r}: its documents and "
+                                      "vocabulary give another")
         return getattr(self.store, name)(*args, **kwargs)
+
+    def _reference_key(self, run_id: int) -> str:
+        """The key of the run's LDA reference, computed here from the corpus as read here and the run's
+        vocabulary (sent before the call): a node cannot file an entry under another run's key."""
+        if run_id not in self.reference_keys:
+            run = self.store.get_run(run_id)
+            assert run is not None  # _run() found it
+            self.reference_keys[run_id] = reference_inputs(RunConfig.from_dict(run["config"]),
+                                                           Path(run["run_dir"])).key()
+        return self.reference_keys[run_id]
 
     def heartbeat(self, run_id: int, attempt: str, shipment: Shipment) -> None:
         """The run is alive; here is its log so far."""

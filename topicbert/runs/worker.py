@@ -30,6 +30,7 @@ HEARTBEAT_SECONDS = 2.0
 WORKER_MAX_AGE = 15.0        # a worker silent for longer is presumed dead
 RUN_STALE_SECONDS = 300.0    # a run on another host silent for longer is presumed dead
 RECOVER_EVERY_SECONDS = 30.0
+LET_GO = ("cancelled", "queued")  # a run held here in these states is stopped: cancelled, or cancelled and resumed
 
 
 def detect_device() -> str:
@@ -85,7 +86,7 @@ class Worker:
                 # claimed, not yet launched, or a Ray task (which ends with the worker that started it):
                 # fine while the claiming worker lives
                 claimer = self.store.get_worker(run["worker_id"]) if run["worker_id"] else None
-                if claimer and claimer["state"] != "stopped" and now - claimer["heartbeat_at"] < WORKER_MAX_AGE:
+                if claimer and self.worker_alive(claimer, now):
                     continue
                 reason = ("its Ray worker stopped, and its Ray task with it" if run["node"]
                           else "its worker died before starting it")
@@ -102,6 +103,15 @@ class Worker:
                 log.warning("run %s interrupted: %s", run["id"], reason)
                 lost.append(run["id"])
         return lost
+
+    def worker_alive(self, worker: dict, now: float) -> bool:
+        """Is this worker (a row of the store's) alive? On this host its process says so at once (a worker
+        killed a moment ago still has a fresh heartbeat); elsewhere its heartbeat's age is its lease."""
+        if worker["state"] == "stopped":
+            return False
+        if worker["host"] == self.host and worker["pid"] is not None:
+            return process_alive(worker["pid"], worker["started_at"])
+        return now - worker["heartbeat_at"] < WORKER_MAX_AGE
 
     # -- launching and watching
 
@@ -138,10 +148,11 @@ class Worker:
             log.info("run %s ended with code %s", run_id, code)
 
     def enforce_cancels(self) -> None:
-        """A run cancelled elsewhere (another host, or before it had a process) is killed here."""
+        """A run cancelled elsewhere (another host, or before it had a process) is killed here, and so is one
+        cancelled and queued again since the last look: its old attempt never trains beside the new one."""
         for run_id, child in list(self.children.items()):
             run = self.store.get_run(run_id)
-            if run is not None and run["status"] == "cancelled" and child.popen.poll() is None:
+            if run is not None and run["status"] in LET_GO and child.popen.poll() is None:
                 kill_process_group(child.popen.pid)
                 child.popen.wait()
 
@@ -156,9 +167,13 @@ class Worker:
             try:
                 self.launch(run, gpus)
                 launched = True
-            except Exception as error:
-                log.exception("run %s could not be launched", run["id"])
-                self.store.finish_run(run["id"], "failed", f"could not start: {error!r}")
+            except ConfigError as error:  # the run's own settings: it could start nowhere
+                self.store.finish_run(run["id"], "failed", f"could not start: {error}")
+            except Exception as error:  # this machine or the cluster, not the run: it waits in the queue
+                log.exception("run %s could not be launched; it stays queued", run["id"])
+                self.store.set_status(run["id"], "queued", f"waiting: the last try to start it failed: {error!r}",
+                                      only_from=("running",))
+                break
         return launched
 
     def claim_one(self) -> tuple[dict, tuple[str, ...] | None] | None:
@@ -229,10 +244,14 @@ def worker_gpus(device: str, requested: str | None) -> list[str]:
 
 def serve(exit_when_idle: bool = False, max_parallel: int | None = None, poll_seconds: float = 1.0,
           worker_id: int | None = None, device: str | None = None, gpus: str | None = None,
-          runs_per_gpu: int = 1, ray_address: str | None = None, cpus_per_run: int = 1) -> int:
-    """`python -m topicbert worker`: serve the queue here, or on the Ray cluster at `ray_address`."""
+          runs_per_gpu: int = 1, ray_address: str | None = None, cpus_per_run: int = 1,
+          insecure: bool = False) -> int:
+    """`python -m topicbert worker`: serve the queue here, or on the Ray cluster at `ray_address` (one that
+    requires a token, unless `insecure`)."""
     if runs_per_gpu < 1:
         raise ConfigError(f"--runs-per-gpu must be at least 1, not {runs_per_gpu}")
+    if insecure and ray_address is None:
+        raise ConfigError("--insecure is for --ray: it lets the worker join a Ray cluster that asks for no token")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     if ray_address is not None:
         if gpus is not None or device is not None or runs_per_gpu != 1:
@@ -245,7 +264,8 @@ def serve(exit_when_idle: bool = False, max_parallel: int | None = None, poll_se
                 raise
             raise ConfigError("--ray needs Ray, which is not installed here: pip install -r requirements.txt "
                               "(it pins ray)") from None
-        return serve_on_ray(ray_address, exit_when_idle, max_parallel, poll_seconds, worker_id, cpus_per_run)
+        return serve_on_ray(ray_address, exit_when_idle, max_parallel, poll_seconds, worker_id, cpus_per_run,
+                            insecure)
     device = device or detect_device()
     pool = worker_gpus(device, gpus)
     with Store() as store:
