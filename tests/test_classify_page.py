@@ -1,16 +1,20 @@
-"""The Classify page under Streamlit's AppTest: the newest finished TopicBERT run by default, a pasted text's label
-and class probabilities as the model gives them, its topics, its baseline's verdict beside it, a pasted script
-shown as text, and any finished run one pick away."""
+"""A run's model from the store. The Classify page under Streamlit's AppTest: the newest finished TopicBERT run by
+default, a pasted text's label and class probabilities as the model gives them, its topics, its baseline's verdict
+beside it, a pasted script shown as text, and any finished run one pick away. `export-model`: the folder and its
+model card, from the same runs."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import synthetic_documents
 from streamlit.testing.v1 import AppTest
 from test_app_pages import finish
 
+from topicbert.cli import main
 from topicbert.config import RunConfig
 from topicbert.data.corpus import load_corpus
 from topicbert.runs import saved_corpora, services
@@ -93,3 +97,43 @@ def test_the_page_says_what_to_do_with_no_finished_run(tmp_path, monkeypatch):
     monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path))
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception and "No finished run yet" in at.info[0].value
+
+
+def test_export_model_writes_a_folder_with_its_model_card(home, tmp_path, monkeypatch, capsys):
+    folder, (topic_id, baseline_id, tfidf_id) = home
+    monkeypatch.setenv("TOPICBERT_HOME", str(folder))
+    out = tmp_path / "model"
+    assert main(["export-model", str(topic_id), "--out", str(out)]) == 0
+    with Store(folder / "topicbert.db") as store:
+        run = store.get_run(topic_id)
+        energy = store.last_energy(topic_id)
+        classes = json.loads((Path(run["run_dir"]) / "test_documents.json").read_text())["classes"]
+    final = run["final_metrics"]
+    n_test = sum(map(sum, final["confusion"]))
+    card = (out / "README.md").read_text()
+    _, front, body = card.split("---\n", 2)
+    meta = yaml.safe_load(front)   # the Hugging Face convention: YAML front matter
+    metric = meta["model-index"][0]["results"][0]["metrics"][0]
+    assert metric["value"] == round(final["test_macro_f1"], 4) and metric["args"]["test_documents"] == n_test
+    assert metric["args"]["ci95"] == [round(x, 4) for x in final["test_macro_f1_ci"]]
+    co2 = meta["co2_eq_emissions"]
+    assert co2["emissions"] == pytest.approx(1000 * energy["kg_co2e"], abs=1e-4)
+    assert co2["source"].startswith("codecarbon, estimated") and co2["training_type"] == "fine-tuning"
+    assert co2["geographical_location"] == "United States"
+    low, high = final["test_macro_f1_ci"]
+    interval = f"95% bootstrap interval {low:.4f}–{high:.4f} over {n_test} test documents"
+    assert f"Test macro-F1: {final['test_macro_f1']:.4f}, {interval}" in body
+    assert f"{final['train_seconds']:,.1f} s, {energy['kwh']:,.6f} kWh" in body and "(estimated:" in body
+    assert "- Classifying 1,000 documents (the run's metered test pass): " in body
+    assert f"- tiny: {n_test} test documents; every document of the corpus (seed 42)." in body
+    assert f"- BERT-512 (run {baseline_id}) on the same test documents, test macro-F1 " in body
+    assert f"- TF-IDF (run {tfidf_id}) on the same test documents" in body
+    assert "; TopicBERT-32 against it: " in body   # a verdict: higher or lower beyond the noise, or within noise
+    assert json.loads((out / "classes.json").read_text()) == classes
+    # the folder loads alone, and a second export to it is refused in one line
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "empty"))
+    assert list(classify.load_classifier(str(out), device="cpu").predict(["bank market stock"]))[0] in classes
+    monkeypatch.setenv("TOPICBERT_HOME", str(folder))
+    capsys.readouterr()
+    assert main(["export-model", str(topic_id), "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err

@@ -28,7 +28,8 @@ from topicbert.training.loop import train
 ROOT = Path(__file__).resolve().parents[1]
 # every kind of preset: BERT, TopicBERT with each topic model that changes what it reads (CombinedTM also reads the
 # frozen encoder's document embedding; NVDM raw counts; ProdLDA reads what CombinedTM reads but the embedding),
-# partition mode (chunk probabilities averaged), in bf16 (this CPU's default where it has bf16) and float32, TF-IDF
+# partition mode (chunk probabilities averaged), in bf16 (this CPU's default where it has bf16) and float32, TF-IDF,
+# and the wide path (BERT with the TF-IDF reference fused in)
 KINDS = {
     "bert": {"variant": "bert"},
     "topicbert-combinedtm": {},
@@ -36,6 +37,7 @@ KINDS = {
     "topicbert-partition": {"mode": "partition", "partition_budget": 96},
     "bert-partition-float32": {"variant": "bert", "mode": "partition", "partition_budget": 96, "cpu_bf16": False},
     "tfidf": {"variant": "tfidf"},
+    "bert+tfidf": {"variant": "bert", "tfidf_fusion": True},
 }
 
 
@@ -106,7 +108,7 @@ def test_empty_and_long_texts_each_get_one_row(runs, kind):
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["topicbert-combinedtm", "tfidf"])
+@pytest.mark.parametrize("kind", ["topicbert-combinedtm", "tfidf", "bert+tfidf"])
 def test_an_exported_folder_loads_alone(runs, kind, tmp_path, monkeypatch, encoder_copy):
     folder, config = runs[kind]
     expected = stored(folder)

@@ -3,8 +3,9 @@ and topic_words, as scikit-learn and BERTopic users expect.
 
 It reproduces the evaluation exactly: the documents are cut as the run cut them (data.splits.encode_split:
 truncation, or partition chunks whose probabilities are averaged), batched by length and classified by
-training.evaluation.evaluate under the run's precision (bf16 autocast where the run computed in it), and a
-CombinedTM run's document embeddings come from the same frozen encoder pass (embed_documents). A run's own
+training.evaluation.evaluate under the run's precision (bf16 autocast where the run computed in it), with the
+wide path's TF-IDF reference fused in where the run has one (late_fusion.load_fusion), and a CombinedTM run's
+document embeddings come from the same frozen encoder pass (embed_documents). A run's own
 test documents, classified in one call, get the very probabilities the run stored.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..training.checkpoints import load_model_parts
 from ..training.device import choose_device, uses_bf16
 from ..training.document_embeddings import embed_documents
 from ..training.evaluation import evaluate
+from ..training.late_fusion import load_fusion
 from ..training.loop import build_model
 from ..training.tfidf import TfidfModel
 from ..training.topic_quality import TOP_WORDS, topic_words
@@ -103,6 +105,7 @@ class EncoderClassifier(Classifier):
                             len(self.vocabulary) if self.vocabulary is not None else None)
         load_model_parts(parts.folder, model)
         self.model = model.to(self.device).eval()
+        self.fusion = load_fusion(parts.folder, self.config)  # the wide path's TF-IDF reference, where it has one
         self.embedding_encoder = None
         if parts.reads_embeddings:
             assert parts.embedding_encoder is not None  # ModelParts names it for a topic model that reads them
@@ -126,7 +129,7 @@ class EncoderClassifier(Classifier):
         if self.embedding_encoder is not None:
             split.embeddings = embed_documents(self.embedding_encoder, token_ids, self.tokenizer.cls_token_id,
                                                self.tokenizer.sep_token_id, self.pad_id, self.device, self.config)
-        output = evaluate(self.model, split, self.config, self.device, self.pad_id)
+        output = evaluate(self.model, split, self.config, self.device, self.pad_id, self.fusion)
         self.model.eval()  # evaluate hands the model back in training mode, for the loop
         return Predictions(output.probabilities, output.topic_mixtures)
 

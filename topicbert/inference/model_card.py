@@ -37,7 +37,7 @@ class CardFacts:
     train_seconds: float | None
     kwh: float | None
     kg_co2e: float | None
-    energy_source: str                         # measured (RAPL, NVML) or estimated (a TDP constant): the badge
+    energy_source: str                         # what was measured or estimated, and its band: the trust badge
     energy_estimated: bool
     location: str                              # where the CO2 was priced (the grid's country or region)
     hardware: str                              # the CPU and GPUs metered
@@ -54,6 +54,7 @@ def _number(value: float | None, digits: int) -> str:
 def model_card(facts: CardFacts) -> str:
     """The card's whole text."""
     grams = None if facts.kg_co2e is None else 1000 * facts.kg_co2e
+    how = "estimated" if facts.energy_estimated else "measured"
     low, high = facts.test_macro_f1_ci
     metric = {"type": "f1", "name": "test macro-F1", "value": round(facts.test_macro_f1, 4),
               "args": {"average": "macro", "ci95": [round(low, 4), round(high, 4)],
@@ -76,20 +77,19 @@ def model_card(facts: CardFacts) -> str:
         front += [
             "co2_eq_emissions:",
             f"  emissions: {round(grams, 4)}",
-            f"  source: {json.dumps('codecarbon, ' + ('estimated' if facts.energy_estimated else 'measured') + ': ' + facts.energy_source)}",  # noqa: E501
+            f"  source: {json.dumps(f'codecarbon, {how}: {facts.energy_source}')}",
             "  training_type: \"fine-tuning\"",
             f"  geographical_location: {json.dumps(facts.location)}",
             f"  hardware_used: {json.dumps(facts.hardware)}",
         ]
     front.append("---")
-    how = "estimated" if facts.energy_estimated else "measured"
     body = [
         "",
         f"# {facts.name} on {facts.corpus} (run {facts.run_id})",
         "",
         f"A {facts.name} document classifier trained by TopicBERT Studio"
         + (f", fine-tuning {facts.encoder}" if facts.encoder else "")
-        + (f", with {facts.topic_model}" if facts.topic_model else "") + ".",
+        + (f", with the topic model {facts.topic_model}" if facts.topic_model else "") + ".",
         f"Classes ({len(facts.classes)}): {', '.join(facts.classes)}.",
         "",
         "## Scores",
@@ -101,8 +101,7 @@ def model_card(facts: CardFacts) -> str:
         "",
         f"- Training: {_number(facts.train_seconds, 1)} s, {_number(facts.kwh, 6)} kWh, "
         f"{_number(grams, 3)} g CO2e ({how}: {facts.energy_source}; priced at {facts.location or 'not recorded'}), "
-        f"in {facts.precision} on {facts.hardware or 'hardware not recorded'}."
-        + (" codecarbon's estimates are off measured power by up to 40%." if facts.energy_estimated else ""),
+        f"in {facts.precision} on {facts.hardware or 'hardware not recorded'}.",
         f"- Classifying 1,000 documents (the run's metered test pass): {_number(facts.infer_seconds_per_1000, 2)} s, "
         f"{_number(facts.infer_kwh_per_1000, 6)} kWh.",
         "",
@@ -118,7 +117,7 @@ def model_card(facts: CardFacts) -> str:
     if facts.comparisons:
         for other in facts.comparisons:
             f1 = "no test score" if other.test_macro_f1 is None else f"test macro-F1 {other.test_macro_f1:.4f}"
-            verdict = f": {facts.name} is {other.verdict}" if other.verdict else ""
+            verdict = f"; {facts.name} against it: {other.verdict}" if other.verdict else ""
             body.append(f"- {other.name} (run {other.run_id}) on the same test documents, {f1}{verdict}.")
     else:
         body.append("- Nothing: no run was trained beside it on the same test documents.")

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..config import RunConfig, UserError
 from ..model.registry import reads_embeddings
 from ..training.checkpoints import SwappedFolder
+from ..training.late_fusion import FILES as LATE_FUSION_FILES
 from ..training.tfidf import MODEL_FILES as TFIDF_FILES
 
 FORMAT = "topicbert-model"
@@ -54,6 +55,8 @@ def weight_files(config: RunConfig) -> list[str]:
     files = [f"encoder/{name}" for name in ENCODER_FILES] + ["head.safetensors"]
     if config.use_topics:
         files += ["topic_model.safetensors", "vocab.json"]
+    if config.tfidf_fusion:  # the wide path: the TF-IDF reference and its weight, beside the encoder
+        files += list(LATE_FUSION_FILES)
     return files
 
 

@@ -17,6 +17,7 @@ from ..config import RunConfig
 from ..inference.classifier import Classifier, open_classifier, save_encoder
 from ..inference.model_card import CardFacts, Comparison, model_card
 from ..inference.model_folder import ModelFolderError, ModelParts, export_model, exported_model_parts, run_model_parts
+from ..model.encoders import DEFAULT_MODEL
 from ..runs.store import Store
 from .frames import _per_thousand, finished_runs, run_label, test_set_of
 from .run_files import load_predictions, no_texts
@@ -104,7 +105,8 @@ def card_facts(store: Store, run_id: int) -> CardFacts:
     low, high = final.get("test_macro_f1_ci") or (float("nan"), float("nan"))
     return CardFacts(
         name=config.name, run_id=run_id, variant=config.variant,
-        encoder=config.model if config.uses_encoder else "",
+        encoder=("all-MiniLM-L6-v2 (the bundled default)" if config.model in ("", DEFAULT_MODEL) else config.model)
+        if config.uses_encoder else "",
         topic_model=f"{config.topic_model} ({config.n_topics} topics)" if config.use_topics else None,
         classes=parts.classes, corpus=corpus["name"] if corpus else Path(config.corpus).name,
         corpus_limits=_limits(config, final), test_documents=sum(map(sum, final.get("confusion") or [])),
