@@ -139,7 +139,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from .runs.worker import serve
 
     return serve(args.exit_when_idle, args.max_parallel, args.poll, args.worker_id, args.device, args.gpus,
-                 args.runs_per_gpu, args.ray, args.cpus_per_run)
+                 args.runs_per_gpu, args.ray, args.cpus_per_run, args.insecure)
 
 
 def cmd_runner(args: argparse.Namespace) -> int:
@@ -379,6 +379,9 @@ def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
                              "machine) or its address, like 10.0.0.1:6379; this machine must be one of its nodes")
     worker.add_argument("--cpus-per-run", type=int, default=1,
                         help="with --ray: the CPUs each run's process asks Ray for")
+    worker.add_argument("--insecure", action="store_true",
+                        help="with --ray: join a cluster that asks for no token (anyone who reaches its ports can "
+                             "run code on it and read the store); refused without this")
     worker.add_argument("--worker-id", type=int, default=None, help=argparse.SUPPRESS)
     worker.set_defaults(handler=cmd_worker)
 
