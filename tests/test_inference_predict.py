@@ -18,8 +18,8 @@ from topicbert.inference.classifier import Classifier, open_classifier
 from topicbert.inference.model_folder import run_model_parts
 from topicbert.inference.predict_file import predict_file, read_chunks, report_path
 from topicbert.studio.run_files import load_predictions
-from topicbert.training.metrics import confusion, confusion_f1_interval, f1_interval, macro_f1
 from topicbert.training.loop import train
+from topicbert.training.metrics import confusion, confusion_f1_interval, f1_interval, macro_f1
 
 
 def trained(folder: Path, config: RunConfig) -> Classifier:
@@ -190,3 +190,15 @@ def test_the_interval_from_the_confusion_matrix_is_the_document_bootstrap():
     by_cells = confusion_f1_interval(np.array(confusion(true, predicted, 4)))
     assert by_cells[0] < macro_f1(true, predicted) < by_cells[1]
     np.testing.assert_allclose(by_cells, by_documents, atol=0.005)   # the interval is about 0.035 wide
+
+
+def test_the_progress_bar_shows_documents_per_second_and_a_named_label_column_is_required(tfidf_model, tmp_path,
+                                                                                          capsys):
+    corpus = tmp_path / "in.tsv"
+    corpus.write_text("text\tcategory\n" + "".join(f"{text}\t{label}\n" for text, label in synthetic_documents(4)))
+    report = predict_file(tfidf_model, corpus, tmp_path / "out.csv", label_col="category", chunk_size=5, meter=False)
+    assert "docs/s" in capsys.readouterr().err and report.labelled == 12   # TSV read by its header's tabs
+    with pytest.raises(CorpusError, match="no label column 'topic'; columns found: 'text', 'category'"):
+        predict_file(tfidf_model, corpus, tmp_path / "other.csv", label_col="topic", require_label=True,
+                     progress=False, meter=False)
+    assert not (tmp_path / "other.csv").exists()
