@@ -438,9 +438,9 @@ def start_ray_worker(address: str, log: Path, poll: float) -> subprocess.Popen:
 @pytest.mark.slow
 def test_faults_on_a_ray_cluster_leave_runs_interrupted_and_resumable(store, tiny_config, tmp_path, ray_token):
     """One run, long enough to be in flight through each fault in turn, on a one-GPU node: cancel and
-    resume within one look at the queue, the store's service killed, the worker SIGKILLed, the head's GCS
-    killed. After each the store tells the truth within seconds (printed: BENCHMARKS.md's "Faults
-    survived"), and nothing of what it recorded is lost."""
+    resume within one look at the queue, the store's service killed, the worker stopped with SIGTERM, then
+    SIGKILLed, the head's GCS killed. After each the store tells the truth within seconds, and every
+    evaluation it recorded is kept (printed: BENCHMARKS.md's "Faults survived")."""
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "num_gpus": 0, "object_store_memory": OBJECT_STORE_BYTES, "include_dashboard": False})
     cluster.add_node(num_cpus=2, num_gpus=1, object_store_memory=OBJECT_STORE_BYTES)
@@ -448,7 +448,7 @@ def test_faults_on_a_ray_cluster_leave_runs_interrupted_and_resumable(store, tin
     log = tmp_path / "worker.log"
     worker = start_ray_worker(cluster.address, log, poll=2.0)  # a long poll: cancel and resume fit inside one
     run_id = services.submit_run(store, tiny_config.replace(device="auto", epochs=3000, eval_every_steps=50))[0]
-    seconds = {}
+    found = {}
 
     def stepping(since: float):
         """The run's attempt that began after `since` is stepping."""
@@ -458,53 +458,63 @@ def test_faults_on_a_ray_cluster_leave_runs_interrupted_and_resumable(store, tin
     def interrupted():
         return store.get_run(run_id)["status"] == "interrupted"
 
+    def record(fault: str, began: float, evaluations: int, why: str) -> None:
+        """Seconds from `began` (time.time()) to now; the run's error says `why`; every evaluation kept."""
+        run = store.get_run(run_id)
+        assert run["status"] == "interrupted" and why in run["error"], run["error"]
+        kept = len(store.metrics_table(run_id))
+        assert kept >= evaluations
+        found[fault] = {"seconds": round(time.time() - began, 1), "evaluations before": evaluations, "after": kept}
+
+    def resume() -> None:
+        began = time.time()
+        assert services.resume_run(store, run_id)
+        wait_for(stepping(began), "the run to step again", worker, timeout=120)
+
     try:
         wait_for(stepping(0), "the run to step", worker)
         # cancel, then resume, between two looks at the queue: the old task goes before the new one is sent
         began = time.time()
         assert services.cancel_run(store, run_id) and services.resume_run(store, run_id)
         wait_for(stepping(began), "the resumed attempt to step on the one GPU", worker, timeout=60)
-        seconds["cancel and resume"] = time.time() - began
+        found["cancel and resume"] = {"seconds to the new attempt's first steps": round(time.time() - began, 1)}
         assert "run 1: its task cancelled (the run is queued)" in log.read_text()
 
-        # the store's service killed: the run in flight ends interrupted, a new service serves the next
+        # the store's service killed: the run in flight ends interrupted, a new service serves the next attempt
         wait_for(lambda: store.get_run(run_id)["checkpoint_step"], "a checkpoint", worker)
-        evaluations = len(store.metrics_table(run_id))
+        evaluations, began = len(store.metrics_table(run_id)), time.time()
         store_service_process(cluster).kill()
-        began = time.monotonic()
         wait_for(interrupted, "the run interrupted with the service", worker, timeout=60)
-        seconds["store service killed"] = time.monotonic() - began
-        assert "the store's service on the head died" in store.get_run(run_id)["error"]
-        assert len(store.metrics_table(run_id)) >= evaluations  # nothing recorded is lost
-        began = time.time()
-        assert services.resume_run(store, run_id)
-        wait_for(stepping(began), "the run to step again, through the new service", worker, timeout=90)
+        record("store service killed", began, evaluations, "the store's service on the head died")
+        resume()
+
+        # the worker stopped with SIGTERM: it marks its run interrupted as it goes
+        evaluations, began = len(store.metrics_table(run_id)), time.time()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+        record("worker SIGTERM", began, evaluations, "the Ray worker stopped")
+        worker = start_ray_worker(cluster.address, log, poll=0.5)
+        resume()
 
         # the worker SIGKILLed: the next worker's first look tells its run interrupted
+        evaluations = len(store.metrics_table(run_id))
         worker.kill()
         worker.wait()
-        began = time.time()
         worker = start_ray_worker(cluster.address, log, poll=0.5)
         wait_for(interrupted, "the dead worker's run interrupted", worker, timeout=120)
         # from the new worker's start (its row: Ray joined, recovery about to look) to the truth in the store
-        seconds["worker SIGKILL"] = time.time() - max(row["started_at"] for row in store.alive_workers())
-        assert seconds["worker SIGKILL"] < 10, seconds
-        assert "its Ray worker stopped" in store.get_run(run_id)["error"]
-        began = time.time()
-        assert services.resume_run(store, run_id)
-        wait_for(stepping(began), "the run to step under the new worker", worker, timeout=90)
+        record("worker SIGKILL", max(row["started_at"] for row in store.alive_workers()), evaluations,
+               "its Ray worker stopped")
+        assert found["worker SIGKILL"]["seconds"] < 10, found
+        resume()
 
-        # the head's GCS killed: the worker marks its run interrupted, then stops, before Ray would end it
+        # the head's GCS killed: the worker marks its run interrupted, then exits, before Ray would end it
+        evaluations, began = len(store.metrics_table(run_id)), time.time()
         cluster.head_node.kill_gcs_server()
-        began = time.monotonic()
-        deadline = began + 45
-        while not interrupted() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        seconds["GCS killed"] = time.monotonic() - began
-        assert interrupted() and "stopped answering" in store.get_run(run_id)["error"], store.get_run(run_id)["error"]
-        assert worker.wait(timeout=30) == 1
+        assert worker.wait(timeout=45) == 1
+        record("GCS killed", began, evaluations, "stopped answering")
         assert store.integrity_check() == "ok" and store.list_runs("running") == []
-        print("seconds until the store told the truth:", {fault: round(s, 1) for fault, s in seconds.items()})
+        print("faults survived:", json.dumps(found))
     finally:
         worker.kill()
         worker.wait()

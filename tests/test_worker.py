@@ -56,6 +56,17 @@ def test_worker_runs_queue_in_order_one_at_a_time(store, monkeypatch):
     assert store.get_worker(w.worker_id)["state"] == "stopped"
 
 
+def test_a_run_this_machine_fails_to_start_stays_queued(store, monkeypatch):
+    monkeypatch.setattr(worker, "runner_command", lambda run_id, nproc: ["/nonexistent/python"])
+    run_id = store.create_run(config())
+    w = worker.Worker(store, device="cpu", poll_seconds=0.05)
+    assert not w.claim() and w.children == {}
+    run = store.get_run(run_id)
+    assert run["status"] == "queued" and "waiting: the last try to start it failed" in run["error"]
+    monkeypatch.setattr(worker, "runner_command", lambda run_id, nproc: [sys.executable, "-c", "pass"])
+    assert w.claim() and list(w.children) == [run_id]  # the machine is fine again: it starts
+
+
 def test_worker_kills_a_run_cancelled_elsewhere(store, monkeypatch):
     fake_runner(monkeypatch, "import time; time.sleep(300)")
     run_id = store.create_run(config())
@@ -67,6 +78,24 @@ def test_worker_kills_a_run_cancelled_elsewhere(store, monkeypatch):
     w.reap()
     assert not processes.process_alive(pid) and w.children == {}
     assert store.get_run(run_id)["status"] == "cancelled"
+
+
+def test_a_run_cancelled_and_resumed_elsewhere_between_two_looks_is_not_run_twice(store, monkeypatch):
+    fake_runner(monkeypatch, "import time; time.sleep(300)")
+    run_id = store.create_run(config())
+    w = worker.Worker(store, device="cpu", poll_seconds=0.05)
+    w.claim()
+    old = store.get_run(run_id)["pid"]
+    store.cancel(run_id)  # as another host would: status only ...
+    assert store.requeue(run_id)  # ... and resumed before this worker looked again
+    w.enforce_cancels()
+    w.reap()
+    w.claim()
+    assert not processes.process_alive(old) and list(w.children) == [run_id]
+    assert w.children[run_id].popen.pid != old and store.get_run(run_id)["status"] == "running"
+    w.enforce_cancels()  # running again: left alone
+    assert processes.process_alive(store.get_run(run_id)["pid"])
+    processes.kill_process_group(store.get_run(run_id)["pgid"])
 
 
 def test_recover_marks_runs_whose_process_is_gone(store):
