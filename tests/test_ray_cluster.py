@@ -9,7 +9,10 @@ real `python -m topicbert worker --ray ADDRESS` and the tiny random BERT, one cl
 story, to keep it short: a sweep spreads over the nodes with no node over its GPUs; a node killed mid-run
 leaves its run interrupted with its metrics kept, and resume finishes it on another node from the
 checkpoint that reached the store's machine; cancel stops a task within seconds and Ray has its GPU
-back; the database is whole and every run's files are in the run folders here.
+back; the database is whole and every run's files are in the run folders here. The cluster requires a
+token, and a driver without it is refused; a worker refuses a cluster that does not (unless --insecure).
+A second cluster takes one run through the faults in turn (cancel and resume in one poll, the store's
+service killed, the worker's SIGTERM and SIGKILL, the GCS killed): BENCHMARKS.md's "Faults survived".
 """
 from __future__ import annotations
 

@@ -7,7 +7,10 @@ travels with the tasks (Ray's py_modules), so nodes need the packages of require
 the project, its corpora or its store. A run lives as long as its task: a node that dies or leaves
 leaves its runs interrupted, resumable on another node from the last checkpoint that reached this
 machine; cancel kills the task and Ray has its GPUs back at once; and Ray ends the tasks with this
-worker, which marks them interrupted as it stops. Only `--ray` imports this module.
+worker, which marks them interrupted as it stops (a worker killed outright leaves that to the next one's
+recovery; a lost head's GCS, to a thread that marks them before the worker exits). A dead StoreService
+is made again, its runs in flight interrupted. The worker joins only a cluster that turns away a client
+without its token (refuses_strangers), unless told `--insecure`. Only `--ray` imports this module.
 """
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ checkpoint with the step the store records for it, the log with each heartbeat, 
 So SQLite is never shared over a network, and the run folder here is what every page reads.
 
 Each attempt of a run has a token: calls from an attempt that is no longer the run's current one (the
-run was cancelled, or its node was given up for dead) are refused. Nothing here imports Ray.
+run was cancelled, or its node was given up for dead) are refused. What runs share is never trusted to
+the node that wrote it first: test texts are kept only under their own digest (shipping.receive), and a
+topic reference only under the key computed here. Nothing here imports Ray.
 """
 from __future__ import annotations
 
