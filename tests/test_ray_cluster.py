@@ -247,7 +247,9 @@ def as_stranger(tmp_path: Path) -> dict[str, str]:
     """The environment of a process that has no token (nor a ~/.ray/auth_token)."""
     env = {name: value for name, value in os.environ.items() if name not in TOKEN_SETTINGS}
     (tmp_path / "stranger").mkdir(exist_ok=True)
-    return dict(env, RAY_AUTH_MODE="disabled", HOME=str(tmp_path / "stranger"), PYTHONPATH=str(ROOT))
+    # one try to reach the GCS, not Ray's 20 (about a second each): it is refused at the first
+    return dict(env, RAY_AUTH_MODE="disabled", HOME=str(tmp_path / "stranger"), PYTHONPATH=str(ROOT),
+                RAY_gcs_server_port_wait_time_s="1")
 
 def free_port() -> int:
     with socket.socket() as probe:
