@@ -4,7 +4,9 @@ The encoder reads at most max_len word pieces of a document and the topic model 
 reference reads every word. The two are fused as a weighted product of experts,
 p(c) ∝ p_encoder(c) · softmax(m)(c)^w, with m the SVM's margins (its uncalibrated class shares are softmax(m)):
 a product rather than a mixture because w then sets the SVM's temperature as well as its say. w is chosen on the
-validation documents at every evaluation, from 0 (the encoder alone) to where the margins outweigh any encoder.
+validation documents at every evaluation, from 0 (the encoder alone) to where the margins outweigh any encoder;
+the validation macro-F1 an evaluation reports is the chosen weight's on the documents that chose it, so a little
+optimistic (as the best epoch's is, chosen on them too), while the test F1 is not.
 Classifying a document adds its TF-IDF row times the SVM's weights to the encoder's pass: a sparse product.
 
 What a loader needs (LateFusion.load reads it, evaluation.evaluate(..., fusion) applies it): the run's best/
