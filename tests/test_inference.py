@@ -187,3 +187,37 @@ def test_importing_topicbert_loads_no_torch_and_load_classifier_comes_when_asked
     import topicbert
     with pytest.raises(AttributeError, match="no attribute 'load_classifer'"):
         topicbert.load_classifer  # noqa: B018
+
+
+def test_sessions_sharing_one_classifier_take_turns(runs, monkeypatch):
+    """evaluate hands the model back in training mode: two passes at once would let one run with dropout on."""
+    import threading
+    import time
+
+    from topicbert.inference import classifier as module
+
+    folder, config = runs["bert"]
+    shared = open_classifier(run_model_parts(folder, config, stored(folder).classes), "cpu")
+    inside, most = [0], [0]
+    real = module.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.2)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+    monkeypatch.setattr(module, "evaluate", slow_evaluate)
+    expected = shared.predict_proba(["game team score"])
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(shared.predict_proba(["game team score"])))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1 and not shared.model.training
+    for result in results:
+        np.testing.assert_array_equal(result, expected)

@@ -230,9 +230,10 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .inference.predict_file import predict_file, report_path
+    from .inference.predict_file import check_paths, predict_file, report_path
     from .studio.classify import load_classifier
 
+    check_paths(Path(args.corpus), Path(args.out))  # before the model's seconds of loading
     classifier = load_classifier(args.run, device=args.device)
     report = predict_file(classifier, Path(args.corpus), Path(args.out), text_col=args.text_col, id_col=args.id_col,
                           label_col=args.label_col, require_label=args.label_col != "label",

@@ -10,6 +10,7 @@ test documents, classified in one call, get the very probabilities the run store
 """
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ class EncoderClassifier(Classifier):
         load_model_parts(parts.folder, model)
         self.model = model.to(self.device).eval()
         self.fusion = load_fusion(parts.folder, self.config)  # the wide path's TF-IDF reference, where it has one
+        self._lock = threading.Lock()
         self.embedding_encoder = None
         if parts.reads_embeddings:
             assert parts.embedding_encoder is not None  # ModelParts names it for a topic model that reads them
@@ -126,11 +128,14 @@ class EncoderClassifier(Classifier):
         # labels are not read to classify; evaluate's loss over these zeros is left unread
         split = encode_split(self.config, self.tokenizer, texts, np.zeros(len(texts), dtype=np.int64), token_ids,
                              self.vocabulary)
-        if self.embedding_encoder is not None:
-            split.embeddings = embed_documents(self.embedding_encoder, token_ids, self.tokenizer.cls_token_id,
-                                               self.tokenizer.sep_token_id, self.pad_id, self.device, self.config)
-        output = evaluate(self.model, split, self.config, self.device, self.pad_id, self.fusion)
-        self.model.eval()  # evaluate hands the model back in training mode, for the loop
+        # one pass at a time: evaluate hands the model back in training mode (for the loop), and a page's sessions
+        # share one classifier, so another pass must not run with dropout switched on under it
+        with self._lock:
+            if self.embedding_encoder is not None:
+                split.embeddings = embed_documents(self.embedding_encoder, token_ids, self.tokenizer.cls_token_id,
+                                                   self.tokenizer.sep_token_id, self.pad_id, self.device, self.config)
+            output = evaluate(self.model, split, self.config, self.device, self.pad_id, self.fusion)
+            self.model.eval()
         return Predictions(output.probabilities, output.topic_mixtures)
 
     def topic_words(self, n: int = TOP_WORDS) -> list[list[str]]:

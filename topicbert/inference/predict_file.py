@@ -113,10 +113,7 @@ def read_chunks(path: Path, text_col: str = "text", id_col: str | None = None, l
     skipped). `label_col` is read where the file has it (required with `require_label`); a missing text or id
     column is a CorpusError that lists the columns the file has."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES + JSONL_SUFFIXES:
-        raise CorpusError(f"{path}: predict reads CSV, TSV (.csv, .tsv, .txt) or JSONL (.jsonl) files, "
-                          f"not {suffix or 'a file without a suffix'}")
+    suffix = _input_suffix(path)
     count = count or ByteCount()
     try:
         with path.open("rb") as f:
@@ -128,6 +125,26 @@ def read_chunks(path: Path, text_col: str = "text", id_col: str | None = None, l
                                          chunk_size, start_chunk, count)
     except OSError as error:
         raise CorpusError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+def _input_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES + JSONL_SUFFIXES:
+        raise CorpusError(f"{path}: predict reads CSV, TSV (.csv, .tsv, .txt) or JSONL (.jsonl) files, "
+                          f"not {suffix or 'a file without a suffix'}")
+    return suffix
+
+
+def check_paths(corpus: Path, out: Path) -> None:
+    """What can be refused before a model is loaded: a corpus that is no file of a kind predict reads, an output
+    of another kind or in a folder that does not exist."""
+    if not Path(corpus).is_file():
+        raise CorpusError(f"{corpus}: no such file")
+    _input_suffix(Path(corpus))
+    if Path(out).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UserError(f"{out}: the output must end in .csv or .jsonl")
+    if not Path(out).parent.is_dir():
+        raise UserError(f"{out}: the output's folder {Path(out).parent} does not exist")
 
 
 def _table_chunks(f: IO[bytes], name: str, suffix: str, text_col: str, id_col: str | None, label_col: str | None,
@@ -256,14 +273,11 @@ def output_rows(chunk: InputChunk, predictions: Predictions, columns: OutputColu
 
 
 class OutputFile:
-    """A CSV or JSONL output written beside its name and renamed to it whole (commit), or removed (abort)."""
+    """A CSV or JSONL output (check_paths checked its name) written beside its name and renamed to it whole
+    (commit), or removed (abort)."""
 
     def __init__(self, path: Path) -> None:
         path = Path(path)
-        if path.suffix.lower() not in OUTPUT_SUFFIXES:
-            raise UserError(f"{path}: the output must end in .csv or .jsonl")
-        if not path.parent.is_dir():
-            raise UserError(f"{path}: the output's folder {path.parent} does not exist")
         self.path = path
         self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         self.jsonl = path.suffix.lower() == ".jsonl"
@@ -355,8 +369,7 @@ def predict_file(classifier: Classifier, corpus: Path, out: Path, text_col: str 
     from tqdm import tqdm
 
     corpus = Path(corpus)
-    if not corpus.is_file():
-        raise CorpusError(f"{corpus}: no such file")
+    check_paths(corpus, out)
     count = ByteCount()
     chunks = read_chunks(corpus, text_col, id_col, label_col, require_label, chunk_size, count=count)
     first = next(chunks, None)   # reads the header: a missing column fails here, before any output exists
