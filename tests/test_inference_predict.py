@@ -103,6 +103,19 @@ def test_jsonl_in_and_out_numbers_rows_without_an_id_and_needs_no_label(tfidf_mo
     assert report.macro_f1 is None and report.labelled == 0
 
 
+def test_labels_the_model_does_not_know_are_left_out_of_the_f1_and_said(tfidf_model, tmp_path):
+    rows = [{"text": text, "label": label if i % 3 else "weather"}
+            for i, (text, label) in enumerate(synthetic_documents(4, seed=2))]
+    corpus = write_csv(tmp_path / "in.csv", rows)
+    report = predict_file(tfidf_model, corpus, tmp_path / "out.csv", progress=False, meter=False)
+    assert (report.labelled, report.unknown_labels) == (8, 4) and report.macro_f1 is not None
+    assert "4 rows with labels the model does not know left out" in report.lines()[-1]
+    write_csv(corpus, [{"text": "game team", "label": "weather"}] * 3)
+    report = predict_file(tfidf_model, corpus, tmp_path / "out2.csv", progress=False, meter=False)
+    assert report.macro_f1 is None
+    assert report.lines()[-1] == "no macro-F1: none of the 3 rows' labels is one of the model's classes"
+
+
 def test_chunks_resume_at_a_chunk_index(tmp_path):
     corpus = write_csv(tmp_path / "in.csv", [{"text": f"text {i}", "label": "x"} for i in range(10)])
     chunks = list(read_chunks(corpus, chunk_size=3, start_chunk=2))

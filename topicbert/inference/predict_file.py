@@ -331,6 +331,8 @@ class PredictReport:
                 if self.unknown_labels else ""
             out.append(f"macro-F1 {self.macro_f1:.4f}, 95% interval [{self.macro_f1_ci[0]:.4f}, "
                        f"{self.macro_f1_ci[1]:.4f}] over {self.labelled} labelled documents{left_out}")
+        elif self.unknown_labels:
+            out.append(f"no macro-F1: none of the {self.unknown_labels} rows' labels is one of the model's classes")
         return out
 
 
