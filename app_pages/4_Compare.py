@@ -1,11 +1,13 @@
 """Compare: a TopicBERT run against its baselines: F1 and CO2 curves (priced where each run ran or at one
 place), a summary table with intervals, measurement badges and the cost of classifying, when to stop,
 where the topic branch helps, and F1 against CO2."""
+import time
+
 import pandas as pd
 import streamlit as st
 
 from topicbert.runs.store import Store
-from topicbert.studio import carbon, early_stop, figures, frames, topic_gains
+from topicbert.studio import carbon, early_stop, figures, frames, report, run_settings, topic_gains
 from topicbert.studio import topics as topic_views
 from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
@@ -72,7 +74,20 @@ GAIN_WIDTHS = {"label": st.column_config.TextColumn(width=150), "documents": st.
 GRIDS = frames.price_grids()
 WHERE_RUN = None  # the pricing choice: each run at its own country's intensity, as metered
 
+# the energy's caveat, said once here and once in the report
+COST_NOTE = ("Retained F1, speedup and energy saved are against the reference baseline. Training time and energy stop "
+             "when the best model is chosen; classifying 1,000 documents is the finished model's test pass, metered "
+             "apart by the worker. CO2 is priced at the carbon intensity chosen above, or where each run ran. Energy "
+             "is measured where codecarbon read hardware counters (RAPL, NVML) and estimated from its power model "
+             "elsewhere; each run's badge says why:")
+
 page_setup("Compare")
+shown_figures: list = []  # every chart on the page, in order: the report draws them again
+
+
+def chart(where, figure, key: str) -> None:
+    where.plotly_chart(figure, key=key)
+    shown_figures.append(figure)
 
 
 @st.cache_data(max_entries=64, show_spinner="Loading test predictions...")
@@ -164,13 +179,14 @@ with Store() as store:
     topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
                    if frames.role_of(run) == frames.TOPICBERT_ROLE}
 
+card = verdict_card(summary, target)
 with card_slot:
-    show_verdict_card(verdict_card(summary, target))
+    show_verdict_card(card)
 
 left, right = st.columns(2)
-left.plotly_chart(figures.visualize_f1_curves(f1, "epoch"), key="compare_f1_epoch")
-right.plotly_chart(figures.visualize_f1_curves(f1, "wall_seconds", pretrained), key="compare_f1_time")
-st.plotly_chart(figures.visualize_co2_curves(co2, pretrained, carbon.gas(grid)), key="compare_co2")
+chart(left, figures.visualize_f1_curves(f1, "epoch"), "compare_f1_epoch")
+chart(right, figures.visualize_f1_curves(f1, "wall_seconds", pretrained), "compare_f1_time")
+chart(st, figures.visualize_co2_curves(co2, pretrained, carbon.gas(grid)), "compare_co2")
 if not pretrained.empty:
     st.caption("Dotted lines and triangles: where each TopicBERT run's topic-model pretraining ended, the fixed "
                "cost it pays before its first step.")
@@ -198,14 +214,9 @@ with st.expander("How to read these figures: seeds, intervals, time and energy")
                "show either way is within noise, with the smallest difference that could have shown. Runs are compared "
                "only when they were tested on the same documents (same corpus, seed and limits): "
                + escape(f"the reference's are {describe_test_set(reference_set, corpus_names, reference_seeds)}."))
-    st.caption("Retained F1, speedup and energy saved are against the reference baseline. Training time and energy "
-               "stop when the best model is chosen; classifying 1,000 documents is the finished model's test pass, "
-               "metered apart by the worker. CO2 is priced at the carbon intensity chosen above, or where each run "
-               "ran. Energy is measured where codecarbon read hardware counters (RAPL, NVML) and estimated from its "
-               "power model elsewhere; each run's badge says why:")
-    for run, badge in badges.items():
-        st.caption(escape(f"{run}: {badge.label}. {badge.reason}"))
-    st.caption(ENERGY_READING)
+    caveats = [COST_NOTE, *(f"{run}: {badge.label}. {badge.reason}" for run, badge in badges.items()), ENERGY_READING]
+    for caveat in caveats:
+        st.caption(escape(caveat))
 st.download_button("Download the summary (CSV)", carbon.shown(summary, grid).to_csv(index=False),
                    file_name="topicbert-compare.csv", mime="text/csv", key="compare_download_summary")
 
@@ -213,7 +224,7 @@ st.subheader("When to stop")
 if replay.empty:
     st.info("None of these runs has an evaluation recorded.")
 else:
-    st.plotly_chart(figures.visualize_early_stop(replay, carbon.gas(grid)), key="compare_early_stop")
+    chart(st, figures.visualize_early_stop(replay, carbon.gas(grid)), "compare_early_stop")
     for line in early_stop.replays(replay, carbon.gas(grid)):
         st.markdown(escape(line.sentence))
     st.caption("Replayed from each run's stored curves: validation macro-F1 and the CO2 and time spent up to each "
@@ -224,6 +235,7 @@ else:
                "may be noise.")
 
 st.subheader("Where the topic branch helps")
+gains = None
 if not topic_names:
     st.info("Choose a finished TopicBERT run to see, topic by topic, where it gains or loses against the reference.")
 else:
@@ -258,7 +270,7 @@ cost = b.selectbox("Cost", COST_COLUMNS, format_func=lambda c: "kWh" if c == "kw
 with Store() as store:
     in_set = [run for run in frames.finished_runs(store) if frames.test_set_of(run) == test_set]
     front = frames.pareto_frame(store, test_set, f1_intervals_of(in_set), grid)
-st.plotly_chart(figures.visualize_pareto(front, cost=cost, gas=carbon.gas(grid)), key="compare_pareto")
+chart(st, figures.visualize_pareto(front, cost=cost, gas=carbon.gas(grid)), "compare_pareto")
 left_out = sum(test_sets.values()) - test_sets.get(test_set, 0)
 st.caption("Filled markers lie on the Pareto front: no other run has higher test macro-F1 for less. Bars are each "
            "run's 95% interval on its own; whether two runs differ beyond the noise is the paired test in the summary."
@@ -266,3 +278,19 @@ st.caption("Filled markers lie on the Pareto front: no other run has higher test
               if left_out else ""))
 st.download_button("Download these runs (CSV)", carbon.shown(front, grid).to_csv(index=False),
                    file_name="topicbert-runs.csv", mime="text/csv", key="compare_download_runs")
+
+settings = run_settings.settings_frame(list(runs.values()), corpus_names)
+
+
+def report_html() -> str:
+    """Made on the click, not on every run of the page: plotly's JavaScript alone is megabytes."""
+    tables = [column for columns in SUMMARY_TABLES for column in frames.readable_columns(columns)]
+    return report.compare_report(card, shown_figures, shown[carbon.shown_columns(list(dict.fromkeys(tables)), grid)],
+                                 gains, settings, caveats, time.strftime("Made on %Y-%m-%d at %H:%M"))
+
+
+# under the card, where the answer is: what a person attaches to a review or a pull request
+card_slot.download_button("Download report (HTML)", report_html, file_name="topicbert-report.html",
+                          mime="text/html", key="compare_download_report",
+                          help="one file, opened offline: the card, these curves (interactive), the summary, the "
+                               "per-topic view, the runs' settings and the energy's caveats")
