@@ -4,7 +4,7 @@ import streamlit as st
 from topicbert.runs import services, storage
 from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
-from topicbert.studio import frames
+from topicbert.studio import frames, run_settings
 from topicbert.studio.text import escape
 from widgets import RUN_COLUMNS, VALIDATION_NOTE, delete_button, page_setup
 
@@ -63,6 +63,7 @@ def run_detail() -> None:
                       help="cancel it first" if active else "its files and its rows in the store",
                       forget=run_sizes.clear)
         badge = frames.run_badge(store, run)
+        settings = run_settings.settings_frame([run], corpus_names(store))
     # where a resume would start: news while a run can still be resumed, not once it is done
     resumable_from = run["checkpoint_step"] if run["status"] != "done" else None
     st.text(f"Status: {run['status']}" + (f", checkpoint at step {resumable_from}" if resumable_from else ""))
@@ -70,6 +71,8 @@ def run_detail() -> None:
         st.text(f"Where: {services.placement_text(run)}")
     st.badge(f"energy {badge.label}", color=BADGE_COLORS.get(badge.label.split(",")[0], "gray"))
     st.caption(escape(badge.reason))
+    with st.expander("Settings"):
+        st.dataframe(run_settings.as_list(settings), hide_index=True)
     if run["error"]:
         st.subheader("Error")
         st.code(run["error"], language=None, wrap_lines=True)
@@ -78,6 +81,30 @@ def run_detail() -> None:
         st.code(log or "(no log yet)", language=None, wrap_lines=True)
 
 
+def corpus_names(store: Store) -> dict[str, str]:
+    return {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
+
+
+def side_by_side() -> None:
+    """Runs picked together, with only the settings in which they differ (as MLflow's run comparison shows)."""
+    with Store() as store:
+        choices = {run["id"]: frames.run_label(run) for run in store.run_choices(limit=200)}
+        picked = st.multiselect("Runs", list(choices), format_func=choices.get, key="runs_side_by_side",
+                                help="two or more runs: the settings in which they differ")
+        if len(picked) < 2:
+            st.caption("Pick two or more runs to see the settings in which they differ.")
+            return
+        differing = run_settings.differences(run_settings.settings_frame(frames.existing_runs(store, picked),
+                                                                         corpus_names(store)))
+    if differing.shape[1] == 1:
+        st.info("These runs share every setting listed here (corpus, preset, encoder, epochs, learning rate, batch "
+                "size, seed, limits, mode, topic model).")
+    else:
+        st.dataframe(differing, hide_index=True)
+
+
 live_table()
 st.subheader("One run")
 run_detail()
+st.subheader("Settings side by side")
+side_by_side()
