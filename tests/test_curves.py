@@ -19,8 +19,8 @@ def test_curves_start_at_zero_and_mark_pretrainings_end(store):
     assert ends[["wall_seconds", "kg_co2e"]].values.tolist() == [[30.0, pytest.approx(0.001)]]  # the baseline: none
     f1 = figures.visualize_f1_curves(frames.f1_curves(store, [topic, base]), "wall_seconds", ends)
     assert f1.layout.xaxis.rangemode == "tozero"
-    marker = next(t for t in f1.data if t.name == figures.PRETRAINING_NAME)
-    assert list(marker.x) == [30.0, 30.0, None]
+    assert [shape.x0 for shape in f1.layout.shapes] == [30.0]  # across the plot's height: the F1 axis stays free
+    assert any(t.name == figures.PRETRAINING_NAME for t in f1.data)  # in the legend once
     fig = figures.visualize_co2_curves(co2, ends)
     assert fig.layout.xaxis.rangemode == "tozero" and fig.layout.yaxis.rangemode == "tozero"
     triangle = next(t for t in fig.data if t.name == figures.PRETRAINING_NAME)
@@ -28,3 +28,27 @@ def test_curves_start_at_zero_and_mark_pretrainings_end(store):
     # the epoch axis has no pretraining to mark
     assert all(t.name != figures.PRETRAINING_NAME
                for t in figures.visualize_f1_curves(frames.f1_curves(store, [topic]), "epoch", ends).data)
+
+
+def test_f1_axes_fit_the_curves_whole_epochs_and_whole_markers(store):
+    """Flat curves near 0.96 are not drawn against a 0-1 axis, epochs tick whole, and a point on an axis (TF-IDF's,
+    at its first second) is not cut by it; the per-topic chart names its colours."""
+    import pandas as pd
+
+    from topicbert.studio import topic_gains
+    config = RunConfig(corpus="c", variant="topicbert", max_len=128)
+    topic = run_with_curve(store, config, [0.96, 0.961, 0.962], kwh_per_epoch=0.01, pretrained=30.0)
+    ends = frames.pretraining_ends(store, [topic])
+    for x in ("epoch", "wall_seconds"):
+        fig = figures.visualize_f1_curves(frames.f1_curves(store, [topic]), x, ends)
+        assert fig.layout.yaxis.range is None and fig.layout.yaxis.autorangeoptions.minallowed == 0
+        points = [v for t in fig.data for v in (t.y if t.y is not None else ()) if v is not None]
+        assert min(points) > 0.9  # nothing drawn at 0 or 1 to stretch the axis: plotly ranges it to the curves
+        assert all(t.cliponaxis is False for t in fig.data if t.mode == "lines+markers")
+    by_epoch = figures.visualize_f1_curves(frames.f1_curves(store, [topic]), "epoch")
+    assert (by_epoch.layout.xaxis.tick0, by_epoch.layout.xaxis.dtick) == (0, 1)
+    gains = pd.DataFrame({"label": ["t0", "t1"], "documents": [3, 60], "difference": [0.1, 0.2],
+                          "against the reference": ["too few documents for a verdict (under 7)", topic_gains.HIGHER],
+                          "adjusted p": [None, 0.01], "only it right": [1, 12], "only the reference right": [0, 1]})
+    legend = [t.name for t in figures.visualize_topic_gains(gains, "a", "b").data if t.showlegend is not False]
+    assert legend == [topic_gains.HIGHER, topic_gains.LOWER, "within noise", "too few documents for a verdict"]

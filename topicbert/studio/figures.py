@@ -109,6 +109,7 @@ def _role_lines(frame: pd.DataFrame, x: str, y: str, y_format: str) -> go.Figure
         fig.add_trace(go.Scatter(
             x=rows[x], y=rows[y], name=name + (" (baseline)" if role == BASELINE_ROLE else ""), mode="lines+markers",
             line=line, marker=marker, legendrank=2000 if role == BASELINE_ROLE else 1000,
+            cliponaxis=False,  # a point on an axis (TF-IDF's, done in a second) is drawn whole, not cut in half
             hovertemplate=f"{name}<br>{AXIS_TITLES.get(x, x)} %{{x}}<br>%{{y:{y_format}}}<extra></extra>"))
     return fig
 
@@ -133,15 +134,17 @@ def visualize_f1_curves(curves: pd.DataFrame, x: str = "epoch", pretraining: pd.
         raise ValueError(f"x must be one of {sorted(CURVE_X)}, not {x!r}")
     fig = _role_lines(curves, x, "value", ".4f")
     if x == "wall_seconds" and pretraining is not None and not pretraining.empty:
-        # one trace of vertical segments (None breaks the line between runs): one legend entry for all
-        xs = [v for t in pretraining["wall_seconds"] for v in (t, t, None)]
-        ys = [v for _ in range(len(pretraining)) for v in (0, 1, None)]
-        text = [v for hover in _pretraining_hover(pretraining) for v in (hover, hover, None)]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=PRETRAINING_NAME, text=text,
-                                 line=dict(color=PRETRAINING_COLOR, dash="dot", width=1.5),
-                                 hovertemplate="%{text}<extra></extra>"))
+        # lines across the plot's height (paper coordinates: they leave the F1 axis ranged to the curves), and one
+        # legend entry for all of them
+        style = dict(color=PRETRAINING_COLOR, dash="dot", width=1.5)
+        for seconds in pretraining["wall_seconds"]:
+            fig.add_vline(x=seconds, line=style)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=PRETRAINING_NAME, line=style))
     fig.update_xaxes(rangemode="tozero")
-    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))  # F1 never leaves [0, 1]
+    if x == "epoch":
+        fig.update_xaxes(tick0=0, dtick=1)  # whole epochs, not 0.5
+    # ranged to the curves (F1 never leaves [0, 1]): flat lines near 0.96 are not drawn flat against a 0-1 axis
+    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))
     return _layout(fig, f"Validation macro-F1 by {CURVE_X[x].removesuffix(' (s)')}", CURVE_X[x],
                    "validation macro-F1")
 
@@ -250,6 +253,8 @@ def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_
 
 GAIN_COLOR, LOSS_COLOR = RUN_COLORS[2], RUN_COLORS[1]   # green: the topic branch helps; vermilion: it hurts
 FEW_COLOR = "#d9d9d9"                                   # pale grey: too few documents for a verdict
+GAIN_LEGEND = {HIGHER: GAIN_COLOR, LOWER: LOSS_COLOR,
+               WITHIN_NOISE: BASELINE_COLOR, "too few documents for a verdict": FEW_COLOR}
 
 
 def visualize_topic_gains(gains: pd.DataFrame, run: str, reference: str) -> go.Figure:
@@ -264,13 +269,16 @@ def visualize_topic_gains(gains: pd.DataFrame, run: str, reference: str) -> go.F
     labels = [f"{plain(label)} ({n} docs)" for label, n in zip(data["label"], data["documents"])]
     adjusted = [f"{p:.3g}" if pd.notna(p) else "none" for p in data["adjusted p"]]
     fig = go.Figure(go.Bar(
-        x=data["difference"], y=labels, orientation="h", marker_color=colours,
+        x=data["difference"], y=labels, orientation="h", marker_color=colours, showlegend=False,
         customdata=list(zip(data["only it right"], data["only the reference right"], adjusted, verdicts)),
         hovertemplate="%{y}<br>accuracy difference %{x:+.3f}: only this run right on %{customdata[0]}, only the "
                       "reference on %{customdata[1]}; adjusted p %{customdata[2]}: %{customdata[3]}<extra></extra>"))
+    # the colours' legend: an empty bar for each verdict
+    for name, colour in GAIN_LEGEND.items():
+        fig.add_trace(go.Bar(x=[None], y=[None], orientation="h", marker_color=colour, name=name))
     fig.add_vline(x=0, line_color="#000000", line_width=1)
     fig.update_yaxes(type="category", automargin=True)
-    fig.update_layout(height=max(320, 28 * len(data) + 140), showlegend=False)
+    fig.update_layout(height=max(360, 28 * len(data) + 180))
     return _layout(fig, f"Where the topic branch helps: {plain(run)} minus {plain(reference)}, by dominant topic",
                    "accuracy difference (colour: verdict, corrected for the number of topics)", "")
 
