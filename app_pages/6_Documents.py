@@ -1,9 +1,11 @@
-"""Documents: search the test documents, and see one's text, topic mixture and both models' probabilities."""
+"""Documents: search the test documents (opening where TopicBERT and its baseline disagree), and see one's text
+(where the word pieces the short model read end marked), topic mixture and the models' predictions."""
 import pandas as pd
 import streamlit as st
 
+from topicbert.config import RunConfig, UserError
 from topicbert.runs.store import Store
-from topicbert.studio import documents, figures, frames
+from topicbert.studio import documents, figures, frames, launch
 from topicbert.studio import topics as topic_views
 from topicbert.studio.run_files import RunPredictions, load_predictions, load_texts, predictions_mtime
 from topicbert.studio.text import escape
@@ -27,11 +29,23 @@ def predictions(run_dir: str | None, mtime: float) -> RunPredictions | None:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def table(run_dir: str, mtime: float, baseline_dir: str | None, baseline_mtime: float,
-          topic_names: tuple[str, ...]) -> tuple[pd.DataFrame, RunPredictions | None, str]:
+          topic_names: tuple[str, ...], tfidf_dir: str | None = None,
+          tfidf_mtime: float = 0.0) -> tuple[pd.DataFrame, RunPredictions | None, str]:
     """The documents table, the baseline that may stand beside the run, and a note on it."""
     baseline, note = documents.comparable_baseline(predictions(run_dir, mtime),
                                                    predictions(baseline_dir, baseline_mtime) if baseline_dir else None)
-    return documents.documents_frame(predictions(run_dir, mtime), baseline, list(topic_names)), baseline, note
+    tfidf = predictions(tfidf_dir, tfidf_mtime) if tfidf_dir else None
+    return documents.documents_frame(predictions(run_dir, mtime), baseline, list(topic_names), tfidf), baseline, note
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the encoder's tokenizer...")
+def piece_counter(model: str):
+    """How many word pieces the run's encoder cuts a word into; None when its tokenizer is not on this machine."""
+    try:
+        tokenizer = launch.encoder_tokenizer(model)
+    except UserError:
+        return None
+    return lambda word: len(tokenizer.tokenize(word))
 
 
 st.title("Documents")
@@ -51,6 +65,7 @@ with Store() as store:
                                preselect=link.run_id if opened else None)
     run_id = run["id"]
     baseline_run = documents.paired_baseline_run(store, run)
+    tfidf_run = documents.reference_run(store, baseline_run)
     topic_names = topic_views.topic_labels(store.get_topics(run_id))
 
 results = predictions(run["run_dir"], predictions_mtime(run["run_dir"]))
@@ -58,8 +73,13 @@ if results is None:
     st.warning("This run's test results (test_predictions.npz, and its test texts) are missing.")
     st.stop()
 baseline_dir = baseline_run["run_dir"] if baseline_run else None
+tfidf_dir = tfidf_run["run_dir"] if tfidf_run else None
 frame, baseline, note = table(run["run_dir"], predictions_mtime(run["run_dir"]),
-                              baseline_dir, predictions_mtime(baseline_dir), tuple(topic_names))
+                              baseline_dir, predictions_mtime(baseline_dir), tuple(topic_names),
+                              tfidf_dir, predictions_mtime(tfidf_dir))
+# the baseline and the reference by name, once: "BERT-512" runs whatever encoder its run named
+names = {"baseline": f"{frames.run_label(baseline_run)} (baseline)" if baseline_run else "baseline",
+         documents.TFIDF: frames.run_label(tfidf_run) if tfidf_run else documents.TFIDF}
 if note:
     st.caption(note)
 
@@ -73,9 +93,17 @@ if opened and link.run_id == run_id:
         st.session_state["documents_doc"] = link.doc
 
 st.subheader("Find documents")
+disagreeing = documents.filter_documents(frame, agreement=documents.DISAGREE)
+if "documents_agreement" not in st.session_state:  # where the two models part, if they ever do
+    st.session_state["documents_agreement"] = documents.DISAGREE if len(disagreeing) else documents.ALL
 a, b = st.columns(2)
 query = a.text_input("Search the text", key="documents_query")
-agreement = b.selectbox("Which", documents.AGREEMENTS, key="documents_agreement", disabled=baseline is None)
+agreement = b.selectbox("Which", documents.AGREEMENTS, key="documents_agreement", disabled=baseline is None,
+                        format_func=lambda a: a.replace("baseline", names["baseline"]),
+                        help="opens where TopicBERT and its baseline predict differently")
+agreement = agreement if baseline is not None else documents.ALL  # no baseline: nothing to disagree with
+if agreement == documents.DISAGREE and disagreeing.empty:
+    st.info(escape(f"TopicBERT and {names['baseline']} predict the same class for every test document."))
 c, d, e = st.columns(3)
 true_labels = c.multiselect("True label", results.classes, key="documents_true")
 predicted = d.multiselect("Predicted by TopicBERT", results.classes, key="documents_predicted")
@@ -86,7 +114,8 @@ st.text(f"{len(shown):,} of {len(frame):,} test documents")
 # the short columns first and the text preview last: every column shows, the preview takes what is left
 st.dataframe(shown, hide_index=True, height=300, column_order=[*shown.columns.drop("text"), "text"],
              column_config={"doc": st.column_config.NumberColumn(width="small"),
-                            "dominant topic": st.column_config.TextColumn(width="medium")})
+                            "dominant topic": st.column_config.TextColumn(width="medium"),
+                            **{column: st.column_config.TextColumn(label) for column, label in names.items()}})
 if shown.empty:
     st.stop()
 
@@ -95,10 +124,26 @@ doc = st.selectbox("Document", shown["doc"].tolist(), key="documents_doc",
                    format_func=lambda i: f"{i}: {frame.at[i, 'text'][:80]}")
 row = frame.loc[doc]
 st.text(f"True label: {row['true label']}   TopicBERT: {row['TopicBERT']}"
-        + (f"   baseline: {row['baseline']}" if "baseline" in row else ""))
-# the text as text: "<script>" in a document shows as those characters (the container's key styles it as prose)
+        + "".join(f"   {names[column]}: {row[column]}" for column in names if column in row))
+# the text as text: "<script>" in a document shows as those characters (the container's key styles it as prose),
+# cut where the word pieces the run's encoder read end
+config = RunConfig.from_dict(run["config"])
+text = results.texts[doc]
+counter = piece_counter(config.model) if config.mode == "truncate" else None
+cut = documents.read_cut(text, counter, config.max_len - 2) if counter else None  # [CLS] and [SEP] take two
 with st.container(key="documents_text"):
-    st.code(results.texts[doc], language=None, wrap_lines=True)
+    if cut is None:
+        st.caption(escape(f"The whole text: {run['name']} read it all" if counter else
+                          f"The whole text ({run['name']}'s word pieces could not be counted here)"))
+        st.code(text, language=None, wrap_lines=True)
+    else:
+        st.caption(escape(f"The first {config.max_len} word pieces: what {run['name']}'s encoder read"))
+        st.code(text[:cut], language=None, wrap_lines=True)
+        st.caption(escape(f"The rest: only {run['name']}'s topic model saw it (as a bag of words)"
+                          + (f"; {names['baseline']} reads up to "
+                             f"{RunConfig.from_dict(baseline_run['config']).max_len} word pieces" if baseline_run
+                             else "")))
+        st.code(text[cut:], language=None, wrap_lines=True)
 left, right = st.columns(2)
 mixtures = results.topic_mixtures
 if mixtures is not None:

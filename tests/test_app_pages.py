@@ -271,6 +271,7 @@ def test_compare_defaults_to_the_run_and_its_baselines(app, home):
     assert card[1].startswith("**As accurate?**")
     assert any(q in " ".join(card) for q in ("**What does it save?**", "not told"))
     assert any(c.startswith("**Against the cheapest reference?** TF\\-IDF") for c in card)
+    assert "Download report (HTML)" in [button.proto.label for button in at.get("download_button")]
     assert any("same documents (same corpus, seed and limits)" in c.value for c in at.caption)
     assert any("corrected for the number of topics (Holm's method)" in c.value for c in at.caption)
     assert "3 runs" in at.selectbox(key="compare_test_set").format_func(at.selectbox(key="compare_test_set").value)
@@ -314,9 +315,34 @@ def test_topics_map_is_offline(app, home):
     assert table["NPMI, 10-word windows"].tolist() == pytest.approx(final["topic_npmi_window"], abs=1e-3)
 
 
-def test_documents_show_text_as_text(app, home):
+def test_documents_open_where_the_models_disagree_and_mark_what_the_encoder_read(app, home):
+    from topicbert.studio import documents
     at = app("app_pages/6_Documents.py").run()
     assert not at.exception
+    table = at.dataframe[0].value
+    opened_on = at.selectbox(key="documents_agreement").value
+    if (table["TopicBERT"] != table["baseline"]).any():
+        assert opened_on == documents.DISAGREE and (table["TopicBERT"] != table["baseline"]).all()
+    else:  # the tiny models may agree everywhere: then it opens on every document
+        assert opened_on == documents.ALL
+    assert documents.TFIDF in table.columns  # the reference's prediction beside the baseline's
+    said = " ".join(c.value for c in at.caption)
+    assert escape("The first 32 word pieces: what TopicBERT-32's encoder read") in said or \
+        escape("The whole text: TopicBERT-32 read it all") in said
+    # a long document: cut where its 30 word pieces (32 less [CLS] and [SEP]) end
+    at.selectbox(key="documents_agreement").set_value(documents.ALL).run()
+    texts = load_predictions(finished_topicbert_run()["run_dir"]).texts
+    at.selectbox(key="documents_doc").set_value(max(range(len(texts)), key=lambda i: len(texts[i]))).run()
+    assert escape("The first 32 word pieces: what TopicBERT-32's encoder read") in " ".join(c.value for c in at.caption)
+    assert len(at.code) == 2 and escape("BERT-512 (baseline) reads up to 512 word pieces") in \
+        " ".join(c.value for c in at.caption)
+
+
+def test_documents_show_text_as_text(app, home):
+    from topicbert.studio import documents
+    at = app("app_pages/6_Documents.py").run()
+    assert not at.exception
+    at.selectbox(key="documents_agreement").set_value(documents.ALL).run()
     assert len(at.dataframe[0].value) > 1
     at.text_input(key="documents_query").set_value("alert").run()
     assert len(at.dataframe[0].value) == 1
@@ -371,6 +397,20 @@ def test_runs_detail_shows_the_measurement_badge_and_why(app, home):
     assert not at.exception
     assert any("energy estimated" in m.value for m in at.markdown)
     assert any("cpu estimated" in c.value for c in at.caption)
+
+
+def test_runs_show_each_runs_settings_and_two_runs_side_by_side(app, home):
+    at = app("app_pages/3_Runs.py").run()
+    assert not at.exception
+    settings = at.dataframe[1].value  # the selected run's, as a list
+    assert list(settings["setting"])[:4] == ["corpus", "preset", "encoder", "epochs"]
+    assert any("Pick two or more runs" in c.value for c in at.caption)
+    at.multiselect(key="runs_side_by_side").set_value([1, 2]).run()  # TopicBERT-32 and its BERT-512 baseline
+    assert not at.exception
+    differing = at.dataframe[-1].value
+    assert list(differing["run"]) == ["#1 TopicBERT-32", "#2 BERT-512"]
+    assert "preset" in differing.columns and "topic model" in differing.columns
+    assert "corpus" not in differing.columns and "seed" not in differing.columns  # the same for both
 
 
 def test_runs_detail_names_the_checkpoint_only_while_a_run_can_resume_from_it(app, home):

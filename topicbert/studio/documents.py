@@ -3,7 +3,8 @@ Documents page filters, which baseline may stand beside the run, and the links o
 with (a run, and a topic's documents or one document, as query parameters)."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,9 +14,12 @@ from ..runs.store import Store
 from .run_files import RunPredictions
 
 ALL = "all documents"
+DISAGREE = "TopicBERT and baseline disagree"
 TOPICBERT_ONLY = "TopicBERT right, baseline wrong"
 BASELINE_ONLY = "baseline right, TopicBERT wrong"
-AGREEMENTS = (ALL, TOPICBERT_ONLY, BASELINE_ONLY)
+# the page opens on the first: where the two models part is what a person looks at first
+AGREEMENTS = (DISAGREE, ALL, TOPICBERT_ONLY, BASELINE_ONLY)
+TFIDF = "TF-IDF"
 PREVIEW_CHARS = 160
 
 
@@ -60,6 +64,25 @@ def paired_baseline_run(store: Store, run: dict) -> dict | None:
     return baseline if baseline is not None and baseline["status"] == "done" else None
 
 
+def reference_run(store: Store, baseline: dict | None) -> dict | None:
+    """The finished TF-IDF reference queued with this baseline (services.submit_run links it to the baseline)."""
+    if baseline is None:
+        return None
+    return next((run for run in store.list_runs("done")
+                 if run["variant"] == "tfidf" and run["paired_run_id"] == baseline["id"]), None)
+
+
+def read_cut(text: str, count_pieces: Callable[[str], int], budget: int) -> int | None:
+    """Where in `text` the first `budget` word pieces end: the character after the last whole word that fits
+    (`count_pieces` counts a word's pieces); None if the whole text fits."""
+    used = 0
+    for match in re.finditer(r"\S+", text):
+        used += count_pieces(match.group())
+        if used > budget:
+            return match.start()
+    return None
+
+
 def comparable_baseline(results: RunPredictions, baseline: RunPredictions | None) -> tuple[
         RunPredictions | None, str]:
     """The baseline's predictions where they can stand beside the run's, and a note for the page."""
@@ -71,10 +94,11 @@ def comparable_baseline(results: RunPredictions, baseline: RunPredictions | None
 
 
 def documents_frame(run: RunPredictions, baseline: RunPredictions | None = None,
-                    labels: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per test document: preview, true label, each model's prediction, dominant topic, who was right.
+                    labels: Sequence[str] | None = None, tfidf: RunPredictions | None = None) -> pd.DataFrame:
+    """One row per test document: preview, true label, each model's prediction (the TF-IDF reference's too, as
+    `tfidf`), dominant topic, who was right.
 
-    `baseline` is left out unless it saw the same documents; `labels` name the topics.
+    `baseline` and `tfidf` are left out unless they saw the same documents; `labels` name the topics.
     """
     classes = np.asarray(run.classes, dtype=object)
     frame = pd.DataFrame({
@@ -87,6 +111,8 @@ def documents_frame(run: RunPredictions, baseline: RunPredictions | None = None,
     if baseline is not None and same_documents(run, baseline):
         frame["baseline"] = classes[baseline.predictions]
         frame["baseline right"] = baseline.predictions == baseline.labels
+    if tfidf is not None and same_documents(run, tfidf):
+        frame[TFIDF] = classes[tfidf.predictions]
     mixtures = run.topic_mixtures
     if mixtures is not None:
         dominant = mixtures.argmax(axis=1)
@@ -116,5 +142,6 @@ def filter_documents(frame: pd.DataFrame, query: str = "", true_labels: Sequence
         if "baseline right" not in frame:
             return frame.iloc[0:0]
         topicbert, baseline = frame["TopicBERT right"], frame["baseline right"]
-        keep &= (topicbert & ~baseline) if agreement == TOPICBERT_ONLY else (baseline & ~topicbert)
+        keep &= ((frame["TopicBERT"] != frame["baseline"]) if agreement == DISAGREE
+                 else (topicbert & ~baseline) if agreement == TOPICBERT_ONLY else (baseline & ~topicbert))
     return frame[keep]
