@@ -5,7 +5,7 @@ import streamlit as st
 
 from topicbert.config import UserError
 from topicbert.runs import saved_corpora, services
-from topicbert.runs.store import Store
+from topicbert.runs.store import Store, hostname
 from topicbert.runs.worker import WORKER_MAX_AGE
 from topicbert.studio import frames, home, launch
 from topicbert.studio.run_files import predictions_mtime
@@ -55,12 +55,20 @@ def latest_answer() -> None:
                  icon=":material/arrow_forward:")
 
 
+@st.cache_data(max_entries=4, show_spinner="Projecting the demo's duration from this machine's past runs...")
+def demo_projection(corpus_id: int, finished: int) -> tuple[list | None, bool]:
+    """Again only when another run finished (`finished`: how many have): their speed is what it rests on."""
+    with Store() as store:
+        return launch.demo_projection(store, store.get_corpus(corpus_id), hostname())
+
+
 @st.fragment(run_every=REFRESH_SECONDS)
 def demo_section(demo: dict) -> None:
     """The demo: while its runs wait or train, a button that waits and says why; otherwise one that queues it."""
     with Store() as store:
         state = home.demo_runs(store, demo)
-        st.markdown(escape(launch.demo_description(demo)))
+        finished = sum(run["status"] == "done" for run in store.run_choices(limit=100_000))
+        st.markdown(escape(launch.demo_description(demo, *demo_projection(demo["id"], finished))))
         running = state is not None and state.running
         if st.button("Run the demo", type="primary", key="home_demo", disabled=running,
                      help=state.waiting_words() if state is not None and running else None):

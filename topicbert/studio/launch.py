@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from ..config import RECOMMENDED, TOPICS_MAX, TOPICS_MIN, ConfigError, RunConfig
+from ..config import RECOMMENDED, TOPICS_MAX, TOPICS_MIN, ConfigError, RunConfig, UserError
 from ..data.batching import tokenize
 from ..data.corpus import limited_indices, load_corpus
 from ..energy.estimate import Estimate, PastRun, estimate_run
@@ -23,11 +23,12 @@ from ..runs.store import Store
 from ..training.device import choose_device, uses_bf16
 from ..training.document_embeddings import EMBEDDING_PIECES
 from ..training.pretrain import MIN_GAIN, pretrain_batches, pretrain_epochs
-from .frames import finished_runs, format_duration
+from .frames import finished_runs
+from .units import format_duration
 
-# the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for about 3 minutes on two CPU
-# cores with bf16 (170 s measured, BENCHMARKS.md), with enough test documents (BBC News: all of its 223) that
-# a real F1 gap stands out from the noise
+# the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for minutes on two CPU cores (170 s
+# measured with bf16 on a quiet machine, BENCHMARKS.md; Home projects it from this machine's past runs), with
+# enough test documents (BBC News: all of its 223) that a real F1 gap stands out from the noise
 # (its topic count, like any run's, is chosen from its training documents: 10 for 400)
 DEMO_SETTINGS: dict[str, Any] = {"variant": "topicbert", "max_len": 128, "limit_train": 400, "limit_eval": 250,
                                  "epochs": 2}
@@ -58,17 +59,54 @@ def demo_config(corpus_row: dict) -> RunConfig:
     return RunConfig(**run_settings(corpus_row), **DEMO_SETTINGS)
 
 
-def demo_description(corpus_row: dict) -> str:
-    """One sentence for the home page: what the demo trains, what it will show and what it cannot."""
+def demo_configs(corpus_row: dict) -> list[RunConfig]:
+    """The demo's runs as queued: TopicBERT-128, then its baselines."""
+    config = demo_config(corpus_row)
+    return [config] + reference_configs(config, **baselines_for(config))
+
+
+def demo_projection(store: Store, corpus_row: dict, host: str) -> tuple[list[Estimate] | None, bool]:
+    """Each demo run's projected cost on this host, as the Train page projects a run's (its corpus tokenized with
+    the demo's encoder, this host's finished runs), and whether those runs gave the speed; (None, False) when the
+    encoder or the corpus cannot be read."""
+    configs = demo_configs(corpus_row)
+    history = past_runs(store, host)
+    try:
+        pieces = corpus_pieces(configs[0], encoder_tokenizer(configs[0].model))
+    except UserError:
+        return None, False
+    lengths = [train_piece_lengths(pieces, config) for config in configs]
+    return (projections(configs, lengths, history, grid_intensity()),
+            any(run.model == configs[0].model for run in history))
+
+
+def _split_count(corpus_row: dict, split: str, limit: int) -> int:
+    """Documents of a split a run limited to `limit` reads (the limit when the corpus row has no counts)."""
+    available = sum(((corpus_row.get("counts") or {}).get(split) or {}).values())
+    return min(limit, available) if available else limit
+
+
+def demo_description(corpus_row: dict, estimates: Sequence[Estimate] | None = None,
+                     from_past_runs: bool = False) -> str:
+    """One sentence for the home page: what the demo trains (its real document counts), how long it is projected
+    to take (`estimates`: each demo run's projection, as the Train page makes it; `from_past_runs`: whether
+    finished runs of its encoder on this machine gave the speed), what it will show and what it cannot."""
     settings = DEMO_SETTINGS
-    counts = corpus_row.get("counts") or {}
-    n_test = min(settings["limit_eval"], sum((counts.get("test") or {}).values()) or settings["limit_eval"])
+    seconds = sum(e.seconds for e in estimates or [] if e.seconds == e.seconds)  # TF-IDF's NaN: seconds, left out
+    if not estimates:
+        duration = "its duration projected once its encoder can be read"
+    elif from_past_runs:
+        duration = f"about {format_duration(seconds)} in all, projected from this machine's past runs"
+    else:
+        duration = (f"about {format_duration(seconds)} in all at the speed measured on two CPU cores; the projection "
+                    "follows this machine's own runs once one finished")
     return (f"The demo trains TopicBERT-{settings['max_len']}, BERT-512 and the TF-IDF reference on "
-            f"{settings['limit_train']} documents of “{corpus_row['name']}” for {settings['epochs']} epochs (about "
-            f"3 minutes on two CPU cores, longer on a CPU without bf16) and tests all three on the same "
-            f"{n_test} documents: it shows what TopicBERT saves in time and energy and whether its F1 gap to "
-            f"BERT-512 stands out from the noise of that test set, but with so few training documents and "
-            f"epochs it cannot tell how the models compare when trained on your whole corpus.")
+            f"{_split_count(corpus_row, 'train', settings['limit_train'])} training documents of "
+            f"“{corpus_row['name']}” for {settings['epochs']} epochs ({duration}) and tests all three on the same "
+            f"{_split_count(corpus_row, 'test', settings['limit_eval'])} documents: it shows what TopicBERT saves in "
+            f"time and energy and whether its F1 gap to BERT-512 stands out from the noise of that test set, but with "
+            f"so few training documents and epochs it cannot tell how the models compare when trained on your whole "
+            f"corpus.")
 
 
 def encoder_setting(use_default: bool, name: str) -> str:
