@@ -21,7 +21,7 @@ RUN_COLUMNS = {"id": st.column_config.NumberColumn(width=40), "run": st.column_c
                "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent",
                                                          width=80),
                "val macro-F1": st.column_config.NumberColumn(
-                   "validation macro-F1", format="%.4f", width=90,
+                   "validation macro-F1", format="%.4f", width=115,
                    help="validation macro-F1 of the model the run keeps: its best evaluation so far, not its latest. "
                         "Compare's verdicts are on the test documents, which chose nothing: the two may rank models "
                         "differently"),
@@ -30,7 +30,7 @@ RUN_COLUMNS = {"id": st.column_config.NumberColumn(width=40), "run": st.column_c
                "energy used": st.column_config.TextColumn(width=80),
                "g CO2e": st.column_config.NumberColumn(format="%.3f", width=60),
                "energy": st.column_config.TextColumn(width=140),
-               "device": st.column_config.TextColumn(width=140),
+               "device": st.column_config.TextColumn(width=115),
                frames.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f", width=65)}
 # under every runs table: why its F1 may not rank the models as Compare does
 VALIDATION_NOTE = ("Validation macro-F1 is what each run picked its best epoch by; Compare's verdicts are on the test "

@@ -11,6 +11,15 @@ from topicbert.studio.run_files import RunPredictions, load_predictions, load_te
 from topicbert.studio.text import escape
 from widgets import choose_topicbert_run, page_setup
 
+# widths that fit a 1,400 px window beside the sidebar, every model's prediction shown; the preview gets the rest
+DOCUMENT_COLUMNS = {"doc": st.column_config.NumberColumn(width=50),
+                    "true label": st.column_config.TextColumn(width=90),
+                    "TopicBERT": st.column_config.TextColumn(width=90),
+                    "TopicBERT right": st.column_config.CheckboxColumn(width=70),
+                    "baseline right": st.column_config.CheckboxColumn(width=70),
+                    "dominant topic": st.column_config.TextColumn(width=170),
+                    "text": st.column_config.TextColumn(width=240)}
+
 page_setup("Documents")
 
 
@@ -113,9 +122,9 @@ shown = documents.filter_documents(frame, query, true_labels, predicted, topics,
 st.text(f"{len(shown):,} of {len(frame):,} test documents")
 # the short columns first and the text preview last: every column shows, the preview takes what is left
 st.dataframe(shown, hide_index=True, height=300, column_order=[*shown.columns.drop("text"), "text"],
-             column_config={"doc": st.column_config.NumberColumn(width="small"),
-                            "dominant topic": st.column_config.TextColumn(width="medium"),
-                            **{column: st.column_config.TextColumn(label) for column, label in names.items()}})
+             column_config={**DOCUMENT_COLUMNS,
+                            **{column: st.column_config.TextColumn(label, width=130 if column == "baseline" else 90)
+                               for column, label in names.items()}})
 if shown.empty:
     st.stop()
 
