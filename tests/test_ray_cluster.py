@@ -36,7 +36,7 @@ from topicbert.config import ConfigError, RunConfig
 from topicbert.data.shared_texts import texts_digest
 from topicbert.data.splits import load_run_corpus
 from topicbert.data.vocabulary import TopicVocabulary
-from topicbert.runs import services
+from topicbert.runs import ray_worker, services
 from topicbert.runs.processes import child_environment
 from topicbert.runs.ray_node import scratch_folder
 from topicbert.runs.ray_worker import task_environment, task_resources
@@ -182,6 +182,16 @@ def test_what_a_run_asks_ray_for():
         task_resources(run.replace(device="cuda"), cluster_gpus=0, cpus_per_run=1)
     with pytest.raises(ConfigError, match="trains on one machine"):
         task_resources(run.replace(nproc=2), cluster_gpus=4, cpus_per_run=1)
+
+
+def test_a_cluster_whose_answer_says_neither_open_nor_closed_is_refused(monkeypatch):
+    monkeypatch.setattr(ray_worker, "STRANGER", "import sys; print('GCS timed out', file=sys.stderr); sys.exit(1)")
+    with pytest.raises(ConfigError, match=r"could not ask the cluster whether it requires a token \(GCS timed out\)"):
+        ray_worker.refuses_strangers("10.0.0.1:6379")
+    monkeypatch.setattr(ray_worker, "STRANGER", "import os, sys; sys.exit(3 if 'RAY_AUTH_TOKEN' not in os.environ "
+                                                "and os.environ['RAY_AUTH_MODE'] == 'disabled' else 0)")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "the worker's own")
+    assert ray_worker.refuses_strangers("10.0.0.1:6379")  # asked with no token, whatever the worker holds
 
 
 def test_nothing_of_ray_is_loaded_on_the_default_path():
