@@ -194,6 +194,24 @@ def test_a_cluster_whose_answer_says_neither_open_nor_closed_is_refused(monkeypa
     assert ray_worker.refuses_strangers("10.0.0.1:6379")  # asked with no token, whatever the worker holds
 
 
+def test_a_ray_worker_that_loses_the_head_marks_its_runs_interrupted_then_exits(store, monkeypatch, tiny_corpus_csv):
+    run_id = store.create_run(RunConfig(corpus=str(tiny_corpus_csv), device="cpu"))
+    store.claim_run(run_id, None, services.RAY_DEVICE, host=hostname())
+    worker = ray_worker.RayWorker.__new__(ray_worker.RayWorker)  # no cluster: what watch_head reads, alone
+    worker.gcs, worker.head_silent_since, worker.children = ("127.0.0.1", 9), None, {run_id: None}
+    worker.worker_id = store.register_worker(os.getpid(), services.RAY_DEVICE)
+    exits = []
+    monkeypatch.setattr(ray_worker.os, "_exit", exits.append)
+    monkeypatch.setattr(ray_worker.logging, "shutdown", lambda: None)
+    worker.watch_head(store)  # nothing listens on port 9: silent, not yet for long
+    assert exits == [] and store.get_run(run_id)["status"] == "running"
+    worker.head_silent_since -= ray_worker.HEAD_LOST_SECONDS
+    worker.watch_head(store)
+    assert exits == [1] and store.get_worker(worker.worker_id)["state"] == "stopped"
+    run = store.get_run(run_id)
+    assert run["status"] == "interrupted" and "(GCS at 127.0.0.1:9) stopped answering" in run["error"]
+
+
 def test_nothing_of_ray_is_loaded_on_the_default_path():
     code = ("import sys, topicbert.cli, topicbert.runs.worker, topicbert.runs.services, topicbert.studio.frames; "
             "assert 'ray' not in sys.modules, 'ray was imported'")
