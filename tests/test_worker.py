@@ -157,6 +157,17 @@ def test_ensure_worker_starts_one_detached_worker(store):
     wait_for(lambda: store.get_worker(row["id"])["state"] == "stopped")
 
 
+def test_a_worker_killed_a_moment_ago_does_not_hold_off_a_new_one(store):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    killed = store.register_worker(gone.pid, "cpu")  # SIGKILLed: its heartbeat is still fresh
+    assert services.ensure_worker(store)
+    assert store.get_worker(killed)["state"] == "stopped"
+    row = wait_for(lambda: next((w for w in store.alive_workers() if w["state"] == "idle"), None))
+    os.kill(row["pid"], signal.SIGTERM)
+    wait_for(lambda: store.get_worker(row["id"])["state"] == "stopped")
+
+
 @pytest.mark.slow
 def test_kill_9_of_worker_and_run_then_resume_finishes(store, tiny_config):
     run_id = services.submit_run(store, tiny_config.replace(epochs=6, eval_every_steps=3))[0]

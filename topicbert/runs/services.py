@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import subprocess
+import time
 from datetime import datetime
 from pathlib import Path
 
 from ..config import ConfigError, RunConfig
 from .processes import KILL_GRACE_SECONDS, child_environment, kill_process_group, process_alive, worker_command
 from .store import Store, hostname
-from .worker import WORKER_MAX_AGE
+from .worker import WORKER_MAX_AGE, worker_alive
 
 BASELINE_MAX_LEN = 512
 PROJECT_NAME = "topicbert"
@@ -81,8 +82,14 @@ def submit_seeds(store: Store, config: RunConfig, seeds: int = 1, pair_baseline:
 
 
 def ensure_worker(store: Store, max_age: float = WORKER_MAX_AGE) -> bool:
-    """Start a detached worker if none has a fresh heartbeat; True if one was started."""
-    if store.alive_workers(max_age):  # the usual case, and a read: no write lock taken
+    """Start a detached worker if none is alive; True if one was started. A worker of this host whose
+    process is gone is stopped in the store first: its fresh heartbeat no longer holds off a new one."""
+    here, now = hostname(), time.time()
+    alive = store.alive_workers(max_age)  # the usual case, and a read: no write lock taken
+    for worker in alive:
+        if not worker_alive(worker, here, now):
+            store.update_worker(worker["id"], "stopped")
+    if any(worker_alive(worker, here, now) for worker in alive):
         return False
     worker_id = store.reserve_worker_start(max_age)
     if worker_id is None:

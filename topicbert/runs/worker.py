@@ -42,6 +42,17 @@ def detect_device() -> str:
     return choose_device("auto").type
 
 
+def worker_alive(worker: dict, host: str, now: float) -> bool:
+    """Is this worker (a row of the store's) alive, as seen from `host`? On its own host its process says so
+    at once (a worker killed a moment ago still has a fresh heartbeat); elsewhere its heartbeat's age is its
+    lease."""
+    if worker["state"] == "stopped":
+        return False
+    if worker["host"] == host and worker["pid"] is not None:
+        return process_alive(worker["pid"], worker["started_at"])
+    return now - worker["heartbeat_at"] < WORKER_MAX_AGE
+
+
 # ---------------------------------------------------------------- the worker
 
 @dataclass
@@ -86,7 +97,7 @@ class Worker:
                 # claimed, not yet launched, or a Ray task (which ends with the worker that started it):
                 # fine while the claiming worker lives
                 claimer = self.store.get_worker(run["worker_id"]) if run["worker_id"] else None
-                if claimer and self.worker_alive(claimer, now):
+                if claimer and worker_alive(claimer, self.host, now):
                     continue
                 reason = ("its Ray worker stopped, and its Ray task with it" if run["node"]
                           else "its worker died before starting it")
@@ -103,15 +114,6 @@ class Worker:
                 log.warning("run %s interrupted: %s", run["id"], reason)
                 lost.append(run["id"])
         return lost
-
-    def worker_alive(self, worker: dict, now: float) -> bool:
-        """Is this worker (a row of the store's) alive? On this host its process says so at once (a worker
-        killed a moment ago still has a fresh heartbeat); elsewhere its heartbeat's age is its lease."""
-        if worker["state"] == "stopped":
-            return False
-        if worker["host"] == self.host and worker["pid"] is not None:
-            return process_alive(worker["pid"], worker["started_at"])
-        return now - worker["heartbeat_at"] < WORKER_MAX_AGE
 
     # -- launching and watching
 
