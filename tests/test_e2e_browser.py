@@ -149,6 +149,8 @@ def browser(tmp_path):
     except WebDriverException as error:
         pytest.skip(f"chromium did not start: {error.msg}")
     driver.set_window_size(WIDTH, HEIGHT)
+    driver.downloads = tmp_path / "downloads"  # where a download button's file lands
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(driver.downloads)})
     try:
         yield driver
     finally:
@@ -263,6 +265,23 @@ def screenshot(driver, name: str) -> Path:
     return path
 
 
+def overflowing_tables(driver) -> list[str]:
+    """The tables whose columns run past their frame's right edge (a scroll bar a person may never see), each by
+    its header."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('[data-testid=stDataFrame]')].filter(t => {"
+        "  const s = t.querySelector('.dvn-scroller'); return s && s.scrollWidth > s.clientWidth + 1;"
+        "}).map(t => [...t.querySelectorAll('th')].map(c => c.innerText.trim()).join(' | '));")
+
+
+def visible_without_scrolling(driver, css: str) -> bool:
+    """Whether the element `css` lies wholly inside the window as the page opens (scrolled to the top)."""
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); if (!e) return false;"
+        "const r = e.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;",
+        css)
+
+
 def run_rows(driver) -> dict[str, dict[str, str]]:
     """The Runs page's table, by run id: column name -> cell text."""
     for table in tables(driver):
@@ -344,28 +363,75 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     wait_for(driver, all_done, "the three runs done on the Runs page", timeout=TRAIN_SECONDS, every=2)
     wait_idle(driver)
     assert "Status: done" in page_text(driver)
+    assert not overflowing_tables(driver), overflowing_tables(driver)
     screenshot(driver, "4_runs")
+
+    # Home, once the runs ended: one line with the verdict, and a link to Compare
+    open_page(driver, url + "/", "TopicBERT Studio")
+    wait_for(driver, lambda: "Runs #1, #2, #3 have finished." in page_text(driver), "the line saying the runs ended")
+    link = driver.find_element(By.CSS_SELECTOR, "[data-testid=stPageLink] a")
+    assert link.get_attribute("href").rstrip("/").endswith("/Compare") and "on Compare" in link.text
+    assert not overflowing_tables(driver), overflowing_tables(driver)
+    screenshot(driver, "4_home_after_runs")
 
     # Compare: the three by default, their curves, the summary with intervals against the baseline, F1 against
     # cost on one test set
-    open_page(driver, url + "/Compare", "Compare")
+    link.click()  # Home's link opens Compare
+    wait_for(driver, lambda: any(h.text.strip() == "Compare" for h in driver.find_elements(By.TAG_NAME, "h1")),
+             "Compare, from Home's link")
     # F1 by epoch and by time, CO2, when to stop, where the topic branch helps, F1 against cost
     wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 6,
              "six charts")
+    wait_idle(driver)
+    # the card's sentences, whole, in the window as it opens: no scrolling to the answer
+    card = driver.find_element(By.CSS_SELECTOR, ".st-key-compare_card")
+    for question in ("As accurate?", "What does it save?", "Sooner to the target?", "Against the cheapest reference?",
+                     "Cost of use"):
+        assert question in card.text, card.text
+    assert visible_without_scrolling(driver, ".st-key-compare_card"), card.rect
+    assert not overflowing_tables(driver), overflowing_tables(driver)
+    # the long explanations wait in one expander
+    driver.find_element(By.XPATH, "//summary[.//p[starts-with(normalize-space(), 'How to read these figures')]]")\
+        .click()
     wait_idle(driver)
     text = page_text(driver)
     for title in ("Validation macro-F1 by epoch", "Validation macro-F1 by wall time", "Cumulative emissions",
                   "Summary", "When to stop", "Where the topic branch helps", "Test macro-F1 against"):
         assert title in text, title
     assert text.count("would have given validation macro-F1") == 3  # a replay for each run
+    verdict = next(t for t in tables(driver) if t and t[0][:2] == ["run", "against the reference"])
+    assert verdict[1][1] in ("within noise", "lower beyond the noise", "higher beyond the noise")
+    assert verdict[1][1] in card.text  # the card says the table's verdict
     summary = next(t for t in tables(driver) if t and t[0][:2] == ["run", "seeds"])
     assert "F1 retained (%)" in summary[0] and "95% interval" in summary[0]
     assert [row[0] for row in summary[1:]] == ["#1 TopicBERT-128", "#2 BERT-512", "#3 TF-IDF"]
+    times = next(t for t in tables(driver) if t and t[0][:2] == ["run", "train time"])
+    assert "speedup (x)" in times[0] and "time to target" in times[0]
     costs = next(t for t in tables(driver) if t and t[0][:2] == ["run", "energy"])
-    assert "speedup (x)" in costs[0] and "time to target" in costs[0] and "energy" in costs[0]
-    use = next(t for t in tables(driver) if t and t[0][:2] == ["run", "s per 1k docs"])
-    assert "kWh per 1k docs" in use[0] and "g CO2e/kWh" in use[0]
+    assert "energy used" in costs[0] and "energy saved, read as" in costs[0]
+    use = next(t for t in tables(driver) if t and t[0][:2] == ["run", "time per 1k docs"])
+    assert "energy per 1k docs" in use[0] and "g CO2e/kWh" in use[0]
     assert "same documents (same corpus, seed and limits)" in text
+
+    # the report: one file that opens with the network cut, holding the card and drawing its charts
+    button = driver.find_element(By.XPATH, "//button[.//p[normalize-space()='Download report (HTML)']]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)  # clear of the sticky header
+    button.click()
+    saved = wait_for(driver, lambda: list(driver.downloads.glob("*.html")), "the report's download", timeout=60)
+    card_text = card.text
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": 0,
+                                                                "uploadThroughput": 0})
+    driver.get(saved[0].as_uri())
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#verdict-card"), "the report's card", timeout=30)
+    shown = driver.find_element(By.CSS_SELECTOR, "#verdict-card").text
+    assert "As accurate?" in shown and shown.split("\n")[0] == card_text.split("\n")[0], (shown, card_text)
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= 6,
+             "the report's charts drawn offline", timeout=30)
+    assert "The runs' settings" in page_text(driver)
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0,
+                                                                "downloadThroughput": -1, "uploadThroughput": -1})
+    open_page(driver, url + "/Compare", "Compare")
     screenshot(driver, "5_compare")
 
     # Topics: the LDAvis map (rendered inside its frame) and one row of top words per topic
@@ -389,6 +455,7 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     corpus_text = tiny_corpus_csv.read_text()
     assert len(shown.split()) >= 12 and shown in corpus_text, shown
     assert "BERT-512 (baseline)" in page_text(driver) or "#2 BERT-512" in page_text(driver)
+    assert not overflowing_tables(driver), overflowing_tables(driver)
     screenshot(driver, "7_documents")
 
     # Home again: the recent runs, all done, and the worker still alive
