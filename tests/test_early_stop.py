@@ -68,3 +68,14 @@ def test_replay_sets_the_knee_against_the_model_kept_not_the_last_evaluation(sto
            "changed F1 by +2.0 points for 8 g CO2e and 2.0 minutes: 4 g CO2e per extra point of F1." in line.sentence
     assert "Training went on to epoch 5 for 4 g CO2e and 1.0 minutes more without beating it." in line.sentence
     assert "-5.0" not in line.sentence and line.grams_per_point == pytest.approx(4.0)
+
+
+def test_a_replay_of_fewer_than_three_evaluations_says_what_it_cannot_tell(store):
+    config = RunConfig(corpus="c", variant="topicbert", max_len=128)
+    two = run_with_curve(store, config, [0.5, 0.8], kwh_per_epoch=0.01)
+    three = run_with_curve(store, config, [0.5, 0.8, 0.85], kwh_per_epoch=0.01)
+    said = {r.run: r.sentence for r in early_stop.replays(early_stop.replay_frame(store, [two, three]))}
+    short, long = said[f"#{two} {config.name}"], said[f"#{three} {config.name}"]
+    assert "(its best evaluation)" in short and "With 2 evaluations, a curve has no bend to find" in short
+    assert "not where more training stopped paying for its CO2e" in short
+    assert "(the knee of its curve)" in long and "no bend to find" not in long

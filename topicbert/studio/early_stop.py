@@ -101,9 +101,11 @@ def replay(rows: pd.DataFrame, gas: str = CO2E) -> Replay:
     last = len(rows) - 1
     knee = rows.iloc[k]
     grams = rows["kg_co2e"].to_numpy(dtype=float) * 1000
+    # fewer than three points have no bend to find: the knee is then the best evaluation, and the replay says so
+    few = len(rows) < 3
     sentence = (f"{knee['run']}: stopping after epoch {knee['epoch']:g} would have given validation macro-F1 "
                 f"{knee['val_macro_f1']:.3f}, for {_cost_words(grams[k], knee['minutes'], gas)} "
-                "(the knee of its curve).")
+                + ("(its best evaluation)." if few else "(the knee of its curve)."))
     since = points = float("nan")
     if k < kept:
         since, points, words = _step(rows, grams, k, kept, gas)
@@ -120,6 +122,10 @@ def replay(rows: pd.DataFrame, gas: str = CO2E) -> Replay:
         sentence += (f" Training went on to epoch {rows.iloc[last]['epoch']:g} for "
                      f"{_cost_words(after, rows.iloc[last]['minutes'] - rows.iloc[kept]['minutes'], gas)} more without "
                      f"beating it.")
+    if few:
+        sentence += (f" With {len(rows)} evaluation{'s' if len(rows) > 1 else ''}, a curve has no bend to find: this "
+                     f"tells what each evaluation cost and which was best, not where more training stopped paying for "
+                     f"its {gas}; three evaluations or more (more epochs) would.")
     per_point = since / points if np.isfinite(since) and np.isfinite(points) and points > 0 else None
     return Replay(str(knee["run"]), sentence, per_point)
 
