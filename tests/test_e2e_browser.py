@@ -386,7 +386,7 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     # the card's sentences, whole, in the window as it opens: no scrolling to the answer
     card = driver.find_element(By.CSS_SELECTOR, ".st-key-compare_card")
     for question in ("As accurate?", "What does it save?", "Sooner to the target?", "Against the cheapest reference?",
-                     "Cost of use"):
+                     "What does using it cost?"):
         assert question in card.text, card.text
     assert visible_without_scrolling(driver, ".st-key-compare_card"), card.rect
     assert not overflowing_tables(driver), overflowing_tables(driver)

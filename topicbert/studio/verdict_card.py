@@ -19,7 +19,7 @@ from .uncertainty import OTHER_DOCUMENTS
 from .units import format_duration, format_energy, format_factor, significant
 
 ACCURATE, SAVES, SOONER, CHEAPEST, USE = ("As accurate?", "What does it save?", "Sooner to the target?",
-                                          "Against the cheapest reference?", "Cost of use")
+                                          "Against the cheapest reference?", "What does using it cost?")
 
 
 @dataclass(frozen=True)
@@ -103,17 +103,19 @@ def _sooner(row: pd.Series, reference: pd.Series, target: float) -> str:
     if reached.startswith("not reached"):
         seeds = reached.removeprefix("not reached").strip(" ()")
         return f"No: {row['name']} never reached {goal}" + (f" ({seeds})." if seeds else ".")
-    factor = row["speedup to target (x)"]
+    factor, to_end = row["speedup to target (x)"], row["speedup (x)"]
     pace = (f"{format_factor(factor)} sooner than {reference['name']}" if factor >= 1
-            else f"later than {reference['name']} ({format_factor(1 / factor)} as long)")
+            else f"later than {reference['name']} ({format_factor(1 / factor)} as long")
+    end = (f"{format_factor(to_end)} faster" if to_end >= 1 else f"{format_factor(1 / to_end)} as long") \
+        if _known(to_end) else "not known"
+    pace += f"; to the end of training: {end})" if factor < 1 else f" (to the end of training: {end})"
     why = ("Time to the target stops at that evaluation, whenever training stopped after it, so it can differ "
            "from time to the end")
     pretraining = row["pretraining (s)"]
     if _known(pretraining):
         why += (f"; both count {row['name']}'s topic-model pretraining ({format_duration(pretraining)}), a fixed "
                 "cost paid before its first step that weighs more the sooner the target is reached")
-    return (f"{'Yes' if factor >= 1 else 'No'}: {row['name']} first reached {goal} after {reached}, {pace} (to the "
-            f"end of training: {format_factor(row['speedup (x)'])}). {why}.")
+    return f"{'Yes' if factor >= 1 else 'No'}: {row['name']} first reached {goal} after {reached}, {pace}. {why}."
 
 
 def _cheapest(tfidf: pd.Series, reference: pd.Series) -> str:
