@@ -55,11 +55,17 @@ def latest_answer() -> None:
                  icon=":material/arrow_forward:")
 
 
+@st.cache_resource(max_entries=2, show_spinner="Counting the demo corpus's word pieces...")
+def demo_pieces(corpus_path: str, _corpus: dict) -> launch.CorpusPieces | None:
+    """Once per corpus file while the app runs (keyed by its path, `_corpus` not hashed): tokenizing takes seconds."""
+    return launch.demo_pieces(_corpus)
+
+
 @st.cache_data(max_entries=4, show_spinner="Projecting the demo's duration from this machine's past runs...")
-def demo_projection(corpus_id: int, finished: int) -> tuple[list | None, bool]:
+def demo_projection(corpus_path: str, finished: int, _corpus: dict) -> tuple[list | None, bool]:
     """Again only when another run finished (`finished`: how many have): their speed is what it rests on."""
     with Store() as store:
-        return launch.demo_projection(store, store.get_corpus(corpus_id), hostname())
+        return launch.demo_projection(store, _corpus, hostname(), demo_pieces(corpus_path, _corpus))
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -68,7 +74,7 @@ def demo_section(demo: dict) -> None:
     with Store() as store:
         state = home.demo_runs(store, demo)
         finished = sum(run["status"] == "done" for run in store.run_choices(limit=100_000))
-        st.markdown(escape(launch.demo_description(demo, *demo_projection(demo["id"], finished))))
+        st.markdown(escape(launch.demo_description(demo, *demo_projection(demo["path"], finished, demo))))
         running = state is not None and state.running
         if st.button("Run the demo", type="primary", key="home_demo", disabled=running,
                      help=state.waiting_words() if state is not None and running else None):

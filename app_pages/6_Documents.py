@@ -107,9 +107,9 @@ if "documents_agreement" not in st.session_state:  # where the two models part, 
     st.session_state["documents_agreement"] = documents.DISAGREE if len(disagreeing) else documents.ALL
 a, b = st.columns(2)
 query = a.text_input("Search the text", key="documents_query")
-agreement = b.selectbox("Which", documents.AGREEMENTS, key="documents_agreement", disabled=baseline is None,
-                        format_func=lambda a: a.replace("baseline", names["baseline"]),
-                        help="opens where TopicBERT and its baseline predict differently")
+# the baseline named in the label, not in each option: options that change with the run would not stay chosen
+agreement = b.selectbox(f"Which (the baseline: {names['baseline']})", documents.AGREEMENTS, key="documents_agreement",
+                        disabled=baseline is None, help="opens where TopicBERT and its baseline predict differently")
 agreement = agreement if baseline is not None else documents.ALL  # no baseline: nothing to disagree with
 if agreement == documents.DISAGREE and disagreeing.empty:
     st.info(escape(f"TopicBERT and {names['baseline']} predict the same class for every test document."))

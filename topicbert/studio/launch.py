@@ -65,16 +65,24 @@ def demo_configs(corpus_row: dict) -> list[RunConfig]:
     return [config] + reference_configs(config, **baselines_for(config))
 
 
-def demo_projection(store: Store, corpus_row: dict, host: str) -> tuple[list[Estimate] | None, bool]:
-    """Each demo run's projected cost on this host, as the Train page projects a run's (its corpus tokenized with
-    the demo's encoder, this host's finished runs), and whether those runs gave the speed; (None, False) when the
-    encoder or the corpus cannot be read."""
+def demo_pieces(corpus_row: dict) -> CorpusPieces | None:
+    """The demo corpus's word pieces under the demo's encoder (seconds: every document is tokenized); None when
+    the encoder or the corpus cannot be read."""
+    config = demo_config(corpus_row)
+    try:
+        return corpus_pieces(config, encoder_tokenizer(config.model))
+    except UserError:
+        return None
+
+
+def demo_projection(store: Store, corpus_row: dict, host: str,
+                    pieces: CorpusPieces | None) -> tuple[list[Estimate] | None, bool]:
+    """Each demo run's projected cost on this host, as the Train page projects a run's (`pieces`: demo_pieces;
+    this host's finished runs), and whether those runs gave the speed; (None, False) without the pieces."""
+    if pieces is None:
+        return None, False
     configs = demo_configs(corpus_row)
     history = past_runs(store, host)
-    try:
-        pieces = corpus_pieces(configs[0], encoder_tokenizer(configs[0].model))
-    except UserError:
-        return None, False
     lengths = [train_piece_lengths(pieces, config) for config in configs]
     return (projections(configs, lengths, history, grid_intensity()),
             any(run.model == configs[0].model for run in history))
