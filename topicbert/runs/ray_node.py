@@ -26,9 +26,9 @@ import ray
 from ..data.corpus import save_corpus
 from ..data.shared_texts import texts_folder
 from .runner import execute
-from .shipping import Outbox, write_folder
+from .shipping import Outbox, Shipment, send_file, write_folder
 from .store import run_folder
-from .store_service import KEYED_HERE, RUN_CALLS, SHARED_CALLS
+from .store_service import FILES, KEYED_HERE, RUN_CALLS, SHARED_CALLS
 
 LOG_FORMAT = "%(asctime)s runner %(levelname)s %(message)s"  # as the runner logs under the local worker
 SCRATCH = re.compile(r"topicbert-run-\d+-pid(\d+)-")  # an attempt's folder, named with its process's pid
@@ -50,20 +50,34 @@ class RemoteStore:
         def call(*args: Any, **kwargs: Any) -> Any:
             if name in KEYED_HERE:  # the store's machine computes the key from the run's vocabulary: it goes first
                 ray.get(self.service.heartbeat.remote(self.run_id, self.attempt,
-                                                      self.outbox.changed(only=["vocab.json"])))
+                                                      self.sent_ahead(self.outbox.changed(only=["vocab.json"]))))
             return ray.get(self.service.call.remote(self.run_id, self.attempt, name, args, kwargs))
         return call
 
+    def sent_ahead(self, shipment: Shipment) -> Shipment:
+        """`shipment`, once its large files are on the store's machine: each sent chunk by chunk in the
+        service's FILES group (a call of another run's does not wait behind them), the next chunk read
+        only when the last is there."""
+        chunk, file_sent = (method.options(concurrency_group=FILES) for method in (self.service.chunk,
+                                                                                   self.service.file_sent))
+        for name in shipment.streamed:
+            size, sha256 = send_file(self.outbox.run_dir / name, lambda index, content: ray.get(
+                chunk.remote(self.run_id, self.attempt, name, index, content)))
+            ray.get(file_sent.remote(self.run_id, self.attempt, name, size, sha256))
+        return shipment
+
     def heartbeat_run(self, run_id: int) -> None:
-        ray.get(self.service.heartbeat.remote(run_id, self.attempt, self.outbox.changed(only=["run.log"])))
+        shipment = self.sent_ahead(self.outbox.changed(only=["run.log"]))
+        ray.get(self.service.heartbeat.remote(run_id, self.attempt, shipment))
 
     def set_checkpoint(self, run_id: int, step: int) -> None:
-        shipment = self.outbox.changed(with_checkpoint=True)
+        shipment = self.sent_ahead(self.outbox.changed(with_checkpoint=True))
         ray.get(self.service.checkpoint.remote(run_id, self.attempt, step, shipment))
 
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> bool:
         sys.stdout.flush()  # the log's last lines are in the file before it travels
-        return ray.get(self.service.finish.remote(run_id, self.attempt, status, error, self.outbox.changed()))
+        shipment = self.sent_ahead(self.outbox.changed())
+        return ray.get(self.service.finish.remote(run_id, self.attempt, status, error, shipment))
 
     def another_connection(self) -> RemoteStore:
         return self  # the service's handle serves every thread

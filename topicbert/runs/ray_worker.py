@@ -45,7 +45,7 @@ from .processes import PACKAGE_ROOT
 from .ray_node import train_on_node
 from .services import RAY_DEVICE
 from .store import Store
-from .store_service import StoreService
+from .store_service import FILES, StoreService
 from .worker import HEARTBEAT_SECONDS, LET_GO, Worker, run_until_stopped
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,9 @@ class RayWorker(Worker):
         here = ray.get_runtime_context().get_node_id()
         # a Ray actor handle, as RemoteStore takes it: ray types `.remote` only on @ray.method methods
         placed = NodeAffinitySchedulingStrategy(here, soft=False)
-        return ray.remote(StoreService).options(num_cpus=0, scheduling_strategy=placed).remote(str(self.store.path))
+        # a large file's chunks in a thread of their own (FILES), beside the one for every other call
+        service = ray.remote(concurrency_groups={FILES: 1})(StoreService)  # type: ignore[call-overload]  # untyped in ray
+        return service.options(num_cpus=0, scheduling_strategy=placed).remote(str(self.store.path))
 
     def watch_service(self) -> None:
         """Is the store's service alive? Asked without waiting: the last question's answer, once it is in.

@@ -4,7 +4,12 @@ The Ray worker makes a StoreService an actor on its own machine's node (ray_work
 SQLite file; a run's task on any node calls it (through ray_node.RemoteStore) for every read and write
 its runner makes, and sends the run's files with the calls that need them here: the resumable
 checkpoint with the step the store records for it, the log with each heartbeat, the rest at the end.
-So SQLite is never shared over a network, and the run folder here is what every page reads.
+So SQLite is never shared over a network, and the run folder here is what every page reads. A file of
+shipping.CHUNK_BYTES or more (a checkpoint's weights) is sent ahead of the call that names it, chunk by
+chunk, to `chunk` and `file_sent`, which the Ray worker runs in a concurrency group of their own (FILES, a
+thread beside the one for every other call, and the only other one: they touch the Inbox alone, never
+SQLite): another run's heartbeat does not wait behind a checkpoint in transit, and the service holds one
+chunk of it at a time.
 
 Each attempt of a run has a token: calls from an attempt that is no longer the run's current one (the
 run was cancelled, or its node was given up for dead) are refused. What runs share is never trusted to
@@ -13,6 +18,7 @@ topic reference only under the key computed here. Nothing here imports Ray.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +27,8 @@ from ..config import RunConfig
 from ..data.corpus import Corpus, load_corpus
 from ..training.checkpoints import Checkpoints
 from .references import reference_inputs
-from .shipping import Shipment, read_folder, receive
-from .store import Store
+from .shipping import INCOMING, Inbox, Shipment, read_folder, receive
+from .store import Store, run_folder
 
 # what a runner may ask of the store for its own run (its first argument is the run's id) ...
 RUN_CALLS = frozenset({
@@ -33,6 +39,7 @@ RUN_CALLS = frozenset({
 SHARED_CALLS = frozenset({"get_topic_reference", "add_topic_reference"})
 # the calls that name a topic reference, and which of their arguments is its key
 KEYED_HERE = {"add_topic_reference": 0, "set_run_topic_reference": 1}
+FILES = "files"  # the concurrency group (one thread) of the calls that carry a file's chunks
 
 
 class StaleAttempt(RuntimeError):
@@ -50,19 +57,40 @@ class Inputs:
 
 class StoreService:
     def __init__(self, db_path: str) -> None:
-        self.store = Store(db_path)
-        self.texts_dir = Path(db_path).parent / "texts"  # data/shared_texts's folder of this TOPICBERT_HOME
+        self.db_path = db_path
+        self.connections = threading.local()
+        self.home = Path(db_path).parent  # the store's TOPICBERT_HOME: its runs/ and texts/
+        self.texts_dir = self.home / "texts"  # data/shared_texts's folder of this TOPICBERT_HOME
         self.attempts: dict[int, str] = {}
         self.reference_keys: dict[int, str] = {}
+        self.inbox = Inbox()
+        self.inbox_lock = threading.Lock()  # FILES's thread and the other one both reach the inbox
+
+    @property
+    def store(self) -> Store:
+        """The store, on a connection of the calling thread's: Ray runs __init__ and the calls in threads of
+        their own, and a SQLite connection serves only the thread that opened it."""
+        if not hasattr(self.connections, "store"):
+            self.connections.store = Store(self.db_path)
+        return self.connections.store
 
     # -- what the Ray worker says
 
     def begin(self, run_id: int, attempt: str) -> None:
         self.attempts[run_id] = attempt
+        self._discard_incoming(run_id)  # what an attempt before it left half-sent
 
     def end(self, run_id: int) -> None:
         self.attempts.pop(run_id, None)
         self.reference_keys.pop(run_id, None)
+        self._discard_incoming(run_id)
+
+    def _discard_incoming(self, run_id: int) -> None:
+        with self.inbox_lock:
+            self.inbox.discard(run_folder(run_id, self.home) / INCOMING)
+
+    def _staging(self, run_id: int, attempt: str) -> Path:
+        return run_folder(run_id, self.home) / INCOMING / attempt
 
     # -- what a run's task asks
 
@@ -106,28 +134,50 @@ class StoreService:
                                                            Path(run["run_dir"])).key()
         return self.reference_keys[run_id]
 
+    # -- a large file's chunks, ahead of the call that names it: in FILES's thread, so no SQLite here
+
+    def _current(self, run_id: int, attempt: str) -> Path:
+        if self.attempts.get(run_id) != attempt:
+            raise StaleAttempt(f"run {run_id}: this attempt is over (cancelled, or its node given up for dead)")
+        return self._staging(run_id, attempt)
+
+    def chunk(self, run_id: int, attempt: str, name: str, index: int, content: bytes) -> None:
+        """Chunk `index` of the run folder's file `name` (shipping.send_file's)."""
+        staging = self._current(run_id, attempt)
+        with self.inbox_lock:
+            self.inbox.add(staging, name, index, content)
+
+    def file_sent(self, run_id: int, attempt: str, name: str, size: int, sha256: str) -> None:
+        """Every chunk of `name` was sent: it is staged if it is what the node read, refused otherwise."""
+        staging = self._current(run_id, attempt)
+        with self.inbox_lock:
+            self.inbox.finish(staging, name, size, sha256)
+
+    # -- the calls that carry files
+
     def heartbeat(self, run_id: int, attempt: str, shipment: Shipment) -> None:
         """The run is alive; here is its log so far."""
-        self._receive(self._run(run_id, attempt), shipment)
+        self._receive(self._run(run_id, attempt), attempt, shipment)
         self.store.heartbeat_run(run_id)
 
     def checkpoint(self, run_id: int, attempt: str, step: int, shipment: Shipment) -> None:
         """The checkpoint of `step` (in the shipment) is here: only now does the store name it."""
-        self._receive(self._run(run_id, attempt), shipment)
+        self._receive(self._run(run_id, attempt), attempt, shipment)
         self.store.set_checkpoint(run_id, step)
 
     def finish(self, run_id: int, attempt: str, status: str, error: str | None, shipment: Shipment) -> bool:
         """The run's end with its last files; a finished run keeps no resumable checkpoint (as execute()
         does where it trained). False if the run was cancelled or ended meanwhile."""
         run = self._run(run_id, attempt)
-        self._receive(run, shipment)
+        self._receive(run, attempt, shipment)
         finished = self.store.finish_run(run_id, status, error)
         if finished and status == "done":
             Checkpoints(Path(run["run_dir"])).remove_resumable()
         return finished
 
-    def _receive(self, run: dict, shipment: Shipment) -> None:
+    def _receive(self, run: dict, attempt: str, shipment: Shipment) -> None:
         if "best/run_config.json" in shipment.run_files:
             # the node trained on its copy of the corpus: the kept model names the corpus as the store does
             shipment.run_files["best/run_config.json"] = RunConfig.from_dict(run["config"]).to_json().encode()
-        receive(shipment, Path(run["run_dir"]), self.texts_dir)
+        # the staged files it moves are its attempt's, which only this thread discards
+        receive(shipment, Path(run["run_dir"]), self.texts_dir, self._staging(run["id"], attempt))
