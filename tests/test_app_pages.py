@@ -144,6 +144,21 @@ def test_home_queues_the_demo_with_its_baselines(tmp_path, monkeypatch):
     assert started
 
 
+def test_the_demos_projection_reads_only_the_documents_the_demo_reads(tmp_path, monkeypatch):
+    """Home tokenizes the 400 training documents the demo's runs read, not all of BBC News: the same word pieces
+    for each of its runs as the Train page's whole-corpus count gives."""
+    from topicbert.studio import launch
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path))
+    with Store() as store:
+        saved_corpora.ensure_builtin_corpus(store)
+        row = saved_corpora.demo_corpus(store)
+    pieces = launch.demo_pieces(row)
+    whole = launch.corpus_pieces(launch.demo_config(row), launch.encoder_tokenizer("default"))
+    assert pieces is not None and sum(n > 0 for n in pieces.lengths) == 400
+    for config in launch.demo_configs(row):
+        assert launch.train_piece_lengths(pieces, config) == launch.train_piece_lengths(whole, config)
+
+
 def test_home_leads_to_compare_once_runs_to_compare_finished(app, home):
     """Home says in one line that the runs Compare opens on finished, with the verdict card's first answer, and
     links to Compare."""

@@ -66,13 +66,22 @@ def demo_configs(corpus_row: dict) -> list[RunConfig]:
 
 
 def demo_pieces(corpus_row: dict) -> CorpusPieces | None:
-    """The demo corpus's word pieces under the demo's encoder (seconds: every document is tokenized); None when
-    the encoder or the corpus cannot be read."""
+    """The word pieces of the training documents the demo reads, under its encoder (the others counted 0: no demo
+    run reads them; tokenizing 400 documents, not the whole corpus, keeps Home quick); None when the encoder or the
+    corpus cannot be read."""
     config = demo_config(corpus_row)
     try:
-        return corpus_pieces(config, encoder_tokenizer(config.model))
+        corpus = load_corpus(config.corpus, config.text_col, config.label_col, config.split_col, seed=config.seed)
+        tokenizer = encoder_tokenizer(config.model)
     except UserError:
         return None
+    # every demo run (TopicBERT and its baselines) reads the same documents: the same corpus, limits and seed
+    read = [i for i in limited_indices(corpus.labels, corpus.splits, config.limit_train, config.limit_eval, config.seed)
+            if corpus.splits[i] == "train"]
+    lengths = [0] * len(corpus.texts)
+    for i, ids in zip(read, tokenize(tokenizer, [corpus.texts[i] for i in read])):
+        lengths[i] = len(ids)
+    return CorpusPieces(corpus.labels, corpus.splits, lengths)
 
 
 def demo_projection(store: Store, corpus_row: dict, host: str,
