@@ -26,7 +26,7 @@ from topicbert.data.corpus import (
     summarize,
 )
 from topicbert.model.encoders import load_tokenizer
-from topicbert.runs.saved_corpora import stage_upload
+from topicbert.runs.saved_corpora import register_corpus, stage_upload
 from topicbert.runs.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,9 +104,12 @@ def test_zip_bomb_upload_is_refused_and_nothing_is_kept(zip_bomb, tmp_path, monk
     upload.parent.mkdir(parents=True)
     shutil.copyfile(zip_bomb, upload)
     with Store() as store:
+        kept = register_corpus(store, load_corpus(builtin_corpus_path()), "kept")
+        before = store.list_corpora()
+        saved = Path(store.get_corpus(kept)["path"]).read_bytes()
         with pytest.raises(CorpusError) as info:
             stage_upload(store, upload, "bomb.zip", "text", "label", None)
-        assert store.list_corpora() == []
+        assert store.list_corpora() == before and Path(store.get_corpus(kept)["path"]).read_bytes() == saved
     message = str(info.value)
     assert message.startswith("bomb.zip: the archive would expand") and "refused" in message
     assert sorted(p.name for p in upload.parent.iterdir()) == ["bomb.zip"]

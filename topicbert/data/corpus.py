@@ -33,7 +33,7 @@ SPLITS = ("train", "validation", "test")
 # expansion), checked before anything is read: what is kept stays in memory until it is saved.
 DEFAULT_MAX_TOTAL_BYTES = 1 << 30
 # An archive may expand to at most this many times its size on disk (or EXPANSION_FLOOR_BYTES, where
-# that is more). Text deflates 2 to 5 times (20 Newsgroups' ZIP: 2.0, its most compressible post 12.8);
+# that is more). Text deflates 2 to 5 times (20 Newsgroups' ZIP: 1.6, its most compressible post 12.8);
 # a ZIP bomb is text repeated, which deflate shrinks about 300 to 1,000 times.
 MAX_EXPANSION = 100
 EXPANSION_FLOOR_BYTES = 64 << 20  # an archive that expands to less holds no danger, whatever its ratio

@@ -32,8 +32,10 @@ DEMO_ENV = "TOPICBERT_DEMO_CORPUS"
 # how load_corpus reads a saved copy back (save_corpus writes these fields)
 SAVED_COLUMNS = {"text_col": "text", "label_col": "label", "split_col": "split"}
 # The most an upload's reader (the `corpus stage` child) may take. An honest corpus at the reader's own limit
-# (1 GiB of text) needs far less of either: BENCHMARKS.md, "Uploads: memory against size".
-STAGE_SECONDS = 30 * 60
+# (1 GiB of text) needs about 35 minutes on 2 busy cores (counting its word pieces: 100 MB took 200 s) and
+# about 1.1 bytes of memory per byte of text besides torch's 0.5 GiB: BENCHMARKS.md, "Uploads: memory
+# against size".
+STAGE_SECONDS = 60 * 60
 STAGE_MEMORY_BYTES = 8 << 30  # address space (RLIMIT_AS) beyond Python and the libraries the child loads
 
 
