@@ -48,8 +48,8 @@ def _known(value: object) -> bool:
 
 def _name(row: pd.Series) -> str:
     """The row's runs by their name and ids ('TopicBERT-128 (#1)', 'TopicBERT-128 (#1, #4, #7)')."""
-    label = str(row["run"])
-    ids = label[label.index("(") + 1:-1] if "(" in label else label.split(" ", 1)[0]
+    label = str(row["run"])  # frames.SeedGroup.label: "#1 name", or "name × 3 seeds (#1, #4, #7)"
+    ids = label[label.rindex("(") + 1:-1] if int(row["seeds"]) > 1 else label.split(" ", 1)[0]
     return f"{row['name']} ({ids})"
 
 
