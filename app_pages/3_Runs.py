@@ -1,10 +1,11 @@
-"""Runs: a live table of every run with its disk use; cancel, resume, delete, and each run's error and log."""
+"""Runs: a live table of every run with its disk use; cancel, resume, delete, and each run's error and log; the
+prediction jobs, with their progress and energy, cancel and resume."""
 import streamlit as st
 
 from topicbert.runs import services, storage
 from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
-from topicbert.studio import frames, run_settings
+from topicbert.studio import frames, predict_job, run_settings
 from topicbert.studio.text import escape
 from widgets import RUN_COLUMNS, VALIDATION_NOTE, delete_button, page_setup
 
@@ -103,8 +104,38 @@ def side_by_side() -> None:
         st.dataframe(differing, hide_index=True)
 
 
+@st.fragment(run_every=REFRESH_SECONDS)
+def jobs() -> None:
+    """Files classified in the background (the Classify page's uploads, `predict --queue`)."""
+    with Store() as store:
+        frame = predict_job.jobs_frame(store)
+        if frame.empty:
+            st.caption("No prediction jobs yet: upload a file on the Classify page to queue one.")
+            return
+        st.dataframe(frame, hide_index=True, placeholder="–", column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent")})
+        statuses = dict(zip(frame["job"], frame["status"]))
+        job_id = st.selectbox("Job", list(statuses), format_func=lambda j: f"job {j} ({statuses[j]})",
+                              key="runs_job")
+        buttons = st.container(horizontal=True)
+        if buttons.button("Cancel job", key="runs_job_cancel", disabled=statuses[job_id] not in ACTIVE,
+                          help="stop it; the chunks it finished are kept for a resume"):
+            services.cancel_job(store, job_id)
+            st.rerun()
+        if buttons.button("Resume job", key="runs_job_resume", disabled=statuses[job_id] not in RESUMABLE,
+                          help="queue it again: it starts at its first chunk not done"):
+            services.resume_job(store, job_id)
+            services.ensure_worker(store)
+            st.rerun()
+        job = store.get_job(job_id)
+    if job is not None and job["error"]:
+        st.code(job["error"], language=None, wrap_lines=True)
+
+
 live_table()
 st.subheader("One run")
 run_detail()
+st.subheader("Prediction jobs")
+jobs()
 st.subheader("Settings side by side")
 side_by_side()

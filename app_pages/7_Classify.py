@@ -1,15 +1,20 @@
 """Classify: a finished run's model on a pasted text: its label, each class's probability, its topic mixture, and
-what the run's BERT-512 baseline says of the same text."""
+what the run's BERT-512 baseline says of the same text; or on an uploaded file, queued as a prediction job whose
+CSV downloads when it is done."""
+from pathlib import Path
+
 import streamlit as st
 
 from topicbert.config import UserError
+from topicbert.runs import services
 from topicbert.runs.store import Store
-from topicbert.studio import classify, figures
+from topicbert.studio import classify, figures, predict_job
 from topicbert.studio.text import escape
 from widgets import page_setup
 
 page_setup("Classify")
 TEXT_SHOWN = 2000  # characters of the pasted text shown back
+REFRESH_SECONDS = 3
 
 
 # one model a run, loaded once and shared by every session: the first text waits for the load, later ones do not
@@ -29,6 +34,49 @@ with Store() as store:
                           key="classify_run")
     baseline_id = classify.baseline_of(store, run_id)
 
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def file_jobs(run_id: int) -> None:
+    """This run's newest prediction jobs, each CSV a download once its job is done."""
+    with Store() as store:
+        jobs = predict_job.run_jobs(store, run_id)
+    for job in jobs:
+        name = job["options"].get("name") or Path(job["corpus"]).name
+        row = st.container(horizontal=True)
+        row.markdown(f"Job {job['id']}: {escape(name)}, {job['status']}, {predict_job.job_progress(job)}")
+        out = predict_job.finished_output(job)
+        if out is not None:
+            row.download_button("Download CSV", out.read_bytes(), file_name=f"{Path(name).stem}-predictions.csv",
+                                mime="text/csv", key=f"classify_download_{job['id']}")
+        elif job["status"] in ("failed", "interrupted", "cancelled"):
+            row.caption("see the Runs page, where it can be resumed")
+
+
+def classify_file(run_id: int) -> None:
+    """A file is too long to wait for here: it becomes a prediction job in the queue, as a run is."""
+    with st.expander("Classify a file (in the background)"):
+        upload = st.file_uploader("CSV, TSV or JSONL, one document a row", type=["csv", "tsv", "txt", "jsonl"],
+                                  key="classify_file")
+        left, right = st.columns(2)
+        text_col = left.text_input("Text column", value="text", key="classify_text_col")
+        id_col = right.text_input("Id column (optional: else the row number)", value="", key="classify_id_col")
+        if st.button("Queue it", key="classify_queue", disabled=upload is None,
+                     help="one output row per input row: id, label, its probability, every class's probability"):
+            assert upload is not None
+            with Store() as store:
+                try:
+                    job_id = predict_job.queue_upload(store, run_id, upload.name, upload.getvalue(),
+                                                      text_col.strip() or "text", id_col.strip() or None)
+                    services.ensure_worker(store)
+                    st.success(f"Queued as prediction job {job_id}: its CSV downloads here when it is done; the Runs "
+                               "page shows its progress and energy.")
+                except UserError as error:
+                    st.error(escape(error))
+        file_jobs(run_id)
+
+
+classify_file(run_id)
 text = st.text_area("Text", height=200, key="classify_text", placeholder="Paste a document here")
 if not text.strip():
     st.caption("Paste a text to see its label, each class's probability and, for TopicBERT, its topics.")

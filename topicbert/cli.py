@@ -148,6 +148,26 @@ def cmd_runner(args: argparse.Namespace) -> int:
     return run_one(args.run_id, args.resume)
 
 
+def cmd_predict_job(args: argparse.Namespace) -> int:
+    from .studio.predict_job import run_job
+
+    return run_job(args.job_id)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from .runs.store import Store
+    from .studio.predict_job import job_line
+
+    with Store() as store:
+        jobs = store.list_jobs(limit=args.limit)
+        if not jobs:
+            print(f"No prediction jobs yet in {store.path}: queue one with `python -m topicbert predict RUN "
+                  "--corpus FILE --out OUT --queue`.")
+        for job in jobs:
+            print(job_line(job))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from .runs.services import format_status
     from .runs.store import Store
@@ -166,19 +186,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _act_on_run(run_id: int, act: Callable, done: Callable[[dict], str], refusal: str) -> int:
-    """Run `act(store, run_id)`; print `done(run)`, or why the run refused."""
+def _act_on_run(run_id: int, act: Callable, done: Callable[[dict], str], refusal: str, job: bool = False) -> int:
+    """Run `act(store, run_id)`; print `done(run)`, or why the run (with `job`, the prediction job) refused."""
     from .runs.store import Store
 
     with Store() as store:
+        get = store.get_job if job else store.get_run
         if act(store, run_id):
-            run = store.get_run(run_id)
+            run = get(run_id)
             assert run is not None  # cancelled or queued again just now: not deleted
             print(done(run))
             return 0
-        run = store.get_run(run_id)
-        print(f"error: run {run_id} " + (f"is {run['status']}: {refusal}" if run else "does not exist"),
-              file=sys.stderr)
+        run = get(run_id)
+        print(f"error: {'prediction job' if job else 'run'} {run_id} "
+              + (f"is {run['status']}: {refusal}" if run else "does not exist"), file=sys.stderr)
         return 2
 
 
@@ -186,6 +207,20 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     from .runs.services import cancel_run
 
     return _act_on_run(args.run_id, cancel_run, lambda run: f"{run['id']}\tcancelled", "nothing to cancel")
+
+
+def cmd_cancel_job(args: argparse.Namespace) -> int:
+    from .runs.services import cancel_job
+
+    return _act_on_run(args.job_id, cancel_job, lambda job: f"{job['id']}\tcancelled", "nothing to cancel", job=True)
+
+
+def cmd_resume_job(args: argparse.Namespace) -> int:
+    from .runs.services import resume_job
+
+    return _act_on_run(args.job_id, resume_job,
+                       lambda job: f"{job['id']}\tqueued (resumes at document {job['documents_done'] + 1})",
+                       "only an interrupted, cancelled or failed job can be resumed", job=True)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -233,6 +268,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .inference.predict_file import check_paths, predict_file, report_path
     from .studio.classify import load_classifier
 
+    if args.queue:
+        return _queue_prediction(args)
+
     check_paths(Path(args.corpus), Path(args.out))  # before the model's seconds of loading
     classifier = load_classifier(args.run, device=args.device)
     report = predict_file(classifier, Path(args.corpus), Path(args.out), text_col=args.text_col, id_col=args.id_col,
@@ -242,6 +280,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     print(f"wrote {args.out} and {report_path(Path(args.out))}")
+    return 0
+
+
+def _queue_prediction(args: argparse.Namespace) -> int:
+    from .runs.store import Store
+    from .studio.predict_job import submit_job
+
+    with Store() as store:
+        job_id = submit_job(store, args.run, Path(args.corpus), Path(args.out), text_col=args.text_col,
+                            id_col=args.id_col, every_probability=args.probabilities, mixture=args.mixture,
+                            chunk_size=args.chunk_size, device=args.device)
+    print(f"{job_id}\tqueued: prediction job {job_id} writes {Path(args.out).resolve()} once every chunk is done; "
+          "a worker runs it (`python -m topicbert worker`, or the app starts one)")
     return 0
 
 
@@ -259,6 +310,9 @@ def _add_model_commands(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--chunk-size", type=int, default=256, help="documents read, classified and written at once")
     predict.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or mps")
     predict.add_argument("--no-progress", action="store_true", help="no progress bar")
+    predict.add_argument("--queue", action="store_true",
+                         help="queue it as a job for the background worker instead (no F1 printed): `jobs` shows its "
+                              "progress and energy, `cancel-job` and `resume-job` act on it")
     predict.set_defaults(handler=cmd_predict)
 
     export = commands.add_parser("export-model", help="write a run's model as a folder that loads without the store")
@@ -391,16 +445,29 @@ def _add_queue_commands(commands: argparse._SubParsersAction) -> None:
     runner.add_argument("run_id", type=int)
     runner.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     runner.set_defaults(handler=cmd_runner)
+    predict_job = commands.add_parser("predict-job")  # the worker starts it
+    predict_job.add_argument("job_id", type=int)
+    predict_job.set_defaults(handler=cmd_predict_job)
 
     status = commands.add_parser("status", help="one line per run: status, progress, F1, energy")
     status.add_argument("run_id", type=int, nargs="?", default=None)
     status.add_argument("--limit", type=int, default=50, help="newest runs shown")
     status.set_defaults(handler=cmd_status)
 
+    jobs = commands.add_parser("jobs", help="one line per prediction job: status, documents done, energy")
+    jobs.add_argument("--limit", type=int, default=50, help="newest jobs shown")
+    jobs.set_defaults(handler=cmd_jobs)
+
     for name, handler, text in (("cancel", cmd_cancel, "stop a queued or running run"),
                                 ("resume", cmd_resume, "queue an interrupted or cancelled run again")):
         parser = commands.add_parser(name, help=text)
         parser.add_argument("run_id", type=int)
+        parser.set_defaults(handler=handler)
+    for name, handler, text in (("cancel-job", cmd_cancel_job, "stop a queued or running prediction job"),
+                                ("resume-job", cmd_resume_job, "queue an interrupted or cancelled prediction job "
+                                                               "again, from its first chunk not done")):
+        parser = commands.add_parser(name, help=text)
+        parser.add_argument("job_id", type=int, help="its id, as `jobs` lists it")
         parser.set_defaults(handler=handler)
 
     export = commands.add_parser("export", help="write a run's metrics and emissions as CSV")

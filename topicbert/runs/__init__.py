@@ -2,7 +2,9 @@
 the queue's worker and which GPUs each run gets (gpus), the runner that trains one queued run (its
 heartbeat and the sampler of the machine's load, machine_load, are both periodic threads), the saved
 corpus list (uploads read in a child process), the services that pages and the command line call
-(submit, cancel, resume, export, status), and storage (disk use, deleting a run or a corpus whole, gc).
+(submit, cancel, resume, export, status; cancel and resume of prediction jobs, whose process the worker
+starts and whose rows the store keeps, studio/predict_job.py running them), and storage (disk use, deleting
+a run or a corpus whole, gc).
 The queue on a Ray cluster: ray_worker (the worker whose runs are Ray tasks), ray_node (what trains on a
 node), store_service (the store's side of it) and shipping (a run's files between them); only `worker
 --ray` imports Ray.

@@ -29,6 +29,11 @@ def runner_command(run_id: int, nproc: int) -> list[str]:
     return [*CLI, "runner", str(run_id)]
 
 
+def job_command(job_id: int) -> list[str]:
+    """A prediction job's process (studio/predict_job.py)."""
+    return [*CLI, "predict-job", str(job_id)]
+
+
 def worker_command(worker_id: int) -> list[str]:
     """A worker that takes over the row `worker_id` reserved for it (see services.ensure_worker)."""
     return [*CLI, "worker", "--worker-id", str(worker_id)]

@@ -147,6 +147,8 @@ class RayWorker(Worker):
     """A worker whose runs are Ray tasks. `max_parallel`: runs in flight (default: as many as the
     cluster has GPUs, or CPUs over `cpus_per_run` without GPUs; read anew as nodes come and go)."""
 
+    serves_jobs = False  # prediction jobs are for a local worker this round (Ray Data's path is not built yet)
+
     def __init__(self, store: Store, gcs_address: str, max_parallel: int | None = None, poll_seconds: float = 1.0,
                  worker_id: int | None = None, cpus_per_run: int = 1) -> None:
         self.fixed_max_parallel = max_parallel

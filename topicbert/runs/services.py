@@ -1,5 +1,5 @@
-"""What the pages and the command line call: submit a run (or a pair), cancel, resume,
-export, a run's status line, and make sure a worker is alive."""
+"""What the pages and the command line call: submit a run (or a pair), cancel, resume (runs and prediction
+jobs), export, a run's status line, and make sure a worker is alive."""
 from __future__ import annotations
 
 import csv
@@ -107,10 +107,14 @@ def ensure_worker(store: Store, max_age: float = WORKER_MAX_AGE) -> bool:
 def cancel_run(store: Store, run_id: int, grace: float = KILL_GRACE_SECONDS) -> bool:
     """Cancel a queued or running run; a running one's processes are gone within seconds.
     False if the run was not queued or running."""
-    before = store.cancel(run_id)
+    return _stop(store.cancel(run_id), grace)
+
+
+def _stop(before: dict | None, grace: float) -> bool:
+    """After a cancel (`before`: the run's or job's row as it was, None if it was not queued or running): on this
+    host its process group is killed now; a worker elsewhere sees the status and kills its own child."""
     if before is None:
         return False
-    # on this host kill it now; a worker elsewhere sees the status and kills its own child
     if (before["status"] == "running" and before["host"] == hostname() and before["pgid"]
             and process_alive(before["pid"], before["started_at"])):
         kill_process_group(before["pgid"], grace)
@@ -120,6 +124,16 @@ def cancel_run(store: Store, run_id: int, grace: float = KILL_GRACE_SECONDS) -> 
 def resume_run(store: Store, run_id: int) -> bool:
     """Queue an interrupted, cancelled or failed run again; it continues from its checkpoint."""
     return store.requeue(run_id, resume=True)
+
+
+def cancel_job(store: Store, job_id: int, grace: float = KILL_GRACE_SECONDS) -> bool:
+    """Cancel a queued or running prediction job as a run is; the chunks it finished are kept for a resume."""
+    return _stop(store.cancel_job(job_id), grace)
+
+
+def resume_job(store: Store, job_id: int) -> bool:
+    """Queue an interrupted, cancelled or failed prediction job again; it starts at its first chunk not done."""
+    return store.requeue_job(job_id)
 
 
 # ---------------------------------------------------------------- export

@@ -37,6 +37,7 @@ BUSY_TIMEOUT_MS = 30_000
 WRITE_ATTEMPTS = 12
 ERROR_CHARS = 8_000  # keep the tail of a traceback or log, not megabytes of it
 DELETED_KINDS = {"runs": "run", "corpora": "corpus"}  # table -> the kind its deleted ids are kept as
+JOB_JSON = ("options", "energy_info")  # a prediction job's columns stored as JSON
 METRICS_COLUMNS = ["run_id", "run_name", "step", "epoch", "wall_seconds", "name", "value"]
 
 T = TypeVar("T")
@@ -163,6 +164,21 @@ def _m007_reference_coherence(db: sqlite_utils.Database) -> None:
     db.table("topic_references").add_column("npmi_window", float)
 
 
+def _m008_prediction_jobs(db: sqlite_utils.Database) -> None:
+    # a prediction over a file, queued as a run is: `model` is a run id or a model folder; `chunks_done` is the
+    # ledger of chunk files written whole (a resumed job starts at the first chunk not counted here)
+    db.table("jobs").create(
+        {"id": int, "model": str, "corpus": str, "out": str, "options": str, "status": str, "worker_id": int,
+         "pid": int, "pgid": int, "host": str, "created_at": float, "queued_at": float, "started_at": float,
+         "finished_at": float, "heartbeat_at": float, "error": str, "chunks_done": int, "documents_done": int,
+         "documents_total": int, "kwh": float, "kg_co2e": float, "energy_info": str, "job_dir": str,
+         "log_path": str},
+        pk="id", not_null={"model", "corpus", "out", "options", "status", "created_at", "queued_at", "chunks_done",
+                           "documents_done"},
+        defaults={"status": "queued", "chunks_done": 0, "documents_done": 0})
+    db.table("jobs").create_index(["status", "id"], index_name="jobs_by_status")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "initial schema", _m001_initial),
     (2, "the step and time each attempt of a run began stepping", _m002_attempt_start),
@@ -172,6 +188,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
      _m005_run_costs),
     (6, "where a run trained: its GPUs, its Ray node", _m006_placement),
     (7, "the LDA reference's NPMI on held-out documents and over 10-word windows", _m007_reference_coherence),
+    (8, "prediction jobs: a file classified in the background, chunk by chunk", _m008_prediction_jobs),
 ]
 
 
@@ -513,9 +530,9 @@ class Store:
                                       "heartbeat_at": time.time()})
 
     @staticmethod
-    def _status(db: sqlite_utils.Database, run_id: int) -> str | None:
+    def _status(db: sqlite_utils.Database, run_id: int, table: str = "runs") -> str | None:
         try:
-            return db.table("runs").get(run_id)["status"]
+            return db.table(table).get(run_id)["status"]
         except NotFoundError:
             return None
 
@@ -532,8 +549,9 @@ class Store:
         self._update("runs", run_id, {"pid": pid, "pgid": pgid, "heartbeat_at": time.time()})
 
     def set_status(self, run_id: int, status: str, error: str | None = None,
-                   only_from: Sequence[str] = ()) -> bool:
-        """Move a run to `status`; with `only_from`, only if it is in one of those now. True if it moved."""
+                   only_from: Sequence[str] = (), table: str = "runs") -> bool:
+        """Move a run (with table="jobs", a prediction job) to `status`; with `only_from`, only if it is in one of
+        those now. True if it moved."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         values: dict[str, Any] = {"status": status}
@@ -543,10 +561,10 @@ class Store:
             values["finished_at"] = time.time()
 
         def move(db: sqlite_utils.Database) -> bool:
-            now = self._status(db, run_id)
+            now = self._status(db, run_id, table)
             if now is None or (only_from and now not in only_from):
                 return False
-            db.table("runs").update(run_id, values)
+            db.table(table).update(run_id, values)
             return True
         return self._write(move)
 
@@ -628,6 +646,108 @@ class Store:
             except NotFoundError:
                 pass
         self._write(truncate)
+
+    # -- prediction jobs (a file classified in the background: the same statuses as runs)
+
+    def create_job(self, model: str, corpus: str, out: str, options: dict) -> int:
+        """Queue a prediction of `corpus` into `out` by `model` (a run id or a model folder)."""
+        def insert(db: sqlite_utils.Database) -> int:
+            now = time.time()
+            job_id = _inserted_id(db.table("jobs").insert(
+                {"model": model, "corpus": corpus, "out": out, "options": json.dumps(options), "status": "queued",
+                 "created_at": now, "queued_at": now}))
+            job_dir = self.path.parent / "jobs" / str(job_id)
+            db.table("jobs").update(job_id, {"job_dir": str(job_dir), "log_path": str(job_dir / "job.log")})
+            return job_id
+        return self._write(insert)
+
+    @staticmethod
+    def _job(row: dict) -> dict:
+        for key in JOB_JSON:
+            row[key] = _loads(row[key])
+        return row
+
+    def get_job(self, job_id: int) -> dict | None:
+        row = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return self._job(row) if row is not None else None
+
+    def list_jobs(self, status: str | Sequence[str] | None = None, limit: int = 200) -> list[dict]:
+        """Newest first."""
+        statuses = [status] if isinstance(status, str) else list(status or [])
+        where = f"WHERE status IN ({_marks(statuses)})" if statuses else ""
+        return [self._job(row) for row in self._rows(f"SELECT * FROM jobs {where} ORDER BY id DESC LIMIT ?",
+                                                     [*statuses, limit])]
+
+    def claim_job(self, job_id: int | None, worker_id: int | None, pid: int | None = None,
+                  host: str | None = None) -> dict | None:
+        """Take the queued job `job_id` (None: the oldest queued one); its row, or None if there is none to take."""
+        def claim(db: sqlite_utils.Database) -> int | None:
+            where, params = (("id = ? AND status = 'queued'", [job_id]) if job_id is not None
+                             else ("status = 'queued'", []))
+            row = next(db.table("jobs").rows_where(where, params, order_by="id", select="id", limit=1), None)
+            if row is None:
+                return None
+            now = time.time()
+            db.table("jobs").update(row["id"], {
+                "status": "running", "worker_id": worker_id, "host": host or hostname(), "pid": pid,
+                "pgid": os.getpgid(pid) if pid is not None else None, "started_at": now, "heartbeat_at": now,
+                "finished_at": None, "error": None})
+            return row["id"]
+        claimed = self._write(claim)
+        return self.get_job(claimed) if claimed is not None else None
+
+    def set_job_process(self, job_id: int, pid: int, pgid: int) -> None:
+        self._update("jobs", job_id, {"pid": pid, "pgid": pgid, "heartbeat_at": time.time()})
+
+    def set_job_total(self, job_id: int, documents: int, energy_info: dict) -> None:
+        """How many documents the file holds, and what this attempt's energy meter rests on."""
+        self._update("jobs", job_id, {"documents_total": documents, "energy_info": json.dumps(energy_info),
+                                      "heartbeat_at": time.time()})
+
+    def record_job_chunk(self, job_id: int, chunk: int, documents: int, kwh: float | None,
+                         kg_co2e: float | None) -> bool:
+        """Chunk `chunk`'s output is written whole: count it done, with the job's cumulative energy, in one step.
+        False (nothing written) unless it is the next chunk the ledger expects."""
+        def record(db: sqlite_utils.Database) -> bool:
+            try:
+                job = db.table("jobs").get(job_id)
+            except NotFoundError:
+                return False
+            if job["chunks_done"] != chunk:
+                return False
+            values: dict[str, Any] = {"chunks_done": chunk + 1, "documents_done": job["documents_done"] + documents,
+                                      "heartbeat_at": time.time()}
+            if kwh is not None:
+                values.update(kwh=kwh, kg_co2e=kg_co2e)
+            db.table("jobs").update(job_id, values)
+            return True
+        return self._write(record)
+
+    def heartbeat_job(self, job_id: int) -> None:
+        self._update("jobs", job_id, {"heartbeat_at": time.time()})
+
+    def cancel_job(self, job_id: int) -> dict | None:
+        """Mark a queued or running job cancelled; its row as it was before, or None if it was neither."""
+        def cancel(db: sqlite_utils.Database) -> dict | None:
+            try:
+                before = db.table("jobs").get(job_id)
+            except NotFoundError:
+                return None
+            if before["status"] not in ACTIVE:
+                return None
+            db.table("jobs").update(job_id, {"status": "cancelled", "finished_at": time.time()})
+            return before
+        return self._write(cancel)
+
+    def requeue_job(self, job_id: int) -> bool:
+        """Queue an interrupted, cancelled or failed job again: it goes on from its first chunk not done."""
+        def requeue(db: sqlite_utils.Database) -> bool:
+            if self._status(db, job_id, "jobs") not in RESUMABLE:
+                return False
+            db.table("jobs").update(job_id, {"status": "queued", "queued_at": time.time(), "finished_at": None,
+                                             "error": None, "pid": None, "pgid": None})
+            return True
+        return self._write(requeue)
 
     # -- metrics (long form: one row per run, step and name)
 

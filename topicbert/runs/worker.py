@@ -2,8 +2,9 @@
 
 `python -m topicbert worker [--exit-when-idle] [--gpus 0,1,3]`. Each run is `python -m topicbert runner
 RUN_ID` (through torchrun when its config asks for several processes) in a new session, its output in
-the run's log. On a machine with GPUs each run gets GPUs of its own (gpus.py) through
-CUDA_VISIBLE_DEVICES, and waits in the queue while none is free. A run outlives the worker:
+the run's log; a prediction job is `python -m topicbert predict-job JOB_ID`, launched, reaped, cancelled and
+recovered the same way, and takes one of the same slots. On a machine with GPUs each run gets GPUs of its own
+(gpus.py) through CUDA_VISIBLE_DEVICES, and waits in the queue while none is free. A run outlives the worker:
 the runner itself records its end. At start (and every so often) the worker marks runs
 whose process is gone as `interrupted`. `--ray` serves the queue on a Ray cluster instead (ray_worker.py).
 """
@@ -14,14 +15,14 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from ..config import ConfigError, RunConfig
 from .gpus import QueuedRun, choose_gpus, free_slots, gpus_needed, plan_launches, visible_gpus
-from .processes import child_environment, kill_process_group, log_tail, process_alive, runner_command
+from .processes import child_environment, job_command, kill_process_group, log_tail, process_alive, runner_command
 from .store import Store, hostname
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Worker:
     """`gpus`: the GPUs it hands out (none: each run sees what this process sees); `runs_per_gpu` above 1
     lets that many runs share a GPU. `max_parallel` defaults to every GPU's share, or 1 without GPUs."""
 
+    serves_jobs = True  # prediction jobs run as processes of this machine
+
     def __init__(self, store: Store, device: str | None = None, max_parallel: int | None = None,
                  poll_seconds: float = 1.0, worker_id: int | None = None, gpus: Sequence[str] = (),
                  runs_per_gpu: int = 1) -> None:
@@ -77,6 +80,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.host = hostname()
         self.children: dict[int, Child] = {}
+        self.jobs: dict[int, Child] = {}  # prediction jobs, by job id (their own ids)
         self.stopping = False
         if worker_id is None:  # a worker started by ensure_worker() takes over its reserved row
             worker_id = store.register_worker(os.getpid(), self.device)
@@ -91,29 +95,33 @@ class Worker:
         lost = []
         now = time.time()
         for run in self.store.list_runs(status="running"):
-            if run["id"] in self.children:
-                continue
-            if run["pid"] is None and (run["worker_id"] is not None or run["host"] == self.host):
-                # claimed, not yet launched, or a Ray task (which ends with the worker that started it):
-                # fine while the claiming worker lives
-                claimer = self.store.get_worker(run["worker_id"]) if run["worker_id"] else None
-                if claimer and worker_alive(claimer, self.host, now):
-                    continue
-                reason = ("its Ray worker stopped, and its Ray task with it" if run["node"]
-                          else "its worker died before starting it")
-            elif run["host"] == self.host:
-                if process_alive(run["pid"], run["started_at"]):
-                    continue
-                reason = f"its process {run['pid']} is gone"
-            else:
-                # another machine's pids cannot be checked here: go by its heartbeat
-                if now - (run["heartbeat_at"] or 0) < RUN_STALE_SECONDS:
-                    continue
-                reason = f"no heartbeat from host {run['host']} for {RUN_STALE_SECONDS:.0f} s"
-            if self.store.mark_interrupted(run["id"], f"interrupted: {reason}"):
+            reason = None if run["id"] in self.children else self.lost_reason(run, now)
+            if reason is not None and self.store.mark_interrupted(run["id"], f"interrupted: {reason}"):
                 log.warning("run %s interrupted: %s", run["id"], reason)
                 lost.append(run["id"])
+        for job in self.store.list_jobs(status="running"):
+            reason = None if job["id"] in self.jobs else self.lost_reason(job, now)
+            if reason is not None and self.store.set_status(job["id"], "interrupted", f"interrupted: {reason}",
+                                                            only_from=("running",), table="jobs"):
+                log.warning("prediction job %s interrupted: %s", job["id"], reason)
         return lost
+
+    def lost_reason(self, row: dict, now: float) -> str | None:
+        """Why a running run's (or job's) process is presumed gone, or None while it may live."""
+        if row["pid"] is None and (row["worker_id"] is not None or row["host"] == self.host):
+            # claimed, not yet launched, or a Ray task (which ends with the worker that started it):
+            # fine while the claiming worker lives
+            claimer = self.store.get_worker(row["worker_id"]) if row["worker_id"] else None
+            if claimer and worker_alive(claimer, self.host, now):
+                return None
+            return ("its Ray worker stopped, and its Ray task with it" if row.get("node")
+                    else "its worker died before starting it")
+        if row["host"] == self.host:
+            return None if process_alive(row["pid"], row["started_at"]) else f"its process {row['pid']} is gone"
+        # another machine's pids cannot be checked here: go by its heartbeat
+        if now - (row["heartbeat_at"] or 0) < RUN_STALE_SECONDS:
+            return None
+        return f"no heartbeat from host {row['host']} for {RUN_STALE_SECONDS:.0f} s"
 
     # -- launching and watching
 
@@ -130,38 +138,60 @@ class Worker:
         self.children[run["id"]] = Child(run["id"], popen, log_file)
         log.info("run %s started, pid %s%s", run["id"], popen.pid, f", GPUs {','.join(gpus)}" if gpus else "")
 
-    def reap(self) -> None:
-        """Record the end of runs whose process exited without recording it itself."""
-        for run_id, child in list(self.children.items()):
+    def launch_job(self, job: dict) -> None:
+        """Start a claimed prediction job's process, in a session of its own as a run's."""
+        Path(job["job_dir"]).mkdir(parents=True, exist_ok=True)
+        log_file = open(job["log_path"], "ab")
+        popen = subprocess.Popen(job_command(job["id"]), stdin=subprocess.DEVNULL, stdout=log_file,
+                                 stderr=subprocess.STDOUT, cwd=job["job_dir"], env=child_environment(self.store.path),
+                                 start_new_session=True)
+        self.store.set_job_process(job["id"], popen.pid, popen.pid)
+        self.jobs[job["id"]] = Child(job["id"], popen, log_file)
+        log.info("prediction job %s started, pid %s", job["id"], popen.pid)
+
+    @staticmethod
+    def _exited(children: dict[int, Child]) -> Iterator[tuple[int, int]]:
+        """The children whose process exited, with its code; forgotten here."""
+        for key, child in list(children.items()):
             code = child.popen.poll()
             if code is None:
                 continue
             child.log_file.close()
-            del self.children[run_id]
-            run = self.store.get_run(run_id)
-            if run is None or run["status"] != "running":
-                continue  # the runner recorded its end, or the run was cancelled
-            if code < 0:
-                self.store.mark_interrupted(run_id, f"interrupted: killed by signal {-code}\n"
-                                                    f"{log_tail(run['log_path'])}")
-            else:
-                error = f"exited with code {code}" if code else "exited without recording a result"
-                self.store.finish_run(run_id, "failed", f"{error}\n{log_tail(run['log_path'])}")
-            log.info("run %s ended with code %s", run_id, code)
+            del children[key]
+            yield key, code
+
+    def reap(self) -> None:
+        """Record the end of runs and jobs whose process exited without recording it itself."""
+        for run_id, code in self._exited(self.children):
+            self._record_exit("runs", run_id, code, self.store.get_run(run_id))
+        for job_id, code in self._exited(self.jobs):
+            self._record_exit("jobs", job_id, code, self.store.get_job(job_id))
+
+    def _record_exit(self, table: str, key: int, code: int, row: dict | None) -> None:
+        if row is None or row["status"] != "running":
+            return  # its process recorded its end, or it was cancelled
+        if code < 0:
+            status, error = "interrupted", f"interrupted: killed by signal {-code}"
+        else:
+            status, error = "failed", f"exited with code {code}" if code else "exited without recording a result"
+        self.store.set_status(key, status, f"{error}\n{log_tail(row['log_path'])}", only_from=("running",),
+                              table=table)
+        log.info("%s %s ended with code %s", "run" if table == "runs" else "prediction job", key, code)
 
     def enforce_cancels(self) -> None:
         """A run cancelled elsewhere (another host, or before it had a process) is killed here, and so is one
         cancelled and queued again since the last look: its old attempt never trains beside the new one."""
-        for run_id, child in list(self.children.items()):
-            run = self.store.get_run(run_id)
-            if run is not None and run["status"] in LET_GO and child.popen.poll() is None:
-                kill_process_group(child.popen.pid)
-                child.popen.wait()
+        for children, get in ((self.children, self.store.get_run), (self.jobs, self.store.get_job)):
+            for key, child in list(children.items()):
+                row = get(key)
+                if row is not None and row["status"] in LET_GO and child.popen.poll() is None:
+                    kill_process_group(child.popen.pid)
+                    child.popen.wait()
 
     def claim(self) -> bool:
-        """Launch queued runs while there is room; True if one was launched."""
+        """Launch queued runs, then queued prediction jobs, while there is room; True if one was launched."""
         launched = False
-        while len(self.children) < self.max_parallel and not self.stopping:
+        while self.busy() < self.max_parallel and not self.stopping:
             claimed = self.claim_one()
             if claimed is None:
                 break
@@ -176,7 +206,23 @@ class Worker:
                 self.store.set_status(run["id"], "queued", f"waiting: the last try to start it failed: {error!r}",
                                       only_from=("running",))
                 break
+        while self.serves_jobs and self.busy() < self.max_parallel and not self.stopping:
+            job = self.store.claim_job(None, self.worker_id, host=self.host)
+            if job is None:
+                break
+            try:
+                self.launch_job(job)
+                launched = True
+            except Exception as error:  # this machine, not the job: it waits in the queue
+                log.exception("prediction job %s could not be launched; it stays queued", job["id"])
+                self.store.set_status(job["id"], "queued", f"waiting: the last try to start it failed: {error!r}",
+                                      only_from=("running",), table="jobs")
+                break
         return launched
+
+    def busy(self) -> int:
+        """Slots taken: runs and prediction jobs this worker started."""
+        return len(self.children) + len(self.jobs)
 
     def claim_one(self) -> tuple[dict, tuple[str, ...] | None] | None:
         """The next run to launch, claimed, with the GPUs it gets (None without GPUs); None if none can go."""
@@ -196,7 +242,7 @@ class Worker:
                 continue
             queue.append(QueuedRun(run["id"], needed))
         free = free_slots(self.gpus, self.runs_per_gpu, self.store.gpus_held(self.host))
-        for run_id, gpus in plan_launches(queue, free, self.max_parallel - len(self.children)):
+        for run_id, gpus in plan_launches(queue, free, self.max_parallel - self.busy()):
             # the store refuses it if another worker took the run, or one of its GPUs, meanwhile
             if self.store.claim_run(run_id, self.worker_id, self.device, host=self.host, gpus=gpus,
                                     runs_per_gpu=self.runs_per_gpu):
@@ -213,11 +259,11 @@ class Worker:
                 self.reap()
                 self.enforce_cancels()
                 launched = self.claim()
-                if exit_when_idle and not self.children and not launched:
+                if exit_when_idle and not self.busy() and not launched:
                     break
                 now = time.monotonic()
                 if now - last_beat >= HEARTBEAT_SECONDS:
-                    self.store.update_worker(self.worker_id, "busy" if self.children else "idle")
+                    self.store.update_worker(self.worker_id, "busy" if self.busy() else "idle")
                     last_beat = now
                 if now - last_recover >= RECOVER_EVERY_SECONDS:
                     self.recover()

@@ -2,7 +2,8 @@
 figure), the LDAvis page, the Train page's configs and projections, Compare's intervals and test
 sets, early-stop replay (early_stop), where the topic branch helps (topic_gains), topic
 stability (topic_stability), the measurement-trust badge (trust), text escaping for Markdown, a run's model
-put to use (classify: loading it, exporting it with its model card, the Classify page).
+put to use (classify: loading it, exporting it with its model card, the Classify page), and a file classified
+as a job in the queue (predict_job: the job's process, its chunks and what the pages show of jobs).
 Plain data in, plain data or figures out: never streamlit itself, so all of it is testable.
 
 May import: config, paths, model, data, training, energy, runs, inference.
