@@ -25,6 +25,7 @@ from topicbert.data.corpus import (
     load_corpus,
     summarize,
 )
+from topicbert.data.upload import GUESS_ROWS, PREVIEW_BYTES, guess_columns, preview_rows
 from topicbert.model.encoders import load_tokenizer
 from topicbert.runs.saved_corpora import register_corpus, stage_upload
 from topicbert.runs.store import Store
@@ -282,3 +283,17 @@ def test_staging_child_past_its_time_limit_stops_with_one_line(upload_home):
     assert str(info.value) == "big.csv: reading it took more than 0.2 s, the most an upload may take; " \
                               "nothing was saved"
     assert sorted(p.name for p in upload_home.parent.iterdir()) == ["big.csv"]
+
+
+def test_preview_in_the_app_reads_no_more_than_its_share(tmp_path):
+    path = tmp_path / "c.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), ("short one", "a"), ("x" * (40 << 20), "b"),
+                                 *[(f"doc {i}", "ab"[i % 2]) for i in range(10)]])
+    tracemalloc.start()
+    rows = preview_rows(path, GUESS_ROWS)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert rows is not None and rows["text"].tolist() == ["short one"]  # the rows before the cut
+    assert guess_columns(rows)["text_col"] == "text"
+    assert peak < 5 * PREVIEW_BYTES, f"peak {peak / 2**20:.0f} MiB"

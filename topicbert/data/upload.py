@@ -5,6 +5,7 @@ are the columns the reader will find."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from pathlib import Path
@@ -18,6 +19,8 @@ TABLE_TYPES = ("csv", "tsv", "txt")
 JSONL_TYPES = ("jsonl", "ndjson")
 PREVIEW_ROWS = 5
 GUESS_ROWS = 500  # enough rows to tell a label (few values) from a text or an id
+# The preview reads no more of a file than this (the app's own process reads it): one line may be all of a file
+PREVIEW_BYTES = 8 << 20
 
 
 def stash_upload(name: str, data: bytes, folder: Path) -> Path:
@@ -39,20 +42,29 @@ def kind(path: Path) -> str:
     return path.suffix.lower().lstrip(".")
 
 
+def _head(path: Path) -> str:
+    """The file's first PREVIEW_BYTES, whole lines only where it holds more."""
+    with path.open("rb") as f:
+        data = f.read(PREVIEW_BYTES + 1)
+    if len(data) > PREVIEW_BYTES:
+        data = data[:data.rfind(b"\n", 0, PREVIEW_BYTES) + 1]
+    return data.decode("utf-8", errors="replace")
+
+
 def preview_rows(path: Path, n: int = 5) -> pd.DataFrame | None:
-    """The first `n` rows of a CSV, TSV or JSONL file, all as text; None for a ZIP or when the
-    rows cannot be parsed (the reader then says what is wrong)."""
+    """The first `n` rows of a CSV, TSV or JSONL file (within its first PREVIEW_BYTES), all as text;
+    None for a ZIP or when the rows cannot be parsed (the reader then says what is wrong)."""
     suffix = kind(path)
     try:
         if suffix in TABLE_TYPES:
-            with path.open(encoding="utf-8", errors="replace") as f:
-                header = next((line for line in f if line.strip()), "")
+            head = _head(path)
+            header = next((line for line in io.StringIO(head, newline=None) if line.strip()), "")
             separator = sniff_delimiter(header, path.suffix.lower(), path.name)
-            return pd.read_csv(path, sep=separator, nrows=n, dtype=str, keep_default_na=False,
-                               encoding="utf-8", encoding_errors="replace", on_bad_lines="skip")
+            return pd.read_csv(io.StringIO(head), sep=separator, nrows=n, dtype=str, keep_default_na=False,
+                               on_bad_lines="skip")
         if suffix in JSONL_TYPES:
             rows = []
-            with path.open(encoding="utf-8", errors="replace") as f:
+            with io.StringIO(_head(path), newline=None) as f:  # lines end as a text file's do
                 for line in f:
                     if line.strip():
                         row = json.loads(line)
