@@ -154,7 +154,7 @@ def test_a_job_whose_process_is_gone_is_interrupted_by_recovery(home, store, tmp
     services.cancel_job(store, job_id)  # the worker of the next test leaves it be
 
 
-def test_bad_input_is_refused_in_one_line_before_anything_is_queued(home, store, tmp_path):
+def test_bad_input_is_refused_in_one_line_before_anything_is_queued(home, store, tmp_path, capsys):
     _, run_id, queued, corpus = home
     before = len(store.list_jobs())
     cases = [
@@ -168,6 +168,9 @@ def test_bad_input_is_refused_in_one_line_before_anything_is_queued(home, store,
         with pytest.raises(error) as raised:
             act()
         assert named in str(raised.value) and "\n" not in str(raised.value)
+    assert main(["predict", str(run_id), "--corpus", str(corpus), "--out", str(tmp_path / "a.csv"), "--text-col",
+                 "body", "--label-col", "topic", "--queue"]) == 2
+    assert "a queued job prints no F1" in capsys.readouterr().err
     assert len(store.list_jobs()) == before
 
 

@@ -287,6 +287,9 @@ def _queue_prediction(args: argparse.Namespace) -> int:
     from .runs.store import Store
     from .studio.predict_job import submit_job
 
+    if args.label_col != "label":  # asked for by name: the user expects an F1 the job will not give
+        raise UserError(f"--label-col {args.label_col}: a queued job prints no F1; run predict without --queue "
+                        "for it")
     with Store() as store:
         job_id = submit_job(store, args.run, Path(args.corpus), Path(args.out), text_col=args.text_col,
                             id_col=args.id_col, every_probability=args.probabilities, mixture=args.mixture,
