@@ -11,6 +11,8 @@ is then read in a process of its own, whose peak resident memory (RSS, from wait
 - stage: `python -m topicbert corpus stage`, what the Corpora page runs: reading, counting every
   document's word pieces with the default tokenizer, saving (up to --stage-up-to megabytes: the word
   pieces of 1 GB take long on 2 cores).
+With --one-row MB, a CSV whose one row holds that many megabytes of text is read too: the reader holds a
+line whole while it parses it, then keeps the document's first 2**20 characters.
 Last, issue 33's ZIP bomb (10 documents of 95 MB in class folders, about 3 MB on disk) goes to
 `corpus check` and `corpus stage`: its peak memory, the seconds to refusal and its message.
 Seconds are wall time on whatever else the machine runs; memory is the child's own.
@@ -120,6 +122,8 @@ def main() -> None:
     parser.add_argument("--formats", default="csv,zip")
     parser.add_argument("--tree", default=str(ROOT), help="the source tree whose reader is measured")
     parser.add_argument("--work", default=None, help="folder for the generated files (default: a temporary one)")
+    parser.add_argument("--one-row", type=float, default=None, help="also read a CSV whose one row holds this "
+                        "many megabytes of text")
     parser.add_argument("--no-bomb", action="store_true")
     parser.add_argument("--read-child", nargs=2, metavar=("PATH", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -157,6 +161,15 @@ def main() -> None:
             if not args.work:
                 path.unlink()
                 count.unlink()
+    if args.one_row:
+        path = work / f"one_row_{args.one_row:g}MB.csv"
+        with path.open("w", encoding="utf-8") as f:
+            f.write("text,label\n" + "word " * int(args.one_row * 2e5) + ",a\n")
+            f.writelines(f"short document {i},{'ab'[i % 2]}\n" for i in range(6))
+        code, peak, seconds, last = measure([sys.executable, str(Path(__file__).resolve()), "--read-child",
+                                             str(path), str(work / "out.jsonl")], tree, home)
+        print(f"\none row of {args.one_row:g} MB: exit {code}, peak RSS {peak:,.0f} MiB, {seconds:.1f} s {last}")
+        path.unlink()
     if not args.no_bomb:
         bomb = work / "bomb.zip"
         write_bomb(bomb)
