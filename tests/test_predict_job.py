@@ -229,3 +229,17 @@ def test_the_runs_page_lists_a_job_with_its_progress_and_energy_and_cancels_and_
     job = store.get_job(job_id)
     assert (job["status"], job["chunks_done"]) == ("queued", 1)  # it starts at its second chunk
     services.cancel_job(store, job_id)
+
+
+def test_a_job_cancelled_elsewhere_is_killed_by_its_worker_and_stays_cancelled(home, store, tmp_path):
+    _, run_id, _, corpus = home
+    job_id = queue(store, run_id, corpus, tmp_path / "job.csv")
+    worker = Worker(store, device="cpu", poll_seconds=0.1)
+    assert worker.claim()
+    child = worker.jobs[job_id]
+    assert store.cancel_job(job_id) is not None  # as another host's page would: the row alone
+    worker.enforce_cancels()
+    assert child.popen.poll() is not None  # its process group is gone
+    worker.reap()
+    job = store.get_job(job_id)
+    assert job["status"] == "cancelled" and not job["error"] and not (tmp_path / "job.csv").exists()
