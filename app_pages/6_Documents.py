@@ -108,7 +108,8 @@ if "documents_agreement" not in st.session_state:  # where the two models part, 
 a, b = st.columns(2)
 query = a.text_input("Search the text", key="documents_query")
 # the baseline named in the label, not in each option: options that change with the run would not stay chosen
-agreement = b.selectbox(f"Which (the baseline: {names['baseline']})", documents.AGREEMENTS, key="documents_agreement",
+against = frames.run_label(baseline_run) if baseline_run else "no baseline"
+agreement = b.selectbox(f"Which (the baseline: {against})", documents.AGREEMENTS, key="documents_agreement",
                         disabled=baseline is None, help="opens where TopicBERT and its baseline predict differently")
 agreement = agreement if baseline is not None else documents.ALL  # no baseline: nothing to disagree with
 if agreement == documents.DISAGREE and disagreeing.empty:
