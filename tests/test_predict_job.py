@@ -200,7 +200,9 @@ def test_the_classify_page_queues_an_uploaded_file_and_offers_its_csv_when_done(
     rows = Path(store.get_job(job["id"])["out"]).read_text().splitlines()
     assert len(rows) == 43 and rows[0].startswith("id,label,probability,flags,p_")
     storage.collect_garbage(store, now=time.time() + 30 * 86400)  # a month on: gc leaves a job's file and CSV
-    assert Path(store.get_job(job["id"])["out"]).is_file() and Path(store.get_job(job["id"])["corpus"]).is_file()
+    out, upload = Path(store.get_job(job["id"])["out"]), Path(store.get_job(job["id"])["corpus"])
+    assert out.is_file() and upload.is_file()
+    assert storage.storage_overview(store)["prediction jobs"] >= out.stat().st_size + upload.stat().st_size
 
     at.text_input(key="classify_text_col").input("nope").run()
     at.button(key="classify_queue").click().run()

@@ -96,6 +96,7 @@ def storage_overview(store: Store) -> dict[str, int]:
             "cached word pieces and embeddings": path_bytes(token_cache_root()),
             "shared test texts": path_bytes(texts_folder()),
             "uploads": path_bytes(home / "uploads"),
+            "prediction jobs": path_bytes(home / "jobs"),  # their uploaded files, chunks and outputs kept there
             "database": sum(path_bytes(store.path.with_name(store.path.name + end)) for end in ("", "-wal", "-shm"))}
 
 
