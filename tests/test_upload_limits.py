@@ -297,3 +297,27 @@ def test_preview_in_the_app_reads_no_more_than_its_share(tmp_path):
     assert rows is not None and rows["text"].tolist() == ["short one"]  # the rows before the cut
     assert guess_columns(rows)["text_col"] == "text"
     assert peak < 5 * PREVIEW_BYTES, f"peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.slow
+def test_corpora_page_shows_the_zip_bomb_refused_and_keeps_what_it_had(zip_bomb, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from topicbert.runs import saved_corpora, services
+    from topicbert.studio.text import escape
+
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path))
+    monkeypatch.setattr(services, "ensure_worker", lambda store, *a, **k: False)
+    monkeypatch.setattr(saved_corpora, "ensure_builtin_corpus", lambda store: None)
+    with Store() as store:
+        register_corpus(store, load_corpus(builtin_corpus_path()), "kept")
+        before = store.list_corpora()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "1_Corpora.py"), default_timeout=120).run()
+    at.file_uploader(key="corpora_upload").upload("bomb.zip", zip_bomb.read_bytes()).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [escape(  # shown as text, not markdown
+        "bomb.zip: the archive would expand 343 times, from 2.8 MiB to 950.0 MiB; text expands 2 to 5 times and "
+        "an archive at most 100 (a ZIP bomb expands hundreds): refused")]
+    with Store() as store:
+        assert store.list_corpora() == before
+    assert not list((tmp_path / "uploads").glob("*/*.staged.*"))
