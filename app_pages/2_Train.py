@@ -122,7 +122,6 @@ if seeds > 1:
     st.caption(f"These figures are for one seed: {seeds} seeds cost about {seeds} times as much.")
 st.dataframe(launch.projection_table(configs, estimates), hide_index=True,
              column_config={"training word pieces": st.column_config.NumberColumn(format="localized"),
-                            "kWh": st.column_config.NumberColumn(format="%.6f"),
                             "g CO2e": st.column_config.NumberColumn(format="%.3f")},
              placeholder="–")  # the TF-IDF reference: nothing to project from word pieces
 with st.expander("How these figures are estimated"):

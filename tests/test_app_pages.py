@@ -218,6 +218,8 @@ def test_train_shows_the_estimate_and_queues_with_baselines(app, home):
     with Store() as store:
         before = len(store.list_runs())
     assert any("TF-IDF reference reads no word pieces" in c.value for c in at.caption)
+    projected = at.dataframe[0].value  # energy as every page writes it; TF-IDF's is not projected
+    assert re.fullmatch(r"[\d.,]+ (kWh|Wh|mWh|µWh)", projected["energy"].iloc[0]) and projected["energy"].iloc[-1] == ""
     # what the topic model will be: its topic count chosen from the corpus, or the person's
     def plan() -> str:  # the page's sentence, its Markdown escapes taken out
         return next(m.value for m in at.markdown if m.value.startswith("**Topic model:**")).replace("\\", "")

@@ -24,7 +24,7 @@ from ..training.device import choose_device, uses_bf16
 from ..training.document_embeddings import EMBEDDING_PIECES
 from ..training.pretrain import MIN_GAIN, pretrain_batches, pretrain_epochs
 from .frames import finished_runs
-from .units import format_duration
+from .units import format_duration, format_energy
 
 # the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for minutes on two CPU cores (170 s
 # measured with bf16 on a quiet machine, BENCHMARKS.md; Home projects it from this machine's past runs), with
@@ -253,6 +253,8 @@ def projections(configs: Sequence[RunConfig], lengths: Sequence[Sequence[int]], 
 
 
 def projection_table(configs: Sequence[RunConfig], estimates: Sequence[Estimate]) -> pd.DataFrame:
-    """One row per run to queue: training word pieces, time, kWh and g CO2e."""
+    """One row per run to queue: training word pieces, time, energy (Wh or mWh, as every page writes it) and
+    g CO2e."""
     return pd.DataFrame([{"run": c.name, "training word pieces": e.pieces, "time": format_duration(e.seconds),
-                          "kWh": e.kwh, "g CO2e": 1000 * e.kg_co2e} for c, e in zip(configs, estimates)])
+                          "energy": format_energy(e.kwh), "g CO2e": 1000 * e.kg_co2e}
+                         for c, e in zip(configs, estimates)])
