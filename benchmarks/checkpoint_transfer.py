@@ -8,15 +8,17 @@ On Ray's multi-node test cluster on this machine, started as tests/test_ray_clus
 authentication on, a head with no CPUs, one node that trains), with the project's own StoreService actor
 (made as `worker --ray` makes it) and the node's own sending code (ray_node.RemoteStore.set_checkpoint),
 one run's task writes a resumable checkpoint of random tensors shaped as BERT-base's weights (about 440 MB,
-in a run folder's layout) and sends it with its step. Meanwhile another run's task, on the same node, calls
-the service every --every seconds: a heartbeat, then a metric write, each timed from its call to its answer.
+in a run folder's layout) and sends it with its step; then another task of that run fetches the run folder
+back, as a node starting a resumed run does (ray_node.train_on_node's inputs). Meanwhile another run's task,
+on the same node, calls the service every --every seconds: a heartbeat, then a metric write, each timed from
+its call to its answer.
 
-Printed: the peak resident memory while the checkpoint is sent (VmHWM, exact, not sampled, started afresh
-as the sending begins) of the head's StoreService actor, of the driver (this process, on the head), of the
-head's raylet (whose object store the checkpoint passes through) and of the sending task, against each
-one's resident memory just before; the seconds the transfer took; the other run's
-calls before the transfer and while it was in transit (median and longest). On a machine shared with other
-work the seconds are upper bounds; the memory is each process's own.
+Printed for each way: the peak resident memory while the checkpoint travels (VmHWM, exact, not sampled,
+started afresh as the transfer begins) of the head's StoreService actor, of the driver (this process, on the
+head), of the head's raylet (whose object store the checkpoint passes through) and of the transfer's task on
+the node, against each one's resident memory just before; the seconds the transfer took; the other run's
+calls in the --lead seconds before the transfer and while it was in transit (median and longest). On a
+machine shared with other work the seconds are upper bounds; the memory is each process's own.
 """
 from __future__ import annotations
 
@@ -97,6 +99,28 @@ def send_checkpoint(service, run_id: int, attempt: str, step: int, watched: list
             "after": peak_and_now(os.getpid())}
 
 
+def fetch_run_folder(service, run_id: int, attempt: str, watched: list[int]) -> dict:
+    """A task starting the run again (a resume): the run folder as the node receives it (with this checkout's
+    code: whole in the inputs' answer, or its large files fetched in chunks where ray_node has fetch_files)."""
+    import ray
+
+    from topicbert.runs import ray_node
+    from topicbert.runs.shipping import read_folder, write_folder
+
+    folder = Path(tempfile.mkdtemp(prefix="checkpoint-fetched-"))
+    before = {pid: peak_and_now(pid) for pid in [os.getpid(), *watched]}
+    for pid in before:
+        reset_peak(pid)
+    began = time.time()
+    inputs = ray.get(service.inputs.remote(run_id, attempt))
+    write_folder(inputs.run_files, folder)
+    if hasattr(ray_node, "fetch_files"):
+        ray_node.fetch_files(service, run_id, attempt, inputs.streamed, folder)
+    ended, after = time.time(), peak_and_now(os.getpid())
+    size = len(read_folder(folder)["checkpoint/model.safetensors"])  # it arrived whole (after the peak is read)
+    return {"bytes": size, "began": began, "ended": ended, "pid": os.getpid(), "before": before, "after": after}
+
+
 def small_calls(service, run_id: int, attempt: str, every: float, stop: str) -> list[tuple[float, str, float]]:
     """The other run's task: a heartbeat and a metric write every `every` seconds until `stop` exists; each
     call's (start, name, seconds until its answer)."""
@@ -162,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     from topicbert.runs.store import Store, hostname
 
     corpus = home / "corpus.csv"
-    corpus.write_text("text,label\none,a\ntwo,b\n")
+    corpus.write_text("text,label\n" + "".join(f"document {i},{'ab'[i % 2]}\n" for i in range(20)))  # splits
     store = Store(home / "topicbert.db")
     runs = [store.create_run(RunConfig(corpus=str(corpus), device="cpu")) for _ in range(2)]
     for run_id in runs:
@@ -184,42 +208,54 @@ def main(argv: list[str] | None = None) -> int:
         other, sender = runs
         timing = ray.remote(num_cpus=1)(small_calls).remote(service, other, attempts[other], args.every, str(stop))
         time.sleep(args.lead)
-        sent = ray.get(ray.remote(num_cpus=1)(send_checkpoint).remote(service, sender, attempts[sender], 1,
-                                                                              list(watched.values())))
-        time.sleep(1.0)  # the other run's calls after the transfer, for comparison
+        run, pids = (service, sender, attempts[sender]), list(watched.values())
+        sent = ray.get(ray.remote(num_cpus=1)(send_checkpoint).remote(*run, 1, pids))
+        phases = {"to the head (a checkpoint)": (sent, {name: peak_and_now(pid) for name, pid in watched.items()})}
+        time.sleep(args.lead)  # the other run's calls between the transfers, for comparison
+        fetched = ray.get(ray.remote(num_cpus=1)(fetch_run_folder).remote(*run, pids))
+        phases["to a node (a resume)"] = fetched, {name: peak_and_now(pid) for name, pid in watched.items()}
+        time.sleep(1.0)
         stop.touch()
         calls = ray.get(timing)
-        after = {name: peak_and_now(pid) for name, pid in watched.items()}
         arrived = Path(store.get_run(sender)["run_dir"]) / "checkpoint" / "model.safetensors"
         assert store.get_run(sender)["checkpoint_step"] == 1 and arrived.stat().st_size > 4e8, "it did not arrive"
     finally:
         stop.touch()
         ray.shutdown()
         cluster.shutdown()
+    report = {phase: phase_report(phase, done, after, dict(watched), calls, args.lead)
+              for phase, (done, after) in phases.items()}
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2))
+    return 0
 
-    megabytes = sent["bytes"] / 1e6
-    after["sending task (node)"], watched["sending task (node)"] = sent["after"], sent["pid"]
-    report = {"checkpoint_mb": round(megabytes, 1), "transfer_seconds": round(sent["ended"] - sent["began"], 2),
-              "memory_mb": {name: {"before": round(sent["before"][pid]["now_mb"]),
+
+def phase_report(phase: str, done: dict, after: dict, watched: dict[str, int], calls: list, lead: float) -> dict:
+    """Print and return one transfer's figures: each process's peak against its before, the other run's calls
+    while it was in transit and in the `lead` seconds before."""
+
+    megabytes = done["bytes"] / 1e6
+    after["the transfer's task (node)"], watched["the transfer's task (node)"] = done["after"], done["pid"]
+    report = {"checkpoint_mb": round(megabytes, 1), "transfer_seconds": round(done["ended"] - done["began"], 2),
+              "memory_mb": {name: {"before": round(done["before"][pid]["now_mb"]),
                                    "peak": round(after[name]["peak_mb"]),
                                    "shared after": round(after[name]["shared_now_mb"])}
                             for name, pid in watched.items()}}
-    print(f"checkpoint: {megabytes:.0f} MB, sent in {report['transfer_seconds']} s")
+    print(f"{phase}: {megabytes:.0f} MB in {report['transfer_seconds']} s")
     for name, figures in report["memory_mb"].items():
         print(f"  {name}: {figures['before']} MB before, peak {figures['peak']} MB "
               f"({(figures['peak'] - figures['before']) / megabytes:.2f} x the checkpoint above its before); "
               f"after it, {figures['shared after']} MB of its resident memory shared (the object store's pages)")
     report["calls"] = {}
     for name in ("heartbeat", "metric write"):
-        ahead = [s for began, call, s in calls if call == name and began + s < sent["began"]]
+        ahead = [s for began, call, s in calls if call == name and done["began"] - lead < began + s < done["began"]]
         during = [s for began, call, s in calls
-                  if call == name and began + s >= sent["began"] and began <= sent["ended"]]
+                  if call == name and began + s >= done["began"] and began <= done["ended"]]
         report["calls"][name] = {"before": quantiles(ahead), "in transit": quantiles(during),
                                  "longest in transit": round(max(during, default=0.0), 3)}
-        print(f"  the other run's {name}: before the transfer {quantiles(ahead)}; in transit {quantiles(during)}")
-    if json_path:
-        json_path.write_text(json.dumps(report, indent=2))
-    return 0
+        print(f"  the other run's {name}: in the {lead:.0f} s before, {quantiles(ahead)}; "
+              f"in transit, {quantiles(during)}")
+    return report
 
 
 if __name__ == "__main__":

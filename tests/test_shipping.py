@@ -11,11 +11,20 @@ import pytest
 
 from topicbert.config import RunConfig
 from topicbert.runs import services, shipping
-from topicbert.runs.shipping import INCOMING, Inbox, Outbox, Shipment, read_folder, receive, send_file
+from topicbert.runs.shipping import (
+    INCOMING,
+    Inbox,
+    Outbox,
+    Shipment,
+    fetch_file,
+    read_folder,
+    receive,
+    send_file,
+)
 from topicbert.runs.store import hostname
 from topicbert.runs.store_service import StaleAttempt, StoreService
 
-CHUNK = 1000  # bytes: a 3,500-byte file travels in four chunks
+CHUNK = 4096  # bytes: a file of 3.5 chunks travels in four (a run's config.json is smaller)
 
 
 @pytest.fixture
@@ -104,3 +113,35 @@ def test_the_store_service_takes_chunks_of_the_current_attempt_alone(store, tiny
     with pytest.raises(StaleAttempt):
         send("first")
     assert not (run_dir / INCOMING).exists() and (run_dir / name).read_bytes() == weights
+
+
+def test_a_node_starting_a_run_fetches_its_large_files_in_chunks_checked_against_the_head(
+        store, tiny_corpus_csv, tmp_path, small_chunks):
+    run_id = store.create_run(RunConfig(corpus=str(tiny_corpus_csv), device="cpu"))
+    store.claim_run(run_id, None, services.RAY_DEVICE, host=hostname())
+    run_dir = Path(store.get_run(run_id)["run_dir"])
+    weights = os.urandom(2 * CHUNK + 1)
+    (run_dir / "checkpoint").mkdir()
+    (run_dir / "checkpoint" / "model.safetensors").write_bytes(weights)
+    service = StoreService(str(store.path))
+    service.begin(run_id, "a")
+    inputs = service.inputs(run_id, "a")
+    name = "checkpoint/model.safetensors"
+    assert inputs.streamed == [name] and set(inputs.run_files) == {"config.json"}  # never whole in one answer
+    node = tmp_path / "node"
+    read = []
+
+    def chunk(index: int) -> bytes:
+        read.append(index)
+        return service.file_chunk(run_id, "a", name, index)
+
+    fetch_file(node, name, chunk, lambda: service.file_digest(run_id, "a", name))
+    assert (node / name).read_bytes() == weights and read == [0, 1, 2, 3]  # three chunks, then the end
+    (node / name).unlink()
+    with pytest.raises(ValueError, match=f"not the {2 * CHUNK + 1} bytes"):  # the head's file is not what arrived
+        fetch_file(node, name, lambda index: service.file_chunk(run_id, "a", name, index)[:-1] if index == 1
+                   else service.file_chunk(run_id, "a", name, index), lambda: service.file_digest(run_id, "a", name))
+    assert [path for path in node.rglob("*") if path.is_file()] == []
+    service.end(run_id)
+    with pytest.raises(StaleAttempt):
+        service.file_chunk(run_id, "a", name, 0)

@@ -26,7 +26,7 @@ import ray
 from ..data.corpus import save_corpus
 from ..data.shared_texts import texts_folder
 from .runner import execute
-from .shipping import Outbox, Shipment, send_file, write_folder
+from .shipping import Outbox, Shipment, fetch_file, send_file, write_folder
 from .store import run_folder
 from .store_service import FILES, KEYED_HERE, RUN_CALLS, SHARED_CALLS
 
@@ -133,6 +133,15 @@ def scratch_folder(run_id: int, root: Path | None = None) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"topicbert-run-{run_id}-pid{os.getpid()}-", dir=root))
 
 
+def fetch_files(service: Any, run_id: int, attempt: str, names: list[str], run_dir: Path) -> None:
+    """The run folder's large files (a resumed run's checkpoint), chunk by chunk in the service's FILES group,
+    each checked against the size and SHA-256 the store's machine computes."""
+    chunk, digest = (method.options(concurrency_group=FILES) for method in (service.file_chunk, service.file_digest))
+    for name in names:
+        fetch_file(run_dir, name, lambda index: ray.get(chunk.remote(run_id, attempt, name, index)),
+                   lambda: ray.get(digest.remote(run_id, attempt, name)))
+
+
 def train_on_node(service: Any, run_id: int, attempt: str, resume: bool) -> int:
     """The body of a run's Ray task: 0 done, 1 failed (recorded in the store either way)."""
     scratch = scratch_folder(run_id)
@@ -142,6 +151,7 @@ def train_on_node(service: Any, run_id: int, attempt: str, resume: bool) -> int:
         inputs = ray.get(service.inputs.remote(run_id, attempt))
         run_dir = run_folder(run_id)
         write_folder(inputs.run_files, run_dir)
+        fetch_files(service, run_id, attempt, inputs.streamed, run_dir)
         corpus_path = scratch / "corpus.jsonl"
         save_corpus(inputs.corpus, corpus_path)  # read back, it is the same corpus (save_corpus says so)
         config = inputs.config.replace(corpus=str(corpus_path), text_col="text", label_col="label", split_col="split")

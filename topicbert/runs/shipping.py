@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -52,6 +52,23 @@ def read_folder(folder: Path) -> dict[str, bytes]:
     return {path.relative_to(folder).as_posix(): path.read_bytes() for path in _files(folder)}
 
 
+def to_send(run_dir: Path, files: Sequence[Path]) -> Shipment:
+    """`files` of `run_dir` as they travel: the small ones' bytes, the others' names (sent in chunks)."""
+    shipment = Shipment()
+    for file in files:
+        name = file.relative_to(run_dir).as_posix()
+        if file.stat().st_size >= CHUNK_BYTES:
+            shipment.streamed.append(name)
+        else:
+            shipment.run_files[name] = file.read_bytes()
+    return shipment
+
+
+def run_folder_to_send(run_dir: Path) -> Shipment:
+    """Every whole file of a run folder, as it travels to a node starting the run."""
+    return to_send(run_dir, _files(run_dir)) if run_dir.is_dir() else Shipment()
+
+
 def _safe(name: str) -> PurePosixPath:
     path = PurePosixPath(name)
     if path.is_absolute() or not path.parts or ".." in path.parts:
@@ -59,7 +76,7 @@ def _safe(name: str) -> PurePosixPath:
     return path
 
 
-def write_folder(files: dict[str, bytes | Path], folder: Path) -> None:
+def write_folder(files: Mapping[str, bytes | Path], folder: Path) -> None:
     """Put `files` (read_folder's, or a file already whole here: moved) under `folder`, as they are."""
     for name, content in files.items():
         path = folder / _safe(name)
@@ -94,6 +111,28 @@ def _chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as file:
         while chunk := file.read(CHUNK_BYTES):
             yield chunk
+
+
+def read_chunk(folder: Path, name: str, index: int) -> bytes:
+    """Chunk `index` of `folder`'s file `name` as send_file cuts it; empty past its end."""
+    with (folder / _safe(name)).open("rb") as file:
+        file.seek(index * CHUNK_BYTES)
+        return file.read(CHUNK_BYTES)
+
+
+def size_and_digest(folder: Path, name: str) -> tuple[int, str]:
+    """What send_file gives for `folder`'s file `name`, read a chunk at a time."""
+    return send_file(folder / _safe(name), lambda index, chunk: None)
+
+
+def fetch_file(folder: Path, name: str, read: Callable[[int], bytes], digest: Callable[[], tuple[int, str]]) -> None:
+    """A file sent the other way (to a node starting a run): `read(index)` chunk after chunk until an empty
+    one, into an Inbox under `folder`, where it takes `name` only if it is `digest()`'s size and SHA-256."""
+    inbox, index = Inbox(), 0
+    while chunk := read(index):
+        inbox.add(folder, name, index, chunk)
+        index += 1
+    inbox.finish(folder, name, *digest())
 
 
 @dataclass
@@ -247,11 +286,8 @@ class Outbox:
             if key.startswith("texts/"):
                 shipment.texts[path.name] = path.read_bytes()
             else:
-                for file in [path] if path.is_file() else _files(path):
-                    name = file.relative_to(self.run_dir).as_posix()
-                    if file.stat().st_size >= CHUNK_BYTES:
-                        shipment.streamed.append(name)
-                    else:
-                        shipment.run_files[name] = file.read_bytes()
+                files = to_send(self.run_dir, [path] if path.is_file() else _files(path))
+                shipment.run_files.update(files.run_files)
+                shipment.streamed.extend(files.streamed)
             self._sent[key] = signature
         return shipment

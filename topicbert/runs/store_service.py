@@ -6,10 +6,10 @@ its runner makes, and sends the run's files with the calls that need them here: 
 checkpoint with the step the store records for it, the log with each heartbeat, the rest at the end.
 So SQLite is never shared over a network, and the run folder here is what every page reads. A file of
 shipping.CHUNK_BYTES or more (a checkpoint's weights) is sent ahead of the call that names it, chunk by
-chunk, to `chunk` and `file_sent`, which the Ray worker runs in a concurrency group of their own (FILES, a
-thread beside the one for every other call, and the only other one: they touch the Inbox alone, never
-SQLite): another run's heartbeat does not wait behind a checkpoint in transit, and the service holds one
-chunk of it at a time.
+chunk, to `chunk` and `file_sent`, and a node starting a run fetches such files from `file_chunk` and
+`file_digest`; the Ray worker runs these four in a concurrency group of their own (FILES, a thread beside
+the one for every other call, and the only other one: they touch files alone, never SQLite): another run's
+heartbeat does not wait behind a checkpoint in transit, and the service holds one chunk of it at a time.
 
 Each attempt of a run has a token: calls from an attempt that is no longer the run's current one (the
 run was cancelled, or its node was given up for dead) are refused. What runs share is never trusted to
@@ -27,7 +27,7 @@ from ..config import RunConfig
 from ..data.corpus import Corpus, load_corpus
 from ..training.checkpoints import Checkpoints
 from .references import reference_inputs
-from .shipping import INCOMING, Inbox, Shipment, read_folder, receive
+from .shipping import INCOMING, Inbox, Shipment, read_chunk, receive, run_folder_to_send, size_and_digest
 from .store import Store, run_folder
 
 # what a runner may ask of the store for its own run (its first argument is the run's id) ...
@@ -49,10 +49,12 @@ class StaleAttempt(RuntimeError):
 @dataclass
 class Inputs:
     """What a node needs to train a run: its settings as stored, its corpus as read here (so the node
-    needs no copy of it), and its folder's files (a resumed run's checkpoint and best model, its log)."""
+    needs no copy of it), and its folder's files (a resumed run's checkpoint and best model, its log): the
+    small ones' bytes, the names of those the node fetches in chunks (file_chunk, file_digest)."""
     config: RunConfig
     corpus: Corpus
     run_files: dict[str, bytes]
+    streamed: list[str]
 
 
 class StoreService:
@@ -106,7 +108,8 @@ class StoreService:
         run = self._run(run_id, attempt)
         config = RunConfig.from_dict(run["config"])
         corpus = load_corpus(config.corpus, config.text_col, config.label_col, config.split_col, seed=config.seed)
-        return Inputs(config, corpus, read_folder(Path(run["run_dir"])))
+        files = run_folder_to_send(Path(run["run_dir"]))
+        return Inputs(config, corpus, files.run_files, files.streamed)
 
     def call(self, run_id: int, attempt: str, name: str, args: tuple, kwargs: dict) -> Any:
         """One store call of the runner's; a run's own calls only for that run, a topic reference only
@@ -134,7 +137,8 @@ class StoreService:
                                                            Path(run["run_dir"])).key()
         return self.reference_keys[run_id]
 
-    # -- a large file's chunks, ahead of the call that names it: in FILES's thread, so no SQLite here
+    # -- a large file's chunks, to the head ahead of the call that names it, or to a node starting the run: in
+    # FILES's thread, so no SQLite here
 
     def _current(self, run_id: int, attempt: str) -> Path:
         if self.attempts.get(run_id) != attempt:
@@ -152,6 +156,16 @@ class StoreService:
         staging = self._current(run_id, attempt)
         with self.inbox_lock:
             self.inbox.finish(staging, name, size, sha256)
+
+    def file_chunk(self, run_id: int, attempt: str, name: str, index: int) -> bytes:
+        """Chunk `index` of the run folder's file `name` here, for a node starting the run (empty past its end)."""
+        self._current(run_id, attempt)
+        return read_chunk(run_folder(run_id, self.home), name, index)
+
+    def file_digest(self, run_id: int, attempt: str, name: str) -> tuple[int, str]:
+        """The size and SHA-256 of the run folder's file `name` here, which the node checks what it fetched against."""
+        self._current(run_id, attempt)
+        return size_and_digest(run_folder(run_id, self.home), name)
 
     # -- the calls that carry files
 
