@@ -179,7 +179,7 @@ with Store() as store:
     topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
                    if frames.role_of(run) == frames.TOPICBERT_ROLE}
 
-card = verdict_card(summary, target)
+card = verdict_card(summary, target, carbon.gas(grid))
 with card_slot:
     show_verdict_card(card)
 

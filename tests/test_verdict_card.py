@@ -146,3 +146,11 @@ def test_sooner_to_the_target_though_slower_to_the_end(store):
     assert answers(card)[SOONER].startswith(
         f"Yes: TopicBERT-128 first reached 99% of BERT-512's best validation macro-F1 after {format_duration(90)}, "
         f"{format_factor(120 / 90)} sooner than BERT-512 (to the end of training: {format_factor(150 / 120)} as long)")
+
+
+def test_carbon_priced_at_a_co2_only_factor_is_named_co2_not_co2e(store):
+    scores, (ours, base, tfidf) = trio(store, 0.40, 0.05)
+    summary = frames.summary_frame(store, [ours, base, tfidf], base, scores, target=TARGET)
+    said = answers(verdict_card(summary, TARGET, "CO2"))
+    assert "; 0.640 g CO2 against 1.60 g." in said[SAVES] and "CO2e" not in said[SAVES] + said[CHEAPEST]
+    assert "g CO2e" in answers(verdict_card(summary, TARGET))[SAVES]

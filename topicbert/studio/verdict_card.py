@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..energy.grid import CO2E
 from ..training.noise import HIGHER, LOWER, not_shown_words
 from .figures import TFIDF_ROLE
 from .uncertainty import OTHER_DOCUMENTS
@@ -72,8 +73,9 @@ def _accuracy(row: pd.Series, reference: pd.Series) -> str:
             f"{not_shown_words(detectable if _known(detectable) else None, int(row['seeds']))}.")
 
 
-def _time_and_energy(row: pd.Series, reference: pd.Series) -> str:
-    """Training time as a factor, energy in Wh with whether the saving stands, CO2 in grams."""
+def _time_and_energy(row: pd.Series, reference: pd.Series, gas: str) -> str:
+    """Training time as a factor, energy in Wh with whether the saving stands, CO2 in grams (`gas`: CO2e, or CO2
+    where the summary was priced at a factor that counts CO2 alone)."""
     speedup, seconds, theirs = row["speedup (x)"], row["train time (s)"], reference["train time (s)"]
     if not _known(speedup):
         time = f"its training time cannot be set against {reference['name']}'s"
@@ -89,7 +91,7 @@ def _time_and_energy(row: pd.Series, reference: pd.Series) -> str:
     # past 90% a factor says more than a percentage that rounds to 100
     less = (f"{format_factor(reference['kWh'] / row['kWh'])} less energy" if saved > 90 and row["kWh"] > 0
             else f"{abs(saved):.0f}% {'less' if saved >= 0 else 'more'} energy")
-    co2 = (f"; {significant(row['g CO2e'])} g CO2e against {significant(reference['g CO2e'])} g"
+    co2 = (f"; {significant(row['g CO2e'])} g {gas} against {significant(reference['g CO2e'])} g"
            if _known(row["g CO2e"]) and _known(reference["g CO2e"]) else "")
     return (f"{time[0].upper()}{time[1:]}, and used {format_energy(row['kWh'])} against "
             f"{format_energy(reference['kWh'])}: {less}, {row['energy saved, read as']}{co2}.")
@@ -118,10 +120,10 @@ def _sooner(row: pd.Series, reference: pd.Series, target: float) -> str:
     return f"{'Yes' if factor >= 1 else 'No'}: {row['name']} first reached {goal} after {reached}, {pace}. {why}."
 
 
-def _cheapest(tfidf: pd.Series, reference: pd.Series) -> str:
+def _cheapest(tfidf: pd.Series, reference: pd.Series, gas: str) -> str:
     """TF-IDF's figures in the same form as the cheaper model's."""
     accuracy = _accuracy(tfidf, reference)
-    return f"{_name(tfidf)}: {accuracy[0].lower()}{accuracy[1:]} {_time_and_energy(tfidf, reference)}"
+    return f"{_name(tfidf)}: {accuracy[0].lower()}{accuracy[1:]} {_time_and_energy(tfidf, reference, gas)}"
 
 
 def _use(rows: list[pd.Series]) -> str:
@@ -143,8 +145,9 @@ def _encoders(rows: list[pd.Series]) -> str:
                      for encoder, names in by_encoder.items())
 
 
-def verdict_card(summary: pd.DataFrame, target: float) -> VerdictCard:
-    """The card for Compare's summary (frames.summary_frame, its time to accuracy at `target`)."""
+def verdict_card(summary: pd.DataFrame, target: float, gas: str = CO2E) -> VerdictCard:
+    """The card for Compare's summary (frames.summary_frame, its time to accuracy at `target`; its carbon
+    figures priced at a factor that counts `gas`: studio/carbon.py)."""
     rows = [row for _, row in summary.iterrows()]
     reference = next((row for row in rows if row["reference"]), None)
     ours = next((row for row in rows if not row["reference"] and row["role"] != TFIDF_ROLE), None)
@@ -162,9 +165,9 @@ def verdict_card(summary: pd.DataFrame, target: float) -> VerdictCard:
     title = f"{_name(ours)} against {_name(reference)}, {over}." + (f" ({encoders}.)" if encoders else "")
     lines = [Line(ACCURATE, _accuracy(ours, reference))]
     if ours["against the reference"] not in ("", OTHER_DOCUMENTS):
-        lines += [Line(SAVES, _time_and_energy(ours, reference)), Line(SOONER, _sooner(ours, reference, target))]
+        lines += [Line(SAVES, _time_and_energy(ours, reference, gas)), Line(SOONER, _sooner(ours, reference, target))]
     if tfidf is not None:
-        lines.append(Line(CHEAPEST, _cheapest(tfidf, reference)))
+        lines.append(Line(CHEAPEST, _cheapest(tfidf, reference, gas)))
     lines.append(Line(USE, _use([row for row in (ours, reference, tfidf) if row is not None])))
     return VerdictCard(title, lines)
 
