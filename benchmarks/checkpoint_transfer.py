@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -81,7 +82,8 @@ def send_checkpoint(service, run_id: int, attempt: str, step: int, watched: list
     from topicbert.runs.shipping import Outbox
     from topicbert.runs.store import run_folder
 
-    os.environ["TOPICBERT_HOME"] = str(scratch_folder(run_id))
+    scratch = scratch_folder(run_id)
+    os.environ["TOPICBERT_HOME"] = str(scratch)
     run_dir = run_folder(run_id)
     outbox = Outbox(run_dir, run_dir.parent.parent / "texts")
     generator = torch.Generator().manual_seed(0)
@@ -95,6 +97,7 @@ def send_checkpoint(service, run_id: int, attempt: str, step: int, watched: list
         reset_peak(pid)
     began = time.time()
     RemoteStore(service, run_id, attempt, outbox).set_checkpoint(run_id, step)
+    shutil.rmtree(scratch)
     return {"bytes": size, "began": began, "ended": time.time(), "pid": os.getpid(), "before": before,
             "after": peak_and_now(os.getpid())}
 
@@ -118,6 +121,7 @@ def fetch_run_folder(service, run_id: int, attempt: str, watched: list[int]) -> 
         ray_node.fetch_files(service, run_id, attempt, inputs.streamed, folder)
     ended, after = time.time(), peak_and_now(os.getpid())
     size = len(read_folder(folder)["checkpoint/model.safetensors"])  # it arrived whole (after the peak is read)
+    shutil.rmtree(folder)
     return {"bytes": size, "began": began, "ended": ended, "pid": os.getpid(), "before": before, "after": after}
 
 
@@ -223,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.touch()
         ray.shutdown()
         cluster.shutdown()
+        shutil.rmtree(home)
     report = {phase: phase_report(phase, done, after, dict(watched), calls, args.lead)
               for phase, (done, after) in phases.items()}
     if json_path:
