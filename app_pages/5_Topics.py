@@ -59,6 +59,8 @@ with Store() as store:
     summary = topic_views.topic_summary(store, run)
     partners = topic_stability.stability_partners(store, run)
 
+if encoders := frames.runs_encoders_sentence([run]):
+    st.caption(escape(f"{encoders}."))
 html = topic_map(run["run_dir"], stamp(run["run_dir"]))
 if html is None:
     st.warning("This run's topic files (topics.npz, vocab.json) are missing from its folder.")

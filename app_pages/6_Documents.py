@@ -89,6 +89,8 @@ frame, baseline, note = table(run["run_dir"], predictions_mtime(run["run_dir"]),
 # the baseline and the reference by name, once: "BERT-512" runs whatever encoder its run named
 names = {"baseline": f"{frames.run_label(baseline_run)} (baseline)" if baseline_run else "baseline",
          documents.TFIDF: frames.run_label(tfidf_run) if tfidf_run else documents.TFIDF}
+if encoders := frames.runs_encoders_sentence([run, baseline_run, tfidf_run]):
+    st.caption(escape(f"{encoders}."))
 if note:
     st.caption(note)
 

@@ -26,6 +26,7 @@ from topicbert.runs import saved_corpora, services
 from topicbert.runs.references import attach_lda_reference
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
+from topicbert.studio import frames
 from topicbert.studio.run_files import load_predictions
 from topicbert.studio.text import escape
 from topicbert.training.loop import train
@@ -357,6 +358,10 @@ def test_documents_open_where_the_models_disagree_and_mark_what_the_encoder_read
     assert escape("The first 32 word pieces: what TopicBERT-32's encoder read") in " ".join(c.value for c in at.caption)
     assert len(at.code) == 2 and escape("BERT-512 (baseline) reads up to 512 word pieces") in \
         " ".join(c.value for c in at.caption)
+    # the encoder the presets named BERT run, said once (the tests' tiny encoder is no BERT of Google's)
+    run = finished_topicbert_run()
+    encoder = frames.encoder_name(RunConfig.from_dict(run["config"]).model)
+    assert [c.value for c in at.caption].count(escape(f"TopicBERT-32 and BERT-512 run {encoder}.")) == 1
 
 
 def test_documents_show_text_as_text(app, home):
@@ -409,6 +414,8 @@ def test_topics_show_each_topics_top_documents(app, home):
     assert not at.exception and at.dataframe[1].value["share"].is_monotonic_decreasing
     # one TopicBERT run on this corpus: nothing to match its topics with, and the page says so
     assert any("No other finished TopicBERT run on this corpus" in i.value for i in at.info)
+    encoder = frames.encoder_name(RunConfig.from_dict(finished_topicbert_run()["config"]).model)
+    assert escape(f"TopicBERT-32 runs {encoder}.") in [c.value for c in at.caption]
 
 
 def test_runs_detail_shows_the_measurement_badge_and_why(app, home):

@@ -337,3 +337,15 @@ def test_the_estimate_and_compare_read_every_finished_run_in_a_fixed_number_of_q
         finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
     assert len(launch.past_runs(store, "here")) == 6 and len(pareto()) == 6
     assert (count(lambda: launch.past_runs(store, "here")), count(pareto)) == few
+
+
+def test_the_encoder_is_named_once_beside_presets_that_say_bert_but_run_another():
+    def run(name: str, **settings) -> dict:
+        return {"name": name, "config": RunConfig(corpus="c", **settings).to_dict()}
+
+    runs = [run("TopicBERT-128", variant="topicbert", max_len=128), run("BERT-512", variant="bert", max_len=512),
+            run("BERT-512", variant="bert", max_len=512, seed=43), run("TF-IDF", variant="tfidf"), None]
+    assert frames.runs_encoders_sentence(runs) == "TopicBERT-128 and BERT-512 run all-MiniLM-L6-v2"
+    assert frames.runs_encoders_sentence([runs[0]]) == "TopicBERT-128 runs all-MiniLM-L6-v2"
+    # BERT itself is not named again, and TF-IDF has no encoder to name
+    assert frames.runs_encoders_sentence([run("BERT-512", variant="bert", model="bert-base-uncased"), runs[3]]) == ""

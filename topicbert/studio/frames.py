@@ -7,7 +7,7 @@ so pages stay layouts and these stay testable without Streamlit.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +56,25 @@ def encoder_name(model: str) -> str:
     if model in ("", DEFAULT_MODEL):
         return DEFAULT_ENCODER_NAME
     return Path(model).name or model
+
+
+def encoders_sentence(named: Iterable[tuple[str, str]]) -> str:
+    """'TopicBERT-128 and BERT-512 run all-MiniLM-L6-v2': the encoder beside each (preset, encoder) whose preset
+    says BERT but whose encoder is not BERT itself, each name once; "" when there is none."""
+    by_encoder: dict[str, list[str]] = {}
+    for preset, encoder in named:
+        if encoder and "BERT" in preset and not encoder.startswith("bert-"):
+            names = by_encoder.setdefault(encoder, [])
+            if preset not in names:
+                names.append(preset)
+    return "; ".join(f"{' and '.join(names)} run{'s' if len(names) == 1 else ''} {encoder}"
+                     for encoder, names in by_encoder.items())
+
+
+def runs_encoders_sentence(runs: Iterable[dict | None]) -> str:
+    """encoders_sentence for runs (a missing one, None, left out), for a page to say once."""
+    configs = [(run["name"], RunConfig.from_dict(run["config"])) for run in runs if run is not None]
+    return encoders_sentence((name, encoder_name(config.model)) for name, config in configs if config.uses_encoder)
 
 
 def role_of(run: dict) -> str:

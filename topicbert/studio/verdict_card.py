@@ -16,6 +16,7 @@ import pandas as pd
 from ..energy.grid import CO2E
 from ..training.noise import HIGHER, LOWER, not_shown_words
 from .figures import TFIDF_ROLE
+from .frames import encoders_sentence
 from .uncertainty import OTHER_DOCUMENTS
 from .units import format_duration, format_energy, format_factor, significant
 
@@ -135,16 +136,6 @@ def _use(rows: list[pd.Series]) -> str:
         "not metered: no model's test pass was timed."
 
 
-def _encoders(rows: list[pd.Series]) -> str:
-    """The encoder beside each preset named BERT that does not run BERT itself, once."""
-    by_encoder: dict[str, list[str]] = {}
-    for row in rows:
-        if row["encoder"] and "BERT" in str(row["name"]) and not row["encoder"].startswith("bert-"):
-            by_encoder.setdefault(row["encoder"], []).append(str(row["name"]))
-    return "; ".join(f"{' and '.join(names)} run{'s' if len(names) == 1 else ''} {encoder}"
-                     for encoder, names in by_encoder.items())
-
-
 def verdict_card(summary: pd.DataFrame, target: float, gas: str = CO2E) -> VerdictCard:
     """The card for Compare's summary (frames.summary_frame, its time to accuracy at `target`; its carbon
     figures priced at a factor that counts `gas`: studio/carbon.py)."""
@@ -161,7 +152,7 @@ def verdict_card(summary: pd.DataFrame, target: float, gas: str = CO2E) -> Verdi
     seeds = int(ours["seeds"])
     over = (f"over {seeds} seeds, each against the reference's run of the same seed" if seeds > 1
             else "on one seed (another seed may score otherwise)")
-    encoders = _encoders([ours, reference])
+    encoders = encoders_sentence((str(row["name"]), str(row["encoder"] or "")) for row in (ours, reference))
     title = f"{_name(ours)} against {_name(reference)}, {over}." + (f" ({encoders}.)" if encoders else "")
     lines = [Line(ACCURATE, _accuracy(ours, reference))]
     if ours["against the reference"] not in ("", OTHER_DOCUMENTS):
