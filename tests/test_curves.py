@@ -41,7 +41,10 @@ def test_f1_axes_fit_the_curves_whole_epochs_and_whole_markers(store):
     ends = frames.pretraining_ends(store, [topic])
     for x in ("epoch", "wall_seconds"):
         fig = figures.visualize_f1_curves(frames.f1_curves(store, [topic]), x, ends)
-        assert fig.layout.yaxis.range is None and fig.layout.yaxis.autorangeoptions.minallowed == 0
+        # bounded to [0, 1], not pinned there: plotly's minallowed would draw the axis from 0 exactly
+        ranged = fig.layout.yaxis.autorangeoptions
+        assert fig.layout.yaxis.range is None and ranged.minallowed is None and ranged.maxallowed is None
+        assert (ranged.clipmin, ranged.clipmax) == (0, 1)
         points = [v for t in fig.data for v in (t.y if t.y is not None else ()) if v is not None]
         assert min(points) > 0.9  # nothing drawn at 0 or 1 to stretch the axis: plotly ranges it to the curves
         assert all(t.cliponaxis is False for t in fig.data if t.mode == "lines+markers")

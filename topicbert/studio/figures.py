@@ -114,6 +114,8 @@ def _role_lines(frame: pd.DataFrame, x: str, y: str, y_format: str) -> go.Figure
     return fig
 
 
+# a validation F1 axis: autoranged to the data, never past [0, 1]
+F1_RANGE = dict(clipmin=0, clipmax=1)
 PRETRAINING_COLOR = "#444444"
 PRETRAINING_NAME = "topic-model pretraining ended"
 
@@ -143,8 +145,9 @@ def visualize_f1_curves(curves: pd.DataFrame, x: str = "epoch", pretraining: pd.
     fig.update_xaxes(rangemode="tozero")
     if x == "epoch":
         fig.update_xaxes(tick0=0, dtick=1)  # whole epochs, not 0.5
-    # ranged to the curves (F1 never leaves [0, 1]): flat lines near 0.96 are not drawn flat against a 0-1 axis
-    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))
+    # ranged to the curves, clipped to [0, 1] where F1 lives: flat lines near 0.96 are not drawn flat against a 0-1
+    # axis (plotly's minallowed/maxallowed would fix the ends at 0 and 1 exactly; clipmin/clipmax only bound them)
+    fig.update_yaxes(autorangeoptions=F1_RANGE)
     return _layout(fig, f"Validation macro-F1 by {CURVE_X[x].removesuffix(' (s)')}", CURVE_X[x],
                    "validation macro-F1")
 
@@ -193,7 +196,7 @@ def visualize_early_stop(replay: pd.DataFrame, gas: str = CO2E) -> go.Figure:
         hovertemplate=f"%{{customdata}}: knee at %{{text}}<br>%{{x:.3g}} {_title('kg_co2e', gas)}, validation "
                       "macro-F1 %{y:.4f}<extra></extra>"))
     fig.update_xaxes(rangemode="tozero")
-    fig.update_yaxes(autorangeoptions=dict(minallowed=0, maxallowed=1))
+    fig.update_yaxes(autorangeoptions=F1_RANGE)
     return _layout(fig, f"When to stop: validation macro-F1 against {gas} so far", _title("kg_co2e", gas),
                    "validation macro-F1")
 
