@@ -574,24 +574,32 @@ class Store:
 
     def cancel(self, run_id: int) -> dict | None:
         """Mark a queued or running run cancelled; returns its row as it was before, or None."""
+        return self._cancel("runs", run_id)
+
+    def _cancel(self, table: str, row_id: int) -> dict | None:
+        """Mark a queued or running run or job (`table`) cancelled; its row as it was before, or None."""
         def cancel(db: sqlite_utils.Database) -> dict | None:
             try:
-                before = db.table("runs").get(run_id)
+                before = db.table(table).get(row_id)
             except NotFoundError:
                 return None
             if before["status"] not in ACTIVE:
                 return None
-            db.table("runs").update(run_id, {"status": "cancelled", "finished_at": time.time()})
+            db.table(table).update(row_id, {"status": "cancelled", "finished_at": time.time()})
             return before
         return self._write(cancel)
 
     def requeue(self, run_id: int, resume: bool = True) -> bool:
         """Put an interrupted, cancelled or failed run back in the queue, flagged to resume."""
+        return self._requeue("runs", run_id, {"resume": int(resume)})
+
+    def _requeue(self, table: str, row_id: int, extra: dict | None = None) -> bool:
+        """Queue an interrupted, cancelled or failed run or job (`table`) again, with `extra` columns set."""
         def requeue(db: sqlite_utils.Database) -> bool:
-            if self._status(db, run_id) not in RESUMABLE:
+            if self._status(db, row_id, table) not in RESUMABLE:
                 return False
-            db.table("runs").update(run_id, {"status": "queued", "resume": int(resume), "queued_at": time.time(),
-                                             "finished_at": None, "error": None, "pid": None, "pgid": None})
+            db.table(table).update(row_id, {"status": "queued", "queued_at": time.time(), "finished_at": None,
+                                            "error": None, "pid": None, "pgid": None, **(extra or {})})
             return True
         return self._write(requeue)
 
@@ -728,26 +736,11 @@ class Store:
 
     def cancel_job(self, job_id: int) -> dict | None:
         """Mark a queued or running job cancelled; its row as it was before, or None if it was neither."""
-        def cancel(db: sqlite_utils.Database) -> dict | None:
-            try:
-                before = db.table("jobs").get(job_id)
-            except NotFoundError:
-                return None
-            if before["status"] not in ACTIVE:
-                return None
-            db.table("jobs").update(job_id, {"status": "cancelled", "finished_at": time.time()})
-            return before
-        return self._write(cancel)
+        return self._cancel("jobs", job_id)
 
     def requeue_job(self, job_id: int) -> bool:
         """Queue an interrupted, cancelled or failed job again: it goes on from its first chunk not done."""
-        def requeue(db: sqlite_utils.Database) -> bool:
-            if self._status(db, job_id, "jobs") not in RESUMABLE:
-                return False
-            db.table("jobs").update(job_id, {"status": "queued", "queued_at": time.time(), "finished_at": None,
-                                             "error": None, "pid": None, "pgid": None})
-            return True
-        return self._write(requeue)
+        return self._requeue("jobs", job_id)
 
     # -- metrics (long form: one row per run, step and name)
 
