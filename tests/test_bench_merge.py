@@ -128,3 +128,30 @@ def test_bench_merge_command(tmp_path, capsys):
     assert json.loads(out.read_text())["seeds"] == 2 and (tmp_path / "m.png").exists()
     assert main(["bench-merge", str(files[0]), str(tmp_path / "missing.json")]) == 2
     assert "missing.json: not a bench JSON" in capsys.readouterr().err
+
+
+def test_a_setting_added_since_a_file_was_written_compares_as_its_default():
+    one = bench_report(setting(42), NAMES, measurements((42,)), None, None, False)
+    older = saved(bench_report(setting(43), NAMES, measurements((43,)), None, None, False))
+    del older["config"]["tfidf_fusion"]  # written before the wide path existed
+    assert merge_reports([("a.json", saved(one)), ("older.json", older)])["seeds"] == 2
+
+
+def test_new_rows_finish_an_earlier_table_without_training_bert_512_again(tiny_model_dir, tiny_corpus_csv,
+                                                                          tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TOPICBERT_HOME", str(tmp_path / "home"))
+    common = ["bench", "--corpus", str(tiny_corpus_csv), "--model", str(tiny_model_dir), "--epochs", "1",
+              "--device", "cpu"]
+    earlier, later = tmp_path / "earlier.json", tmp_path / "later.json"
+    assert main([*common, "--variants", "tfidf", "--json", str(earlier)]) == 0
+    assert main([*common, "--variants", "bert-32", "--baseline-from", str(earlier), "--json", str(later)]) == 0
+    before, after = json.loads(earlier.read_text()), json.loads(later.read_text())
+    # the very measurement, not a second training of it: its seconds are equal to the last digit
+    assert after["measurements"][BASELINE] == before["measurements"][BASELINE]
+    assert [row["name"] for row in after["rows"]] == [BASELINE, "bert-32"]
+    assert after["baseline_from"] == str(earlier) and after["loop_overhead"] == before["loop_overhead"]
+    capsys.readouterr()
+    assert main([*common, "--epochs", "2", "--variants", "bert-32", "--baseline-from", str(earlier)]) == 2
+    assert "--baseline-from: " + str(earlier) + ": epochs differ from this bench's" in capsys.readouterr().err
+    assert main([*common, "--seed", "43", "--variants", "bert-32", "--baseline-from", str(earlier)]) == 2
+    assert "has no bert-512 row for seed 43" in capsys.readouterr().err

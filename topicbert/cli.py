@@ -7,6 +7,7 @@ A person's mistake (a bad corpus, setting or encoder) prints one line and exits 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -328,8 +329,9 @@ def _add_model_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.flops import peak_tflops
+    from .bench.merge import baseline_from
     from .bench.plot import save_pareto_png
-    from .bench.side_by_side import BenchPlan, run_bench
+    from .bench.side_by_side import BenchPlan, bench_setting, run_bench
     from .bench.summary import report_text
     from .data.corpus import source_name
     from .training.device import choose_device
@@ -345,6 +347,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
                      limit_train=args.limit_train, limit_eval=args.limit_eval, hf_trainer=args.hf_trainer,
                      base=base, time_budget=args.time_budget, target=args.target,
                      peak_tflops=args.peak_tflops or peak_tflops(choose_device(args.device)))
+    if args.baseline_from:
+        seeds = range(args.seed, args.seed + args.seeds)
+        try:
+            earlier = json.loads(Path(args.baseline_from).read_text(encoding="utf-8"))
+            baseline, overhead = baseline_from(args.baseline_from, earlier, bench_setting(plan), seeds)
+        except (OSError, ValueError) as error:  # missing, not JSON, another setting, a seed it lacks
+            raise ConfigError(f"--baseline-from: {error}") from None
+        plan = dataclasses.replace(plan, baseline=baseline, baseline_overhead=overhead,
+                                   baseline_source=args.baseline_from)
     # the JSON is rewritten after every row: a benchmark cut off keeps the rows it finished
     write = (lambda report: write_json(Path(args.json_file), report)) if args.json_file else None
     report = run_bench(plan, on_update=write)
@@ -517,6 +528,9 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--json", dest="json_file", default=None,
                        help="write everything to this file (rewritten after every row)")
     bench.add_argument("--plot", default=None, help="PNG of F1 against kWh with the Pareto front")
+    bench.add_argument("--baseline-from", default=None, metavar="JSON",
+                       help="finish an earlier bench's table: read BERT-512's seeds from its JSON (the same setting "
+                            "on the same machine) instead of training it again")
     bench.set_defaults(handler=cmd_bench)
 
 

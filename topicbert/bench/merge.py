@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..config import RunConfig
 from ..data.corpus import source_name
 from ..training.time_to_accuracy import DEFAULT_TARGET
 from .measurement import Measurement
@@ -19,7 +20,9 @@ _BENCH_KEYS = [*SETTING_KEYS, "loop_overhead", "peak_tflops", "partial"]
 def _setting(report: dict) -> dict:
     """What must agree for runs to be one benchmark: the corpus (by name: its path may differ from machine
     to machine), epochs, limits, the settings every row shares but the seed, and the machine."""
-    config = {key: value for key, value in report["config"].items() if key not in ("seed", "corpus")}
+    # read through RunConfig, so that a setting added since the file was written compares as its default
+    config = {key: value for key, value in RunConfig.from_dict(report["config"]).to_dict().items()
+              if key not in ("seed", "corpus")}
     return {**{key: report[key] for key in SETTING_KEYS}, "corpus": source_name(report["corpus"]), "config": config}
 
 
@@ -29,6 +32,33 @@ def _differences(setting: dict, reference: dict) -> list[str]:
     return ([key for key in setting if key != "config" and setting[key] != reference[key]]
             + [f"config's {key}" for key in sorted(config.keys() | reference_config.keys())
                if config.get(key) != reference_config.get(key)])
+
+
+def _check_bench(name: str, report: dict, first_name: str, first: dict) -> None:
+    """ValueError naming the file and what is wrong, unless `report` is a bench JSON of `first`'s setting."""
+    missing = [key for key in _BENCH_KEYS if key not in report] if isinstance(report, dict) else _BENCH_KEYS
+    if missing:
+        raise ValueError(f"{name}: not a bench JSON (it has no {', '.join(missing)})")
+    if "measurements" not in report:
+        raise ValueError(f"{name}: written before the bench kept each row's test predictions, so its "
+                         f"intervals cannot be computed again; rerun it to merge it")
+    differ = _differences(_setting(report), _setting(first))
+    if differ:
+        raise ValueError(f"{name}: {', '.join(differ)} differ from {first_name}'s: only runs of one setting "
+                         f"on one machine merge")
+
+
+def baseline_from(name: str, report: dict, setting: dict, seeds: Sequence[int]) -> tuple[dict[int, Measurement],
+                                                                                         dict | None]:
+    """BERT-512's measurements of `seeds` and its loop overhead from an earlier bench JSON of the same `setting`
+    on the same machine, so that new rows finish its table without training the baseline again. ValueError,
+    naming the file and what is wrong, for another setting or a seed it lacks."""
+    _check_bench(name, report, "this bench", setting)
+    measured = {record["seed"]: Measurement.from_record(record) for record in report["measurements"].get(BASELINE, [])}
+    lacking = [seed for seed in seeds if seed not in measured]
+    if lacking:
+        raise ValueError(f"{name}: has no {BASELINE} row for seed {', '.join(map(str, lacking))}")
+    return {seed: measured[seed] for seed in seeds}, report["loop_overhead"]
 
 
 def merge_reports(reports: Sequence[tuple[str, dict]], target: float | None = None) -> dict:
@@ -41,16 +71,7 @@ def merge_reports(reports: Sequence[tuple[str, dict]], target: float | None = No
     per_seed: dict[str, list[Measurement]] = {}
     loop_overhead = None
     for name, report in reports:
-        missing = [key for key in _BENCH_KEYS if key not in report] if isinstance(report, dict) else _BENCH_KEYS
-        if missing:
-            raise ValueError(f"{name}: not a bench JSON (it has no {', '.join(missing)})")
-        if "measurements" not in report:
-            raise ValueError(f"{name}: written before the bench kept each row's test predictions, so its "
-                             f"intervals cannot be computed again; rerun it to merge it")
-        differ = _differences(_setting(report), _setting(first))
-        if differ:
-            raise ValueError(f"{name}: {', '.join(differ)} differ from {first_name}'s: only runs of one setting "
-                             f"on one machine merge")
+        _check_bench(name, report, first_name, first)
         for row, records in report["measurements"].items():
             measurements = per_seed.setdefault(row, [])
             for record in records:

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,11 @@ class BenchPlan:
     time_budget: float | None = None
     peak_tflops: float | None = None      # the device's peak, for model FLOPs utilisation
     target: float = DEFAULT_TARGET           # time to accuracy: this share of BERT-512's best validation F1
+    # BERT-512 by seed, measured by an earlier bench of this setting on this machine (merge.baseline_from):
+    # its seeds are read, not trained again, and `baseline_source` names the file in the JSON
+    baseline: dict[int, Measurement] = field(default_factory=dict)
+    baseline_overhead: dict | None = None
+    baseline_source: str | None = None
 
     @property
     def names(self) -> list[str]:
@@ -117,11 +122,8 @@ def run_bench(plan: BenchPlan, on_update: Callable[[dict], None] | None = None) 
     per_seed: dict[str, list[Measurement]] = {name: [] for name in names}
     tokenizer = load_tokenizer(plan.base.model)
     pad_id = tokenizer.pad_token_id or 0
-    overhead = None
-
-    setting = {"corpus": plan.corpus, "epochs": plan.epochs, "seeds": plan.seeds, "limit_train": plan.limit_train,
-               "limit_eval": plan.limit_eval, "config": plan.base.to_dict(),
-               "machine": machine_description(plan.base)}
+    overhead = plan.baseline_overhead
+    setting = {**bench_setting(plan), **({"baseline_from": plan.baseline_source} if plan.baseline_source else {})}
 
     def report(partial: bool) -> dict:
         return bench_report(setting, names, per_seed, overhead, plan.peak_tflops, partial, plan.target)
@@ -151,6 +153,9 @@ def run_bench(plan: BenchPlan, on_update: Callable[[dict], None] | None = None) 
             corpus = load_run_corpus(seeded)
             first = seed == plan.base.seed
             for name in plan.names:
+                if name == BASELINE and seed in plan.baseline:
+                    record(name, plan.baseline[seed])
+                    continue
                 if not fits(name, first):
                     continue
                 config = seeded.replace(**parse_variant(name))
@@ -162,6 +167,12 @@ def run_bench(plan: BenchPlan, on_update: Callable[[dict], None] | None = None) 
                 record(HF_TRAINER, run_hf_trainer(seeded.replace(**parse_variant(BASELINE)), corpus,
                                                   Path(tmp) / f"hf-{seed}"))
     return report(partial=False)
+
+
+def bench_setting(plan: BenchPlan) -> dict:
+    """What the bench's JSON records of how it ran: corpus, epochs, seeds, limits, shared settings, machine."""
+    return {"corpus": plan.corpus, "epochs": plan.epochs, "seeds": plan.seeds, "limit_train": plan.limit_train,
+            "limit_eval": plan.limit_eval, "config": plan.base.to_dict(), "machine": machine_description(plan.base)}
 
 
 # what a bench's JSON records of how it ran, besides its seeds: runs that agree on these can be merged
