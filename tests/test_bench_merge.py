@@ -82,8 +82,10 @@ def test_only_one_setting_on_one_machine_merges(change, said):
 
 def test_what_cannot_merge_says_why():
     one = saved(bench_report(setting(42), NAMES, measurements((42,)), None, None, False))
-    with pytest.raises(ValueError, match="b.json: bert-512 seed 42 is in an earlier file too"):
-        merge_reports([("a.json", one), ("b.json", one)])
+    again = saved(bench_report(setting(42), NAMES, measurements((42,)), None, None, False))
+    again["measurements"][BASELINE][0]["train_seconds"] += 1  # the same seed, trained a second time
+    with pytest.raises(ValueError, match="b.json: bert-512 seed 42 is in an earlier file too, measured apart"):
+        merge_reports([("a.json", one), ("b.json", again)])
     old = {key: value for key, value in one.items() if key != "measurements"}
     with pytest.raises(ValueError, match="old.json: written before the bench kept"):
         merge_reports([("old.json", old)])
@@ -150,6 +152,9 @@ def test_new_rows_finish_an_earlier_table_without_training_bert_512_again(tiny_m
     assert after["measurements"][BASELINE] == before["measurements"][BASELINE]
     assert [row["name"] for row in after["rows"]] == [BASELINE, "bert-32"]
     assert after["baseline_from"] == str(earlier) and after["loop_overhead"] == before["loop_overhead"]
+    # both files merge into one table: the copied BERT-512 counts once
+    whole = merge_reports([("earlier.json", before), ("later.json", after)])
+    assert [row["name"] for row in whole["rows"]] == [BASELINE, "tfidf", "bert-32"] and whole["seeds"] == 1
     capsys.readouterr()
     assert main([*common, "--epochs", "2", "--variants", "bert-32", "--baseline-from", str(earlier)]) == 2
     assert "--baseline-from: " + str(earlier) + ": epochs differ from this bench's" in capsys.readouterr().err

@@ -64,20 +64,23 @@ def baseline_from(name: str, report: dict, setting: dict, seeds: Sequence[int]) 
 def merge_reports(reports: Sequence[tuple[str, dict]], target: float | None = None) -> dict:
     """(file name, bench JSON) pairs -> one bench JSON over all their seeds, its time to accuracy at `target`
     (None: the first file's). ValueError, naming the file and what is wrong, for a JSON without measurements, a
-    setting that differs, or a row and seed found twice."""
+    setting that differs, or a row and seed measured twice."""
     if not reports:
         raise ValueError("no bench JSON to merge")
     first_name, first = reports[0]
     per_seed: dict[str, list[Measurement]] = {}
+    kept: dict[tuple[str, int], dict] = {}  # each (row, seed)'s record as first read
     loop_overhead = None
     for name, report in reports:
         _check_bench(name, report, first_name, first)
         for row, records in report["measurements"].items():
             measurements = per_seed.setdefault(row, [])
             for record in records:
-                if any(m.seed == record["seed"] for m in measurements):
-                    raise ValueError(f"{name}: {row} seed {record['seed']} is in an earlier file too")
-                measurements.append(Measurement.from_record(record))
+                earlier = kept.setdefault((row, record["seed"]), record)
+                if earlier is record:
+                    measurements.append(Measurement.from_record(record))
+                elif earlier != record:  # the very measurement (bench --baseline-from copies it) counts once
+                    raise ValueError(f"{name}: {row} seed {record['seed']} is in an earlier file too, measured apart")
         loop_overhead = loop_overhead or report["loop_overhead"]
     if BASELINE not in per_seed:
         raise ValueError(f"none of the files has a {BASELINE} row: every ratio is taken against it")
