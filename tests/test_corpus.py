@@ -17,16 +17,15 @@ from topicbert.data.corpus import (
     SPLITS,
     Corpus,
     CorpusError,
-    _allocate,
     _split_of_name,
     builtin_corpus_path,
     format_summary,
-    limit_corpus,
     load_corpus,
     save_corpus,
     source_name,
     summarize,
 )
+from topicbert.data.splits import _allocate, limit_corpus
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real corpora absent: {SHARED_DATA} not found")

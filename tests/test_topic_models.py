@@ -16,7 +16,8 @@ from conftest import TOPIC_WORDS, synthetic_documents
 
 from topicbert.config import TOPIC_MODELS, RunConfig
 from topicbert.data.batching import TopicInputs
-from topicbert.data.corpus import builtin_corpus_path, limit_corpus, load_corpus
+from topicbert.data.corpus import builtin_corpus_path, load_corpus
+from topicbert.data.splits import limit_corpus
 from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.model.registry import build_topic_model, reads_embeddings
 from topicbert.model.topic_model import perplexity

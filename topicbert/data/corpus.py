@@ -7,7 +7,6 @@ command line can show it to a person instead of a traceback. Nothing here writes
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import importlib.util
 import itertools
@@ -19,14 +18,27 @@ import tempfile
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import NoReturn
 
 import numpy as np
 
-from ..config import UserError
+from .records import (
+    JSONL_SUFFIXES,
+    SUPPORTED,
+    TABLE_SUFFIXES,
+    CorpusError,
+    TextLines,
+    check_fields,
+    check_text_bytes,
+    column_index,
+    decode_text,
+    jsonl_objects,
+    sniff_delimiter,
+    text_field,
+)
 
 SPLITS = ("train", "validation", "test")
 # The most bytes of text one corpus may hold (a file's size, a folder's files, an archive's declared
@@ -50,12 +62,6 @@ MAX_DOC_CHARS = 1 << 20
 # UTF-8 needs at most 4 bytes a character: this many bytes of a file hold MAX_DOC_CHARS characters if it has them
 _MAX_DOC_BYTES = 4 * MAX_DOC_CHARS
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
-SUPPORTED = ("CSV (.csv) or TSV (.tsv, or .txt with tabs) with a header line; JSONL (.jsonl); "
-             "a ZIP archive (.zip) or folder with one sub-folder per class; "
-             "or a folder of train/validation/test CSV, TSV or JSONL files")
-
 # Split names as people write them, in column values and in folder or file names.
 _SPLIT_WORDS = {
     "train": "train", "training": "train",
@@ -67,10 +73,6 @@ _SPLIT_WORDS = {
 _META_KEY = "topicbert_corpus"
 # csv's default 128 KiB field limit rejects long documents; sys.maxsize overflows a C long on Windows.
 _CSV_FIELD_LIMIT = 2**31 - 1
-
-
-class CorpusError(UserError):
-    """A corpus that cannot be read, worded for a person; names the file, line or entry where that applies."""
 
 
 @dataclass
@@ -142,62 +144,6 @@ class _Docs:
 # ---------------------------------------------------------------- decoding
 
 
-def decode_text(raw: bytes) -> tuple[str, bool]:
-    """Text and whether it needed a fallback: UTF-8, else cp1252, else latin-1 (which decodes any byte)."""
-    try:
-        return raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252"), True
-    except UnicodeDecodeError:
-        return raw.decode("latin-1"), True
-
-
-def _check_nul(data: bytes, name: str) -> bytes:
-    """A NUL byte means a binary file or UTF-16, which we do not guess at."""
-    if b"\x00" in data:
-        raise CorpusError(f"{name}: looks like a binary file (it contains NUL bytes), not text. "
-                          f"Text must be UTF-8 (cp1252 and latin-1 are also read); UTF-16 is not.")
-    return data
-
-
-def _check_text_bytes(data: bytes, name: str) -> bytes:
-    """The bytes without a UTF-8 BOM, checked for NUL bytes."""
-    _check_nul(data, name)
-    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
-
-
-class _TextLines:
-    """A text file's lines (with their endings), read one at a time, so memory holds one line, not the
-    file; each decoded alone, so one bad line does not change how the rest read."""
-
-    def __init__(self, path: Path, name: str) -> None:
-        self.path, self.name = path, name
-        self.fallbacks: set[int] = set()  # numbers (from 1) of the lines read as cp1252 or latin-1
-
-    def __iter__(self) -> Iterator[str]:
-        number = 0
-        try:
-            with self.path.open("rb") as f:
-                for chunk in f:  # ends at each \n
-                    chunk = _check_text_bytes(chunk, self.name) if number == 0 else _check_nul(chunk, self.name)
-                    # then at \r and \r\n as well, as bytes.splitlines splits a whole file; neither byte occurs
-                    # inside a UTF-8 multi-byte character
-                    for raw in chunk.splitlines(keepends=True):
-                        number += 1
-                        text, fell_back = decode_text(raw)
-                        if fell_back:
-                            self.fallbacks.add(number)
-                        yield text
-        except OSError as e:
-            raise CorpusError(f"{self.name}: cannot be read ({e.strerror or e})") from None
-
-    def fell_back(self, first: int, last: int) -> bool:
-        """Whether any of lines first..last needed a fallback."""
-        return any(n in self.fallbacks for n in range(first, last + 1))
-
-
 def _read_document(read: Callable[[int], bytes], name: str) -> tuple[str, bool, bool]:
     """A document file's text, whether it needed a fallback and whether it was cut: no more of the file is
     read than a document can keep (MAX_DOC_CHARS)."""
@@ -210,7 +156,7 @@ def _read_document(read: Callable[[int], bytes], name: str) -> tuple[str, bool, 
         except UnicodeDecodeError as e:
             if e.reason == "unexpected end of data":  # the cut split a character: not a reason to read cp1252
                 raw = raw[:e.start]
-    text, fell_back = decode_text(_check_text_bytes(raw, name))
+    text, fell_back = decode_text(check_text_bytes(raw, name))
     return text, fell_back, cut
 
 
@@ -253,17 +199,6 @@ def _split_of_value(value: object, where: str) -> str:
     return split
 
 
-def column_index(header: list[str], wanted: str, what: str, name: str) -> int:
-    """Index of a column: exact name first, then ignoring case."""
-    names = [h.strip() for h in header]
-    if wanted in names:
-        return names.index(wanted)
-    folded = [h.casefold() for h in names]
-    if folded.count(wanted.casefold()) == 1:
-        return folded.index(wanted.casefold())
-    raise CorpusError(f"{name}: no {what} column {wanted!r}; columns found: {', '.join(map(repr, names))}")
-
-
 def _label(value: object, where: str) -> str:
     # bool is an int subclass, but true/false labels are far more likely a mistake than two classes
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -277,23 +212,10 @@ def _label(value: object, where: str) -> str:
 # ---------------------------------------------------------------- CSV / TSV / JSONL
 
 
-def sniff_delimiter(first_line: str, suffix: str, name: str) -> str:
-    """Tab or comma, from a table's first line and its file suffix ('.tsv', '.csv' or '.txt')."""
-    tabs, commas = first_line.count("\t"), first_line.count(",")
-    if suffix == ".txt":
-        if not tabs and not commas:
-            raise CorpusError(f"{name}: a .txt file must be a table with a tab-separated header line; "
-                              f"supported formats: {SUPPORTED}")
-        return "\t" if tabs >= commas else ","
-    if tabs == commas:  # a one-column header says nothing; trust the extension
-        return "\t" if suffix == ".tsv" else ","
-    return "\t" if tabs > commas else ","
-
-
 def _read_table(path: Path, name: str, suffix: str, text_col: str, label_col: str, split_col: str | None,
                 docs: _Docs, fixed_split: str | None = None) -> None:
     csv.field_size_limit(_CSV_FIELD_LIMIT)
-    lines = _TextLines(path, name)
+    lines = TextLines(path, name)
     rest = iter(lines)
     head = []  # up to the first line that is not blank, which tells the delimiter
     for line in rest:
@@ -331,20 +253,10 @@ def _read_table(path: Path, name: str, suffix: str, text_col: str, label_col: st
 
 def _read_jsonl(path: Path, name: str, text_col: str, label_col: str, split_col: str | None,
                 docs: _Docs, fixed_split: str | None = None) -> None:
-    lines = _TextLines(path, name)
+    lines = TextLines(path, name)
     first = True  # only the first object may be a saved corpus's metadata
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for n, obj in jsonl_objects(lines, {text_col: "...", label_col: "..."}):
         where = f"{name}, line {n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CorpusError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); "
-                              f"JSONL needs one JSON object per line") from None
-        if not isinstance(obj, dict):
-            raise CorpusError(f"{where}: expected a JSON object like "
-                              f'{{"{text_col}": "...", "{label_col}": "..."}}, found {type(obj).__name__}')
         is_first, first = first, False
         if is_first and _META_KEY in obj:
             docs.source = obj.get("source")
@@ -352,16 +264,9 @@ def _read_jsonl(path: Path, name: str, text_col: str, label_col: str, split_col:
             docs.dropped += int(obj.get("dropped_empty", 0))
             docs.cut += int(obj.get("cut_long", 0))
             continue
-        wanted = [text_col, label_col] + ([split_col] if split_col else [])
-        missing = [k for k in wanted if k not in obj]
-        if missing:
-            raise CorpusError(f"{where}: no field {', '.join(map(repr, missing))}; "
-                              f"fields found: {', '.join(map(repr, obj)) or 'none'}")
-        text = obj[text_col]
-        if not isinstance(text, str):
-            raise CorpusError(f"{where}: the text field {text_col!r} must be a string, not {text!r:.60}")
+        check_fields(obj, [text_col, label_col] + ([split_col] if split_col else []), where)
         split = _split_of_value(obj[split_col], where) if split_col else fixed_split
-        docs.add(text, obj[label_col], split, n in lines.fallbacks, where)
+        docs.add(text_field(obj, text_col, where), obj[label_col], split, n in lines.fallbacks, where)
 
 
 def _read_data_file(path: Path, name: str, suffix: str, text_col: str, label_col: str,
@@ -586,56 +491,6 @@ def load_corpus(path: str | os.PathLike, text_col: str = "text", label_col: str 
     else:
         raise CorpusError(f"{name}: unknown format {suffix or '(no extension)'!r}; supported: {SUPPORTED}")
     return _finish(docs, name, seed, val_frac, test_frac)
-
-
-def _allocate(counts: dict[str, int], limit: int) -> dict[str, int]:
-    """How many of each class to keep: in proportion, and at least one each where the limit allows."""
-    total = sum(counts.values())
-    if limit >= total:
-        return dict(counts)
-    if limit < len(counts):  # not every class fits: keep one of each of the largest
-        largest = sorted(counts, key=lambda c: (-counts[c], c))[:limit]
-        return {c: int(c in largest) for c in counts}
-    exact = {c: limit * n / total for c, n in counts.items()}
-    quota = {c: int(x) for c, x in exact.items()}
-    # the places rounding down left over go first to classes rounded down to nothing, then by largest remainder
-    order = sorted(counts, key=lambda c: (quota[c] > 0, int(exact[c]) - exact[c], c))
-    for c in order[:limit - sum(quota.values())]:
-        quota[c] += 1
-    # a class still at nothing takes one place from the class that has the most
-    for c in sorted(c for c in counts if quota[c] == 0):
-        quota[max(sorted(quota), key=quota.__getitem__)] -= 1
-        quota[c] = 1
-    return quota
-
-
-def limited_indices(labels: list[str], splits: list[str], limit_train: int | None, limit_eval: int | None,
-                    seed: int = 42) -> list[int]:
-    """The documents limit_corpus keeps, by position (its choice needs only labels and splits)."""
-    for what, limit in (("limit_train", limit_train), ("limit_eval", limit_eval)):
-        if limit is not None and limit < 1:
-            raise ValueError(f"{what} must be at least 1, got {limit}")
-    rng = random.Random(seed)
-    keep: list[int] = []
-    for split, limit in (("train", limit_train), ("validation", limit_eval), ("test", limit_eval)):
-        by_class: dict[str, list[int]] = {}
-        for i, (label, s) in enumerate(zip(labels, splits)):
-            if s == split:
-                by_class.setdefault(label, []).append(i)
-        quota = _allocate({c: len(v) for c, v in by_class.items()}, limit) if limit else None
-        for label in sorted(by_class):
-            idx = by_class[label]
-            keep.extend(idx if quota is None else rng.sample(idx, quota[label]))
-    return sorted(keep)
-
-
-def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None, seed: int = 42) -> Corpus:
-    """A stratified subset: at most limit_train training documents and at most limit_eval in each of
-    validation and test, every class kept where the limit allows. Documents keep their order."""
-    keep = limited_indices(corpus.labels, corpus.splits, limit_train, limit_eval, seed)
-    return Corpus([corpus.texts[i] for i in keep], [corpus.labels[i] for i in keep],
-                  [corpus.splits[i] for i in keep], corpus.source, corpus.encoding_fallbacks,
-                  corpus.dropped_empty, corpus.cut_long)
 
 
 def source_name(source: str | None) -> str:

@@ -1,6 +1,8 @@
-"""From a RunConfig to model-ready splits: texts, label ids, word pieces and bag of words."""
+"""From a RunConfig to model-ready splits: a corpus limited to a stratified subset, then texts, label ids, word
+pieces and bag of words."""
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,7 +10,7 @@ import scipy.sparse as sp
 
 from ..config import RunConfig
 from .batching import Example, TopicInputs, make_examples
-from .corpus import Corpus, limit_corpus, load_corpus
+from .corpus import Corpus, load_corpus
 from .token_cache import cached_tokenize
 from .vocabulary import TopicVocabulary
 
@@ -49,6 +51,56 @@ class PreparedData:
     train: SplitData
     validation: SplitData
     test: SplitData
+
+
+def _allocate(counts: dict[str, int], limit: int) -> dict[str, int]:
+    """How many of each class to keep: in proportion, and at least one each where the limit allows."""
+    total = sum(counts.values())
+    if limit >= total:
+        return dict(counts)
+    if limit < len(counts):  # not every class fits: keep one of each of the largest
+        largest = sorted(counts, key=lambda c: (-counts[c], c))[:limit]
+        return {c: int(c in largest) for c in counts}
+    exact = {c: limit * n / total for c, n in counts.items()}
+    quota = {c: int(x) for c, x in exact.items()}
+    # the places rounding down left over go first to classes rounded down to nothing, then by largest remainder
+    order = sorted(counts, key=lambda c: (quota[c] > 0, int(exact[c]) - exact[c], c))
+    for c in order[:limit - sum(quota.values())]:
+        quota[c] += 1
+    # a class still at nothing takes one place from the class that has the most
+    for c in sorted(c for c in counts if quota[c] == 0):
+        quota[max(sorted(quota), key=quota.__getitem__)] -= 1
+        quota[c] = 1
+    return quota
+
+
+def limited_indices(labels: list[str], splits: list[str], limit_train: int | None, limit_eval: int | None,
+                    seed: int = 42) -> list[int]:
+    """The documents limit_corpus keeps, by position (its choice needs only labels and splits)."""
+    for what, limit in (("limit_train", limit_train), ("limit_eval", limit_eval)):
+        if limit is not None and limit < 1:
+            raise ValueError(f"{what} must be at least 1, got {limit}")
+    rng = random.Random(seed)
+    keep: list[int] = []
+    for split, limit in (("train", limit_train), ("validation", limit_eval), ("test", limit_eval)):
+        by_class: dict[str, list[int]] = {}
+        for i, (label, s) in enumerate(zip(labels, splits)):
+            if s == split:
+                by_class.setdefault(label, []).append(i)
+        quota = _allocate({c: len(v) for c, v in by_class.items()}, limit) if limit else None
+        for label in sorted(by_class):
+            idx = by_class[label]
+            keep.extend(idx if quota is None else rng.sample(idx, quota[label]))
+    return sorted(keep)
+
+
+def limit_corpus(corpus: Corpus, limit_train: int | None, limit_eval: int | None, seed: int = 42) -> Corpus:
+    """A stratified subset: at most limit_train training documents and at most limit_eval in each of
+    validation and test, every class kept where the limit allows. Documents keep their order."""
+    keep = limited_indices(corpus.labels, corpus.splits, limit_train, limit_eval, seed)
+    return Corpus([corpus.texts[i] for i in keep], [corpus.labels[i] for i in keep],
+                  [corpus.splits[i] for i in keep], corpus.source, corpus.encoding_fallbacks,
+                  corpus.dropped_empty, corpus.cut_long)
 
 
 def load_run_corpus(config: RunConfig) -> Corpus:

@@ -8,7 +8,6 @@ and an output written beside its final name and renamed whole, so a failure leav
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import os
@@ -16,18 +15,21 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from ..config import UserError
-from ..data.corpus import (
+from ..data.records import (
     JSONL_SUFFIXES,
     TABLE_SUFFIXES,
     CorpusError,
+    TextLines,
+    check_fields,
     column_index,
-    decode_text,
+    jsonl_objects,
     sniff_delimiter,
+    text_field,
 )
 from ..energy.meter import EnergyMeter
 from ..training.metrics import confusion_f1_interval, macro_f1_of_confusions
@@ -82,49 +84,21 @@ class _Rows:
         return chunk
 
 
-class ByteCount:
-    """Bytes of the input read so far: what the progress bar measures the time left by."""
-
-    def __init__(self) -> None:
-        self.bytes = 0
-
-
-def _lines(f: IO[bytes], name: str, count: ByteCount, fell_back: list[bool]) -> Iterator[str]:
-    """The file's lines decoded one by one (UTF-8, else cp1252, else latin-1); `fell_back` gets True when one
-    needed a fallback."""
-    first = True
-    for raw in f:
-        count.bytes += len(raw)
-        if first and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
-        first = False
-        if b"\x00" in raw:
-            raise CorpusError(f"{name}: looks like a binary file (it contains NUL bytes), not text")
-        text, fb = decode_text(raw)
-        if fb:
-            fell_back.append(True)
-        yield text
-
-
 def read_chunks(path: Path, text_col: str = "text", id_col: str | None = None, label_col: str | None = "label",
                 require_label: bool = False, chunk_size: int = CHUNK_DOCUMENTS, start_chunk: int = 0,
-                count: ByteCount | None = None) -> Iterator[InputChunk]:
+                lines: TextLines | None = None) -> Iterator[InputChunk]:
     """The file's rows in chunks of `chunk_size`, in order, from chunk `start_chunk` (earlier ones are read and
     skipped). `label_col` is read where the file has it (required with `require_label`); a missing text or id
-    column is a CorpusError that lists the columns the file has."""
+    column is a CorpusError that lists the columns the file has. `lines`: the file's reader, given where the
+    caller follows how many bytes it has read."""
     path = Path(path)
     suffix = _input_suffix(path)
-    count = count or ByteCount()
-    try:
-        with path.open("rb") as f:
-            if suffix in JSONL_SUFFIXES:
-                yield from _jsonl_chunks(f, str(path), text_col, id_col, label_col, require_label, chunk_size,
-                                         start_chunk, count)
-            else:
-                yield from _table_chunks(f, str(path), suffix, text_col, id_col, label_col, require_label,
-                                         chunk_size, start_chunk, count)
-    except OSError as error:
-        raise CorpusError(f"{path}: cannot be read ({error.strerror or error})") from None
+    lines = lines or TextLines(path, str(path))
+    if suffix in JSONL_SUFFIXES:
+        yield from _jsonl_chunks(lines, text_col, id_col, label_col, require_label, chunk_size, start_chunk)
+    else:
+        yield from _table_chunks(lines, suffix, text_col, id_col, label_col, require_label, chunk_size,
+                                 start_chunk)
 
 
 def _input_suffix(path: Path) -> str:
@@ -147,12 +121,17 @@ def check_paths(corpus: Path, out: Path) -> None:
         raise UserError(f"{out}: the output's folder {Path(out).parent} does not exist")
 
 
-def _table_chunks(f: IO[bytes], name: str, suffix: str, text_col: str, id_col: str | None, label_col: str | None,
-                  require_label: bool, chunk_size: int, start_chunk: int, count: ByteCount) -> Iterator[InputChunk]:
-    fell_back: list[bool] = []
-    lines = _lines(f, name, count, fell_back)
-    first = next((line for line in lines if line.strip()), None)
-    if first is None:
+def _table_chunks(lines: TextLines, suffix: str, text_col: str, id_col: str | None, label_col: str | None,
+                  require_label: bool, chunk_size: int, start_chunk: int) -> Iterator[InputChunk]:
+    name = lines.name
+    rest = iter(lines)
+    before = 0  # lines up to the header: the reader's line numbers count from after it
+    first = None
+    for first in rest:
+        before += 1
+        if first.strip():
+            break
+    if first is None or not first.strip():
         raise CorpusError(f"{name}: the file is empty (no header line, no documents)")
     delimiter = sniff_delimiter(first, suffix, name)
     header = next(csv.reader([first], delimiter=delimiter))
@@ -161,20 +140,23 @@ def _table_chunks(f: IO[bytes], name: str, suffix: str, text_col: str, id_col: s
     label_i = _optional_column(header, label_col, require_label, name)
     rows = _Rows(chunk_size, start_chunk, label_i is not None)
     csv.field_size_limit(2**31 - 1)
-    reader = csv.reader(lines, delimiter=delimiter, strict=delimiter == ",")
+    reader = csv.reader(rest, delimiter=delimiter, strict=delimiter == ",")
     number = 0
     try:
-        for row in reader:
+        while True:
+            start = before + reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
             if not row:
                 continue
             if len(row) != len(header):
                 raise CorpusError(f"{name}, record {number + 1}: expected {len(header)} fields (columns "
                                   f"{', '.join(h.strip() for h in header)}) but found {len(row)}")
             number += 1
-            fb = bool(fell_back)
-            fell_back.clear()
+            fell_back = lines.fell_back(start, before + reader.line_num)
             chunk = rows.add(row[id_i] if id_i is not None else str(number), row[text_i],
-                             row[label_i] if label_i is not None else None, fb)
+                             row[label_i] if label_i is not None else None, fell_back)
             if chunk is not None:
                 yield chunk
     except csv.Error as error:
@@ -195,38 +177,21 @@ def _optional_column(header: list[str], wanted: str | None, required: bool, name
         return None
 
 
-def _jsonl_chunks(f: IO[bytes], name: str, text_col: str, id_col: str | None, label_col: str | None,
-                  require_label: bool, chunk_size: int, start_chunk: int, count: ByteCount) -> Iterator[InputChunk]:
-    fell_back: list[bool] = []
+def _jsonl_chunks(lines: TextLines, text_col: str, id_col: str | None, label_col: str | None,
+                  require_label: bool, chunk_size: int, start_chunk: int) -> Iterator[InputChunk]:
     rows: _Rows | None = None
     number = 0
-    for line_number, line in enumerate(_lines(f, name, count, fell_back), start=1):
-        fb = bool(fell_back)
-        fell_back.clear()
-        if not line.strip():
-            continue
-        where = f"{name}, line {line_number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CorpusError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-        if not isinstance(obj, dict):
-            raise CorpusError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+    for line_number, obj in jsonl_objects(lines, {text_col: "..."}):
+        where = f"{lines.name}, line {line_number}"
         if rows is None:  # the first object decides whether the file is labelled
-            if require_label and label_col not in obj:
-                raise CorpusError(f"{where}: no label field {label_col!r}; fields found: {', '.join(map(repr, obj))}")
+            if require_label and label_col:
+                check_fields(obj, [label_col], where)
             rows = _Rows(chunk_size, start_chunk, bool(label_col) and label_col in obj)
-        wanted = [text_col, id_col, label_col if rows.has_labels else None]
-        missing = [key for key in wanted if key and key not in obj]
-        if missing:
-            raise CorpusError(f"{where}: no field {', '.join(map(repr, missing))}; "
-                              f"fields found: {', '.join(map(repr, obj)) or 'none'}")
-        text = obj[text_col]
-        if not isinstance(text, str):
-            raise CorpusError(f"{where}: the text field {text_col!r} must be a string, not {text!r:.60}")
+        check_fields(obj, [key for key in (text_col, id_col, label_col if rows.has_labels else None) if key], where)
         number += 1
-        chunk = rows.add(str(obj[id_col]) if id_col else str(number), text,
-                         str(obj[label_col]).strip() if rows.has_labels else None, fb)
+        chunk = rows.add(str(obj[id_col]) if id_col else str(number), text_field(obj, text_col, where),
+                         str(obj[label_col]).strip() if rows.has_labels and label_col else None,
+                         line_number in lines.fallbacks)
         if chunk is not None:
             yield chunk
     last = rows.cut() if rows is not None else None
@@ -372,8 +337,8 @@ def predict_file(classifier: Classifier, corpus: Path, out: Path, text_col: str 
 
     corpus = Path(corpus)
     check_paths(corpus, out)
-    count = ByteCount()
-    chunks = read_chunks(corpus, text_col, id_col, label_col, require_label, chunk_size, count=count)
+    lines = TextLines(corpus, str(corpus))
+    chunks = read_chunks(corpus, text_col, id_col, label_col, require_label, chunk_size, lines=lines)
     first = next(chunks, None)   # reads the header: a missing column fails here, before any output exists
     output = OutputFile(out)
     columns = OutputColumns(list(classifier.classes_), every_probability,
@@ -393,7 +358,7 @@ def predict_file(classifier: Classifier, corpus: Path, out: Path, text_col: str 
             documents += len(chunk)
             empty += sum(not text.strip() for text in chunk.texts)
             not_utf8 += sum(chunk.not_utf8)
-            bar.update(count.bytes - bar.n)
+            bar.update(lines.bytes_read - bar.n)
             bar.set_postfix_str(f"{documents / max(time.perf_counter() - started, 1e-9):.1f} docs/s, {documents} docs")
         output.commit()
     except BaseException:

@@ -12,7 +12,8 @@ from transformers import PreTrainedTokenizerBase
 
 from ..config import RECOMMENDED, TOPICS_MAX, TOPICS_MIN, ConfigError, RunConfig, UserError
 from ..data.batching import tokenize
-from ..data.corpus import limited_indices, load_corpus
+from ..data.corpus import load_corpus
+from ..data.splits import limited_indices
 from ..energy.estimate import Estimate, PastRun, estimate_run
 from ..energy.meter import carbon_intensity, country_code
 from ..model.encoders import load_tokenizer
