@@ -1,5 +1,5 @@
 """One row of a bench JSON against one row of another, paired seed by seed on the same test documents, with the
-bench's own intervals over seeds and documents (training/noise.py). The bench compares the rows of one run; this
+bench's own intervals over seeds and documents (stats/noise.py). The bench compares the rows of one run; this
 compares code of two commits (a row before a change and after it), each benched on its own. Seeds whose test
 documents differ between the two files are left out, and said so.
 
@@ -15,8 +15,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from topicbert.bench.measurement import Measurement  # noqa: E402
-from topicbert.training.metrics import bootstrap_samples, macro_f1_samples  # noqa: E402
-from topicbert.training.noise import difference_over_seeds, mean_over_seeds  # noqa: E402
+from topicbert.stats.bootstrap import bootstrap_samples, macro_f1_samples  # noqa: E402
+from topicbert.stats.noise import difference_over_seeds, mean_over_seeds  # noqa: E402
 
 
 def measurements(path: str, row: str) -> dict[int, Measurement]:

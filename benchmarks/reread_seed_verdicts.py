@@ -1,5 +1,5 @@
 """The multi-seed verdicts BENCHMARKS.md published before issue 20, read again with the Studio's intervals over
-seeds (training/noise.py). Their JSONs kept no test predictions, so the documents' shared variance cannot be
+seeds (stats/noise.py). Their JSONs kept no test predictions, so the documents' shared variance cannot be
 bootstrapped again: it is bracketed instead, from none (each seed on documents of its own) to one seed's whole
 document variance (every seed on the same documents, their errors perfectly alike), the latter from that seed's
 published paired interval. The seeds' part is exact: each seed's published difference.
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topicbert.training.noise import over_seeds  # noqa: E402
+from topicbert.stats.noise import over_seeds  # noqa: E402
 
 # (what, each seed's published difference, the half-width of one seed's published 95% paired interval,
 #  whether every seed was tested on the same documents)

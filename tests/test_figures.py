@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from topicbert.stats.pareto import pareto_front
 from topicbert.studio import figures, ldavis
-from topicbert.training.metrics import pareto_front
 
 EVIL = "<script>alert(1)</script>"
 

@@ -17,9 +17,10 @@ from topicbert.data.corpus import CorpusError
 from topicbert.inference.classifier import Classifier, open_classifier
 from topicbert.inference.model_folder import run_model_parts
 from topicbert.inference.predict_file import predict_file, read_chunks, report_path
+from topicbert.stats.bootstrap import confusion_f1_interval, f1_interval
 from topicbert.studio.run_files import load_predictions
 from topicbert.training.loop import train
-from topicbert.training.metrics import confusion, confusion_f1_interval, f1_interval, macro_f1
+from topicbert.training.metrics import confusion, macro_f1
 
 
 def trained(folder: Path, config: RunConfig) -> Classifier:

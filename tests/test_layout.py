@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,15 +14,18 @@ PACKAGE = ROOT / "topicbert"
 ALLOWED = {
     "config": set(),
     "paths": set(),
+    # the statistics that compare runs: numpy and scipy alone (test_stats_needs_only_numpy_and_scipy)
+    "stats": set(),
     "model": {"config"},
     "data": {"config", "paths"},
-    "training": {"config", "paths", "model", "data"},
+    "training": {"config", "paths", "model", "data", "stats"},
     "energy": {"config", "data"},
-    "inference": {"config", "paths", "model", "data", "training", "energy"},
+    "inference": {"config", "paths", "model", "data", "training", "energy", "stats"},
     "runs": {"config", "paths", "model", "data", "training", "energy"},
-    "studio": {"config", "paths", "model", "data", "training", "energy", "runs", "inference"},
-    "bench": {"config", "paths", "model", "data", "training", "energy"},
-    "cli": {"config", "paths", "model", "data", "training", "energy", "runs", "studio", "bench", "inference"},
+    "studio": {"config", "paths", "model", "data", "training", "energy", "runs", "inference", "stats"},
+    "bench": {"config", "paths", "model", "data", "training", "energy", "stats"},
+    "cli": {"config", "paths", "model", "data", "training", "energy", "runs", "studio", "bench", "inference",
+            "stats"},
     "__main__": {"cli"},
     # load_classifier, imported when first asked for (studio/classify.py: a run id or a model folder)
     "__init__": {"studio"},
@@ -100,6 +104,12 @@ def test_nothing_in_the_package_imports_streamlit(path):
     assert not any(name == "streamlit" or name.startswith("streamlit.") for name in imported_names(path))
 
 
+@pytest.mark.parametrize("path", sorted((PACKAGE / "stats").glob("*.py")), ids=lambda p: p.name)
+def test_stats_needs_only_numpy_and_scipy(path):
+    outside = {name.split(".")[0] for name in imported_names(path)} - set(sys.stdlib_module_names) - {"topicbert"}
+    assert outside <= {"numpy", "scipy"}, f"stats/{path.name} imports {sorted(outside - {'numpy', 'scipy'})}"
+
+
 def test_all_sql_is_in_the_store():
     holders = {str(path.relative_to(ROOT)) for path in modules() if SQL.search(path.read_text(encoding="utf-8"))}
     assert holders == {"topicbert/runs/store.py"}
@@ -108,7 +118,7 @@ def test_all_sql_is_in_the_store():
 def test_every_folder_says_what_it_holds_and_may_import():
     folders = [p for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"]
     assert {p.name for p in folders} == {"model", "data", "training", "inference", "energy", "runs", "studio",
-                                          "bench"}
+                                          "bench", "stats"}
     for folder in folders:
         doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text(encoding="utf-8")))
         assert doc and "May import" in doc, f"{folder.name}/__init__.py needs a docstring with what it may import"

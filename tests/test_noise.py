@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from topicbert.training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples, percentile_interval
-from topicbert.training.noise import (
+from topicbert.stats.bootstrap import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples, percentile_interval
+from topicbert.stats.noise import (
     HIGHER,
     LOWER,
     NOT_SHOWN,

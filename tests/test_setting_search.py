@@ -16,7 +16,7 @@ from topicbert.bench.setting_search import (
     pair_runs,
     sign_flip_p_value,
 )
-from topicbert.training.noise import NoiseInterval
+from topicbert.stats.noise import NoiseInterval
 
 
 def _run(seed: int, best_epoch: int, accuracy: float, *, warmup: float = 0.1, corpus: str = "bbc",

@@ -10,9 +10,9 @@ import pytest
 from store_helpers import run_with_curve
 
 from topicbert.config import RunConfig
+from topicbert.stats.many_verdicts import fewest_documents, holm, sign_test
 from topicbert.studio import figures, topic_gains
 from topicbert.studio.run_files import RunPredictions, load_predictions
-from topicbert.training.many_verdicts import fewest_documents, holm, sign_test
 
 
 def predictions(labels: np.ndarray, predicted: np.ndarray, mixtures: np.ndarray | None = None,

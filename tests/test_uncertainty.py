@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from topicbert.config import RunConfig
+from topicbert.stats.bootstrap import bootstrap_samples, f1_interval, macro_f1_samples, percentile_interval
 from topicbert.studio.run_files import RunPredictions
 from topicbert.studio.uncertainty import (
     OTHER_DOCUMENTS,
@@ -20,7 +21,6 @@ from topicbert.studio.uncertainty import (
     interval_text,
     run_scores,
 )
-from topicbert.training.metrics import bootstrap_samples, f1_interval, macro_f1_samples, percentile_interval
 
 
 def test_macro_f1_of_resamples_by_hand():

@@ -3,11 +3,13 @@
 Where things live (imports point down this list, never up; tests/test_layout.py checks it):
 
     config.py, paths.py  RunConfig (every setting of a run) and TOPICBERT_HOME: leaves every layer may use
+    stats/               the statistics that compare runs (bootstrap, noise over seeds, many verdicts, time to
+                         accuracy, the Pareto front): numpy and scipy alone, a leaf training/ and above use
     model/               nn.Modules and encoder loading: the topic model, TopicBERT; no I/O
     data/                corpora (readers with clear errors, uploads), splits, topic vocabulary, batching,
                          the token cache
     training/            the loop (callbacks, no store), evaluation, checkpoints, pretraining, result files,
-                         metrics, the device
+                         F1 and topic quality, the device
     energy/              codecarbon's readings, and a run's projected cost
     inference/           a finished run's model as a classifier, the model folder that travels, predictions
                          over a file in chunks

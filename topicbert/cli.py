@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .bench.variants import DEFAULT_CORPUS, DEFAULT_VARIANTS, RECOMMENDED_NAME, variant_name, variant_names
 from .config import MODES, RECOMMENDED, VARIANTS, ConfigError, RunConfig, UserError
-from .training.time_to_accuracy import DEFAULT_TARGET
+from .stats.time_to_accuracy import DEFAULT_TARGET
 
 RUN_DEFAULTS = RunConfig(corpus="")
 

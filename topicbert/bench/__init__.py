@@ -2,5 +2,5 @@
 TF-IDF references), its rows with intervals and verdicts, model FLOPs, the loop's overhead over a
 bare loop, the PNG plot, and runs of other seeds merged into one report.
 
-May import: config, paths, model, data, training, energy.
+May import: config, paths, model, data, training, energy, stats.
 """

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from ..config import RunConfig
 from ..data.corpus import source_name
-from ..training.time_to_accuracy import DEFAULT_TARGET
+from ..stats.time_to_accuracy import DEFAULT_TARGET
 from .measurement import Measurement
 from .side_by_side import SETTING_KEYS, bench_report
 from .variants import BASELINE

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")  # no screen: render straight to a file
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..training.metrics import pareto_front  # noqa: E402
+from ..stats.pareto import pareto_front  # noqa: E402
 
 
 def save_pareto_png(rows: list[dict], path: Path, title: str = "") -> None:

@@ -13,7 +13,7 @@ Best epochs are a few whole numbers, and three pairs that each differ by one epo
 t interval would read as certainty. So the epochs' verdict is an exact sign-flip test: were the two settings
 alike, each pair's difference would be as likely negated, and the p-value is the share of the 2^pairs sign
 flips whose mean lies as far from 0 as the one observed. It needs six pairs before any result can reach 5%
-(three seeds on one corpus cannot show it, whatever they give). The F1's interval is training/noise.py's, over
+(three seeds on one corpus cannot show it, whatever they give). The F1's interval is stats/noise.py's, over
 the pairs and their test documents.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..training.metrics import CONFIDENCE, bootstrap_samples, macro_f1_samples
-from ..training.noise import HIGHER, LOWER, WITHIN_NOISE, NoiseInterval, difference_over_seeds
+from ..stats.bootstrap import CONFIDENCE, bootstrap_samples, macro_f1_samples
+from ..stats.noise import HIGHER, LOWER, WITHIN_NOISE, NoiseInterval, difference_over_seeds
 
 # the test macro-F1 a new default may lose at most: half a point, about what the seeds of one corpus move F1 by
 # in BENCHMARKS.md's searches; a setting whose runs cannot rule out losing this much keeps the old default

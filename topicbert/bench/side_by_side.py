@@ -22,9 +22,9 @@ from ..config import RunConfig
 from ..data.splits import PreparedData, load_run_corpus, prepare_data
 from ..energy.meter import EnergyMeter
 from ..model.encoders import encoder_dimensions, load_tokenizer
+from ..stats.time_to_accuracy import DEFAULT_TARGET
 from ..training.device import choose_device, cpu_info, uses_bf16
 from ..training.loop import epoch_batches, train
-from ..training.time_to_accuracy import DEFAULT_TARGET
 from .flops import training_flops
 from .hf_trainer import RECIPE as HF_RECIPE
 from .hf_trainer import run_hf_trainer

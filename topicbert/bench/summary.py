@@ -4,7 +4,7 @@ Every F1 gets a 95% interval; F1 retained and every difference are paired (both 
 seeds and the same resampled test documents). One seed: a bootstrap over the test documents, which covers
 them alone. Several seeds: a row's figure is the mean over its seeds, ± their spread (standard deviation),
 and its interval adds the seeds' variance to the documents' under Student's t with seeds - 1 degrees of
-freedom (training/noise.py: with two or three seeds anything narrower breaks its promised coverage); a
+freedom (stats/noise.py: with two or three seeds anything narrower breaks its promised coverage); a
 difference also gives each seed's own; speedup and energy saved give their range over seeds.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..energy.meter import DEFAULT_TRACKING_MODE, estimate_band
-from ..training.metrics import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples
-from ..training.noise import (
+from ..stats.bootstrap import BOOTSTRAP_RESAMPLES, bootstrap_samples, macro_f1_samples
+from ..stats.noise import (
     HIGHER,
     LOWER,
     NoiseInterval,
@@ -26,7 +26,7 @@ from ..training.noise import (
     mean_over_seeds,
     not_shown_words,
 )
-from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
+from ..stats.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .flops import mfu
 from .measurement import Measurement
 

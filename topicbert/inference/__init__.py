@@ -6,5 +6,5 @@ pass), so a run's test documents get the very predictions the run stored.
 
 It knows nothing of the store: the runs/ and studio/ side turns a run id into a folder and its facts.
 
-May import: config, paths, model, data, training, energy.
+May import: config, paths, model, data, training, energy, stats.
 """

@@ -32,7 +32,7 @@ from ..data.records import (
     text_field,
 )
 from ..energy.meter import EnergyMeter
-from ..training.metrics import confusion_f1_interval, macro_f1_of_confusions
+from ..stats.bootstrap import confusion_f1_interval, macro_f1_of_confusions
 from .classifier import Classifier, Predictions
 
 CHUNK_DOCUMENTS = 256

@@ -8,5 +8,5 @@ verdict card (verdict_card) and its HTML report (report), Home's demo state and 
 settings side by side (run_settings), and one format for durations and energy (units).
 Plain data in, plain data or figures out: never streamlit itself, so all of it is testable.
 
-May import: config, paths, model, data, training, energy, runs, inference.
+May import: config, paths, model, data, training, energy, runs, inference, stats.
 """

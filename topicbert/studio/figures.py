@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..energy.grid import CO2E
-from ..training.metrics import pareto_front
-from ..training.noise import WITHIN_NOISE
+from ..stats.noise import WITHIN_NOISE
+from ..stats.pareto import pareto_front
 from .topic_gains import HIGHER, LOWER
 
 BASELINE_ROLE = "baseline"

@@ -20,7 +20,7 @@ from ..energy.estimate import precision_name
 from ..energy.grid import CO2, Grid, grids, price
 from ..runs.services import placement_text
 from ..runs.store import ACTIVE, Store
-from ..training.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
+from ..stats.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .trust import Badge, EnergyBasis, energy_difference_words, measurement_badge
 from .uncertainty import (

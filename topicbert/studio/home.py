@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..config import RunConfig
 from ..runs.store import ACTIVE, Store
-from ..training.time_to_accuracy import DEFAULT_TARGET
+from ..stats.time_to_accuracy import DEFAULT_TARGET
 from .frames import TOPICBERT_ROLE, baseline_choices, default_runs, role_of, summary_frame
 from .launch import demo_config
 from .run_files import load_predictions, no_texts

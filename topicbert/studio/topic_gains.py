@@ -1,6 +1,6 @@
 """Where the topic branch helps: for each topic of a TopicBERT run, the test documents whose dominant topic
 it is, each model's accuracy on them, and the run's difference with its reference on them, with a verdict
-corrected for the number of topics (training/many_verdicts.py), sorted from the largest gain to the largest loss.
+corrected for the number of topics (stats/many_verdicts.py), sorted from the largest gain to the largest loss.
 
 The score is accuracy, the same number for every model on the same documents: macro-F1 on a topic's few
 documents would average each model over the classes it happened to predict there, so the gain would say
@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..training.many_verdicts import FAMILY_LEVEL, fewest_documents, holm, sign_test
-from ..training.noise import WITHIN_NOISE
+from ..stats.many_verdicts import FAMILY_LEVEL, fewest_documents, holm, sign_test
+from ..stats.noise import WITHIN_NOISE
 from .documents import same_documents
 from .run_files import RunPredictions
 

@@ -1,5 +1,5 @@
 """How sure Compare can be: each run's macro-F1 with its bootstrap over its test documents, runs that differ
-only by seed taken together (training/noise.py: their interval covers the seeds and the documents), a group
+only by seed taken together (stats/noise.py: their interval covers the seeds and the documents), a group
 against a reference on the same documents seed by seed (paired), and the words for a difference.
 
 Two runs are compared only when they were tested on the same documents (documents.same_documents);
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..training.metrics import bootstrap_samples, f1_interval, macro_f1, macro_f1_samples
-from ..training.noise import (
+from ..stats.bootstrap import bootstrap_samples, f1_interval, macro_f1_samples
+from ..stats.noise import (
     HIGHER,
     LOWER,
     WITHIN_NOISE,
@@ -24,6 +24,7 @@ from ..training.noise import (
     difference_over_seeds,
     mean_over_seeds,
 )
+from ..training.metrics import macro_f1
 from .run_files import RunPredictions
 
 OTHER_DOCUMENTS = "tested on other documents"

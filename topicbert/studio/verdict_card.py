@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..energy.grid import CO2E
-from ..training.noise import HIGHER, LOWER, not_shown_words
+from ..stats.noise import HIGHER, LOWER, not_shown_words
 from .figures import TFIDF_ROLE
 from .frames import encoders_sentence
 from .uncertainty import OTHER_DOCUMENTS

@@ -20,12 +20,13 @@ from ..data.shared_texts import save_texts
 from ..data.splits import PreparedData
 from ..model.topic_model import TopicModel
 from ..model.topicbert import TopicBERT
+from ..stats.bootstrap import f1_interval
 from .callbacks import Callback
 from .device import uses_bf16
 from .document_embeddings import add_document_embeddings
 from .evaluation import evaluate, topic_model_outputs
 from .loop_state import LoopState
-from .metrics import confusion, f1_interval, macro_f1, micro_f1, per_class_report
+from .metrics import confusion, macro_f1, micro_f1, per_class_report
 from .topic_quality import TopicQuality, score_topics, top_word_ids, topic_words
 
 if TYPE_CHECKING:  # late_fusion builds on the TF-IDF reference, which writes its results with this module

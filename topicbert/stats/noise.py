@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .metrics import CONFIDENCE, percentile_interval
+from .bootstrap import CONFIDENCE, percentile_interval
 
 HIGHER, LOWER, NOT_SHOWN = "higher", "lower", "not shown"
 WITHIN_NOISE = "within noise"
