@@ -7,7 +7,7 @@ import streamlit as st
 
 from topicbert.runs import storage
 from topicbert.runs.store import Store
-from topicbert.studio import frames
+from topicbert.studio import frames, run_identity
 from topicbert.studio.text import escape
 from topicbert.studio.verdict_card import VerdictCard
 
@@ -56,11 +56,11 @@ def show_verdict_card(card: VerdictCard) -> None:
 def choose_topicbert_run(store: Store, what: str, key: str, preselect: int | None = None) -> dict:
     """A select box of finished TopicBERT runs (`preselect` chosen, if it is one); stops the page with a
     word when there is none."""
-    runs = [run for run in frames.finished_runs(store) if run["variant"] == "topicbert"]
+    runs = [run for run in run_identity.finished_runs(store) if run["variant"] == "topicbert"]
     if not runs:
         st.info(f"No finished TopicBERT run yet: {what} appear here once it ends.")
         st.stop()
-    labels = {run["id"]: frames.run_label(run) for run in runs}
+    labels = {run["id"]: run_identity.run_label(run) for run in runs}
     if preselect in labels:
         st.session_state[key] = preselect
     run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key=key)

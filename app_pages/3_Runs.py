@@ -5,7 +5,7 @@ import streamlit as st
 from topicbert.runs import services, storage
 from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
-from topicbert.studio import frames, predict_job, run_settings
+from topicbert.studio import frames, predict_job, run_identity, run_settings
 from topicbert.studio.text import escape
 from widgets import RUN_COLUMNS, VALIDATION_NOTE, delete_button, page_setup
 
@@ -45,7 +45,7 @@ def run_detail() -> None:
         choices = store.run_choices(limit=200)  # names and statuses only: no run's JSON decoded here
         if not choices:
             return
-        labels = {run["id"]: f"{frames.run_label(run)} ({run['status']})" for run in choices}
+        labels = {run["id"]: f"{run_identity.run_label(run)} ({run['status']})" for run in choices}
         run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_selected")
         run = store.get_run(run_id)
         buttons = st.container(horizontal=True)  # side by side, not spread over columns
@@ -58,7 +58,7 @@ def run_detail() -> None:
             services.resume_run(store, run_id)
             run = store.get_run(run_id)
         active = run["status"] in ACTIVE
-        what = f"run {frames.run_label(run)} ({storage.format_bytes(storage.path_bytes(run['run_dir']))})"
+        what = f"run {run_identity.run_label(run)} ({storage.format_bytes(storage.path_bytes(run['run_dir']))})"
         delete_button("Delete", run_id, what, lambda: storage.delete_run(store, run_id), key="runs_delete",
                       where=buttons, disabled=active,
                       help="cancel it first" if active else "its files and its rows in the store",
@@ -89,13 +89,13 @@ def corpus_names(store: Store) -> dict[str, str]:
 def side_by_side() -> None:
     """Runs picked together, with only the settings in which they differ (as MLflow's run comparison shows)."""
     with Store() as store:
-        choices = {run["id"]: frames.run_label(run) for run in store.run_choices(limit=200)}
+        choices = {run["id"]: run_identity.run_label(run) for run in store.run_choices(limit=200)}
         picked = st.multiselect("Runs", list(choices), format_func=choices.get, key="runs_side_by_side",
                                 help="two or more runs: the settings in which they differ")
         if len(picked) < 2:
             st.caption("Pick two or more runs to see the settings in which they differ.")
             return
-        differing = run_settings.differences(run_settings.settings_frame(frames.existing_runs(store, picked),
+        differing = run_settings.differences(run_settings.settings_frame(run_identity.existing_runs(store, picked),
                                                                          corpus_names(store)))
     if differing.shape[1] == 1:
         st.info("These runs share every setting listed here (corpus, preset, encoder, epochs, learning rate, batch "

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from topicbert.runs.store import Store
-from topicbert.studio import carbon, early_stop, figures, frames, report, run_settings, topic_gains
+from topicbert.studio import carbon, early_stop, figures, frames, report, run_identity, run_settings, topic_gains
 from topicbert.studio import topics as topic_views
 from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
@@ -133,11 +133,11 @@ st.title("Compare")
 card_slot = st.container()  # filled once the summary is known: the answer comes before the controls behind it
 
 with Store() as store:
-    done = frames.finished_runs(store)
+    done = run_identity.finished_runs(store)
     if not done:
         st.info("No finished runs yet. Queue a run with its baselines on the Train page, or the demo on the home page.")
         st.stop()
-    labels = {run["id"]: frames.run_label(run) for run in done}
+    labels = {run["id"]: run_identity.run_label(run) for run in done}
     group = frames.default_runs(store)
     chosen = st.multiselect("Runs", list(labels), default=group or [done[0]["id"]],
                             format_func=labels.get, key="compare_runs",
@@ -173,11 +173,11 @@ with Store() as store:
     test_sets = frames.test_sets(store)
     corpus_names = {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
     reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])
-    reference_set = frames.test_set_of(reference)
+    reference_set = run_identity.test_set_of(reference)
     reference_seeds = frames.seeds_beside(store, chosen, reference)
-    badges = {frames.run_label(run): frames.run_badge(store, run) for run in runs.values()}
+    badges = {run_identity.run_label(run): frames.run_badge(store, run) for run in runs.values()}
     topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
-                   if frames.role_of(run) == frames.TOPICBERT_ROLE}
+                   if run_identity.role_of(run) == run_identity.TOPICBERT_ROLE}
 
 card = verdict_card(summary, target, carbon.gas(grid))
 with card_slot:
@@ -268,7 +268,7 @@ test_set = a.selectbox("Test documents", keys, index=keys.index(reference_set) i
 cost = b.selectbox("Cost", COST_COLUMNS, format_func=lambda c: "kWh" if c == "kwh" else carbon.grams(grid),
                    key="compare_cost")
 with Store() as store:
-    in_set = [run for run in frames.finished_runs(store) if frames.test_set_of(run) == test_set]
+    in_set = [run for run in run_identity.finished_runs(store) if run_identity.test_set_of(run) == test_set]
     front = frames.pareto_frame(store, test_set, f1_intervals_of(in_set), grid)
 chart(st, figures.visualize_pareto(front, cost=cost, gas=carbon.gas(grid)), "compare_pareto")
 left_out = sum(test_sets.values()) - test_sets.get(test_set, 0)

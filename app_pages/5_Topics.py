@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from topicbert.runs.store import Store
-from topicbert.studio import figures, frames, ldavis, topic_stability
+from topicbert.studio import figures, ldavis, run_identity, topic_stability
 from topicbert.studio import topics as topic_views
 from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import (
@@ -59,7 +59,7 @@ with Store() as store:
     summary = topic_views.topic_summary(store, run)
     partners = topic_stability.stability_partners(store, run)
 
-if encoders := frames.runs_encoders_sentence([run]):
+if encoders := run_identity.runs_encoders_sentence([run]):
     st.caption(escape(f"{encoders}."))
 html = topic_map(run["run_dir"], stamp(run["run_dir"]))
 if html is None:
@@ -136,9 +136,9 @@ if not partners:
             "which of these topics recur.")
 else:
     others = {other["id"]: other for other in partners}
-    other_id = st.selectbox("Match with", list(others), format_func=lambda i: frames.run_label(others[i]),
+    other_id = st.selectbox("Match with", list(others), format_func=lambda i: run_identity.run_label(others[i]),
                             key="topics_partner")
-    this, that = frames.run_label(run), frames.run_label(others[other_id])
+    this, that = run_identity.run_label(run), run_identity.run_label(others[other_id])
     ours = topic_arrays(run["run_dir"], stamp(run["run_dir"]))
     theirs = topic_arrays(others[other_id]["run_dir"], stamp(others[other_id]["run_dir"]))
     if theirs is None:

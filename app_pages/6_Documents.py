@@ -5,7 +5,7 @@ import streamlit as st
 
 from topicbert.config import RunConfig, UserError
 from topicbert.runs.store import Store
-from topicbert.studio import documents, figures, frames, launch
+from topicbert.studio import documents, figures, launch, run_identity
 from topicbert.studio import topics as topic_views
 from topicbert.studio.run_files import RunPredictions, load_predictions, load_texts, predictions_mtime
 from topicbert.studio.text import escape
@@ -87,9 +87,9 @@ frame, baseline, note = table(run["run_dir"], predictions_mtime(run["run_dir"]),
                               baseline_dir, predictions_mtime(baseline_dir), tuple(topic_names),
                               tfidf_dir, predictions_mtime(tfidf_dir))
 # the baseline and the reference by name, once: "BERT-512" runs whatever encoder its run named
-names = {"baseline": f"{frames.run_label(baseline_run)} (baseline)" if baseline_run else "baseline",
-         documents.TFIDF: frames.run_label(tfidf_run) if tfidf_run else documents.TFIDF}
-if encoders := frames.runs_encoders_sentence([run, baseline_run, tfidf_run]):
+names = {"baseline": f"{run_identity.run_label(baseline_run)} (baseline)" if baseline_run else "baseline",
+         documents.TFIDF: run_identity.run_label(tfidf_run) if tfidf_run else documents.TFIDF}
+if encoders := run_identity.runs_encoders_sentence([run, baseline_run, tfidf_run]):
     st.caption(escape(f"{encoders}."))
 if note:
     st.caption(note)
@@ -110,7 +110,7 @@ if "documents_agreement" not in st.session_state:  # where the two models part, 
 a, b = st.columns(2)
 query = a.text_input("Search the text", key="documents_query")
 # the baseline named in the label, not in each option: options that change with the run would not stay chosen
-against = frames.run_label(baseline_run) if baseline_run else "no baseline"
+against = run_identity.run_label(baseline_run) if baseline_run else "no baseline"
 agreement = b.selectbox(f"Which (the baseline: {against})", documents.AGREEMENTS, key="documents_agreement",
                         disabled=baseline is None, help="opens where TopicBERT and its baseline predict differently")
 agreement = agreement if baseline is not None else documents.ALL  # no baseline: nothing to disagree with
@@ -161,9 +161,9 @@ mixtures = results.topic_mixtures
 if mixtures is not None:
     names = topic_names if len(topic_names) == mixtures.shape[1] else [str(k + 1) for k in range(mixtures.shape[1])]
     left.plotly_chart(figures.visualize_topic_mixture(mixtures[doc], names), key="documents_mixture")
-probabilities = {frames.run_label(run): results.probabilities[doc]}
+probabilities = {run_identity.run_label(run): results.probabilities[doc]}
 if baseline is not None:
-    probabilities[frames.run_label(baseline_run)] = baseline.probabilities[doc]
+    probabilities[run_identity.run_label(baseline_run)] = baseline.probabilities[doc]
 right.plotly_chart(figures.visualize_class_probabilities(
-    probabilities, results.classes, baseline=frames.run_label(baseline_run) if baseline is not None else None),
+    probabilities, results.classes, baseline=run_identity.run_label(baseline_run) if baseline is not None else None),
     key="documents_probabilities")

@@ -26,7 +26,7 @@ from topicbert.runs import saved_corpora, services
 from topicbert.runs.references import attach_lda_reference
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
-from topicbert.studio import frames
+from topicbert.studio import run_identity
 from topicbert.studio.run_files import load_predictions
 from topicbert.studio.text import escape
 from topicbert.training.loop import train
@@ -361,7 +361,7 @@ def test_documents_open_where_the_models_disagree_and_mark_what_the_encoder_read
         " ".join(c.value for c in at.caption)
     # the encoder the presets named BERT run, said once (the tests' tiny encoder is no BERT of Google's)
     run = finished_topicbert_run()
-    encoder = frames.encoder_name(RunConfig.from_dict(run["config"]).model)
+    encoder = run_identity.encoder_name(RunConfig.from_dict(run["config"]).model)
     assert [c.value for c in at.caption].count(escape(f"TopicBERT-32 and BERT-512 run {encoder}.")) == 1
 
 
@@ -415,7 +415,7 @@ def test_topics_show_each_topics_top_documents(app, home):
     assert not at.exception and at.dataframe[1].value["share"].is_monotonic_decreasing
     # one TopicBERT run on this corpus: nothing to match its topics with, and the page says so
     assert any("No other finished TopicBERT run on this corpus" in i.value for i in at.info)
-    encoder = frames.encoder_name(RunConfig.from_dict(finished_topicbert_run()["config"]).model)
+    encoder = run_identity.encoder_name(RunConfig.from_dict(finished_topicbert_run()["config"]).model)
     assert escape(f"TopicBERT-32 runs {encoder}.") in [c.value for c in at.caption]
 
 

@@ -6,7 +6,7 @@ from store_helpers import run_with_curve
 
 from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid
-from topicbert.studio import early_stop, figures, frames
+from topicbert.studio import early_stop, figures, run_identity
 
 
 @pytest.mark.parametrize("f1s, knee", [
@@ -50,7 +50,7 @@ def test_replay_of_a_run_whose_last_evaluation_is_its_knee_and_of_one_without_ev
     rising = run_with_curve(store, config, [0.5, 0.6, 0.7], kwh_per_epoch=0.002)
     nothing = store.create_run(config)
     replay = early_stop.replay_frame(store, [rising, nothing])
-    assert set(replay["run"]) == {frames.run_label(store.get_run(rising))}
+    assert set(replay["run"]) == {run_identity.run_label(store.get_run(rising))}
     sentence = early_stop.replays(replay)[0].sentence
     assert "stopping after epoch 3" in sentence and "It is the model kept (the run's best evaluation)" in sentence
     assert "from epoch 2 changed F1 by +10.0 points for 0.8 g CO2e and 1.0 minutes: 0.08 g CO2e per extra point " \

@@ -15,7 +15,7 @@ from topicbert.energy.estimate import FALLBACK_PIECES_PER_SECOND, PastRun, estim
 from topicbert.runs import saved_corpora
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
-from topicbert.studio import documents, frames, launch
+from topicbert.studio import documents, frames, launch, run_identity
 from topicbert.studio.run_files import RunPredictions
 from topicbert.studio.text import escape
 from topicbert.studio.uncertainty import run_f1_interval, run_scores
@@ -87,7 +87,7 @@ def test_compare_three_runs_with_intervals_and_one_test_set(store):
     loaded = {i: load_predictions(store.get_run(i)["run_dir"]) for i in (base, topic, tfidf, elsewhere)}
     scores = {i: run_scores(p) for i, p in loaded.items()}
     frame = frames.summary_frame(store, [topic, base, tfidf, elsewhere], base, scores).set_index("run")
-    label = lambda run_id: frames.run_label(store.get_run(run_id))  # noqa: E731
+    label = lambda run_id: run_identity.run_label(store.get_run(run_id))  # noqa: E731
     assert frame.loc[label(topic), "against the reference"] == "lower beyond the noise"
     assert frame.loc[label(topic), "verdict covers"] == "one seed's test documents only"
     assert 0 < frame.loc[label(topic), "detectable (±)"] < 0.3
@@ -345,7 +345,8 @@ def test_the_encoder_is_named_once_beside_presets_that_say_bert_but_run_another(
 
     runs = [run("TopicBERT-128", variant="topicbert", max_len=128), run("BERT-512", variant="bert", max_len=512),
             run("BERT-512", variant="bert", max_len=512, seed=43), run("TF-IDF", variant="tfidf"), None]
-    assert frames.runs_encoders_sentence(runs) == "TopicBERT-128 and BERT-512 run all-MiniLM-L6-v2"
-    assert frames.runs_encoders_sentence([runs[0]]) == "TopicBERT-128 runs all-MiniLM-L6-v2"
+    assert run_identity.runs_encoders_sentence(runs) == "TopicBERT-128 and BERT-512 run all-MiniLM-L6-v2"
+    assert run_identity.runs_encoders_sentence([runs[0]]) == "TopicBERT-128 runs all-MiniLM-L6-v2"
     # BERT itself is not named again, and TF-IDF has no encoder to name
-    assert frames.runs_encoders_sentence([run("BERT-512", variant="bert", model="bert-base-uncased"), runs[3]]) == ""
+    assert run_identity.runs_encoders_sentence([run("BERT-512", variant="bert", model="bert-base-uncased"),
+                                                runs[3]]) == ""

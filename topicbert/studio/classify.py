@@ -19,8 +19,9 @@ from ..inference.model_card import CardFacts, Comparison, model_card
 from ..inference.model_folder import ModelFolderError, ModelParts, export_model, exported_model_parts, run_model_parts
 from ..model.encoders import DEFAULT_MODEL
 from ..runs.store import Store
-from .frames import _per_thousand, finished_runs, run_label, test_set_of
+from .frames import _per_thousand
 from .run_files import load_predictions, no_texts
+from .run_identity import finished_runs, run_label, test_set_of
 from .trust import measurement_badge
 from .uncertainty import compare_over_seeds, difference_words, run_scores
 

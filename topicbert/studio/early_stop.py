@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..energy.grid import CO2E, Grid, price
 from ..runs.store import Store
-from .frames import existing_runs, role_of, run_label
+from .run_identity import existing_runs, role_of, run_label
 
 REPLAY_COLUMNS = ["run", "role", "epoch", "minutes", "val_macro_f1", "kg_co2e", "knee"]
 

@@ -7,9 +7,8 @@ so pages stay layouts and these stay testable without Streamlit.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +21,15 @@ from ..runs.services import placement_text
 from ..runs.store import ACTIVE, Store
 from ..stats.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
+from .run_identity import (
+    TOPICBERT_ROLE,
+    encoder_name,
+    existing_runs,
+    finished_runs,
+    role_of,
+    run_label,
+    test_set_of,
+)
 from .trust import Badge, EnergyBasis, energy_difference_words, measurement_badge
 from .uncertainty import (
     OTHER_DOCUMENTS,
@@ -34,56 +42,11 @@ from .uncertainty import (
 )
 from .units import format_duration, format_energy
 
-TOPICBERT_ROLE = "topicbert"
 # where a run trains next to its status: on a cluster the first thing asked, and a wide cell that the page's
 # width would otherwise cut at the table's right edge
 RUN_COLUMNS = ["id", "run", "status", "device", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy",
                "baseline"]
 DISK_COLUMN = "disk (MB)"
-# model.encoders' DEFAULT_MODEL and what its DEFAULT_PACKAGE holds (not imported: that module loads transformers,
-# which no page showing tables needs)
-DEFAULT_MODEL, DEFAULT_ENCODER_NAME = "default", "all-MiniLM-L6-v2"
-
-
-def run_label(run: dict) -> str:
-    """Unique display name: two runs may share a config name."""
-    return f"#{run['id']} {run['name']}"
-
-
-def encoder_name(model: str) -> str:
-    """A run's encoder as a person knows it: the bundled default by its name, a folder by its own name, a Hugging
-    Face id as written. The presets say "BERT" whatever the encoder is."""
-    if model in ("", DEFAULT_MODEL):
-        return DEFAULT_ENCODER_NAME
-    return Path(model).name or model
-
-
-def encoders_sentence(named: Iterable[tuple[str, str]]) -> str:
-    """'TopicBERT-128 and BERT-512 run all-MiniLM-L6-v2': the encoder beside each (preset, encoder) whose preset
-    says BERT but whose encoder is not BERT itself, each name once; "" when there is none."""
-    by_encoder: dict[str, list[str]] = {}
-    for preset, encoder in named:
-        if encoder and "BERT" in preset and not encoder.startswith("bert-"):
-            names = by_encoder.setdefault(encoder, [])
-            if preset not in names:
-                names.append(preset)
-    return "; ".join(f"{' and '.join(names)} run{'s' if len(names) == 1 else ''} {encoder}"
-                     for encoder, names in by_encoder.items())
-
-
-def runs_encoders_sentence(runs: Iterable[dict | None]) -> str:
-    """encoders_sentence for runs (a missing one, None, left out), for a page to say once."""
-    configs = [(run["name"], RunConfig.from_dict(run["config"])) for run in runs if run is not None]
-    return encoders_sentence((name, encoder_name(config.model)) for name, config in configs if config.uses_encoder)
-
-
-def role_of(run: dict) -> str:
-    return {"bert": BASELINE_ROLE, "tfidf": TFIDF_ROLE}.get(run["variant"], TOPICBERT_ROLE)
-
-
-def test_set_of(run: dict) -> str:
-    """What decides the run's test documents (RunConfig.test_set): runs compare only within one."""
-    return RunConfig.from_dict(run["config"]).test_set
 
 
 def _grams(kg: float | None) -> float | None:
@@ -181,10 +144,6 @@ def worker_summary(store: Store, max_age: float) -> str:
 
 # ---------------------------------------------------------------- compare
 
-def finished_runs(store: Store) -> list[dict]:
-    return store.list_runs("done")
-
-
 def default_runs(store: Store) -> list[int] | None:
     """The newest finished TopicBERT run whose paired baseline also finished, with the runs that differ from it
     only by seed (their baselines finished too), those baselines, and the finished TF-IDF references queued with
@@ -203,11 +162,6 @@ def default_runs(store: Store) -> list[int] | None:
 def baseline_choices(store: Store, run_ids: Sequence[int]) -> list[int]:
     """The baselines among these runs: what retained F1, speedup and energy saved can be taken against."""
     return [run["id"] for run in existing_runs(store, run_ids) if role_of(run) == BASELINE_ROLE]
-
-
-def existing_runs(store: Store, run_ids: Sequence[int]) -> list[dict]:
-    """The rows of those runs still in the store, in the order given."""
-    return [run for run in (store.get_run(i) for i in run_ids) if run is not None]
 
 
 def f1_curves(store: Store, run_ids: Sequence[int]) -> pd.DataFrame:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from ..config import RunConfig
 from ..runs.store import ACTIVE, Store
 from ..stats.time_to_accuracy import DEFAULT_TARGET
-from .frames import TOPICBERT_ROLE, baseline_choices, default_runs, role_of, summary_frame
+from .frames import baseline_choices, default_runs, summary_frame
 from .launch import demo_config
 from .run_files import load_predictions, no_texts
+from .run_identity import TOPICBERT_ROLE, role_of
 from .uncertainty import run_scores
 from .verdict_card import VerdictCard, verdict_card
 

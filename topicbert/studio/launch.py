@@ -24,7 +24,7 @@ from ..runs.store import Store
 from ..training.device import choose_device, uses_bf16
 from ..training.document_embeddings import EMBEDDING_PIECES
 from ..training.pretrain import MIN_GAIN, pretrain_batches, pretrain_epochs
-from .frames import finished_runs
+from .run_identity import finished_runs
 from .units import format_duration, format_energy
 
 # the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for minutes on two CPU cores (170 s

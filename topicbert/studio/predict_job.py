@@ -39,7 +39,7 @@ from ..paths import home
 from ..runs.periodic import Periodic
 from ..runs.store import ACTIVE, Store
 from .classify import load_classifier, run_id_of, run_parts
-from .frames import run_label
+from .run_identity import run_label
 from .trust import measurement_badge
 from .units import format_energy
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import RunConfig
-from .frames import encoder_name, run_label
+from .run_identity import encoder_name, run_label
 
 SETTING_COLUMNS = ["run", "corpus", "preset", "encoder", "epochs", "learning rate", "batch size", "seed", "limits",
                    "mode", "topic model"]

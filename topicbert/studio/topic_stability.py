@@ -14,8 +14,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ..config import RunConfig
 from ..runs.store import Store
-from .frames import finished_runs
 from .run_files import TopicArrays
+from .run_identity import finished_runs
 
 TOP_WORDS = 10
 MATCH_COLUMNS = ["topic", "label", "matched topic", "matched label", "similarity", "shared top words"]

@@ -16,7 +16,7 @@ import pandas as pd
 from ..energy.grid import CO2E
 from ..stats.noise import HIGHER, LOWER, not_shown_words
 from .figures import TFIDF_ROLE
-from .frames import encoders_sentence
+from .run_identity import encoders_sentence
 from .uncertainty import OTHER_DOCUMENTS
 from .units import format_duration, format_energy, format_factor, significant
 
