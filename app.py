@@ -7,7 +7,7 @@ from topicbert.config import UserError
 from topicbert.runs import saved_corpora, services
 from topicbert.runs.store import Store, hostname
 from topicbert.runs.worker import WORKER_MAX_AGE
-from topicbert.studio import frames, home, launch
+from topicbert.studio import home, launch, runs_table, units
 from topicbert.studio.run_files import predictions_mtime
 from topicbert.studio.text import escape
 from widgets import RUN_COLUMNS, VALIDATION_NOTE, page_setup
@@ -19,15 +19,15 @@ REFRESH_SECONDS = 5
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_status() -> None:
     with Store() as store:
-        summary = frames.worker_summary(store, WORKER_MAX_AGE)
-        recent = frames.runs_frame(store, limit=10)
+        summary = runs_table.worker_summary(store, WORKER_MAX_AGE)
+        recent = runs_table.runs_frame(store, limit=10)
     st.subheader("Worker")
     st.text(summary)
     st.subheader("Recent runs")
     if recent.empty:
         st.info("No runs yet: queue the demo above, or pick your own settings on the Train page.")
     else:
-        st.dataframe(frames.readable(recent), hide_index=True, column_config=RUN_COLUMNS,
+        st.dataframe(units.readable(recent), hide_index=True, column_config=RUN_COLUMNS,
                      placeholder="–")  # "–": not measured yet
         st.caption(VALIDATION_NOTE)
 

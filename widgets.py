@@ -7,14 +7,14 @@ import streamlit as st
 
 from topicbert.runs import storage
 from topicbert.runs.store import Store
-from topicbert.studio import frames, run_identity
+from topicbert.studio import run_identity, storage_tables
 from topicbert.studio.text import escape
 from topicbert.studio.verdict_card import VerdictCard
 
 STYLE = Path(__file__).parent / "assets" / "style.css"
 
 # how tables show disk use, and the runs table (Home and Runs) its numbers
-DISK_COLUMNS = {frames.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f")}
+DISK_COLUMNS = {storage_tables.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f")}
 RUN_COLUMNS = {"id": st.column_config.NumberColumn(width=40), "run": st.column_config.TextColumn(width=115),
                "status": st.column_config.TextColumn(width=75), "ETA": st.column_config.TextColumn(width=60),
                "baseline": st.column_config.TextColumn(width=65),
@@ -31,7 +31,7 @@ RUN_COLUMNS = {"id": st.column_config.NumberColumn(width=40), "run": st.column_c
                "g CO2e": st.column_config.NumberColumn(format="%.3f", width=60),
                "energy": st.column_config.TextColumn(width=140),
                "device": st.column_config.TextColumn(width=115),
-               frames.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f", width=65)}
+               storage_tables.DISK_COLUMN: st.column_config.NumberColumn(format="%.1f", width=65)}
 # under every runs table: why its F1 may not rank the models as Compare does
 VALIDATION_NOTE = ("Validation macro-F1 is what each run picked its best epoch by; Compare's verdicts are on the test "
                    "documents, which picked nothing, so the two may rank models differently.")

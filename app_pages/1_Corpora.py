@@ -8,7 +8,7 @@ from topicbert.config import UserError
 from topicbert.runs import saved_corpora, storage
 from topicbert.runs.saved_corpora import StagedUpload
 from topicbert.runs.store import Store
-from topicbert.studio import figures, frames
+from topicbert.studio import figures, storage_tables
 from topicbert.studio.text import escape
 from topicbert.studio.upload_preview import PREVIEW_ROWS, UPLOAD_TYPES, keep_upload, preview
 from widgets import DISK_COLUMNS, delete_button, page_setup
@@ -124,7 +124,7 @@ with right:
         saved = store.list_corpora()  # read last, so a corpus saved just now is listed
         sizes = storage.corpus_disk_use(store)
         if saved:
-            st.dataframe(frames.corpora_frame(saved, sizes), hide_index=True,
+            st.dataframe(storage_tables.corpora_frame(saved, sizes), hide_index=True,
                          column_config={"documents": st.column_config.NumberColumn(format="localized"),
                                         **DISK_COLUMNS})
             st.caption("Disk: the corpus as saved, and its cached word pieces and embeddings.")
@@ -149,6 +149,7 @@ with right:
                           "(python -m topicbert gc)"):
             freed = storage.format_freed(storage.collect_garbage(store))
             overview.clear()
-        st.dataframe(frames.storage_frame(overview(str(store.path))), hide_index=True, column_config=DISK_COLUMNS)
+        st.dataframe(storage_tables.storage_frame(overview(str(store.path))), hide_index=True,
+                     column_config=DISK_COLUMNS)
         if freed:
             st.text(freed)

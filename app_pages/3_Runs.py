@@ -5,7 +5,7 @@ import streamlit as st
 from topicbert.runs import services, storage
 from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
-from topicbert.studio import frames, predict_job, run_identity, run_settings
+from topicbert.studio import predict_job, run_identity, run_settings, runs_table, units
 from topicbert.studio.text import escape
 from widgets import RUN_COLUMNS, VALIDATION_NOTE, delete_button, page_setup
 
@@ -30,11 +30,11 @@ def live_table() -> None:
     # only this part reruns every few seconds; a fresh connection each time (threads differ)
     with Store() as store:
         listed = tuple(run["id"] for run in store.run_choices(limit=200))
-        frame = frames.runs_frame(store, limit=200, disk=run_sizes(str(store.path), listed))
+        frame = runs_table.runs_frame(store, limit=200, disk=run_sizes(str(store.path), listed))
     if frame.empty:
         st.info("No runs yet: queue one on the Train page, or the demo on the home page.")
     else:
-        st.dataframe(frames.readable(frame), hide_index=True, column_config=RUN_COLUMNS,
+        st.dataframe(units.readable(frame), hide_index=True, column_config=RUN_COLUMNS,
                      placeholder="–")  # "–": not measured yet
         st.caption(VALIDATION_NOTE)
 
@@ -63,7 +63,7 @@ def run_detail() -> None:
                       where=buttons, disabled=active,
                       help="cancel it first" if active else "its files and its rows in the store",
                       forget=run_sizes.clear)
-        badge = frames.run_badge(store, run)
+        badge = runs_table.run_badge(store, run)
         settings = run_settings.settings_frame([run], corpus_names(store))
     # where a resume would start: news while a run can still be resumed, not once it is done
     resumable_from = run["checkpoint_step"] if run["status"] != "done" else None

@@ -7,7 +7,18 @@ import pandas as pd
 import streamlit as st
 
 from topicbert.runs.store import Store
-from topicbert.studio import carbon, early_stop, figures, frames, report, run_identity, run_settings, topic_gains
+from topicbert.studio import (
+    carbon,
+    early_stop,
+    figures,
+    frames,
+    report,
+    run_identity,
+    run_settings,
+    runs_table,
+    topic_gains,
+    units,
+)
 from topicbert.studio import topics as topic_views
 from topicbert.studio.documents import DocumentsLink
 from topicbert.studio.run_files import RunPredictions, load_predictions, no_texts, predictions_mtime
@@ -175,7 +186,7 @@ with Store() as store:
     reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])
     reference_set = run_identity.test_set_of(reference)
     reference_seeds = frames.seeds_beside(store, chosen, reference)
-    badges = {run_identity.run_label(run): frames.run_badge(store, run) for run in runs.values()}
+    badges = {run_identity.run_label(run): runs_table.run_badge(store, run) for run in runs.values()}
     topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
                    if run_identity.role_of(run) == run_identity.TOPICBERT_ROLE}
 
@@ -196,9 +207,9 @@ for sentence in reused_topic_models:
 st.subheader("Summary")
 # what each run scored, then what it cost; every run here is done, and the badge's reason is a sentence: both stay
 # in the CSV, out of the tables
-shown = carbon.shown(frames.readable(summary), grid)
+shown = carbon.shown(units.readable(summary), grid)
 for columns in SUMMARY_TABLES:
-    st.dataframe(shown[carbon.shown_columns(frames.readable_columns(columns), grid)], hide_index=True,
+    st.dataframe(shown[carbon.shown_columns(units.readable_columns(columns), grid)], hide_index=True,
                  column_config=SUMMARY_COLUMNS, placeholder="–")  # no baseline chosen: no ratios
 others = summary.loc[summary["against the reference"] == OTHER_DOCUMENTS, "run"].tolist()
 if others:
@@ -284,7 +295,7 @@ settings = run_settings.settings_frame(list(runs.values()), corpus_names)
 
 def report_html() -> str:
     """Made on the click, not on every run of the page: plotly's JavaScript alone is megabytes."""
-    tables = [column for columns in SUMMARY_TABLES for column in frames.readable_columns(columns)]
+    tables = [column for columns in SUMMARY_TABLES for column in units.readable_columns(columns)]
     return report.compare_report(card, shown_figures, shown[carbon.shown_columns(list(dict.fromkeys(tables)), grid)],
                                  gains, settings, caveats, time.strftime("Made on %Y-%m-%d at %H:%M"))
 

@@ -10,7 +10,7 @@ from store_helpers import run_with_curve
 from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid, grids, price
 from topicbert.energy.meter import ESTIMATE_RATIO_SPAN, TDP_BAND
-from topicbert.studio import carbon, early_stop, figures, frames
+from topicbert.studio import carbon, early_stop, figures, frames, runs_table
 from topicbert.studio.trust import (
     ENERGY_READING,
     LOAD_ELASTICITY,
@@ -58,7 +58,7 @@ def test_a_saving_between_estimates_on_one_machine_is_judged_by_their_loads(stor
     alike = "one machine and model, loads 2.00 and 2.00 cores"
     assert frame["energy saved, read as"].tolist() == [f"within the estimates' error (x1.10: {alike})",
                                                        f"beyond the estimates' error (x1.10: {alike})", ""]
-    reason = frames.run_badge(store, store.get_run(base)).reason
+    reason = runs_table.run_badge(store, store.get_run(base)).reason
     assert "codecarbon's load x TDP model in process mode, whose error codecarbon has not characterised" in reason
     beijing = frames.summary_frame(store, [base], base, grid=find_grid("CHN/CN-BJ"))
     assert beijing.loc[0, "priced at"] == "China: Beijing (CO2 only)"

@@ -15,7 +15,7 @@ from topicbert.energy.estimate import FALLBACK_PIECES_PER_SECOND, PastRun, estim
 from topicbert.runs import saved_corpora
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
-from topicbert.studio import documents, frames, launch, run_identity
+from topicbert.studio import documents, frames, launch, run_identity, runs_table, units
 from topicbert.studio.run_files import RunPredictions
 from topicbert.studio.text import escape
 from topicbert.studio.uncertainty import run_f1_interval, run_scores
@@ -148,16 +148,16 @@ def test_runs_that_differ_only_by_seed_share_a_row_with_their_verdict_over_seeds
 
 def test_runs_frame_progress_and_eta(store):
     run_id = store.create_run(RunConfig(corpus="c"))
-    assert frames.runs_frame(store)["status"].tolist() == ["queued"]
+    assert runs_table.runs_frame(store)["status"].tolist() == ["queued"]
     store.claim_run(run_id, None, "cpu")
     store.set_attempt_start(run_id, 0)
     store.set_progress(run_id, 25, 100)
     run = store.get_run(run_id)
-    assert frames.eta_seconds(run, now=run["attempt_started_at"] + 10) == pytest.approx(30.0)
-    frame = frames.runs_frame(store, now=run["attempt_started_at"] + 10)
+    assert runs_table.eta_seconds(run, now=run["attempt_started_at"] + 10) == pytest.approx(30.0)
+    frame = runs_table.runs_frame(store, now=run["attempt_started_at"] + 10)
     assert frame.loc[0, "progress"] == pytest.approx(0.25) and frame.loc[0, "ETA"] == "30 s"
     with Store(store.path.parent / "empty.db") as empty:
-        assert frames.runs_frame(empty).empty
+        assert runs_table.runs_frame(empty).empty
 
 
 def test_runs_table_shows_the_kept_evaluations_f1_not_the_latest(store):
@@ -167,7 +167,7 @@ def test_runs_table_shows_the_kept_evaluations_f1_not_the_latest(store):
     store.claim_run(run_id, None, "cpu")
     for step, f1 in ((10, 0.70), (20, 0.85), (30, 0.80)):   # the run keeps step 20's model
         store.add_metrics(run_id, step, step / 10, float(step), {"val_macro_f1": f1})
-    assert frames.runs_frame(store).loc[0, "val macro-F1"] == 0.85
+    assert runs_table.runs_frame(store).loc[0, "val macro-F1"] == 0.85
     assert "best val macro-F1 0.8500" in format_status(store.run_overview(run_id)[0])
 
 
@@ -178,7 +178,7 @@ def test_runs_frame_names_a_finished_runs_precision(store):
     store.set_final_metrics(ids[0], {"bf16": True})
     store.set_final_metrics(ids[1], {"bf16": False})
     store.set_final_metrics(ids[2], {"bf16": None})  # TF-IDF: no encoder, no precision
-    devices = dict(zip(*frames.runs_frame(store)[["id", "device"]].to_dict("list").values()))
+    devices = dict(zip(*runs_table.runs_frame(store)[["id", "device"]].to_dict("list").values()))
     assert devices == {ids[0]: "cpu, bf16", ids[1]: "cpu, float32", ids[2]: "cpu", ids[3]: "cpu"}
 
 
@@ -189,12 +189,12 @@ def test_eta_after_a_resume_counts_only_this_attempts_steps(store):
                                            "device": "cpu"})  # resumed from its step-80 checkpoint
     store.set_progress(run_id, 90, 100)
     began = store.get_run(run_id)["started_at"]
-    assert frames.runs_frame(store, now=began + 10).loc[0, "ETA"] == "10 s"  # 10 steps in 10 s, 10 to go
+    assert runs_table.runs_frame(store, now=began + 10).loc[0, "ETA"] == "10 s"  # 10 steps in 10 s, 10 to go
 
 
 @pytest.mark.parametrize("seconds, text", [(None, ""), (5, "5 s"), (125, "2 min 05 s"), (3 * 3600 + 60, "3 h 01 min")])
 def test_format_duration(seconds, text):
-    assert frames.format_duration(seconds) == text
+    assert units.format_duration(seconds) == text
 
 
 @pytest.mark.parametrize("mode, max_len", [("truncate", 32), ("partition", 32), ("partition", 64)])

@@ -19,7 +19,7 @@ from queue_helpers import (
 
 from topicbert.config import RunConfig
 from topicbert.runs import runner, services
-from topicbert.studio import frames
+from topicbert.studio import runs_table
 from topicbert.training.checkpoints import Checkpoints
 
 
@@ -158,9 +158,9 @@ def test_a_meter_that_never_started_is_not_metered_and_shows_no_energy(store, mo
     assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 0
     run = store.get_run(run_id)
     assert run["status"] == "done" and store.list_energy(run_id) == []
-    badge = frames.run_badge(store, run)
+    badge = runs_table.run_badge(store, run)
     assert badge.label == "not metered" and "did not start (codecarbon's tracker did not start" in badge.reason
-    row = frames.runs_frame(store).iloc[0]
+    row = runs_table.runs_frame(store).iloc[0]
     assert row["energy"] == "not metered" and pd.isna(row["kWh"]) and pd.isna(row["g CO2e"])
     assert run["inference"]["kwh"] is None
 

@@ -8,7 +8,7 @@ from store_helpers import ESTIMATED, run_with_curve
 from topicbert.config import RunConfig
 from topicbert.energy.meter import EnergyMeter
 from topicbert.runs.machine_load import LoadAccount, MachineLoadSampler
-from topicbert.studio import frames
+from topicbert.studio import runs_table
 from topicbert.studio.trust import measurement_badge
 
 
@@ -33,12 +33,12 @@ def test_badges_say_what_was_measured_and_whether_the_machine_was_shared():
 def test_runs_table_and_detail_show_the_badge(store):
     config = RunConfig(corpus="c", variant="bert", max_len=512)
     run_id = run_with_curve(store, config, [0.7], kwh_per_epoch=0.01)  # made by hand: no energy_info
-    assert frames.runs_frame(store).loc[0, "energy"] == "estimated"
+    assert runs_table.runs_frame(store).loc[0, "energy"] == "estimated"
     store.set_energy_info(run_id, dict(ESTIMATED, cpu_measured=True, ram_measured=True))
     store.set_machine_load(run_id, {"cores": 4, "others_mean": 2.0, "others_max": 3.0, "own_mean": 1.0,
                                     "seconds": 30, "samples": 6})
-    assert frames.runs_frame(store).loc[0, "energy"] == "measured, shared"
-    assert frames.run_badge(store, store.get_run(run_id)).label == "measured, shared"
+    assert runs_table.runs_frame(store).loc[0, "energy"] == "measured, shared"
+    assert runs_table.run_badge(store, store.get_run(run_id)).label == "measured, shared"
 
 
 def test_load_account_separates_the_runs_cpu_from_other_processes():
@@ -70,11 +70,11 @@ def test_nothing_is_called_not_metered_before_the_meter_starts(store):
     store.claim_run(starting, None, "cpu", host="here")
     store.claim_run(ended, None, "cpu", host="here")
     store.finish_run(ended, "failed", "no reading before it failed")
-    energy = frames.runs_frame(store).set_index("id")["energy"]
+    energy = runs_table.runs_frame(store).set_index("id")["energy"]
     assert energy[queued] == "–" and energy[starting] == "–" and energy[ended] == "not metered"
-    assert "nothing metered yet" in frames.run_badge(store, store.get_run(starting)).reason
+    assert "nothing metered yet" in runs_table.run_badge(store, store.get_run(starting)).reason
     store.set_energy_info(starting, ESTIMATED)
-    assert frames.runs_frame(store).set_index("id")["energy"][starting] == "estimated"
+    assert runs_table.runs_frame(store).set_index("id")["energy"][starting] == "estimated"
 
 
 def test_a_meter_that_reports_not_started_is_not_badged_estimated():

@@ -6,7 +6,6 @@ so pages stay layouts and these stay testable without Streamlit.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,11 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import RunConfig
-from ..data.corpus import source_name
-from ..energy.estimate import precision_name
 from ..energy.grid import CO2, Grid, grids, price
-from ..runs.services import placement_text
-from ..runs.store import ACTIVE, Store
+from ..runs.store import Store
 from ..stats.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
 from .run_identity import (
@@ -30,7 +26,7 @@ from .run_identity import (
     run_label,
     test_set_of,
 )
-from .trust import Badge, EnergyBasis, energy_difference_words, measurement_badge
+from .trust import EnergyBasis, energy_difference_words, measurement_badge
 from .uncertainty import (
     OTHER_DOCUMENTS,
     RunScores,
@@ -40,109 +36,8 @@ from .uncertainty import (
     f1_over_seeds,
     interval_text,
 )
-from .units import format_duration, format_energy
+from .units import format_duration, in_grams
 
-# where a run trains next to its status: on a cluster the first thing asked, and a wide cell that the page's
-# width would otherwise cut at the table's right edge
-RUN_COLUMNS = ["id", "run", "status", "device", "progress", "ETA", "val macro-F1", "kWh", "g CO2e", "energy",
-               "baseline"]
-DISK_COLUMN = "disk (MB)"
-
-
-def _grams(kg: float | None) -> float | None:
-    """Tables show CO2 in grams (as the command line does): a run on a CPU emits grams, not kilograms."""
-    return None if kg is None else 1000 * kg
-
-
-# ---------------------------------------------------------------- corpora
-
-def corpora_frame(corpora: Sequence[dict], disk: dict[int, int]) -> pd.DataFrame:
-    """The saved corpora: id, name, documents, classes, source and disk use (corpus id -> bytes)."""
-    return pd.DataFrame([{"id": row["id"], "name": row["name"], "documents": row["n_docs"],
-                          "classes": row["n_classes"], DISK_COLUMN: _megabytes(disk.get(row["id"], 0)),
-                          "source": source_name(row["source"])} for row in corpora],
-                        columns=["id", "name", "documents", "classes", DISK_COLUMN, "source"])
-
-
-def storage_frame(overview: dict[str, int]) -> pd.DataFrame:
-    """What TOPICBERT_HOME holds, by kind, in MB (storage.storage_overview), with the total."""
-    rows = [{"what": what, DISK_COLUMN: _megabytes(size)} for what, size in overview.items()]
-    rows.append({"what": "in all", DISK_COLUMN: _megabytes(sum(overview.values()))})
-    return pd.DataFrame(rows, columns=["what", DISK_COLUMN])
-
-
-# ---------------------------------------------------------------- runs
-
-def eta_seconds(run: dict, now: float) -> float | None:
-    """Time left for a running run, at the pace of this attempt's steps: a resumed run's steps
-    before its checkpoint took no time of this attempt (None if unknown)."""
-    step, total = run.get("step") or 0, run.get("total_steps")
-    first, began = run.get("attempt_step"), run.get("attempt_started_at")
-    if run["status"] != "running" or not total or began is None or first is None or step <= first:
-        return None
-    return (now - began) / (step - first) * max(total - step, 0)
-
-
-def _progress(run: dict) -> float:
-    if run["status"] == "done":
-        return 1.0
-    total = run.get("total_steps")
-    return min(1.0, (run.get("step") or 0) / total) if total else 0.0
-
-
-def _megabytes(n: int | None) -> float | None:
-    return None if n is None else n / 1e6
-
-
-def runs_frame(store: Store, limit: int = 50, now: float | None = None,
-               disk: dict[int, int] | None = None) -> pd.DataFrame:
-    """One row per run, newest first: status, progress (0-1), ETA, the kept (best) val macro-F1, kWh, g CO2e,
-    and with `disk` (run id -> bytes, storage.run_disk_use) each run's disk use in MB."""
-    now = time.time() if now is None else now
-    rows = [{"id": run["id"], "run": run["name"], "status": run["status"], "progress": _progress(run),
-             "ETA": format_duration(eta_seconds(run, now)), "val macro-F1": run["val_macro_f1"],
-             "kWh": run["kwh"], "g CO2e": _grams(run["kg_co2e"]),
-             "energy": measurement_badge(run["energy_info"] or _reading_flags(run), run["machine_load"],
-                                         active=run["status"] in ACTIVE).label,
-             "device": _device_text(run),
-             "baseline": f"#{run['paired_run_id']}" if run["paired_run_id"] else "",
-             DISK_COLUMN: _megabytes(disk.get(run["id"])) if disk is not None else None}
-            for run in store.run_overview(limit=limit)]
-    return pd.DataFrame(rows, columns=RUN_COLUMNS + ([DISK_COLUMN] if disk is not None else []))
-
-
-def _device_text(row: dict) -> str:
-    """Where a run_overview row ran (its GPUs, its Ray node's host; the run's own view names the node) and,
-    once it finished, in which precision: a bf16 run's time and energy do not compare like for like with a
-    float32 run's."""
-    where = placement_text(row, node_id=False)
-    return where if row["bf16"] is None else f"{where}, {precision_name(row['bf16'])}"
-
-
-def run_badge(store: Store, run: dict) -> Badge:
-    """How far to trust a run's energy: from its energy_info, or for runs without one its last reading."""
-    return measurement_badge(run.get("energy_info") or store.last_energy(run["id"]), run.get("machine_load"),
-                             active=run["status"] in ACTIVE)
-
-
-def _reading_flags(row: dict) -> dict | None:
-    """What a run_overview row says of its last reading: for runs without energy_info (made by hand)."""
-    if row.get("kwh") is None:
-        return None
-    return {key: row.get(key) for key in ("cpu_measured", "gpu_measured", "ram_measured", "measured")}
-
-
-def worker_summary(store: Store, max_age: float) -> str:
-    """The workers alive now, in one line."""
-    alive = store.alive_workers(max_age)
-    if not alive:
-        return "No worker is alive."
-    now = time.time()
-    return "; ".join(f"worker {w['id']} on {w['host']} ({w['device'] or 'device not known yet'}): {w['state']}, "
-                     f"heard from {format_duration(now - w['heartbeat_at'])} ago" for w in alive)
-
-
-# ---------------------------------------------------------------- compare
 
 def default_runs(store: Store) -> list[int] | None:
     """The newest finished TopicBERT run whose paired baseline also finished, with the runs that differ from it
@@ -326,24 +221,6 @@ SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], *USE_COLUMNS[1:], "meterin
                    "encoder", "pretraining (s)"]
 
 
-# the summary's figures as a person reads them (units.py): energy in Wh or mWh, durations in one format; the CSV
-# keeps the numbers
-READABLE = {"kWh": ("energy used", format_energy), "kWh per 1k docs": ("energy per 1k docs", format_energy),
-            "train time (s)": ("train time", format_duration), "s per 1k docs": ("time per 1k docs", format_duration)}
-
-
-def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with the READABLE columns it holds written out and renamed."""
-    shown = frame.assign(**{column: frame[column].map(write) for column, (_, write) in READABLE.items()
-                            if column in frame})
-    return shown.rename(columns={column: name for column, (name, _) in READABLE.items()})
-
-
-def readable_columns(columns: Sequence[str]) -> list[str]:
-    """The names `readable` gives these columns."""
-    return [READABLE[c][0] if c in READABLE else c for c in columns]
-
-
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: int | None,
                   scores: Mapping[int, RunScores | None] | None = None,
                   grid: Grid | None = None, target: float = DEFAULT_TARGET) -> pd.DataFrame:
@@ -417,7 +294,7 @@ def _summary_row(group: SeedGroup, reference: SeedGroup | None, costs: Mapping[i
         "verdict covers": covers_words(comparison.difference if comparison else None),
         "train time (s)": cost["seconds"],
         "speedup (x)": _ratio(theirs.get("seconds"), mine.get("seconds")),
-        "kWh": cost["kwh"], "g CO2e": _grams(cost["kg"]),
+        "kWh": cost["kwh"], "g CO2e": in_grams(cost["kg"]),
         "energy saved (%)": 100 * (1 - _ratio(mine.get("kwh"), theirs.get("kwh"))),
         "energy saved, read as": "" if is_reference or not pairs else _saving_words(mine, theirs),
         "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],

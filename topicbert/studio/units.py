@@ -1,7 +1,11 @@
-"""How the pages write durations and energy: one format each, so every table, card and sentence agree."""
+"""How the pages write durations and energy: one format each, so every table, card and sentence agree; and the
+units tables hold their figures in (grams of CO2, megabytes)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+
+import pandas as pd
 
 # (unit, Wh in one of it), largest first: a figure takes the largest unit in which it is at least 1
 _ENERGY_UNITS = (("kWh", 1e3), ("Wh", 1.0), ("mWh", 1e-3), ("µWh", 1e-6))
@@ -54,3 +58,30 @@ def format_factor(factor: float | None) -> str:
     if factor is None or not math.isfinite(factor):
         return ""
     return f"{significant(factor, 2)}×"
+
+
+def in_grams(kg: float | None) -> float | None:
+    """Tables show CO2 in grams (as the command line does): a run on a CPU emits grams, not kilograms."""
+    return None if kg is None else 1000 * kg
+
+
+def in_megabytes(n_bytes: int | None) -> float | None:
+    return None if n_bytes is None else n_bytes / 1e6
+
+
+# the runs table's and Compare summary's figures as a person reads them: energy in Wh or mWh, durations in one
+# format; the CSV keeps the numbers
+READABLE = {"kWh": ("energy used", format_energy), "kWh per 1k docs": ("energy per 1k docs", format_energy),
+            "train time (s)": ("train time", format_duration), "s per 1k docs": ("time per 1k docs", format_duration)}
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the READABLE columns it holds written out and renamed."""
+    shown = frame.assign(**{column: frame[column].map(write) for column, (_, write) in READABLE.items()
+                            if column in frame})
+    return shown.rename(columns={column: name for column, (name, _) in READABLE.items()})
+
+
+def readable_columns(columns: Sequence[str]) -> list[str]:
+    """The names `readable` gives these columns."""
+    return [READABLE[c][0] if c in READABLE else c for c in columns]
