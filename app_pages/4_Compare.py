@@ -9,6 +9,7 @@ import streamlit as st
 from topicbert.runs.store import Store
 from topicbert.studio import (
     carbon,
+    compare_curves,
     early_stop,
     figures,
     frames,
@@ -82,7 +83,7 @@ GAIN_WIDTHS = {"label": st.column_config.TextColumn(width=150), "documents": st.
                "against the reference": st.column_config.TextColumn(width=200),
                "only it right": st.column_config.NumberColumn(width=70),
                "only the reference right": st.column_config.NumberColumn(width=90)}
-GRIDS = frames.price_grids()
+GRIDS = carbon.price_grids()
 WHERE_RUN = None  # the pricing choice: each run at its own country's intensity, as metered
 
 # the energy's caveat, said once here and once in the report
@@ -171,10 +172,10 @@ with Store() as store:
         "Target (% of the reference's best validation F1)", 50.0, 100.0, 100 * frames.DEFAULT_TARGET, 0.5,
         key="compare_target", help="time to accuracy: how long each run took to first reach this share of the "
                                    "reference's best validation macro-F1 on the same seed") / 100
-    f1 = frames.f1_curves(store, chosen)
-    co2 = frames.co2_curves(store, chosen, grid)
-    pretrained = frames.pretraining_ends(store, chosen, grid)
-    reused_topic_models = frames.topic_model_reuse(store, chosen)
+    f1 = compare_curves.f1_curves(store, chosen)
+    co2 = compare_curves.co2_curves(store, chosen, grid)
+    pretrained = compare_curves.pretraining_ends(store, chosen, grid)
+    reused_topic_models = compare_curves.topic_model_reuse(store, chosen)
     replay = early_stop.replay_frame(store, chosen, grid)
     runs = {run["id"]: run for run in done if run["id"] in chosen}
     loaded = predictions_of(list(runs.values()))

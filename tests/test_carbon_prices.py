@@ -10,7 +10,7 @@ from store_helpers import run_with_curve
 from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid, grids, price
 from topicbert.energy.meter import ESTIMATE_RATIO_SPAN, TDP_BAND
-from topicbert.studio import carbon, early_stop, figures, frames, runs_table
+from topicbert.studio import carbon, compare_curves, early_stop, figures, frames, runs_table
 from topicbert.studio.trust import (
     ENERGY_READING,
     LOAD_ELASTICITY,
@@ -172,7 +172,7 @@ def test_a_co2_only_price_is_labelled_co2_wherever_it_is_shown(store):
     replay = early_stop.replay_frame(store, [base], beijing)
     sentence = early_stop.replays(replay, gas)[0].sentence
     assert " g CO2 and " in sentence and "CO2e" not in sentence
-    figures_shown = [figures.visualize_co2_curves(frames.co2_curves(store, [base], beijing), gas=gas),
+    figures_shown = [figures.visualize_co2_curves(compare_curves.co2_curves(store, [base], beijing), gas=gas),
                      figures.visualize_early_stop(replay, gas),
                      figures.visualize_pareto(frames.pareto_frame(store, config.test_set, grid=beijing), gas=gas)]
     for fig in figures_shown:

@@ -15,7 +15,7 @@ from topicbert.energy.estimate import FALLBACK_PIECES_PER_SECOND, PastRun, estim
 from topicbert.runs import saved_corpora
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
-from topicbert.studio import documents, frames, launch, run_identity, runs_table, units
+from topicbert.studio import compare_curves, documents, frames, launch, run_identity, runs_table, units
 from topicbert.studio.run_files import RunPredictions
 from topicbert.studio.text import escape
 from topicbert.studio.uncertainty import run_f1_interval, run_scores
@@ -51,7 +51,7 @@ def test_summary_compares_against_the_baseline(store):
     assert frame.loc["topicbert", "g CO2e"] == pytest.approx(5.0)  # 0.005 kg, shown in grams
     # without a baseline the ratios are empty, not errors
     assert frames.summary_frame(store, [topic], None)["speedup (x)"].isna().all()
-    curves = frames.co2_curves(store, [topic])
+    curves = compare_curves.co2_curves(store, [topic])
     assert curves[["wall_seconds", "kg_co2e"]].values.tolist() == [[0.0, 0.0], [50.0, 0.005]]
     pareto = frames.pareto_frame(store, base_config.test_set)
     assert sorted(pareto["role"]) == ["baseline", "topicbert"] and pareto["f1_low"].isna().all()

@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from store_helpers import run_with_curve
 
 from topicbert.config import RunConfig
-from topicbert.studio import frames
+from topicbert.studio import compare_curves
 from topicbert.training import topic_model_cache
 from topicbert.training.loop import train
 
@@ -64,8 +64,8 @@ def test_compare_says_whose_topic_model_a_run_loaded(store):
     loader = run_with_curve(store, config.replace(max_len=256), [0.6, 0.7], kwh_per_epoch=0.01, pretrained=0.1)
     store.set_final_metrics(loader, {**store.get_run(loader)["final_metrics"],
                                      "topic_model_fitted_by": store.get_run(fitter)["run_dir"]})
-    [sentence] = frames.topic_model_reuse(store, [fitter, loader])
+    [sentence] = compare_curves.topic_model_reuse(store, [fitter, loader])
     assert sentence.startswith(f"#{loader} ") and f"run #{fitter} pretrained" in sentence
-    assert frames.topic_model_reuse(store, [fitter]) == []  # a run that pretrained its own: nothing to say
+    assert compare_curves.topic_model_reuse(store, [fitter]) == []  # a run that pretrained its own: nothing to say
     store.delete_run(fitter)
-    assert "an earlier run, since deleted," in frames.topic_model_reuse(store, [loader])[0]
+    assert "an earlier run, since deleted," in compare_curves.topic_model_reuse(store, [loader])[0]

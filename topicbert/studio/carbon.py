@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..energy.grid import CO2E, Grid
+from ..energy.grid import CO2E, Grid, grids
+
+
+def price_grids() -> dict[str, Grid]:
+    """The grids at which Compare can price every run's energy, by key: codecarbon's countries and regions."""
+    return {grid.key: grid for grid in grids()}
 
 
 def gas(grid: Grid | None) -> str:
