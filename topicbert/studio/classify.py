@@ -19,7 +19,7 @@ from ..inference.model_card import CardFacts, Comparison, model_card
 from ..inference.model_folder import ModelFolderError, ModelParts, export_model, exported_model_parts, run_model_parts
 from ..model.encoders import DEFAULT_MODEL
 from ..runs.store import Store
-from .frames import _per_thousand
+from .run_cost import per_thousand
 from .run_files import load_predictions, no_texts
 from .run_identity import finished_runs, run_label, test_set_of
 from .trust import measurement_badge
@@ -116,8 +116,8 @@ def card_facts(store: Store, run_id: int) -> CardFacts:
         kg_co2e=energy["kg_co2e"] if energy else None, energy_source=badge.reason, energy_estimated=badge.estimated,
         location=str(info.get("country_name") or ""), hardware=hardware,
         precision={True: "bf16", False: "float32", None: "float64 (scikit-learn)"}[final.get("bf16")],
-        infer_seconds_per_1000=_per_thousand(run.get("inference"), "seconds"),
-        infer_kwh_per_1000=_per_thousand(run.get("inference"), "kwh"),
+        infer_seconds_per_1000=per_thousand(run.get("inference"), "seconds"),
+        infer_kwh_per_1000=per_thousand(run.get("inference"), "kwh"),
         comparisons=[_comparison(run, other) for other in compared_runs(store, run)])
 
 

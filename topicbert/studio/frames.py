@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import RunConfig
-from ..energy.grid import CO2, Grid, price
+from ..energy.grid import Grid
 from ..runs.store import Store
 from ..stats.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
 from .figures import BASELINE_ROLE, TFIDF_ROLE
+from .run_cost import run_cost
 from .run_identity import (
     TOPICBERT_ROLE,
     encoder_name,
@@ -26,7 +27,7 @@ from .run_identity import (
     run_label,
     test_set_of,
 )
-from .trust import EnergyBasis, energy_difference_words, measurement_badge
+from .trust import EnergyBasis, energy_difference_words
 from .uncertainty import (
     OTHER_DOCUMENTS,
     RunScores,
@@ -57,31 +58,6 @@ def default_runs(store: Store) -> list[int] | None:
 def baseline_choices(store: Store, run_ids: Sequence[int]) -> list[int]:
     """The baselines among these runs: what retained F1, speedup and energy saved can be taken against."""
     return [run["id"] for run in existing_runs(store, run_ids) if role_of(run) == BASELINE_ROLE]
-
-
-def _per_thousand(inference: dict | None, key: str) -> float | None:
-    """An inference cost (runner's on_tested) per 1,000 documents classified."""
-    if not inference or inference.get(key) is None or not inference.get("documents"):
-        return None
-    return inference[key] / inference["documents"] * 1000
-
-
-def _cost(run: dict, energy: dict | None, grid: Grid | None = None) -> dict:
-    """What a run cost and scored; `energy`: its last reading; CO2 priced where it ran or at `grid`."""
-    final = run["final_metrics"] or {}
-    info = run.get("energy_info") or energy
-    badge = measurement_badge(info, run.get("machine_load"))
-    where = grid or (Grid(energy["country"], energy["country_name"], energy["carbon_intensity"])
-                     if energy and energy.get("carbon_intensity") is not None else None)
-    return {"f1": final.get("test_macro_f1"), "seconds": final.get("train_seconds"),
-            "kwh": energy["kwh"] if energy else None,
-            "kg": price(energy["kwh"], energy["kg_co2e"], grid) if energy else None,
-            "priced at": "" if where is None else where.name + (" (CO2 only)" if where.gas == CO2 else ""),
-            "intensity": None if where is None else where.g_per_kwh,
-            "energy": badge.label, "metering": badge.reason, "estimated": badge.estimated,
-            "basis": EnergyBasis.of(info, run.get("machine_load"), run.get("host")),
-            "infer seconds": _per_thousand(run.get("inference"), "seconds"),
-            "infer kwh": _per_thousand(run.get("inference"), "kwh")}
 
 
 def _ratio(value: float | None, reference: float | None) -> float:
@@ -182,7 +158,7 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: int | None,
     if base_run is not None and base_run["id"] not in chosen:
         runs.append(base_run)
     energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
-    costs = {run["id"]: _cost(run, energies.get(run["id"]), grid) for run in runs}
+    costs = {run["id"]: run_cost(run, energies.get(run["id"]), grid) for run in runs}
     groups = seed_groups(runs)
     reference = next((g for g in groups if baseline_id in g.ids), None)
     curves = store.validation_curves([run["id"] for run in runs])
@@ -270,31 +246,3 @@ def _saving_words(cost: dict, reference: dict) -> str:
         return ""
     return energy_difference_words(saved, cost["basis"], reference["basis"])
 
-
-def test_sets(store: Store) -> dict[str, int]:
-    """Each test set of the finished runs (RunConfig.test_set), newest first, with how many runs it holds."""
-    counts: dict[str, int] = {}
-    for run in finished_runs(store):
-        key = test_set_of(run)
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def pareto_frame(store: Store, test_set: str,
-                 intervals: Mapping[int, tuple[float, float] | None] | None = None,
-                 grid: Grid | None = None) -> pd.DataFrame:
-    """Every finished run tested on these documents: run, role, test_macro_f1 with its interval
-    (f1_low, f1_high, from `intervals`: each run's uncertainty.run_f1_interval; empty without), kwh,
-    kg_co2e (priced where the run ran or at `grid`) and what it was priced at (figures.visualize_pareto)."""
-    intervals = intervals or {}
-    runs = [run for run in finished_runs(store) if test_set_of(run) == test_set]
-    energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
-    rows = []
-    for run in runs:
-        cost = _cost(run, energies.get(run["id"]), grid)
-        low, high = intervals.get(run["id"]) or (None, None)
-        rows.append({"run": run_label(run), "role": role_of(run), "test_macro_f1": cost["f1"],
-                     "f1_low": low, "f1_high": high, "kwh": cost["kwh"], "kg_co2e": cost["kg"],
-                     "priced at": cost["priced at"]})
-    return pd.DataFrame(rows, columns=["run", "role", "test_macro_f1", "f1_low", "f1_high", "kwh", "kg_co2e",
-                                       "priced at"])
