@@ -9,10 +9,11 @@ import streamlit as st
 from topicbert.runs.store import Store
 from topicbert.studio import (
     carbon,
+    compare_choices,
     compare_curves,
+    compare_summary,
     early_stop,
     figures,
-    frames,
     pareto_front,
     report,
     run_identity,
@@ -77,7 +78,7 @@ SUMMARY_TABLES = (["run", "against the reference", "F1 difference", "difference 
                   ["run", "seeds", "test macro-F1", "95% interval", "F1 retained (%)", "retained 95% interval"],
                   ["run", "train time (s)", "speedup (x)", "time to target", "speedup to target (x)"],
                   ["run", "energy", "kWh", "energy saved (%)", "energy saved, read as", "g CO2e"],
-                  frames.USE_COLUMNS)
+                  compare_summary.USE_COLUMNS)
 ACCURACY_FORMAT = st.column_config.NumberColumn(format="%.3f", width=80)
 # the per-topic table within 1,400 px with three models' accuracy beside the verdict
 GAIN_WIDTHS = {"label": st.column_config.TextColumn(width=150), "documents": st.column_config.NumberColumn(width=75),
@@ -151,7 +152,7 @@ with Store() as store:
         st.info("No finished runs yet. Queue a run with its baselines on the Train page, or the demo on the home page.")
         st.stop()
     labels = {run["id"]: run_identity.run_label(run) for run in done}
-    group = frames.default_runs(store)
+    group = compare_choices.default_runs(store)
     chosen = st.multiselect("Runs", list(labels), default=group or [done[0]["id"]],
                             format_func=labels.get, key="compare_runs",
                             help="by default the newest TopicBERT run with its BERT-512 baseline and TF-IDF reference")
@@ -159,7 +160,7 @@ with Store() as store:
         st.info("Choose at least one run.")
         st.stop()
     left, middle, right = st.columns([4, 2, 4])
-    baselines = frames.baseline_choices(store, chosen)
+    baselines = compare_choices.baseline_choices(store, chosen)
     baseline_id = left.selectbox("Reference for retained F1, speedup and energy saved", baselines or [None],
                                  format_func=lambda i: labels[i] if i is not None else "no baseline among the runs",
                                  key="compare_baseline")
@@ -170,8 +171,8 @@ with Store() as store:
              "made in different places compare fairly; the curves, tables and CSV files follow")
     grid = GRIDS.get(grid_key)
     target = middle.number_input(
-        "Target (% of the reference's best validation F1)", 50.0, 100.0, 100 * frames.DEFAULT_TARGET, 0.5,
-        key="compare_target", help="time to accuracy: how long each run took to first reach this share of the "
+        "Target (% of the reference's best validation F1)", 50.0, 100.0, 100 * compare_summary.DEFAULT_TARGET,
+        0.5, key="compare_target", help="time to accuracy: how long each run took to first reach this share of the "
                                    "reference's best validation macro-F1 on the same seed") / 100
     f1 = compare_curves.f1_curves(store, chosen)
     co2 = compare_curves.co2_curves(store, chosen, grid)
@@ -181,13 +182,13 @@ with Store() as store:
     runs = {run["id"]: run for run in done if run["id"] in chosen}
     loaded = predictions_of(list(runs.values()))
     reference_runs = [run for run in done if baseline_id is not None and run["id"] == baseline_id]
-    summary = frames.summary_frame(store, chosen, baseline_id, scores_of(list(runs.values()) + reference_runs), grid,
-                                   target)
+    summary = compare_summary.summary_frame(store, chosen, baseline_id,
+                                            scores_of(list(runs.values()) + reference_runs), grid, target)
     test_sets = pareto_front.test_sets(store)
     corpus_names = {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
     reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])
     reference_set = run_identity.test_set_of(reference)
-    reference_seeds = frames.seeds_beside(store, chosen, reference)
+    reference_seeds = compare_choices.seeds_beside(store, chosen, reference)
     badges = {run_identity.run_label(run): runs_table.run_badge(store, run) for run in runs.values()}
     topic_names = {i: topic_views.topic_labels(store.get_topics(i)) for i, run in runs.items()
                    if run_identity.role_of(run) == run_identity.TOPICBERT_ROLE}

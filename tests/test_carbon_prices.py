@@ -10,7 +10,7 @@ from store_helpers import run_with_curve
 from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid, grids, price
 from topicbert.energy.meter import ESTIMATE_RATIO_SPAN, TDP_BAND
-from topicbert.studio import carbon, compare_curves, early_stop, figures, frames, pareto_front, runs_table
+from topicbert.studio import carbon, compare_curves, compare_summary, early_stop, figures, pareto_front, runs_table
 from topicbert.studio.trust import (
     ENERGY_READING,
     LOAD_ELASTICITY,
@@ -48,19 +48,19 @@ def test_a_saving_between_estimates_on_one_machine_is_judged_by_their_loads(stor
     base = run_with_curve(store, config, [0.8], kwh_per_epoch=0.010)
     close = run_with_curve(store, config.replace(variant="topicbert", max_len=128), [0.8], 0.0095, paired=base)
     far = run_with_curve(store, config.replace(variant="topicbert", max_len=64), [0.8], 0.005, paired=base)
-    unsampled = frames.summary_frame(store, [close, far, base], base).set_index("role", append=True)
+    unsampled = compare_summary.summary_frame(store, [close, far, base], base).set_index("role", append=True)
     assert unsampled["energy saved, read as"].tolist() == [
         "cannot be told: process mode's error is uncharacterised and their loads were not sampled"] * 2 + [""]
     for run_id in (base, close, far):
         store.set_machine_load(run_id, {"cores": 4, "others_mean": 0.0, "others_max": 0.0, "own_mean": 2.0,
                                         "seconds": 60, "samples": 12})
-    frame = frames.summary_frame(store, [close, far, base], base).set_index("role", append=True)
+    frame = compare_summary.summary_frame(store, [close, far, base], base).set_index("role", append=True)
     alike = "one machine and model, loads 2.00 and 2.00 cores"
     assert frame["energy saved, read as"].tolist() == [f"within the estimates' error (x1.10: {alike})",
                                                        f"beyond the estimates' error (x1.10: {alike})", ""]
     reason = runs_table.run_badge(store, store.get_run(base)).reason
     assert "codecarbon's load x TDP model in process mode, whose error codecarbon has not characterised" in reason
-    beijing = frames.summary_frame(store, [base], base, grid=find_grid("CHN/CN-BJ"))
+    beijing = compare_summary.summary_frame(store, [base], base, grid=find_grid("CHN/CN-BJ"))
     assert beijing.loc[0, "priced at"] == "China: Beijing (CO2 only)"
 
 
@@ -131,12 +131,12 @@ def test_summary_and_its_csv_follow_the_pricing_choice(store):
     topic = run_with_curve(store, config.replace(variant="topicbert", max_len=128), [0.7, 0.8], 0.02,
                            pretrained=10.0, paired=base)
     store.set_inference(topic, {"documents": 250, "seconds": 5.0, "kwh": 0.0005, "kg_co2e": 0.0002})
-    as_metered = frames.summary_frame(store, [topic, base], base).set_index("role")
+    as_metered = compare_summary.summary_frame(store, [topic, base], base).set_index("role")
     assert as_metered.loc["topicbert", "g CO2e"] == pytest.approx(0.04 * 400)
     assert as_metered.loc["topicbert", "priced at"] == "United States"
     assert as_metered.loc["topicbert", "g CO2e/kWh"] == 400
     sweden = find_grid("nordic/SE1") or country_grid("SWE")
-    repriced = frames.summary_frame(store, [topic, base], base, grid=sweden).set_index("role")
+    repriced = compare_summary.summary_frame(store, [topic, base], base, grid=sweden).set_index("role")
     assert repriced.loc["topicbert", "g CO2e"] == pytest.approx(0.04 * sweden.g_per_kwh)
     assert repriced.loc["topicbert", "priced at"] == sweden.name
     assert repriced.loc["topicbert", "g CO2e/kWh"] == sweden.g_per_kwh
@@ -159,11 +159,11 @@ def test_a_co2_only_price_is_labelled_co2_wherever_it_is_shown(store):
     beijing = find_grid("CHN/CN-BJ")
     config = RunConfig(corpus="c", variant="bert", max_len=512)
     base = run_with_curve(store, config, [0.5, 0.8, 0.85, 0.86], kwh_per_epoch=0.01)
-    summary = frames.summary_frame(store, [base], base, grid=beijing)
+    summary = compare_summary.summary_frame(store, [base], base, grid=beijing)
     table = carbon.shown(summary, beijing)
     assert {"g CO2", "g CO2/kWh"} <= set(table.columns) and not any("CO2e" in c for c in table.columns)
     assert table.loc[0, "g CO2"] == pytest.approx(0.04 * beijing.g_per_kwh)   # the same figure, its own unit
-    assert carbon.shown_columns(frames.USE_COLUMNS, beijing)[3] == "g CO2/kWh"
+    assert carbon.shown_columns(compare_summary.USE_COLUMNS, beijing)[3] == "g CO2/kWh"
     csv = carbon.shown(summary, beijing).to_csv(index=False)
     assert "CO2e" not in csv.splitlines()[0] and "g CO2/kWh" in csv.splitlines()[0]
     pareto = carbon.shown(pareto_front.pareto_frame(store, config.test_set, grid=beijing), beijing)
@@ -179,7 +179,8 @@ def test_a_co2_only_price_is_labelled_co2_wherever_it_is_shown(store):
         words = fig.to_json()
         assert "g CO2" in words and "CO2e" not in words
     # where the runs ran: CO2 equivalents, as before
-    assert carbon.gas(None) == "CO2e" and "g CO2e" in carbon.shown(frames.summary_frame(store, [base], base), None)
+    assert carbon.gas(None) == "CO2e" and "g CO2e" in carbon.shown(compare_summary.summary_frame(store, [base], base),
+                                                                   None)
     assert "CO2e" in figures.visualize_early_stop(early_stop.replay_frame(store, [base])).layout.xaxis.title.text
 
 

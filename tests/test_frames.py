@@ -15,7 +15,17 @@ from topicbert.energy.estimate import FALLBACK_PIECES_PER_SECOND, PastRun, estim
 from topicbert.runs import saved_corpora
 from topicbert.runs.runner import StoreReporter
 from topicbert.runs.store import Store
-from topicbert.studio import compare_curves, documents, frames, launch, pareto_front, run_identity, runs_table, units
+from topicbert.studio import (
+    compare_choices,
+    compare_curves,
+    compare_summary,
+    documents,
+    launch,
+    pareto_front,
+    run_identity,
+    runs_table,
+    units,
+)
 from topicbert.studio.run_files import RunPredictions
 from topicbert.studio.text import escape
 from topicbert.studio.uncertainty import run_f1_interval, run_scores
@@ -41,8 +51,8 @@ def test_summary_compares_against_the_baseline(store):
     base = finished(store, base_config, f1=0.80, seconds=100.0, kwh=0.02)
     topic = finished(store, base_config.replace(variant="topicbert", max_len=128), f1=0.78, seconds=50.0, kwh=0.01,
                      paired=base)
-    assert frames.default_runs(store) == [topic, base]
-    frame = frames.summary_frame(store, [topic, base], base).set_index("role")
+    assert compare_choices.default_runs(store) == [topic, base]
+    frame = compare_summary.summary_frame(store, [topic, base], base).set_index("role")
     assert frame.loc["topicbert", "F1 retained (%)"] == pytest.approx(97.5)
     assert frame.loc["topicbert", "speedup (x)"] == pytest.approx(2.0)
     assert frame.loc["topicbert", "energy saved (%)"] == pytest.approx(50.0)
@@ -50,7 +60,7 @@ def test_summary_compares_against_the_baseline(store):
     assert frame.loc["topicbert", "energy"] == "partly measured"
     assert frame.loc["topicbert", "g CO2e"] == pytest.approx(5.0)  # 0.005 kg, shown in grams
     # without a baseline the ratios are empty, not errors
-    assert frames.summary_frame(store, [topic], None)["speedup (x)"].isna().all()
+    assert compare_summary.summary_frame(store, [topic], None)["speedup (x)"].isna().all()
     curves = compare_curves.co2_curves(store, [topic])
     assert curves[["wall_seconds", "kg_co2e"]].values.tolist() == [[0.0, 0.0], [50.0, 0.005]]
     pareto = pareto_front.pareto_frame(store, base_config.test_set)
@@ -83,10 +93,10 @@ def test_compare_three_runs_with_intervals_and_one_test_set(store):
     for run_id, wrong in ((base, 0.1), (topic, 0.4), (tfidf, 0.1)):
         write_predictions(store, run_id, texts, labels, flip(wrong))
     write_predictions(store, elsewhere, [t + "." for t in texts], labels, flip(0.05))
-    assert frames.default_runs(store) == [topic, base, tfidf]
+    assert compare_choices.default_runs(store) == [topic, base, tfidf]
     loaded = {i: load_predictions(store.get_run(i)["run_dir"]) for i in (base, topic, tfidf, elsewhere)}
     scores = {i: run_scores(p) for i, p in loaded.items()}
-    frame = frames.summary_frame(store, [topic, base, tfidf, elsewhere], base, scores).set_index("run")
+    frame = compare_summary.summary_frame(store, [topic, base, tfidf, elsewhere], base, scores).set_index("run")
     label = lambda run_id: run_identity.run_label(store.get_run(run_id))  # noqa: E731
     assert frame.loc[label(topic), "against the reference"] == "lower beyond the noise"
     assert frame.loc[label(topic), "verdict covers"] == "one seed's test documents only"
@@ -123,10 +133,10 @@ def test_runs_that_differ_only_by_seed_share_a_row_with_their_verdict_over_seeds
             write_predictions(store, run_id, texts, labels, np.where(rng.random(300) < wrong, 1 - labels, labels))
         ids[seed] = (topic, base)
     chosen = [i for pair in ids.values() for i in pair]
-    assert sorted(frames.default_runs(store)) == sorted(chosen)  # every seed of the newest pair
-    assert frames.seeds_beside(store, chosen, store.get_run(ids[43][1])) == [42, 43, 44]
+    assert sorted(compare_choices.default_runs(store)) == sorted(chosen)  # every seed of the newest pair
+    assert compare_choices.seeds_beside(store, chosen, store.get_run(ids[43][1])) == [42, 43, 44]
     scores = {i: run_scores(load_predictions(store.get_run(i)["run_dir"])) for i in chosen}
-    frame = frames.summary_frame(store, chosen, ids[42][1], scores).set_index("role")
+    frame = compare_summary.summary_frame(store, chosen, ids[42][1], scores).set_index("role")
     assert frame["seeds"].tolist() == [3, 3]
     topic_row = frame.loc["topicbert"]
     assert topic_row["run"] == f"TopicBERT-128 × 3 seeds (#{ids[42][0]}, #{ids[43][0]}, #{ids[44][0]})"
@@ -142,7 +152,7 @@ def test_runs_that_differ_only_by_seed_share_a_row_with_their_verdict_over_seeds
     assert topic_row["energy saved, read as"] == ("within the estimates' error (x1.10: one machine, CPU counters "
                                                   "and one RAM model)")
     # one seed alone of the same runs: a verdict over its test documents only
-    single = frames.summary_frame(store, list(ids[42]), ids[42][1], scores).set_index("role")
+    single = compare_summary.summary_frame(store, list(ids[42]), ids[42][1], scores).set_index("role")
     assert single.loc["topicbert", "seeds"] == 1 and single.loc["topicbert", "verdict covers"].startswith("one seed")
 
 

@@ -213,7 +213,7 @@ def test_a_ray_worker_that_loses_the_head_marks_its_runs_interrupted_then_exits(
 
 
 def test_nothing_of_ray_is_loaded_on_the_default_path():
-    code = ("import sys, topicbert.cli, topicbert.runs.worker, topicbert.runs.services, topicbert.studio.frames; "
+    code = ("import sys, topicbert.cli, topicbert.runs.worker, topicbert.runs.services, topicbert.studio.runs_table; "
             "assert 'ray' not in sys.modules, 'ray was imported'")
     subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
 

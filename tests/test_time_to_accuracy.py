@@ -9,7 +9,7 @@ from store_helpers import run_with_curve
 from topicbert.bench.measurement import Measurement
 from topicbert.bench.summary import report_text, summarize_rows
 from topicbert.config import RunConfig
-from topicbert.studio import frames
+from topicbert.studio import compare_summary
 
 
 def test_compare_gives_time_to_accuracy_against_the_references_best(store):
@@ -20,11 +20,11 @@ def test_compare_gives_time_to_accuracy_against_the_references_best(store):
     topic = run_with_curve(store, config.replace(variant="topicbert", max_len=128), [0.7, 0.86, 0.8], 0.004,
                            pretrained=30.0, paired=base)
     slow = run_with_curve(store, config.replace(variant="bert", max_len=64), [0.6, 0.7], 0.002, paired=base)
-    frame = frames.summary_frame(store, [topic, slow, base], base).set_index("role", append=True)
+    frame = compare_summary.summary_frame(store, [topic, slow, base], base).set_index("role", append=True)
     assert frame["time to target"].tolist() == ["2 min 30 s", "not reached", "4 min 00 s"]
     assert frame["speedup to target (x)"].tolist()[0] == pytest.approx(240 / 150)
     assert frame["speedup to target (x)"].tolist()[2] == pytest.approx(1.0)
-    lenient = frames.summary_frame(store, [slow, base], base, target=0.8).set_index("role", append=True)
+    lenient = compare_summary.summary_frame(store, [slow, base], base, target=0.8).set_index("role", append=True)
     assert lenient["time to target"].tolist()[0] == "2 min 00 s"   # 0.7 at 120 s reaches 0.8 x 0.86
 
 

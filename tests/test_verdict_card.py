@@ -8,7 +8,7 @@ from store_helpers import run_with_curve
 
 from topicbert.config import RunConfig
 from topicbert.runs.store import Store
-from topicbert.studio import frames
+from topicbert.studio import compare_summary
 from topicbert.studio.run_files import RunPredictions
 from topicbert.studio.units import format_duration, format_energy, format_factor
 from topicbert.studio.verdict_card import ACCURATE, CHEAPEST, SAVES, SOONER, USE, verdict_card
@@ -47,7 +47,7 @@ def trio(store: Store, ours_wrong: float, base_wrong: float, seed: int = 42, rng
 
 
 def card_of(store: Store, scores: dict, chosen: list[int], reference: int):
-    summary = frames.summary_frame(store, chosen, reference, scores, target=TARGET)
+    summary = compare_summary.summary_frame(store, chosen, reference, scores, target=TARGET)
     return verdict_card(summary, TARGET), summary.set_index("role")
 
 
@@ -150,7 +150,7 @@ def test_sooner_to_the_target_though_slower_to_the_end(store):
 
 def test_carbon_priced_at_a_co2_only_factor_is_named_co2_not_co2e(store):
     scores, (ours, base, tfidf) = trio(store, 0.40, 0.05)
-    summary = frames.summary_frame(store, [ours, base, tfidf], base, scores, target=TARGET)
+    summary = compare_summary.summary_frame(store, [ours, base, tfidf], base, scores, target=TARGET)
     said = answers(verdict_card(summary, TARGET, "CO2"))
     assert "; 0.640 g CO2 against 1.60 g." in said[SAVES] and "CO2e" not in said[SAVES] + said[CHEAPEST]
     assert "g CO2e" in answers(verdict_card(summary, TARGET))[SAVES]

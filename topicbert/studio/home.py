@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from ..config import RunConfig
 from ..runs.store import ACTIVE, Store
 from ..stats.time_to_accuracy import DEFAULT_TARGET
-from .frames import baseline_choices, default_runs, summary_frame
+from .compare_choices import baseline_choices, default_runs
+from .compare_summary import summary_frame
 from .launch import demo_config
 from .run_files import load_predictions, no_texts
 from .run_identity import TOPICBERT_ROLE, role_of
@@ -54,7 +55,7 @@ def demo_runs(store: Store, corpus_row: dict) -> DemoRuns | None:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The runs Compare opens on (frames.default_runs) and the reference it first takes among them."""
+    """The runs Compare opens on (compare_choices.default_runs) and the reference it first takes among them."""
     ids: list[int]
     baseline_id: int
 

@@ -2,7 +2,7 @@
 cheaper model is as accurate, what it saves, whether it reaches the target sooner, how the TF-IDF reference
 compares and what using each model costs.
 
-Every figure and verdict is read from Compare's summary (frames.summary_frame): the card is those tables in
+Every figure and verdict is read from Compare's summary (compare_summary.summary_frame): the card is those tables in
 words, so the two cannot disagree. It speaks of the first row that is neither the reference nor TF-IDF (by
 default the newest TopicBERT run, every seed of it) against the reference row.
 """
@@ -137,7 +137,7 @@ def _use(rows: list[pd.Series]) -> str:
 
 
 def verdict_card(summary: pd.DataFrame, target: float, gas: str = CO2E) -> VerdictCard:
-    """The card for Compare's summary (frames.summary_frame, its time to accuracy at `target`; its carbon
+    """The card for Compare's summary (compare_summary.summary_frame, its time to accuracy at `target`; its carbon
     figures priced at a factor that counts `gas`: studio/carbon.py)."""
     rows = [row for _, row in summary.iterrows()]
     reference = next((row for row in rows if row["reference"]), None)

@@ -1,32 +1,21 @@
-"""The tables the pages show, composed from the store: the runs table, the worker's state, and
-Compare's curves, summary and Pareto points. No widgets.
-
-Each function takes an open Store and returns plain data (a DataFrame, a dict, a string),
-so pages stay layouts and these stay testable without Streamlit.
+"""Compare's summary: one row per group of runs that differ only by seed, with what it scored (test macro-F1
+and its interval), the verdict against the reference, what training it cost (time, time to the target, energy,
+CO2) and what using its model costs. The verdict card (verdict_card.py) reads its figures from these rows.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..config import RunConfig
 from ..energy.grid import Grid
 from ..runs.store import Store
 from ..stats.time_to_accuracy import DEFAULT_TARGET, first_reaching, target_f1
-from .figures import BASELINE_ROLE, TFIDF_ROLE
+from .compare_choices import SeedGroup, seed_groups, seed_of
+from .figures import TFIDF_ROLE
 from .run_cost import run_cost
-from .run_identity import (
-    TOPICBERT_ROLE,
-    encoder_name,
-    existing_runs,
-    finished_runs,
-    role_of,
-    run_label,
-    test_set_of,
-)
+from .run_identity import encoder_name, existing_runs, role_of, test_set_of
 from .trust import EnergyBasis, energy_difference_words
 from .uncertainty import (
     OTHER_DOCUMENTS,
@@ -40,66 +29,10 @@ from .uncertainty import (
 from .units import format_duration, in_grams
 
 
-def default_runs(store: Store) -> list[int] | None:
-    """The newest finished TopicBERT run whose paired baseline also finished, with the runs that differ from it
-    only by seed (their baselines finished too), those baselines, and the finished TF-IDF references queued with
-    them; None if there is no such pair."""
-    done = {run["id"]: run for run in finished_runs(store)}
-    paired = [run for run in done.values() if role_of(run) == TOPICBERT_ROLE and run["paired_run_id"] in done]
-    if not paired:
-        return None
-    newest = RunConfig.from_dict(paired[0]["config"]).seed_group  # finished_runs: newest first
-    ours = [run["id"] for run in paired if RunConfig.from_dict(run["config"]).seed_group == newest]
-    baselines = list(dict.fromkeys(done[i]["paired_run_id"] for i in ours))
-    return ours + baselines + [other["id"] for other in done.values()
-                               if role_of(other) == TFIDF_ROLE and other["paired_run_id"] in ours + baselines]
-
-
-def baseline_choices(store: Store, run_ids: Sequence[int]) -> list[int]:
-    """The baselines among these runs: what retained F1, speedup and energy saved can be taken against."""
-    return [run["id"] for run in existing_runs(store, run_ids) if role_of(run) == BASELINE_ROLE]
-
-
 def _ratio(value: float | None, reference: float | None) -> float:
     if value is None or not reference:
         return float("nan")
     return value / reference
-
-
-@dataclass(frozen=True)
-class SeedGroup:
-    """Runs that differ only by seed (RunConfig.seed_group), in the order of their seeds: Compare's summary
-    takes them together, its intervals over the seeds and their test documents."""
-    runs: list[dict]
-
-    @property
-    def ids(self) -> list[int]:
-        return [run["id"] for run in self.runs]
-
-    @property
-    def label(self) -> str:
-        if len(self.runs) == 1:
-            return run_label(self.runs[0])
-        return f"{self.runs[0]['name']} × {len(self.runs)} seeds ({', '.join(f'#{i}' for i in self.ids)})"
-
-
-def seed_groups(runs: Sequence[dict]) -> list[SeedGroup]:
-    """The runs in groups that differ only by seed, each where its first run stands."""
-    groups: dict[str, list[dict]] = {}
-    for run in runs:
-        groups.setdefault(RunConfig.from_dict(run["config"]).seed_group, []).append(run)
-    return [SeedGroup(sorted(members, key=_seed)) for members in groups.values()]
-
-
-def seeds_beside(store: Store, run_ids: Sequence[int], run: dict) -> list[int]:
-    """The seeds of `run`'s group among these runs (the runs that differ from it only by seed)."""
-    key = RunConfig.from_dict(run["config"]).seed_group
-    return sorted(_seed(other) for other in existing_runs(store, run_ids)
-                  if RunConfig.from_dict(other["config"]).seed_group == key) or [_seed(run)]
-
-
-def _seed(run: dict) -> int:
-    return RunConfig.from_dict(run["config"]).seed
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -170,9 +103,9 @@ def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: int | None,
 
 def _seed_pairs(group: SeedGroup, reference: SeedGroup) -> list[tuple[dict, dict]]:
     """(run, reference run) for each seed both ran on the same test documents."""
-    by_seed = {_seed(run): run for run in reference.runs}
-    return [(run, by_seed[_seed(run)]) for run in group.runs
-            if _seed(run) in by_seed and test_set_of(run) == test_set_of(by_seed[_seed(run)])]
+    by_seed = {seed_of(run): run for run in reference.runs}
+    return [(run, by_seed[seed_of(run)]) for run in group.runs
+            if seed_of(run) in by_seed and test_set_of(run) == test_set_of(by_seed[seed_of(run)])]
 
 
 def _summary_row(group: SeedGroup, reference: SeedGroup | None, costs: Mapping[int, dict],
