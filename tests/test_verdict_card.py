@@ -119,6 +119,16 @@ def test_several_seeds_are_spoken_of_together(store):
     assert said[ACCURATE].endswith("lower beyond the noise of 3 seeds and their test documents.")
 
 
+def test_the_card_names_runs_by_the_ids_the_summary_carries_not_by_parsing_its_label(store):
+    scores, (ours, base, tfidf) = trio(store, 0.1, 0.1)
+    summary = compare_summary.summary_frame(store, [ours, base, tfidf], base, scores, target=TARGET)
+    assert summary.set_index("role")["run ids"].to_dict() == {"topicbert": [ours], "baseline": [base],
+                                                               "tfidf": [tfidf]}
+    title = verdict_card(summary, TARGET).title
+    assert title.startswith(f"TopicBERT-128 (#{ours}) against BERT-512 (#{base}), on one seed")
+    assert verdict_card(summary.assign(run="a label that names no run"), TARGET).title == title
+
+
 def test_no_reference_or_nothing_to_set_against_it_is_said_not_guessed(store):
     scores, (ours, base, tfidf) = trio(store, 0.1, 0.1)
     no_reference, _ = card_of(store, scores, [ours, tfidf], None)

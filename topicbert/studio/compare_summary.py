@@ -62,10 +62,10 @@ COST_COLUMNS = ["run", "energy", "train time (s)", "speedup (x)", "time to targe
                 "energy saved (%)", "energy saved, read as", "kWh", "g CO2e"]
 # what using the finished model costs (classifying 1,000 documents: its test pass), and where CO2 was priced
 USE_COLUMNS = ["run", "s per 1k docs", "kWh per 1k docs", "g CO2e/kWh", "priced at"]
-# in the CSV and the verdict card, not the tables: which row is the reference, the runs' name and encoder,
+# in the CSV and the verdict card, not the tables: which row is the reference, the runs' name, ids and encoder,
 # and the topic-model pretraining each row's time includes
 SUMMARY_COLUMNS = [*SCORE_COLUMNS, *COST_COLUMNS[1:], *USE_COLUMNS[1:], "metering", "reference", "name",
-                   "encoder", "pretraining (s)"]
+                   "run ids", "encoder", "pretraining (s)"]
 
 
 def summary_frame(store: Store, run_ids: Sequence[int], baseline_id: int | None,
@@ -147,6 +147,7 @@ def _summary_row(group: SeedGroup, reference: SeedGroup | None, costs: Mapping[i
         "s per 1k docs": cost["infer seconds"], "kWh per 1k docs": cost["infer kwh"],
         "g CO2e/kWh": cost["intensity"], "energy": cost["energy"], "priced at": cost["priced at"],
         "metering": cost["metering"], "reference": is_reference, "name": group.runs[0]["name"],
+        "run ids": group.ids,
         "encoder": encoder_name(group.runs[0]["config"]["model"]) if role_of(group.runs[0]) != TFIDF_ROLE else "",
         "pretraining (s)": _mean([run.get("pretrained_seconds") for run in group.runs])}
 

@@ -50,9 +50,7 @@ def _known(value: object) -> bool:
 
 def _name(row: pd.Series) -> str:
     """The row's runs by their name and ids ('TopicBERT-128 (#1)', 'TopicBERT-128 (#1, #4, #7)')."""
-    label = str(row["run"])  # frames.SeedGroup.label: "#1 name", or "name × 3 seeds (#1, #4, #7)"
-    ids = label[label.rindex("(") + 1:-1] if int(row["seeds"]) > 1 else label.split(" ", 1)[0]
-    return f"{row['name']} ({ids})"
+    return f"{row['name']} ({', '.join(f'#{run_id}' for run_id in row['run ids'])})"
 
 
 def _accuracy(row: pd.Series, reference: pd.Series) -> str:
