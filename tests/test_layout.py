@@ -94,7 +94,7 @@ def test_the_app_imports_only_studio_runs_config_and_paths(path):
 def test_the_app_rule_fails_on_a_page_that_reaches_past_studio(tmp_path):
     page = tmp_path / "page.py"
     page.write_text("from topicbert.data.corpus import CorpusError\nimport topicbert.model.encoders\n"
-                    "from topicbert.studio import frames\n")
+                    "from topicbert.studio import run_identity\n")
     with pytest.raises(AssertionError, match="topicbert.data.corpus"):
         test_the_app_imports_only_studio_runs_config_and_paths(page)
 
