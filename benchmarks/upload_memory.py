@@ -11,8 +11,8 @@ is then read in a process of its own, whose peak resident memory (RSS, from wait
 - stage: `python -m topicbert corpus stage`, what the Corpora page runs: reading, counting every
   document's word pieces with the default tokenizer, saving (up to --stage-up-to megabytes: the word
   pieces of 1 GB take long on 2 cores).
-With --one-row MB, a CSV whose one row holds that many megabytes of text is read too: the reader holds a
-line whole while it parses it, then keeps the document's first 2**20 characters.
+With --one-row MB, a CSV whose one row holds that many megabytes of text is read too: the reader reads the
+line in pieces and keeps the document's first 2**20 characters as it reads.
 Last, issue 33's ZIP bomb (10 documents of 95 MB in class folders, about 3 MB on disk) goes to
 `corpus check` and `corpus stage`: its peak memory, the seconds to refusal and its message.
 Seconds are wall time on whatever else the machine runs; memory is the child's own.

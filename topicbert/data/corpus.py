@@ -7,9 +7,7 @@ command line can show it to a person instead of a traceback. Nothing here writes
 """
 from __future__ import annotations
 
-import csv
 import importlib.util
-import itertools
 import json
 import os
 import random
@@ -36,7 +34,8 @@ from .records import (
     column_index,
     decode_text,
     jsonl_objects,
-    sniff_delimiter,
+    read_table,
+    split_cut_character,
     text_field,
 )
 
@@ -71,8 +70,6 @@ _SPLIT_WORDS = {
 }
 # The first line of a saved corpus carries what the original read found (see save_corpus).
 _META_KEY = "topicbert_corpus"
-# csv's default 128 KiB field limit rejects long documents; sys.maxsize overflows a C long on Windows.
-_CSV_FIELD_LIMIT = 2**31 - 1
 
 
 @dataclass
@@ -150,12 +147,7 @@ def _read_document(read: Callable[[int], bytes], name: str) -> tuple[str, bool, 
     raw = read(_MAX_DOC_BYTES + 1)
     cut = len(raw) > _MAX_DOC_BYTES
     if cut:
-        raw = raw[:_MAX_DOC_BYTES]
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            if e.reason == "unexpected end of data":  # the cut split a character: not a reason to read cp1252
-                raw = raw[:e.start]
+        raw, _ = split_cut_character(raw[:_MAX_DOC_BYTES])
     text, fell_back = decode_text(check_text_bytes(raw, name))
     return text, fell_back, cut
 
@@ -214,41 +206,15 @@ def _label(value: object, where: str) -> str:
 
 def _read_table(path: Path, name: str, suffix: str, text_col: str, label_col: str, split_col: str | None,
                 docs: _Docs, fixed_split: str | None = None) -> None:
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    lines = TextLines(path, name)
-    rest = iter(lines)
-    head = []  # up to the first line that is not blank, which tells the delimiter
-    for line in rest:
-        head.append(line)
-        if line.strip():
-            break
-    else:
-        raise CorpusError(f"{name}: the file is empty (no header line, no documents)")
-    delimiter = sniff_delimiter(head[-1], suffix, name)
-    kind = "TSV" if delimiter == "\t" else "CSV"
-    # TSV files are often written without quoting, so a stray quote must not fail them; CSV writers quote
-    reader = csv.reader(itertools.chain(head, rest), delimiter=delimiter, strict=delimiter == ",")
-    try:
-        header = next(row for row in reader if row)  # blank lines before the header are harmless
-        text_i = column_index(header, text_col, "text", name)
-        label_i = column_index(header, label_col, "label", name)
-        split_i = column_index(header, split_col, "split", name) if split_col else None
-        while True:
-            start = reader.line_num + 1
-            row = next(reader, None)
-            if row is None:
-                break
-            if not row:  # a blank line
-                continue
-            where = f"{name}, line {start}"
-            if len(row) != len(header):
-                raise CorpusError(f"{where}: expected {len(header)} {kind} fields (columns "
-                                  f"{', '.join(h.strip() for h in header)}) but found {len(row)}; a text that "
-                                  f"contains the delimiter, quotes or line breaks must be quoted")
-            split = fixed_split if split_i is None else _split_of_value(row[split_i], where)
-            docs.add(row[text_i], row[label_i], split, lines.fell_back(start, reader.line_num), where)
-    except csv.Error as e:
-        raise CorpusError(f"{name}, line {reader.line_num}: malformed {kind}: {e}") from None
+    # each field is cut as it is read: a long document's line is never held whole
+    header, rows = read_table(TextLines(path, name), suffix, MAX_DOC_CHARS)
+    text_i = column_index(header, text_col, "text", name)
+    label_i = column_index(header, label_col, "label", name)
+    split_i = column_index(header, split_col, "split", name) if split_col else None
+    for row in rows:
+        where = f"{name}, line {row.line}"
+        split = fixed_split if split_i is None else _split_of_value(row.fields[split_i], where)
+        docs.add(row.fields[text_i], row.fields[label_i], split, row.fell_back, where, text_i in row.cut)
 
 
 def _read_jsonl(path: Path, name: str, text_col: str, label_col: str, split_col: str | None,

@@ -1,14 +1,19 @@
 """CSV, TSV and JSONL files read as streams of records, with clear errors: what the corpus reader and the
 prediction over a file share.
 
-Lines are read one at a time and decoded one at a time (UTF-8, else cp1252, else latin-1), so one bad line
-does not change how the rest read, and memory holds a line, not the file.
+A line is read in pieces of at most PIECE_BYTES, each decoded alone (UTF-8, else cp1252, else latin-1, so one
+bad line does not change how the rest read). A table's field keeps at most `keep` characters however long it
+runs (the corpus reader's MAX_DOC_CHARS): the rest of it is read past, and the fields after it still count, so
+memory follows what is kept, not the length of a line. A JSONL line is parsed whole.
 """
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +24,15 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 SUPPORTED = ("CSV (.csv) or TSV (.tsv, or .txt with tabs) with a header line; JSONL (.jsonl); "
              "a ZIP archive (.zip) or folder with one sub-folder per class; "
              "or a folder of train/validation/test CSV, TSV or JSONL files")
+# A line longer than this many bytes is read in pieces of this many: memory holds a piece of it, not all of it
+PIECE_BYTES = 1 << 20
 
 
 class CorpusError(UserError):
     """A corpus that cannot be read, worded for a person; names the file, line or entry where that applies."""
+
+
+# ---------------------------------------------------------------- bytes to text
 
 
 def decode_text(raw: bytes) -> tuple[str, bool]:
@@ -35,6 +45,17 @@ def decode_text(raw: bytes) -> tuple[str, bool]:
         return raw.decode("cp1252"), True
     except UnicodeDecodeError:
         return raw.decode("latin-1"), True
+
+
+def split_cut_character(raw: bytes) -> tuple[bytes, bytes]:
+    """Bytes a read stopped in the middle of: the whole characters, and the beginning of a UTF-8 character the
+    stop cut (empty where none was). A cut character is no reason to read the text as cp1252."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data":  # raised at the end only: everything before it is whole
+            return raw[:e.start], raw[e.start:]
+    return raw, b""
 
 
 def check_nul(data: bytes, name: str) -> bytes:
@@ -52,35 +73,310 @@ def check_text_bytes(data: bytes, name: str) -> bytes:
 
 
 class TextLines:
-    """A text file's lines (with their endings), read one at a time; each decoded alone, so one bad line does
-    not change how the rest read."""
+    """A text file's lines (with their endings, split at \\n, \\r\\n and \\r), read one at a time; each
+    decoded alone, so one bad line does not change how the rest read."""
 
     def __init__(self, path: Path, name: str) -> None:
         self.path, self.name = path, name
         self.fallbacks: set[int] = set()  # numbers (from 1) of the lines read as cp1252 or latin-1
         self.bytes_read = 0  # what a progress bar measures the time left by
 
-    def __iter__(self) -> Iterator[str]:
-        number = 0
+    def pieces(self) -> Iterator[tuple[str, int]]:
+        """(text, its line's number from 1): a line whole where it holds at most PIECE_BYTES bytes, else in
+        pieces of about that many, each decoded alone (a character cut between two carried to the next)."""
+        number, carry, whole = 1, b"", True  # whole: the piece begins its line
         try:
-            with self.path.open("rb") as f:
-                for chunk in f:  # ends at each \n
-                    self.bytes_read += len(chunk)
-                    chunk = check_text_bytes(chunk, self.name) if number == 0 else check_nul(chunk, self.name)
-                    # then at \r and \r\n as well, as bytes.splitlines splits a whole file; neither byte occurs
-                    # inside a UTF-8 multi-byte character
-                    for raw in chunk.splitlines(keepends=True):
-                        number += 1
-                        text, fell_back = decode_text(raw)
-                        if fell_back:
-                            self.fallbacks.add(number)
-                        yield text
+            for raw, ends in self._raw_pieces():
+                if whole and ends:
+                    text, fell_back = decode_text(raw)
+                else:
+                    raw, carry = (carry + raw, b"") if ends else split_cut_character(carry + raw)
+                    text, fell_back = decode_text(raw)
+                if fell_back:
+                    self.fallbacks.add(number)
+                yield text, number
+                number += ends
+                whole = ends
         except OSError as e:
             raise CorpusError(f"{self.name}: cannot be read ({e.strerror or e})") from None
+
+    def _raw_pieces(self) -> Iterator[tuple[bytes, bool]]:
+        """(bytes, whether they end their line), at most about PIECE_BYTES each."""
+        held = b""  # the beginning of a line whose end has not been read yet
+        with self.path.open("rb") as f:
+            first = True
+            while chunk := f.readline(PIECE_BYTES):  # ends at \n, or after PIECE_BYTES
+                self.bytes_read += len(chunk)
+                chunk = check_text_bytes(chunk, self.name) if first else check_nul(chunk, self.name)
+                first = False
+                if held.endswith(b"\r") and not chunk.startswith(b"\n"):  # the line ended at that \r
+                    yield held, True
+                    held = b""
+                # split at \r and \r\n as well, as bytes.splitlines splits a whole file; neither byte occurs inside
+                # a UTF-8 multi-byte character
+                lines = (held + chunk).splitlines(keepends=True)
+                held = b"" if chunk.endswith(b"\n") else lines.pop()
+                for line in lines:
+                    yield line, True
+                if len(held) >= PIECE_BYTES:  # a long line: what is held goes, less a \r that a \n may follow
+                    split = len(held) - held.endswith(b"\r")
+                    yield held[:split], False
+                    held = held[split:]
+        if held:
+            yield held, True
+
+    def __iter__(self) -> Iterator[str]:
+        """Whole lines."""
+        for _, pieces in itertools.groupby(self.pieces(), key=lambda piece: piece[1]):
+            yield "".join(text for text, _ in pieces)
 
     def fell_back(self, first: int, last: int) -> bool:
         """Whether any of lines first..last needed a fallback."""
         return any(n in self.fallbacks for n in range(first, last + 1))
+
+
+# ---------------------------------------------------------------- CSV and TSV
+
+
+def sniff_delimiter(first_line: str, suffix: str, name: str) -> str:
+    """Tab or comma, from a table's first line and its file suffix ('.tsv', '.csv' or '.txt')."""
+    tabs, commas = first_line.count("\t"), first_line.count(",")
+    if suffix == ".txt":
+        if not tabs and not commas:
+            raise CorpusError(f"{name}: a .txt file must be a table with a tab-separated header line; "
+                              f"supported formats: {SUPPORTED}")
+        return "\t" if tabs >= commas else ","
+    if tabs == commas:  # a one-column header says nothing; trust the extension
+        return "\t" if suffix == ".tsv" else ","
+    return "\t" if tabs > commas else ","
+
+
+def column_index(header: list[str], wanted: str, what: str, name: str) -> int:
+    """Index of a column: exact name first, then ignoring case."""
+    names = [h.strip() for h in header]
+    if wanted in names:
+        return names.index(wanted)
+    folded = [h.casefold() for h in names]
+    if folded.count(wanted.casefold()) == 1:
+        return folded.index(wanted.casefold())
+    raise CorpusError(f"{name}: no {what} column {wanted!r}; columns found: {', '.join(map(repr, names))}")
+
+
+@dataclass
+class Record:
+    """One row of a table."""
+    line: int                 # the line it begins on, from 1
+    last_line: int            # the line it ends on
+    fields: list[str] = field(default_factory=list)  # the first `max_fields`; each at most `keep` characters
+    width: int = 0            # how many fields it has
+    cut: set[int] = field(default_factory=set)  # the fields that went on past `keep` characters
+    number: int = 0           # its place among the table's rows, from 1 (the header is 0)
+    fell_back: bool = False   # some of its lines were read as cp1252 or latin-1
+
+
+class TableSyntaxError(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+class _Field:
+    """A field's text as it is read, piece by piece: its first `keep` characters. A field that runs longer also
+    loses its leading whitespace (no reader of such a field wants it), so that it keeps `keep` characters of
+    text; `cut` says whether anything but whitespace was left out."""
+    __slots__ = ("keep", "parts", "size", "full", "cut", "stripped")
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.reset()
+
+    def reset(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.full = self.cut = self.stripped = False
+
+    def add(self, text: str) -> None:
+        if self.full:
+            self.cut = self.cut or (bool(text) and not text.isspace())
+            return
+        if self.stripped and not self.size:  # still in the leading whitespace of a long field
+            text = text.lstrip()
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > self.keep:
+            whole = "".join(self.parts).lstrip()
+            self.stripped = True
+            self.full = len(whole) > self.keep
+            if self.full:
+                self.cut = not whole[self.keep:].isspace()
+                whole = whole[:self.keep]
+            self.parts, self.size = [whole], len(whole)
+
+    def text(self) -> str:
+        return self.parts[0] if len(self.parts) == 1 else "".join(self.parts)
+
+
+_START_RECORD, _START_FIELD, _UNQUOTED, _QUOTED, _AFTER_QUOTE = range(5)
+
+
+class _TableParser:
+    """Python's csv reader (quotes doubled inside a quoted field; `strict`: nothing but the delimiter or a line
+    break after a closing quote), fed a line's pieces at a time, keeping each field's first `keep`
+    characters and a record's first `max_fields` fields."""
+
+    def __init__(self, delimiter: str, strict: bool, keep: int) -> None:
+        self.delimiter, self.strict = delimiter, strict
+        self.max_fields: int | None = None
+        self.field_end = re.compile(f"[{re.escape(delimiter)}\r\n]")  # a quote inside an unquoted field is text
+        self.state = _START_RECORD
+        self.record = Record(0, 0)
+        self.field = _Field(keep)
+        self.quote_line = 0  # where the quoted field being read opened
+        self.done: list[Record] = []  # the records that ended in the piece being read
+
+    def feed(self, text: str, line: int) -> list[Record]:
+        """The records that end in this piece of `line`."""
+        i, n = 0, len(text)
+        while i < n:
+            i = self._step(text, i, line)
+        done, self.done = self.done, []
+        return done
+
+    def end(self, line: int) -> Record | None:
+        """At the end of the file: the record it ends, if one was open."""
+        if self.state == _START_RECORD:
+            return None
+        if self.state == _QUOTED and self.strict:
+            raise TableSyntaxError(self.record.line, f"the quoted field opened on line {self.quote_line} is "
+                                                     f"never closed: the file ends inside it")
+        self._save_field()
+        self.record.last_line = line
+        return self.record
+
+    def _step(self, text: str, i: int, line: int) -> int:
+        """Reads on from text[i] in the current state; where it stopped."""
+        state = self.state
+        if state == _START_RECORD:
+            if text[i] in "\r\n":  # a blank line
+                return i + 1
+            self.record = Record(line, line)
+            self.state = _START_FIELD
+            return i
+        if state == _START_FIELD:
+            if text[i] == '"':
+                self.state, self.quote_line = _QUOTED, line
+                return i + 1
+            self.state = _UNQUOTED
+            return i
+        if state == _UNQUOTED:
+            match = self.field_end.search(text, i)
+            if match is None:
+                self.field.add(text[i:])
+                return len(text)
+            self.field.add(text[i:match.start()])
+            return self._end_field(text, match.start(), line)
+        if state == _QUOTED:
+            quote = text.find('"', i)
+            if quote < 0:
+                self.field.add(text[i:])
+                return len(text)
+            self.field.add(text[i:quote])
+            self.state = _AFTER_QUOTE
+            return quote + 1
+        # after a quote inside a quoted field: a doubled quote, or the field's end
+        c = text[i]
+        if c == '"':
+            self.field.add(c)
+            self.state = _QUOTED
+            return i + 1
+        if c == self.delimiter or c in "\r\n":
+            return self._end_field(text, i, line)
+        if self.strict:
+            raise TableSyntaxError(line, f"{self.delimiter!r} expected after '\"'")
+        self.field.add(c)  # as csv does: the field goes on unquoted
+        self.state = _UNQUOTED
+        return i + 1
+
+    def _end_field(self, text: str, i: int, line: int) -> int:
+        """The field ends at text[i], a delimiter or a line break (which ends the record too)."""
+        self._save_field()
+        if text[i] == self.delimiter:
+            self.state = _START_FIELD
+            return i + 1
+        self.record.last_line = line
+        self.done.append(self.record)
+        self.state = _START_RECORD
+        return i + 2 if text.startswith("\r\n", i) else i + 1
+
+    def _save_field(self) -> None:
+        record, value = self.record, self.field
+        if self.max_fields is None or record.width < self.max_fields:
+            if value.cut:
+                record.cut.add(record.width)
+            record.fields.append(value.text())
+        record.width += 1
+        value.reset()
+
+
+def read_table(lines: TextLines, suffix: str, keep: int) -> tuple[list[str], Iterator[Record]]:
+    """A CSV or TSV file's header and its rows, read as they are asked for. The delimiter is told by the first
+    line that is not blank (sniff_delimiter); a CSV must quote as CSV writers do, a TSV may hold stray quotes.
+    Each field keeps its first `keep` characters. Raises CorpusError, naming the line and the row, for an empty
+    file, malformed quotes, or a row whose number of fields is not the header's."""
+    name = lines.name
+    pieces = lines.pieces()
+    head = []  # up to the first line that is not blank, which tells the delimiter
+    for piece in pieces:
+        head.append(piece)
+        if piece[0].strip():
+            break
+    else:
+        raise CorpusError(f"{name}: the file is empty (no header line, no documents)")
+    delimiter = sniff_delimiter(head[-1][0], suffix, name)
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    # TSV files are often written without quoting, so a stray quote must not fail them; CSV writers quote
+    parser = _TableParser(delimiter, delimiter == ",", keep)
+    records = _parse(parser, itertools.chain(head, pieces))
+    header = _checked(records, name, kind, 0)
+    if header is None:  # only blank lines after all
+        raise CorpusError(f"{name}: the file is empty (no header line, no documents)")
+    columns = header.fields
+    parser.max_fields = width = header.width
+
+    def rows() -> Iterator[Record]:
+        for number in itertools.count(1):
+            record = _checked(records, name, kind, number)
+            if record is None:
+                return
+            if record.width != width:
+                raise CorpusError(f"{name}, line {record.line} (record {number}): expected {width} {kind} fields "
+                                  f"(columns {', '.join(h.strip() for h in columns)}) but found {record.width}; "
+                                  f"a text that contains the delimiter, quotes or line breaks must be quoted")
+            record.number, record.fell_back = number, lines.fell_back(record.line, record.last_line)
+            yield record
+
+    return columns, rows()
+
+
+def _parse(parser: _TableParser, pieces: Iterable[tuple[str, int]]) -> Iterator[Record]:
+    line = 1
+    for text, line in pieces:
+        yield from parser.feed(text, line)
+    last = parser.end(line)
+    if last is not None:
+        yield last
+
+
+def _checked(records: Iterator[Record], name: str, kind: str, number: int) -> Record | None:
+    """The next record, None at the end; malformed quotes become a CorpusError naming the line and the row."""
+    try:
+        return next(records, None)
+    except TableSyntaxError as e:
+        row = f"record {number}" if number else "the header"
+        raise CorpusError(f"{name}, line {e.line} ({row}): malformed {kind}: {e.reason}") from None
+
+
+# ---------------------------------------------------------------- JSONL
 
 
 def jsonl_objects(lines: TextLines, example: dict[str, str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -114,27 +410,3 @@ def text_field(obj: dict[str, Any], text_col: str, where: str) -> str:
     if not isinstance(text, str):
         raise CorpusError(f"{where}: the text field {text_col!r} must be a string, not {text!r:.60}")
     return text
-
-
-def sniff_delimiter(first_line: str, suffix: str, name: str) -> str:
-    """Tab or comma, from a table's first line and its file suffix ('.tsv', '.csv' or '.txt')."""
-    tabs, commas = first_line.count("\t"), first_line.count(",")
-    if suffix == ".txt":
-        if not tabs and not commas:
-            raise CorpusError(f"{name}: a .txt file must be a table with a tab-separated header line; "
-                              f"supported formats: {SUPPORTED}")
-        return "\t" if tabs >= commas else ","
-    if tabs == commas:  # a one-column header says nothing; trust the extension
-        return "\t" if suffix == ".tsv" else ","
-    return "\t" if tabs > commas else ","
-
-
-def column_index(header: list[str], wanted: str, what: str, name: str) -> int:
-    """Index of a column: exact name first, then ignoring case."""
-    names = [h.strip() for h in header]
-    if wanted in names:
-        return names.index(wanted)
-    folded = [h.casefold() for h in names]
-    if folded.count(wanted.casefold()) == 1:
-        return folded.index(wanted.casefold())
-    raise CorpusError(f"{name}: no {what} column {wanted!r}; columns found: {', '.join(map(repr, names))}")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..config import UserError
+from ..data.corpus import MAX_DOC_CHARS
 from ..data.records import (
     JSONL_SUFFIXES,
     TABLE_SUFFIXES,
@@ -28,7 +29,7 @@ from ..data.records import (
     check_fields,
     column_index,
     jsonl_objects,
-    sniff_delimiter,
+    read_table,
     text_field,
 )
 from ..energy.meter import EnergyMeter
@@ -123,44 +124,18 @@ def check_paths(corpus: Path, out: Path) -> None:
 
 def _table_chunks(lines: TextLines, suffix: str, text_col: str, id_col: str | None, label_col: str | None,
                   require_label: bool, chunk_size: int, start_chunk: int) -> Iterator[InputChunk]:
-    name = lines.name
-    rest = iter(lines)
-    before = 0  # lines up to the header: the reader's line numbers count from after it
-    first = None
-    for first in rest:
-        before += 1
-        if first.strip():
-            break
-    if first is None or not first.strip():
-        raise CorpusError(f"{name}: the file is empty (no header line, no documents)")
-    delimiter = sniff_delimiter(first, suffix, name)
-    header = next(csv.reader([first], delimiter=delimiter))
-    text_i = column_index(header, text_col, "text", name)
-    id_i = column_index(header, id_col, "id", name) if id_col else None
-    label_i = _optional_column(header, label_col, require_label, name)
+    # a text is cut as the corpus reader cuts it, as it is read: what training kept, in bounded memory
+    header, records = read_table(lines, suffix, MAX_DOC_CHARS)
+    text_i = column_index(header, text_col, "text", lines.name)
+    id_i = column_index(header, id_col, "id", lines.name) if id_col else None
+    label_i = _optional_column(header, label_col, require_label, lines.name)
     rows = _Rows(chunk_size, start_chunk, label_i is not None)
-    csv.field_size_limit(2**31 - 1)
-    reader = csv.reader(rest, delimiter=delimiter, strict=delimiter == ",")
-    number = 0
-    try:
-        while True:
-            start = before + reader.line_num + 1
-            row = next(reader, None)
-            if row is None:
-                break
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise CorpusError(f"{name}, record {number + 1}: expected {len(header)} fields (columns "
-                                  f"{', '.join(h.strip() for h in header)}) but found {len(row)}")
-            number += 1
-            fell_back = lines.fell_back(start, before + reader.line_num)
-            chunk = rows.add(row[id_i] if id_i is not None else str(number), row[text_i],
-                             row[label_i] if label_i is not None else None, fell_back)
-            if chunk is not None:
-                yield chunk
-    except csv.Error as error:
-        raise CorpusError(f"{name}, record {number + 1}: malformed CSV: {error}") from None
+    for record in records:
+        fields = record.fields
+        chunk = rows.add(fields[id_i] if id_i is not None else str(record.number), fields[text_i],
+                         fields[label_i] if label_i is not None else None, record.fell_back)
+        if chunk is not None:
+            yield chunk
     last = rows.cut()
     if last is not None:
         yield last
