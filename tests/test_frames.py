@@ -245,7 +245,7 @@ def test_estimate_learns_from_runs_in_the_same_precision_first():
 
 
 def test_past_runs_know_their_precision(store, monkeypatch):
-    monkeypatch.setattr(launch, "uses_bf16", lambda device, config: config.cpu_bf16)  # as on a CPU with bf16
+    monkeypatch.setattr("topicbert.training.device.uses_bf16", lambda device, config: config.cpu_bf16)  # bf16 CPU
     finished(store, RunConfig(corpus="c", cpu_bf16=True), f1=0.8, seconds=100.0, kwh=0.02)  # before results said
     recorded = finished(store, RunConfig(corpus="c", cpu_bf16=True), f1=0.8, seconds=100.0, kwh=0.02)
     store.set_final_metrics(recorded, {**store.get_run(recorded)["final_metrics"], "bf16": False})

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..config import RunConfig
-from ..data.batching import chunk_spans
 
 # DESIGN.md, measured on two CPU cores with the default encoder and attention dropout 0:
 # 1,866 word pieces a second at 128, 1,620 at 512 (forward, backward and AdamW)
@@ -46,6 +45,7 @@ class Estimate:
 def training_pieces(lengths: Sequence[int], config: RunConfig) -> int:
     """Word pieces the encoder reads in training: documents cut as the batching cuts them
     ([CLS] and [SEP] counted), times the epochs. `lengths`: the training documents' word pieces."""
+    from ..data.batching import chunk_spans  # here, not above: batching loads torch, and Home imports this module
     per_epoch = sum(end - start + 2 for n in lengths
                     for start, end in chunk_spans(n, config.max_len, config.mode, config.partition_budget))
     return per_epoch * config.epochs

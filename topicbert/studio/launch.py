@@ -4,28 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
-from transformers import PreTrainedTokenizerBase
 
 from ..config import RECOMMENDED, TOPICS_MAX, TOPICS_MIN, ConfigError, RunConfig, UserError
-from ..data.batching import tokenize
 from ..data.corpus import load_corpus
-from ..data.splits import limited_indices
 from ..energy.estimate import Estimate, PastRun, estimate_run
 from ..energy.meter import carbon_intensity, country_code
-from ..model.encoders import load_tokenizer
-from ..model.registry import CLASSES as TOPIC_MODEL_CLASSES
 from ..runs.saved_corpora import run_settings
 from ..runs.services import baselines_for, reference_configs
 from ..runs.store import Store
-from ..training.device import choose_device, uses_bf16
-from ..training.document_embeddings import EMBEDDING_PIECES
-from ..training.pretrain import MIN_GAIN, pretrain_batches, pretrain_epochs
 from .run_identity import finished_runs
 from .units import format_duration, format_energy
+
+# torch, and the modules that load it (batching, splits, the encoders, the topic models, the device, pretraining),
+# are imported by the functions that use them: Home imports this module, and its first load should not wait for
+# torch (tests/test_home_imports.py)
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 # the demo: TopicBERT-128 with its baselines (BERT-512, TF-IDF), small enough for minutes on two CPU cores (170 s
 # measured with bf16 on a quiet machine, BENCHMARKS.md; Home projects it from this machine's past runs), with
@@ -70,6 +67,9 @@ def demo_pieces(corpus_row: dict) -> CorpusPieces | None:
     """The word pieces of the training documents the demo reads, under its encoder (the others counted 0: no demo
     run reads them; tokenizing 400 documents, not the whole corpus, keeps Home quick); None when the encoder or the
     corpus cannot be read."""
+    from ..data.batching import tokenize
+    from ..data.splits import limited_indices
+
     config = demo_config(corpus_row)
     try:
         corpus = load_corpus(config.corpus, config.text_col, config.label_col, config.split_col, seed=config.seed)
@@ -167,6 +167,10 @@ class TopicPlan:
     patience: int             # epochs without progress before pretraining stops
 
     def describe(self) -> str:
+        from ..model.registry import CLASSES as TOPIC_MODEL_CLASSES
+        from ..training.document_embeddings import EMBEDDING_PIECES
+        from ..training.pretrain import MIN_GAIN
+
         name = TOPIC_MODEL_NAMES[self.topic_model].split(" (")[0]
         how = (f"chosen for {self.n_train_docs:,} training documents: half the square root of their number, "
                f"between {TOPICS_MIN} and {TOPICS_MAX}" if self.chosen else "as set")
@@ -186,6 +190,9 @@ class TopicPlan:
 
 def topic_plan(config: RunConfig, n_train_docs: int) -> TopicPlan:
     """The topic model a TopicBERT config trains on `n_train_docs` training documents."""
+    from ..model.registry import CLASSES as TOPIC_MODEL_CLASSES
+    from ..training.pretrain import pretrain_batches, pretrain_epochs
+
     most_steps = TOPIC_MODEL_CLASSES[config.topic_model].pretrain_steps
     return TopicPlan(config.topic_model, config.topics_for(n_train_docs), config.n_topics is None, n_train_docs,
                      pretrain_epochs(config, n_train_docs, most_steps), pretrain_batches(n_train_docs),
@@ -194,6 +201,10 @@ def topic_plan(config: RunConfig, n_train_docs: int) -> TopicPlan:
 
 def past_runs(store: Store, host: str) -> list[PastRun]:
     """Finished runs on this host with what they cost (estimate.estimate_run's history)."""
+    import torch
+
+    from ..training.device import uses_bf16
+
     runs = [run for run in finished_runs(store) if run["host"] == host and (run["final_metrics"] or {}).get(
         "tokens_processed") and run["final_metrics"].get("train_seconds")]
     energies = store.last_energies([run["id"] for run in runs])  # one query, not one a run
@@ -221,12 +232,16 @@ class CorpusPieces:
 
 def encoder_tokenizer(model: str) -> PreTrainedTokenizerBase:
     """The run's encoder's tokenizer, loaded as a run loads it (a ModelNotFoundError when it is not installed)."""
+    from ..model.encoders import load_tokenizer
+
     return load_tokenizer(model)
 
 
 def corpus_pieces(config: RunConfig, tokenizer: PreTrainedTokenizerBase, chunk: int = 2000) -> CorpusPieces:
     """Read and tokenize the corpus a run names (its columns and seed), whole: once per corpus,
     whatever the run's other settings, its limits included (train_piece_lengths applies them)."""
+    from ..data.batching import tokenize
+
     corpus = load_corpus(config.corpus, config.text_col, config.label_col, config.split_col, seed=config.seed)
     lengths = [len(ids) for start in range(0, len(corpus), chunk)  # chunks: never every document's pieces at once
                for ids in tokenize(tokenizer, corpus.texts[start:start + chunk])]
@@ -240,6 +255,8 @@ def corpus_key(config: RunConfig) -> tuple:
 
 def train_piece_lengths(pieces: CorpusPieces, config: RunConfig) -> list[int]:
     """Word pieces of each training document the run will read (its split and limits)."""
+    from ..data.splits import limited_indices
+
     keep = limited_indices(pieces.labels, pieces.splits, config.limit_train, config.limit_eval, config.seed)
     return [pieces.lengths[i] for i in keep if pieces.splits[i] == "train"]
 
@@ -253,6 +270,8 @@ def grid_intensity(country: str | None = None) -> tuple[float, str]:
 def projections(configs: Sequence[RunConfig], lengths: Sequence[Sequence[int]], history: Sequence[PastRun],
                 intensity: tuple[float, str]) -> list[Estimate]:
     """Each config's projected cost; `lengths[i]`: its training documents' word pieces."""
+    from ..training.device import choose_device, uses_bf16
+
     kg_per_kwh, source = intensity
     return [estimate_run(config, uses_bf16(choose_device(config.device), config), doc_lengths, history,
                          kg_per_kwh, source)

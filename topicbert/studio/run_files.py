@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..data.shared_texts import load_texts, texts_digest  # load_texts: the Documents page reads texts with it too
-from ..model.nvdm import nvdm_proportions
 
 
 @dataclass
@@ -79,6 +77,10 @@ def _topic_mixtures(arrays) -> np.ndarray | None:
     if "topic_mixtures" in arrays:
         return arrays["topic_mixtures"]
     if "topic_vectors" in arrays:  # an earlier version's NVDM mu
+        # imported here, not above: Home imports this module, and importing it should not load torch
+        import torch
+
+        from ..model.nvdm import nvdm_proportions
         return nvdm_proportions(torch.from_numpy(arrays["topic_vectors"])).numpy()
     return None
 
