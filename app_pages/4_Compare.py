@@ -14,7 +14,7 @@ from topicbert.studio import (
     compare_summary,
     early_stop,
     figures,
-    pareto_front,
+    pareto_points,
     report,
     run_identity,
     run_settings,
@@ -184,7 +184,7 @@ with Store() as store:
     reference_runs = [run for run in done if baseline_id is not None and run["id"] == baseline_id]
     summary = compare_summary.summary_frame(store, chosen, baseline_id,
                                             scores_of(list(runs.values()) + reference_runs), grid, target)
-    test_sets = pareto_front.test_sets(store)
+    test_sets = pareto_points.test_sets(store)
     corpus_names = {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
     reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])
     reference_set = run_identity.test_set_of(reference)
@@ -283,7 +283,7 @@ cost = b.selectbox("Cost", COST_COLUMNS, format_func=lambda c: "kWh" if c == "kw
                    key="compare_cost")
 with Store() as store:
     in_set = [run for run in run_identity.finished_runs(store) if run_identity.test_set_of(run) == test_set]
-    front = pareto_front.pareto_frame(store, test_set, f1_intervals_of(in_set), grid)
+    front = pareto_points.pareto_frame(store, test_set, f1_intervals_of(in_set), grid)
 chart(st, figures.visualize_pareto(front, cost=cost, gas=carbon.gas(grid)), "compare_pareto")
 left_out = sum(test_sets.values()) - test_sets.get(test_set, 0)
 st.caption("Filled markers lie on the Pareto front: no other run has higher test macro-F1 for less. Bars are each "

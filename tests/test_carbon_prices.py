@@ -10,7 +10,7 @@ from store_helpers import run_with_curve
 from topicbert.config import RunConfig
 from topicbert.energy.grid import country_grid, find_grid, grids, price
 from topicbert.energy.meter import ESTIMATE_RATIO_SPAN, TDP_BAND
-from topicbert.studio import carbon, compare_curves, compare_summary, early_stop, figures, pareto_front, runs_table
+from topicbert.studio import carbon, compare_curves, compare_summary, early_stop, figures, pareto_points, runs_table
 from topicbert.studio.trust import (
     ENERGY_READING,
     LOAD_ELASTICITY,
@@ -148,7 +148,7 @@ def test_summary_and_its_csv_follow_the_pricing_choice(store):
     assert as_metered.loc["topicbert", "s per 1k docs"] == pytest.approx(20.0)
     assert as_metered.loc["topicbert", "kWh per 1k docs"] == pytest.approx(0.002)
     assert np.isnan(as_metered.loc["baseline", "s per 1k docs"])
-    pareto = pareto_front.pareto_frame(store, config.test_set, grid=sweden)
+    pareto = pareto_points.pareto_frame(store, config.test_set, grid=sweden)
     assert sorted(pareto["kg_co2e"]) == pytest.approx(sorted([0.04 * sweden.g_per_kwh / 1000,
                                                               0.1 * sweden.g_per_kwh / 1000]))
 
@@ -166,7 +166,7 @@ def test_a_co2_only_price_is_labelled_co2_wherever_it_is_shown(store):
     assert carbon.shown_columns(compare_summary.USE_COLUMNS, beijing)[3] == "g CO2/kWh"
     csv = carbon.shown(summary, beijing).to_csv(index=False)
     assert "CO2e" not in csv.splitlines()[0] and "g CO2/kWh" in csv.splitlines()[0]
-    pareto = carbon.shown(pareto_front.pareto_frame(store, config.test_set, grid=beijing), beijing)
+    pareto = carbon.shown(pareto_points.pareto_frame(store, config.test_set, grid=beijing), beijing)
     assert "kg_co2" in pareto.columns and "kg_co2e" not in pareto.columns
     gas = carbon.gas(beijing)
     replay = early_stop.replay_frame(store, [base], beijing)
@@ -174,7 +174,8 @@ def test_a_co2_only_price_is_labelled_co2_wherever_it_is_shown(store):
     assert " g CO2 and " in sentence and "CO2e" not in sentence
     figures_shown = [figures.visualize_co2_curves(compare_curves.co2_curves(store, [base], beijing), gas=gas),
                      figures.visualize_early_stop(replay, gas),
-                     figures.visualize_pareto(pareto_front.pareto_frame(store, config.test_set, grid=beijing), gas=gas)]
+                     figures.visualize_pareto(pareto_points.pareto_frame(store, config.test_set, grid=beijing),
+                                              gas=gas)]
     for fig in figures_shown:
         words = fig.to_json()
         assert "g CO2" in words and "CO2e" not in words

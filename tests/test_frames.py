@@ -21,7 +21,7 @@ from topicbert.studio import (
     compare_summary,
     documents,
     launch,
-    pareto_front,
+    pareto_points,
     run_identity,
     runs_table,
     units,
@@ -63,7 +63,7 @@ def test_summary_compares_against_the_baseline(store):
     assert compare_summary.summary_frame(store, [topic], None)["speedup (x)"].isna().all()
     curves = compare_curves.co2_curves(store, [topic])
     assert curves[["wall_seconds", "kg_co2e"]].values.tolist() == [[0.0, 0.0], [50.0, 0.005]]
-    pareto = pareto_front.pareto_frame(store, base_config.test_set)
+    pareto = pareto_points.pareto_frame(store, base_config.test_set)
     assert sorted(pareto["role"]) == ["baseline", "topicbert"] and pareto["f1_low"].isna().all()
 
 
@@ -110,8 +110,8 @@ def test_compare_three_runs_with_intervals_and_one_test_set(store):
     assert frame.loc[label(elsewhere), "against the reference"] == "tested on other documents"
     assert np.isnan(frame.loc[label(elsewhere), "F1 retained (%)"])
     assert np.isnan(frame.loc[label(elsewhere), "speedup (x)"])
-    assert pareto_front.test_sets(store) == {base_config.replace(limit_eval=150).test_set: 1, base_config.test_set: 3}
-    pareto = pareto_front.pareto_frame(store, base_config.test_set, {i: run_f1_interval(p) for i, p in loaded.items()})
+    assert pareto_points.test_sets(store) == {base_config.replace(limit_eval=150).test_set: 1, base_config.test_set: 3}
+    pareto = pareto_points.pareto_frame(store, base_config.test_set, {i: run_f1_interval(p) for i, p in loaded.items()})
     assert sorted(pareto["role"]) == ["baseline", "tfidf", "topicbert"]
     assert (pareto["f1_low"] <= pareto["f1_high"]).all()
 
@@ -341,7 +341,7 @@ def test_the_estimate_and_compare_read_every_finished_run_in_a_fixed_number_of_q
         make()
         return len(queries)
     finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)
-    pareto = lambda: pareto_front.pareto_frame(store, base_config.test_set)  # noqa: E731
+    pareto = lambda: pareto_points.pareto_frame(store, base_config.test_set)  # noqa: E731
     few = count(lambda: launch.past_runs(store, "here")), count(pareto)
     for _ in range(5):
         finished(store, base_config, f1=0.8, seconds=100.0, kwh=0.02)

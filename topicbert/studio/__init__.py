@@ -1,6 +1,6 @@
 """What the pages show: frames from the store and run folders (who a run is: run_identity; the runs table:
 runs_table; the Corpora page's: storage_tables; Compare's runs and seed groups: compare_choices, its curves:
-compare_curves, its summary: compare_summary, its Pareto front: pareto_front; what a run cost: run_cost), plotly
+compare_curves, its summary: compare_summary, its F1 against CO2: pareto_points; what a run cost: run_cost), plotly
 figures (one visualize_* per figure), the LDAvis page, the Train page's configs and projections, Compare's
 intervals and test sets, early-stop replay (early_stop), where the topic branch helps (topic_gains), topic
 stability (topic_stability), the measurement-trust badge (trust), text escaping for Markdown, a run's model
