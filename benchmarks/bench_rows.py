@@ -1,19 +1,21 @@
 """Some rows of the bench, measured as the bench measures them (bench.side_by_side.measure_variant) but without
 its BERT-512 baseline: for a row before and after a change of code, when the baseline is not what changed and
 would cost most of the time. The JSON keeps the bench's measurements (with each seed's test predictions), which
-benchmarks/compare_benches.py pairs seed by seed. Run it against another checkout's code with PYTHONPATH:
+benchmarks/compare_benches.py pairs seed by seed. Run it against another checkout's code with that checkout
+first on PYTHONPATH, and -P so that Python does not look in the folder it is run from first:
 
-    PYTHONPATH=/path/to/other/checkout python benchmarks/bench_rows.py --corpus ../shared/data/reuters8 \\
+    PYTHONPATH=/path/to/other/checkout:. python -P -m benchmarks.bench_rows --corpus ../shared/data/reuters8 \\
         --variants topicbert-128 --epochs 2 --limit-train 1500 --limit-eval 500 --seeds 3 --json before.json
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from benchmarks import script_parser
 from topicbert.bench.side_by_side import measure_variant, parse_variant
 from topicbert.config import RunConfig
 from topicbert.data.splits import load_run_corpus, prepare_data
@@ -21,12 +23,12 @@ from topicbert.model.encoders import load_tokenizer
 
 # every row pays for its embeddings and its topic model's pretraining, as the bench's rows do; code from before
 # either setting has no such setting (and pays anyway)
-EVERY_ROW_PAYS = {name: False for name in ("embedding_cache", "topic_model_cache")
+EVERY_ROW_PAYS: dict[str, Any] = {name: False for name in ("embedding_cache", "topic_model_cache")
                   if name in {f.name for f in dataclasses.fields(RunConfig)}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--variants", required=True, help="comma-separated bench variants, e.g. topicbert-128")
     parser.add_argument("--epochs", type=int, default=2)
@@ -35,7 +37,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", dest="json_file", required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     tokenizer = load_tokenizer("default")
     pad_id = tokenizer.pad_token_id or 0

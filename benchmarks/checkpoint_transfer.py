@@ -1,8 +1,8 @@
 """A BERT-base-sized checkpoint sent from a Ray node to the store's service on the head (issue 33, item 8;
 BENCHMARKS.md, "A checkpoint's way to the head").
 
-    python benchmarks/checkpoint_transfer.py
-    python benchmarks/checkpoint_transfer.py --tree /path/to/an/older/checkout   # the same, with its code
+    python -m benchmarks.checkpoint_transfer
+    python -m benchmarks.checkpoint_transfer --tree /path/to/an/older/checkout   # the same, with its code
 
 On Ray's multi-node test cluster on this machine, started as tests/test_ray_cluster.py starts one (token
 authentication on, a head with no CPUs, one node that trains), with the project's own StoreService actor
@@ -22,7 +22,7 @@ machine shared with other work the seconds are upper bounds; the memory is each 
 """
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -33,6 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, cast
+
+from benchmarks import script_parser, stored_run
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECT_STORE_BYTES = 2 * 1024 ** 3  # a whole checkpoint must fit in it as one object
@@ -72,7 +75,7 @@ def peak_and_now(pid: int) -> dict[str, float]:
             for name, key in (("peak_mb", "VmHWM"), ("now_mb", "VmRSS"), ("shared_now_mb", "RssShmem"))}
 
 
-def send_checkpoint(service, run_id: int, attempt: str, step: int, watched: list[int]) -> dict:
+def send_checkpoint(service: Any, run_id: int, attempt: str, step: int, watched: list[int]) -> dict:
     """The sending run's task: a BERT-base-sized checkpoint in its run folder, sent as a node sends one; the
     peaks of this process and of the `watched` ones start afresh just before it is sent."""
     import torch
@@ -102,7 +105,7 @@ def send_checkpoint(service, run_id: int, attempt: str, step: int, watched: list
             "after": peak_and_now(os.getpid())}
 
 
-def fetch_run_folder(service, run_id: int, attempt: str, watched: list[int]) -> dict:
+def fetch_run_folder(service: Any, run_id: int, attempt: str, watched: list[int]) -> dict:
     """A task starting the run again (a resume): the run folder as the node receives it (with this checkout's
     code: whole in the inputs' answer, or its large files fetched in chunks where ray_node has fetch_files)."""
     import ray
@@ -125,7 +128,7 @@ def fetch_run_folder(service, run_id: int, attempt: str, watched: list[int]) -> 
     return {"bytes": size, "began": began, "ended": ended, "pid": os.getpid(), "before": before, "after": after}
 
 
-def small_calls(service, run_id: int, attempt: str, every: float, stop: str) -> list[tuple[float, str, float]]:
+def small_calls(service: Any, run_id: int, attempt: str, every: float, stop: str) -> list[tuple[float, str, float]]:
     """The other run's task: a heartbeat and a metric write every `every` seconds until `stop` exists; each
     call's (start, name, seconds until its answer)."""
     import ray
@@ -144,7 +147,7 @@ def small_calls(service, run_id: int, attempt: str, every: float, stop: str) -> 
     return timed
 
 
-def head_process(cluster, command: str):
+def head_process(cluster: Any, command: str) -> Any:
     """The process of this cluster's head node whose command line starts with `command`."""
     import psutil
 
@@ -164,8 +167,15 @@ def quantiles(seconds: list[float]) -> str:
     return f"{len(ordered)} calls, median {ordered[len(ordered) // 2]:.3f} s, longest {ordered[-1]:.3f} s"
 
 
+def imported_tree() -> Path:
+    """The checkout whose topicbert/ this process imports (found, not imported)."""
+    spec = importlib.util.find_spec("topicbert")
+    assert spec is not None and spec.origin is not None, "topicbert is not importable: run from a checkout"
+    return Path(spec.origin).resolve().parents[1]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--every", type=float, default=0.05, help="seconds between the other run's calls")
     parser.add_argument("--lead", type=float, default=3.0, help="seconds of the other run's calls before the "
                                                                 "checkpoint is written and sent")
@@ -174,11 +184,20 @@ def main(argv: list[str] | None = None) -> int:
                                                                 "(default: this one)")
     args = parser.parse_args(argv)
     json_path = args.json.resolve() if args.json else None
-    os.chdir(args.tree)  # Ray's workers import from the driver's working folder first
-    sys.path.insert(0, str(args.tree))
+    tree = args.tree.resolve()
+    if not (tree / "topicbert" / "__init__.py").is_file():
+        parser.error(f"--tree {args.tree}: no topicbert/ package in that folder")
+    os.chdir(tree)  # Ray's workers import from the driver's working folder first
+    if imported_tree() != tree:
+        # the driver too: started again from the tree, Python finds the tree's topicbert first (and this
+        # checkout's benchmarks on PYTHONPATH, where the tree has none of its own)
+        again = ["--every", str(args.every), "--lead", str(args.lead), "--tree", str(tree)]
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.checkpoint_transfer", *again,
+                                   *(["--json", str(json_path)] if json_path else [])],
+                  {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(ROOT)])})
 
     home = Path(tempfile.mkdtemp(prefix="checkpoint-transfer-"))
-    os.environ.update(TOPICBERT_HOME=str(home), PYTHONPATH=str(args.tree), OMP_NUM_THREADS="1",
+    os.environ.update(TOPICBERT_HOME=str(home), PYTHONPATH=str(tree), OMP_NUM_THREADS="1",
                       RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
     import ray
@@ -203,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = home / "stop"
     try:
         ray.init(address=cluster.address, logging_level=logging.ERROR)
-        service = RayWorker.new_service(SimpleNamespace(store=store))  # made as `worker --ray` makes it
+        # made as `worker --ray` makes it, by a worker that has only the store
+        service = RayWorker.new_service(cast(RayWorker, SimpleNamespace(store=store)))
         attempts = {run_id: secrets.token_hex(8) for run_id in runs}
         for run_id, attempt in attempts.items():
             ray.get(service.begin.remote(run_id, attempt))
@@ -221,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1.0)
         stop.touch()
         calls = ray.get(timing)
-        arrived = Path(store.get_run(sender)["run_dir"]) / "checkpoint" / "model.safetensors"
-        assert store.get_run(sender)["checkpoint_step"] == 1 and arrived.stat().st_size > 4e8, "it did not arrive"
+        arrived = Path(stored_run(store, sender)["run_dir"]) / "checkpoint" / "model.safetensors"
+        assert stored_run(store, sender)["checkpoint_step"] == 1 and arrived.stat().st_size > 4e8, "it did not arrive"
     finally:
         stop.touch()
         ray.shutdown()

@@ -3,20 +3,19 @@ bench's own intervals over seeds and documents (stats/noise.py). The bench compa
 compares code of two commits (a row before a change and after it), each benched on its own. Seeds whose test
 documents differ between the two files are left out, and said so.
 
-    python benchmarks/compare_benches.py AFTER.json topicbert-128 BEFORE.json topicbert-128
+    python -m benchmarks.compare_benches AFTER.json topicbert-128 BEFORE.json topicbert-128
 """
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topicbert.bench.measurement import Measurement  # noqa: E402
-from topicbert.stats.bootstrap import bootstrap_samples, macro_f1_samples  # noqa: E402
-from topicbert.stats.noise import difference_over_seeds, mean_over_seeds  # noqa: E402
+from benchmarks import script_parser
+from topicbert.bench.measurement import Measurement
+from topicbert.stats.bootstrap import bootstrap_samples, macro_f1_samples
+from topicbert.stats.noise import difference_over_seeds, mean_over_seeds
 
 
 def measurements(path: str, row: str) -> dict[int, Measurement]:
@@ -49,12 +48,15 @@ def compare(after: dict[int, Measurement], before: dict[int, Measurement]) -> st
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) != 4:
-        raise SystemExit(__doc__)
-    after_file, after_row, before_file, before_row = argv
-    print(compare(measurements(after_file, after_row), measurements(before_file, before_row)))
+def main(argv: list[str] | None = None) -> None:
+    parser = script_parser(__doc__, __file__)
+    parser.add_argument("after_file", metavar="AFTER.json", help="a bench JSON of the code after the change")
+    parser.add_argument("after_row", metavar="ROW", help="its row, as in topicbert-128")
+    parser.add_argument("before_file", metavar="BEFORE.json", help="a bench JSON of the code before it")
+    parser.add_argument("before_row", metavar="ROW", help="its row")
+    args = parser.parse_args(argv)
+    print(compare(measurements(args.after_file, args.after_row), measurements(args.before_file, args.before_row)))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

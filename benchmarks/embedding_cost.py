@@ -6,24 +6,20 @@ each epoch. When classifying: the test documents' embeddings against the test pa
 machine: the bench's train s and infer columns of a `topicbert-128+combinedtm` row against a
 `topicbert-128+prodlda` row.
 
-    python benchmarks/embedding_cost.py --corpus ../shared/data/reuters8 --max-len 128 --epochs 2 \\
+    python -m benchmarks.embedding_cost --corpus ../shared/data/reuters8 --max-len 128 --epochs 2 \\
         --limit-train 1500 --limit-eval 500
 """
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topicbert.bench.flops import forward_flops_per_sequence  # noqa: E402
-from topicbert.bench.side_by_side import step_shapes  # noqa: E402
-from topicbert.config import RunConfig  # noqa: E402
-from topicbert.data.batching import make_examples, sorted_order  # noqa: E402
-from topicbert.data.splits import prepare_data  # noqa: E402
-from topicbert.model.encoders import encoder_dimensions, load_tokenizer  # noqa: E402
-from topicbert.training.document_embeddings import EMBEDDING_PIECES  # noqa: E402
-from topicbert.training.loop import epoch_batches  # noqa: E402
+from benchmarks import script_parser
+from topicbert.bench.flops import forward_flops_per_sequence
+from topicbert.bench.side_by_side import step_shapes
+from topicbert.config import RunConfig
+from topicbert.data.batching import make_examples, sorted_order
+from topicbert.data.splits import SplitData, prepare_data
+from topicbert.model.encoders import encoder_dimensions, load_tokenizer
+from topicbert.training.document_embeddings import EMBEDDING_PIECES
+from topicbert.training.loop import epoch_batches
 
 
 def forward_flops(lengths: list[int], batch_size: int, dimensions: tuple[int, int, int]) -> float:
@@ -32,21 +28,22 @@ def forward_flops(lengths: list[int], batch_size: int, dimensions: tuple[int, in
                for rows in sorted_order(lengths, batch_size))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--max-len", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--limit-train", type=int, default=None)
     parser.add_argument("--limit-eval", type=int, default=None)
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     config = RunConfig(corpus=args.corpus, max_len=args.max_len, epochs=args.epochs, limit_train=args.limit_train,
                        limit_eval=args.limit_eval, seed=args.seed)
     tokenizer = load_tokenizer(config.model)
     data = prepare_data(config, tokenizer)
     dimensions = encoder_dimensions(config.model)
-    def embedding_flops(*splits) -> float:
+
+    def embedding_flops(*splits: SplitData) -> float:
         lengths = [len(e.input_ids) for s in splits for e in make_examples(
             s.token_ids, EMBEDDING_PIECES, "truncate", tokenizer.cls_token_id, tokenizer.sep_token_id)]
         return forward_flops(lengths, 64, dimensions)
@@ -63,6 +60,7 @@ def main() -> None:
           f"and {config.epochs} validations ({validation / 1e12:.1f} TFLOPs): +{before / (training + validation):.0%}; "
           f"classifying {len(data.test):,} test documents: {test_embeddings / 1e12:.1f} TFLOPs of embeddings against "
           f"{classifying / 1e12:.1f} TFLOPs: +{test_embeddings / classifying:.0%}")
+
 
 if __name__ == "__main__":
     main()

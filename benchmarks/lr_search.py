@@ -5,29 +5,27 @@ tables are; the topic model is pretrained once per seed and reused by the other 
 comparable across rates for TopicBERT). --json adds each run, with its test predictions, to a file that
 benchmarks/lr_verdict.py reads to say whether a setting earns the default.
 
-    python benchmarks/lr_search.py --corpus bbc --variant topicbert --max-len 128 --rates 1e-4,2e-4,4e-4 \\
+    python -m benchmarks.lr_search --corpus bbc --variant topicbert --max-len 128 --rates 1e-4,2e-4,4e-4 \\
         --seeds 42,43 --limit-train 800 --epochs 6 --patience 2
-    python benchmarks/lr_search.py --corpus bbc --variant bert --max-len 512 --rates 1e-4,2e-4 --warmups 0.1,0 \\
+    python -m benchmarks.lr_search --corpus bbc --variant bert --max-len 512 --rates 1e-4,2e-4 --warmups 0.1,0 \\
         --seeds 42,43,44 --limit-train 800 --epochs 6 --patience 2
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topicbert.bench.side_by_side import machine_description  # noqa: E402
-from topicbert.config import RunConfig  # noqa: E402
-from topicbert.data.corpus import builtin_corpus_path, source_name  # noqa: E402
-from topicbert.training.callbacks import Callback  # noqa: E402
-from topicbert.training.loop import train  # noqa: E402
+from benchmarks import script_parser
+from topicbert.bench.side_by_side import machine_description
+from topicbert.config import RunConfig
+from topicbert.data.corpus import builtin_corpus_path, source_name
+from topicbert.training.callbacks import Callback
+from topicbert.training.loop import train
 
 
 class ValidationCurve(Callback):
@@ -38,8 +36,8 @@ class ValidationCurve(Callback):
         self.f1.append(metrics["val_macro_f1"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--corpus", required=True, help="a corpus path, or bbc for the built-in BBC News")
     parser.add_argument("--variant", default="topicbert")
     parser.add_argument("--max-len", type=int, default=128)
@@ -51,7 +49,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--json", type=Path, help="add each run to this file (created if missing)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     base = RunConfig(corpus=str(builtin_corpus_path()) if args.corpus == "bbc" else args.corpus,
                      variant=args.variant, max_len=args.max_len, limit_train=args.limit_train, epochs=args.epochs,
                      early_stopping_patience=args.patience, resumable_checkpoints=False)

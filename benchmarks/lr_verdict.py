@@ -2,18 +2,17 @@
 against the reference's, paired by corpus, row, limits, seed and machine, from files lr_search.py --json wrote.
 Each corpus and row alone, then all pooled where there are several (topicbert/bench/setting_search.py says how).
 
-    python benchmarks/lr_verdict.py benchmarks/lr_warmup_runs.json --reference 1e-4/0.1 --candidate 1e-4/0
+    python -m benchmarks.lr_verdict benchmarks/lr_warmup_runs.json --reference 1e-4/0.1 --candidate 1e-4/0
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topicbert.bench.setting_search import SearchRun, compare_settings, comparison_words, pair_runs  # noqa: E402
+from benchmarks import script_parser
+from topicbert.bench.setting_search import SearchRun, compare_settings, comparison_words, pair_runs
 
 
 def _setting(text: str) -> tuple[float, float]:
@@ -25,12 +24,12 @@ def _setting(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"{text!r} is not RATE/WARMUP, as in 1e-4/0.1") from None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--reference", type=_setting, required=True, help="RATE/WARMUP, the default's")
     parser.add_argument("--candidate", type=_setting, required=True, help="RATE/WARMUP")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     runs = [SearchRun.from_record(r) for path in args.files for r in json.loads(path.read_text())]
     chosen = lambda setting: [r for r in runs if (r.lr, r.warmup) == setting]  # noqa: E731
     candidate, reference = chosen(args.candidate), chosen(args.reference)
@@ -44,9 +43,9 @@ def main() -> None:
     print()
     group = lambda run: (run.corpus, run.variant, run.max_len)  # noqa: E731
     groups = {group(mine) for mine, _ in pairs}
-    for (corpus, variant, max_len), members in itertools.groupby(sorted(pairs, key=lambda p: group(p[0])),
+    for (corpus, variant, max_len), grouped in itertools.groupby(sorted(pairs, key=lambda p: group(p[0])),
                                                                  key=lambda p: group(p[0])):
-        members = list(members)
+        members = list(grouped)
         if len(members) >= 2:
             words = comparison_words(compare_settings([m for m, _ in members], [t for _, t in members]))
             print(f"- {corpus}, {variant}-{max_len}: {words}")

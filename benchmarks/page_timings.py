@@ -1,7 +1,7 @@
 """How long each page's script run takes with a large store, under Streamlit's AppTest.
 
-    python benchmarks/page_timings.py --docs 20000 --runs 200            # seconds per page
-    python benchmarks/page_timings.py --docs 20000 --runs 200 --memory   # what each page holds
+    python -m benchmarks.page_timings --docs 20000 --runs 200            # seconds per page
+    python -m benchmarks.page_timings --docs 20000 --runs 200 --memory   # what each page holds
 
 A scratch TOPICBERT_HOME gets a synthetic corpus of --docs documents (saved as the Corpora page
 saves one) and --runs finished runs on it (TopicBERT and BERT-512 pairs) with metrics, energy
@@ -15,7 +15,6 @@ never started and the built-in sample is not added: only the pages' own work is 
 """
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
@@ -26,11 +25,20 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the pages import widgets.py and topicbert from the repository root
+from benchmarks import script_parser, stored_run
+
+if TYPE_CHECKING:  # imported where used: TOPICBERT_HOME is set first, and Streamlit only for the pages
+    from streamlit.testing.v1 import AppTest
+
+    from topicbert.config import RunConfig
+    from topicbert.data.corpus import Corpus
+    from topicbert.runs.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]  # the pages import widgets.py from there: run it from the root
 
 PAGES = ["app.py", "app_pages/1_Corpora.py", "app_pages/2_Train.py", "app_pages/3_Runs.py", "app_pages/4_Compare.py",
          "app_pages/5_Topics.py", "app_pages/6_Documents.py"]
@@ -43,7 +51,7 @@ EVALUATIONS = 10
 
 # ---------------------------------------------------------------- the store
 
-def synthetic_corpus(n_docs: int, seed: int = 0):
+def synthetic_corpus(n_docs: int, seed: int = 0) -> Corpus:
     """Documents of about 150 words, each class with words of its own among shared ones."""
     from topicbert.data.corpus import Corpus
 
@@ -74,7 +82,7 @@ def write_run_files(run_dir: Path, classes: list[str], labels: np.ndarray, test_
     from topicbert.data.shared_texts import save_texts
 
     probabilities = rng.dirichlet(np.ones(len(classes)), size=len(labels)).astype(np.float32)
-    arrays = {"labels": labels, "probabilities": probabilities}
+    arrays: dict[str, Any] = {"labels": labels, "probabilities": probabilities}
     if topicbert:
         arrays["topic_mixtures"] = rng.dirichlet(np.ones(N_TOPICS), size=len(labels)).astype(np.float32)
         vocab = [f"word{i}" for i in range(TOPIC_VOCABULARY)]
@@ -89,8 +97,8 @@ def write_run_files(run_dir: Path, classes: list[str], labels: np.ndarray, test_
                                                               "texts_digest": save_texts(test_texts)}))
 
 
-def finished_run(store, config, corpus_id: int, paired: int | None, classes: list[str], labels: np.ndarray,
-                 test_texts: list[str], rng: np.random.Generator) -> int:
+def finished_run(store: Store, config: RunConfig, corpus_id: int, paired: int | None, classes: list[str],
+                 labels: np.ndarray, test_texts: list[str], rng: np.random.Generator) -> int:
     """A run as the runner leaves one: done, with evaluations, energy, topics, final metrics and files."""
     run_id = store.create_run(config, corpus_id, paired_run_id=paired)
     store.claim_run(run_id, None, "cpu")
@@ -112,7 +120,7 @@ def finished_run(store, config, corpus_id: int, paired: int | None, classes: lis
         "confusion": [[int(i == j) * 100 for j in range(len(classes))] for i in range(len(classes))],
         "classes": classes})
     store.set_progress(run_id, EVALUATIONS * steps_per_evaluation, EVALUATIONS * steps_per_evaluation)
-    write_run_files(Path(store.get_run(run_id)["run_dir"]), classes, labels, test_texts, config.use_topics, rng)
+    write_run_files(Path(stored_run(store, run_id)["run_dir"]), classes, labels, test_texts, config.use_topics, rng)
     store.finish_run(run_id, "done")
     return run_id
 
@@ -129,6 +137,7 @@ def populate(n_docs: int, n_runs: int) -> list[str]:
     with Store() as store:
         corpus_id = saved_corpora.register_corpus(store, corpus, "synthetic")
         row = store.get_corpus(corpus_id)
+        assert row is not None  # registered just above
         classes = corpus.classes
         test = corpus.indices("test")
         labels = np.array([classes.index(corpus.labels[i]) for i in test])
@@ -145,14 +154,20 @@ def populate(n_docs: int, n_runs: int) -> list[str]:
 
 # ---------------------------------------------------------------- the pages
 
-def change(page: str) -> Callable:
+class Rerun(Protocol):
+    """What a change on a page returns: the page, or the widget changed, either of which reruns the page."""
+
+    def run(self) -> AppTest: ...
+
+
+def change(page: str) -> Callable[[AppTest], Rerun]:
     """A setting a person changes on the page (the page's rerun after it is timed)."""
-    def train(at):  # two settings the projection does not read the corpus for
+    def train(at: AppTest) -> Rerun:  # two settings the projection does not read the corpus for
         at.number_input(key="train_epochs").set_value(4)
         at.number_input(key="train_limit_eval").set_value(100)
         return at.button[0].click()  # "Estimate cost" submits the form
 
-    def runs(at):
+    def runs(at: AppTest) -> Rerun:
         box = at.selectbox(key="runs_selected")
         return box.set_value(box.options and int(box.options[-1].split()[0].lstrip("#")))
 
@@ -162,7 +177,7 @@ def change(page: str) -> Callable:
     return actions.get(page, lambda at: at)
 
 
-def app_test(page: str):
+def app_test(page: str) -> AppTest:
     import logging
 
     from streamlit.testing.v1 import AppTest
@@ -174,7 +189,7 @@ def app_test(page: str):
     return AppTest.from_file(str(ROOT / page), default_timeout=900)
 
 
-def timed(step: Callable) -> float:
+def timed(step: Callable[[], AppTest]) -> float:
     began = time.perf_counter()
     at = step()
     seconds = time.perf_counter() - began
@@ -229,7 +244,7 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--docs", type=int, default=20_000, help="documents in the corpus")
     parser.add_argument("--runs", type=int, default=200, help="finished runs in the store")
     parser.add_argument("--repeats", type=int, default=3, help="reruns timed after the first load")

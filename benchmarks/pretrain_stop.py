@@ -5,46 +5,44 @@ only drops of MIN_GAIN are progress), the same without the unigram gate, and the
 1,500 steps, then 5 epochs without any better perplexity). Seconds are the pretraining's own clock with the
 scoring taken out; they need a quiet machine.
 
-    python benchmarks/pretrain_stop.py --corpus bbc --limit-train 400 --seeds 42,43,44 --epochs 250 \
+    python -m benchmarks.pretrain_stop --corpus bbc --limit-train 400 --seeds 42,43,44 --epochs 250 \
         --min-gains 0.005,0.002,0.001,0
-    python benchmarks/pretrain_stop.py --corpus bbc --limit-train 400 --seeds 42 --epochs 250 --batch-size 400
+    python -m benchmarks.pretrain_stop --corpus bbc --limit-train 400 --seeds 42 --epochs 250 --batch-size 400
 """
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topicbert.bench.topics import prepare_corpus  # noqa: E402
-from topicbert.config import RunConfig  # noqa: E402
-from topicbert.data.corpus import builtin_corpus_path  # noqa: E402
-from topicbert.model.registry import build_topic_model  # noqa: E402
-from topicbert.training import pretrain  # noqa: E402
-from topicbert.training.topic_quality import score_topics, top_word_ids, unigram_perplexity  # noqa: E402
+from benchmarks import script_parser
+from topicbert.bench.topics import Corpus, prepare_corpus
+from topicbert.config import RunConfig
+from topicbert.data.corpus import builtin_corpus_path
+from topicbert.model.registry import build_topic_model
+from topicbert.model.topic_model import TopicModel
+from topicbert.training import pretrain
+from topicbert.training.topic_quality import score_topics, top_word_ids, unigram_perplexity
 
 FORMER_MIN_STEPS = 1500
+Row = dict[str, Any]  # one epoch of the recorded curve
 
 
-def recorded_curve(config: RunConfig, corpus, epochs: int, batch_size: int) -> list[dict]:
+def recorded_curve(config: RunConfig, corpus: Corpus, epochs: int, batch_size: int) -> list[Row]:
     """Pretrain for `epochs` epochs with no early stop; after each, the perplexity, steps, the clock without
     scoring, and the topics' held-out and training NPMI, diversity and top words (their windowed NPMI is
     computed only for the epochs a rule keeps: sliding windows over the training texts cost)."""
     train, held_out = corpus.inputs["train"], corpus.inputs["test"].bow
-    rows: list[dict] = []
+    rows: list[Row] = []
     per_epoch = pretrain.pretrain_batches(len(train), batch_size)
     scoring = 0.0
     started = time.perf_counter()
-    real = pretrain.validation_perplexity
 
-    def scored(model, inputs, device) -> float:
+    def scored(model: TopicModel, perplexity: float) -> None:
         nonlocal scoring
-        perplexity = real(model, inputs, device)
         before = time.perf_counter()
         word_ids = top_word_ids(model.topic_word_distribution().detach().cpu().numpy())
         quality = score_topics(word_ids, train.bow, held_out=held_out)
@@ -53,31 +51,27 @@ def recorded_curve(config: RunConfig, corpus, epochs: int, batch_size: int) -> l
                      "npmi_test": quality.mean_npmi_held_out, "npmi_train": quality.mean_npmi,
                      "diversity": quality.diversity, "word_ids": word_ids})
         scoring += time.perf_counter() - before
-        return perplexity
 
+    assert config.n_topics is not None, "the topic count is chosen from the training documents first (main)"
     torch.manual_seed(config.seed)
     embedding_size = train.embeddings.shape[1] if train.embeddings is not None else 0
     model = build_topic_model(config.topic_model, len(corpus.vocabulary), config.n_topics, config.tm_hidden,
                               config.tm_input, embedding_size)
-    pretrain.validation_perplexity = scored
-    try:
-        pretrain.pretrain_topic_model(model, train, corpus.inputs["validation"],
-                                      config.replace(tm_pretrain_epochs=epochs, tm_patience=10**9), torch.device("cpu"),
-                                      batch_size)
-    finally:
-        pretrain.validation_perplexity = real
+    pretrain.pretrain_topic_model(model, train, corpus.inputs["validation"],
+                                  config.replace(tm_pretrain_epochs=epochs, tm_patience=10**9), torch.device("cpu"),
+                                  batch_size, on_epoch=scored)
     return rows
 
 
-def studio_rule(unigram: float, patience: int, min_gain: float) -> Callable[[dict], bool]:
+def studio_rule(unigram: float, patience: int, min_gain: float) -> Callable[[Row], bool]:
     stop = pretrain.PerplexityStop(unigram, patience, min_gain)
     return lambda row: stop.update(row["perplexity"])[1]
 
 
-def former_rule(patience: int) -> Callable[[dict], bool]:
+def former_rule(patience: int) -> Callable[[Row], bool]:
     state = {"best": float("inf"), "waited": 0}
 
-    def update(row: dict) -> bool:
+    def update(row: Row) -> bool:
         if row["perplexity"] < state["best"]:
             state["best"], state["waited"] = row["perplexity"], 0
         else:
@@ -86,14 +80,14 @@ def former_rule(patience: int) -> Callable[[dict], bool]:
     return update
 
 
-def replay(rows: list[dict], stops: Callable[[dict], bool]) -> tuple[dict, dict]:
+def replay(rows: list[Row], stops: Callable[[Row], bool]) -> tuple[Row, Row]:
     """(the epoch a rule stops after, the epoch it keeps: the lowest perplexity up to there)."""
     end = next((row for row in rows if stops(row)), rows[-1])
     return end, min(rows[:end["epoch"]], key=lambda row: row["perplexity"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--corpus", required=True, help="a corpus path, or bbc for the built-in BBC News")
     parser.add_argument("--limit-train", type=int, default=None)
     parser.add_argument("--seeds", default="42")
@@ -102,7 +96,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=pretrain.PRETRAIN_BATCH)
     parser.add_argument("--tm-lr", type=float, default=None, help="default: the topic model's own")
     parser.add_argument("--min-gains", default=str(pretrain.MIN_GAIN), help="the Studio's rule with each of these")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     base = RunConfig(corpus=str(builtin_corpus_path()) if args.corpus == "bbc" else args.corpus,
                      limit_train=args.limit_train, topic_model=args.topic_model, tm_lr=args.tm_lr)
     corpus, about = prepare_corpus(base, [args.topic_model], torch.device("cpu"))

@@ -1,7 +1,7 @@
 """Seconds from queueing a run to its first step: the local worker's against a Ray worker's whose run
 trains on another node of Ray's multi-node test cluster (on this machine, so no network is in it).
 
-    python benchmarks/queue_to_first_step.py --runs 5
+    python -m benchmarks.queue_to_first_step --runs 5
 
 Each mode gets a fresh TOPICBERT_HOME and a worker already serving (`python -m topicbert worker`, or
 `... worker --ray ADDRESS` with a head node that trains nothing and one node that does). Runs are
@@ -12,7 +12,6 @@ Prints a table for BENCHMARKS.md with the command that made it.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import statistics
@@ -20,21 +19,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+from benchmarks import script_parser, stored_run
+from topicbert.config import RunConfig
+from topicbert.data.corpus import builtin_corpus_path
+from topicbert.runs import services
+from topicbert.runs.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from topicbert.config import RunConfig  # noqa: E402
-from topicbert.data.corpus import builtin_corpus_path  # noqa: E402
-from topicbert.runs import services  # noqa: E402
-from topicbert.runs.store import Store  # noqa: E402
+T = TypeVar("T")
 
 OBJECT_STORE_BYTES = 100 * 1024 ** 2
 WAIT_SECONDS = 600
 
 
-def wait_for(condition, what: str, worker: subprocess.Popen):
+def wait_for(condition: Callable[[], T], what: str, worker: subprocess.Popen[Any]) -> T:
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         value = condition()
@@ -59,13 +61,14 @@ def measure(home: Path, worker_args: list[str], config: RunConfig, runs: int) ->
             wait_for(lambda: store.alive_workers(), "the worker to serve", worker)
             for seed in range(runs):
                 run_id = services.submit_run(store, config.replace(seed=seed))[0]
-                run = wait_for(lambda: (row := store.get_run(run_id))["attempt_started_at"] and row,
+                run = wait_for(lambda: (row := stored_run(store, run_id))["attempt_started_at"] and row,
                                f"run {run_id}'s first step", worker)
                 if run["status"] != "running":
                     raise SystemExit(f"run {run_id} is {run['status']}: {run['error']}")
                 seconds.append(run["attempt_started_at"] - run["queued_at"])
                 services.cancel_run(store, run_id)
-                wait_for(lambda: store.get_run(run_id)["status"] == "cancelled", f"run {run_id} cancelled", worker)
+                wait_for(lambda: stored_run(store, run_id)["status"] == "cancelled", f"run {run_id} cancelled",
+                         worker)
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -79,7 +82,7 @@ def describe(seconds: list[float]) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--runs", type=int, default=5, help="runs queued one after another in each mode")
     parser.add_argument("--corpus", default=None, help="default: the built-in BBC News sample")
     parser.add_argument("--model", default="default")
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             cluster.shutdown()
 
-    command = " ".join(["python", "benchmarks/queue_to_first_step.py", *map(shlex.quote, argv or sys.argv[1:])])
+    command = " ".join(["python -m benchmarks.queue_to_first_step", *map(shlex.quote, argv or sys.argv[1:])])
     corpus_name = Path(args.corpus).name if args.corpus else "the built-in BBC News sample"
     print(f"`{command}`: {config.name} on {corpus_name}, {args.limit_train} training documents, CPU, "
           f"{args.runs} runs queued one after another per mode; seconds from queueing to the first step\n")

@@ -4,17 +4,14 @@ bootstrapped again: it is bracketed instead, from none (each seed on documents o
 document variance (every seed on the same documents, their errors perfectly alike), the latter from that seed's
 published paired interval. The seeds' part is exact: each seed's published difference.
 
-    python benchmarks/reread_seed_verdicts.py
+    python -m benchmarks.reread_seed_verdicts
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topicbert.stats.noise import over_seeds  # noqa: E402
+from benchmarks import script_parser
+from topicbert.stats.noise import NoiseInterval, over_seeds
 
 # (what, each seed's published difference, the half-width of one seed's published 95% paired interval,
 #  whether every seed was tested on the same documents)
@@ -40,16 +37,17 @@ PUBLISHED = [
 ]
 
 
-def with_shared(differences: list[float], shared_variance: float):
+def with_shared(differences: list[float], shared_variance: float) -> NoiseInterval:
     """The interval when every seed's resampled difference shares `shared_variance` (and nothing else)."""
     k = len(differences)
     resampled = np.random.default_rng(0).normal(0, 1, 200_000)[None, :] * np.sqrt(shared_variance)
     return over_seeds(float(np.mean(differences)), differences, np.repeat(resampled, k, axis=0), bounds=(-1, 1))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    script_parser(__doc__, __file__).parse_args(argv)  # no options: --help alone
     for what, differences, one_seed_half_width, same_documents in PUBLISHED:
-        largest = (one_seed_half_width / 1.96) ** 2 if same_documents else 0.0
+        largest = (one_seed_half_width / 1.96) ** 2 if one_seed_half_width is not None else 0.0
         narrow, wide = with_shared(differences, 0.0), with_shared(differences, largest)
         verdicts = {narrow.verdict, wide.verdict}
         said = verdicts.pop() if len(verdicts) == 1 else "depends on the documents' shared part"

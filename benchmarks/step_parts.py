@@ -3,21 +3,18 @@ batches of several shapes and with AdamW fused or per tensor: what holds a short
 its word pieces. Random word pieces through the default encoder, bf16 autocast as a run on this CPU uses it;
 the mean of 6 steps after 2 of warm-up. Needs a quiet machine.
 
-    python benchmarks/step_parts.py --shapes 16x128,64x128,16x512
+    python -m benchmarks.step_parts --shapes 16x128,64x128,16x512
 """
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topicbert.config import RunConfig  # noqa: E402
-from topicbert.training.device import autocast  # noqa: E402
-from topicbert.training.loop import build_model, make_optimizer  # noqa: E402
+from benchmarks import script_parser
+from topicbert.config import RunConfig
+from topicbert.training.device import autocast
+from topicbert.training.loop import build_model, make_optimizer
 
 WARM_UP, MEASURED = 2, 6
 
@@ -49,10 +46,10 @@ def step_parts(batch_size: int, max_len: int, fused: bool) -> tuple[float, float
     return totals[0] / MEASURED, totals[1] / MEASURED, totals[2] / MEASURED
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--shapes", default="16x128,64x128,16x512", help="batch x word pieces, comma-separated")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print("| batch x pieces | optimiser | forward + backward ms | clip ms | optimiser ms | word pieces / s |")
     print("|" + " --- |" * 6)
     for shape in args.shapes.split(","):

@@ -1,8 +1,8 @@
 """Peak memory of reading an upload against its size, and issue 33's ZIP bomb (BENCHMARKS.md, "Uploads:
 memory against size").
 
-    python benchmarks/upload_memory.py --sizes 10,100,1000 --stage-up-to 100
-    python benchmarks/upload_memory.py --sizes 10,100 --tree /path/to/an/older/checkout   # the same, before
+    python -m benchmarks.upload_memory --sizes 10,100,1000 --stage-up-to 100
+    python -m benchmarks.upload_memory --sizes 10,100 --tree /path/to/an/older/checkout   # the same, before
 
 Honest text (words drawn from a Zipf vocabulary of 20,000, documents of about 2,000 characters in 20
 classes) is written as a CSV and as a ZIP of class folders, each holding --sizes megabytes of text. Each
@@ -19,7 +19,6 @@ Seconds are wall time on whatever else the machine runs; memory is the child's o
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import subprocess
@@ -27,9 +26,12 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks import script_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC_CHARS = 2000
@@ -37,7 +39,7 @@ N_CLASSES = 20
 VOCABULARY = 20_000
 
 
-def honest_documents(n_bytes: int, seed: int = 0):
+def honest_documents(n_bytes: int, seed: int = 0) -> Iterator[tuple[str, str]]:
     """(text, label) of about DOC_CHARS characters each until n_bytes of text: words of 3-10 letters drawn
     with Zipf frequencies, each class preferring its own share of the vocabulary."""
     rng = np.random.default_rng(seed)
@@ -76,6 +78,8 @@ def write_zip(path: Path, n_bytes: int) -> int:
 
 
 def write_bomb(path: Path) -> None:
+    """Issue 33's ZIP bomb at `path`: class folders holding 10 documents of 95 MB each (950 MB of text in about
+    3 MB on disk). tests/test_upload_limits.py uploads it too."""
     block = (b"the quick brown fox jumps over the lazy dog " * 24_000)[:1 << 20]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for i in range(10):
@@ -92,6 +96,9 @@ child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
 _, status, usage = os.wait4(child.pid, 0)
 print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
 """
+# What the read rows measure, in the child: the reader and the saved copy (the tree's topicbert, from PYTHONPATH)
+READ = ("import sys; from topicbert.data.corpus import load_corpus, save_corpus; "
+        "save_corpus(load_corpus(sys.argv[1]), sys.argv[2])")
 
 
 def measure(command: list[str], tree: Path, home: Path) -> tuple[int, float, float, str]:
@@ -106,16 +113,8 @@ def measure(command: list[str], tree: Path, home: Path) -> tuple[int, float, flo
     return code, peak_kib / 1024, seconds, lines[-1] if lines else ""
 
 
-def read_child(path: str, out: str) -> None:
-    """What the --read rows measure: the reader and the saved copy, in this process."""
-    from topicbert.data.corpus import load_corpus, save_corpus
-
-    save_corpus(load_corpus(path), out)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--sizes", default="10,100,1000", help="megabytes of text, comma-separated")
     parser.add_argument("--stage-up-to", type=float, default=100,
                         help="run `corpus stage` on corpora up to this many megabytes")
@@ -125,11 +124,7 @@ def main() -> None:
     parser.add_argument("--one-row", type=float, default=None, help="also read a CSV whose one row holds this "
                         "many megabytes of text")
     parser.add_argument("--no-bomb", action="store_true")
-    parser.add_argument("--read-child", nargs=2, metavar=("PATH", "OUT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.read_child:
-        read_child(*args.read_child)
-        return
+    args = parser.parse_args(argv)
     tree = Path(args.tree).resolve()
     work = Path(args.work or tempfile.mkdtemp(prefix="upload_memory-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -146,8 +141,7 @@ def main() -> None:
                 count.write_text(str((write_csv if form == "csv" else write_zip)(path, int(size * 1e6))))
             n_docs = int(count.read_text())
             disk = path.stat().st_size / 1e6
-            rows = [("read", [sys.executable, str(Path(__file__).resolve()), "--read-child", str(path),
-                              str(work / "out.jsonl")])]
+            rows = [("read", [sys.executable, "-c", READ, str(path), str(work / "out.jsonl")])]
             if size <= args.stage_up_to:
                 rows.append(("stage", [sys.executable, "-m", "topicbert", "corpus", "stage", str(path), "--name",
                                        path.name, "--out", str(work / "staged.jsonl")]))
@@ -166,8 +160,8 @@ def main() -> None:
         with path.open("w", encoding="utf-8") as f:
             f.write("text,label\n" + "word " * int(args.one_row * 2e5) + ",a\n")
             f.writelines(f"short document {i},{'ab'[i % 2]}\n" for i in range(6))
-        code, peak, seconds, last = measure([sys.executable, str(Path(__file__).resolve()), "--read-child",
-                                             str(path), str(work / "out.jsonl")], tree, home)
+        code, peak, seconds, last = measure([sys.executable, "-c", READ, str(path), str(work / "out.jsonl")], tree,
+                                            home)
         print(f"\none row of {args.one_row:g} MB: exit {code}, peak RSS {peak:,.0f} MiB, {seconds:.1f} s {last}")
         path.unlink()
     if not args.no_bomb:

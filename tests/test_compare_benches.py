@@ -2,17 +2,13 @@
 seed by seed on the same test documents, with the bench's intervals."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 from test_bench import measurement, noisy
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_benches.py"
-spec = importlib.util.spec_from_file_location("compare_benches", SCRIPT)
-compare_benches = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compare_benches)
+from benchmarks import compare_benches
 
 
 def bench_json(path: Path, row: str, seeds: dict[int, float]) -> str:

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_page_timings_script_times_every_page(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "page_timings.py"), "--docs", "300", "--runs", "4",
+    done = subprocess.run([sys.executable, "-m", "benchmarks.page_timings", "--docs", "300", "--runs", "4",
                            "--repeats", "1", "--home", str(tmp_path / "home")],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     assert lines[0].startswith("store: 300 documents, 4 finished runs")

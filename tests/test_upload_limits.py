@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA, needs_shared
 
+from benchmarks.upload_memory import write_bomb
 from topicbert.data import corpus as corpus_module
 from topicbert.data.batching import make_examples, tokenize
 from topicbert.data.corpus import (
@@ -45,12 +46,7 @@ def honest_text(n_chars: int, seed: int = 0) -> str:
 def zip_bomb(tmp_path_factory) -> Path:
     """Issue 33's file: class folders holding 10 documents of 95 MB each (950 MB of text in 3 MB on disk)."""
     path = tmp_path_factory.mktemp("bomb") / "bomb.zip"
-    block = (b"the quick brown fox jumps over the lazy dog " * 24_000)[:1 << 20]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for i in range(10):
-            with archive.open(f"{'ab'[i % 2]}/{i}.txt", "w", force_zip64=True) as member:
-                for _ in range(95):
-                    member.write(block)
+    write_bomb(path)
     assert path.stat().st_size < 4 << 20
     return path
 

@@ -1,6 +1,7 @@
 """How training reports progress: hooks a caller overrides (as minGPT's trainer does)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,14 @@ if TYPE_CHECKING:
 
 class Callback:
     """All hooks do nothing; subclass and override the ones you need."""
+
+    def on_phase(self, name: str) -> None:
+        """Before the first step, as each part of the setup ends, in this order: "tokenizer", "corpus" (read),
+        "word_pieces" (cached), "splits" (prepared), "embeddings" (CombinedTM's, computed or read back),
+        "tfidf_fusion" (the wide path's reference fitted), "model" (built), "pretraining" (the topic model's,
+        pretrained or reused). A part the run does not do (data handed in, no embeddings, a resumed run that
+        does not pretrain) sends no event. No time is passed: a caller reads its own clock, so the parts add
+        up to the setup (benchmarks/fixed_cost.py)."""
 
     def on_start(self, info: dict[str, Any]) -> None:
         """info: device, n_train, n_val, n_test, total_steps, steps_per_epoch, start_step, start_epoch, classes,
@@ -40,11 +49,25 @@ class Callback:
         """Training and the test evaluation are done."""
 
 
+def phase_done(callbacks: Sequence[Callback], name: str) -> None:
+    """Tell each callback that the setup's part `name` ended (Callback.on_phase)."""
+    for cb in callbacks:
+        cb.on_phase(name)
+
+
 class ProgressBar(Callback):
     """A tqdm bar on standard error for the command line."""
 
     def __init__(self) -> None:
         self._bar = None
+
+    def on_phase(self, name: str) -> None:
+        """Before the first step, as each part of the setup ends, in this order: "tokenizer", "corpus" (read),
+        "word_pieces" (cached), "splits" (prepared), "embeddings" (CombinedTM's, computed or read back),
+        "tfidf_fusion" (the wide path's reference fitted), "model" (built), "pretraining" (the topic model's,
+        pretrained or reused). A part the run does not do (data handed in, no embeddings, a resumed run that
+        does not pretrain) sends no event. No time is passed: a caller reads its own clock, so the parts add
+        up to the setup (benchmarks/fixed_cost.py)."""
 
     def on_start(self, info: dict[str, Any]) -> None:
         from tqdm import tqdm

@@ -24,7 +24,7 @@ from ..data.splits import PreparedData, SplitData, load_run_corpus, prepare_data
 from ..model.encoders import load_encoder, load_tokenizer
 from ..model.registry import build_topic_model, reads_embeddings
 from ..model.topicbert import TopicBERT
-from .callbacks import Callback
+from .callbacks import Callback, phase_done
 from .checkpoints import Checkpoints
 from .device import autocast, choose_device, fused_optimizer, world
 from .document_embeddings import add_document_embeddings
@@ -109,15 +109,20 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         # a group of its own, on the CPU, with its own timeout: the wait for rank 0's work
         rank0_done = dist.new_group(backend="gloo", timeout=RANK0_WORK_TIMEOUT)
     tokenizer = load_tokenizer(config.model)
+    phase_done(callbacks, "tokenizer")
     corpus = None
     if data is None:  # the clock starts once the corpus is read and its word pieces cached (tokenize_splits)
         corpus = load_run_corpus(config)
+        phase_done(callbacks, "corpus")
         tokenize_splits(config, tokenizer, corpus)
+        phase_done(callbacks, "word_pieces")
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    data = data if data is not None else prepare_data(config, tokenizer, corpus)
+    if data is None:
+        data = prepare_data(config, tokenizer, corpus)
+        phase_done(callbacks, "splits")
     embedding_seconds = None
     if config.use_topics:
         # a topic count the run leaves open is chosen from its training documents, once they are known
@@ -127,10 +132,14 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
             # (the test documents' come with classifying them: results.test_and_write)
             with rank0_first(rank0_done):
                 embedding_seconds = add_document_embeddings(config, device, data.train, data.validation)
+            phase_done(callbacks, "embeddings")
     # the wide path's TF-IDF reference, fitted on the clock (it is this run's cost) by the rank that evaluates;
     # a resumed run fits it again (the same fit: the same documents and seed) rather than keep a second copy
     wide = ValidationFusion.fit(data, config.seed) if config.tfidf_fusion and main else None
+    if wide is not None:
+        phase_done(callbacks, "tfidf_fusion")
     model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
+    phase_done(callbacks, "model")
     checkpoints = Checkpoints(run_dir)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
@@ -150,6 +159,7 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
         state.topic_model_fitted_by = pretrain_or_reuse(model.topic_model, data.train.topic_inputs,
                                                         data.validation.topic_inputs, config, device, run_dir)
         pretrained_at = time.perf_counter() - started  # a run that pretrains starts afresh: no time before it
+        phase_done(callbacks, "pretraining")
     elapsed_before = state.wall_seconds
 
     def wall() -> float:

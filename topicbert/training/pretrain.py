@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,11 +78,13 @@ def validation_perplexity(topic_model: TopicModel, inputs: TopicInputs, device: 
 
 
 def pretrain_topic_model(topic_model: TopicModel, train: TopicInputs, validation: TopicInputs,
-                         config: RunConfig, device: torch.device, batch_size: int = PRETRAIN_BATCH) -> list[float]:
+                         config: RunConfig, device: torch.device, batch_size: int = PRETRAIN_BATCH,
+                         on_epoch: Callable[[TopicModel, float], None] | None = None) -> list[float]:
     """Train the topic model alone; keep the weights of the epoch with the lowest validation perplexity.
 
     Stops as PerplexityStop says (config.tm_patience epochs) or after pretrain_epochs. Returns the validation
-    perplexity after each epoch.
+    perplexity after each epoch. `on_epoch` sees the model and its validation perplexity after each epoch,
+    before the stopping rule (benchmarks/pretrain_stop.py scores the topics there).
     """
     rng = np.random.default_rng(config.seed)
     stop = PerplexityStop(unigram_perplexity(train.bow, validation.bow), config.tm_patience)
@@ -98,6 +101,8 @@ def pretrain_topic_model(topic_model: TopicModel, train: TopicInputs, validation
             loss.backward()
             optimizer.step()
         ppl = validation_perplexity(topic_model, validation, device)
+        if on_epoch is not None:
+            on_epoch(topic_model, ppl)
         history.append(ppl)
         is_best, stops = stop.update(ppl)
         if is_best:
