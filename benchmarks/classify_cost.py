@@ -9,13 +9,13 @@ make it cost, not what their values are, so a briefly trained model classifies a
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import script_parser
 from topicbert.bench.variants import DEFAULT_CORPUS, parse_variant
 from topicbert.config import RunConfig
 from topicbert.data.splits import labelled_splits, load_run_corpus
@@ -82,7 +82,7 @@ def table(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = script_parser(__doc__, __file__)
     parser.add_argument("--corpus", default=DEFAULT_CORPUS)
     parser.add_argument("--presets", default=f"{REFERENCE},{REFERENCE}+tfidf,topicbert-128,bert-512,tfidf",
                         help=f"bench variant names, comma-separated; {REFERENCE} is always measured")
