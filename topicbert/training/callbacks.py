@@ -61,14 +61,6 @@ class ProgressBar(Callback):
     def __init__(self) -> None:
         self._bar = None
 
-    def on_phase(self, name: str) -> None:
-        """Before the first step, as each part of the setup ends, in this order: "tokenizer", "corpus" (read),
-        "word_pieces" (cached), "splits" (prepared), "embeddings" (CombinedTM's, computed or read back),
-        "tfidf_fusion" (the wide path's reference fitted), "model" (built), "pretraining" (the topic model's,
-        pretrained or reused). A part the run does not do (data handed in, no embeddings, a resumed run that
-        does not pretrain) sends no event. No time is passed: a caller reads its own clock, so the parts add
-        up to the setup (benchmarks/fixed_cost.py)."""
-
     def on_start(self, info: dict[str, Any]) -> None:
         from tqdm import tqdm
         self._bar = tqdm(total=info["total_steps"], initial=info["start_step"], unit="step",
