@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import pkgutil
 from pathlib import Path
 
@@ -98,3 +99,31 @@ def test_pretrain_stop_records_every_epoch_through_the_pretraining_hook(tiny_con
     assert [row["steps"] for row in rows] == [per_epoch * k for k in (1, 2, 3)]
     assert all(a["seconds"] < b["seconds"] for a, b in zip(rows, rows[1:]))
     assert all(row["perplexity"] > 0 and len(row["word_ids"]) == config.n_topics for row in rows)
+
+
+def test_checkpoint_transfer_measures_another_tree_by_starting_again_from_it(tmp_path, monkeypatch, capsys):
+    """No sys.path edit: with --tree, the driver starts again from that folder, where Python finds its
+    topicbert first, with this checkout's benchmarks on PYTHONPATH; a folder without topicbert/ is refused."""
+    from benchmarks import checkpoint_transfer
+
+    tree = tmp_path / "older"
+    (tree / "topicbert").mkdir(parents=True)
+    (tree / "topicbert" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)  # put back after the test: main moves into the tree
+    started = []
+
+    def execve(path: str, args: list[str], env: dict[str, str]) -> None:
+        started.append((args, env, Path.cwd()))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(checkpoint_transfer.os, "execve", execve)
+    with pytest.raises(SystemExit):
+        checkpoint_transfer.main(["--tree", str(tree), "--json", "out.json"])
+    (args, env, cwd), = started
+    assert args[1:3] == ["-m", "benchmarks.checkpoint_transfer"] and cwd == tree.resolve()
+    assert args[args.index("--tree") + 1] == str(tree.resolve())
+    assert args[args.index("--json") + 1] == str(tmp_path.resolve() / "out.json")  # read before the move
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(tree.resolve()), str(Path(benchmarks.__path__[0]).parent)]
+    with pytest.raises(SystemExit) as refused:
+        checkpoint_transfer.main(["--tree", str(tmp_path / "none")])
+    assert refused.value.code == 2 and "no topicbert/ package" in capsys.readouterr().err and len(started) == 1
