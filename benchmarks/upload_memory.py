@@ -11,8 +11,8 @@ is then read in a process of its own, whose peak resident memory (RSS, from wait
 - stage: `python -m topicbert corpus stage`, what the Corpora page runs: reading, counting every
   document's word pieces with the default tokenizer, saving (up to --stage-up-to megabytes: the word
   pieces of 1 GB take long on 2 cores).
-With --one-row MB, a CSV whose one row holds that many megabytes of text is read too: the reader reads the
-line in pieces and keeps the document's first 2**20 characters as it reads.
+With --one-row MB, a CSV and a JSONL file whose one row holds that many megabytes of text are read too: the
+reader reads the line in pieces and keeps the document's first 2**20 characters as it reads.
 Last, issue 33's ZIP bomb (10 documents of 95 MB in class folders, about 3 MB on disk) goes to
 `corpus check` and `corpus stage`: its peak memory, the seconds to refusal and its message.
 Seconds are wall time on whatever else the machine runs; memory is the child's own.
@@ -20,6 +20,7 @@ Seconds are wall time on whatever else the machine runs; memory is the child's o
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -155,14 +156,21 @@ def main(argv: list[str] | None = None) -> None:
             if not args.work:
                 path.unlink()
                 count.unlink()
-    if args.one_row:
-        path = work / f"one_row_{args.one_row:g}MB.csv"
+    for form in ("csv", "jsonl") if args.one_row else ():
+        path = work / f"one_row_{args.one_row:g}MB.{form}"
+        long_text = "word " * int(args.one_row * 2e5)
+        documents = [(long_text, "a"), *((f"short document {i}", "ab"[i % 2]) for i in range(6))]
         with path.open("w", encoding="utf-8") as f:
-            f.write("text,label\n" + "word " * int(args.one_row * 2e5) + ",a\n")
-            f.writelines(f"short document {i},{'ab'[i % 2]}\n" for i in range(6))
+            if form == "csv":
+                f.write("text,label\n")
+                f.writelines(f"{text},{label}\n" for text, label in documents)
+            else:
+                f.writelines(json.dumps({"text": text, "label": label}) + "\n" for text, label in documents)
+        del long_text, documents
         code, peak, seconds, last = measure([sys.executable, "-c", READ, str(path), str(work / "out.jsonl")], tree,
                                             home)
-        print(f"\none row of {args.one_row:g} MB: exit {code}, peak RSS {peak:,.0f} MiB, {seconds:.1f} s {last}")
+        print(f"\none row of {args.one_row:g} MB, {form}: exit {code}, peak RSS {peak:,.0f} MiB, "
+              f"{seconds:.1f} s {last}")
         path.unlink()
     if not args.no_bomb:
         bomb = work / "bomb.zip"

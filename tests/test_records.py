@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from topicbert.data import records
 from topicbert.data.corpus import MAX_DOC_CHARS
-from topicbert.data.records import CorpusError, TextLines, read_table
+from topicbert.data.records import CorpusError, TextLines, jsonl_objects, read_table
 
 PIECES = ["plain", "with, comma", 'a "quoted" word', "line\nbreak", "cr\rreturn", "crlf\r\nend", "\ttab", "",
           "  padded  ", "caf\u00e9 \U0001F600", '"', '""', ",", "\r\n", "trailing quote\""]
@@ -127,20 +128,95 @@ print(high_water_mib() - before, len(long), corpus.labels[corpus.texts.index(lon
 """
 
 
+# ---------------------------------------------------------------- JSONL
+
+
+def jsonl_objects_of(path: Path, keep: int = 1 << 20) -> list[tuple[int, dict, set[str]]]:
+    return list(jsonl_objects(TextLines(path, path.name), {"text": "..."}, keep))
+
+
+STRINGS = ["plain", 'a "quote"', "back\\slash", "line\nbreak\r\ttab", "caf\u00e9", "\U0001F600 emoji", "/", "",
+           "  leading", "\u2028"]
+
+
+def random_value(rng: random.Random, depth: int = 0):
+    kind = rng.randrange(6 if depth < 2 else 4)
+    if kind == 0:
+        return rng.choice([True, False, None, 0, -1.5e3, 42])
+    if kind < 4:
+        return "".join(rng.choices(STRINGS, k=rng.randint(0, 30)))
+    if kind == 4:
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {f"k{i}": random_value(rng, depth + 1) for i in range(rng.randint(0, 3))}
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_long_jsonl_lines_read_in_pieces_give_what_json_gives(tmp_path, monkeypatch, ensure_ascii):
+    monkeypatch.setattr(records, "PIECE_BYTES", 7)  # every line is long: escapes and characters cut between pieces
+    rng = random.Random(int(ensure_ascii))
+    objects = [{"text": random_value(rng), "label": random_value(rng), "more": random_value(rng)} for _ in range(60)]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(obj, ensure_ascii=ensure_ascii) + rng.choice(["\n", "\r\n", "\n \n"])
+                            for obj in objects), encoding="utf-8")
+    read = jsonl_objects_of(path)
+    assert [obj for _, obj, _ in read] == objects and not any(cut for _, _, cut in read)
+
+
+def test_a_long_jsonl_string_keeps_its_beginning_and_the_fields_after_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(records, "PIECE_BYTES", 16)
+    text = "\n  " + " ".join(f"w\u00e9{i}" for i in range(100))
+    lines = [{"text": text, "label": "a", "nested": {"text": text}}, {"label": "b", "text": "word " * 20 + " " * 40},
+             {"text": "short", "label": "c"}]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(obj) + "\n" for obj in lines))
+    (_, first, cut_first), (_, second, cut_second), (_, third, cut_third) = jsonl_objects_of(path, keep=50)
+    assert first == {"text": text.lstrip()[:50], "label": "a", "nested": {"text": text.lstrip()[:50]}}
+    assert cut_first == {"text"}  # the top-level fields only
+    assert second == {"label": "b", "text": ("word " * 20)[:50]} and cut_second == {"text"}
+    assert third == {"text": "short", "label": "c"} and not cut_third
+
+
+@pytest.mark.parametrize("line,what", [
+    ('{"text": "a\x01b", "label": "a"}', "Invalid control character at column 12"),
+    ('{"text": "a\\qb", "label": "a"}', "Invalid \\escape at column 12"),
+    ('{"text": "never closed, "label": "a"}', "not valid JSON"),
+    ('{"text": "closed", "label": "a"', "not valid JSON"),
+    ('["text", "label", "a list"]', "expected a JSON object"),
+])
+def test_bad_long_jsonl_lines_name_their_line(tmp_path, monkeypatch, line, what):
+    monkeypatch.setattr(records, "PIECE_BYTES", 5)
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"text": "fine", "label": "a"}\n' + line + "\n")
+    with pytest.raises(CorpusError) as info:
+        jsonl_objects_of(path)
+    assert str(info.value).startswith("t.jsonl, line 2: ") and what in str(info.value)
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak RSS from /proc")
-def test_a_200_mb_field_is_read_in_bounded_memory_and_keeps_its_label(tmp_path):
-    path = tmp_path / "one_row.csv"
+@pytest.mark.parametrize("form", ["csv", "jsonl"])
+def test_a_200_mb_field_is_read_in_bounded_memory_and_keeps_its_label(tmp_path, form):
+    path = tmp_path / f"one_row.{form}"
     block = "word " * (1 << 18)  # 1.25 MiB
+    short = [(f"short document {i}", "long" if i < 3 else "short") for i in range(6)]
     with path.open("w", encoding="utf-8") as f:
-        f.write('text,label\n"')
+        f.write('text,label\n"' if form == "csv" else '{"text": "')
         for _ in range(160):  # 200 MiB
             f.write(block)
-        f.write('",long\n')
-        f.writelines(f"short document {i},{'long' if i < 3 else 'short'}\n" for i in range(6))
+        f.write('",long\n' if form == "csv" else '", "label": "long"}\n')
+        f.writelines(f"{text},{label}\n" if form == "csv" else json.dumps({"text": text, "label": label}) + "\n"
+                     for text, label in short)
     run = subprocess.run([sys.executable, "-c", textwrap.dedent(PEAK_CHILD), str(path)], capture_output=True,
                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert run.returncode == 0, run.stderr
     grown, kept, label, cut, n_docs = run.stdout.split()
     assert (int(kept), label, int(cut), int(n_docs)) == (MAX_DOC_CHARS, "long", 1, 7)
-    # the line is 200 MiB; held whole, then decoded and parsed, it took 1,559 MiB
+    # the line is 200 MiB; held whole, then decoded and parsed, it took 1,559 MiB (CSV)
     assert float(grown) < 100, f"reading grew the peak by {float(grown):.0f} MiB"
+
+
+@pytest.mark.parametrize("body", [b"", b"\xef\xbb\xbf", b"\n\r\n  \n"])
+def test_a_table_with_no_header_is_empty(tmp_path, body):
+    path = tmp_path / "t.csv"
+    path.write_bytes(body)
+    with pytest.raises(CorpusError, match="t.csv: the file is empty"):
+        read_table(TextLines(path, "t.csv"), ".csv", keep=100)

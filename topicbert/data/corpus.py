@@ -221,7 +221,7 @@ def _read_jsonl(path: Path, name: str, text_col: str, label_col: str, split_col:
                 docs: _Docs, fixed_split: str | None = None) -> None:
     lines = TextLines(path, name)
     first = True  # only the first object may be a saved corpus's metadata
-    for n, obj in jsonl_objects(lines, {text_col: "...", label_col: "..."}):
+    for n, obj, cut in jsonl_objects(lines, {text_col: "...", label_col: "..."}, MAX_DOC_CHARS):
         where = f"{name}, line {n}"
         is_first, first = first, False
         if is_first and _META_KEY in obj:
@@ -232,7 +232,8 @@ def _read_jsonl(path: Path, name: str, text_col: str, label_col: str, split_col:
             continue
         check_fields(obj, [text_col, label_col] + ([split_col] if split_col else []), where)
         split = _split_of_value(obj[split_col], where) if split_col else fixed_split
-        docs.add(text_field(obj, text_col, where), obj[label_col], split, n in lines.fallbacks, where)
+        docs.add(text_field(obj, text_col, where), obj[label_col], split, n in lines.fallbacks, where,
+                 text_col in cut)
 
 
 def _read_data_file(path: Path, name: str, suffix: str, text_col: str, label_col: str,

@@ -4,7 +4,8 @@ prediction over a file share.
 A line is read in pieces of at most PIECE_BYTES, each decoded alone (UTF-8, else cp1252, else latin-1, so one
 bad line does not change how the rest read). A table's field keeps at most `keep` characters however long it
 runs (the corpus reader's MAX_DOC_CHARS): the rest of it is read past, and the fields after it still count, so
-memory follows what is kept, not the length of a line. A JSONL line is parsed whole.
+memory follows what is kept, not the length of a line. A JSONL line is parsed whole where it fits in one
+piece; a longer one is read piece by piece, each of its strings cut as a table's field is, then parsed.
 """
 from __future__ import annotations
 
@@ -87,11 +88,9 @@ class TextLines:
         number, carry, whole = 1, b"", True  # whole: the piece begins its line
         try:
             for raw, ends in self._raw_pieces():
-                if whole and ends:
-                    text, fell_back = decode_text(raw)
-                else:
+                if not (whole and ends):  # a piece of a long line
                     raw, carry = (carry + raw, b"") if ends else split_cut_character(carry + raw)
-                    text, fell_back = decode_text(raw)
+                text, fell_back = decode_text(raw)
                 if fell_back:
                     self.fallbacks.add(number)
                 yield text, number
@@ -115,7 +114,7 @@ class TextLines:
                 # split at \r and \r\n as well, as bytes.splitlines splits a whole file; neither byte occurs inside
                 # a UTF-8 multi-byte character
                 lines = (held + chunk).splitlines(keepends=True)
-                held = b"" if chunk.endswith(b"\n") else lines.pop()
+                held = lines.pop() if lines and not chunk.endswith(b"\n") else b""  # none: a file of a BOM
                 for line in lines:
                     yield line, True
                 if len(held) >= PIECE_BYTES:  # a long line: what is held goes, less a \r that a \n may follow
@@ -124,11 +123,6 @@ class TextLines:
                     held = held[split:]
         if held:
             yield held, True
-
-    def __iter__(self) -> Iterator[str]:
-        """Whole lines."""
-        for _, pieces in itertools.groupby(self.pieces(), key=lambda piece: piece[1]):
-            yield "".join(text for text, _ in pieces)
 
     def fell_back(self, first: int, last: int) -> bool:
         """Whether any of lines first..last needed a fallback."""
@@ -174,7 +168,9 @@ class Record:
     fell_back: bool = False   # some of its lines were read as cp1252 or latin-1
 
 
-class TableSyntaxError(Exception):
+class _MalformedTable(Exception):
+    """Quotes a table's dialect does not allow; read_table words it, naming the row."""
+
     def __init__(self, line: int, reason: str) -> None:
         super().__init__(reason)
         self.line, self.reason = line, reason
@@ -247,7 +243,7 @@ class _TableParser:
         if self.state == _START_RECORD:
             return None
         if self.state == _QUOTED and self.strict:
-            raise TableSyntaxError(self.record.line, f"the quoted field opened on line {self.quote_line} is "
+            raise _MalformedTable(self.record.line, f"the quoted field opened on line {self.quote_line} is "
                                                      f"never closed: the file ends inside it")
         self._save_field()
         self.record.last_line = line
@@ -292,7 +288,7 @@ class _TableParser:
         if c == self.delimiter or c in "\r\n":
             return self._end_field(text, i, line)
         if self.strict:
-            raise TableSyntaxError(line, f"{self.delimiter!r} expected after '\"'")
+            raise _MalformedTable(line, f"{self.delimiter!r} expected after '\"'")
         self.field.add(c)  # as csv does: the field goes on unquoted
         self.state = _UNQUOTED
         return i + 1
@@ -338,8 +334,7 @@ def read_table(lines: TextLines, suffix: str, keep: int) -> tuple[list[str], Ite
     parser = _TableParser(delimiter, delimiter == ",", keep)
     records = _parse(parser, itertools.chain(head, pieces))
     header = _checked(records, name, kind, 0)
-    if header is None:  # only blank lines after all
-        raise CorpusError(f"{name}: the file is empty (no header line, no documents)")
+    assert header is not None  # the line that told the delimiter begins it
     columns = header.fields
     parser.max_fields = width = header.width
 
@@ -371,7 +366,7 @@ def _checked(records: Iterator[Record], name: str, kind: str, number: int) -> Re
     """The next record, None at the end; malformed quotes become a CorpusError naming the line and the row."""
     try:
         return next(records, None)
-    except TableSyntaxError as e:
+    except _MalformedTable as e:
         row = f"record {number}" if number else "the header"
         raise CorpusError(f"{name}, line {e.line} ({row}): malformed {kind}: {e.reason}") from None
 
@@ -379,22 +374,142 @@ def _checked(records: Iterator[Record], name: str, kind: str, number: int) -> Re
 # ---------------------------------------------------------------- JSONL
 
 
-def jsonl_objects(lines: TextLines, example: dict[str, str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each JSON object of a JSONL file with its line number; blank lines are skipped. `example` is what a line
-    should look like, for the message when one is not an object."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+def jsonl_objects(lines: TextLines, example: dict[str, str], keep: int
+                  ) -> Iterator[tuple[int, dict[str, Any], set[str]]]:
+    """Each JSON object of a JSONL file with its line number, and the top-level fields whose strings were cut;
+    blank lines are skipped. A line longer than PIECE_BYTES is read piece by piece, each of its strings cut to
+    its first `keep` characters as a table's field is (_Field); a shorter line is parsed whole, uncut. `example`
+    is what a line should look like, for the message when one is not an object."""
+    for number, line_pieces in itertools.groupby(lines.pieces(), key=lambda piece: piece[1]):
         where = f"{lines.name}, line {number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CorpusError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); "
-                              f"JSONL needs one JSON object per line") from None
+        first, _ = next(line_pieces)
+        second = next(line_pieces, None)
+        cut: set[str] = set()
+        if second is None:  # the whole line
+            if not first.strip():
+                continue
+            obj = _loads(first, where, 0)
+        else:
+            long_line = _LongJsonLine(keep, where)
+            for text, _ in itertools.chain([(first, number), second], line_pieces):
+                long_line.feed(text)
+            shortened, cut = long_line.finish()
+            if not shortened.strip():
+                continue
+            obj = _loads(shortened, where, None)  # its columns are not the file's
         if not isinstance(obj, dict):
             raise CorpusError(f"{where}: expected a JSON object like {json.dumps(example)}, "
                               f"found {type(obj).__name__}")
-        yield number, obj
+        yield number, obj, cut
+
+
+def _loads(text: str, where: str, column: int | None) -> Any:
+    """`column`: where text begins in its line (None: its columns are not the line's)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        at = "" if column is None else f" at column {column + e.colno}"
+        raise CorpusError(f"{where}: not valid JSON ({e.msg}{at}); JSONL needs one JSON object per line") from None
+
+
+_JSON_STRUCTURE = re.compile(r'["{}\[\],:]')
+_JSON_STRING_STOP = re.compile(r'["\\\x00-\x1f]')  # a string's end, an escape, or a character JSON forbids in it
+_LONGEST_ESCAPE = 12  # a character beyond the BMP, as two \uXXXX halves
+_HIGH_SURROGATES = ("d8", "d9", "da", "db")
+
+
+class _LongJsonLine:
+    """A JSONL line too long to parse whole, fed piece by piece: its JSON with each string cut to its first `keep`
+    characters (a _Field each), short enough to parse then, and the top-level fields whose strings were cut.
+    Memory holds what is kept: a line that would keep more than `limit` characters is refused."""
+
+    def __init__(self, keep: int, where: str) -> None:
+        self.where = where
+        self.limit = max(8 * keep, 8 * PIECE_BYTES)  # a few long texts, and what holds them
+        self.out: list[str] = []
+        self.size = 0
+        self.field = _Field(keep)
+        self.in_string = False
+        self.depth = 0  # of the objects and arrays open
+        self.expect_key = False  # in the top-level object, the next string is a key
+        self.key = ""  # the top-level key whose value is being read
+        self.cut: set[str] = set()
+        self.column = 0  # characters of the line before the piece being read
+        self.pending = ""  # an escape the end of a piece may have cut
+
+    def feed(self, text: str, final: bool = False) -> None:
+        text, self.pending = self.pending + text, ""
+        i, n = 0, len(text)
+        while i < n:
+            i = self._string(text, i, final) if self.in_string else self._structure(text, i)
+        self.column += n - len(self.pending)
+
+    def finish(self) -> tuple[str, set[str]]:
+        """The line's JSON, its strings cut, and the top-level fields whose strings were cut."""
+        if self.pending:
+            self.feed("", final=True)
+        if self.in_string:
+            raise CorpusError(f"{self.where}: not valid JSON (a string is never closed); "
+                              f"JSONL needs one JSON object per line")
+        return "".join(self.out), self.cut
+
+    def _keep(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > self.limit:
+            raise CorpusError(f"{self.where}: a JSONL line holds one document, but this one keeps over "
+                              f"{self.limit:,} characters after its strings are cut to {self.field.keep:,}")
+        self.out.append(text)
+
+    def _structure(self, text: str, i: int) -> int:
+        match = _JSON_STRUCTURE.search(text, i)
+        end = len(text) if match is None else match.start()
+        self._keep(text[i:end])
+        if match is None:
+            return end
+        c = text[end]
+        if c == '"':
+            self.in_string = True
+            return end + 1
+        self._keep(c)
+        if c in "{[":
+            self.depth += 1
+            self.expect_key = self.depth == 1 and c == "{"
+        elif c in "}]":
+            self.depth -= 1
+        elif self.depth == 1:  # a comma: the next key; a colon: its value
+            self.expect_key = c == ","
+        return end + 1
+
+    def _string(self, text: str, i: int, final: bool) -> int:
+        match = _JSON_STRING_STOP.search(text, i)
+        end = len(text) if match is None else match.start()
+        self.field.add(text[i:end])
+        if match is None:
+            return end
+        if text[end] == '"':
+            self._end_string()
+            return end + 1
+        if text[end] != "\\":
+            raise CorpusError(f"{self.where}: not valid JSON (Invalid control character at column "
+                              f"{self.column + end + 1}); JSONL needs one JSON object per line")
+        if end + _LONGEST_ESCAPE > len(text) and not final:  # the escape may go on in the next piece
+            self.pending = text[end:]
+            return len(text)
+        size = 2
+        if text.startswith("\\u", end):
+            size = 12 if text[end + 2:end + 4].lower() in _HIGH_SURROGATES and text.startswith("\\u", end + 6) else 6
+        self.field.add(_loads(f'"{text[end:end + size]}"', self.where, self.column + end - 1))
+        return end + size
+
+    def _end_string(self) -> None:
+        value, cut = self.field.text(), self.field.cut
+        self.field.reset()
+        self.in_string = False
+        if self.depth == 1 and self.expect_key:
+            self.key = value
+        elif self.depth == 1 and cut:
+            self.cut.add(self.key)
+        self._keep(json.dumps(value, ensure_ascii=False))
 
 
 def check_fields(obj: dict[str, Any], wanted: list[str], where: str) -> None:

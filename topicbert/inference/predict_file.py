@@ -156,7 +156,7 @@ def _jsonl_chunks(lines: TextLines, text_col: str, id_col: str | None, label_col
                   require_label: bool, chunk_size: int, start_chunk: int) -> Iterator[InputChunk]:
     rows: _Rows | None = None
     number = 0
-    for line_number, obj in jsonl_objects(lines, {text_col: "..."}):
+    for line_number, obj, _ in jsonl_objects(lines, {text_col: "..."}, MAX_DOC_CHARS):
         where = f"{lines.name}, line {line_number}"
         if rows is None:  # the first object decides whether the file is labelled
             if require_label and label_col:
