@@ -43,8 +43,9 @@ def compare(after: dict[int, Measurement], before: dict[int, Measurement]) -> st
         lines.append(f"{name}: mean test macro-F1 {mean.value:.4f} [{mean.low:.4f}, {mean.high:.4f}]; per seed "
                      + ", ".join(f"{v:.4f}" for v in f1[name][0]))
     verdict = difference.noise_words() if difference.within_noise else f"{difference.verdict} beyond the noise"
+    per_seed = ", ".join(f"{a - b:+.4f}" for a, b in zip(f1["after"][0], f1["before"][0], strict=True))
     lines.append(f"after - before: {difference.value:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]; per "
-                 f"seed {', '.join(f'{a - b:+.4f}' for a, b in zip(f1['after'][0], f1['before'][0]))}; {verdict}")
+                 f"seed {per_seed}; {verdict}")
     return "\n".join(lines)
 
 

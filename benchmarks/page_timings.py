@@ -198,15 +198,16 @@ def timed(step: Callable[[], AppTest]) -> float:
     return seconds
 
 
+def time_page(page: str, repeats: int) -> dict:
+    at = app_test(page)
+    first = timed(at.run)
+    again = [timed(at.run) for _ in range(repeats)]
+    changed = timed(lambda: change(page)(at).run())
+    return {"page": page, "first load s": first, "rerun s (worst)": max(again), "after a change s": changed}
+
+
 def time_pages(repeats: int) -> list[dict]:
-    rows = []
-    for page in PAGES:
-        at = app_test(page)
-        first = timed(at.run)
-        again = [timed(at.run) for _ in range(repeats)]
-        changed = timed(lambda: change(page)(at).run())
-        rows.append({"page": page, "first load s": first, "rerun s (worst)": max(again), "after a change s": changed})
-    return rows
+    return [time_page(page, repeats) for page in PAGES]
 
 
 def memory_of_pages(texts: list[str], test_texts: int) -> list[dict]:

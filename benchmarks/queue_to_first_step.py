@@ -48,27 +48,29 @@ def wait_for(condition: Callable[[], T], what: str, worker: subprocess.Popen[Any
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def to_first_step(store: Store, config: RunConfig, worker: subprocess.Popen[Any]) -> float:
+    """Queue one run; seconds from its queueing to its first step. It is cancelled then."""
+    run_id = services.submit_run(store, config)[0]
+    run = wait_for(lambda: (row := stored_run(store, run_id))["attempt_started_at"] and row,
+                   f"run {run_id}'s first step", worker)
+    if run["status"] != "running":
+        raise SystemExit(f"run {run_id} is {run['status']}: {run['error']}")
+    services.cancel_run(store, run_id)
+    wait_for(lambda: stored_run(store, run_id)["status"] == "cancelled", f"run {run_id} cancelled", worker)
+    return run["attempt_started_at"] - run["queued_at"]
+
+
 def measure(home: Path, worker_args: list[str], config: RunConfig, runs: int) -> list[float]:
     """Queue `runs` runs one at a time on a worker started with `worker_args`; seconds to each one's first step."""
     env = dict(os.environ, TOPICBERT_HOME=str(home), PYTHONPATH=str(ROOT))
     os.environ["TOPICBERT_HOME"] = str(home)
-    log = open(home / "worker.log", "wb")
-    worker = subprocess.Popen([sys.executable, "-m", "topicbert", "worker", *worker_args], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    seconds = []
+    with open(home / "worker.log", "wb") as log:  # the worker writes to its own copy of the descriptor
+        worker = subprocess.Popen([sys.executable, "-m", "topicbert", "worker", *worker_args], env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         with Store(home / "topicbert.db") as store:
             wait_for(lambda: store.alive_workers(), "the worker to serve", worker)
-            for seed in range(runs):
-                run_id = services.submit_run(store, config.replace(seed=seed))[0]
-                run = wait_for(lambda: (row := stored_run(store, run_id))["attempt_started_at"] and row,
-                               f"run {run_id}'s first step", worker)
-                if run["status"] != "running":
-                    raise SystemExit(f"run {run_id} is {run['status']}: {run['error']}")
-                seconds.append(run["attempt_started_at"] - run["queued_at"])
-                services.cancel_run(store, run_id)
-                wait_for(lambda: stored_run(store, run_id)["status"] == "cancelled", f"run {run_id} cancelled",
-                         worker)
+            seconds = [to_first_step(store, config.replace(seed=seed), worker) for seed in range(runs)]
     finally:
         worker.terminate()
         worker.wait(timeout=60)

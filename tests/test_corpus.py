@@ -75,7 +75,8 @@ def test_csv_drawn_splits_are_80_10_10_stratified_and_seeded(tmp_path):
 
 def test_csv_named_columns_and_split_values_people_write(tmp_path):
     values = ["train", " Training", "dev", "VAL", "validation", "test ", "TEST", "train"]
-    body = [(f"id{i}", label, f"text {i}", split) for i, (label, split) in enumerate(zip("abababab", values))]
+    body = [(f"id{i}", label, f"text {i}", split)
+            for i, (label, split) in enumerate(zip("abababab", values, strict=True))]
     path = write_table(tmp_path / "c.csv", ["id", "Category", "body", "part"], body)
     corpus = load_corpus(path, text_col="body", label_col="category", split_col="part")
     assert corpus.splits == ["train", "train", "validation", "validation", "validation", "test", "test", "train"]
@@ -102,7 +103,7 @@ def test_long_quoted_texts_with_commas_and_line_breaks(tmp_path):
 def test_jsonl(tmp_path):
     path = tmp_path / "c.jsonl"
     lines = [json.dumps({"text": t, "label": lab, "split": s, "extra": 1})
-             for (t, lab), s in zip(rows({"a": 4, "b": 4}), ["train", "test"] * 4)]
+             for (t, lab), s in zip(rows({"a": 4, "b": 4}), ["train", "test"] * 4, strict=True)]
     path.write_text("\n".join(lines[:4]) + "\n\n" + "\n".join(lines[4:]) + "\n")
     corpus = load_corpus(path, split_col="split")
     assert len(corpus) == 8 and corpus.counts()["test"] == {"a": 2, "b": 2}
@@ -451,7 +452,7 @@ def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_summarize_without_and_with_word_pieces(tmp_path):
-    body = [(" ".join(["w"] * n), lab) for n, lab in zip(range(1, 101), "ab" * 50)]
+    body = [(" ".join(["w"] * n), lab) for n, lab in zip(range(1, 101), "ab" * 50, strict=True)]
     corpus = load_corpus(write_table(tmp_path / "c.csv", ["text", "label"], body))
     summary = summarize(corpus)
     assert summary["n_docs"] == 100 and summary["classes"] == ["a", "b"] and "pieces" not in summary

@@ -62,7 +62,7 @@ def run_two_ranks(script: str, config, run_dir: Path, home: Path) -> None:
                               env=dict(common, RANK=str(rank), LOCAL_RANK=str(rank)),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
     outputs = [rank.communicate(timeout=300) for rank in ranks]
-    for rank, (out, err) in zip(ranks, outputs):
+    for rank, (out, err) in zip(ranks, outputs, strict=True):
         assert rank.returncode == 0 and "finished" in out, err[-3000:]
     assert (run_dir / "result.json").exists()
 

@@ -33,7 +33,7 @@ def test_an_embedding_is_the_normalised_mean_of_the_encoders_output(tiny_config,
                                  tokenizer.pad_token_id, CPU, tiny_config, batch_size=2)
     assert embeddings.shape == (2, 32) and np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
     with torch.inference_mode():
-        for ids, embedding in zip(token_ids, embeddings):
+        for ids, embedding in zip(token_ids, embeddings, strict=True):
             pieces = [tokenizer.cls_token_id, *ids[:EMBEDDING_PIECES - 2], tokenizer.sep_token_id]
             mean = encoder(input_ids=torch.tensor([pieces])).last_hidden_state[0].mean(dim=0)
             # alone, without padding: the same vector as in the padded batch, of the first pieces only

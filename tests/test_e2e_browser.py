@@ -287,7 +287,7 @@ def run_rows(driver) -> dict[str, dict[str, str]]:
     for table in tables(driver):
         if table and table[0][:3] == ["id", "run", "status"]:
             header = table[0]
-            return {row[0]: dict(zip(header, row)) for row in table[1:] if len(row) == len(header)}
+            return {row[0]: dict(zip(header, row, strict=True)) for row in table[1:] if len(row) == len(header)}
     return {}
 
 

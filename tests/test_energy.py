@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+from itertools import pairwise
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_meter_readings_are_cumulative_monotone_and_offline(tmp_path, monkeypatc
         readings.append(meter.read())
     readings.append(meter.stop())
     assert all(r is not None for r in readings)
-    for earlier, later in zip(readings, readings[1:]):
+    for earlier, later in pairwise(readings):
         for field in ("duration_s", "cpu_kwh", "gpu_kwh", "ram_kwh", "kwh", "kg_co2e"):
             assert 0.0 <= getattr(earlier, field) <= getattr(later, field)
     last = readings[-1]

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def check_after_kill(store: Store, run_id: int, evaluation_steps: list[int], log
         assert [row[key] for row in table] == sorted(row[key] for row in table)
     energy = store.list_energy(run_id)
     assert {e["step"] for e in energy} <= {0, *steps}  # at the end of pretraining (step 0) and at evaluations
-    assert all(a["kwh"] <= b["kwh"] for a, b in zip(energy, energy[1:]))
+    assert all(a["kwh"] <= b["kwh"] for a, b in pairwise(energy))
     if run["checkpoint_step"]:  # the checkpoint the store names is on disk, whole (or a later one is)
         assert resume_step(run) >= run["checkpoint_step"]
 
@@ -158,7 +159,7 @@ def run_chain(home: Path, config, evaluation_steps: list[int], windows: dict[str
         assert run["final_metrics"]["test_macro_f1"] >= 0 and len(store.get_topics(run_id)) == config.n_topics
         assert Checkpoints(Path(run["run_dir"])).resumable() is None
         energy = store.list_energy(run_id)
-        assert all(a["kwh"] <= b["kwh"] and a["kg_co2e"] <= b["kg_co2e"] for a, b in zip(energy, energy[1:]))
+        assert all(a["kwh"] <= b["kwh"] and a["kg_co2e"] <= b["kg_co2e"] for a, b in pairwise(energy))
         assert store.integrity_check() == "ok"
     return kills
 

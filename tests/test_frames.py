@@ -124,7 +124,7 @@ def test_runs_that_differ_only_by_seed_share_a_row_with_their_verdict_over_seeds
     base_config = RunConfig(corpus="c", variant="bert", max_len=512)
     rng = np.random.default_rng(1)
     ids = {}
-    for seed, (ours_wrong, base_wrong) in zip((42, 43, 44), ((0.30, 0.10), (0.12, 0.10), (0.20, 0.10))):
+    for seed, (ours_wrong, base_wrong) in zip((42, 43, 44), ((0.30, 0.10), (0.12, 0.10), (0.20, 0.10)), strict=True):
         base = finished(store, base_config.replace(seed=seed), f1=1 - base_wrong, seconds=100.0, kwh=0.02)
         topic = finished(store, base_config.replace(variant="topicbert", max_len=128, seed=seed), f1=1 - ours_wrong,
                          seconds=50.0, kwh=0.019, paired=base)
@@ -188,7 +188,7 @@ def test_runs_frame_names_a_finished_runs_precision(store):
     store.set_final_metrics(ids[0], {"bf16": True})
     store.set_final_metrics(ids[1], {"bf16": False})
     store.set_final_metrics(ids[2], {"bf16": None})  # TF-IDF: no encoder, no precision
-    devices = dict(zip(*runs_table.runs_frame(store)[["id", "device"]].to_dict("list").values()))
+    devices = dict(zip(*runs_table.runs_frame(store)[["id", "device"]].to_dict("list").values(), strict=True))
     assert devices == {ids[0]: "cpu, bf16", ids[1]: "cpu, float32", ids[2]: "cpu", ids[3]: "cpu"}
 
 

@@ -79,7 +79,7 @@ def test_every_row_comes_out_once_in_order_with_its_flags_and_topic(topicbert_mo
     assert [row["label"] for row in written] == [classes[i] for i in probabilities.argmax(axis=1)]
     assert [row["flags"] for row in written][:8] == ["", "", "empty", "not UTF-8", "", "empty", "", ""]
     topics = topicbert_model.topic_words()
-    for row, mixture in zip(written, expected.topic_mixtures):
+    for row, mixture in zip(written, expected.topic_mixtures, strict=True):
         assert int(row["topic"]) == mixture.argmax()
         assert row["topic_words"] == " ".join(topics[int(row["topic"])][:5])
         assert abs(sum(float(row[f"topic_{k}"]) for k in range(5)) - 1) < 1e-4

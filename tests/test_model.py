@@ -63,7 +63,7 @@ def test_topic_model_does_not_depend_on_the_thread_count():
                             *(p.grad.clone() for p in topic_model.parameters() if p.grad is not None)])
     finally:
         torch.set_num_threads(threads)
-    assert all(torch.equal(a, b) for a, b in zip(*outputs))
+    assert all(torch.equal(a, b) for a, b in zip(*outputs, strict=True))
 
 
 def test_nvdm_log_sigma_starts_at_zero():

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import psutil
@@ -365,8 +366,9 @@ def test_a_sweep_a_dead_node_a_resume_and_a_cancel_on_a_ray_cluster(store, tiny_
     nodes, gpus_of = {two.node_id: two, one.node_id: one}, {two.node_id: 2, one.node_id: 1}
     cluster.wait_for_nodes()
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    worker = subprocess.Popen([sys.executable, "-m", "topicbert", "worker", "--ray", cluster.address, "--poll", "0.2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "worker.log", "wb"))
+    with open(tmp_path / "worker.log", "wb") as log:  # the worker writes to its own copy of the descriptor
+        worker = subprocess.Popen([sys.executable, "-m", "topicbert", "worker", "--ray", cluster.address, "--poll",
+                                   "0.2"], env=env, stdout=subprocess.DEVNULL, stderr=log)
     config = tiny_config.replace(device="auto")  # auto: a GPU where the cluster has them
     try:
         # a sweep of three seeds, each asking for a GPU, on three GPUs
@@ -421,7 +423,7 @@ def test_a_sweep_a_dead_node_a_resume_and_a_cancel_on_a_ray_cluster(store, tiny_
         assert resumed["node"] != first["node"]
         assert [row["step"] for row in store.metrics_table(long)] == evaluation_steps(resumed, 3)
         energy = store.list_energy(long)
-        assert all(a["kwh"] <= b["kwh"] for a, b in zip(energy, energy[1:]))  # cumulative over both attempts
+        assert all(a["kwh"] <= b["kwh"] for a, b in pairwise(energy))  # cumulative over both attempts
         check_files_arrived(resumed)
 
         # cancel stops the task within seconds, and Ray has its GPU back

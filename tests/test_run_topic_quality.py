@@ -28,7 +28,7 @@ def split_corpus(tmp_path) -> Path:
     path = tmp_path / "split.csv"
     train = synthetic_documents(30, seed=3)
     mixed = [(f"{a} {b}", label) for (a, label), (b, _) in zip(synthetic_documents(10, seed=4),
-                                                                synthetic_documents(10, seed=5)[::-1])]
+                                                                synthetic_documents(10, seed=5)[::-1], strict=True)]
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["text", "label", "split"])

@@ -3,6 +3,7 @@ resumed run's curves, the energy meter's faults, and what each run of a pair pay
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +46,7 @@ def test_runner_records_progress_metrics_energy_topics_and_end(store, monkeypatc
     energy = store.list_energy(run_id)
     # pretraining's end, each evaluation, then the end of training (before the test pass)
     assert [(e["step"], e["wall_seconds"]) for e in energy] == [(0, 3.5), (10, 20.0), (20, 40.0), (20, 40.0)]
-    assert all(a["kwh"] <= b["kwh"] for a, b in zip(energy, energy[1:]))
+    assert all(a["kwh"] <= b["kwh"] for a, b in pairwise(energy))
     assert run["pretrained_seconds"] == 3.5
     assert store.get_topics(run_id) == [[("goal", 2.0), ("team", 1.0)]]
     # what classifying cost, metered from the end of training; how busy the machine was meanwhile
@@ -99,7 +100,7 @@ def test_resumed_run_continues_its_curves(store, monkeypatch):
     assert store.get_run(run_id)["best_metrics"]["step"] == 20  # the lost 0.9 at step 15 is forgotten
     energy = store.list_energy(run_id)
     assert [e["step"] for e in energy] == [5, 10, 15, 20, 20]
-    assert all(a["kwh"] <= b["kwh"] for a, b in zip(energy, energy[1:]))  # cumulative over both attempts
+    assert all(a["kwh"] <= b["kwh"] for a, b in pairwise(energy))  # cumulative over both attempts
     # a test pass quicker than the meter's resolution: its time, and no energy rather than 0 kWh
     inference = store.get_run(run_id)["inference"]
     assert inference["seconds"] < 0.05 and inference["kwh"] is None

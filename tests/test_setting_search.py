@@ -64,9 +64,9 @@ def test_alike_settings_end_to_end_seldom_earn_the_default() -> None:
     earned = 0
     for trial in range(40):
         epochs = rng.integers(1, 7, size=(2, 6))
-        reference = [_run(seed, int(e), 0.85) for seed, e in zip(range(trial * 10, trial * 10 + 6), epochs[0])]
-        candidate = [_run(seed, int(e), 0.85, warmup=0.0) for seed, e in zip(range(trial * 10, trial * 10 + 6),
-                                                                              epochs[1])]
+        seeds = range(trial * 10, trial * 10 + 6)
+        reference = [_run(seed, int(e), 0.85) for seed, e in zip(seeds, epochs[0], strict=True)]
+        candidate = [_run(seed, int(e), 0.85, warmup=0.0) for seed, e in zip(seeds, epochs[1], strict=True)]
         earned += compare_settings(candidate, reference).earns_default
     assert earned <= 2   # 0.6% of such draws are called sooner: fewer than 1 in 40 expected
 

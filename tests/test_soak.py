@@ -60,9 +60,11 @@ def test_submitters_and_cancellers_against_two_workers(tiny_config, tmp_path):
     config = tiny_config.replace(variant="bert", epochs=1)
     Store(home / "topicbert.db").close()  # the schema, before anyone races for it
     began = time.monotonic()
-    logs = [open(tmp_path / f"worker-{i}.log", "w") for i in range(2)]
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True) for log in logs]
+    workers = []
+    for i in range(2):
+        with open(tmp_path / f"worker-{i}.log", "w") as log:  # the worker writes to its own copy of the descriptor
+            workers.append(subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True))
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     submitters = [subprocess.Popen([sys.executable, "-c", SUBMITTER, str(seed), config.to_json(), str(barrier),
@@ -72,7 +74,7 @@ def test_submitters_and_cancellers_against_two_workers(tiny_config, tmp_path):
     pids = {worker.pid: time.time() for worker in workers}
     try:
         outputs = [submitter.communicate(timeout=DEADLINE_SECONDS) for submitter in submitters]
-        for submitter, (out, err) in zip(submitters, outputs):
+        for submitter, (_, err) in zip(submitters, outputs, strict=True):
             assert submitter.returncode == 0, err[-3000:]
             assert "locked" not in err
         with Store(home / "topicbert.db") as store:
@@ -87,8 +89,6 @@ def test_submitters_and_cancellers_against_two_workers(tiny_config, tmp_path):
             worker.send_signal(signal.SIGTERM)  # a worker stops its loop; no run is left running by now
         for worker in workers:
             worker.wait(timeout=60)
-        for log in logs:
-            log.close()
 
     submitted = sorted(i for out, _ in outputs for i in json.loads(out)["submitted"])
     assert [run["id"] for run in runs][::-1] == submitted == list(range(1, SUBMITTERS * SUBMITS_EACH + 1))

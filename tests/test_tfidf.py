@@ -38,7 +38,7 @@ class Calls(Callback):
 
 
 def test_features_and_saved_model_match_scikit_learn(tmp_path):
-    texts, labels = zip(*synthetic_documents(10))
+    texts, labels = zip(*synthetic_documents(10), strict=True)
     classes = sorted(set(labels))
     y = np.array([classes.index(label) for label in labels])
     model = fit_tfidf(texts, y, C=1.0, seed=0)
@@ -52,7 +52,7 @@ def test_features_and_saved_model_match_scikit_learn(tmp_path):
 
 
 def test_two_classes_give_two_columns(tmp_path):
-    texts, labels = zip(*[(t, lab) for t, lab in synthetic_documents(10) if lab != "space"])
+    texts, labels = zip(*[(t, lab) for t, lab in synthetic_documents(10) if lab != "space"], strict=True)
     y = np.array([0 if label == "money" else 1 for label in labels])
     model = fit_tfidf(texts, y, C=1.0, seed=0)
     probabilities = model.probabilities(texts)

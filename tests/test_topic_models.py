@@ -199,7 +199,7 @@ def test_a_topics_words_are_the_top_of_its_distribution():
     words = [f"w{i}" for i in range(30)]
     listed = topic_words(model, words, k=5)
     assert len(listed) == len(distribution) == 4 and all(len(topic) == 5 for topic in listed)
-    for row, topic in zip(distribution, listed):
+    for row, topic in zip(distribution, listed, strict=True):
         assert [w for w, _ in topic] == [words[i] for i in np.argsort(-row, kind="stable")[:5]]
         assert [p for _, p in topic] == pytest.approx(sorted(row, reverse=True)[:5])
 

@@ -37,7 +37,7 @@ def test_topics_of_two_runs_are_matched_one_to_one_across_vocabularies(store):
     b[3] = rng.dirichlet(np.full(30, 0.1))
     matches = topic_stability.match_topics(topic_arrays(a, words), topic_arrays(b, words[::-1]),
                                            list("ABCD"), list("pqrs"))
-    pairs = dict(zip(matches["topic"], matches["matched topic"]))
+    pairs = dict(zip(matches["topic"], matches["matched topic"], strict=True))
     assert pairs[3] == 1 and pairs[1] == 2 and pairs[4] == 3  # a's topic 3 is b's topic 1, ...
     assert matches["similarity"].iloc[:3].tolist() == pytest.approx([1.0, 1.0, 1.0])
     assert matches["similarity"].iloc[3] < 0.9 and matches["similarity"].is_monotonic_decreasing

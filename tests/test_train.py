@@ -180,7 +180,7 @@ def test_the_fused_optimizer_trains_what_the_per_tensor_one_does(tiny_config, tm
     weights = [p.detach().clone() for p in model.parameters()]
     after.step()
     assert after.defaults["fused"] is True
-    assert any(not torch.equal(w, p) for w, p in zip(weights, model.parameters()))
+    assert any(not torch.equal(w, p) for w, p in zip(weights, model.parameters(), strict=True))
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("cc") is None, reason="torch.compile on CPU needs a C compiler")

@@ -106,7 +106,7 @@ def test_a_slower_row_says_slower_and_why_time_to_target_differs(store):
 def test_several_seeds_are_spoken_of_together(store):
     rng = np.random.default_rng(3)
     scores, ids = {}, []
-    for seed, ours_wrong in zip((42, 43, 44), (0.30, 0.28, 0.32)):
+    for seed, ours_wrong in zip((42, 43, 44), (0.30, 0.28, 0.32), strict=True):
         more, trio_ids = trio(store, ours_wrong, 0.10, seed=seed, rng=rng)
         scores.update(more)
         ids += trio_ids

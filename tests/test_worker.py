@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 
 import pytest
 from queue_helpers import (
@@ -196,7 +197,7 @@ def test_kill_9_of_worker_and_run_then_resume_finishes(store, tiny_config):
     walls = [row["wall_seconds"] for row in table]
     assert walls == sorted(walls)  # the resumed curve continues the first one
     energy = store.list_energy(run_id)
-    assert all(a["kwh"] <= b["kwh"] and a["kg_co2e"] <= b["kg_co2e"] for a, b in zip(energy, energy[1:]))
+    assert all(a["kwh"] <= b["kwh"] and a["kg_co2e"] <= b["kg_co2e"] for a, b in pairwise(energy))
     assert run["final_metrics"]["test_macro_f1"] >= 0 and len(store.get_topics(run_id)) == 5
 
 

@@ -46,6 +46,7 @@ def run_hf_trainer(config: RunConfig, corpus: Corpus, work_dir: Path) -> Measure
         AutoModelForSequenceClassification,
         DataCollatorWithPadding,
         EarlyStoppingCallback,
+        EvalPrediction,
         PrinterCallback,
         Trainer,
         TrainerCallback,
@@ -71,8 +72,10 @@ def run_hf_trainer(config: RunConfig, corpus: Corpus, work_dir: Path) -> Measure
         greater_is_better=True, logging_strategy="no", report_to=[], disable_tqdm=True,
         bf16=uses_bf16(device, config), use_cpu=device.type == "cpu")
 
-    def validation_f1(prediction) -> dict:
-        return {"macro_f1": macro_f1(prediction.label_ids, prediction.predictions.argmax(axis=1))}
+    def validation_f1(prediction: EvalPrediction) -> dict:
+        # one label and one row of logits a document: arrays, not the tuples of a model with several outputs
+        labels, logits = np.asarray(prediction.label_ids), np.asarray(prediction.predictions)
+        return {"macro_f1": macro_f1(labels, logits.argmax(axis=1))}
 
     def load_and_train() -> Trainer:
         torch.manual_seed(config.seed)

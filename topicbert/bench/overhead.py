@@ -84,7 +84,7 @@ def loop_overhead(config: RunConfig, data: PreparedData, pad_id: int, n_steps: i
     ratios, bare_steps, our_steps = [], [], []
     for _ in range(rounds):
         bare_round, our_round = bare(), ours()
-        ratios += [o / b for o, b in zip(our_round, bare_round)]
+        ratios += [o / b for o, b in zip(our_round, bare_round, strict=True)]
         bare_steps += bare_round
         our_steps += our_round
     return {"steps": len(ratios), "rounds": rounds, "ours_seconds_per_step": statistics.median(our_steps),

@@ -128,7 +128,8 @@ def sign_flip_p_value(differences: Sequence[float]) -> float:
     observed = abs(sum(differences))
     flips = list(itertools.product((1, -1), repeat=len(differences)))
     # a small tolerance so that float sums equal to the observed one count as reaching it
-    reaching = sum(abs(sum(sign * d for sign, d in zip(signs, differences))) >= observed - 1e-9 for signs in flips)
+    reaching = sum(abs(sum(sign * d for sign, d in zip(signs, differences, strict=True))) >= observed - 1e-9
+                   for signs in flips)
     return reaching / len(flips)
 
 

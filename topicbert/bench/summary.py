@@ -78,10 +78,10 @@ def _paired(boot: _Bootstrap, name: str, runs: Sequence[Measurement], other: str
                                        [t.test_macro_f1 for t in theirs], [boot.f1(other, t) for t in theirs])
     retained = as_share(difference, _mean(theirs, "test_macro_f1"))
     ratio = lambda attr: [getattr(t, attr) / getattr(m, attr) if getattr(m, attr) else float("nan")  # noqa: E731
-                          for m, t in zip(mine, theirs)]
-    kwh = [1 - m.kwh / t.kwh if t.kwh else float("nan") for m, t in zip(mine, theirs)]
+                          for m, t in zip(mine, theirs, strict=True)]
+    kwh = [1 - m.kwh / t.kwh if t.kwh else float("nan") for m, t in zip(mine, theirs, strict=True)]
     return {"against": other, "difference": difference.value, "difference_ci": list(difference.interval),
-            "seed_differences": [m.test_macro_f1 - t.test_macro_f1 for m, t in zip(mine, theirs)],
+            "seed_differences": [m.test_macro_f1 - t.test_macro_f1 for m, t in zip(mine, theirs, strict=True)],
             "verdict": difference.verdict, "within_noise": difference.within_noise,
             # None (JSON's null) where nothing varied: no size can be given
             "smallest_detectable": None if math.isnan(detectable := difference.smallest_detectable()) else detectable,

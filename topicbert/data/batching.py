@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ def average_chunk_probabilities(probabilities: torch.Tensor, docs: torch.Tensor,
     return sums / counts
 
 
-def tokenize(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+def tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> list[list[int]]:
     """Word-piece ids of each text, whole (no special tokens, no truncation)."""
     # the tokenizer warns about texts over its model length; they are cut later, on purpose
     tokenizer.model_max_length = int(1e30)

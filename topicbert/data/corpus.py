@@ -104,7 +104,7 @@ class Corpus:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """split -> class -> number of documents, with every class listed in every split."""
-        pairs = Counter(zip(self.splits, self.labels))
+        pairs = Counter(zip(self.splits, self.labels, strict=True))
         return {split: {c: pairs[split, c] for c in self.classes} for split in SPLITS}
 
 
@@ -381,7 +381,7 @@ def _carve(labels: list[str], splits: list[str], missing: list[str], fracs: dict
            rng: random.Random, source: str) -> None:
     """Moves a stratified share of each class's training documents into each missing split (in place)."""
     by_class: dict[str, list[int]] = {}
-    for i, (label, split) in enumerate(zip(labels, splits)):
+    for i, (label, split) in enumerate(zip(labels, splits, strict=True)):
         if split == "train":
             by_class.setdefault(label, []).append(i)
     need = 1 + len(missing)  # one document for each carved split and one left for training
@@ -482,7 +482,7 @@ def save_corpus(corpus: Corpus, path: str | os.PathLike) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(json.dumps(meta, ensure_ascii=False) + "\n")
-            for text, label, split in zip(corpus.texts, corpus.labels, corpus.splits):
+            for text, label, split in zip(corpus.texts, corpus.labels, corpus.splits, strict=True):
                 f.write(json.dumps({"text": text, "label": label, "split": split}, ensure_ascii=False) + "\n")
             f.flush()
             os.fsync(f.fileno())

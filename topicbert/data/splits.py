@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,6 +14,9 @@ from .batching import Example, TopicInputs, make_examples
 from .corpus import Corpus, load_corpus
 from .token_cache import cached_tokenize
 from .vocabulary import TopicVocabulary
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -129,7 +133,7 @@ def labelled_splits(corpus: Corpus) -> LabelledSplits:
     return LabelledSplits(corpus.classes, texts, labels)
 
 
-def tokenize_splits(config: RunConfig, tokenizer, corpus: Corpus) -> None:
+def tokenize_splits(config: RunConfig, tokenizer: PreTrainedTokenizerBase, corpus: Corpus) -> None:
     """Put the word pieces of the run's splits in the token cache, where prepare_data reads them. The runs of
     a comparison share them: done before a run's clock and meter start, the first run of a pair does not pay
     for the ones after it."""
@@ -138,7 +142,7 @@ def tokenize_splits(config: RunConfig, tokenizer, corpus: Corpus) -> None:
         cached_tokenize(tokenizer, texts[split], config.corpus)
 
 
-def prepare_data(config: RunConfig, tokenizer, corpus: Corpus | None = None) -> PreparedData:
+def prepare_data(config: RunConfig, tokenizer: PreTrainedTokenizerBase, corpus: Corpus | None = None) -> PreparedData:
     splits = labelled_splits(corpus if corpus is not None else load_run_corpus(config))
     classes, texts, labels = splits.classes, splits.texts, splits.labels
     vocabulary = None
@@ -154,8 +158,8 @@ def prepare_data(config: RunConfig, tokenizer, corpus: Corpus | None = None) -> 
     return PreparedData(classes, vocabulary, split_data("train"), split_data("validation"), split_data("test"))
 
 
-def encode_split(config: RunConfig, tokenizer, texts: list[str], labels: np.ndarray, token_ids: list[list[int]],
-                 vocabulary: TopicVocabulary | None) -> SplitData:
+def encode_split(config: RunConfig, tokenizer: PreTrainedTokenizerBase, texts: list[str], labels: np.ndarray,
+                 token_ids: list[list[int]], vocabulary: TopicVocabulary | None) -> SplitData:
     """Documents as the run's model reads them: encoder inputs cut as the run cuts them (truncate or partition)
     and, with a topic vocabulary, bags of words. Training and a finished model's predictions share it."""
     examples = make_examples(token_ids, config.max_len, config.mode, tokenizer.cls_token_id,

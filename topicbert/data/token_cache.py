@@ -10,16 +10,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..paths import home
 from .shared_texts import hash_texts, write_whole
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 SOURCE_FILE = "source.txt"
 
 
-def _key(tokenizer, texts: Sequence[str]) -> str:
+def _key(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> str:
     digest = hashlib.sha256()
     digest.update(tokenizer.__class__.__name__.encode())
     for piece, index in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]):
@@ -56,7 +60,7 @@ def caches_of_missing_corpora() -> list[Path]:
     return stale
 
 
-def cached_tokenize(tokenizer, texts: Sequence[str], source: str) -> list[list[int]]:
+def cached_tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], source: str) -> list[list[int]]:
     """Word pieces of `texts`, read from the corpus at path `source`."""
     folder = corpus_cache_folder(source)
     path = folder / f"{_key(tokenizer, texts)}.npz"

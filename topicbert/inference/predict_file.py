@@ -200,7 +200,7 @@ def output_rows(chunk: InputChunk, predictions: Predictions, columns: OutputColu
                                "flags": " ".join(flags)}
         if columns.every_probability:
             row.update({f"p_{name}": round(float(p), 6)
-                        for name, p in zip(columns.classes, predictions.probabilities[i])})
+                        for name, p in zip(columns.classes, predictions.probabilities[i], strict=True)})
         if columns.topic_words is not None and predictions.topic_mixtures is not None:
             mixture = predictions.topic_mixtures[i]
             topic = int(mixture.argmax())

@@ -2,6 +2,7 @@
 a pid is still the process we started, killing a run's whole process group, reading a log's tail."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -79,10 +80,8 @@ def _group_members(pgids: set[int]) -> list[psutil.Process]:
 
 def _signal_groups(pgids: set[int], sig: int) -> None:
     for pgid in pgids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def kill_process_group(pgid: int, grace: float = KILL_GRACE_SECONDS) -> bool:

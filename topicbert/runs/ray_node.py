@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,12 @@ LOG_FORMAT = "%(asctime)s runner %(levelname)s %(message)s"  # as the runner log
 SCRATCH = re.compile(r"topicbert-run-\d+-pid(\d+)-")  # an attempt's folder, named with its process's pid
 
 log = logging.getLogger(__name__)
+
+
+def _waited(method: Any, *args: Any) -> Any:
+    """A call of the store service's `method`, once its answer is here (partial() binds a file's call to it: a
+    lambda in a loop would see the loop's last file)."""
+    return ray.get(method.remote(*args))
 
 
 class RemoteStore:
@@ -61,8 +68,8 @@ class RemoteStore:
         chunk, file_sent = (method.options(concurrency_group=FILES) for method in (self.service.chunk,
                                                                                    self.service.file_sent))
         for name in shipment.streamed:
-            size, sha256 = send_file(self.outbox.run_dir / name, lambda index, content: ray.get(
-                chunk.remote(self.run_id, self.attempt, name, index, content)))
+            size, sha256 = send_file(self.outbox.run_dir / name, partial(_waited, chunk, self.run_id, self.attempt,
+                                                                         name))
             ray.get(file_sent.remote(self.run_id, self.attempt, name, size, sha256))
         return shipment
 
@@ -101,11 +108,11 @@ def output_to(log_path: Path) -> Iterator[None]:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     level = root.level
-    with open(log_path, "ab", buffering=0) as log:
+    with open(log_path, "ab", buffering=0) as log, open(log_path, "a", buffering=1, encoding="utf-8") as text:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         streams = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = open(log_path, "a", buffering=1, encoding="utf-8")
+        sys.stdout = sys.stderr = text
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         try:
@@ -114,7 +121,6 @@ def output_to(log_path: Path) -> Iterator[None]:
             root.removeHandler(handler)
             root.setLevel(level)
             handler.close()
-            sys.stdout.close()
             sys.stdout, sys.stderr = streams
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
@@ -138,8 +144,8 @@ def fetch_files(service: Any, run_id: int, attempt: str, names: list[str], run_d
     each checked against the size and SHA-256 the store's machine computes."""
     chunk, digest = (method.options(concurrency_group=FILES) for method in (service.file_chunk, service.file_digest))
     for name in names:
-        fetch_file(run_dir, name, lambda index: ray.get(chunk.remote(run_id, attempt, name, index)),
-                   lambda: ray.get(digest.remote(run_id, attempt, name)))
+        fetch_file(run_dir, name, partial(_waited, chunk, run_id, attempt, name),
+                   partial(_waited, digest, run_id, attempt, name))
 
 
 def train_on_node(service: Any, run_id: int, attempt: str, resume: bool) -> int:

@@ -177,10 +177,9 @@ def _limit_address_space(limit: int | None) -> None:
     """The most address space this process may map (RLIMIT_AS; None: no limit). Only the soft limit, which this
     process's own code may raise again: the limit guards against what a file makes it take, not against it."""
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if limit is None:
-        soft = hard
-    else:
-        soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    soft = hard if limit is None else limit
+    if hard != resource.RLIM_INFINITY:  # RLIM_INFINITY is -1: min() would pick it
+        soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 

@@ -199,11 +199,10 @@ def placement_text(row: dict, node_id: bool = True) -> str:
         if not node:
             return "waiting for a Ray node"
         device = "cuda" if gpus else ""  # placed; its runner has not named its device yet
+    where = device
     if gpus:
         # a run that held GPUs but computes on the CPU (a CPU build of torch) says so
         where = f"cuda:{gpus}" if device.startswith("cuda") else f"{device} (GPU {gpus} held)"
-    else:
-        where = device
     if node:
         where = f"{where} on {row['host']}" + (f" (node {node[:8]})" if node_id else "")
     return where.strip()

@@ -249,9 +249,11 @@ def receive(shipment: Shipment, run_dir: Path, texts_dir: Path, staging: Path | 
 
 def _signature(path: Path) -> tuple:
     """What tells whether an entry changed: each file's path, size and modification time."""
-    stats = [path.stat()] if path.is_file() else [p.stat() for p in _files(path)]
-    names = [path.name] if path.is_file() else [p.relative_to(path).as_posix() for p in _files(path)]
-    return tuple((name, s.st_size, s.st_mtime_ns) for name, s in zip(names, stats))
+    # one listing for names and stats: two would pair a file's name with another's size when the run writes
+    # a file between them
+    files = [(path.name, path)] if path.is_file() else [(p.relative_to(path).as_posix(), p) for p in _files(path)]
+    stats = [(name, p.stat()) for name, p in files]
+    return tuple((name, s.st_size, s.st_mtime_ns) for name, s in stats)
 
 
 class Outbox:

@@ -7,6 +7,7 @@ which gc removes: never a run or a corpus that is listed but half gone.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -58,10 +59,8 @@ def path_bytes(path: Path | str | None) -> int:
     total = 0
     for folder, _, files in os.walk(path):
         for name in files:
-            try:
+            with contextlib.suppress(FileNotFoundError):  # deleted while we looked
                 total += os.lstat(os.path.join(folder, name)).st_size
-            except FileNotFoundError:  # deleted while we looked
-                pass
     return total
 
 

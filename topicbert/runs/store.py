@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -649,10 +649,8 @@ class Store:
             db.table("metrics").delete_where("run_id = ? AND step > ?", [run_id, after_step])
             db.table("energy").delete_where("run_id = ? AND step > ?", [run_id, after_step])
             db.table("topics").delete_where("run_id = ?", [run_id])
-            try:
+            with suppress(NotFoundError):
                 db.table("runs").update(run_id, {"final_metrics": None, "inference": None})
-            except NotFoundError:
-                pass
         self._write(truncate)
 
     # -- prediction jobs (a file classified in the background: the same statuses as runs)
@@ -840,7 +838,7 @@ class Store:
         """Each topic's words with their weights, and its NPMI over the run's training documents."""
         scores = list(npmi) if npmi is not None else [None] * len(topics)
         rows = [{"run_id": run_id, "topic": k, "words": json.dumps([[word, float(weight)] for word, weight in words]),
-                 "npmi": score} for k, (words, score) in enumerate(zip(topics, scores))]
+                 "npmi": score} for k, (words, score) in enumerate(zip(topics, scores, strict=True))]
 
         def replace(db: sqlite_utils.Database) -> None:
             db.table("topics").delete_where("run_id = ?", [run_id])

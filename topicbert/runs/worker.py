@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from ..config import ConfigError, RunConfig
 from .gpus import QueuedRun, choose_gpus, free_slots, gpus_needed, plan_launches, visible_gpus
@@ -60,7 +59,6 @@ def worker_alive(worker: dict, host: str, now: float) -> bool:
 class Child:
     run_id: int
     popen: subprocess.Popen
-    log_file: IO[bytes]
 
 
 class Worker:
@@ -129,24 +127,24 @@ class Worker:
         """Start the run's runner; `gpus`: the GPUs it may see (None: what this worker sees)."""
         run_dir = Path(run["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
-        log_file = open(run["log_path"], "ab")
-        popen = subprocess.Popen(
-            runner_command(run["id"], run["config"].get("nproc", 1)), stdin=subprocess.DEVNULL,
-            stdout=log_file, stderr=subprocess.STDOUT, cwd=run_dir, env=child_environment(self.store.path, gpus),
-            start_new_session=True)  # its own process group: cancel kills exactly this run
+        with open(run["log_path"], "ab") as log_file:  # the child writes to its own copy of the descriptor
+            popen = subprocess.Popen(
+                runner_command(run["id"], run["config"].get("nproc", 1)), stdin=subprocess.DEVNULL,
+                stdout=log_file, stderr=subprocess.STDOUT, cwd=run_dir, env=child_environment(self.store.path, gpus),
+                start_new_session=True)  # its own process group: cancel kills exactly this run
         self.store.set_process(run["id"], popen.pid, popen.pid)
-        self.children[run["id"]] = Child(run["id"], popen, log_file)
+        self.children[run["id"]] = Child(run["id"], popen)
         log.info("run %s started, pid %s%s", run["id"], popen.pid, f", GPUs {','.join(gpus)}" if gpus else "")
 
     def launch_job(self, job: dict) -> None:
         """Start a claimed prediction job's process, in a session of its own as a run's."""
         Path(job["job_dir"]).mkdir(parents=True, exist_ok=True)
-        log_file = open(job["log_path"], "ab")
-        popen = subprocess.Popen(job_command(job["id"]), stdin=subprocess.DEVNULL, stdout=log_file,
-                                 stderr=subprocess.STDOUT, cwd=job["job_dir"], env=child_environment(self.store.path),
-                                 start_new_session=True)
+        with open(job["log_path"], "ab") as log_file:
+            popen = subprocess.Popen(job_command(job["id"]), stdin=subprocess.DEVNULL, stdout=log_file,
+                                     stderr=subprocess.STDOUT, cwd=job["job_dir"],
+                                     env=child_environment(self.store.path), start_new_session=True)
         self.store.set_job_process(job["id"], popen.pid, popen.pid)
-        self.jobs[job["id"]] = Child(job["id"], popen, log_file)
+        self.jobs[job["id"]] = Child(job["id"], popen)
         log.info("prediction job %s started, pid %s", job["id"], popen.pid)
 
     @staticmethod
@@ -156,7 +154,6 @@ class Worker:
             code = child.popen.poll()
             if code is None:
                 continue
-            child.log_file.close()
             del children[key]
             yield key, code
 

@@ -121,8 +121,8 @@ PRETRAINING_NAME = "topic-model pretraining ended"
 
 
 def _pretraining_hover(ends: pd.DataFrame) -> list[str]:
-    return [f"{plain(run)}: {PRETRAINING_NAME} at {seconds:.0f} s" for run, seconds in zip(ends["run"],
-                                                                                            ends["wall_seconds"])]
+    return [f"{plain(run)}: {PRETRAINING_NAME} at {seconds:.0f} s"
+            for run, seconds in zip(ends["run"], ends["wall_seconds"], strict=True)]
 
 
 def visualize_f1_curves(curves: pd.DataFrame, x: str = "epoch", pretraining: pd.DataFrame | None = None) -> go.Figure:
@@ -219,7 +219,7 @@ def visualize_pareto(rows: pd.DataFrame, cost: str = "kg_co2e", f1: str = "test_
     """
     data = rows.dropna(subset=[f1, cost]).reset_index(drop=True)
     data[cost] = data[cost].astype(float) * COLUMN_SCALES.get(cost, 1.0)
-    front = pareto_front(list(zip(data[f1].astype(float), data[cost].astype(float))))
+    front = pareto_front(list(zip(data[f1].astype(float), data[cost].astype(float), strict=True)))
     roles = data["role"].astype(str) if "role" in data else pd.Series("topicbert", index=data.index)
     on_front = data.index.isin(front)
     fig = go.Figure()
@@ -269,11 +269,11 @@ def visualize_topic_gains(gains: pd.DataFrame, run: str, reference: str) -> go.F
     verdicts = data["against the reference"]
     colours = [GAIN_COLOR if v == HIGHER else LOSS_COLOR if v == LOWER
                else BASELINE_COLOR if v == WITHIN_NOISE else FEW_COLOR for v in verdicts]
-    labels = [f"{plain(label)} ({n} docs)" for label, n in zip(data["label"], data["documents"])]
+    labels = [f"{plain(label)} ({n} docs)" for label, n in zip(data["label"], data["documents"], strict=True)]
     adjusted = [f"{p:.3g}" if pd.notna(p) else "none" for p in data["adjusted p"]]
     fig = go.Figure(go.Bar(
         x=data["difference"], y=labels, orientation="h", marker_color=colours, showlegend=False,
-        customdata=list(zip(data["only it right"], data["only the reference right"], adjusted, verdicts)),
+        customdata=list(zip(data["only it right"], data["only the reference right"], adjusted, verdicts, strict=True)),
         hovertemplate="%{y}<br>accuracy difference %{x:+.3f}: only this run right on %{customdata[0]}, only the "
                       "reference on %{customdata[1]}; adjusted p %{customdata[2]}: %{customdata[3]}<extra></extra>"))
     # the colours' legend: an empty bar for each verdict
@@ -290,10 +290,10 @@ def visualize_topic_matching(matches: pd.DataFrame, run: str, other: str, apart:
     """Each matched pair of topics (topic_stability.match_topics) with its cosine similarity, most similar on top;
     `apart` (topic_stability.unmatched_similarity), a dotted line: how alike the pairs left apart are."""
     data = matches.iloc[::-1]
-    labels = [f"{a} ↔ {b}" for a, b in zip(data["topic"], data["matched topic"])]
+    labels = [f"{a} ↔ {b}" for a, b in zip(data["topic"], data["matched topic"], strict=True)]
     fig = go.Figure(go.Bar(
         x=data["similarity"], y=labels, orientation="h", marker_color=RUN_COLORS[0],
-        customdata=[[plain(a), plain(b)] for a, b in zip(data["label"], data["matched label"])],
+        customdata=[[plain(a), plain(b)] for a, b in zip(data["label"], data["matched label"], strict=True)],
         hovertemplate="%{customdata[0]}<br>↔ %{customdata[1]}<br>cosine similarity %{x:.3f}<extra></extra>"))
     x_title = "cosine similarity of the word distributions"
     if apart is not None and np.isfinite(apart):

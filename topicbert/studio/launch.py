@@ -80,7 +80,7 @@ def demo_pieces(corpus_row: dict) -> CorpusPieces | None:
     read = [i for i in limited_indices(corpus.labels, corpus.splits, config.limit_train, config.limit_eval, config.seed)
             if corpus.splits[i] == "train"]
     lengths = [0] * len(corpus.texts)
-    for i, ids in zip(read, tokenize(tokenizer, [corpus.texts[i] for i in read])):
+    for i, ids in zip(read, tokenize(tokenizer, [corpus.texts[i] for i in read]), strict=True):
         lengths[i] = len(ids)
     return CorpusPieces(corpus.labels, corpus.splits, lengths)
 
@@ -275,7 +275,7 @@ def projections(configs: Sequence[RunConfig], lengths: Sequence[Sequence[int]], 
     kg_per_kwh, source = intensity
     return [estimate_run(config, uses_bf16(choose_device(config.device), config), doc_lengths, history,
                          kg_per_kwh, source)
-            for config, doc_lengths in zip(configs, lengths)]
+            for config, doc_lengths in zip(configs, lengths, strict=True)]
 
 
 def projection_table(configs: Sequence[RunConfig], estimates: Sequence[Estimate]) -> pd.DataFrame:
@@ -283,4 +283,4 @@ def projection_table(configs: Sequence[RunConfig], estimates: Sequence[Estimate]
     g CO2e."""
     return pd.DataFrame([{"run": c.name, "training word pieces": e.pieces, "time": format_duration(e.seconds),
                           "energy": format_energy(e.kwh), "g CO2e": 1000 * e.kg_co2e}
-                         for c, e in zip(configs, estimates)])
+                         for c, e in zip(configs, estimates, strict=True)])

@@ -8,7 +8,7 @@ earlier versions hold the texts themselves); topics.npz and vocab.json: what pyL
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +73,7 @@ def load_predictions(run_dir: str | None,
                            topic_mixtures=_topic_mixtures(arrays))
 
 
-def _topic_mixtures(arrays) -> np.ndarray | None:
+def _topic_mixtures(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
     if "topic_mixtures" in arrays:
         return arrays["topic_mixtures"]
     if "topic_vectors" in arrays:  # an earlier version's NVDM mu

@@ -59,10 +59,10 @@ def topic_gains(run: RunPredictions, reference: RunPredictions, labels: Sequence
     frame = pd.DataFrame(rows, columns=GAIN_COLUMNS[:3] + list(models) + GAIN_COLUMNS[3:])
     tested = frame["documents"] >= needed
     p = [sign_test(wins, losses) for wins, losses in
-         zip(frame.loc[tested, "only it right"], frame.loc[tested, "only the reference right"])]
+         zip(frame.loc[tested, "only it right"], frame.loc[tested, "only the reference right"], strict=True)]
     frame.loc[tested, "adjusted p"] = holm(p) if p else []
     frame["against the reference"] = [_verdict(n, difference, adjusted, needed) for n, difference, adjusted in
-                                      zip(frame["documents"], frame["difference"], frame["adjusted p"])]
+                                      zip(frame["documents"], frame["difference"], frame["adjusted p"], strict=True)]
     frame["has verdict"] = tested
     frame = frame.sort_values(["has verdict", "difference", "documents"], ascending=[False, False, False],
                               ignore_index=True, na_position="last")

@@ -58,7 +58,7 @@ def match_topics(a: TopicArrays, b: TopicArrays, labels_a: Sequence[str], labels
     similarity = topic_similarity(a, b)
     rows_a, rows_b = linear_sum_assignment(similarity, maximize=True)
     rows = []
-    for i, j in zip(rows_a, rows_b):
+    for i, j in zip(rows_a, rows_b, strict=True):
         words_b = set(_top_words(b, j))
         rows.append({"topic": int(i) + 1, "label": labels_a[i], "matched topic": int(j) + 1,
                      "matched label": labels_b[j], "similarity": float(similarity[i, j]),

@@ -18,6 +18,10 @@ from ..config import RunConfig
 from .loop_state import LoopState
 
 if TYPE_CHECKING:
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler
+    from transformers import PreTrainedTokenizerBase
+
     from ..data.splits import PreparedData
     from ..model.topicbert import TopicBERT
     from .late_fusion import LateFusion
@@ -97,7 +101,7 @@ class Checkpoints:
         """The folder of the last whole resumable checkpoint, or None."""
         return self.resume.current()
 
-    def save_resumable(self, model: TopicBERT, optimizer, scheduler, state: LoopState) -> Path:
+    def save_resumable(self, model: TopicBERT, optimizer: Optimizer, scheduler: LRScheduler, state: LoopState) -> Path:
         import torch
         from safetensors.torch import save_file
 
@@ -109,7 +113,7 @@ class Checkpoints:
             (folder / "state.json").write_text(state.to_json())
         return self.resume.write(fill)
 
-    def load_resumable(self, model: TopicBERT, optimizer, scheduler) -> LoopState:
+    def load_resumable(self, model: TopicBERT, optimizer: Optimizer, scheduler: LRScheduler) -> LoopState:
         import torch
         from safetensors.torch import load_file
 
@@ -129,7 +133,7 @@ class Checkpoints:
         """A finished run never resumes: its checkpoint (about three times the model) can go."""
         self.resume.remove()
 
-    def save_best(self, model: TopicBERT, tokenizer, data: PreparedData, config: RunConfig,
+    def save_best(self, model: TopicBERT, tokenizer: PreTrainedTokenizerBase, data: PreparedData, config: RunConfig,
                   fusion: LateFusion | None = None) -> None:
         """The model in two parts: encoder by save_pretrained, head and topic model as safetensors; with the
         wide path, its TF-IDF model and weight (late_fusion.py) in the same swap."""

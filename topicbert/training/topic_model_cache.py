@@ -72,7 +72,8 @@ def _load(topic_model: TopicModel, config: RunConfig, key: str, device: torch.de
     if not path.exists():
         return None
     with safe_open(path, "pt") as kept:
-        saved = {name: kept.get_tensor(name) for name in kept.keys()}
+        # safetensors' handle has keys() but cannot be iterated itself
+        saved = {name: kept.get_tensor(name) for name in kept.keys()}  # noqa: SIM118
         fitted_by = kept.metadata()[FITTED_BY]
     topic_model.load_state_dict({name: value for name, value in saved.items() if not name.startswith(_RNG)})
     torch.set_rng_state(saved[f"{_RNG}cpu"])

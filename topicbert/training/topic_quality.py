@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,6 +19,9 @@ import scipy.sparse as sp
 from ..model.topic_model import TopicModel
 from .metrics import npmi_coherence, topic_diversity
 from .window_npmi import window_npmi
+
+if TYPE_CHECKING:
+    from sklearn.decomposition import LatentDirichletAllocation
 
 TOP_WORDS = 10
 
@@ -57,7 +61,8 @@ def top_word_ids(distribution: np.ndarray, k: int = TOP_WORDS) -> np.ndarray:
 def topic_words(topic_model: TopicModel, words: Sequence[str], k: int = TOP_WORDS) -> list[list[tuple[str, float]]]:
     """Each topic's k words with p(word | topic), heaviest first."""
     distribution = topic_model.topic_word_distribution().cpu().numpy()
-    return [[(words[i], float(row[i])) for i in ids] for row, ids in zip(distribution, top_word_ids(distribution, k))]
+    tops = top_word_ids(distribution, k)
+    return [[(words[i], float(row[i])) for i in ids] for row, ids in zip(distribution, tops, strict=True)]
 
 
 def score_topics(word_ids: np.ndarray, bow: sp.csr_matrix, sequences: Sequence[np.ndarray] | None = None,
@@ -89,7 +94,7 @@ class LDAReference:
     fit_seconds: float
 
 
-def fit_lda(bow: sp.csr_matrix, n_topics: int, seed: int):
+def fit_lda(bow: sp.csr_matrix, n_topics: int, seed: int) -> LatentDirichletAllocation:
     """scikit-learn's online LDA on word counts: the reference every topic model is judged against."""
     from sklearn.decomposition import LatentDirichletAllocation
 
