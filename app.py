@@ -10,7 +10,7 @@ from topicbert.runs.worker import WORKER_MAX_AGE
 from topicbert.studio import home, launch, runs_table, units
 from topicbert.studio.run_files import predictions_mtime
 from topicbert.studio.text import escape
-from widgets import RUN_COLUMNS, VALIDATION_NOTE, page_setup
+from widgets import RUN_COLUMNS, VALIDATION_NOTE, existing_run, page_setup
 
 ROOT = Path(__file__).parent
 REFRESH_SECONDS = 5
@@ -47,7 +47,7 @@ def latest_answer() -> None:
         latest = home.latest_comparison(store)
         if latest is None:
             return
-        mtimes = tuple(predictions_mtime(store.get_run(i)["run_dir"]) for i in latest.ids)
+        mtimes = tuple(predictions_mtime(existing_run(store, i)["run_dir"]) for i in latest.ids)
     headline = headline_of(tuple(latest.ids), latest.baseline_id, mtimes)
     runs = ", ".join(f"#{i}" for i in latest.ids)
     st.success(escape(f"Runs {runs} have finished. {headline}"), icon=":material/check_circle:")

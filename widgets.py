@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from topicbert.runs import storage
 from topicbert.runs.store import Store
@@ -63,11 +64,22 @@ def choose_topicbert_run(store: Store, what: str, key: str, preselect: int | Non
     labels = {run["id"]: run_identity.run_label(run) for run in runs}
     if preselect in labels:
         st.session_state[key] = preselect
-    run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.get, key=key)
-    return store.get_run(run_id)
+    run_id = st.selectbox("TopicBERT run", list(labels), format_func=labels.__getitem__, key=key)
+    return existing_run(store, run_id)
 
 
-def _confirmed(label: str, target: int, what: str, key: str, where, disabled: bool, help: str) -> bool:
+def existing_run(store: Store, run_id: int) -> dict:
+    """The run's row; stops the page with a word when the run is gone (deleted in another tab since it was
+    listed)."""
+    run = store.get_run(run_id)
+    if run is None:
+        st.info(f"Run {run_id} was deleted since this page listed it.")
+        st.stop()
+    return run
+
+
+def _confirmed(label: str, target: int, what: str, key: str, where: DeltaGenerator, disabled: bool,
+               help: str) -> bool:
     """A button (in the container `where`) that asks once more, below it: True on the click that
     confirms. The question stays only while `target` is the one chosen."""
     asking = f"{key}_asking"
@@ -86,7 +98,7 @@ def _confirmed(label: str, target: int, what: str, key: str, where, disabled: bo
     return False
 
 
-def delete_button(label: str, target: int, what: str, delete: Callable[[], int], key: str, where=st,
+def delete_button(label: str, target: int, what: str, delete: Callable[[], int], key: str, where: DeltaGenerator,
                   disabled: bool = False, help: str = "", forget: Callable[[], None] = lambda: None) -> None:
     """Delete `target` (`delete()` returns the bytes freed) once the person confirms; a refusal
     (StorageError) shows as an error. After a delete, `forget()` clears what the page cached, and

@@ -57,29 +57,30 @@ staged = None
 if uploaded is not None:
     with Store() as store:
         path = keep_upload(store, uploaded.name, uploaded.getvalue())
-    columns = dict(text_col="text", label_col="label", split_col=None)
+    text_col, label_col = "text", "label"
+    split_col: str | None = None
     with left:
         first_rows = preview(path)
         if first_rows is not None:
             rows, guess = first_rows.rows, first_rows.guess
-            names = list(rows.columns)
+            names: list[str] = list(rows.columns)  # a header's names
 
-            def pick(label: str, guessed: str | None, key: str, optional: bool = False) -> str | None:
+            def pick(label: str, guessed: str | None, key: str, optional: bool = False) -> str:
                 options = ([NO_SPLIT] if optional else []) + names
                 index = options.index(guessed) if guessed in options else 0
-                choice = st.selectbox(label, options, index=index, key=key)
-                return None if choice == NO_SPLIT else choice
+                return st.selectbox(label, options, index=index, key=key)
 
-            columns = dict(text_col=pick("Text column", guess["text_col"], "corpora_text_col"),
-                           label_col=pick("Label column", guess["label_col"], "corpora_label_col"),
-                           split_col=pick("Split column (train / validation / test)", guess["split_col"],
-                                          "corpora_split_col", optional=True))
+            text_col = pick("Text column", guess["text_col"], "corpora_text_col")
+            label_col = pick("Label column", guess["label_col"], "corpora_label_col")
+            split = pick("Split column (train / validation / test)", guess["split_col"], "corpora_split_col",
+                         optional=True)
+            split_col = None if split == NO_SPLIT else split
             st.caption("First rows")
             # the text column narrow enough that the label and split columns show beside it
             st.dataframe(rows.head(PREVIEW_ROWS), hide_index=True, column_config={
-                name: st.column_config.Column(width="medium" if name == columns["text_col"] else "small")
+                name: st.column_config.Column(width="medium" if name == text_col else "small")
                 for name in names})
-        staged, problem = stage(str(path), uploaded.name, **columns, stamp=path.stat().st_mtime)
+        staged, problem = stage(str(path), uploaded.name, text_col, label_col, split_col, path.stat().st_mtime)
         if problem:
             st.error(escape(problem))  # the reader's own words, naming the file as it was uploaded; nothing saved
         if staged is not None:
@@ -134,7 +135,8 @@ with right:
         deletable = {row["id"]: row["name"] for row in saved if row["name"] != saved_corpora.BUILTIN_NAME}
         if deletable:
             row = st.container(horizontal=True, vertical_alignment="bottom")
-            chosen = row.selectbox("Corpus", list(deletable), format_func=deletable.get, key="corpora_delete_which")
+            chosen = row.selectbox("Corpus", list(deletable), format_func=deletable.__getitem__,
+                                   key="corpora_delete_which")
             what = f"the corpus “{deletable[chosen]}” ({storage.format_bytes(sizes.get(chosen))})"
             delete_button("Delete corpus", chosen, what, lambda: storage.delete_corpus(store, chosen),
                           key="corpora_delete", where=row, forget=overview.clear,

@@ -1,4 +1,6 @@
 """Train: choose a corpus, an encoder and a preset, see what it will cost, and queue it."""
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from topicbert.config import MODES, TOPIC_MODELS, ConfigError, RunConfig, UserError
@@ -8,6 +10,9 @@ from topicbert.studio import launch
 from topicbert.studio.text import escape
 from widgets import page_setup
 
+if TYPE_CHECKING:  # transformers is loaded with the first tokenizer, not with the page
+    from transformers import PreTrainedTokenizerBase
+
 ENCODERS = ("default (all-MiniLM-L6-v2, installed)", "a Hugging Face id (in the local cache)", "a local folder")
 DEFAULTS = RunConfig(corpus="")
 
@@ -15,7 +20,7 @@ page_setup("Train")
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the tokenizer...")
-def tokenizer(model: str):
+def tokenizer(model: str) -> "PreTrainedTokenizerBase":
     return launch.encoder_tokenizer(model)
 
 
@@ -63,7 +68,7 @@ with st.form("train_form"):
                             "(up to 512 pieces), predictions averaged per document")
     topic_model = st.selectbox("Topic model (TopicBERT only)", TOPIC_MODELS,
                                index=TOPIC_MODELS.index(DEFAULTS.topic_model), key="train_topic_model",
-                               format_func=launch.TOPIC_MODEL_NAMES.get,
+                               format_func=launch.TOPIC_MODEL_NAMES.__getitem__,
                                help="ProdLDA gives topics a person can read; CombinedTM is ProdLDA that also reads "
                                     "each document's embedding from the encoder; NVDM is the paper's model. "
                                     "BENCHMARKS.md compares their coherence and F1")
@@ -125,8 +130,8 @@ st.dataframe(launch.projection_table(configs, estimates), hide_index=True,
                             "g CO2e": st.column_config.NumberColumn(format="%.3f")},
              placeholder="–")  # the TF-IDF reference: nothing to project from word pieces
 with st.expander("How these figures are estimated"):
-    for c, e in zip(configs, estimates):
-        st.caption(f"{c.name}: {e.how}")
+    for queued, estimate in zip(configs, estimates, strict=True):
+        st.caption(f"{queued.name}: {estimate.how}")
 
 if queue_clicked:  # after the projection: an encoder or corpus that cannot be read stops it above
     with Store() as store:

@@ -1,5 +1,7 @@
 """Runs: a live table of every run with its disk use; cancel, resume, delete, and each run's error and log; the
 prediction jobs, with their progress and energy, cancel and resume."""
+from typing import Literal
+
 import streamlit as st
 
 from topicbert.runs import services, storage
@@ -7,10 +9,11 @@ from topicbert.runs.processes import log_tail
 from topicbert.runs.store import ACTIVE, RESUMABLE, Store
 from topicbert.studio import predict_job, run_identity, run_settings, runs_table, units
 from topicbert.studio.text import escape
-from widgets import RUN_COLUMNS, VALIDATION_NOTE, delete_button, page_setup
+from widgets import RUN_COLUMNS, VALIDATION_NOTE, delete_button, existing_run, page_setup
 
 REFRESH_SECONDS = 3
-BADGE_COLORS = {"measured": "green", "partly measured": "blue", "estimated": "orange"}
+BADGE_COLORS: dict[str, Literal["green", "blue", "orange"]] = {"measured": "green", "partly measured": "blue",
+                                                                "estimated": "orange"}
 SIZES_SECONDS = 30  # disk use is walked at most this often: it changes slowly
 
 page_setup("Runs")
@@ -46,17 +49,17 @@ def run_detail() -> None:
         if not choices:
             return
         labels = {run["id"]: f"{run_identity.run_label(run)} ({run['status']})" for run in choices}
-        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_selected")
-        run = store.get_run(run_id)
+        run_id = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="runs_selected")
+        run = existing_run(store, run_id)
         buttons = st.container(horizontal=True)  # side by side, not spread over columns
         if buttons.button("Cancel", key="runs_cancel", disabled=run["status"] not in ACTIVE,
                           help="stop a queued or running run; its processes end within seconds"):
             services.cancel_run(store, run_id)
-            run = store.get_run(run_id)
+            run = existing_run(store, run_id)
         if buttons.button("Resume", key="runs_resume", disabled=run["status"] not in RESUMABLE,
                           help="queue an interrupted, cancelled or failed run again, from its last checkpoint"):
             services.resume_run(store, run_id)
-            run = store.get_run(run_id)
+            run = existing_run(store, run_id)
         active = run["status"] in ACTIVE
         what = f"run {run_identity.run_label(run)} ({storage.format_bytes(storage.path_bytes(run['run_dir']))})"
         delete_button("Delete", run_id, what, lambda: storage.delete_run(store, run_id), key="runs_delete",
@@ -90,7 +93,7 @@ def side_by_side() -> None:
     """Runs picked together, with only the settings in which they differ (as MLflow's run comparison shows)."""
     with Store() as store:
         choices = {run["id"]: run_identity.run_label(run) for run in store.run_choices(limit=200)}
-        picked = st.multiselect("Runs", list(choices), format_func=choices.get, key="runs_side_by_side",
+        picked = st.multiselect("Runs", list(choices), format_func=choices.__getitem__, key="runs_side_by_side",
                                 help="two or more runs: the settings in which they differ")
         if len(picked) < 2:
             st.caption("Pick two or more runs to see the settings in which they differ.")
@@ -114,7 +117,7 @@ def jobs() -> None:
             return
         st.dataframe(frame, hide_index=True, placeholder="–", column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent")})
-        statuses = dict(zip(frame["job"], frame["status"]))
+        statuses = dict(zip(frame["job"], frame["status"], strict=True))
         job_id = st.selectbox("Job", list(statuses), format_func=lambda j: f"job {j} ({statuses[j]})",
                               key="runs_job")
         buttons = st.container(horizontal=True)

@@ -2,9 +2,12 @@
 place), a summary table with intervals, measurement badges and the cost of classifying, when to stop,
 where the topic branch helps, and F1 against CO2."""
 import time
+from types import ModuleType
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from topicbert.runs.store import Store
 from topicbert.studio import (
@@ -29,7 +32,7 @@ from topicbert.studio.text import escape
 from topicbert.studio.trust import ENERGY_READING
 from topicbert.studio.uncertainty import OTHER_DOCUMENTS, RunScores, describe_test_set, run_f1_interval, run_scores
 from topicbert.studio.verdict_card import verdict_card
-from widgets import page_setup, show_verdict_card
+from widgets import existing_run, page_setup, show_verdict_card
 
 COST_COLUMNS = ["kg_co2e", "kwh"]  # the Pareto plot's costs
 SUMMARY_COLUMNS = {
@@ -99,7 +102,8 @@ page_setup("Compare")
 shown_figures: list = []  # every chart on the page, in order: the report draws them again
 
 
-def chart(where, figure, key: str) -> None:
+def chart(where: DeltaGenerator | ModuleType, figure: go.Figure, key: str) -> None:
+    """`figure` in `where`: a column, or `st` for the page's full width."""
     where.plotly_chart(figure, key=key)
     shown_figures.append(figure)
 
@@ -154,14 +158,15 @@ with Store() as store:
     labels = {run["id"]: run_identity.run_label(run) for run in done}
     group = compare_choices.default_runs(store)
     chosen = st.multiselect("Runs", list(labels), default=group or [done[0]["id"]],
-                            format_func=labels.get, key="compare_runs",
+                            format_func=labels.__getitem__, key="compare_runs",
                             help="by default the newest TopicBERT run with its BERT-512 baseline and TF-IDF reference")
     if not chosen:
         st.info("Choose at least one run.")
         st.stop()
     left, middle, right = st.columns([4, 2, 4])
     baselines = compare_choices.baseline_choices(store, chosen)
-    baseline_id = left.selectbox("Reference for retained F1, speedup and energy saved", baselines or [None],
+    reference_choices: list[int | None] = [*baselines] or [None]
+    baseline_id = left.selectbox("Reference for retained F1, speedup and energy saved", reference_choices,
                                  format_func=lambda i: labels[i] if i is not None else "no baseline among the runs",
                                  key="compare_baseline")
     grid_key = right.selectbox(
@@ -169,7 +174,7 @@ with Store() as store:
         format_func=lambda k: "where each run ran (as metered)" if k is WHERE_RUN else GRIDS[k].label,
         help="every run's stored kWh priced at one place's carbon intensity (codecarbon's own table), so runs "
              "made in different places compare fairly; the curves, tables and CSV files follow")
-    grid = GRIDS.get(grid_key)
+    grid = GRIDS[grid_key] if grid_key is not WHERE_RUN else None
     target = middle.number_input(
         "Target (% of the reference's best validation F1)", 50.0, 100.0, 100 * compare_summary.DEFAULT_TARGET,
         0.5, key="compare_target", help="time to accuracy: how long each run took to first reach this share of the "
@@ -186,7 +191,7 @@ with Store() as store:
                                             scores_of(list(runs.values()) + reference_runs), grid, target)
     test_sets = pareto_points.test_sets(store)
     corpus_names = {row["path"]: row["name"] for row in store.list_corpora() if row["path"]}
-    reference = store.get_run(baseline_id if baseline_id is not None else chosen[0])
+    reference = existing_run(store, baseline_id if baseline_id is not None else chosen[0])
     reference_set = run_identity.test_set_of(reference)
     reference_seeds = compare_choices.seeds_beside(store, chosen, reference)
     badges = {run_identity.run_label(run): runs_table.run_badge(store, run) for run in runs.values()}
@@ -253,7 +258,8 @@ gains = None
 if not topic_names:
     st.info("Choose a finished TopicBERT run to see, topic by topic, where it gains or loses against the reference.")
 else:
-    topic_run = st.selectbox("TopicBERT run", list(topic_names), format_func=labels.get, key="compare_topic_run")
+    topic_run = st.selectbox("TopicBERT run", list(topic_names), format_func=labels.__getitem__,
+                             key="compare_topic_run")
     gains, note = gains_of(topic_run, baseline_id,
                            tuple((i, run["run_dir"], predictions_mtime(run["run_dir"])) for i, run in runs.items()),
                            tuple((i, labels[i]) for i in runs), tuple(topic_names[topic_run]))

@@ -91,7 +91,7 @@ QUALITY = [
     ("topic diversity", "diversity",
      "share of distinct words among all topics' top words (1: no two topics share a word)"),
 ]
-for column, (label, attribute, meaning) in zip(st.columns(len(QUALITY)), QUALITY):
+for column, (label, attribute, meaning) in zip(st.columns(len(QUALITY)), QUALITY, strict=True):
     reference = getattr(summary.reference, attribute) if summary.reference else None
     column.metric(label, number(getattr(summary.run, attribute)),
                   delta=f"LDA reference {number(reference)}" if summary.reference else None, delta_color="off",
@@ -143,6 +143,8 @@ else:
     theirs = topic_arrays(others[other_id]["run_dir"], stamp(others[other_id]["run_dir"]))
     if theirs is None:
         st.warning("That run's topic files are missing from its folder.")
+    elif ours is None:
+        st.warning("This run's topic files are missing from its folder.")
     else:
         with Store() as store:
             their_labels = topic_views.topic_labels(store.get_topics(other_id))

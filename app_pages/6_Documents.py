@@ -1,5 +1,7 @@
 """Documents: search the test documents (opening where TopicBERT and its baseline disagree), and see one's text
 (where the word pieces the short model read end marked), topic mixture and the models' predictions."""
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -37,18 +39,19 @@ def predictions(run_dir: str | None, mtime: float) -> RunPredictions | None:
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def table(run_dir: str, mtime: float, baseline_dir: str | None, baseline_mtime: float,
+def table(run_dir: str, mtime: float, _results: RunPredictions, baseline_dir: str | None, baseline_mtime: float,
           topic_names: tuple[str, ...], tfidf_dir: str | None = None,
           tfidf_mtime: float = 0.0) -> tuple[pd.DataFrame, RunPredictions | None, str]:
-    """The documents table, the baseline that may stand beside the run, and a note on it."""
-    baseline, note = documents.comparable_baseline(predictions(run_dir, mtime),
+    """The documents table, the baseline that may stand beside the run, and a note on it. `_results` (the run's
+    predictions, not hashed) are those `run_dir` and `mtime` key."""
+    baseline, note = documents.comparable_baseline(_results,
                                                    predictions(baseline_dir, baseline_mtime) if baseline_dir else None)
     tfidf = predictions(tfidf_dir, tfidf_mtime) if tfidf_dir else None
-    return documents.documents_frame(predictions(run_dir, mtime), baseline, list(topic_names), tfidf), baseline, note
+    return documents.documents_frame(_results, baseline, list(topic_names), tfidf), baseline, note
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the encoder's tokenizer...")
-def piece_counter(model: str):
+def piece_counter(model: str) -> Callable[[str], int] | None:
     """How many word pieces the run's encoder cuts a word into; None when its tokenizer is not on this machine."""
     try:
         tokenizer = launch.encoder_tokenizer(model)
@@ -62,16 +65,16 @@ st.title("Documents")
 # opened from a link (a topic on Compare, a top document on Topics): that run, and the topic's documents
 # or the one document, once per link; the person's own choices after that stay theirs
 link = documents.DocumentsLink.from_query(st.query_params.to_dict())
-opened = link is not None and st.session_state.get("documents_link") != link
-if opened:
-    st.session_state["documents_link"] = link
+opened = link if link is not None and st.session_state.get("documents_link") != link else None
+if opened is not None:
+    st.session_state["documents_link"] = opened
     for key, empty in (("documents_query", ""), ("documents_agreement", documents.ALL), ("documents_true", []),
                        ("documents_predicted", []), ("documents_topic", [])):
         st.session_state[key] = empty
 
 with Store() as store:
     run = choose_topicbert_run(store, "its test documents", key="documents_run",
-                               preselect=link.run_id if opened else None)
+                               preselect=opened.run_id if opened is not None else None)
     run_id = run["id"]
     baseline_run = documents.paired_baseline_run(store, run)
     tfidf_run = documents.reference_run(store, baseline_run)
@@ -83,7 +86,7 @@ if results is None:
     st.stop()
 baseline_dir = baseline_run["run_dir"] if baseline_run else None
 tfidf_dir = tfidf_run["run_dir"] if tfidf_run else None
-frame, baseline, note = table(run["run_dir"], predictions_mtime(run["run_dir"]),
+frame, baseline, note = table(run["run_dir"], predictions_mtime(run["run_dir"]), results,
                               baseline_dir, predictions_mtime(baseline_dir), tuple(topic_names),
                               tfidf_dir, predictions_mtime(tfidf_dir))
 # the baseline and the reference by name, once: "BERT-512" runs whatever encoder its run named
@@ -94,14 +97,14 @@ if encoders := run_identity.runs_encoders_sentence([run, baseline_run, tfidf_run
 if note:
     st.caption(note)
 
-if opened and link.run_id == run_id:
-    if link.topic is not None and 0 < link.topic <= len(topic_names):
-        if topic_names[link.topic - 1] in set(frame.get("dominant topic", [])):
-            st.session_state["documents_topic"] = [topic_names[link.topic - 1]]
+if opened is not None and opened.run_id == run_id:
+    if opened.topic is not None and 0 < opened.topic <= len(topic_names):
+        if topic_names[opened.topic - 1] in set(frame.get("dominant topic", [])):
+            st.session_state["documents_topic"] = [topic_names[opened.topic - 1]]
         else:
-            st.info(escape(f"No test document has topic {topic_names[link.topic - 1]} as its dominant topic."))
-    if link.doc is not None and link.doc in frame["doc"].values:
-        st.session_state["documents_doc"] = link.doc
+            st.info(escape(f"No test document has topic {topic_names[opened.topic - 1]} as its dominant topic."))
+    if opened.doc is not None and opened.doc in frame["doc"].values:
+        st.session_state["documents_doc"] = opened.doc
 
 st.subheader("Find documents")
 disagreeing = documents.filter_documents(frame, agreement=documents.DISAGREE)
@@ -159,11 +162,13 @@ with st.container(key="documents_text"):
 left, right = st.columns(2)
 mixtures = results.topic_mixtures
 if mixtures is not None:
-    names = topic_names if len(topic_names) == mixtures.shape[1] else [str(k + 1) for k in range(mixtures.shape[1])]
-    left.plotly_chart(figures.visualize_topic_mixture(mixtures[doc], names), key="documents_mixture")
+    mixture_names = (topic_names if len(topic_names) == mixtures.shape[1]
+                     else [str(k + 1) for k in range(mixtures.shape[1])])
+    left.plotly_chart(figures.visualize_topic_mixture(mixtures[doc], mixture_names), key="documents_mixture")
 probabilities = {run_identity.run_label(run): results.probabilities[doc]}
-if baseline is not None:
-    probabilities[run_identity.run_label(baseline_run)] = baseline.probabilities[doc]
-right.plotly_chart(figures.visualize_class_probabilities(
-    probabilities, results.classes, baseline=run_identity.run_label(baseline_run) if baseline is not None else None),
-    key="documents_probabilities")
+baseline_label = None
+if baseline is not None and baseline_run is not None:  # a baseline beside the run comes from its baseline run
+    baseline_label = run_identity.run_label(baseline_run)
+    probabilities[baseline_label] = baseline.probabilities[doc]
+right.plotly_chart(figures.visualize_class_probabilities(probabilities, results.classes, baseline=baseline_label),
+                   key="documents_probabilities")

@@ -30,7 +30,7 @@ with Store() as store:
     if default is None:
         st.info("No finished run yet: once one ends, its model classifies your texts here.")
         st.stop()
-    run_id = st.selectbox("Run", list(labels), index=list(labels).index(default), format_func=labels.get,
+    run_id = st.selectbox("Run", list(labels), index=list(labels).index(default), format_func=labels.__getitem__,
                           key="classify_run")
     baseline_id = classify.baseline_of(store, run_id)
 

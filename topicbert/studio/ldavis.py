@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 LDAVIS_ID = "ldavis_topicbert"
 LDAVIS_PAGE = """<!DOCTYPE html>
@@ -61,8 +62,8 @@ def _jensen_shannon_pcoa(distributions: np.ndarray) -> np.ndarray:
     return _pcoa(divergence)
 
 
-def ldavis_html(topic_term: np.ndarray, doc_topic: np.ndarray, doc_lengths: Sequence[float],
-                vocab: Sequence[str], term_frequency: Sequence[float], n_terms: int = 30,
+def ldavis_html(topic_term: np.ndarray, doc_topic: np.ndarray, doc_lengths: ArrayLike,
+                vocab: Sequence[str], term_frequency: ArrayLike, n_terms: int = 30,
                 lambda_step: float = 0.05) -> str:
     """A self-contained LDAvis page (scripts and CSS inlined: it renders with no internet).
 
