@@ -64,7 +64,7 @@ def measure(presets: list[str], base: RunConfig, docs: int, rounds: int) -> dict
         meter.stop()
     rows = {}
     for name, runs in timings.items():
-        ratios = [seconds / reference[0] for (seconds, _), reference in zip(runs, timings[REFERENCE])]
+        ratios = [seconds / reference[0] for (seconds, _), reference in zip(runs, timings[REFERENCE], strict=True)]
         rows[name] = {"docs_per_second": statistics.median(len(texts) / seconds for seconds, _ in runs),
                       "kwh_per_1000_docs": statistics.median(kwh / len(texts) * 1000 for _, kwh in runs),
                       f"cost_per_doc_vs_{REFERENCE}": ratios}

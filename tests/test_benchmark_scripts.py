@@ -7,6 +7,7 @@ import ast
 import importlib
 import os
 import pkgutil
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,7 @@ def test_pretrain_stop_records_every_epoch_through_the_pretraining_hook(tiny_con
     assert [row["epoch"] for row in rows] == [1, 2, 3]
     per_epoch = pretrain_batches(len(corpus.inputs["train"]), 16)
     assert [row["steps"] for row in rows] == [per_epoch * k for k in (1, 2, 3)]
-    assert all(a["seconds"] < b["seconds"] for a, b in zip(rows, rows[1:]))
+    assert all(a["seconds"] < b["seconds"] for a, b in pairwise(rows))
     assert all(row["perplexity"] > 0 and len(row["word_ids"]) == config.n_topics for row in rows)
 
 

@@ -383,7 +383,8 @@ def jsonl_objects(lines: TextLines, example: dict[str, str], keep: int
     for number, line_pieces in itertools.groupby(lines.pieces(), key=lambda piece: piece[1]):
         where = f"{lines.name}, line {number}"
         first, _ = next(line_pieces)
-        second = next(line_pieces, None)
+        # the group's one iterator, read on in order before groupby moves: no piece is read twice
+        second = next(line_pieces, None)  # noqa: B031
         cut: set[str] = set()
         if second is None:  # the whole line
             if not first.strip():

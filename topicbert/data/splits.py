@@ -88,7 +88,7 @@ def limited_indices(labels: list[str], splits: list[str], limit_train: int | Non
     keep: list[int] = []
     for split, limit in (("train", limit_train), ("validation", limit_eval), ("test", limit_eval)):
         by_class: dict[str, list[int]] = {}
-        for i, (label, s) in enumerate(zip(labels, splits)):
+        for i, (label, s) in enumerate(zip(labels, splits, strict=True)):
             if s == split:
                 by_class.setdefault(label, []).append(i)
         quota = _allocate({c: len(v) for c, v in by_class.items()}, limit) if limit else None

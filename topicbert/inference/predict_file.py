@@ -155,15 +155,13 @@ def _optional_column(header: list[str], wanted: str | None, required: bool, name
 def _jsonl_chunks(lines: TextLines, text_col: str, id_col: str | None, label_col: str | None,
                   require_label: bool, chunk_size: int, start_chunk: int) -> Iterator[InputChunk]:
     rows: _Rows | None = None
-    number = 0
-    for line_number, obj, _ in jsonl_objects(lines, {text_col: "..."}, MAX_DOC_CHARS):
+    for number, (line_number, obj, _) in enumerate(jsonl_objects(lines, {text_col: "..."}, MAX_DOC_CHARS), start=1):
         where = f"{lines.name}, line {line_number}"
         if rows is None:  # the first object decides whether the file is labelled
             if require_label and label_col:
                 check_fields(obj, [label_col], where)
             rows = _Rows(chunk_size, start_chunk, bool(label_col) and label_col in obj)
         check_fields(obj, [key for key in (text_col, id_col, label_col if rows.has_labels else None) if key], where)
-        number += 1
         chunk = rows.add(str(obj[id_col]) if id_col else str(number), text_field(obj, text_col, where),
                          str(obj[label_col]).strip() if rows.has_labels and label_col else None,
                          line_number in lines.fallbacks)
