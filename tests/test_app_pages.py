@@ -428,6 +428,16 @@ def test_runs_detail_shows_the_measurement_badge_and_why(app, home):
     assert any("cpu estimated" in c.value for c in at.caption)
 
 
+def test_runs_detail_says_so_when_its_run_was_deleted_since_it_was_listed(app, home, monkeypatch):
+    """Another tab deletes the run between the page listing it and reading it: one line, not a failure."""
+    at = app("app_pages/3_Runs.py").run()
+    listed = at.selectbox(key="runs_selected").value
+    monkeypatch.setattr(Store, "get_run", lambda self, run_id: None)
+    at.run()
+    assert not at.exception, at.exception
+    assert f"Run {listed} was deleted since this page listed it." in [info.value for info in at.info]
+
+
 def test_runs_show_each_runs_settings_and_two_runs_side_by_side(app, home):
     at = app("app_pages/3_Runs.py").run()
     assert not at.exception
