@@ -6,10 +6,10 @@ BENCHMARKS.md, "A checkpoint's way to the head").
 
 On Ray's multi-node test cluster on this machine, started as tests/test_ray_cluster.py starts one (token
 authentication on, a head with no CPUs, one node that trains), with the project's own StoreService actor
-(made as `worker --ray` makes it) and the node's own sending code (ray_node.RemoteStore.set_checkpoint),
+(made as `worker --ray` makes it) and the node's own sending code (ray.node.RemoteStore.set_checkpoint),
 one run's task writes a resumable checkpoint of random tensors shaped as BERT-base's weights (about 440 MB,
 in a run folder's layout) and sends it with its step; then another task of that run fetches the run folder
-back, as a node starting a resumed run does (ray_node.train_on_node's inputs). Meanwhile another run's task,
+back, as a node starting a resumed run does (ray.node.train_on_node's inputs). Meanwhile another run's task,
 on the same node, calls the service every --every seconds: a heartbeat, then a metric write, each timed from
 its call to its answer.
 
@@ -81,8 +81,8 @@ def send_checkpoint(service: Any, run_id: int, attempt: str, step: int, watched:
     import torch
     from safetensors.torch import save_file
 
-    from topicbert.runs.ray_node import RemoteStore, scratch_folder
-    from topicbert.runs.shipping import Outbox
+    from topicbert.runs.ray.node import RemoteStore, scratch_folder
+    from topicbert.runs.ray.shipping import Outbox
     from topicbert.runs.store import run_folder
 
     scratch = scratch_folder(run_id)
@@ -110,8 +110,8 @@ def fetch_run_folder(service: Any, run_id: int, attempt: str, watched: list[int]
     code: whole in the inputs' answer, or its large files fetched in chunks where ray_node has fetch_files)."""
     import ray
 
-    from topicbert.runs import ray_node
-    from topicbert.runs.shipping import read_folder, write_folder
+    from topicbert.runs.ray import node as ray_node
+    from topicbert.runs.ray.shipping import read_folder, write_folder
 
     folder = Path(tempfile.mkdtemp(prefix="checkpoint-fetched-"))
     before = {pid: peak_and_now(pid) for pid in [os.getpid(), *watched]}
@@ -133,7 +133,7 @@ def small_calls(service: Any, run_id: int, attempt: str, every: float, stop: str
     call's (start, name, seconds until its answer)."""
     import ray
 
-    from topicbert.runs.shipping import Shipment
+    from topicbert.runs.ray.shipping import Shipment
 
     timed = []
     while not Path(stop).exists():
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from topicbert.config import RunConfig
     from topicbert.runs import services
-    from topicbert.runs.ray_worker import RayWorker
+    from topicbert.runs.ray.worker import RayWorker
     from topicbert.runs.store import Store, hostname
 
     corpus = home / "corpus.csv"

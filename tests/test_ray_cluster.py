@@ -37,14 +37,15 @@ from topicbert.config import ConfigError, RunConfig
 from topicbert.data.shared_texts import texts_digest
 from topicbert.data.splits import load_run_corpus
 from topicbert.data.vocabulary import TopicVocabulary
-from topicbert.runs import ray_worker, services
+from topicbert.runs import services
+from topicbert.runs.ray import worker as ray_worker
 from topicbert.runs.processes import child_environment
-from topicbert.runs.ray_node import scratch_folder
-from topicbert.runs.ray_worker import task_environment, task_resources
+from topicbert.runs.ray.node import scratch_folder
+from topicbert.runs.ray.worker import task_environment, task_resources
 from topicbert.runs.references import reference_inputs
-from topicbert.runs.shipping import Outbox, Shipment, read_folder, receive
+from topicbert.runs.ray.shipping import Outbox, Shipment, read_folder, receive
 from topicbert.runs.store import hostname
-from topicbert.runs.store_service import StaleAttempt, StoreService
+from topicbert.runs.ray.store_service import StaleAttempt, StoreService
 from topicbert.training.checkpoints import Checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,7 +226,7 @@ def test_ray_mistakes_are_said_in_one_line_and_nothing_is_written(store, monkeyp
     assert "no Ray cluster answers at" in capsys.readouterr().err and time.monotonic() - began < 30
     assert cli.main(["worker", "--ray", "--gpus", "0"]) == 2
     assert "on Ray each run asks the cluster for its GPUs" in capsys.readouterr().err
-    monkeypatch.delitem(sys.modules, "topicbert.runs.ray_worker")
+    monkeypatch.delitem(sys.modules, "topicbert.runs.ray.worker")
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert cli.main(["worker", "--ray"]) == 2
     assert "--ray needs Ray, which is not installed here" in capsys.readouterr().err

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from topicbert.config import RunConfig
-from topicbert.runs import services, shipping
-from topicbert.runs.shipping import (
+from topicbert.runs import services
+from topicbert.runs.ray import shipping
+from topicbert.runs.ray.shipping import (
     INCOMING,
     Inbox,
     Outbox,
@@ -22,7 +23,7 @@ from topicbert.runs.shipping import (
     send_file,
 )
 from topicbert.runs.store import hostname
-from topicbert.runs.store_service import StaleAttempt, StoreService
+from topicbert.runs.ray.store_service import StaleAttempt, StoreService
 
 CHUNK = 4096  # bytes: a file of 3.5 chunks travels in four (a run's config.json is smaller)
 

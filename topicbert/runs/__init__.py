@@ -5,9 +5,8 @@ corpus list (uploads read in a child process), the services that pages and the c
 (submit, cancel, resume, export, status; cancel and resume of prediction jobs, whose process the worker
 starts and whose rows the store keeps, studio/predict_job.py running them), and storage (disk use, deleting
 a run or a corpus whole, gc).
-The queue on a Ray cluster: ray_worker (the worker whose runs are Ray tasks), ray_node (what trains on a
-node), store_service (the store's side of it) and shipping (a run's files between them); only `worker
---ray` imports Ray.
+The queue on a Ray cluster lives in ray/ (the worker whose runs are Ray tasks, what trains on a node, the
+store's side of it, the run files that travel between them); only `worker --ray` imports Ray.
 
 May import: config, paths, model, data, training, energy.
 """

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from ..config import ConfigError, RunConfig
 from .processes import KILL_GRACE_SECONDS, child_environment, kill_process_group, process_alive, worker_command
+from .ray import RAY_DEVICE
 from .store import Store, hostname
 from .worker import WORKER_MAX_AGE, worker_alive
 
 BASELINE_MAX_LEN = 512
 PROJECT_NAME = "topicbert"
-RAY_DEVICE = "ray"  # a run's device once the Ray worker claimed it, until its runner names the device it found
 
 
 def is_bert512(config: RunConfig) -> bool:

@@ -6,7 +6,7 @@ the run's log; a prediction job is `python -m topicbert predict-job JOB_ID`, lau
 recovered the same way, and takes one of the same slots. On a machine with GPUs each run gets GPUs of its own
 (gpus.py) through CUDA_VISIBLE_DEVICES, and waits in the queue while none is free. A run outlives the worker:
 the runner itself records its end. At start (and every so often) the worker marks runs
-whose process is gone as `interrupted`. `--ray` serves the queue on a Ray cluster instead (ray_worker.py).
+whose process is gone as `interrupted`. `--ray` serves the queue on a Ray cluster instead (ray/worker.py).
 """
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 
-from ..data.shared_texts import texts_digest
-from ..training.checkpoints import SwappedFolder
+from ...data.shared_texts import texts_digest
+from ...training.checkpoints import SwappedFolder
 
 CHECKPOINT = "checkpoint"  # the resumable checkpoint: it travels only with the step the store records for it
 STAYS_HERE = ("config.json",)  # the store's machine wrote it; a node never sends it back

@@ -1,7 +1,7 @@
 """The store's side of runs that train on a Ray cluster: the one writer of their rows and files.
 
-The Ray worker makes a StoreService an actor on its own machine's node (ray_worker.py), beside the
-SQLite file; a run's task on any node calls it (through ray_node.RemoteStore) for every read and write
+The Ray worker makes a StoreService an actor on its own machine's node (worker.py), beside the
+SQLite file; a run's task on any node calls it (through node.RemoteStore) for every read and write
 its runner makes, and sends the run's files with the calls that need them here: the resumable
 checkpoint with the step the store records for it, the log with each heartbeat, the rest at the end.
 So SQLite is never shared over a network, and the run folder here is what every page reads. A file of
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig
-from ..data.corpus import Corpus, load_corpus
-from ..training.checkpoints import Checkpoints
-from .references import reference_inputs
+from ...config import RunConfig
+from ...data.corpus import Corpus, load_corpus
+from ...training.checkpoints import Checkpoints
+from ..references import reference_inputs
 from .shipping import INCOMING, Inbox, Shipment, read_chunk, receive, run_folder_to_send, size_and_digest
-from .store import Store, run_folder
+from ..store import Store, run_folder
 
 # what a runner may ask of the store for its own run (its first argument is the run's id) ...
 RUN_CALLS = frozenset({

@@ -1,7 +1,7 @@
 """`python -m topicbert worker --ray [ADDRESS]`: the queue served on a Ray cluster.
 
 Each queued run becomes a Ray task that asks for its GPUs and CPUs (task_resources); Ray places it on a
-node, where it trains (ray_node.py). One store, one writer: the task's store calls and files come back
+node, where it trains (node.py). One store, one writer: the task's store calls and files come back
 to this machine through a StoreService actor on this machine's node, beside the SQLite file. The code
 travels with the tasks (Ray's py_modules), so nodes need the packages of requirements.txt and no copy of
 the project, its corpora or its store. A run lives as long as its task: a node that dies or leaves
@@ -38,15 +38,15 @@ from ray.exceptions import (
 )
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from ..config import ConfigError, RunConfig
-from .gpus import CUDA_ORDER, gpus_needed
-from .periodic import Periodic
-from .processes import PACKAGE_ROOT
-from .ray_node import train_on_node
-from .services import RAY_DEVICE
-from .store import Store
+from ...config import ConfigError, RunConfig
+from ..gpus import CUDA_ORDER, gpus_needed
+from ..periodic import Periodic
+from ..processes import PACKAGE_ROOT
+from .node import train_on_node
+from . import RAY_DEVICE
+from ..store import Store
 from .store_service import FILES, StoreService
-from .worker import HEARTBEAT_SECONDS, LET_GO, Worker, run_until_stopped
+from ..worker import HEARTBEAT_SECONDS, LET_GO, Worker, run_until_stopped
 
 log = logging.getLogger(__name__)
 
