@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 import psutil
 
 from .periodic import Periodic
-from .store import Store
+from .run_store import RunStore
 
 SAMPLE_SECONDS = 5.0
 
@@ -85,7 +85,7 @@ class MachineLoadSampler:
     summary in the store (a connection of its own, from `connect`); a sample at the start and a last one when
     it stops, so a short run has one too."""
 
-    def __init__(self, connect: Callable[[], AbstractContextManager[Store]], run_id: int, every: float = SAMPLE_SECONDS,
+    def __init__(self, connect: Callable[[], AbstractContextManager[RunStore]], run_id: int, every: float = SAMPLE_SECONDS,
                  pgid: int | None = None, read_machine: Callable[[], float] = machine_busy_seconds,
                  read_group: Callable[[int], dict[int, float]] = group_cpu_seconds) -> None:
         self.connect, self.run_id = connect, run_id
@@ -97,7 +97,7 @@ class MachineLoadSampler:
     def sample(self) -> None:
         self.account.add(time.monotonic(), self.read_machine(), self.read_group(self.pgid))
 
-    def _sample_and_save(self, store: Store) -> None:
+    def _sample_and_save(self, store: RunStore) -> None:
         self.sample()
         summary = self.account.summary()
         if summary is not None:

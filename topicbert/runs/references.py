@@ -13,7 +13,7 @@ from ..config import RunConfig
 from ..data.splits import load_run_corpus
 from ..data.vocabulary import TopicVocabulary
 from ..training.topic_quality import lda_reference
-from .store import Store
+from .run_store import RunStore
 
 # the reference depends on the documents and vocabulary, not on the run's seed
 LDA_SEED = 0
@@ -51,7 +51,7 @@ def reference_inputs(config: RunConfig, run_dir: Path) -> ReferenceInputs:
                            config.topics_for(len(train_texts)))
 
 
-def attach_lda_reference(store: Store, run_id: int, config: RunConfig, run_dir: Path) -> str:
+def attach_lda_reference(store: RunStore, run_id: int, config: RunConfig, run_dir: Path) -> str:
     """Find or fit the reference for a finished TopicBERT run and link the run to it; returns its key."""
     inputs = reference_inputs(config, run_dir)
     vocabulary, train_texts = inputs.vocabulary, inputs.train_texts

@@ -27,6 +27,7 @@ from ..training.loop import train
 from .machine_load import MachineLoadSampler
 from .periodic import Periodic
 from .references import attach_lda_reference
+from .run_store import RunStore
 from .store import Store, run_folder
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class StoreReporter(Callback):
     reading, where pretraining ended, what training cost (the reading at on_trained, the same scope as the
     benchmark: the test pass is not in it), what classifying the test documents cost, the results."""
 
-    def __init__(self, store: Store, run_id: int, meter: EnergyMeter | None = None) -> None:
+    def __init__(self, store: RunStore, run_id: int, meter: EnergyMeter | None = None) -> None:
         self.store = store
         self.run_id = run_id
         self.meter = meter
@@ -123,7 +124,7 @@ class StoreReporter(Callback):
             self._last_progress = now
 
 
-def heartbeat(store: Store, run_id: int, every: float = HEARTBEAT_SECONDS) -> Periodic:
+def heartbeat(store: RunStore, run_id: int, every: float = HEARTBEAT_SECONDS) -> Periodic[RunStore]:
     """Says the run's process is alive every `every` seconds, even in long evaluations."""
     return Periodic(store.another_connection, every, lambda own: own.heartbeat_run(run_id))
 
@@ -150,7 +151,7 @@ def cache_word_pieces(config: RunConfig) -> None:
         tokenize_splits(config, load_tokenizer(config.model), load_run_corpus(config))
 
 
-def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume: bool) -> int:
+def execute(store: RunStore, run_id: int, config: RunConfig, run_dir: Path, resume: bool) -> int:
     """Train rank 0's part of a claimed run and record its end. 0 done, 1 failed."""
     meter = None
     try:
@@ -176,7 +177,7 @@ def execute(store: Store, run_id: int, config: RunConfig, run_dir: Path, resume:
     return 0
 
 
-def _attach_reference(store: Store, run_id: int, config: RunConfig, run_dir: Path) -> None:
+def _attach_reference(store: RunStore, run_id: int, config: RunConfig, run_dir: Path) -> None:
     """The LDA reference helps read the topics; failing to fit it never fails the run (logged)."""
     try:
         attach_lda_reference(store, run_id, config, run_dir)

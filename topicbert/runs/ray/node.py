@@ -29,7 +29,8 @@ from ...data.shared_texts import texts_folder
 from ..runner import execute
 from .shipping import Outbox, Shipment, fetch_file, send_file, write_folder
 from ..store import run_folder
-from .store_service import FILES, KEYED_HERE, RUN_CALLS, SHARED_CALLS
+from ..run_store import RUN_CALLS, SHARED_CALLS
+from .store_service import FILES, KEYED_HERE
 
 LOG_FORMAT = "%(asctime)s runner %(levelname)s %(message)s"  # as the runner logs under the local worker
 SCRATCH = re.compile(r"topicbert-run-\d+-pid(\d+)-")  # an attempt's folder, named with its process's pid
@@ -44,8 +45,9 @@ def _waited(method: Any, *args: Any) -> Any:
 
 
 class RemoteStore:
-    """The store, for one attempt of one run trained on a Ray node: each call goes to the StoreService on
-    the store's machine and waits for its answer. Only the calls the runner makes are there."""
+    """The store (a RunStore), for one attempt of one run trained on a Ray node: each call goes to the
+    StoreService on the store's machine and waits for its answer. The calls that carry files are written out
+    here; the rest (run_store's RUN_CALLS and SHARED_CALLS) are forwarded as they are."""
 
     def __init__(self, service: Any, run_id: int, attempt: str, outbox: Outbox) -> None:
         self.service, self.run_id, self.attempt, self.outbox = service, run_id, attempt, outbox
@@ -168,7 +170,6 @@ def train_on_node(service: Any, run_id: int, attempt: str, resume: bool) -> int:
         with output_to(run_dir / "run.log"):
             log.info("run %s on Ray node %s (%s), GPUs %s%s", run_id, node, host, ",".join(gpus) or "none",
                      ", resuming" if resume else "")
-            # a Store to execute: the calls it makes, forwarded by __getattr__, which mypy cannot see through
-            return execute(store, run_id, config, run_dir, resume)  # type: ignore[arg-type]
+            return execute(store, run_id, config, run_dir, resume)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

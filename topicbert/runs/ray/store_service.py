@@ -27,16 +27,10 @@ from ...config import RunConfig
 from ...data.corpus import Corpus, load_corpus
 from ...training.checkpoints import Checkpoints
 from ..references import reference_inputs
+from ..run_store import RUN_CALLS, SHARED_CALLS
 from .shipping import INCOMING, Inbox, Shipment, read_chunk, receive, run_folder_to_send, size_and_digest
 from ..store import Store, run_folder
 
-# what a runner may ask of the store for its own run (its first argument is the run's id) ...
-RUN_CALLS = frozenset({
-    "set_placement", "set_device", "set_attempt_start", "set_progress", "truncate_history", "last_energy",
-    "best_evaluation", "set_best_metrics", "set_pretrained", "add_metrics", "add_energy", "set_inference",
-    "set_topics", "set_final_metrics", "set_energy_info", "set_machine_load", "set_run_topic_reference"})
-# ... and of what runs share (the LDA reference of a corpus)
-SHARED_CALLS = frozenset({"get_topic_reference", "add_topic_reference"})
 # the calls that name a topic reference, and which of their arguments is its key
 KEYED_HERE = {"add_topic_reference": 0, "set_run_topic_reference": 1}
 FILES = "files"  # the concurrency group (one thread) of the calls that carry a file's chunks
@@ -112,8 +106,8 @@ class StoreService:
         return Inputs(config, corpus, files.run_files, files.streamed)
 
     def call(self, run_id: int, attempt: str, name: str, args: tuple, kwargs: dict) -> Any:
-        """One store call of the runner's; a run's own calls only for that run, a topic reference only
-        under the key the run's documents give."""
+        """One store call of the runner's (run_store's RUN_CALLS and SHARED_CALLS); a run's own calls only for
+        that run, a topic reference only under the key the run's documents give."""
         self._run(run_id, attempt)
         if name in RUN_CALLS:
             if not args or args[0] != run_id:
