@@ -38,14 +38,14 @@ from topicbert.data.shared_texts import texts_digest
 from topicbert.data.splits import load_run_corpus
 from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.runs import services
-from topicbert.runs.ray import worker as ray_worker
 from topicbert.runs.processes import child_environment
+from topicbert.runs.ray import worker as ray_worker
 from topicbert.runs.ray.node import scratch_folder
+from topicbert.runs.ray.shipping import Outbox, Shipment, read_folder, receive
+from topicbert.runs.ray.store_service import StaleAttempt, StoreService
 from topicbert.runs.ray.worker import task_environment, task_resources
 from topicbert.runs.references import reference_inputs
-from topicbert.runs.ray.shipping import Outbox, Shipment, read_folder, receive
 from topicbert.runs.store import hostname
-from topicbert.runs.ray.store_service import StaleAttempt, StoreService
 from topicbert.training.checkpoints import Checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]

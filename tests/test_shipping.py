@@ -22,8 +22,8 @@ from topicbert.runs.ray.shipping import (
     receive,
     send_file,
 )
-from topicbert.runs.store import hostname
 from topicbert.runs.ray.store_service import StaleAttempt, StoreService
+from topicbert.runs.store import hostname
 
 CHUNK = 4096  # bytes: a file of 3.5 chunks travels in four (a run's config.json is smaller)
 

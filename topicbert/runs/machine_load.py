@@ -85,8 +85,9 @@ class MachineLoadSampler:
     summary in the store (a connection of its own, from `connect`); a sample at the start and a last one when
     it stops, so a short run has one too."""
 
-    def __init__(self, connect: Callable[[], AbstractContextManager[RunStore]], run_id: int, every: float = SAMPLE_SECONDS,
-                 pgid: int | None = None, read_machine: Callable[[], float] = machine_busy_seconds,
+    def __init__(self, connect: Callable[[], AbstractContextManager[RunStore]], run_id: int,
+                 every: float = SAMPLE_SECONDS, pgid: int | None = None,
+                 read_machine: Callable[[], float] = machine_busy_seconds,
                  read_group: Callable[[int], dict[int, float]] = group_cpu_seconds) -> None:
         self.connect, self.run_id = connect, run_id
         self.pgid = os.getpgid(0) if pgid is None else pgid

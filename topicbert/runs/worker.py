@@ -303,7 +303,7 @@ def serve(exit_when_idle: bool = False, max_parallel: int | None = None, poll_se
             raise ConfigError("--gpus, --runs-per-gpu and --device are for a worker on this machine: on Ray each "
                               "run asks the cluster for its GPUs")
         try:
-            from .ray_worker import serve_on_ray  # Ray is needed on this path alone
+            from .ray.worker import serve_on_ray  # Ray is needed on this path alone
         except ModuleNotFoundError as error:
             if error.name != "ray":
                 raise

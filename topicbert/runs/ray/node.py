@@ -26,10 +26,10 @@ import ray
 
 from ...data.corpus import save_corpus
 from ...data.shared_texts import texts_folder
-from ..runner import execute
-from .shipping import Outbox, Shipment, fetch_file, send_file, write_folder
-from ..store import run_folder
 from ..run_store import RUN_CALLS, SHARED_CALLS
+from ..runner import execute
+from ..store import run_folder
+from .shipping import Outbox, Shipment, fetch_file, send_file, write_folder
 from .store_service import FILES, KEYED_HERE
 
 LOG_FORMAT = "%(asctime)s runner %(levelname)s %(message)s"  # as the runner logs under the local worker

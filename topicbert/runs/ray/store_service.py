@@ -28,8 +28,8 @@ from ...data.corpus import Corpus, load_corpus
 from ...training.checkpoints import Checkpoints
 from ..references import reference_inputs
 from ..run_store import RUN_CALLS, SHARED_CALLS
-from .shipping import INCOMING, Inbox, Shipment, read_chunk, receive, run_folder_to_send, size_and_digest
 from ..store import Store, run_folder
+from .shipping import INCOMING, Inbox, Shipment, read_chunk, receive, run_folder_to_send, size_and_digest
 
 # the calls that name a topic reference, and which of their arguments is its key
 KEYED_HERE = {"add_topic_reference": 0, "set_run_topic_reference": 1}

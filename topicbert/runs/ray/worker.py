@@ -42,11 +42,11 @@ from ...config import ConfigError, RunConfig
 from ..gpus import CUDA_ORDER, gpus_needed
 from ..periodic import Periodic
 from ..processes import PACKAGE_ROOT
-from .node import train_on_node
-from . import RAY_DEVICE
 from ..store import Store
-from .store_service import FILES, StoreService
 from ..worker import HEARTBEAT_SECONDS, LET_GO, Worker, run_until_stopped
+from . import RAY_DEVICE
+from .node import train_on_node
+from .store_service import FILES, StoreService
 
 log = logging.getLogger(__name__)
 
