@@ -15,7 +15,9 @@ import pytest
 
 from topicbert.data import records
 from topicbert.data.corpus import MAX_DOC_CHARS
-from topicbert.data.records import CorpusError, TextLines, jsonl_objects, read_table
+from topicbert.data.jsonl import jsonl_objects
+from topicbert.data.records import CorpusError, TextLines
+from topicbert.data.tables import read_table
 
 PIECES = ["plain", "with, comma", 'a "quoted" word', "line\nbreak", "cr\rreturn", "crlf\r\nend", "\ttab", "",
           "  padded  ", "caf\u00e9 \U0001F600", '"', '""', ",", "\r\n", "trailing quote\""]

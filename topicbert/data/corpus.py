@@ -23,21 +23,18 @@ from typing import NoReturn
 
 import numpy as np
 
+from .jsonl import check_fields, jsonl_objects, text_field
 from .records import (
     JSONL_SUFFIXES,
     SUPPORTED,
     TABLE_SUFFIXES,
     CorpusError,
     TextLines,
-    check_fields,
     check_text_bytes,
-    column_index,
     decode_text,
-    jsonl_objects,
-    read_table,
     split_cut_character,
-    text_field,
 )
+from .tables import column_index, read_table
 
 SPLITS = ("train", "validation", "test")
 # The most bytes of text one corpus may hold (a file's size, a folder's files, an archive's declared

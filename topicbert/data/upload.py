@@ -1,6 +1,6 @@
 """An uploaded corpus file: kept on disk for the reader, and its first rows for choosing columns.
 
-The preview splits columns as the reader does (records.sniff_delimiter), so the columns offered
+The preview splits columns as the reader does (tables.sniff_delimiter), so the columns offered
 are the columns the reader will find."""
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from .corpus import split_word
-from .records import CorpusError, sniff_delimiter
+from .records import CorpusError
+from .tables import sniff_delimiter
 
 UPLOAD_TYPES = ("csv", "tsv", "txt", "jsonl", "ndjson", "zip")
 TABLE_TYPES = ("csv", "tsv", "txt")

@@ -21,17 +21,9 @@ import numpy as np
 
 from ..config import UserError
 from ..data.corpus import MAX_DOC_CHARS
-from ..data.records import (
-    JSONL_SUFFIXES,
-    TABLE_SUFFIXES,
-    CorpusError,
-    TextLines,
-    check_fields,
-    column_index,
-    jsonl_objects,
-    read_table,
-    text_field,
-)
+from ..data.jsonl import check_fields, jsonl_objects, text_field
+from ..data.records import JSONL_SUFFIXES, TABLE_SUFFIXES, CorpusError, TextLines
+from ..data.tables import column_index, read_table
 from ..energy.meter import EnergyMeter
 from ..stats.bootstrap import confusion_f1_interval, macro_f1_of_confusions
 from .classifier import Classifier, Predictions
