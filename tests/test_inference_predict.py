@@ -13,7 +13,7 @@ from conftest import synthetic_documents
 
 from topicbert.cli import main
 from topicbert.config import RunConfig, UserError
-from topicbert.data.corpus import CorpusError
+from topicbert.data.corpus import MAX_DOC_CHARS, CorpusError
 from topicbert.inference.classifier import Classifier, open_classifier
 from topicbert.inference.model_folder import run_model_parts
 from topicbert.inference.predict_file import predict_file, read_chunks, report_path
@@ -123,6 +123,20 @@ def test_chunks_resume_at_a_chunk_index(tmp_path):
     assert [chunk.index for chunk in chunks] == [2, 3]
     assert [chunk.ids for chunk in chunks] == [["7", "8", "9"], ["10"]]
     assert chunks[0].texts == ["text 6", "text 7", "text 8"] and chunks[0].labels == ["x"] * 3
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_text_longer_than_a_document_is_cut_as_read_and_the_columns_after_it_kept(tmp_path, suffix):
+    long_text = "game team " * (MAX_DOC_CHARS // 4)  # 2.5 MiB on one line: read in pieces
+    rows = [{"doc": "d1", "text": long_text, "label": "sport"}, {"doc": "d2", "text": "bank", "label": "money"}]
+    corpus = tmp_path / f"in{suffix}"
+    if suffix == ".csv":
+        write_csv(corpus, rows)
+    else:
+        corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (chunk,) = read_chunks(corpus, id_col="doc")
+    assert chunk.ids == ["d1", "d2"] and chunk.labels == ["sport", "money"]
+    assert chunk.texts == [long_text[:MAX_DOC_CHARS], "bank"]  # what the classifier would read of it
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
