@@ -105,6 +105,7 @@ def test_characters_cut_between_pieces_are_whole_and_other_encodings_still_fall_
     ('text,label\nfine,a\n"never closed,b\nand on,c\n', "line 3 (record 2)", "opened on line 3 is never closed"),
     ('text,label\nfine,a\n"closed" then more,b\n', "line 3 (record 2)", "',' expected after '\"'"),
     ('text,label\nfine,a\ntoo,many,b\n', "line 3 (record 2)", "expected 2 CSV fields"),
+    ("text,label\nfine,a\n" + "," * 100_000 + "\n", "line 3 (record 2)", "but found 100001"),  # counted, not kept
 ])
 def test_bad_rows_get_one_line_naming_the_line_and_the_row(tmp_path, body, where, what):
     path = tmp_path / "t.csv"

@@ -66,6 +66,8 @@ class _TableParser:
 
     def __init__(self, delimiter: str, strict: bool, keep: int) -> None:
         self.delimiter, self.strict = delimiter, strict
+        # the header's width, once it is read: a row of a million delimiters then holds a count of its fields,
+        # not a million of them
         self.max_fields: int | None = None
         self.field_end = re.compile(f"[{re.escape(delimiter)}\r\n]")  # a quote inside an unquoted field is text
         self.state = _START_RECORD
