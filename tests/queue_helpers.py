@@ -1,6 +1,6 @@
-"""What the queue's tests share: a run config whose corpus no test reads, waiting for a condition, a run's
-process group, a fake training that replays a plan through the runner's callbacks, and a worker started
-as a command."""
+"""What the queue's tests share: a run config whose corpus no test reads, a run's process group, a fake
+training that replays a plan through the runner's callbacks, and a worker started as a command (waiting for a
+condition is in helpers.py)."""
 from __future__ import annotations
 
 import os
@@ -21,16 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def config(**changes) -> RunConfig:
     return RunConfig(corpus="tiny.csv", device="cpu").replace(**changes)
-
-
-def wait_for(condition, timeout: float = 30.0, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
 
 
 def group_alive(pgid: int) -> list[psutil.Process]:
@@ -78,6 +68,14 @@ def start(callbacks, start_step):
 
 def claim(store, run_id):
     assert store.claim_next_run(None, "cpu", hostname())["id"] == run_id
+
+
+def claim_and_execute(store, run_id: int) -> int:
+    """Claim the queued run as a worker does and train it in this process (its config and resume flag as the store
+    holds them): the runner's exit code, 0 done, 1 failed."""
+    claim(store, run_id)
+    run = store.get_run(run_id)
+    return runner.execute(store, run_id, RunConfig.from_dict(run["config"]), Path(run["run_dir"]), run["resume"])
 
 
 def start_worker(*options: str, wait: bool = False):

@@ -5,10 +5,10 @@ import subprocess
 import sys
 import time
 
+from helpers import wait_for
 from queue_helpers import (
     config,
     group_alive,
-    wait_for,
 )
 
 from topicbert.runs import services

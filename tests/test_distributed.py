@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTIVE_TIMEOUT_S = 2
@@ -47,12 +47,6 @@ if os.environ["RANK"] != "0":
 loop.train(RunConfig.from_json(sys.argv[1]), sys.argv[2])
 print("finished")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_two_ranks(script: str, config, run_dir: Path, home: Path) -> None:

@@ -10,13 +10,13 @@ server, the worker and any run it started are gone when the test ends.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import helpers
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,25 +41,15 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 # ---------------------------------------------------------------- the server and its processes
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = SERVER_START_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with code {server.returncode}:\n{log.read_text()[-3000:]}")
+    def healthy() -> bool:
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
+                return response.read().strip() == b"ok"
         except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"streamlit did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+            return False
+    helpers.wait_for(healthy, "streamlit to answer", timeout, every=0.5, give_up=helpers.ended(server, "streamlit"),
+                     context=lambda: log.read_text()[-3000:])
 
 
 def processes_of(home: Path) -> list:
@@ -111,7 +101,7 @@ def stop_everything(server: subprocess.Popen, home: Path) -> list:
 @pytest.fixture
 def app_url(tmp_path):
     home = tmp_path / "home"
-    port = free_port()
+    port = helpers.free_port()
     env = dict(os.environ, TOPICBERT_HOME=str(home), TOPICBERT_DEVICE="cpu", OMP_NUM_THREADS="1",
                TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
     env.pop("TOPICBERT_DEMO_CORPUS", None)
@@ -179,16 +169,13 @@ def wait_idle(driver, timeout: float = PAGE_SECONDS) -> None:
 
 
 def wait_for(driver, condition, what: str, timeout: float = PAGE_SECONDS, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """helpers.wait_for on the page, whose text a failure shows."""
+    def on_page():
         try:
-            value = condition()
-        except StaleElementReferenceException:  # Streamlit re-rendered it meanwhile
-            value = None
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; page text:\n{page_text(driver)}")
+            return condition()
+        except StaleElementReferenceException:  # Streamlit re-rendered it meanwhile: not there yet
+            return None
+    return helpers.wait_for(on_page, what, timeout, every, context=lambda: f"page text:\n{page_text(driver)}")
 
 
 def open_page(driver, url: str, title: str) -> None:

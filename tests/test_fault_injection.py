@@ -24,6 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from topicbert.runs import processes, services, worker
 from topicbert.runs.store import Store
@@ -94,10 +95,8 @@ def resume_step(run: dict) -> int:
 
 
 def wait_until_gone(pgid: int) -> None:
-    deadline = time.monotonic() + 30
-    while processes._group_members({pgid}):
-        assert time.monotonic() < deadline, f"process group {pgid} outlived its SIGKILL"
-        time.sleep(0.05)
+    wait_for(lambda: not processes._group_members({pgid}), f"process group {pgid} to end after its SIGKILL",
+             every=0.05)
 
 
 def check_after_kill(store: Store, run_id: int, evaluation_steps: list[int], log: str) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from topicbert import cli
 from topicbert.config import ConfigError, RunConfig
@@ -106,14 +106,12 @@ FAKE_RUNNER = ("import os, time, pathlib; from topicbert.energy.meter import gpu
 
 
 def log_line(store: Store, run_id: int) -> str:
-    path = store.get_run(run_id)["log_path"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        text = Path(path).read_text() if Path(path).exists() else ""
-        if "metered" in text:
-            return text.strip().splitlines()[-1]
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} wrote no line")
+    path = Path(store.get_run(run_id)["log_path"])
+
+    def metered_line() -> str | None:
+        text = path.read_text() if path.exists() else ""
+        return text.strip().splitlines()[-1] if "metered" in text else None
+    return wait_for(metered_line, f"run {run_id}'s line", every=0.05)
 
 
 def test_worker_hands_each_run_its_own_gpus_and_a_run_waits_while_none_is_free(store, monkeypatch, tmp_path):
@@ -139,12 +137,12 @@ def test_worker_hands_each_run_its_own_gpus_and_a_run_waits_while_none_is_free(s
     assert "  cuda:3  " in services.format_status(store.run_overview(three)[0])
 
     (release / str(one)).touch()
-    deadline = time.monotonic() + 30
-    while waiting not in w.children:
-        assert time.monotonic() < deadline, "the waiting run never got the freed GPU"
+
+    def waiting_launched() -> bool:
         w.reap()
         w.claim()
-        time.sleep(0.05)
+        return waiting in w.children
+    wait_for(waiting_launched, "the waiting run to get the freed GPU", every=0.05)
     assert store.get_run(waiting)["gpus"] == "0" and log_line(store, waiting) == "visible 0 metered [0]"
     for run_id in (two, three, tfidf, on_cpu, waiting):
         (release / str(run_id)).touch()

@@ -20,13 +20,13 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from itertools import pairwise
 from pathlib import Path
 
+import helpers
 import psutil
 import pytest
 import ray
@@ -281,28 +281,16 @@ def as_stranger(tmp_path: Path) -> dict[str, str]:
     return dict(env, RAY_AUTH_MODE="disabled", HOME=str(tmp_path / "stranger"), PYTHONPATH=str(ROOT),
                 RAY_gcs_server_port_wait_time_s="1")
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_a_worker_refuses_a_cluster_that_asks_for_no_token_unless_told_insecure(store, tmp_path, capsys):
-    port = free_port()
+    port = helpers.free_port()
     env = as_stranger(tmp_path)  # a head started as the README's used to be: no token
     head = subprocess.Popen(["ray", "start", "--head", "--block", "--port", str(port), "--num-cpus", "1",
                              "--include-dashboard", "false", "--disable-usage-stats"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and head.poll() is None, "the head never listened"
-                time.sleep(0.2)
+        helpers.wait_for(lambda: helpers.listening(port), "the head to listen", timeout=60, every=0.2,
+                         give_up=helpers.ended(head, "the head"))
         assert cli.main(["worker", "--ray", f"127.0.0.1:{port}", "--exit-when-idle"]) == 2
         error = capsys.readouterr().err
         assert "lets anyone who reaches it run code (no token authentication)" in error
@@ -321,14 +309,8 @@ def test_a_worker_refuses_a_cluster_that_asks_for_no_token_unless_told_insecure(
 
 
 def wait_for(condition, what: str, worker: subprocess.Popen, timeout: float = 240.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        assert worker.poll() is None, f"the worker ended (code {worker.returncode}) while waiting for {what}"
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    """helpers.wait_for, failing at once if the worker ends meanwhile."""
+    return helpers.wait_for(condition, what, timeout, every=0.2, give_up=helpers.ended(worker, "the worker"))
 
 
 def overlapping(runs: list[dict]) -> int:

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import synthetic_documents
+from queue_helpers import claim_and_execute
 
 from topicbert.data.splits import load_run_corpus
 from topicbert.data.vocabulary import TopicVocabulary
-from topicbert.runs import references, runner
+from topicbert.runs import references
 from topicbert.runs.store import Store
 from topicbert.training.metrics import npmi_coherence
 from topicbert.training.window_npmi import window_npmi
@@ -39,9 +40,7 @@ def split_corpus(tmp_path) -> Path:
 
 def run_to_end(store: Store, config) -> dict:
     run_id = store.create_run(config)
-    assert store.claim_run(run_id, None, "cpu")
-    run = store.get_run(run_id)
-    assert runner.execute(store, run_id, config, Path(run["run_dir"]), resume=False) == 0
+    assert claim_and_execute(store, run_id) == 0
     return store.get_run(run_id)
 
 

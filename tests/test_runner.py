@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from queue_helpers import (
-    claim,
+    claim_and_execute,
     config,
     end,
     evaluate,
@@ -18,10 +18,28 @@ from queue_helpers import (
     start,
 )
 
-from topicbert.config import RunConfig
 from topicbert.runs import runner, services
 from topicbert.studio import runs_table
 from topicbert.training.checkpoints import Checkpoints
+
+
+def new_run(store, monkeypatch, plan) -> tuple[int, int]:
+    """A queued run of config() trained by the runner through `plan` (fake_training): its id, the exit code."""
+    fake_training(monkeypatch, plan)
+    run_id = store.create_run(config())
+    return run_id, claim_and_execute(store, run_id)
+
+
+def one_evaluation(classify_seconds: float = 0.0):
+    """A plan that evaluates once (macro-F1 0.6 at step 10), then classifies the test documents in
+    `classify_seconds` and ends."""
+    def plan(cfg, callbacks, resume):
+        start(callbacks, 0)
+        evaluate(callbacks, 10, 0.6)
+        result = fake_result(cfg)
+        end(callbacks, result, classify_seconds=classify_seconds)
+        return result
+    return plan
 
 
 def test_runner_records_progress_metrics_energy_topics_and_end(store, monkeypatch):
@@ -34,10 +52,8 @@ def test_runner_records_progress_metrics_energy_topics_and_end(store, monkeypatc
         result = fake_result(cfg, topics=[[("goal", 2.0), ("team", 1.0)]])
         end(callbacks, result, classify_seconds=0.2)
         return result
-    fake_training(monkeypatch, plan)
-    run_id = store.create_run(config())
-    claim(store, run_id)
-    assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 0
+    run_id, code = new_run(store, monkeypatch, plan)
+    assert code == 0
     run = store.get_run(run_id)
     assert run["status"] == "done" and run["step"] == 20 and run["total_steps"] == 20
     assert run["best_metrics"]["step"] == 20 and run["final_metrics"]["test_macro_f1"] == 0.8
@@ -60,10 +76,8 @@ def test_runner_records_a_raising_run_as_failed(store, monkeypatch):
     def plan(cfg, callbacks, resume):
         start(callbacks, 0)
         raise ValueError("no column 'label' in tiny.csv")
-    fake_training(monkeypatch, plan)
-    run_id = store.create_run(config())
-    claim(store, run_id)
-    assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 1
+    run_id, code = new_run(store, monkeypatch, plan)
+    assert code == 1
     run = store.get_run(run_id)
     assert run["status"] == "failed" and "ValueError: no column 'label' in tiny.csv" in run["error"]
     assert "Traceback" in run["error"]
@@ -78,10 +92,8 @@ def test_resumed_run_continues_its_curves(store, monkeypatch):
             cb.on_evaluate(15, 1.5, 30.0, {"val_macro_f1": 0.9, "val_micro_f1": 0.9, "val_loss": 1.0,
                                            "train_loss": 1.0})
         raise RuntimeError("killed")
-    fake_training(monkeypatch, first)
-    run_id = store.create_run(config())
-    claim(store, run_id)
-    assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 1
+    run_id, code = new_run(store, monkeypatch, first)
+    assert code == 1
     assert services.resume_run(store, run_id)
 
     def second(cfg, callbacks, resume):
@@ -92,9 +104,7 @@ def test_resumed_run_continues_its_curves(store, monkeypatch):
         result = fake_result(cfg)
         end(callbacks, result)
     fake_training(monkeypatch, second)
-    claim(store, run_id)
-    run = store.get_run(run_id)
-    assert runner.execute(store, run_id, config(), Path(run["run_dir"]), resume=run["resume"]) == 0
+    assert claim_and_execute(store, run_id) == 0  # resumed: the store's flag says so
     f1 = store.list_metrics(run_id, "val_macro_f1")
     assert [(m["step"], m["value"]) for m in f1] == [(5, 0.5), (10, 0.6), (15, 0.65), (20, 0.7)]
     assert store.get_run(run_id)["best_metrics"]["step"] == 20  # the lost 0.9 at step 15 is forgotten
@@ -107,29 +117,19 @@ def test_resumed_run_continues_its_curves(store, monkeypatch):
 
 
 def test_a_meter_that_cannot_be_made_never_fails_the_run(store, monkeypatch):
-    def plan(cfg, callbacks, resume):
-        start(callbacks, 0)
-        evaluate(callbacks, 10, 0.6)
-        result = fake_result(cfg)
-        end(callbacks, result)
-        return result
-    fake_training(monkeypatch, plan)
-
     def no_table(country):
         raise OSError("codecarbon's data folder is missing")
     monkeypatch.setattr("topicbert.energy.meter.carbon_intensity", no_table)
-    first = store.create_run(config())
-    claim(store, first)
-    assert runner.execute(store, first, config(), Path(store.get_run(first)["run_dir"]), resume=False) == 0
+    first, code = new_run(store, monkeypatch, one_evaluation())
+    assert code == 0
     assert store.get_run(first)["status"] == "done"
     assert "not metered" in store.get_run(first)["energy_info"]["measured"]
 
     def broken_meter(**settings):
         raise RuntimeError("NVML exploded")
     monkeypatch.setattr(runner, "EnergyMeter", broken_meter)
-    second = store.create_run(config())
-    claim(store, second)
-    assert runner.execute(store, second, config(), Path(store.get_run(second)["run_dir"]), resume=False) == 0
+    second, code = new_run(store, monkeypatch, one_evaluation())
+    assert code == 0
     run = store.get_run(second)
     assert run["status"] == "done" and store.list_energy(second) == []
     assert "not metered" in run["energy_info"]["measured"]
@@ -138,14 +138,6 @@ def test_a_meter_that_cannot_be_made_never_fails_the_run(store, monkeypatch):
 def test_a_meter_that_never_started_is_not_metered_and_shows_no_energy(store, monkeypatch):
     """codecarbon's start can fail and say so only by its return value: the run is then "not metered", with
     the reason, and no kWh or CO2 shows as if it were zero."""
-    def plan(cfg, callbacks, resume):
-        start(callbacks, 0)
-        evaluate(callbacks, 10, 0.6)
-        result = fake_result(cfg)
-        end(callbacks, result, classify_seconds=0.1)
-        return result
-    fake_training(monkeypatch, plan)
-
     class SilentlyFailingTracker:
         """codecarbon's tracker when its start fails: it logs, swallows the error and never sets its start time."""
         def __init__(self, **settings):
@@ -154,9 +146,8 @@ def test_a_meter_that_never_started_is_not_metered_and_shows_no_energy(store, mo
         def start(self):
             pass
     monkeypatch.setattr("codecarbon.OfflineEmissionsTracker", SilentlyFailingTracker)
-    run_id = store.create_run(config())
-    claim(store, run_id)
-    assert runner.execute(store, run_id, config(), Path(store.get_run(run_id)["run_dir"]), resume=False) == 0
+    run_id, code = new_run(store, monkeypatch, one_evaluation(classify_seconds=0.1))
+    assert code == 0
     run = store.get_run(run_id)
     assert run["status"] == "done" and store.list_energy(run_id) == []
     badge = runs_table.run_badge(store, run)
@@ -178,9 +169,7 @@ def test_a_pair_on_a_fresh_token_cache_pays_alike(store, tiny_config, monkeypatc
                         lambda tokenizer, texts: (calls.append(1), time.sleep(slow), real(tokenizer, texts))[2])
     ids = services.submit_run(store, tiny_config, pair_baseline=True)
     for run_id in ids:
-        claim(store, run_id)
-        run = store.get_run(run_id)
-        assert runner.execute(store, run_id, RunConfig.from_dict(run["config"]), Path(run["run_dir"]), False) == 0
+        assert claim_and_execute(store, run_id) == 0
     assert len(calls) == 3  # the three splits, tokenised once for both runs
     first, second = (store.get_run(i) for i in ids)
     for run in (first, second):
@@ -199,7 +188,6 @@ def test_a_finished_run_keeps_no_resumable_checkpoint(store, monkeypatch):
     fake_training(monkeypatch, plan)
     run_id = store.create_run(config())
     run_dir = Path(store.get_run(run_id)["run_dir"])
-    claim(store, run_id)
-    assert runner.execute(store, run_id, config(), run_dir, resume=False) == 0
+    assert claim_and_execute(store, run_id) == 0
     assert store.get_run(run_id)["status"] == "done"
     assert Checkpoints(run_dir).resumable() is None and (run_dir / "config.json").exists()

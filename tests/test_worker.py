@@ -10,11 +10,11 @@ import time
 from itertools import pairwise
 
 import pytest
+from helpers import wait_for
 from queue_helpers import (
     config,
     group_alive,
     start_worker,
-    wait_for,
     whole_evaluations,
 )
 
