@@ -12,6 +12,12 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real corpora absent: {SHARED_DATA} not found")
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # tests/test_e2e_browser.py draws docs/*.png from the real demo only when asked: it trains for minutes
+    parser.addoption("--docs-screenshots", action="store_true",
+                     help="redraw the README's and docs/' pictures from the demo, in headless Chromium")
+
 TOPIC_WORDS = {
     "sport": "game team score goal match player coach season league win".split(),
     "money": "bank market stock price share profit trade dollar rate investor".split(),

@@ -1,5 +1,6 @@
 """The app end to end in headless Chromium: upload a corpus, queue a TopicBERT run with its
 BERT-512 baseline and TF-IDF reference, watch all three finish, and read Compare, Topics and Documents.
+With --docs-screenshots, a second test draws the README's and docs/' pictures from the real demo instead.
 
 `streamlit run app.py` runs on a free localhost port with a fresh TOPICBERT_HOME; the app
 starts its own background worker, which trains the tiny random BERT (tests/conftest.py)
@@ -21,12 +22,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "screenshots"
+DOCS = ROOT / "docs"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WIDTH, HEIGHT, MAX_HEIGHT = 1400, 1000, 6000
 SERVER_START_SECONDS = 60
 PAGE_SECONDS = 120
 TRAIN_SECONDS = 240
+DEMO_SECONDS = 3600  # the real encoder on 400 BBC News articles, three runs, one thread: 30 min on a busy 2-core CPU
 
 pytestmark = [
     pytest.mark.slow,
@@ -235,18 +238,19 @@ def tables(driver) -> list[list[list[str]]]:
         "  [...t.querySelectorAll('tr')].map(r => [...r.querySelectorAll('th, td')].map(c => c.innerText.trim())));")
 
 
-def screenshot(driver, name: str) -> Path:
-    """The whole page: the window is made as tall as the main column's content, then put back."""
-    SHOTS.mkdir(exist_ok=True)
+def screenshot(driver, name: str, folder: Path = SHOTS, max_height: int = MAX_HEIGHT) -> Path:
+    """The whole page, or its top `max_height` px: the window is made as tall as the main column's content, then
+    put back."""
+    folder.mkdir(exist_ok=True)
     driver.execute_script("document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')"
                           ".forEach(e => e.scrollTo(0, 0)); window.scrollTo(0, 0);")
     height = driver.execute_script(
         "const main = document.querySelector('[data-testid=stMain]');"
         "const block = document.querySelector('[data-testid=stMainBlockContainer]');"
         "return Math.max(main ? main.scrollHeight : 0, block ? block.scrollHeight : 0);")
-    driver.set_window_size(WIDTH, min(max(int(height) + 60, HEIGHT), MAX_HEIGHT))
+    driver.set_window_size(WIDTH, min(max(int(height) + 60, HEIGHT), max_height))
     time.sleep(1.5)  # charts resize to the new window
-    path = SHOTS / f"{name}.png"
+    path = folder / f"{name}.png"
     driver.save_screenshot(str(path))
     driver.set_window_size(WIDTH, HEIGHT)
     return path
@@ -452,3 +456,68 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     screenshot(driver, "8_home_after")
 
     assert time.monotonic() - started < 600
+
+
+# ---------------------------------------------------------------- the docs' pictures, from the real demo
+
+def bottom_of(driver, element) -> int:
+    """How far down the page `element` ends, in px, however far the page is scrolled."""
+    return int(driver.execute_script(
+        "const main = document.querySelector('[data-testid=stMain]');"
+        "return arguments[0].getBoundingClientRect().bottom + (main ? main.scrollTop : 0) + window.scrollY;",
+        element))
+
+
+def demo_done(home: Path) -> bool:
+    """Whether the demo's three runs are done; a failed one fails at once, with its error."""
+    from topicbert.runs.store import Store
+    with Store(home / "topicbert.db") as store:
+        runs = store.list_runs()
+    failed = {run["id"]: run["error"] for run in runs if run["status"] in ("failed", "interrupted", "cancelled")}
+    assert not failed, f"demo runs did not finish: {failed}"
+    return len(runs) == 3 and all(run["status"] == "done" for run in runs)
+
+
+@pytest.mark.skipif("not config.getoption('--docs-screenshots', default=False)",
+                    reason="redraws docs/*.png from the demo only when asked (--docs-screenshots): minutes of training")
+@pytest.mark.timeout(DEMO_SECONDS + 600)  # the suite's 900 s would stop the training half way on a busy machine
+def test_docs_screenshots_of_the_demo(app_url, browser):
+    """What a newcomer sees: "Run the demo" clicked on a fresh Home (the built-in BBC News sample, the default
+    encoder), then Home, Compare, Topics and Documents once its runs are done, at 1,400 px, into docs/."""
+    url, home = app_url
+    driver = browser
+    open_page(driver, url + "/", "TopicBERT Studio")
+    wait_for(driver, lambda: driver.find_elements(By.XPATH, "//button[.//p[normalize-space()='Run the demo']]"
+                                                            "[not(@disabled)]"), "the demo's button", timeout=60)
+    click_button(driver, "Run the demo")
+    wait_for(driver, lambda: [a for a in alerts(driver) if a.startswith("Queued runs #1")], "the demo queued")
+    wait_for(driver, lambda: demo_done(home), "the demo's three runs done", timeout=DEMO_SECONDS, every=5)
+
+    open_page(driver, url + "/", "TopicBERT Studio")
+    wait_for(driver, lambda: "Runs #1, #2, #3 have finished." in page_text(driver), "Home's answer")
+    wait_idle(driver)
+    screenshot(driver, "home", DOCS)
+
+    open_page(driver, url + "/Compare", "Compare")
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 6,
+             "Compare's six charts")
+    wait_idle(driver)
+    time.sleep(2)  # plotly draws after the script is done
+    # its top: the verdict card, the F1 curves and the cumulative CO2, cut below that third chart
+    co2 = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")[2]
+    screenshot(driver, "compare", DOCS, max_height=bottom_of(driver, co2) + 80)
+
+    open_page(driver, url + "/Topics", "Topics")
+    frame = wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "iframe"), "the topic map's frame")[0]
+    driver.switch_to.frame(frame)
+    wait_for(driver, lambda: "Intertopic Distance Map" in page_text(driver), "LDAvis drawn")
+    driver.switch_to.default_content()
+    wait_idle(driver)
+    screenshot(driver, "topics", DOCS)
+
+    open_page(driver, url + "/Documents", "Documents")
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 2,
+             "the topic mixture and the class probabilities")
+    wait_idle(driver)
+    time.sleep(2)
+    screenshot(driver, "documents", DOCS)
