@@ -128,4 +128,5 @@ def test_a_broken_link_is_found(tmp_path):
     problems = broken_links(page, root=tmp_path)
     named = ["(gone.md) names", "(other.md#not-a-heading): other.md has no heading", "(other.md#same-2): other.md",
              "(gone.png) names"]
-    assert len(problems) == len(named) and all(f"page.md: {n}" in p for n, p in zip(named, problems)), problems
+    assert len(problems) == len(named), problems
+    assert all(f"page.md: {n}" in p for n, p in zip(named, problems, strict=True)), problems

@@ -113,8 +113,8 @@ def connect(address: str, insecure: bool = False) -> str:
         if not insecure:
             raise ConfigError(f"--ray {address}: the Ray cluster at {resolved} lets anyone who reaches it run code "
                               "(no token authentication); start its nodes with RAY_AUTH_MODE=token and "
-                              "RAY_AUTH_TOKEN set (README: 'Several GPUs or machines'), or pass --insecure to use "
-                              "it as it is")
+                              "RAY_AUTH_TOKEN set (docs/background.md: 'Several GPUs or machines'), or pass "
+                              "--insecure to use it as it is")
         log.warning("the Ray cluster at %s asks for no token: anyone who reaches its ports can run code on its "
                     "nodes and read the store (--insecure)", resolved)
     try:
