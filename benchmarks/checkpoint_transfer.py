@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from topicbert.config import RunConfig
     from topicbert.runs import services
-    from topicbert.runs.ray.worker import RayWorker
+    from topicbert.runs.ray.launcher import RayLauncher
     from topicbert.runs.store import Store, hostname
 
     corpus = home / "corpus.csv"
@@ -222,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = home / "stop"
     try:
         ray.init(address=cluster.address, logging_level=logging.ERROR)
-        # made as `worker --ray` makes it, by a worker that has only the store
-        service = RayWorker.new_service(cast(RayWorker, SimpleNamespace(store=store)))
+        # made as `worker --ray` makes it, by a launcher that has only the store
+        service = RayLauncher.new_service(cast(RayLauncher, SimpleNamespace(store=store)))
         attempts = {run_id: secrets.token_hex(8) for run_id in runs}
         for run_id, attempt in attempts.items():
             ray.get(service.begin.remote(run_id, attempt))

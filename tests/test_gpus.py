@@ -11,7 +11,7 @@ from helpers import wait_for
 
 from topicbert import cli
 from topicbert.config import ConfigError, RunConfig
-from topicbert.runs import processes, services, worker
+from topicbert.runs import launchers, processes, services, worker
 from topicbert.runs.gpus import QueuedRun, choose_gpus, free_slots, plan_launches
 from topicbert.runs.store import Store, hostname
 
@@ -116,7 +116,7 @@ def log_line(store: Store, run_id: int) -> str:
 
 def test_worker_hands_each_run_its_own_gpus_and_a_run_waits_while_none_is_free(store, monkeypatch, tmp_path):
     release = tmp_path / "release"
-    monkeypatch.setattr(worker, "runner_command", lambda run_id, nproc: [
+    monkeypatch.setattr(launchers, "runner_command", lambda run_id, nproc: [
         sys.executable, "-c", FAKE_RUNNER.format(nproc=nproc, release=str(release / str(run_id)))])
     release.mkdir()
     cfg = RunConfig(corpus="c.csv", batch_size=8)

@@ -39,11 +39,11 @@ from topicbert.data.splits import load_run_corpus
 from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.runs import services
 from topicbert.runs.processes import child_environment
-from topicbert.runs.ray import worker as ray_worker
+from topicbert.runs.ray import launcher as ray_launcher
+from topicbert.runs.ray.launcher import task_environment, task_resources
 from topicbert.runs.ray.node import scratch_folder
 from topicbert.runs.ray.shipping import Outbox, Shipment, read_folder, receive
 from topicbert.runs.ray.store_service import StaleAttempt, StoreService
-from topicbert.runs.ray.worker import task_environment, task_resources
 from topicbert.runs.references import reference_inputs
 from topicbert.runs.store import hostname
 from topicbert.training.checkpoints import Checkpoints
@@ -187,35 +187,36 @@ def test_what_a_run_asks_ray_for():
 
 
 def test_a_cluster_whose_answer_says_neither_open_nor_closed_is_refused(monkeypatch):
-    monkeypatch.setattr(ray_worker, "STRANGER", "import sys; print('GCS timed out', file=sys.stderr); sys.exit(1)")
+    monkeypatch.setattr(ray_launcher, "STRANGER", "import sys; print('GCS timed out', file=sys.stderr); sys.exit(1)")
     with pytest.raises(ConfigError, match=r"could not ask the cluster whether it requires a token \(GCS timed out\)"):
-        ray_worker.refuses_strangers("10.0.0.1:6379")
-    monkeypatch.setattr(ray_worker, "STRANGER", "import os, sys; sys.exit(3 if 'RAY_AUTH_TOKEN' not in os.environ "
+        ray_launcher.refuses_strangers("10.0.0.1:6379")
+    monkeypatch.setattr(ray_launcher, "STRANGER", "import os, sys; sys.exit(3 if 'RAY_AUTH_TOKEN' not in os.environ "
                                                 "and os.environ['RAY_AUTH_MODE'] == 'disabled' else 0)")
     monkeypatch.setenv("RAY_AUTH_TOKEN", "the worker's own")
-    assert ray_worker.refuses_strangers("10.0.0.1:6379")  # asked with no token, whatever the worker holds
+    assert ray_launcher.refuses_strangers("10.0.0.1:6379")  # asked with no token, whatever the worker holds
 
 
 def test_a_ray_worker_that_loses_the_head_marks_its_runs_interrupted_then_exits(store, monkeypatch, tiny_corpus_csv):
     run_id = store.create_run(RunConfig(corpus=str(tiny_corpus_csv), device="cpu"))
     store.claim_run(run_id, None, services.RAY_DEVICE, host=hostname())
-    worker = ray_worker.RayWorker.__new__(ray_worker.RayWorker)  # no cluster: what watch_head reads, alone
-    worker.gcs, worker.head_silent_since, worker.children = ("127.0.0.1", 9), None, {run_id: None}
-    worker.worker_id = store.register_worker(os.getpid(), services.RAY_DEVICE)
+    launcher = ray_launcher.RayLauncher.__new__(ray_launcher.RayLauncher)  # no cluster: what watch_head reads, alone
+    launcher.gcs, launcher.head_silent_since, launcher.children = ("127.0.0.1", 9), None, {run_id: None}
+    worker_id = store.register_worker(os.getpid(), services.RAY_DEVICE)
     exits = []
-    monkeypatch.setattr(ray_worker.os, "_exit", exits.append)
-    monkeypatch.setattr(ray_worker.logging, "shutdown", lambda: None)
-    worker.watch_head(store)  # nothing listens on port 9: silent, not yet for long
+    monkeypatch.setattr(ray_launcher.os, "_exit", exits.append)
+    monkeypatch.setattr(ray_launcher.logging, "shutdown", lambda: None)
+    launcher.watch_head(store, worker_id)  # nothing listens on port 9: silent, not yet for long
     assert exits == [] and store.get_run(run_id)["status"] == "running"
-    worker.head_silent_since -= ray_worker.HEAD_LOST_SECONDS
-    worker.watch_head(store)
-    assert exits == [1] and store.get_worker(worker.worker_id)["state"] == "stopped"
+    launcher.head_silent_since -= ray_launcher.HEAD_LOST_SECONDS
+    launcher.watch_head(store, worker_id)
+    assert exits == [1] and store.get_worker(worker_id)["state"] == "stopped"
     run = store.get_run(run_id)
     assert run["status"] == "interrupted" and "(GCS at 127.0.0.1:9) stopped answering" in run["error"]
 
 
 def test_nothing_of_ray_is_loaded_on_the_default_path():
-    code = ("import sys, topicbert.cli, topicbert.runs.worker, topicbert.runs.services, topicbert.studio.runs_table; "
+    code = ("import sys, topicbert.cli, topicbert.runs.worker, topicbert.runs.launchers, topicbert.runs.ray, "
+            "topicbert.runs.services, topicbert.studio.runs_table; "
             "assert 'ray' not in sys.modules, 'ray was imported'")
     subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
 
@@ -226,7 +227,7 @@ def test_ray_mistakes_are_said_in_one_line_and_nothing_is_written(store, monkeyp
     assert "no Ray cluster answers at" in capsys.readouterr().err and time.monotonic() - began < 30
     assert cli.main(["worker", "--ray", "--gpus", "0"]) == 2
     assert "on Ray each run asks the cluster for its GPUs" in capsys.readouterr().err
-    monkeypatch.delitem(sys.modules, "topicbert.runs.ray.worker")
+    monkeypatch.delitem(sys.modules, "topicbert.runs.ray.launcher")
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert cli.main(["worker", "--ray"]) == 2
     assert "--ray needs Ray, which is not installed here" in capsys.readouterr().err

@@ -18,13 +18,13 @@ from queue_helpers import (
     whole_evaluations,
 )
 
-from topicbert.runs import processes, services, worker
+from topicbert.runs import launchers, processes, services, worker
 from topicbert.runs.store import hostname
 from topicbert.training.loop import train
 
 
 def fake_runner(monkeypatch, code: str) -> None:
-    monkeypatch.setattr(worker, "runner_command", lambda run_id, nproc: [sys.executable, "-c", code])
+    monkeypatch.setattr(launchers, "runner_command", lambda run_id, nproc: [sys.executable, "-c", code])
 
 
 def test_run_that_raises_becomes_failed_with_its_error(store, monkeypatch):
@@ -58,13 +58,13 @@ def test_worker_runs_queue_in_order_one_at_a_time(store, monkeypatch):
 
 
 def test_a_run_this_machine_fails_to_start_stays_queued(store, monkeypatch):
-    monkeypatch.setattr(worker, "runner_command", lambda run_id, nproc: ["/nonexistent/python"])
+    monkeypatch.setattr(launchers, "runner_command", lambda run_id, nproc: ["/nonexistent/python"])
     run_id = store.create_run(config())
     w = worker.Worker(store, device="cpu", poll_seconds=0.05)
     assert not w.claim() and w.children == {}
     run = store.get_run(run_id)
     assert run["status"] == "queued" and "waiting: the last try to start it failed" in run["error"]
-    monkeypatch.setattr(worker, "runner_command", lambda run_id, nproc: [sys.executable, "-c", "pass"])
+    monkeypatch.setattr(launchers, "runner_command", lambda run_id, nproc: [sys.executable, "-c", "pass"])
     assert w.claim() and list(w.children) == [run_id]  # the machine is fine again: it starts
 
 

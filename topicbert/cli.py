@@ -139,8 +139,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from .runs.worker import serve
 
-    return serve(args.exit_when_idle, args.max_parallel, args.poll, args.worker_id, args.device, args.gpus,
-                 args.runs_per_gpu, args.ray, args.cpus_per_run, args.insecure)
+    return serve(exit_when_idle=args.exit_when_idle, max_parallel=args.max_parallel, poll_seconds=args.poll,
+                 worker_id=args.worker_id, device=args.device, gpus=args.gpus, runs_per_gpu=args.runs_per_gpu,
+                 ray_address=args.ray, cpus_per_run=args.cpus_per_run, insecure=args.insecure)
 
 
 def cmd_runner(args: argparse.Namespace) -> int:

@@ -1,27 +1,26 @@
-"""The queue's worker: claims queued runs, runs each in its own process group, recovers.
+"""The queue's worker: claims queued runs and prediction jobs, has its launcher run them, recovers.
 
-`python -m topicbert worker [--exit-when-idle] [--gpus 0,1,3]`. Each run is `python -m topicbert runner
-RUN_ID` (through torchrun when its config asks for several processes) in a new session, its output in
-the run's log; a prediction job is `python -m topicbert predict-job JOB_ID`, launched, reaped, cancelled and
-recovered the same way, and takes one of the same slots. On a machine with GPUs each run gets GPUs of its own
-(gpus.py) through CUDA_VISIBLE_DEVICES, and waits in the queue while none is free. A run outlives the worker:
-the runner itself records its end. At start (and every so often) the worker marks runs
-whose process is gone as `interrupted`. `--ray` serves the queue on a Ray cluster instead (ray/worker.py).
+`python -m topicbert worker [--exit-when-idle] [--gpus 0,1,3]`. Each run, and each prediction job, is a
+process group of its own (launchers.ProcessLauncher), launched, reaped, cancelled and recovered the same way,
+each taking one slot. On a machine with GPUs each run gets GPUs of its own (gpus.py) through
+CUDA_VISIBLE_DEVICES, and waits in the queue while none is free. A run outlives the worker: the runner itself
+records its end. At start (and every so often) the worker marks runs whose process is gone as `interrupted`.
+`--ray` serves the queue on a Ray cluster instead: the same worker, its runs Ray tasks (ray/launcher.py).
 """
 from __future__ import annotations
 
 import logging
 import os
 import signal
-import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 from ..config import ConfigError, RunConfig
 from .gpus import QueuedRun, choose_gpus, free_slots, gpus_needed, plan_launches, visible_gpus
-from .processes import child_environment, job_command, kill_process_group, log_tail, process_alive, runner_command
+from .launchers import NOUNS, TABLES, Ended, Launcher, ProcessLauncher
+from .periodic import Periodic
+from .processes import process_alive
+from .ray import RAY_DEVICE
 from .store import Store, hostname
 
 log = logging.getLogger(__name__)
@@ -55,36 +54,41 @@ def worker_alive(worker: dict, host: str, now: float) -> bool:
 
 # ---------------------------------------------------------------- the worker
 
-@dataclass
-class Child:
-    run_id: int
-    popen: subprocess.Popen
-
-
 class Worker:
-    """`gpus`: the GPUs it hands out (none: each run sees what this process sees); `runs_per_gpu` above 1
-    lets that many runs share a GPU. `max_parallel` defaults to every GPU's share, or 1 without GPUs."""
-
-    serves_jobs = True  # prediction jobs run as processes of this machine
+    """Serves the queue: claims queued runs (with the GPUs each gets) and prediction jobs, hands each to its
+    launcher (process groups here by default, Ray tasks with `--ray`), records how what ended ended, kills what
+    was cancelled, and marks runs whose process is gone `interrupted`. `gpus`: the GPUs it hands out (none:
+    each run sees what this process sees); `runs_per_gpu` above 1 lets that many runs share a GPU.
+    `max_parallel` defaults to what the launcher has room for, else every GPU's share, or 1 without GPUs."""
 
     def __init__(self, store: Store, device: str | None = None, max_parallel: int | None = None,
                  poll_seconds: float = 1.0, worker_id: int | None = None, gpus: Sequence[str] = (),
-                 runs_per_gpu: int = 1) -> None:
+                 runs_per_gpu: int = 1, launcher: Launcher | None = None) -> None:
         self.store = store
+        self.launcher = launcher or ProcessLauncher(store.path)
         self.device = device or detect_device()
         self.gpus = list(gpus)
         self.runs_per_gpu = runs_per_gpu
-        self.max_parallel = max_parallel or max(len(self.gpus) * runs_per_gpu, 1)
+        self.fixed_max_parallel = max_parallel
+        self.max_parallel = self.slots()
         self.poll_seconds = poll_seconds
         self.host = hostname()
-        self.children: dict[int, Child] = {}
-        self.jobs: dict[int, Child] = {}  # prediction jobs, by job id (their own ids)
         self.stopping = False
         if worker_id is None:  # a worker started by ensure_worker() takes over its reserved row
             worker_id = store.register_worker(os.getpid(), self.device)
         else:
             store.update_worker(worker_id, "idle", pid=os.getpid(), device=self.device)
         self.worker_id = worker_id
+
+    @property
+    def children(self) -> Mapping[int, object]:
+        """The runs this worker launched and its launcher still watches, by run id."""
+        return self.launcher.held("runs")
+
+    @property
+    def jobs(self) -> Mapping[int, object]:
+        """The prediction jobs it launched, by job id (their own ids)."""
+        return self.launcher.held("jobs")
 
     # -- recovery
 
@@ -123,106 +127,80 @@ class Worker:
 
     # -- launching and watching
 
-    def launch(self, run: dict, gpus: Sequence[str] | None = None) -> None:
-        """Start the run's runner; `gpus`: the GPUs it may see (None: what this worker sees)."""
-        run_dir = Path(run["run_dir"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run["log_path"], "ab") as log_file:  # the child writes to its own copy of the descriptor
-            popen = subprocess.Popen(
-                runner_command(run["id"], run["config"].get("nproc", 1)), stdin=subprocess.DEVNULL,
-                stdout=log_file, stderr=subprocess.STDOUT, cwd=run_dir, env=child_environment(self.store.path, gpus),
-                start_new_session=True)  # its own process group: cancel kills exactly this run
-        self.store.set_process(run["id"], popen.pid, popen.pid)
-        self.children[run["id"]] = Child(run["id"], popen)
-        log.info("run %s started, pid %s%s", run["id"], popen.pid, f", GPUs {','.join(gpus)}" if gpus else "")
-
-    def launch_job(self, job: dict) -> None:
-        """Start a claimed prediction job's process, in a session of its own as a run's."""
-        Path(job["job_dir"]).mkdir(parents=True, exist_ok=True)
-        with open(job["log_path"], "ab") as log_file:
-            popen = subprocess.Popen(job_command(job["id"]), stdin=subprocess.DEVNULL, stdout=log_file,
-                                     stderr=subprocess.STDOUT, cwd=job["job_dir"],
-                                     env=child_environment(self.store.path), start_new_session=True)
-        self.store.set_job_process(job["id"], popen.pid, popen.pid)
-        self.jobs[job["id"]] = Child(job["id"], popen)
-        log.info("prediction job %s started, pid %s", job["id"], popen.pid)
-
-    @staticmethod
-    def _exited(children: dict[int, Child]) -> Iterator[tuple[int, int]]:
-        """The children whose process exited, with its code; forgotten here."""
-        for key, child in list(children.items()):
-            code = child.popen.poll()
-            if code is None:
-                continue
-            del children[key]
-            yield key, code
-
     def reap(self) -> None:
-        """Record the end of runs and jobs whose process exited without recording it itself."""
-        for run_id, code in self._exited(self.children):
-            self._record_exit("runs", run_id, code, self.store.get_run(run_id))
-        for job_id, code in self._exited(self.jobs):
-            self._record_exit("jobs", job_id, code, self.store.get_job(job_id))
+        """Record the end of runs and jobs that ended without recording it themselves."""
+        self.record(self.launcher.reap())
 
-    def _record_exit(self, table: str, key: int, code: int, row: dict | None) -> None:
-        if row is None or row["status"] != "running":
-            return  # its process recorded its end, or it was cancelled
-        if code < 0:
-            status, error = "interrupted", f"interrupted: killed by signal {-code}"
-        else:
-            status, error = "failed", f"exited with code {code}" if code else "exited without recording a result"
-        self.store.set_status(key, status, f"{error}\n{log_tail(row['log_path'])}", only_from=("running",),
-                              table=table)
-        log.info("%s %s ended with code %s", "run" if table == "runs" else "prediction job", key, code)
+    def record(self, ended: list[Ended]) -> None:
+        """Each end as its row should say, where the row still says running."""
+        for end in ended:
+            if self.store.set_status(end.key, end.status, end.error, only_from=("running",), table=end.table):
+                log.warning("%s %s: %s", NOUNS[end.table], end.key, end.error.splitlines()[0])
 
     def enforce_cancels(self) -> None:
-        """A run cancelled elsewhere (another host, or before it had a process) is killed here, and so is one
-        cancelled and queued again since the last look: its old attempt never trains beside the new one."""
-        for children, get in ((self.children, self.store.get_run), (self.jobs, self.store.get_job)):
-            for key, child in list(children.items()):
+        """A run or job cancelled elsewhere (another host, or before it had a process) is stopped here, and so
+        is one cancelled and queued again since the last look (its old attempt never trains beside the new one,
+        nor holds a GPU the new one waits for), or deleted meanwhile."""
+        for table, get in (("runs", self.store.get_run), ("jobs", self.store.get_job)):
+            for key in list(self.launcher.held(table)):
                 row = get(key)
-                if row is not None and row["status"] in LET_GO and child.popen.poll() is None:
-                    kill_process_group(child.popen.pid)
-                    child.popen.wait()
+                if (row is None or row["status"] in LET_GO) and self.launcher.cancel(table, key):
+                    log.info("%s %s: its %s cancelled (the %s is %s)", NOUNS[table], key, self.launcher.what,
+                             NOUNS[table], row["status"] if row else "deleted")
 
     def claim(self) -> bool:
-        """Launch queued runs, then queued prediction jobs, while there is room; True if one was launched."""
+        """Launch queued runs, then queued prediction jobs (where the launcher serves them), while there is
+        room; True if one was launched."""
+        self.max_parallel = self.slots()
         launched = False
-        while self.busy() < self.max_parallel and not self.stopping:
-            claimed = self.claim_one()
-            if claimed is None:
-                break
-            run, gpus = claimed
-            try:
-                self.launch(run, gpus)
-                launched = True
-            except ConfigError as error:  # the run's own settings: it could start nowhere
-                self.store.finish_run(run["id"], "failed", f"could not start: {error}")
-            except Exception as error:  # this machine or the cluster, not the run: it waits in the queue
-                log.exception("run %s could not be launched; it stays queued", run["id"])
-                self.store.set_status(run["id"], "queued", f"waiting: the last try to start it failed: {error!r}",
-                                      only_from=("running",))
-                break
-        while self.serves_jobs and self.busy() < self.max_parallel and not self.stopping:
-            job = self.store.claim_job(None, self.worker_id, host=self.host)
-            if job is None:
-                break
-            try:
-                self.launch_job(job)
-                launched = True
-            except Exception as error:  # this machine, not the job: it waits in the queue
-                log.exception("prediction job %s could not be launched; it stays queued", job["id"])
-                self.store.set_status(job["id"], "queued", f"waiting: the last try to start it failed: {error!r}",
-                                      only_from=("running",), table="jobs")
-                break
+        for table in TABLES if self.launcher.serves_jobs else ("runs",):
+            while self.busy() < self.max_parallel and not self.stopping:
+                claimed = self.claim_one() if table == "runs" else self.claim_job()
+                if claimed is None:
+                    break
+                row, gpus = claimed
+                try:
+                    self.start(table, row, gpus)
+                    launched = True
+                except ConfigError as error:  # the run's own settings: it could start nowhere
+                    self.store.set_status(row["id"], "failed", f"could not start: {error}", only_from=("running",),
+                                          table=table)
+                except Exception as error:  # this machine or the cluster, not the run: it waits in the queue
+                    log.exception("%s %s could not be launched; it stays queued", NOUNS[table], row["id"])
+                    self.store.set_status(row["id"], "queued", f"waiting: the last try to start it failed: {error!r}",
+                                          only_from=("running",), table=table)
+                    break
         return launched
+
+    def start(self, table: str, row: dict, gpus: Sequence[str] | None) -> None:
+        """Hand a claimed run or job to the launcher, and record its process where it has one here."""
+        pid = self.launcher.launch(table, row, gpus)
+        if pid is not None:  # a new session: its leader's pid is its process group's
+            record_process = self.store.set_process if table == "runs" else self.store.set_job_process
+            record_process(row["id"], pid, pid)
+
+    def slots(self) -> int:
+        """How many runs and jobs may go at once: as told, else what the launcher has room for now, else every
+        GPU's share, or one."""
+        return (self.fixed_max_parallel or self.launcher.capacity()
+                or max(len(self.gpus) * self.runs_per_gpu, 1))
 
     def busy(self) -> int:
         """Slots taken: runs and prediction jobs this worker started."""
         return len(self.children) + len(self.jobs)
 
+    def claim_job(self) -> tuple[dict, None] | None:
+        """The oldest queued prediction job, claimed (it needs no GPU); None if there is none."""
+        job = self.store.claim_job(None, self.worker_id, host=self.host)
+        return None if job is None else (job, None)
+
     def claim_one(self) -> tuple[dict, tuple[str, ...] | None] | None:
         """The next run to launch, claimed, with the GPUs it gets (None without GPUs); None if none can go."""
+        if self.launcher.places_runs:  # any run: the launcher finds it a place with the device it asks for
+            for run in reversed(self.store.list_runs(status="queued")):  # oldest first
+                if (claimed := self.take(run["id"])) is not None:
+                    return claimed, None
+            return None
         if not self.gpus:
             run = self.store.claim_next_run(self.worker_id, self.device, self.host, self.max_parallel)
             return None if run is None else (run, None)
@@ -240,13 +218,17 @@ class Worker:
             queue.append(QueuedRun(run["id"], needed))
         free = free_slots(self.gpus, self.runs_per_gpu, self.store.gpus_held(self.host))
         for run_id, gpus in plan_launches(queue, free, self.max_parallel - self.busy()):
-            # the store refuses it if another worker took the run, or one of its GPUs, meanwhile
-            if self.store.claim_run(run_id, self.worker_id, self.device, host=self.host, gpus=gpus,
-                                    runs_per_gpu=self.runs_per_gpu):
-                claimed = self.store.get_run(run_id)
-                if claimed is not None:  # None: cancelled and deleted since the claim, nothing to launch
-                    return claimed, gpus
+            if (claimed := self.take(run_id, gpus)) is not None:
+                return claimed, gpus
         return None
+
+    def take(self, run_id: int, gpus: Sequence[str] = ()) -> dict | None:
+        """Claim a queued run (on `gpus`); its row, or None if another worker took it (or one of its GPUs)
+        meanwhile, or it was cancelled and deleted since the claim (nothing to launch)."""
+        if not self.store.claim_run(run_id, self.worker_id, self.device, host=self.host, gpus=gpus,
+                                    runs_per_gpu=self.runs_per_gpu):
+            return None
+        return self.store.get_run(run_id)
 
     def run(self, exit_when_idle: bool = False) -> int:
         self.recover()
@@ -267,13 +249,9 @@ class Worker:
                     last_recover = now
                 time.sleep(self.poll_seconds)
         finally:
-            self.let_go()
+            self.record(self.launcher.let_go())
             self.store.update_worker(self.worker_id, "stopped")
         return 0
-
-    def let_go(self) -> None:
-        """What becomes of running runs as the worker stops: here nothing, each goes on in its own session
-        and records its own end."""
 
 
 def worker_gpus(device: str, requested: str | None) -> list[str]:
@@ -302,15 +280,8 @@ def serve(exit_when_idle: bool = False, max_parallel: int | None = None, poll_se
         if gpus is not None or device is not None or runs_per_gpu != 1:
             raise ConfigError("--gpus, --runs-per-gpu and --device are for a worker on this machine: on Ray each "
                               "run asks the cluster for its GPUs")
-        try:
-            from .ray.worker import serve_on_ray  # Ray is needed on this path alone
-        except ModuleNotFoundError as error:
-            if error.name != "ray":
-                raise
-            raise ConfigError("--ray needs Ray, which is not installed here: pip install -r requirements.txt "
-                              "(it pins ray)") from None
-        return serve_on_ray(ray_address, exit_when_idle, max_parallel, poll_seconds, worker_id, cpus_per_run,
-                            insecure)
+        return serve_on_ray(ray_address, insecure, cpus_per_run, exit_when_idle, max_parallel=max_parallel,
+                            poll_seconds=poll_seconds, worker_id=worker_id)
     device = device or detect_device()
     pool = worker_gpus(device, gpus)
     with Store() as store:
@@ -319,6 +290,28 @@ def serve(exit_when_idle: bool = False, max_parallel: int | None = None, poll_se
         log.info("worker %s on %s serving %s%s (at most %s at once), database %s", worker.worker_id, worker.host,
                  worker.device, f" on GPUs {','.join(pool)}" if pool else "", worker.max_parallel, store.path)
         return run_until_stopped(worker, exit_when_idle)
+
+
+def serve_on_ray(address: str, insecure: bool, cpus_per_run: int, exit_when_idle: bool,
+                 max_parallel: int | None, poll_seconds: float, worker_id: int | None) -> int:
+    """The queue served on the Ray cluster at `address`: a Worker whose runs are Ray tasks (ray/launcher.py),
+    and a thread that watches the cluster's head."""
+    try:
+        from .ray import launcher as on_ray  # Ray is needed on this path alone
+    except ModuleNotFoundError as error:
+        if error.name != "ray":
+            raise
+        raise ConfigError("--ray needs Ray, which is not installed here: pip install -r requirements.txt "
+                          "(it pins ray)") from None
+    with on_ray.joined(address, insecure) as resolved, Store() as store:
+        launcher = on_ray.RayLauncher(store, resolved, cpus_per_run)
+        worker = Worker(store, device=RAY_DEVICE, max_parallel=max_parallel, poll_seconds=poll_seconds,
+                        worker_id=worker_id, launcher=launcher)
+        log.info("worker %s serving the queue on the Ray cluster at %s (at most %s at once now), database %s",
+                 worker.worker_id, resolved, worker.max_parallel, store.path)
+        with Periodic(store.another_connection, HEARTBEAT_SECONDS,
+                      lambda own: launcher.watch_head(own, worker.worker_id)):
+            return run_until_stopped(worker, exit_when_idle)
 
 
 def run_until_stopped(worker: Worker, exit_when_idle: bool) -> int:

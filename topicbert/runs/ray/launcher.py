@@ -1,16 +1,17 @@
-"""`python -m topicbert worker --ray [ADDRESS]`: the queue served on a Ray cluster.
+"""`python -m topicbert worker --ray [ADDRESS]`: the worker's runs as Ray tasks (RayLauncher), on a cluster this
+process joined (joined).
 
-Each queued run becomes a Ray task that asks for its GPUs and CPUs (task_resources); Ray places it on a
-node, where it trains (node.py). One store, one writer: the task's store calls and files come back
+Each queued run the worker claims becomes a Ray task that asks for its GPUs and CPUs (task_resources); Ray
+places it on a node, where it trains (node.py). One store, one writer: the task's store calls and files come back
 to this machine through a StoreService actor on this machine's node, beside the SQLite file. The code
 travels with the tasks (Ray's py_modules), so nodes need the packages of requirements.txt and no copy of
 the project, its corpora or its store. A run lives as long as its task: a node that dies or leaves
 leaves its runs interrupted, resumable on another node from the last checkpoint that reached this
 machine; cancel kills the task and Ray has its GPUs back at once; and Ray ends the tasks with this
 worker, which marks them interrupted as it stops (a worker killed outright leaves that to the next one's
-recovery; a lost head's GCS, to a thread that marks them before the worker exits). A dead StoreService
-is made again, its runs in flight interrupted. The worker joins only a cluster that turns away a client
-without its token (refuses_strangers), unless told `--insecure`. Only `--ray` imports this module.
+recovery; a lost head's GCS, to a thread that marks them before the worker exits, watch_head). A dead
+StoreService is made again, its runs in flight interrupted. The worker joins only a cluster that turns away
+a client without its token (refuses_strangers), unless told `--insecure`. Only `--ray` imports this module.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import ray
@@ -40,11 +41,9 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ...config import ConfigError, RunConfig
 from ..gpus import CUDA_ORDER, gpus_needed
-from ..periodic import Periodic
+from ..launchers import Ended
 from ..processes import PACKAGE_ROOT
 from ..store import Store
-from ..worker import HEARTBEAT_SECONDS, LET_GO, Worker, run_until_stopped
-from . import RAY_DEVICE
 from .node import train_on_node
 from .store_service import FILES, StoreService
 
@@ -137,31 +136,36 @@ def task_environment() -> dict[str, str]:
     return {**env_vars, **CUDA_ORDER}
 
 
-@dataclass
-class RayRun:
-    run_id: int
-    task: Any  # the task's ObjectRef
+@contextmanager
+def joined(address: str, insecure: bool = False) -> Iterator[str]:
+    """This process on the Ray cluster at `address` (connect) until the block ends; the cluster's address."""
+    resolved = connect(address, insecure)
+    try:
+        yield resolved
+    finally:
+        ray.shutdown()
 
 
-class RayWorker(Worker):
-    """A worker whose runs are Ray tasks. `max_parallel`: runs in flight (default: as many as the
-    cluster has GPUs, or CPUs over `cpus_per_run` without GPUs; read anew as nodes come and go)."""
+class RayLauncher:
+    """Each run a Ray task that asks the cluster for its GPUs and CPUs (task_resources); its store calls go
+    through a StoreService on this machine's node, beside the SQLite file of `store`. Runs in flight: as many
+    as the cluster has GPUs, or CPUs over `cpus_per_run` without GPUs, read anew as nodes come and go."""
 
     serves_jobs = False  # prediction jobs are for a local worker this round (Ray Data's path is not built yet)
+    places_runs = True  # Ray places each run where its resources are
+    what = "task"
 
-    def __init__(self, store: Store, gcs_address: str, max_parallel: int | None = None, poll_seconds: float = 1.0,
-                 worker_id: int | None = None, cpus_per_run: int = 1) -> None:
-        self.fixed_max_parallel = max_parallel
+    def __init__(self, store: Store, gcs_address: str, cpus_per_run: int = 1) -> None:
+        self.store = store  # read alone, to say where a lost run was
         self.cpus_per_run = cpus_per_run
-        super().__init__(store, device=RAY_DEVICE, max_parallel=max_parallel, poll_seconds=poll_seconds,
-                         worker_id=worker_id)
         host, _, port = gcs_address.rpartition(":")
         self.gcs = host, int(port)
         self.head_silent_since: float | None = None  # since when the head's GCS has not answered
+        self.children: dict[int, Any] = {}  # each run's task (its ObjectRef), by run id
+        self.lost: list[Ended] = []  # runs interrupted with a dead store service, for the next reap
         self.service = self.new_service()
         self.ping: Any = None  # the service's answer on its way: an error in it says the service died
         self.train = ray.remote(max_retries=0, max_calls=1)(train_on_node)  # a fresh process per run, never rerun
-        self.children: dict[int, RayRun] = {}  # type: ignore[assignment]  # Ray tasks, not processes
 
     def new_service(self) -> Any:
         """A StoreService on this machine's node, beside the SQLite file. What it knows beyond SQLite is the
@@ -190,16 +194,15 @@ class RayWorker(Worker):
     def service_died(self, error: RayActorError) -> None:
         log.warning("the store's service died (%s): starting a new one; runs in flight are interrupted",
                     str(error).strip().splitlines()[0])
-        for run_id, child in self.children.items():
-            ray.cancel(child.task, force=True)
-            if self.store.mark_interrupted(run_id, "interrupted: the store's service on the head died; resume it "
-                                                   "to go on from its last checkpoint"):
-                log.warning("run %s interrupted: the store's service died", run_id)
+        for run_id, task in self.children.items():
+            ray.cancel(task, force=True)
+            self.lost.append(Ended("runs", run_id, "interrupted", "interrupted: the store's service on the head "
+                                   "died; resume it to go on from its last checkpoint"))
         self.children.clear()
         self.service, self.ping = self.new_service(), None
 
     def ask_service(self, method: str, *args: Any) -> Any:
-        """A call of this worker's to the store's service, its answer awaited; a dead service is made again
+        """A call of this launcher's to the store's service, its answer awaited; a dead service is made again
         (service_died) and asked once more."""
         try:
             return ray.get(getattr(self.service, method).remote(*args))
@@ -207,35 +210,83 @@ class RayWorker(Worker):
             self.service_died(error)
             return ray.get(getattr(self.service, method).remote(*args))
 
-    def claim(self) -> bool:
+    def capacity(self) -> int:
         resources = ray.cluster_resources()
-        gpus, cpus = resources.get("GPU", 0), resources.get("CPU", 0)
-        self.max_parallel = self.fixed_max_parallel or max(int(gpus) or int(cpus) // self.cpus_per_run, 1)
-        return super().claim()
+        return max(int(resources.get("GPU", 0)) or int(resources.get("CPU", 0)) // self.cpus_per_run, 1)
 
-    def claim_one(self) -> tuple[dict, None] | None:
-        for run in reversed(self.store.list_runs(status="queued")):  # oldest first
-            if self.store.claim_run(run["id"], self.worker_id, RAY_DEVICE, host=self.host):
-                claimed = self.store.get_run(run["id"])
-                if claimed is not None:  # None: cancelled and deleted since the claim, nothing to launch
-                    return claimed, None
-        return None
+    def held(self, table: str) -> dict[int, Any]:
+        return self.children if table == "runs" else {}
 
-    def launch(self, run: dict, gpus: Sequence[str] | None = None) -> None:
-        resources = task_resources(RunConfig.from_dict(run["config"]), ray.cluster_resources().get("GPU", 0),
+    def launch(self, table: str, row: dict, gpus: Sequence[str] | None = None) -> None:
+        """Send the run to Ray as a task (`gpus` is Ray's to choose, never given); it has no process here."""
+        resources = task_resources(RunConfig.from_dict(row["config"]), ray.cluster_resources().get("GPU", 0),
                                    self.cpus_per_run)
         attempt = uuid.uuid4().hex
-        self.ask_service("begin", run["id"], attempt)
-        task = self.train.options(name=f"topicbert run {run['id']}", **resources).remote(
-            self.service, run["id"], attempt, run["resume"])
-        self.children[run["id"]] = RayRun(run["id"], task)
-        log.info("run %s sent to Ray, asking for %s", run["id"], resources)
+        self.ask_service("begin", row["id"], attempt)
+        self.children[row["id"]] = self.train.options(name=f"topicbert run {row['id']}", **resources).remote(
+            self.service, row["id"], attempt, row["resume"])
+        log.info("run %s sent to Ray, asking for %s", row["id"], resources)
 
-    def watch_head(self, store: Store) -> None:
-        """Does the head's GCS still take connections? Looked at from a thread of its own (serve_on_ray), as
-        the loop may wait in a call to Ray that only the head can answer. Silent for HEAD_LOST_SECONDS, the
-        head is gone, and Ray would end this process a minute later without letting it record anything: the
-        runs in flight are marked interrupted now, on the thread's own `store`, and the worker exits."""
+    def reap(self) -> list[Ended]:
+        """How tasks that ended ended, where their runner did not record it itself; and the runs a dead
+        store service took with it."""
+        self.watch_service()
+        ended, self.lost = self.lost, []
+        if not self.children:
+            return ended
+        tasks = {task: run_id for run_id, task in self.children.items()}
+        done, _ = ray.wait(list(tasks), num_returns=len(tasks), timeout=0)
+        for task in done:
+            run_id = tasks[task]
+            if run_id not in self.children:
+                continue  # interrupted with the store's service, which died meanwhile
+            self.ask_service("end", run_id)  # a straggling call of this attempt is refused now
+            if self.children.pop(run_id, None) is None:
+                continue  # the service was found dead just now: interrupted with the runs it served
+            try:
+                ray.get(task)
+                ended.append(Ended("runs", run_id, "failed", "the Ray task ended without recording a result"))
+            except TaskCancelledError:
+                pass  # cancelled: recorded by whoever cancelled it
+            except RayTaskError as error:  # our code failed on the node, outside the runner
+                ended.append(Ended("runs", run_id, "failed", f"failed on its Ray node: {error}"))
+            except RayError as error:  # the node died or left, the task's process was killed
+                ended.append(Ended("runs", run_id, "interrupted", f"interrupted: {self._lost(run_id, error)}"))
+        ended, self.lost = ended + self.lost, []  # and those a service that died while asked just now took
+        return ended
+
+    def _lost(self, run_id: int, error: RayError) -> str:
+        """Why a run's task was lost, in a line."""
+        if isinstance(error, NodeDiedError):
+            run = self.store.get_run(run_id)
+            where = f"{(run['node'] or '?')[:8]} on {run['host']}" if run else "?"
+            return f"its Ray node {where} died or left"
+        return str(error).strip().split(". ")[0]  # Ray's first sentence; the rest says where its logs are
+
+    def cancel(self, table: str, key: int) -> bool:
+        """Cancel the run's task and forget it, its attempt over: Ray has its GPUs back at once (before the
+        run is sent again), and a straggling call of the attempt is refused."""
+        task = self.children.pop(key)
+        ray.cancel(task, force=True)
+        self.ask_service("end", key)
+        return True
+
+    def let_go(self) -> list[Ended]:
+        """Ray ends a worker's tasks with it: its runs are interrupted, and resumable."""
+        for task in self.children.values():
+            ray.cancel(task, force=True)
+        ended = [Ended("runs", run_id, "interrupted", "interrupted: the Ray worker stopped, and its Ray task with it")
+                 for run_id in self.children]
+        self.children.clear()
+        ended, self.lost = self.lost + ended, []
+        return ended
+
+    def watch_head(self, store: Store, worker_id: int) -> None:
+        """Does the head's GCS still take connections? Looked at from a thread of its own (a Periodic beside
+        the worker's loop), as the loop may wait in a call to Ray that only the head can answer. Silent for
+        HEAD_LOST_SECONDS, the head is gone, and Ray would end this process a minute later without letting it
+        record anything: the runs in flight are marked interrupted now, on the thread's own `store`, the
+        worker `worker_id` stopped, and the process exits."""
         try:
             socket.create_connection(self.gcs, timeout=HEAD_ANSWER_SECONDS).close()
             self.head_silent_since = None
@@ -249,80 +300,8 @@ class RayWorker(Worker):
         for run_id in list(self.children):
             store.mark_interrupted(run_id, f"interrupted: the Ray cluster's head (GCS at {address}) stopped "
                                            "answering; resume it once the cluster is back")
-        store.update_worker(self.worker_id, "stopped")
+        store.update_worker(worker_id, "stopped")
         log.error("the Ray cluster's head (GCS at %s) has not answered for %.0f s: its runs are marked "
                   "interrupted, and the worker stops", address, now - self.head_silent_since)
         logging.shutdown()
         os._exit(1)  # Ray's shutdown would wait on the head that is gone
-
-    def drop(self, run_id: int) -> None:
-        """Cancel a run's task and forget it, its attempt over: Ray has its GPUs back at once, and a straggling
-        call of the attempt is refused."""
-        child = self.children.pop(run_id)
-        ray.cancel(child.task, force=True)
-        self.ask_service("end", run_id)
-
-    def reap(self) -> None:
-        """Record how tasks that ended ended, where their runner did not record it itself."""
-        self.watch_service()
-        if not self.children:
-            return
-        tasks = {child.task: child for child in self.children.values()}
-        ended, _ = ray.wait(list(tasks), num_returns=len(tasks), timeout=0)
-        for task in ended:
-            child = tasks[task]
-            if child.run_id not in self.children:
-                continue  # interrupted with the store's service, which died meanwhile
-            self.ask_service("end", child.run_id)  # a straggling call of this attempt is refused now
-            if self.children.pop(child.run_id, None) is None:
-                continue  # the service was found dead just now: interrupted with the runs it served
-            try:
-                ray.get(task)
-                self.store.finish_run(child.run_id, "failed", "the Ray task ended without recording a result")
-            except TaskCancelledError:
-                pass  # cancelled: recorded by whoever cancelled it
-            except RayTaskError as error:  # our code failed on the node, outside the runner
-                self.store.finish_run(child.run_id, "failed", f"failed on its Ray node: {error}")
-            except RayError as error:  # the node died or left, the task's process was killed
-                reason = self._lost(child.run_id, error)
-                if self.store.mark_interrupted(child.run_id, f"interrupted: {reason}"):
-                    log.warning("run %s interrupted: %s", child.run_id, reason)
-
-    def _lost(self, run_id: int, error: RayError) -> str:
-        """Why a run's task was lost, in a line."""
-        if isinstance(error, NodeDiedError):
-            run = self.store.get_run(run_id)
-            where = f"{(run['node'] or '?')[:8]} on {run['host']}" if run else "?"
-            return f"its Ray node {where} died or left"
-        return str(error).strip().split(". ")[0]  # Ray's first sentence; the rest says where its logs are
-
-    def enforce_cancels(self) -> None:
-        """A cancelled run's task is cancelled, and so is the task of a run cancelled and queued again since
-        the last look (before the run is sent again: the old attempt never holds a GPU the new one waits for)."""
-        for run_id in list(self.children):
-            run = self.store.get_run(run_id)
-            if run is None or run["status"] in LET_GO:
-                self.drop(run_id)
-                log.info("run %s: its task cancelled (the run is %s)", run_id, run["status"] if run else "deleted")
-
-    def let_go(self) -> None:
-        """Ray ends a worker's tasks with it: its runs are interrupted, and resumable."""
-        for run_id, child in self.children.items():
-            ray.cancel(child.task, force=True)
-            self.store.mark_interrupted(run_id, "interrupted: the Ray worker stopped, and its Ray task with it")
-        self.children.clear()
-
-
-def serve_on_ray(address: str, exit_when_idle: bool = False, max_parallel: int | None = None,
-                 poll_seconds: float = 1.0, worker_id: int | None = None, cpus_per_run: int = 1,
-                 insecure: bool = False) -> int:
-    resolved = connect(address, insecure)
-    with Store() as store:
-        worker = RayWorker(store, resolved, max_parallel, poll_seconds, worker_id, cpus_per_run)
-        log.info("worker %s serving the queue on the Ray cluster at %s (%s), database %s", worker.worker_id,
-                 resolved, ray.cluster_resources(), store.path)
-        try:
-            with Periodic(store.another_connection, HEARTBEAT_SECONDS, worker.watch_head):
-                return run_until_stopped(worker, exit_when_idle)
-        finally:
-            ray.shutdown()
