@@ -297,14 +297,14 @@ def serve_on_ray(address: str, insecure: bool, cpus_per_run: int, exit_when_idle
     """The queue served on the Ray cluster at `address`: a Worker whose runs are Ray tasks (ray/launcher.py),
     and a thread that watches the cluster's head."""
     try:
-        from .ray import launcher as on_ray  # Ray is needed on this path alone
+        from .ray.launcher import RayLauncher, joined  # Ray is needed on this path alone
     except ModuleNotFoundError as error:
         if error.name != "ray":
             raise
         raise ConfigError("--ray needs Ray, which is not installed here: pip install -r requirements.txt "
                           "(it pins ray)") from None
-    with on_ray.joined(address, insecure) as resolved, Store() as store:
-        launcher = on_ray.RayLauncher(store, resolved, cpus_per_run)
+    with joined(address, insecure) as resolved, Store() as store:
+        launcher = RayLauncher(store, resolved, cpus_per_run)
         worker = Worker(store, device=RAY_DEVICE, max_parallel=max_parallel, poll_seconds=poll_seconds,
                         worker_id=worker_id, launcher=launcher)
         log.info("worker %s serving the queue on the Ray cluster at %s (at most %s at once now), database %s",
