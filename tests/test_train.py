@@ -27,10 +27,14 @@ from topicbert.training.topic_quality import unigram_perplexity
 
 class Recorder(Callback):
     def __init__(self):
-        self.evaluations, self.steps, self.info, self.result = [], [], None, None
+        self.evaluations, self.steps, self.info, self.result, self.setup = [], [], None, None, []
+
+    def on_phase(self, name):
+        self.setup.append(name)
 
     def on_start(self, info):
         self.info = info
+        self.setup.append("start")
 
     def on_step(self, step, total_steps):
         self.steps.append(step)
@@ -45,6 +49,9 @@ class Recorder(Callback):
 def test_train_reports_saves_and_evaluates(tiny_config, tmp_path):
     recorder = Recorder()
     result = train(tiny_config.replace(eval_every_steps=5), tmp_path, [recorder])
+    # the setup's parts in order, then the start (CombinedTM reads the documents' embeddings; no TF-IDF fusion)
+    assert recorder.setup == ["tokenizer", "corpus", "word_pieces", "splits", "embeddings", "model", "pretraining",
+                              "start"]
     assert recorder.info["total_steps"] == recorder.steps[-1] == len(recorder.steps)
     epochs = [e for _, e, _, _ in recorder.evaluations]
     assert epochs == sorted(epochs) and epochs[-1] == pytest.approx(2.0)

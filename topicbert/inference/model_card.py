@@ -51,10 +51,8 @@ def _number(value: float | None, digits: int) -> str:
     return "not recorded" if value is None else f"{value:,.{digits}f}"
 
 
-def model_card(facts: CardFacts) -> str:
-    """The card's whole text."""
-    grams = None if facts.kg_co2e is None else 1000 * facts.kg_co2e
-    how = "estimated" if facts.energy_estimated else "measured"
+def _front_matter(facts: CardFacts, grams: float | None, how: str) -> list[str]:
+    """The card's YAML header, as the Hugging Face Hub reads it: the task, the test score and the emissions."""
     low, high = facts.test_macro_f1_ci
     metric = {"type": "f1", "name": "test macro-F1", "value": round(facts.test_macro_f1, 4),
               "args": {"average": "macro", "ci95": [round(low, 4), round(high, 4)],
@@ -82,7 +80,14 @@ def model_card(facts: CardFacts) -> str:
             f"  geographical_location: {json.dumps(facts.location)}",
             f"  hardware_used: {json.dumps(facts.hardware)}",
         ]
-    front.append("---")
+    return front + ["---"]
+
+
+def model_card(facts: CardFacts) -> str:
+    """The card's whole text."""
+    grams = None if facts.kg_co2e is None else 1000 * facts.kg_co2e
+    how = "estimated" if facts.energy_estimated else "measured"
+    low, high = facts.test_macro_f1_ci
     body = [
         "",
         f"# {facts.name} on {facts.corpus} (run {facts.run_id})",
@@ -136,4 +141,4 @@ def model_card(facts: CardFacts) -> str:
         "```",
         "",
     ]
-    return "\n".join(front + body)
+    return "\n".join(_front_matter(facts, grams, how) + body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from transformers import get_linear_schedule_with_warmup
+from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from ..config import ConfigError, RunConfig
 from ..data.batching import GROUP_BATCHES, iterate_batches, length_grouped_order
@@ -88,6 +89,47 @@ def rank0_first(group: dist.ProcessGroup | None) -> Iterator[None]:
         dist.barrier(group=group)
 
 
+@dataclass
+class Training:
+    """What the step loop works with, set up once before its first step (_set_up)."""
+    config: RunConfig
+    run_dir: Path
+    callbacks: list[Callback]             # rank 0's: the other ranks report nothing
+    rank: int
+    world_size: int
+    device: torch.device
+    rank0_done: dist.ProcessGroup | None  # under torchrun, the group that waits for rank 0's work
+    tokenizer: PreTrainedTokenizerBase
+    data: PreparedData
+    wide: ValidationFusion | None         # the wide path's TF-IDF reference, on the rank that evaluates
+    model: TopicBERT
+    stepped: Callable[..., Any]           # what the steps call: the model, wrapped for torchrun, compiled if asked
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    checkpoints: Checkpoints
+    state: LoopState
+    steps_per_epoch: int
+    total_steps: int
+    started: float                        # time.perf_counter() when this attempt's clock started
+    elapsed_before: float                 # the training seconds of the attempts before this one
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    def wall(self) -> float:
+        """The run's training seconds so far, over every attempt."""
+        return self.elapsed_before + time.perf_counter() - self.started
+
+
 def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), resume: bool = False,
           data: PreparedData | None = None) -> TrainResult | None:
     """Train, test and write the run's results into `run_dir`; the result on rank 0, None on the other ranks
@@ -95,19 +137,23 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     run_dir = Path(run_dir)
     if not config.uses_encoder:  # the TF-IDF reference: seconds on a CPU, nothing to resume
         return train_tfidf(config, run_dir, callbacks, data)
-    rank, world_size = world()
-    main = rank == 0
-    callbacks = list(callbacks) if main else []
-    distributed = world_size > 1
-    device = choose_device(config.device)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    rank0_done = None
-    if distributed:
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        # a group of its own, on the CPU, with its own timeout: the wait for rank 0's work
-        rank0_done = dist.new_group(backend="gloo", timeout=RANK0_WORK_TIMEOUT)
+    training = _set_up(config, run_dir, callbacks, resume, data)
+    step = _run_steps(training)
+    if training.distributed:
+        _count_every_ranks_tokens(training)
+    result = _finish(training, step) if training.main else None
+    if training.distributed:
+        dist.barrier(group=training.rank0_done)
+        dist.destroy_process_group()
+    return result
+
+
+def _set_up(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback], resume: bool,
+            data: PreparedData | None) -> Training:
+    """Everything before the first step: the process group, the data, the model and its optimiser, and where
+    training starts (a resumable checkpoint, or a freshly pretrained topic model). Callbacks hear on_start."""
+    rank, world_size, device, rank0_done = _join_world(config)
+    callbacks = list(callbacks) if rank == 0 else []  # rank 0's: the other ranks report nothing
     tokenizer = load_tokenizer(config.model)
     phase_done(callbacks, "tokenizer")
     corpus = None
@@ -123,25 +169,15 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
     if data is None:
         data = prepare_data(config, tokenizer, corpus)
         phase_done(callbacks, "splits")
-    embedding_seconds = None
-    if config.use_topics:
-        # a topic count the run leaves open is chosen from its training documents, once they are known
-        config = config.replace(n_topics=config.topics_for(len(data.train)))
-        if reads_embeddings(config.topic_model) and data.train.embeddings is None:
-            # on the clock: the embeddings are TopicBERT's own cost, unlike the word pieces every run shares
-            # (the test documents' come with classifying them: results.test_and_write)
-            with rank0_first(rank0_done):
-                embedding_seconds = add_document_embeddings(config, device, data.train, data.validation)
-            phase_done(callbacks, "embeddings")
+    config, embedding_seconds = _settle_topics(config, data, device, rank0_done, callbacks)
     # the wide path's TF-IDF reference, fitted on the clock (it is this run's cost) by the rank that evaluates;
     # a resumed run fits it again (the same fit: the same documents and seed) rather than keep a second copy
-    wide = ValidationFusion.fit(data, config.seed) if config.tfidf_fusion and main else None
+    wide = ValidationFusion.fit(data, config.seed) if config.tfidf_fusion and rank == 0 else None
     if wide is not None:
         phase_done(callbacks, "tfidf_fusion")
     model = build_model(config, len(data.classes), len(data.vocabulary) if data.vocabulary else None).to(device)
     phase_done(callbacks, "model")
     checkpoints = Checkpoints(run_dir)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     steps_per_epoch = len(epoch_batches(data.train, config, 0, rank, world_size))
     if steps_per_epoch == 0:
@@ -160,120 +196,179 @@ def train(config: RunConfig, run_dir: Path, callbacks: Sequence[Callback] = (), 
                                                         data.validation.topic_inputs, config, device, run_dir)
         pretrained_at = time.perf_counter() - started  # a run that pretrains starts afresh: no time before it
         phase_done(callbacks, "pretraining")
-    elapsed_before = state.wall_seconds
 
-    def wall() -> float:
-        return elapsed_before + time.perf_counter() - started
+    training = Training(
+        config=config, run_dir=run_dir, callbacks=callbacks, rank=rank,
+        world_size=world_size, device=device, rank0_done=rank0_done, tokenizer=tokenizer, data=data, wide=wide,
+        model=model, stepped=_stepped(model, config, device, world_size > 1), optimizer=optimizer,
+        scheduler=scheduler, checkpoints=checkpoints, state=state, steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps, started=started, elapsed_before=state.wall_seconds)
+    _announce_start(training, pretrained_at)
+    return training
 
-    ddp_model: Callable[..., Any]  # what the steps call: the model, wrapped for torchrun, compiled if asked
+
+def _join_world(config: RunConfig) -> tuple[int, int, torch.device, dist.ProcessGroup | None]:
+    """This process's rank, the world size, its device and, under torchrun, the group that waits for rank 0."""
+    rank, world_size = world()
+    device = choose_device(config.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if world_size == 1:
+        return rank, world_size, device, None
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    # a group of its own, on the CPU, with its own timeout: the wait for rank 0's work
+    return rank, world_size, device, dist.new_group(backend="gloo", timeout=RANK0_WORK_TIMEOUT)
+
+
+def _settle_topics(config: RunConfig, data: PreparedData, device: torch.device, rank0_done: dist.ProcessGroup | None,
+                   callbacks: Sequence[Callback]) -> tuple[RunConfig, float | None]:
+    """The run's config with its topic count chosen, and the seconds the documents' embeddings took where its
+    topic model reads them and they were computed here (None otherwise)."""
+    if not config.use_topics:
+        return config, None
+    # a topic count the run leaves open is chosen from its training documents, once they are known
+    config = config.replace(n_topics=config.topics_for(len(data.train)))
+    if not reads_embeddings(config.topic_model) or data.train.embeddings is not None:
+        return config, None
+    # on the clock: the embeddings are TopicBERT's own cost, unlike the word pieces every run shares
+    # (the test documents' come with classifying them: results.test_and_write)
+    with rank0_first(rank0_done):
+        seconds = add_document_embeddings(config, device, data.train, data.validation)
+    phase_done(callbacks, "embeddings")
+    return config, seconds
+
+
+def _stepped(model: TopicBERT, config: RunConfig, device: torch.device, distributed: bool) -> Callable[..., Any]:
+    """What the steps call: the model, wrapped for torchrun, compiled if asked."""
+    stepped: Callable[..., Any] = model
     if distributed:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(
+        stepped = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    else:
-        ddp_model = model
     if config.compile:
         # dynamic shapes: length-grouped batches vary in width, and each width would recompile
-        ddp_model = torch.compile(ddp_model, dynamic=True)
-    step = state.step
+        stepped = torch.compile(stepped, dynamic=True)
+    return stepped
+
+
+def _announce_start(training: Training, pretrained_at: float | None) -> None:
+    data = training.data
     # what this attempt paid before its first step (loading, pretraining): the fixed cost no epoch count shrinks
-    fixed_seconds = wall() - elapsed_before
-    for cb in callbacks:
-        cb.on_start({"device": str(device), "n_train": len(data.train), "n_val": len(data.validation),
-                     "n_test": len(data.test), "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
-                     "start_step": step, "start_epoch": step / max(steps_per_epoch, 1),
-                     "classes": data.classes, "world_size": world_size, "fixed_seconds": fixed_seconds})
+    fixed_seconds = training.wall() - training.elapsed_before
+    for cb in training.callbacks:
+        cb.on_start({"device": str(training.device), "n_train": len(data.train), "n_val": len(data.validation),
+                     "n_test": len(data.test), "total_steps": training.total_steps,
+                     "steps_per_epoch": training.steps_per_epoch, "start_step": training.state.step,
+                     "start_epoch": training.state.step / max(training.steps_per_epoch, 1),
+                     "classes": data.classes, "world_size": training.world_size, "fixed_seconds": fixed_seconds})
         if pretrained_at is not None:
             cb.on_pretrained(pretrained_at)
 
-    def evaluate_and_checkpoint(train_loss: float) -> None:
-        epoch = step / steps_per_epoch
-        if main:
-            output = evaluate(model, data.validation, config, device, pad_id)
-            fusion = None
-            if wide is not None:  # the TF-IDF weight that fuses best with the encoder as it stands now
-                fusion, fused = wide.weigh(output.probabilities)
-                output = output.with_probabilities(fused, data.validation.labels)
-            metrics = validation_scores(data.validation, output)
-            metrics["train_loss"] = train_loss
-            if fusion is not None:
-                metrics["tfidf_weight"] = fusion.weight
-            if state.improved(metrics["val_macro_f1"], step):
-                checkpoints.save_best(model, tokenizer, data, config, fusion)
-            state.step, state.wall_seconds = step, wall()
-            for cb in callbacks:
-                cb.on_evaluate(step, epoch, state.wall_seconds, metrics)
-            if config.resumable_checkpoints:
-                path = checkpoints.save_resumable(model, optimizer, scheduler, state)
-                for cb in callbacks:
-                    cb.on_checkpoint(step, epoch, path)
-        if distributed:
-            dist.barrier(group=rank0_done)
 
-    def patience_spent() -> bool:
-        """Early stopping: as many evaluations in a row without a better validation F1 as the run allows.
-        Rank 0 decides (it alone evaluates) and tells the others, so every rank stops at the same step."""
-        if config.early_stopping_patience is None:
-            return False
-        spent = torch.tensor([float(state.evaluations_without_gain >= config.early_stopping_patience)],
-                             device=device)
-        if distributed:
-            dist.broadcast(spent, src=0)
-        return bool(spent.item())
-
-    model.train()
+def _run_steps(training: Training) -> int:
+    """The optimiser steps from where the run stands to its last, with an evaluation at each epoch's end (and
+    every eval_every_steps), until the steps or early stopping's patience run out. Returns the last step."""
+    config, data, state, device = training.config, training.data, training.state, training.device
+    training.model.train()
     loss_sum = torch.zeros((), device=device)
     loss_count = 0
-    stop = patience_spent()  # a resumed run may have spent its patience just before it was interrupted
-    while step < total_steps and not stop:
-        epoch = step // steps_per_epoch
-        batches = epoch_batches(data.train, config, epoch, rank, world_size)
-        for batch_indices in batches[step - epoch * steps_per_epoch:]:
+    step = state.step
+    stop = _patience_spent(training)  # a resumed run may have spent its patience just before it was interrupted
+    while step < training.total_steps and not stop:
+        epoch = step // training.steps_per_epoch
+        batches = epoch_batches(data.train, config, epoch, training.rank, training.world_size)
+        for batch_indices in batches[step - epoch * training.steps_per_epoch:]:
             step_started = time.perf_counter()
             batch = next(iterate_batches(data.train.examples, [batch_indices], data.train.labels,
-                                         data.train.bow, pad_id, data.train.embeddings)).to(device)
+                                         data.train.bow, training.pad_id, data.train.embeddings)).to(device)
             with autocast(device, config):
-                out = ddp_model(batch.input_ids, batch.attention_mask, batch.bow, batch.labels, batch.embedding)
+                out = training.stepped(batch.input_ids, batch.attention_mask, batch.bow, batch.labels,
+                                       batch.embedding)
             out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            torch.nn.utils.clip_grad_norm_(training.model.parameters(), config.clip)
+            training.optimizer.step()
+            training.scheduler.step()
+            training.optimizer.zero_grad(set_to_none=True)
             loss_sum += out.loss.detach()   # summed on the device: no sync inside the step
             loss_count += 1
             state.tokens += batch.real_tokens
             state.padded += batch.padded_tokens
             step += 1
             state.step_seconds += time.perf_counter() - step_started
-            for cb in callbacks:
-                cb.on_step(step, total_steps)
-            at_epoch_end = step % steps_per_epoch == 0
+            for cb in training.callbacks:
+                cb.on_step(step, training.total_steps)
+            at_epoch_end = step % training.steps_per_epoch == 0
             if at_epoch_end or (config.eval_every_steps and step % config.eval_every_steps == 0):
-                evaluate_and_checkpoint(float(loss_sum) / max(loss_count, 1))
+                _evaluate_and_checkpoint(training, step, float(loss_sum) / max(loss_count, 1))
                 loss_sum.zero_()
                 loss_count = 0
-                stop = patience_spent()
+                stop = _patience_spent(training)
                 if stop:
                     break
-    if distributed:
-        reduced = torch.tensor([state.tokens, state.padded], dtype=torch.float64, device=device)
-        dist.all_reduce(reduced)
-        state.tokens, state.padded = int(reduced[0]), int(reduced[1])
+    return step
 
-    result = None
-    if main:
-        checkpoints.load_best(model)
-        best_folder = checkpoints.best.current()
-        assert best_folder is not None  # load_best found it
-        fusion = load_fusion(best_folder, config)  # the wide path as a loader reads it back
-        state.step = step
-        trained_seconds = wall()
-        for cb in callbacks:
-            cb.on_trained(trained_seconds)
-        result = test_and_write(config, run_dir, model, data, device, pad_id, state, trained_seconds, callbacks,
-                                fusion)
-        for cb in callbacks:
-            cb.on_end(result)
-    if distributed:
-        dist.barrier(group=rank0_done)
-        dist.destroy_process_group()
+
+def _evaluate_and_checkpoint(training: Training, step: int, train_loss: float) -> None:
+    """Rank 0 evaluates on the validation split, keeps the best model and writes a resumable checkpoint; the
+    other ranks wait for it."""
+    config, data, state, model = training.config, training.data, training.state, training.model
+    epoch = step / training.steps_per_epoch
+    if training.main:
+        output = evaluate(model, data.validation, config, training.device, training.pad_id)
+        fusion = None
+        if training.wide is not None:  # the TF-IDF weight that fuses best with the encoder as it stands now
+            fusion, fused = training.wide.weigh(output.probabilities)
+            output = output.with_probabilities(fused, data.validation.labels)
+        metrics = validation_scores(data.validation, output)
+        metrics["train_loss"] = train_loss
+        if fusion is not None:
+            metrics["tfidf_weight"] = fusion.weight
+        if state.improved(metrics["val_macro_f1"], step):
+            training.checkpoints.save_best(model, training.tokenizer, data, config, fusion)
+        state.step, state.wall_seconds = step, training.wall()
+        for cb in training.callbacks:
+            cb.on_evaluate(step, epoch, state.wall_seconds, metrics)
+        if config.resumable_checkpoints:
+            path = training.checkpoints.save_resumable(model, training.optimizer, training.scheduler, state)
+            for cb in training.callbacks:
+                cb.on_checkpoint(step, epoch, path)
+    if training.distributed:
+        dist.barrier(group=training.rank0_done)
+
+
+def _patience_spent(training: Training) -> bool:
+    """Early stopping: as many evaluations in a row without a better validation F1 as the run allows.
+    Rank 0 decides (it alone evaluates) and tells the others, so every rank stops at the same step."""
+    patience = training.config.early_stopping_patience
+    if patience is None:
+        return False
+    spent = torch.tensor([float(training.state.evaluations_without_gain >= patience)], device=training.device)
+    if training.distributed:
+        dist.broadcast(spent, src=0)
+    return bool(spent.item())
+
+
+def _count_every_ranks_tokens(training: Training) -> None:
+    """The word pieces every rank fed, summed: what the run's results report."""
+    state = training.state
+    reduced = torch.tensor([state.tokens, state.padded], dtype=torch.float64, device=training.device)
+    dist.all_reduce(reduced)
+    state.tokens, state.padded = int(reduced[0]), int(reduced[1])
+
+
+def _finish(training: Training, step: int) -> TrainResult:
+    """Rank 0's end: the best model back, tested, and the run's result files written."""
+    model, state, callbacks = training.model, training.state, training.callbacks
+    training.checkpoints.load_best(model)
+    best_folder = training.checkpoints.best.current()
+    assert best_folder is not None  # load_best found it
+    fusion = load_fusion(best_folder, training.config)  # the wide path as a loader reads it back
+    state.step = step
+    trained_seconds = training.wall()
+    for cb in callbacks:
+        cb.on_trained(trained_seconds)
+    result = test_and_write(training.config, training.run_dir, model, training.data, training.device,
+                            training.pad_id, state, trained_seconds, callbacks, fusion)
+    for cb in callbacks:
+        cb.on_end(result)
     return result
