@@ -39,8 +39,10 @@ from topicbert.data.splits import load_run_corpus
 from topicbert.data.vocabulary import TopicVocabulary
 from topicbert.runs import services
 from topicbert.runs.processes import child_environment
+from topicbert.runs.ray import cluster as ray_cluster
 from topicbert.runs.ray import launcher as ray_launcher
-from topicbert.runs.ray.launcher import task_environment, task_resources
+from topicbert.runs.ray.cluster import task_environment
+from topicbert.runs.ray.launcher import task_resources
 from topicbert.runs.ray.node import scratch_folder
 from topicbert.runs.ray.shipping import Outbox, Shipment, read_folder, receive
 from topicbert.runs.ray.store_service import StaleAttempt, StoreService
@@ -187,13 +189,13 @@ def test_what_a_run_asks_ray_for():
 
 
 def test_a_cluster_whose_answer_says_neither_open_nor_closed_is_refused(monkeypatch):
-    monkeypatch.setattr(ray_launcher, "STRANGER", "import sys; print('GCS timed out', file=sys.stderr); sys.exit(1)")
+    monkeypatch.setattr(ray_cluster, "STRANGER", "import sys; print('GCS timed out', file=sys.stderr); sys.exit(1)")
     with pytest.raises(ConfigError, match=r"could not ask the cluster whether it requires a token \(GCS timed out\)"):
-        ray_launcher.refuses_strangers("10.0.0.1:6379")
-    monkeypatch.setattr(ray_launcher, "STRANGER", "import os, sys; sys.exit(3 if 'RAY_AUTH_TOKEN' not in os.environ "
+        ray_cluster.refuses_strangers("10.0.0.1:6379")
+    monkeypatch.setattr(ray_cluster, "STRANGER", "import os, sys; sys.exit(3 if 'RAY_AUTH_TOKEN' not in os.environ "
                                                 "and os.environ['RAY_AUTH_MODE'] == 'disabled' else 0)")
     monkeypatch.setenv("RAY_AUTH_TOKEN", "the worker's own")
-    assert ray_launcher.refuses_strangers("10.0.0.1:6379")  # asked with no token, whatever the worker holds
+    assert ray_cluster.refuses_strangers("10.0.0.1:6379")  # asked with no token, whatever the worker holds
 
 
 def test_a_ray_worker_that_loses_the_head_marks_its_runs_interrupted_then_exits(store, monkeypatch, tiny_corpus_csv):

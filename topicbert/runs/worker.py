@@ -297,7 +297,8 @@ def serve_on_ray(address: str, insecure: bool, cpus_per_run: int, exit_when_idle
     """The queue served on the Ray cluster at `address`: a Worker whose runs are Ray tasks (ray/launcher.py),
     and a thread that watches the cluster's head."""
     try:
-        from .ray.launcher import RayLauncher, joined  # Ray is needed on this path alone
+        from .ray.cluster import joined  # Ray is needed on this path alone
+        from .ray.launcher import RayLauncher
     except ModuleNotFoundError as error:
         if error.name != "ray":
             raise
