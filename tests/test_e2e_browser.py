@@ -26,6 +26,7 @@ DOCS = ROOT / "docs"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WIDTH, HEIGHT, MAX_HEIGHT = 1400, 1000, 6000
+CUT_MARGIN = 40  # px of page kept below the element a screenshot stops at
 SERVER_START_SECONDS = 60
 PAGE_SECONDS = 120
 TRAIN_SECONDS = 240
@@ -238,9 +239,17 @@ def tables(driver) -> list[list[list[str]]]:
         "  [...t.querySelectorAll('tr')].map(r => [...r.querySelectorAll('th, td')].map(c => c.innerText.trim())));")
 
 
-def screenshot(driver, name: str, folder: Path = SHOTS, max_height: int = MAX_HEIGHT) -> Path:
-    """The whole page, or its top `max_height` px: the window is made as tall as the main column's content, then
-    put back."""
+def bottom_of(driver, element) -> int:
+    """How far down the page `element` ends, in px, however far the page is scrolled."""
+    return int(driver.execute_script(
+        "const main = document.querySelector('[data-testid=stMain]');"
+        "return arguments[0].getBoundingClientRect().bottom + (main ? main.scrollTop : 0) + window.scrollY;",
+        element))
+
+
+def screenshot(driver, name: str, folder: Path = SHOTS, until=None) -> Path:
+    """The whole page, or its top down to the element `until`: the window is made as tall as the main column's
+    content, then put back."""
     folder.mkdir(exist_ok=True)
     driver.execute_script("document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')"
                           ".forEach(e => e.scrollTo(0, 0)); window.scrollTo(0, 0);")
@@ -248,8 +257,12 @@ def screenshot(driver, name: str, folder: Path = SHOTS, max_height: int = MAX_HE
         "const main = document.querySelector('[data-testid=stMain]');"
         "const block = document.querySelector('[data-testid=stMainBlockContainer]');"
         "return Math.max(main ? main.scrollHeight : 0, block ? block.scrollHeight : 0);")
-    driver.set_window_size(WIDTH, min(max(int(height) + 60, HEIGHT), max_height))
+    driver.set_window_size(WIDTH, min(max(int(height) + 60, HEIGHT), MAX_HEIGHT))
     time.sleep(1.5)  # charts resize to the new window
+    if until is not None:  # measured in the tall window, where the page has taken its final layout
+        chrome = int(driver.execute_script("return window.outerHeight - window.innerHeight;"))
+        driver.set_window_size(WIDTH, bottom_of(driver, until) + chrome + CUT_MARGIN)
+        time.sleep(1.5)
     path = folder / f"{name}.png"
     driver.save_screenshot(str(path))
     driver.set_window_size(WIDTH, HEIGHT)
@@ -460,14 +473,6 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
 
 # ---------------------------------------------------------------- the docs' pictures, from the real demo
 
-def bottom_of(driver, element) -> int:
-    """How far down the page `element` ends, in px, however far the page is scrolled."""
-    return int(driver.execute_script(
-        "const main = document.querySelector('[data-testid=stMain]');"
-        "return arguments[0].getBoundingClientRect().bottom + (main ? main.scrollTop : 0) + window.scrollY;",
-        element))
-
-
 def demo_done(home: Path) -> bool:
     """Whether the demo's three runs are done; a failed one fails at once, with its error."""
     from topicbert.runs.store import Store
@@ -505,7 +510,7 @@ def test_docs_screenshots_of_the_demo(app_url, browser):
     time.sleep(2)  # plotly draws after the script is done
     # its top: the verdict card, the F1 curves and the cumulative CO2, cut below that third chart
     co2 = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")[2]
-    screenshot(driver, "compare", DOCS, max_height=bottom_of(driver, co2) + 80)
+    screenshot(driver, "compare", DOCS, until=co2)
 
     open_page(driver, url + "/Topics", "Topics")
     frame = wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "iframe"), "the topic map's frame")[0]
