@@ -189,6 +189,18 @@ def open_page(driver, url: str, title: str) -> None:
     wait_idle(driver)
 
 
+def wait_for_charts(driver, count: int, what: str) -> None:
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == count, what)
+
+
+def open_charted_page(driver, url: str, title: str, count: int, what: str) -> None:
+    """A page opened with its `count` plotly charts drawn, for a picture of it."""
+    open_page(driver, f"{url}/{title}", title)
+    wait_for_charts(driver, count, what)
+    wait_idle(driver)
+    time.sleep(2)  # plotly draws after the script is done
+
+
 def page_text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
@@ -384,8 +396,7 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     wait_for(driver, lambda: any(h.text.strip() == "Compare" for h in driver.find_elements(By.TAG_NAME, "h1")),
              "Compare, from Home's link")
     # F1 by epoch and by time, CO2, when to stop, where the topic branch helps, F1 against cost
-    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 6,
-             "six charts")
+    wait_for_charts(driver, 6, "six charts")
     wait_idle(driver)
     # the card's sentences, whole, in the window as it opens: no scrolling to the answer
     card = driver.find_element(By.CSS_SELECTOR, ".st-key-compare_card")
@@ -453,8 +464,7 @@ def test_upload_train_and_compare_in_the_browser(app_url, browser, tiny_model_di
     # Documents: the test documents, one shown whole with its topic mixture and both models' probabilities
     open_page(driver, url + "/Documents", "Documents")
     wait_for(driver, lambda: "test documents" in page_text(driver), "the document count")
-    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 2,
-             "the topic mixture and the class probabilities")
+    wait_for_charts(driver, 2, "the topic mixture and the class probabilities")
     shown = driver.find_element(By.CSS_SELECTOR, "[data-testid=stCode]").text.strip()
     corpus_text = tiny_corpus_csv.read_text()
     assert len(shown.split()) >= 12 and shown in corpus_text, shown
@@ -503,11 +513,7 @@ def test_docs_screenshots_of_the_demo(app_url, browser):
     wait_idle(driver)
     screenshot(driver, "home", DOCS)
 
-    open_page(driver, url + "/Compare", "Compare")
-    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 6,
-             "Compare's six charts")
-    wait_idle(driver)
-    time.sleep(2)  # plotly draws after the script is done
+    open_charted_page(driver, url, "Compare", 6, "Compare's six charts")
     # its top: the verdict card, the F1 curves and the cumulative CO2, cut below that third chart
     co2 = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")[2]
     screenshot(driver, "compare", DOCS, until=co2)
@@ -520,9 +526,5 @@ def test_docs_screenshots_of_the_demo(app_url, browser):
     wait_idle(driver)
     screenshot(driver, "topics", DOCS)
 
-    open_page(driver, url + "/Documents", "Documents")
-    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid=stPlotlyChart]")) == 2,
-             "the topic mixture and the class probabilities")
-    wait_idle(driver)
-    time.sleep(2)
+    open_charted_page(driver, url, "Documents", 2, "the topic mixture and the class probabilities")
     screenshot(driver, "documents", DOCS)
